@@ -1,0 +1,44 @@
+// A batch of received frames, described by offsets into one block of memory.
+//
+// The dataplane fills a Batch from an ingress ring (or a test fills it from an
+// in-memory port), the forwarding core writes a verdict per frame, and the
+// egress step copies each frame out. A Batch is allocated once per ingress
+// port and reused for every batch: nothing here is created per frame.
+
+/** No 802.1Q tag was stripped from this frame on receive. */
+export const NO_TAG = -1;
+
+/** Verdicts >= 0 name the one egress port; negative verdicts are these. */
+export const FLOOD = -1;
+/** Dropped; the reason is counted in Counters (see reasons.ts). */
+export const DROP = -2;
+
+export class Batch {
+  /** Memory that `off` points into (one view over every ring, or test memory). */
+  mem: Uint8Array;
+  /** Number of frames in the batch. */
+  count = 0;
+  /** Offset in `mem` of each frame's Ethernet header (destination MAC). */
+  readonly off: Int32Array;
+  /** Bytes of the frame in `mem`, starting at `off` (without any stripped tag). */
+  readonly len: Int32Array;
+  /** 802.1Q tag the kernel stripped on receive, as (TPID << 16) | TCI, or NO_TAG. */
+  readonly vlan: Int32Array;
+  /**
+   * Bytes past the Ethernet header of the largest frame that will reach the wire:
+   * len - 14 for an ordinary frame, header length + segment size - 14 for a GSO
+   * frame that the kernel segments later. Compared with the egress port's MTU.
+   */
+  readonly l3len: Int32Array;
+  /** Written by the forwarding core: egress port, FLOOD or DROP. */
+  readonly verdict: Int32Array;
+
+  constructor(readonly capacity: number, mem: Uint8Array = new Uint8Array(0)) {
+    this.mem = mem;
+    this.off = new Int32Array(capacity);
+    this.len = new Int32Array(capacity);
+    this.vlan = new Int32Array(capacity);
+    this.l3len = new Int32Array(capacity);
+    this.verdict = new Int32Array(capacity);
+  }
+}

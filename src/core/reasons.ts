@@ -1,0 +1,38 @@
+// Why a frame was dropped. Every drop is counted under exactly one reason, so
+// `vswconfig stats` can say where frames went.
+
+export const Reason = {
+  /** Shorter than an Ethernet header (14 bytes). */
+  RUNT: 0,
+  /** Destination 01:80:C2:00:00:00–0F: STP BPDU, pause, LACP, LLDP, 802.1X… never forwarded. */
+  LINK_LOCAL: 1,
+  /** Source MAC is multicast, broadcast or all-zero (as the Linux bridge, such frames are dropped). */
+  INVALID_SOURCE: 2,
+  /** Destination is known on the ingress port itself: not sent back. */
+  SAME_PORT: 3,
+  /** Too big for the egress port's MTU. */
+  MTU_EXCEEDED: 4,
+  /** Bigger than a ring slot, so only part of it was received. */
+  TRUNCATED: 5,
+  /** The egress port's TX ring had no free slot. */
+  TX_RING_FULL: 6,
+  /** The kernel refused a frame queued on a TX ring. */
+  TX_REJECTED: 7,
+  /** The known egress port's link is down. */
+  PORT_DOWN: 8,
+} as const;
+
+export const REASON_COUNT = 9;
+
+/** Names as printed by `vswconfig stats`, indexed by reason. */
+export const REASON_NAMES: readonly string[] = [
+  'runt',
+  'link-local',
+  'invalid-source',
+  'same-port',
+  'mtu-exceeded',
+  'truncated',
+  'tx-ring-full',
+  'tx-rejected',
+  'port-down',
+];

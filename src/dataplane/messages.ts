@@ -1,0 +1,57 @@
+// Messages between the control plane (main thread) and the dataplane worker.
+// Requests carry an id; the worker answers each with a Reply of the same id.
+// Events are sent by the worker unasked (link changes, interfaces gone, logs).
+
+import type { ErrorCode } from '../errors.js';
+
+export interface DataplaneOptions {
+  maxPorts: number;
+  fdbSize: number;
+  agingMs: number;
+  /** Frames per RX ring and per TX ring of each port. */
+  rxFrames: number;
+  txFrames: number;
+}
+
+export type Request =
+  | { id: number; op: 'add'; port: number; ifname: string; ifindex: number }
+  | { id: number; op: 'delete'; port: number }
+  | { id: number; op: 'fdb' }
+  | { id: number; op: 'stats' }
+  | { id: number; op: 'shutdown' };
+
+export interface FdbRow {
+  mac: string; // aa:bb:cc:dd:ee:ff
+  port: number;
+  ageSeconds: number;
+}
+
+export interface PortStats {
+  port: number;
+  up: boolean;
+  mtu: number;
+  rxFrames: number;
+  rxBytes: number;
+  txFrames: number;
+  txBytes: number;
+  /** Frames the kernel dropped because the RX ring was full (PACKET_STATISTICS). */
+  rxRingDrops: number;
+}
+
+export interface Stats {
+  ports: PortStats[];
+  /** Drop counts by reason name (see core/reasons.ts). */
+  drops: Record<string, number>;
+  fdb: { entries: number; learned: number; moved: number; expired: number; evicted: number; flushed: number };
+}
+
+export type Reply =
+  | { id: number; ok: true; result?: unknown }
+  | { id: number; ok: false; code: ErrorCode; message: string };
+
+export type DataplaneEvent =
+  /** Link state or MTU of a port changed (rtnetlink). */
+  | { event: 'link'; port: number; up: boolean; mtu: number }
+  /** The interface of a port was deleted (or left this network namespace); the port is gone. */
+  | { event: 'gone'; port: number }
+  | { event: 'log'; message: string };
