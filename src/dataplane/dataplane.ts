@@ -1,0 +1,20 @@
+// What the control plane needs from a dataplane. The real one (handle.ts) runs
+// the AF_PACKET worker thread; unit tests of the control plane may use another.
+
+import type { EventEmitter } from 'node:events';
+import type { FdbRow, Stats } from './messages.js';
+
+/**
+ * Events: 'link' ({ port, up, mtu }), 'gone' ({ port }): the interface was deleted
+ * and the dataplane has already closed the port; 'log' (message: string).
+ */
+export interface Dataplane extends EventEmitter {
+  /** Open the port's socket and rings and start forwarding. Rejects with VswError; on failure nothing is left behind. */
+  addPort(port: number, ifname: string, ifindex: number): Promise<void>;
+  /** Stop forwarding on the port, flush its FDB entries, close its socket (promiscuity is restored by the kernel). */
+  removePort(port: number): Promise<void>;
+  fdb(): Promise<FdbRow[]>;
+  stats(): Promise<Stats>;
+  /** Close every port and end the worker. */
+  stop(): Promise<void>;
+}
