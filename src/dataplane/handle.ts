@@ -1,0 +1,127 @@
+// The control plane's handle on the dataplane worker thread.
+//
+// A request is posted on a MessageChannel and the worker is woken by a write
+// to its eventfd (it is blocked in poll(), not in Node's event loop); the
+// reply comes back on parentPort with the same id.
+
+import { EventEmitter } from 'node:events';
+import { writeSync } from 'node:fs';
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
+import { VswError } from '../errors.js';
+import type { Dataplane } from './dataplane.js';
+import type { DataplaneOptions, FdbRow, Reply, Request, Stats } from './messages.js';
+import type { WorkerData } from './worker.js';
+
+type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
+type RequestBody = Request extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
+
+const ONE = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]);
+const REQUEST_TIMEOUT_MS = 10_000;
+
+class WorkerDataplane extends EventEmitter implements Dataplane {
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private exited = false;
+
+  constructor(
+    private readonly worker: Worker,
+    private readonly ctl: MessagePort,
+    private readonly eventFd: number,
+  ) {
+    super();
+    worker.on('message', (m: Reply | { event: string }) => {
+      if ('event' in m) {
+        this.emit(m.event, m);
+        return;
+      }
+      const p = this.pending.get(m.id);
+      if (p === undefined) return;
+      this.pending.delete(m.id);
+      if (m.ok) p.resolve(m.result);
+      else p.reject(new VswError(m.code, m.message));
+    });
+    // A crash of the dataplane thread is reported as 'exit' (below), never as an unhandled 'error'.
+    worker.on('error', (err) => this.emit('log', { event: 'log', message: `dataplane error: ${err.message}` }));
+    worker.on('exit', (code) => {
+      this.exited = true;
+      for (const p of this.pending.values()) p.reject(new VswError('EINTERNAL', 'the dataplane thread has exited'));
+      this.pending.clear();
+      this.emit('exit', code);
+    });
+  }
+
+  private request(body: RequestBody): Promise<unknown> {
+    if (this.exited) return Promise.reject(new VswError('EINTERNAL', 'the dataplane thread has exited'));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new VswError('EINTERNAL', `the dataplane did not answer '${body.op}' in time`));
+      }, REQUEST_TIMEOUT_MS);
+      this.pending.set(id, {
+        resolve: (v) => {
+          clearTimeout(timer);
+          resolve(v);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+      this.ctl.postMessage({ ...body, id });
+      writeSync(this.eventFd, ONE);
+    });
+  }
+
+  async addPort(port: number, ifname: string, ifindex: number): Promise<void> {
+    await this.request({ op: 'add', port, ifname, ifindex });
+  }
+
+  async removePort(port: number): Promise<void> {
+    await this.request({ op: 'delete', port });
+  }
+
+  async fdb(): Promise<FdbRow[]> {
+    return (await this.request({ op: 'fdb' })) as FdbRow[];
+  }
+
+  async stats(): Promise<Stats> {
+    return (await this.request({ op: 'stats' })) as Stats;
+  }
+
+  async stop(): Promise<void> {
+    if (this.exited) return;
+    const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
+    await this.request({ op: 'shutdown' });
+    await exited;
+  }
+}
+
+/** Start the dataplane thread; resolves once it has its rings reserved and its sockets open. */
+export async function startDataplane(options: DataplaneOptions): Promise<Dataplane> {
+  const { port1, port2 } = new MessageChannel();
+  const data: WorkerData = { options, ctl: port2 };
+  const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: data, transferList: [port2] });
+  const eventFd = await new Promise<number>((resolve, reject) => {
+    const onMessage = (m: { event?: string; eventFd?: number; message?: string }) => {
+      if (m.event === 'ready') {
+        cleanup();
+        resolve(m.eventFd!);
+      } else if (m.event === 'failed') {
+        cleanup();
+        reject(new VswError('EINTERNAL', `the dataplane could not start: ${m.message}`));
+      }
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(new VswError('EINTERNAL', `the dataplane could not start: ${err.message}`));
+    };
+    const cleanup = () => {
+      worker.off('message', onMessage);
+      worker.off('error', onError);
+    };
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+  });
+  return new WorkerDataplane(worker, port1, eventFd);
+}

@@ -1,0 +1,87 @@
+// Opening and closing one port's AF_PACKET socket.
+//
+// The order of the steps is forced by the kernel: PACKET_VNET_HDR and
+// PACKET_VERSION are refused once a ring exists, and the socket is created
+// with protocol 0 so that it receives nothing until everything is in place
+// and bind() names the protocol and the interface.
+
+import * as libc from '../native/libc.js';
+import { BLOCK_SIZE, FRAME_SIZE, FRAMES_PER_BLOCK, type RingGeometry } from './ring.js';
+
+const PACKET_ADD_MEMBERSHIP = 1;
+const PACKET_RX_RING = 5;
+const PACKET_STATISTICS = 6;
+const PACKET_VERSION = 10;
+const PACKET_LOSS = 14;
+const PACKET_TX_RING = 13;
+const PACKET_VNET_HDR = 15;
+const PACKET_QDISC_BYPASS = 20;
+const PACKET_IGNORE_OUTGOING = 23;
+const PACKET_MR_PROMISC = 1;
+const TPACKET_V2 = 1;
+const ETH_P_ALL = 0x0003;
+
+function tpacketReq(frames: number): Uint8Array {
+  const b = new Uint8Array(16);
+  const v = new DataView(b.buffer);
+  v.setUint32(0, BLOCK_SIZE, true);
+  v.setUint32(4, frames / FRAMES_PER_BLOCK, true);
+  v.setUint32(8, FRAME_SIZE, true);
+  v.setUint32(12, frames, true);
+  return b;
+}
+
+function sockaddrLl(ifindex: number): Uint8Array {
+  const b = new Uint8Array(20);
+  const v = new DataView(b.buffer);
+  v.setUint16(0, libc.AF_PACKET, true);
+  v.setUint16(2, ETH_P_ALL, false); // network byte order
+  v.setInt32(4, ifindex, true);
+  return b;
+}
+
+function packetMreq(ifindex: number, type: number): Uint8Array {
+  const b = new Uint8Array(16);
+  const v = new DataView(b.buffer);
+  v.setInt32(0, ifindex, true);
+  v.setUint16(4, type, true);
+  return b;
+}
+
+/**
+ * Opens a packet socket on `ifindex` with RX and TX rings mapped at `addr`
+ * (inside the reserved ring range, which must already be reserved there).
+ * Promiscuous mode is a PACKET_MR_PROMISC membership: the kernel drops it when
+ * the socket closes, even if the daemon crashes. On failure everything done so
+ * far is undone (the caller re-reserves `addr`) and the error is thrown.
+ */
+export function openPacketSocket(ifindex: number, ifname: string, geometry: RingGeometry, addr: bigint): number {
+  const fd = libc.socket(libc.AF_PACKET, libc.SOCK_RAW | libc.SOCK_NONBLOCK | libc.SOCK_CLOEXEC, 0);
+  try {
+    libc.setsockoptInt(fd, libc.SOL_PACKET, PACKET_VNET_HDR, 1, 'PACKET_VNET_HDR');
+    libc.setsockoptInt(fd, libc.SOL_PACKET, PACKET_VERSION, TPACKET_V2, 'PACKET_VERSION');
+    // Our own transmissions must not come back to us as received frames.
+    libc.setsockoptInt(fd, libc.SOL_PACKET, PACKET_IGNORE_OUTGOING, 1, 'PACKET_IGNORE_OUTGOING');
+    // A malformed TX frame is skipped instead of stalling the ring, which keeps
+    // our TX head and the kernel's in step.
+    libc.setsockoptInt(fd, libc.SOL_PACKET, PACKET_LOSS, 1, 'PACKET_LOSS');
+    libc.setsockoptInt(fd, libc.SOL_PACKET, PACKET_QDISC_BYPASS, 1, 'PACKET_QDISC_BYPASS');
+    libc.setsockopt(fd, libc.SOL_PACKET, PACKET_RX_RING, tpacketReq(geometry.rxFrames), 'PACKET_RX_RING');
+    libc.setsockopt(fd, libc.SOL_PACKET, PACKET_TX_RING, tpacketReq(geometry.txFrames), 'PACKET_TX_RING');
+    libc.mmap(addr, geometry.span, libc.PROT_READ | libc.PROT_WRITE, libc.MAP_SHARED | libc.MAP_FIXED, fd, 0);
+    libc.bind(fd, sockaddrLl(ifindex), ifname);
+    libc.setsockopt(fd, libc.SOL_PACKET, PACKET_ADD_MEMBERSHIP, packetMreq(ifindex, PACKET_MR_PROMISC), 'promiscuous mode');
+    return fd;
+  } catch (err) {
+    libc.close(fd);
+    throw err;
+  }
+}
+
+const statsBuf = new Uint8Array(8);
+const statsView = new DataView(statsBuf.buffer);
+/** Frames the kernel dropped because the RX ring was full, since the last call (PACKET_STATISTICS resets). */
+export function takeRingDrops(fd: number): number {
+  libc.getsockopt(fd, libc.SOL_PACKET, PACKET_STATISTICS, statsBuf, 'PACKET_STATISTICS');
+  return statsView.getUint32(4, true);
+}

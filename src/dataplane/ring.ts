@@ -1,0 +1,75 @@
+// Layout of the PACKET_MMAP rings (TPACKET_V2, with PACKET_VNET_HDR).
+//
+// Each port's socket has an RX ring followed by a TX ring in one mapping.
+// Every ring slot ("frame") is 64 KiB so that a whole GSO super-frame from a
+// veth fits; two slots make a 128 KiB block (the kernel allocates blocks as
+// power-of-two pages, so this wastes nothing).
+//
+// All ports' mappings sit side by side in one reserved address range, so one
+// ArrayBuffer views every ring and a frame moves from an RX slot of one port
+// to a TX slot of another with a single copyWithin.
+
+export const FRAME_SIZE = 1 << 16;
+export const BLOCK_SIZE = 1 << 17;
+export const FRAMES_PER_BLOCK = BLOCK_SIZE / FRAME_SIZE;
+
+// struct tpacket2_hdr
+export const TP_STATUS = 0; // u32
+export const TP_LEN = 4; // u32: length on the wire (RX) / to send (TX)
+export const TP_SNAPLEN = 8; // u32: bytes present in the slot
+export const TP_MAC = 12; // u16: offset of the Ethernet header from the slot start
+export const TP_VLAN_TCI = 24; // u16
+export const TP_VLAN_TPID = 26; // u16
+export const TPACKET2_HDR_SIZE = 32;
+
+// tp_status, RX side
+export const TP_STATUS_KERNEL = 0;
+export const TP_STATUS_USER = 1;
+export const TP_STATUS_COPY = 2;
+export const TP_STATUS_LOSING = 4;
+export const TP_STATUS_VLAN_VALID = 0x10;
+export const TP_STATUS_VLAN_TPID_VALID = 0x40;
+// tp_status, TX side
+export const TP_STATUS_AVAILABLE = 0;
+export const TP_STATUS_SEND_REQUEST = 1;
+export const TP_STATUS_SENDING = 2;
+export const TP_STATUS_WRONG_FORMAT = 4;
+
+/**
+ * Where a TX frame's data starts in its slot: tp_hdrlen - sizeof(sockaddr_ll)
+ * = TPACKET_ALIGN(32) + 20 - 20 (the kernel's default without PACKET_TX_HAS_OFF).
+ */
+export const TX_DATA_OFFSET = 32;
+
+// struct virtio_net_hdr, just before the Ethernet header on RX and first on TX.
+export const VNET_HDR_LEN = 10;
+export const VNET_FLAGS = 0; // u8
+export const VNET_GSO_TYPE = 1; // u8
+export const VNET_HDR_LEN_FIELD = 2; // u16: bytes of headers before the payload
+export const VNET_GSO_SIZE = 4; // u16: payload bytes per segment
+export const VNET_CSUM_START = 6; // u16: from the Ethernet header
+export const VNET_F_NEEDS_CSUM = 1;
+export const VNET_GSO_NONE = 0;
+
+export const ETH_HLEN = 14;
+export const VLAN_HLEN = 4;
+export const ETH_P_8021Q = 0x8100;
+
+/** The RX and TX rings of one port, as offsets into the shared ring view. */
+export interface RingGeometry {
+  rxFrames: number;
+  txFrames: number;
+  /** Bytes of one port's mapping: RX ring then TX ring. */
+  span: number;
+}
+
+/** Round frame counts up to whole blocks. */
+export function ringGeometry(rxFrames: number, txFrames: number): RingGeometry {
+  const rxBlocks = Math.max(1, Math.ceil(rxFrames / FRAMES_PER_BLOCK));
+  const txBlocks = Math.max(1, Math.ceil(txFrames / FRAMES_PER_BLOCK));
+  return {
+    rxFrames: rxBlocks * FRAMES_PER_BLOCK,
+    txFrames: txBlocks * FRAMES_PER_BLOCK,
+    span: (rxBlocks + txBlocks) * BLOCK_SIZE,
+  };
+}

@@ -1,0 +1,100 @@
+// Where a frame enters: reading a port's RX ring into a Batch.
+//
+// The kernel marks a slot TP_STATUS_USER when it holds a frame. We describe up
+// to batch.capacity such frames by offset (no copy), let the forwarding core
+// decide and transmit them, then give the slots back (TP_STATUS_KERNEL).
+
+import { Batch, NO_TAG } from '../core/batch.js';
+import { Reason } from '../core/reasons.js';
+import {
+  ETH_HLEN,
+  ETH_P_8021Q,
+  FRAME_SIZE,
+  TP_LEN,
+  TP_MAC,
+  TP_SNAPLEN,
+
+  TP_STATUS_KERNEL,
+  TP_STATUS_USER,
+  TP_STATUS_VLAN_TPID_VALID,
+  TP_STATUS_VLAN_VALID,
+  TP_VLAN_TCI,
+  TP_VLAN_TPID,
+  VNET_CSUM_START,
+  VNET_F_NEEDS_CSUM,
+  VNET_FLAGS,
+  VNET_GSO_SIZE,
+  VNET_GSO_TYPE,
+  VNET_HDR_LEN,
+  VNET_HDR_LEN_FIELD,
+} from './ring.js';
+import type { RingSet } from './ringset.js';
+
+const GSO_UDP_L4 = 5;
+const GSO_UDP = 3;
+
+/**
+ * Fill `batch` from port p's RX ring; returns the number of frames read.
+ * Frames cut short by the slot size are dropped here (counted as truncated).
+ */
+export function readRx(rings: RingSet, port: number, batch: Batch, drops: Float64Array): number {
+  const { mem, u16, u32 } = rings;
+  const slots = rings.geometry.rxFrames;
+  const base = rings.rxBase[port];
+  let head = rings.rxHead[port];
+  let n = 0;
+  const cap = batch.capacity;
+  for (let seen = 0; n < cap && seen < slots; seen++) {
+    const slot = base + head * FRAME_SIZE;
+    const status = u32[slot >>> 2];
+    if ((status & TP_STATUS_USER) === 0) break;
+    head = head + 1 === slots ? 0 : head + 1;
+    const len = u32[(slot + TP_LEN) >>> 2];
+    const snap = u32[(slot + TP_SNAPLEN) >>> 2];
+    if (snap < len) {
+      drops[Reason.TRUNCATED]++;
+      u32[slot >>> 2] = TP_STATUS_KERNEL;
+      continue;
+    }
+    const off = slot + u16[(slot + TP_MAC) >>> 1];
+    batch.off[n] = off;
+    batch.len[n] = snap;
+    batch.vlan[n] =
+      (status & TP_STATUS_VLAN_VALID) !== 0
+        ? ((((status & TP_STATUS_VLAN_TPID_VALID) !== 0 ? u16[(slot + TP_VLAN_TPID) >>> 1] : ETH_P_8021Q) << 16) |
+            u16[(slot + TP_VLAN_TCI) >>> 1])
+        : NO_TAG;
+    const vnet = off - VNET_HDR_LEN;
+    batch.l3len[n] = mem[vnet + VNET_GSO_TYPE] === 0 ? snap - ETH_HLEN : gsoSegmentL3(mem, vnet, off);
+    n++;
+  }
+  rings.rxHead[port] = head;
+  batch.count = n;
+  return n;
+}
+
+/**
+ * Bytes after the Ethernet header of each segment the kernel will cut a GSO
+ * frame into: headers up to L4, the L4 header, and one segment's payload.
+ */
+function gsoSegmentL3(mem: Uint8Array, vnet: number, eth: number): number {
+  const gsoSize = mem[vnet + VNET_GSO_SIZE] | (mem[vnet + VNET_GSO_SIZE + 1] << 8);
+  if ((mem[vnet + VNET_FLAGS] & VNET_F_NEEDS_CSUM) === 0) {
+    const hdrLen = mem[vnet + VNET_HDR_LEN_FIELD] | (mem[vnet + VNET_HDR_LEN_FIELD + 1] << 8);
+    return hdrLen + gsoSize - ETH_HLEN;
+  }
+  const l4 = mem[vnet + VNET_CSUM_START] | (mem[vnet + VNET_CSUM_START + 1] << 8);
+  const type = mem[vnet + VNET_GSO_TYPE] & 0x7f;
+  const l4len = type === GSO_UDP || type === GSO_UDP_L4 ? 8 : (mem[eth + l4 + 12] >>> 4) << 2;
+  return l4 + l4len + gsoSize - ETH_HLEN;
+}
+
+/** Give the batch's slots back to the kernel. */
+export function releaseRx(rings: RingSet, batch: Batch): void {
+  const u32 = rings.u32;
+  for (let i = 0; i < batch.count; i++) {
+    // Slots are FRAME_SIZE-aligned offsets: the slot start is the offset rounded down.
+    u32[(batch.off[i] - (batch.off[i] % FRAME_SIZE)) >>> 2] = TP_STATUS_KERNEL;
+  }
+}
+

@@ -1,0 +1,362 @@
+// The dataplane thread. It owns every port socket, the ring memory and the
+// forwarding core, and runs one loop:
+//
+//   poll() on the ports, the wake-up eventfd and the rtnetlink socket
+//   (blocking while idle: an idle switch uses no CPU)
+//   → for each port, read a batch from its RX ring (rx-ring.ts),
+//     let the core decide and copy to TX rings (core/forwarder.ts, tx-ring.ts),
+//     give the RX slots back
+//   → kick each TX ring that got frames (one send() per port per round)
+//
+// While frames keep arriving the loop skips poll() (it would only say "ready")
+// and polls at most once a millisecond for control messages and link events.
+// Control requests arrive on a MessagePort read synchronously with
+// receiveMessageOnPort() after the main thread bumps the eventfd, so the loop
+// never has to return to Node's event loop.
+
+import { readFileSync } from 'node:fs';
+import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { Batch } from '../core/batch.js';
+import { Forwarder } from '../core/forwarder.js';
+import { REASON_COUNT, REASON_NAMES } from '../core/reasons.js';
+import { SyscallError, VswError } from '../errors.js';
+import * as libc from '../native/libc.js';
+import type { DataplaneEvent, DataplaneOptions, PortStats, Reply, Request, Stats } from './messages.js';
+import { openPacketSocket, takeRingDrops } from './packet-socket.js';
+import { ringGeometry } from './ring.js';
+import { RingSet } from './ringset.js';
+import { openLinkMonitor, parseLinkMessages } from './rtnetlink.js';
+import { releaseRx, readRx } from './rx-ring.js';
+import { TxRings } from './tx-ring.js';
+
+const BATCH_SIZE = 64;
+/** While busy, look at control messages and link events this often (ms). */
+const BUSY_POLL_INTERVAL_MS = 1;
+const POLLFD_SIZE = 8;
+const FIXED_FDS = 2; // eventfd, rtnetlink
+
+export interface WorkerData {
+  options: DataplaneOptions;
+  ctl: MessagePort;
+}
+
+class DataplaneWorker {
+  private readonly rings: RingSet;
+  private readonly tx: TxRings;
+  private readonly fwd: Forwarder;
+  private readonly batch: Batch;
+  private readonly wakeFd: number;
+  private readonly linkFd: number;
+  private readonly linkBuf = new Uint8Array(1 << 16);
+  /** Attached ports, in pollfd order. */
+  private readonly active: Int32Array;
+  private activeCount = 0;
+  private readonly pollfds: Uint8Array;
+  private readonly pollView: DataView;
+  private nfds = FIXED_FDS;
+  private readonly ifindex: Int32Array;
+  private readonly ifname: string[];
+  private readonly ringDrops: Float64Array;
+  private stopping = false;
+
+  constructor(
+    private readonly options: DataplaneOptions,
+    private readonly ctl: MessagePort,
+  ) {
+    const geometry = ringGeometry(options.rxFrames, options.txFrames);
+    this.rings = new RingSet(options.maxPorts, geometry);
+    this.tx = new TxRings(this.rings);
+    this.fwd = new Forwarder(
+      { maxPorts: options.maxPorts, fdbSize: options.fdbSize, agingMs: options.agingMs },
+      this.tx,
+    );
+    this.batch = new Batch(BATCH_SIZE, this.rings.mem);
+    this.active = new Int32Array(options.maxPorts);
+    this.ifindex = new Int32Array(options.maxPorts).fill(-1);
+    this.ifname = new Array<string>(options.maxPorts).fill('');
+    this.ringDrops = new Float64Array(options.maxPorts);
+    this.pollfds = new Uint8Array((options.maxPorts + FIXED_FDS) * POLLFD_SIZE);
+    this.pollView = new DataView(this.pollfds.buffer);
+    this.wakeFd = libc.eventfd(0, libc.EFD_NONBLOCK | libc.EFD_CLOEXEC);
+    this.linkFd = openLinkMonitor();
+    this.setPollFd(0, this.wakeFd);
+    this.setPollFd(1, this.linkFd);
+  }
+
+  get eventFd(): number {
+    return this.wakeFd;
+  }
+
+  run(): void {
+    const rings = this.rings;
+    const fwd = this.fwd;
+    const batch = this.batch;
+    const drops = fwd.drops;
+    const agingMs = this.options.agingMs;
+    let now = performance.now();
+    let nextGc = now + agingMs;
+    let lastPoll = -Infinity;
+    let busy = false;
+    while (!this.stopping) {
+      if (!busy || now - lastPoll >= BUSY_POLL_INTERVAL_MS) {
+        const timeout = busy ? 0 : Math.max(0, Math.min(0x7fffffff, Math.ceil(nextGc - now)));
+        const ready = libc.poll(this.pollfds, this.nfds, timeout);
+        now = lastPoll = performance.now();
+        if (ready > 0) this.serviceFds();
+        if (this.stopping) break;
+      }
+      if (now >= nextGc) nextGc = Math.min(fwd.expire(now), now + agingMs);
+      busy = false;
+      const active = this.active;
+      for (let k = 0; k < this.activeCount; k++) {
+        const p = active[k];
+        if (readRx(rings, p, batch, drops) === 0) continue;
+        busy = true;
+        fwd.process(batch, p, now);
+        releaseRx(rings, batch);
+      }
+      this.tx.kickAll(active, this.activeCount);
+      now = performance.now();
+    }
+    this.shutdown();
+  }
+
+  // ---- control path (not per frame) ----
+
+  private serviceFds(): void {
+    const v = this.pollView;
+    if ((v.getInt16(6, true) & libc.POLLIN) !== 0) {
+      libc.drainEventfd(this.wakeFd);
+      this.serviceControl();
+    }
+    if ((v.getInt16(POLLFD_SIZE + 6, true) & libc.POLLIN) !== 0) this.serviceLinks();
+    for (let k = 0; k < this.activeCount; k++) {
+      const revents = v.getInt16((FIXED_FDS + k) * POLLFD_SIZE + 6, true);
+      // ENETDOWN (link down) or ENODEV (interface gone) is reported on the socket;
+      // rtnetlink tells which, so here the error is only cleared.
+      if ((revents & libc.POLLERR) !== 0) libc.takeSocketError(this.rings.fd[this.active[k]]);
+    }
+  }
+
+  private serviceControl(): void {
+    for (;;) {
+      const m = receiveMessageOnPort(this.ctl);
+      if (m === undefined) return;
+      const req = m.message as Request;
+      let reply: Reply;
+      try {
+        reply = { id: req.id, ok: true, result: this.handle(req) };
+      } catch (err) {
+        reply = errorReply(req.id, err);
+      }
+      parentPort!.postMessage(reply);
+      if (this.stopping) return;
+    }
+  }
+
+  private handle(req: Request): unknown {
+    switch (req.op) {
+      case 'add':
+        return this.addPort(req.port, req.ifname, req.ifindex);
+      case 'delete':
+        return this.removePort(req.port);
+      case 'fdb':
+        return this.fwd.fdb
+          .dumpFormatted(performance.now())
+          .map((e) => ({ mac: e.mac, port: e.port, ageSeconds: Math.floor(e.ageMs / 1000) }));
+      case 'stats':
+        return this.stats();
+      case 'shutdown':
+        this.stopping = true;
+        return undefined;
+    }
+  }
+
+  private addPort(port: number, ifname: string, ifindex: number): void {
+    if (port < 0 || port >= this.options.maxPorts || this.rings.fd[port] !== -1) {
+      throw new VswError('EINTERNAL', `port slot ${port} is not free`);
+    }
+    const link = readLink(ifname, ifindex);
+    let fd: number;
+    try {
+      fd = openPacketSocket(ifindex, ifname, this.rings.geometry, this.rings.slotAddress(port));
+    } catch (err) {
+      this.rings.reserve(port); // the rings may have been mapped before the failure
+      throw err;
+    }
+    this.rings.attach(port, fd);
+    this.ifindex[port] = ifindex;
+    this.ifname[port] = ifname;
+    this.ringDrops[port] = 0;
+    this.fwd.attach(port, link.up, link.mtu);
+    this.active[this.activeCount++] = port;
+    this.rebuildPollFds();
+  }
+
+  private removePort(port: number): void {
+    const k = this.active.subarray(0, this.activeCount).indexOf(port);
+    if (k < 0) throw new VswError('ENOTATTACHED', `port slot ${port} is not attached`);
+    this.fwd.detach(port);
+    this.rings.detach(port);
+    this.active.copyWithin(k, k + 1, this.activeCount);
+    this.activeCount--;
+    this.ifindex[port] = -1;
+    this.ifname[port] = '';
+    this.rebuildPollFds();
+  }
+
+  private serviceLinks(): void {
+    for (;;) {
+      const n = libc.recv(this.linkFd, this.linkBuf, libc.MSG_DONTWAIT);
+      if (n === -libc.EAGAIN) return;
+      if (n === -libc.ENOBUFS) {
+        // The kernel dropped notifications: look at every port afresh.
+        this.resyncLinks();
+        continue;
+      }
+      if (n <= 0) return;
+      for (const msg of parseLinkMessages(this.linkBuf, n)) {
+        const port = this.portOfIfindex(msg.ifindex);
+        if (port < 0) continue;
+        if (msg.kind === 'del') this.portGone(port);
+        else this.linkChanged(port, msg.up, msg.mtu < 0 ? this.fwd.mtu(port) : msg.mtu);
+      }
+    }
+  }
+
+  private resyncLinks(): void {
+    for (let k = this.activeCount - 1; k >= 0; k--) {
+      const port = this.active[k];
+      let link: { up: boolean; mtu: number };
+      try {
+        link = readLink(this.ifname[port], this.ifindex[port]);
+      } catch {
+        this.portGone(port);
+        continue;
+      }
+      this.linkChanged(port, link.up, link.mtu);
+    }
+  }
+
+  private linkChanged(port: number, up: boolean, mtu: number): void {
+    if (up === this.fwd.isUp(port) && mtu === this.fwd.mtu(port)) return;
+    this.fwd.setLink(port, up, mtu);
+    emit({ event: 'link', port, up, mtu });
+  }
+
+  private portGone(port: number): void {
+    this.removePort(port);
+    emit({ event: 'gone', port });
+  }
+
+  private portOfIfindex(ifindex: number): number {
+    for (let k = 0; k < this.activeCount; k++) if (this.ifindex[this.active[k]] === ifindex) return this.active[k];
+    return -1;
+  }
+
+  private stats(): Stats {
+    const ports: PortStats[] = [];
+    for (let k = 0; k < this.activeCount; k++) {
+      const p = this.active[k];
+      try {
+        this.ringDrops[p] += takeRingDrops(this.rings.fd[p]);
+      } catch {
+        // a socket whose interface just vanished: keep the last count
+      }
+      ports.push({
+        port: p,
+        up: this.fwd.isUp(p),
+        mtu: this.fwd.mtu(p),
+        rxFrames: this.fwd.rxFrames[p],
+        rxBytes: this.fwd.rxBytes[p],
+        txFrames: this.fwd.txFrames[p],
+        txBytes: this.fwd.txBytes[p],
+        rxRingDrops: this.ringDrops[p],
+      });
+    }
+    const drops: Record<string, number> = {};
+    for (let r = 0; r < REASON_COUNT; r++) drops[REASON_NAMES[r]] = this.fwd.drops[r];
+    const f = this.fwd.fdb;
+    return {
+      ports,
+      drops,
+      fdb: {
+        entries: f.count,
+        learned: f.learned,
+        moved: f.moved,
+        expired: f.expired,
+        evicted: f.evicted,
+        flushed: f.flushed,
+      },
+    };
+  }
+
+  private setPollFd(index: number, fd: number): void {
+    const at = index * POLLFD_SIZE;
+    this.pollView.setInt32(at, fd, true);
+    this.pollView.setInt16(at + 4, libc.POLLIN, true);
+    this.pollView.setInt16(at + 6, 0, true);
+  }
+
+  private rebuildPollFds(): void {
+    for (let k = 0; k < this.activeCount; k++) this.setPollFd(FIXED_FDS + k, this.rings.fd[this.active[k]]);
+    this.nfds = FIXED_FDS + this.activeCount;
+  }
+
+  private shutdown(): void {
+    while (this.activeCount > 0) this.removePort(this.active[this.activeCount - 1]);
+    libc.close(this.linkFd);
+    libc.close(this.wakeFd);
+    this.ctl.close();
+  }
+}
+
+const IFF_UP = 0x1;
+
+/** Link state from sysfs; throws ENODEV if the interface is gone or was replaced. */
+function readLink(ifname: string, ifindex: number): { up: boolean; mtu: number } {
+  const dir = `/sys/class/net/${ifname}`;
+  let index: number;
+  let flags: number;
+  let mtu: number;
+  try {
+    index = Number(readFileSync(`${dir}/ifindex`, 'utf8'));
+    flags = Number(readFileSync(`${dir}/flags`, 'utf8'));
+    mtu = Number(readFileSync(`${dir}/mtu`, 'utf8'));
+  } catch {
+    throw new VswError('ENODEV', `no such interface: ${ifname}`);
+  }
+  if (index !== ifindex) throw new VswError('ENODEV', `interface ${ifname} was replaced while being added`);
+  let carrier = false;
+  try {
+    carrier = readFileSync(`${dir}/carrier`, 'utf8').trim() === '1';
+  } catch {
+    // reading carrier of a down interface fails with EINVAL: no carrier
+  }
+  return { up: (flags & IFF_UP) !== 0 && carrier, mtu };
+}
+
+function errorReply(id: number, err: unknown): Reply {
+  if (err instanceof SyscallError) {
+    const code = err.errnoName === 'ENODEV' || err.errnoName === 'ENXIO' ? 'ENODEV' : err.errnoName === 'EPERM' || err.errnoName === 'EACCES' ? 'EACCES' : 'ESYSCALL';
+    return { id, ok: false, code, message: err.message };
+  }
+  if (err instanceof VswError) return { id, ok: false, code: err.code, message: err.message };
+  return { id, ok: false, code: 'EINTERNAL', message: err instanceof Error ? err.message : String(err) };
+}
+
+function emit(ev: DataplaneEvent): void {
+  parentPort!.postMessage(ev);
+}
+
+// ---- thread entry ----
+const data = workerData as WorkerData;
+let dp: DataplaneWorker;
+try {
+  dp = new DataplaneWorker(data.options, data.ctl);
+} catch (err) {
+  parentPort!.postMessage({ event: 'failed', message: err instanceof Error ? err.message : String(err) });
+  throw err;
+}
+parentPort!.postMessage({ event: 'ready', eventFd: dp.eventFd });
+dp.run();
