@@ -1,0 +1,63 @@
+// Text output of vswconfig.
+
+import type { FdbEntry, StatsResult } from '../control/protocol.js';
+import { REASON_NAMES } from '../core/reasons.js';
+
+/** `show`: one port name per line, as the article prints them. */
+export function formatShow(ports: readonly string[]): string {
+  return ports.map((p) => `${p}\n`).join('');
+}
+
+/** `fdb`: like `bridge fdb show`: `aa:bb:cc:dd:ee:ff dev veth1-vsw age 12`. */
+export function formatFdb(entries: readonly FdbEntry[]): string {
+  return entries.map((e) => `${e.mac} dev ${e.port} age ${Math.floor(e.ageSeconds)}\n`).join('');
+}
+
+function table(header: readonly string[], rows: readonly string[][], rightAligned: ReadonlySet<number>): string {
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((cell, c) => {
+        const last = c === cells.length - 1;
+        if (rightAligned.has(c)) return cell.padStart(widths[c]!);
+        return last ? cell : cell.padEnd(widths[c]!);
+      })
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)].map((l) => `${l}\n`).join('');
+}
+
+/**
+ * `stats`: a per-port table (port, link, mtu, rx frames, rx bytes, tx frames,
+ * tx bytes, ring drops), then `drops <reason> <n>` for every reason, then the
+ * FDB counters as `fdb <counter> <n>`.
+ */
+export function formatStats(s: StatsResult): string {
+  const header = ['port', 'link', 'mtu', 'rx frames', 'rx bytes', 'tx frames', 'tx bytes', 'ring drops'];
+  const rows = s.ports.map((p) => [
+    p.port,
+    p.up ? 'up' : 'down',
+    String(p.mtu),
+    String(p.rxFrames),
+    String(p.rxBytes),
+    String(p.txFrames),
+    String(p.txBytes),
+    String(p.rxRingDrops),
+  ]);
+  let out = table(header, rows, new Set([2, 3, 4, 5, 6, 7]));
+
+  out += '\n';
+  // Every known reason, in its fixed order (zeros included), then any others.
+  const reasons = [...REASON_NAMES, ...Object.keys(s.drops).filter((r) => !REASON_NAMES.includes(r)).sort()];
+  for (const reason of reasons) out += `drops ${reason} ${s.drops[reason] ?? 0}\n`;
+
+  out += '\n';
+  const f = s.fdb;
+  out += `fdb entries ${f.entries}\n`;
+  out += `fdb learned ${f.learned}\n`;
+  out += `fdb moved ${f.moved}\n`;
+  out += `fdb expired ${f.expired}\n`;
+  out += `fdb evicted ${f.evicted}\n`;
+  out += `fdb flushed ${f.flushed}\n`;
+  return out;
+}

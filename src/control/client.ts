@@ -1,0 +1,124 @@
+// A client of the control socket: one request, one reply, then close.
+
+import net from 'node:net';
+import { VswError } from '../errors.js';
+import {
+  encodeRequest,
+  isErrorCode,
+  LineSplitter,
+  MAX_LINE_BYTES,
+  parseReply,
+  PROTOCOL_VERSION,
+  resultSchemas,
+  type Command,
+  type Request,
+  type ResultOf,
+} from './protocol.js';
+
+export const DEFAULT_TIMEOUT_MS = 10_000;
+
+export type CommandArgs = { cmd: 'add' | 'delete'; ifname: string } | { cmd: 'show' | 'fdb' | 'stats' };
+
+export interface RequestOptions {
+  timeoutMs?: number;
+}
+
+function connectError(err: NodeJS.ErrnoException, path: string): VswError {
+  switch (err.code) {
+    case 'ENOENT':
+    case 'ENOTDIR':
+      return new VswError('ENOTRUNNING', `vswitchd is not running (no socket at ${path})`);
+    case 'ECONNREFUSED':
+      return new VswError('ENOTRUNNING', `vswitchd is not running (nothing listening on ${path})`);
+    case 'EACCES':
+    case 'EPERM':
+      return new VswError('EACCES', `permission denied on ${path}`);
+    default:
+      return new VswError('ESYSCALL', `cannot connect to ${path}: ${err.code ?? err.message}`);
+  }
+}
+
+/**
+ * Send one command to the daemon on `path` and return its result, checked
+ * against the protocol. Rejects with VswError: the daemon's own error code and
+ * message, or ENOTRUNNING / EACCES / ESYSCALL / EPROTO for the transport.
+ */
+export function request<C extends Command>(
+  path: string,
+  args: CommandArgs & { cmd: C },
+  opts: RequestOptions = {},
+): Promise<ResultOf[C]> {
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const id = 1;
+  const req = { v: PROTOCOL_VERSION, id, ...args } as Request;
+
+  return new Promise<ResultOf[C]>((resolve, reject) => {
+    let settled = false;
+    let connected = false;
+    const sock = net.createConnection({ path });
+    const splitter = new LineSplitter(MAX_LINE_BYTES);
+
+    const settle = (err: VswError | null, value?: ResultOf[C]): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      sock.destroy();
+      if (err) reject(err);
+      else resolve(value as ResultOf[C]);
+    };
+
+    const timer = setTimeout(() => {
+      const secs = timeoutMs / 1000;
+      settle(new VswError('ESYSCALL', `no reply from vswitchd on ${path} within ${secs} s`));
+    }, timeoutMs);
+
+    const onLine = (line: Buffer): void => {
+      const parsed = parseReply(line.toString('utf8'));
+      if (!parsed.ok) {
+        settle(new VswError('EPROTO', `bad reply from vswitchd: ${parsed.message}`));
+        return;
+      }
+      const reply = parsed.reply;
+      if (reply.id !== id && reply.id !== null) {
+        settle(new VswError('EPROTO', `bad reply from vswitchd: reply id ${reply.id} for request ${id}`));
+        return;
+      }
+      if (!reply.ok) {
+        const code = isErrorCode(reply.error.code) ? reply.error.code : 'EINTERNAL';
+        settle(new VswError(code, reply.error.message));
+        return;
+      }
+      const result = resultSchemas[args.cmd].safeParse(reply.result);
+      if (!result.success) {
+        settle(new VswError('EPROTO', `bad reply from vswitchd: unexpected result for '${args.cmd}'`));
+        return;
+      }
+      settle(null, result.data as ResultOf[C]);
+    };
+
+    sock.on('connect', () => {
+      connected = true;
+      sock.write(encodeRequest(req));
+    });
+    sock.on('data', (chunk: Buffer) => {
+      for (const ev of splitter.push(chunk)) {
+        if (ev.kind === 'overflow') {
+          settle(new VswError('EPROTO', 'bad reply from vswitchd: reply line too long'));
+          return;
+        }
+        onLine(ev.line);
+        if (settled) return;
+      }
+    });
+    sock.on('end', () => {
+      const rest = splitter.rest();
+      if (rest !== null) onLine(rest);
+      settle(new VswError('EPROTO', 'vswitchd closed the connection without replying'));
+    });
+    sock.on('error', (err: NodeJS.ErrnoException) => {
+      if (!connected) settle(connectError(err, path));
+      else settle(new VswError('ESYSCALL', `connection to vswitchd on ${path} failed: ${err.code ?? err.message}`));
+    });
+    sock.on('close', () => settle(new VswError('EPROTO', 'vswitchd closed the connection without replying')));
+  });
+}

@@ -1,0 +1,321 @@
+// The control protocol between vswconfig (or any client) and vswitchd.
+//
+// Newline-delimited JSON over a Unix stream socket, one request per line, one
+// reply per request, in order:
+//
+//   → {"v":1,"id":7,"cmd":"add","ifname":"veth1-vsw"}
+//   ← {"v":1,"id":7,"ok":true,"result":null}
+//   ← {"v":1,"id":7,"ok":false,"error":{"code":"ENODEV","message":"no such interface: veth1-vsw"}}
+//
+// Commands: add / delete (ifname), show, fdb, stats (no arguments). Anything
+// else — bad JSON, another version, an unknown command or field, a line longer
+// than MAX_LINE_BYTES — is answered with code EPROTO (and the server then
+// closes the connection).
+
+import { z } from 'zod';
+import type { ErrorCode } from '../errors.js';
+
+export const PROTOCOL_VERSION = 1;
+/** Longest request or reply line, in bytes, without its newline. */
+export const MAX_LINE_BYTES = 64 * 1024;
+export const DEFAULT_SOCKET_PATH = '/run/vswitch/vswitchd.sock';
+/** IFNAMSIZ - 1: the kernel's limit on an interface name, in bytes. */
+export const MAX_IFNAME_BYTES = 15;
+
+const ERROR_CODES = [
+  'EUSAGE',
+  'EPROTO',
+  'ENODEV',
+  'ENOTETHER',
+  'EEXIST',
+  'ENOTATTACHED',
+  'EPORTLIMIT',
+  'ENOTRUNNING',
+  'EACCES',
+  'ESYSCALL',
+  'EINTERNAL',
+] as const satisfies readonly ErrorCode[];
+
+export function isErrorCode(s: string): s is ErrorCode {
+  return (ERROR_CODES as readonly string[]).includes(s);
+}
+
+/**
+ * Why `name` is not a valid Linux interface name, or null if it is one.
+ * The kernel's rule (dev_valid_name): 1..15 bytes, not "." or "..", no '/',
+ * ':' or whitespace. Control characters are refused too.
+ */
+export function ifnameProblem(name: string): string | null {
+  if (name.length === 0) return 'empty';
+  if (Buffer.byteLength(name, 'utf8') > MAX_IFNAME_BYTES) return `longer than ${MAX_IFNAME_BYTES} bytes`;
+  if (name === '.' || name === '..') return `'${name}' is not allowed`;
+  if (name.includes('/')) return "contains '/'";
+  if (name.includes(':')) return "contains ':'";
+  // eslint-disable-next-line no-control-regex
+  if (/[\s\u0000-\u001f\u007f]/u.test(name)) return 'contains whitespace or a control character';
+  return null;
+}
+
+export const ifnameSchema = z.string().superRefine((s, ctx) => {
+  const problem = ifnameProblem(s);
+  if (problem !== null) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `invalid interface name: ${problem}` });
+});
+
+const idSchema = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+const v = z.literal(PROTOCOL_VERSION);
+
+export const requestSchema = z.discriminatedUnion('cmd', [
+  z.object({ v, id: idSchema, cmd: z.literal('add'), ifname: ifnameSchema }).strict(),
+  z.object({ v, id: idSchema, cmd: z.literal('delete'), ifname: ifnameSchema }).strict(),
+  z.object({ v, id: idSchema, cmd: z.literal('show') }).strict(),
+  z.object({ v, id: idSchema, cmd: z.literal('fdb') }).strict(),
+  z.object({ v, id: idSchema, cmd: z.literal('stats') }).strict(),
+]);
+
+export type Request = z.infer<typeof requestSchema>;
+export type Command = Request['cmd'];
+export const COMMANDS: readonly Command[] = ['add', 'delete', 'show', 'fdb', 'stats'];
+
+// ---- results ----------------------------------------------------------------
+
+const count = z.number().int().nonnegative();
+
+export const showResultSchema = z.object({ ports: z.array(z.string()) });
+export type ShowResult = z.infer<typeof showResultSchema>;
+
+export const fdbEntrySchema = z.object({ mac: z.string(), port: z.string(), ageSeconds: z.number().nonnegative() });
+export const fdbResultSchema = z.object({ entries: z.array(fdbEntrySchema) });
+export type FdbEntry = z.infer<typeof fdbEntrySchema>;
+export type FdbResult = z.infer<typeof fdbResultSchema>;
+
+export const namedPortStatsSchema = z.object({
+  port: z.string(),
+  up: z.boolean(),
+  mtu: count,
+  rxFrames: count,
+  rxBytes: count,
+  txFrames: count,
+  txBytes: count,
+  rxRingDrops: count,
+});
+export const statsResultSchema = z.object({
+  ports: z.array(namedPortStatsSchema),
+  drops: z.record(z.string(), count),
+  fdb: z.object({
+    entries: count,
+    learned: count,
+    moved: count,
+    expired: count,
+    evicted: count,
+    flushed: count,
+  }),
+});
+export type NamedPortStats = z.infer<typeof namedPortStatsSchema>;
+export type StatsResult = z.infer<typeof statsResultSchema>;
+
+/** What a successful reply carries, by command. */
+export interface ResultOf {
+  add: null;
+  delete: null;
+  show: ShowResult;
+  fdb: FdbResult;
+  stats: StatsResult;
+}
+
+export const resultSchemas = {
+  add: z.null(),
+  delete: z.null(),
+  show: showResultSchema,
+  fdb: fdbResultSchema,
+  stats: statsResultSchema,
+} as const;
+
+// ---- replies ----------------------------------------------------------------
+
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+}
+
+/** id is null when the request was too broken to carry a usable id. */
+export type Reply =
+  | { v: 1; id: number | null; ok: true; result: unknown }
+  | { v: 1; id: number | null; ok: false; error: ErrorBody };
+
+export const replySchema = z.discriminatedUnion('ok', [
+  z.object({ v, id: idSchema.nullable(), ok: z.literal(true), result: z.unknown() }),
+  z.object({
+    v,
+    id: idSchema.nullable(),
+    ok: z.literal(false),
+    // A newer daemon may send a code this client does not know: keep the message.
+    error: z.object({ code: z.string(), message: z.string() }),
+  }),
+]);
+
+// ---- parsing and encoding ----------------------------------------------------
+
+export type ParsedRequest =
+  | { ok: true; request: Request }
+  | { ok: false; id: number | null; error: ErrorBody };
+
+function protoError(id: number | null, message: string): ParsedRequest {
+  return { ok: false, id, error: { code: 'EPROTO', message } };
+}
+
+/** Describe the first zod issue in one short line. */
+function describeIssue(err: z.ZodError, obj: Record<string, unknown>): string {
+  const issue = err.issues[0];
+  if (!issue) return 'invalid request';
+  const path = issue.path.join('.');
+  switch (issue.code) {
+    case z.ZodIssueCode.unrecognized_keys:
+      return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
+    case z.ZodIssueCode.invalid_union_discriminator:
+      return `unknown command ${JSON.stringify(obj['cmd'])}`;
+    case z.ZodIssueCode.invalid_literal:
+      if (path === 'v') return `unsupported protocol version ${JSON.stringify(obj['v'])} (this daemon speaks ${PROTOCOL_VERSION})`;
+      break;
+    case z.ZodIssueCode.invalid_type:
+      if (issue.received === 'undefined') return `missing field '${path}'`;
+      break;
+    default:
+      break;
+  }
+  return path ? `field '${path}': ${issue.message}` : issue.message;
+}
+
+/**
+ * Parse one request line (without its newline). Never throws: every problem
+ * becomes an EPROTO error carrying the request's id when one could be read.
+ */
+export function parseRequest(line: string | Uint8Array): ParsedRequest {
+  let text: string;
+  if (typeof line === 'string') {
+    text = line;
+  } else {
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(line);
+    } catch {
+      return protoError(null, 'request is not valid UTF-8');
+    }
+  }
+  if (Buffer.byteLength(text, 'utf8') > MAX_LINE_BYTES) {
+    return protoError(null, `request line too long (more than ${MAX_LINE_BYTES} bytes)`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return protoError(null, 'request is not valid JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return protoError(null, 'request is not a JSON object');
+  }
+  const obj = value as Record<string, unknown>;
+  const idResult = idSchema.safeParse(obj['id']);
+  const id = idResult.success ? idResult.data : null;
+  // Check the version first so that a client from the future gets told so,
+  // not that its command or fields are unknown.
+  if (obj['v'] !== PROTOCOL_VERSION) {
+    if (!('v' in obj)) return protoError(id, "missing field 'v' (protocol version)");
+    return protoError(id, `unsupported protocol version ${JSON.stringify(obj['v'])} (this daemon speaks ${PROTOCOL_VERSION})`);
+  }
+  if (typeof obj['cmd'] !== 'string' || !(COMMANDS as readonly string[]).includes(obj['cmd'])) {
+    if (!('cmd' in obj)) return protoError(id, "missing field 'cmd'");
+    return protoError(id, `unknown command ${JSON.stringify(obj['cmd'])}`);
+  }
+  const parsed = requestSchema.safeParse(obj);
+  if (!parsed.success) return protoError(id, describeIssue(parsed.error, obj));
+  return { ok: true, request: parsed.data };
+}
+
+export function encodeRequest(req: Request): string {
+  return `${JSON.stringify(req)}\n`;
+}
+
+export function okReply(id: number | null, result: unknown): Reply {
+  return { v: PROTOCOL_VERSION, id, ok: true, result: result === undefined ? null : result };
+}
+
+export function errorReply(id: number | null, code: ErrorCode, message: string): Reply {
+  return { v: PROTOCOL_VERSION, id, ok: false, error: { code, message } };
+}
+
+export function encodeReply(reply: Reply): string {
+  return `${JSON.stringify(reply)}\n`;
+}
+
+export type ParsedReply = { ok: true; reply: z.infer<typeof replySchema> } | { ok: false; message: string };
+
+/** Parse one reply line (without its newline). Never throws. */
+export function parseReply(line: string): ParsedReply {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return { ok: false, message: 'reply is not valid JSON' };
+  }
+  const parsed = replySchema.safeParse(value);
+  if (!parsed.success) return { ok: false, message: `malformed reply (${describeIssue(parsed.error, {})})` };
+  return { ok: true, reply: parsed.data };
+}
+
+// ---- line framing -------------------------------------------------------------
+
+export type LineEvent = { kind: 'line'; line: Buffer } | { kind: 'overflow' };
+
+/**
+ * Splits a byte stream into lines of at most `max` bytes (newline excluded).
+ * A line longer than that yields one 'overflow' and the splitter then refuses
+ * everything after it (the connection is to be closed).
+ */
+export class LineSplitter {
+  private parts: Buffer[] = [];
+  private size = 0;
+  private overflowed = false;
+
+  constructor(private readonly max = MAX_LINE_BYTES) {}
+
+  push(chunk: Buffer): LineEvent[] {
+    const out: LineEvent[] = [];
+    if (this.overflowed) return out;
+    let start = 0;
+    while (start < chunk.length) {
+      const nl = chunk.indexOf(0x0a, start);
+      const end = nl === -1 ? chunk.length : nl;
+      const piece = chunk.subarray(start, end);
+      if (this.size + piece.length > this.max) {
+        this.overflowed = true;
+        this.parts = [];
+        this.size = 0;
+        out.push({ kind: 'overflow' });
+        return out;
+      }
+      if (nl === -1) {
+        this.parts.push(piece);
+        this.size += piece.length;
+        break;
+      }
+      const line = this.parts.length === 0 ? piece : Buffer.concat([...this.parts, piece]);
+      this.parts = [];
+      this.size = 0;
+      out.push({ kind: 'line', line: stripCR(line) });
+      start = nl + 1;
+    }
+    return out;
+  }
+
+  /** Bytes received after the last newline (an unterminated last line), if any. */
+  rest(): Buffer | null {
+    if (this.overflowed || this.size === 0) return null;
+    const line = Buffer.concat(this.parts);
+    this.parts = [];
+    this.size = 0;
+    return stripCR(line);
+  }
+}
+
+function stripCR(line: Buffer): Buffer {
+  return line.length > 0 && line[line.length - 1] === 0x0d ? line.subarray(0, line.length - 1) : line;
+}

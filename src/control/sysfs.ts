@@ -1,0 +1,80 @@
+// What the control plane needs to know about a network interface before it
+// becomes a port, read from /sys/class/net/IFNAME/ (plain fs: this is the
+// control path, not the packet path).
+
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { VswError } from '../errors.js';
+import { ifnameProblem } from './protocol.js';
+
+export const SYSFS_NET = '/sys/class/net';
+
+/** ARPHRD_ETHER: Ethernet-like link layer (veth, physical NICs, tap, bridges, bonds…). */
+export const ARPHRD_ETHER = 1;
+export const IFF_UP = 0x1;
+export const IFF_LOOPBACK = 0x8;
+
+export interface InterfaceInfo {
+  ifname: string;
+  ifindex: number;
+  /** ARPHRD_* link type. */
+  type: number;
+  /** IFF_* flags. */
+  flags: number;
+  mtu: number;
+  /** Link-layer address as the kernel prints it (aa:bb:cc:dd:ee:ff for Ethernet). */
+  address: string;
+}
+
+function parseIntStrict(text: string, file: string, ifname: string): number {
+  const s = text.trim();
+  const n = /^0x[0-9a-f]+$/i.test(s) ? Number.parseInt(s, 16) : /^\d+$/.test(s) ? Number.parseInt(s, 10) : Number.NaN;
+  if (!Number.isSafeInteger(n)) {
+    throw new VswError('ESYSCALL', `cannot read ${file} of ${ifname}: unexpected content ${JSON.stringify(s.slice(0, 40))}`);
+  }
+  return n;
+}
+
+function isMissing(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOENT' || code === 'ENOTDIR' || code === 'ENODEV';
+}
+
+/**
+ * Read an interface's attributes, or null if there is no such interface.
+ * `root` is the sysfs net class directory (tests pass a fake one).
+ * Throws VswError for an invalid name or an unreadable attribute.
+ */
+export async function readInterface(ifname: string, root: string = SYSFS_NET): Promise<InterfaceInfo | null> {
+  const problem = ifnameProblem(ifname);
+  if (problem !== null) throw new VswError('ENODEV', `no such interface: ${ifname} (invalid name: ${problem})`);
+  const dir = join(root, ifname);
+  const read = async (file: string): Promise<string> => readFile(join(dir, file), 'utf8');
+  try {
+    const [ifindex, type, flags, mtu, address] = await Promise.all([
+      read('ifindex'),
+      read('type'),
+      read('flags'),
+      read('mtu'),
+      read('address'),
+    ]);
+    return {
+      ifname,
+      ifindex: parseIntStrict(ifindex, 'ifindex', ifname),
+      type: parseIntStrict(type, 'type', ifname),
+      flags: parseIntStrict(flags, 'flags', ifname),
+      mtu: parseIntStrict(mtu, 'mtu', ifname),
+      address: address.trim(),
+    };
+  } catch (err) {
+    if (isMissing(err)) return null;
+    if (err instanceof VswError) throw err;
+    const e = err as NodeJS.ErrnoException;
+    throw new VswError(e.code === 'EACCES' ? 'EACCES' : 'ESYSCALL', `cannot read ${dir}: ${e.code ?? e.message}`);
+  }
+}
+
+/** An interface the switch can use as a port: Ethernet link type and not a loopback. */
+export function isEthernet(info: InterfaceInfo): boolean {
+  return info.type === ARPHRD_ETHER && (info.flags & IFF_LOOPBACK) === 0;
+}

@@ -1,0 +1,131 @@
+// Command line of vswitchd.
+
+import { readFileSync } from 'node:fs';
+import { DEFAULT_SOCKET_PATH } from '../control/protocol.js';
+import type { DataplaneOptions } from '../dataplane/messages.js';
+
+export const DEFAULTS = {
+  maxPorts: 24,
+  agingSeconds: 300,
+  fdbSize: 65536,
+  ringFrames: 64,
+} as const;
+
+export const LIMITS = {
+  maxPorts: [1, 1024],
+  agingSeconds: [10, 1_000_000],
+  fdbSize: [16, 16_777_216],
+  /** Each ring frame is a 64 KiB slot: 4096 RX frames are 256 MiB per port. */
+  ringFrames: [2, 4096],
+} as const;
+
+export const USAGE = `usage: vswitchd [OPTIONS]
+
+Runs the switch in the foreground (as root) and serves vswconfig on a Unix socket.
+
+options:
+  --socket PATH          control socket (default ${DEFAULT_SOCKET_PATH})
+  --max-ports N          most ports the switch takes, ${LIMITS.maxPorts[0]}..${LIMITS.maxPorts[1]} (default ${DEFAULTS.maxPorts})
+  --aging-time SECONDS   forget a MAC address not seen for this long, ${LIMITS.agingSeconds[0]}..${LIMITS.agingSeconds[1]} (default ${DEFAULTS.agingSeconds})
+  --fdb-size N           most MAC addresses remembered, ${LIMITS.fdbSize[0]}..${LIMITS.fdbSize[1]} (default ${DEFAULTS.fdbSize})
+  --ring-frames N        frames per port RX ring (the TX ring gets half), ${LIMITS.ringFrames[0]}..${LIMITS.ringFrames[1]} (default ${DEFAULTS.ringFrames})
+  -h, --help             show this help
+  --version              print the version
+`;
+
+export interface DaemonConfig {
+  socket: string;
+  maxPorts: number;
+  agingSeconds: number;
+  fdbSize: number;
+  ringFrames: number;
+}
+
+export type DaemonCommand = { kind: 'help' } | { kind: 'version' } | { kind: 'run'; config: DaemonConfig };
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+type NumericOption = 'maxPorts' | 'agingSeconds' | 'fdbSize' | 'ringFrames';
+
+const NUMERIC: Record<string, NumericOption> = {
+  '--max-ports': 'maxPorts',
+  '--aging-time': 'agingSeconds',
+  '--fdb-size': 'fdbSize',
+  '--ring-frames': 'ringFrames',
+};
+
+function parseInteger(option: string, value: string, [min, max]: readonly [number, number]): number {
+  if (!/^\d+$/.test(value)) throw new UsageError(`option '${option}' needs a whole number, not '${value}'`);
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(`option '${option}' must be between ${min} and ${max}, not ${value}`);
+  }
+  return n;
+}
+
+/** Parse argv (without node and script). Throws UsageError with a one-line message. */
+export function parseDaemonArgs(argv: readonly string[]): DaemonCommand {
+  const config: DaemonConfig = { socket: DEFAULT_SOCKET_PATH, ...DEFAULTS };
+  let help = false;
+  let version = false;
+
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const eq = arg.indexOf('=');
+    const name = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
+    const inline = arg.startsWith('--') && eq > 0 ? arg.slice(eq + 1) : undefined;
+    const takeValue = (what: string): string => {
+      if (inline !== undefined) return inline;
+      const value = argv[i + 1];
+      if (value === undefined) throw new UsageError(`option '${name}' needs ${what}`);
+      i++;
+      return value;
+    };
+
+    if (name === '-h' || name === '--help') {
+      help = true;
+    } else if (name === '--version') {
+      version = true;
+    } else if (name === '--socket') {
+      const value = takeValue('a path');
+      if (value === '') throw new UsageError("option '--socket' needs a non-empty path");
+      config.socket = value;
+    } else if (name in NUMERIC) {
+      const key = NUMERIC[name]!;
+      config[key] = parseInteger(name, takeValue('a number'), LIMITS[key]);
+    } else if (arg.startsWith('-')) {
+      throw new UsageError(`unknown option '${name}'`);
+    } else {
+      throw new UsageError(`unexpected argument '${arg}'`);
+    }
+  }
+  if (help) return { kind: 'help' };
+  if (version) return { kind: 'version' };
+  return { kind: 'run', config };
+}
+
+/** The package version, from package.json (dist/src/daemon → repo root). */
+export function packageVersion(): string {
+  for (const rel of ['../../../package.json', '../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'vswitch' && pkg.version) return pkg.version;
+    } catch {
+      // try the next layout
+    }
+  }
+  return 'unknown';
+}
+
+/** DataplaneOptions from the configuration. */
+export function dataplaneOptions(c: DaemonConfig): DataplaneOptions {
+  return {
+    maxPorts: c.maxPorts,
+    fdbSize: c.fdbSize,
+    agingMs: c.agingSeconds * 1000,
+    rxFrames: c.ringFrames,
+    txFrames: Math.max(1, Math.floor(c.ringFrames / 2)),
+  };
+}

@@ -1,0 +1,133 @@
+// vswitchd: the switch daemon. Runs in the foreground, as root.
+//
+// Starts the dataplane worker, serves the control socket, and on SIGTERM or
+// SIGINT stops accepting, detaches every port, removes the socket and exits 0.
+// An error in the control plane is logged and the daemon keeps running; the
+// dataplane worker failing is fatal (log, remove the socket, exit 1).
+
+import { ControlServer, probeSocket, switchHandler } from '../control/server.js';
+import type { Dataplane } from '../dataplane/dataplane.js';
+import { startDataplane } from '../dataplane/handle.js';
+import { dataplaneOptions, packageVersion, parseDaemonArgs, USAGE, UsageError, type DaemonCommand } from './args.js';
+import { errorText, log } from './log.js';
+import { Switch } from './switch.js';
+
+const STOP_TIMEOUT_MS = 15_000;
+
+function die(message: string, status: number): never {
+  process.stderr.write(`vswitchd: ${message}\n`);
+  process.exit(status);
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+async function main(argv: readonly string[]): Promise<void> {
+  let cmd: DaemonCommand;
+  try {
+    cmd = parseDaemonArgs(argv);
+  } catch (err) {
+    if (err instanceof UsageError) die(`${err.message} (see 'vswitchd --help')`, 2);
+    throw err;
+  }
+  if (cmd.kind === 'help') {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (cmd.kind === 'version') {
+    process.stdout.write(`vswitchd ${packageVersion()}\n`);
+    return;
+  }
+  const config = cmd.config;
+
+  if (process.getuid?.() !== 0) {
+    die('must be run as root (AF_PACKET sockets and promiscuous mode need CAP_NET_RAW and CAP_NET_ADMIN)', 1);
+  }
+
+  // The control plane must not die silently: log and carry on.
+  process.on('uncaughtException', (err) => log(`uncaught error: ${(err as Error)?.stack ?? errorText(err)}`));
+  process.on('unhandledRejection', (err) => log(`unhandled rejection: ${(err as Error)?.stack ?? errorText(err)}`));
+
+  // Fail fast, before starting the dataplane, if another daemon answers.
+  if (await probeSocket(config.socket)) die(`another vswitchd is already running on ${config.socket}`, 1);
+
+  const opts = dataplaneOptions(config);
+  log(
+    `vswitchd ${packageVersion()} starting (max ports ${opts.maxPorts}, fdb size ${opts.fdbSize}, ` +
+      `aging ${config.agingSeconds} s, ring frames rx ${opts.rxFrames} tx ${opts.txFrames})`,
+  );
+
+  let dataplane: Dataplane;
+  try {
+    dataplane = await startDataplane(opts);
+  } catch (err) {
+    log(`cannot start the dataplane: ${errorText(err)}`);
+    process.exit(1);
+  }
+
+  let stopping = false;
+  let server: ControlServer | undefined;
+
+  const fatal = async (message: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    log(`fatal: ${message}`);
+    try {
+      await server?.close();
+    } catch (err) {
+      log(`while closing the control socket: ${errorText(err)}`);
+    }
+    process.exit(1);
+  };
+
+  dataplane.on('exit', (code: unknown) => void fatal(`the dataplane thread exited (code ${String(code)})`));
+  dataplane.on('error', (err: unknown) => void fatal(`the dataplane failed: ${errorText(err)}`));
+
+  const sw = new Switch({ dataplane, maxPorts: config.maxPorts, log });
+  server = new ControlServer({ path: config.socket, handler: switchHandler(sw), log });
+  try {
+    await server.start();
+  } catch (err) {
+    stopping = true;
+    log(`cannot listen on ${config.socket}: ${errorText(err)}`);
+    await withTimeout(dataplane.stop(), STOP_TIMEOUT_MS, 'stopping the dataplane').catch((e: unknown) => log(errorText(e)));
+    process.exit(1);
+  }
+  log(`listening on ${config.socket}`);
+
+  const shutdown = async (signal: string): Promise<void> => {
+    if (stopping) {
+      log(`${signal} received again: exiting now`);
+      await server?.removeSocket();
+      process.exit(1);
+    }
+    stopping = true;
+    log(`${signal} received: shutting down`);
+    let status = 0;
+    try {
+      // Stop accepting and drop connections (libuv unlinks the socket file as the
+      // listener closes; removeSocket below makes sure it is gone).
+      await server!.close(false);
+      await withTimeout(dataplane.stop(), STOP_TIMEOUT_MS, 'stopping the dataplane');
+    } catch (err) {
+      log(`error while shutting down: ${errorText(err)}`);
+      status = 1;
+    }
+    await server!.removeSocket();
+    log(status === 0 ? 'stopped' : 'stopped with errors');
+    process.exit(status);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGHUP', () => log('SIGHUP ignored (use SIGTERM to stop)'));
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  log(`fatal: ${(err as Error)?.stack ?? errorText(err)}`);
+  process.exit(1);
+});

@@ -1,0 +1,196 @@
+// The port registry of the switch: which interface is which port.
+//
+// Like the Linux bridge's br_add_if, add() checks everything before it changes
+// anything: the interface exists, is Ethernet (not loopback), is not already a
+// port, and the switch has room. Only once the dataplane has opened the port
+// is it recorded, so a failed add leaves nothing behind.
+
+import type { Dataplane } from '../dataplane/dataplane.js';
+import type { FdbRow, Stats } from '../dataplane/messages.js';
+import { VswError } from '../errors.js';
+import type { FdbEntry, StatsResult } from '../control/protocol.js';
+import { isEthernet, readInterface, SYSFS_NET } from '../control/sysfs.js';
+import type { Logger } from './log.js';
+
+export interface Port {
+  /** Index in the dataplane, 0..maxPorts-1. */
+  index: number;
+  ifname: string;
+  ifindex: number;
+}
+
+export interface SwitchOptions {
+  dataplane: Dataplane;
+  maxPorts: number;
+  log: Logger;
+  /** The sysfs net class directory; tests pass a fake one. */
+  sysfsRoot?: string;
+}
+
+export class Switch {
+  private readonly dataplane: Dataplane;
+  private readonly maxPorts: number;
+  private readonly log: Logger;
+  private readonly sysfsRoot: string;
+  /** Ports in the order they were added. */
+  private ports: Port[] = [];
+  /** Ports whose addPort is in flight: index → whether the interface vanished meanwhile. */
+  private readonly pending = new Map<number, { ifname: string; gone: boolean }>();
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  private readonly listeners: Array<[string, (...args: any[]) => void]> = [];
+
+  constructor(opts: SwitchOptions) {
+    this.dataplane = opts.dataplane;
+    this.maxPorts = opts.maxPorts;
+    this.log = opts.log;
+    this.sysfsRoot = opts.sysfsRoot ?? SYSFS_NET;
+    this.on('gone', (ev: { port: number }) => this.onGone(ev));
+    this.on('link', (ev: { port: number; up: boolean; mtu: number }) => this.onLink(ev));
+    // The message comes as a string, or as the event object { event: 'log', message }.
+    this.on('log', (ev: unknown) => {
+      const message = typeof ev === 'string' ? ev : (ev as { message?: unknown } | null)?.message;
+      this.log(typeof message === 'string' ? message : JSON.stringify(ev));
+    });
+  }
+
+  private on<A>(event: string, fn: (arg: A) => void): void {
+    const safe = (arg: A): void => {
+      try {
+        fn(arg);
+      } catch (err) {
+        this.log(`error handling dataplane event '${event}': ${(err as Error)?.message ?? String(err)}`);
+      }
+    };
+    this.dataplane.on(event, safe);
+    this.listeners.push([event, safe]);
+  }
+
+  /** Stop listening to the dataplane's events. */
+  detach(): void {
+    for (const [event, fn] of this.listeners) this.dataplane.off(event, fn);
+    this.listeners.length = 0;
+  }
+
+  private byIndex(index: number): Port | undefined {
+    return this.ports.find((p) => p.index === index);
+  }
+
+  private byName(ifname: string): Port | undefined {
+    return this.ports.find((p) => p.ifname === ifname);
+  }
+
+  private onGone(ev: { port: number }): void {
+    const port = this.byIndex(ev?.port);
+    if (port) {
+      this.ports = this.ports.filter((p) => p !== port);
+      this.log(`port ${port.ifname} removed: interface deleted`);
+      return;
+    }
+    const pending = this.pending.get(ev?.port);
+    if (pending) pending.gone = true;
+  }
+
+  private onLink(ev: { port: number; up: boolean; mtu: number }): void {
+    const port = this.byIndex(ev?.port);
+    const name = port?.ifname ?? this.pending.get(ev?.port)?.ifname;
+    if (name === undefined) return;
+    this.log(`port ${name} link ${ev.up ? 'up' : 'down'} (mtu ${ev.mtu})`);
+  }
+
+  private lowestFreeIndex(): number {
+    for (let i = 0; i < this.maxPorts; i++) {
+      if (!this.byIndex(i) && !this.pending.has(i)) return i;
+    }
+    return -1;
+  }
+
+  async add(ifname: string): Promise<void> {
+    const info = await readInterface(ifname, this.sysfsRoot);
+    if (info === null) throw new VswError('ENODEV', `no such interface: ${ifname}`);
+    if (!isEthernet(info)) throw new VswError('ENOTETHER', `${ifname} is not an Ethernet interface`);
+    const existing = this.byName(ifname) ?? this.ports.find((p) => p.ifindex === info.ifindex);
+    const inFlight = [...this.pending.values()].some((p) => p.ifname === ifname);
+    if (existing || inFlight) {
+      const was = existing && existing.ifname !== ifname ? ` (as ${existing.ifname})` : '';
+      throw new VswError('EEXIST', `${ifname} is already a port of the switch${was}`);
+    }
+    const index = this.lowestFreeIndex();
+    if (index < 0) throw new VswError('EPORTLIMIT', `the switch already has ${this.maxPorts} ports (the limit)`);
+
+    const slot = { ifname, gone: false };
+    this.pending.set(index, slot);
+    try {
+      await this.dataplane.addPort(index, ifname, info.ifindex);
+    } finally {
+      this.pending.delete(index);
+    }
+    if (slot.gone) {
+      // The interface was deleted while the port was being opened; the
+      // dataplane has closed it already.
+      this.log(`port ${ifname} removed: interface deleted`);
+      return;
+    }
+    this.ports.push({ index, ifname, ifindex: info.ifindex });
+    this.log(`port ${ifname} added`);
+  }
+
+  async delete(ifname: string): Promise<void> {
+    const port = this.byName(ifname);
+    if (!port) throw new VswError('ENOTATTACHED', `${ifname} is not a port of the switch`);
+    try {
+      await this.dataplane.removePort(port.index);
+    } catch (err) {
+      // If the interface vanished meanwhile, the port is gone all the same.
+      if (!this.ports.includes(port)) return;
+      throw err;
+    }
+    if (this.ports.includes(port)) {
+      this.ports = this.ports.filter((p) => p !== port);
+      this.log(`port ${ifname} deleted`);
+    }
+  }
+
+  /** Port names, in the order they were added. */
+  show(): string[] {
+    return this.ports.map((p) => p.ifname);
+  }
+
+  /** A snapshot of the ports (for tests and diagnostics). */
+  list(): Port[] {
+    return this.ports.map((p) => ({ ...p }));
+  }
+
+  async fdb(): Promise<FdbEntry[]> {
+    const rows: FdbRow[] = await this.dataplane.fdb();
+    const names = new Map(this.ports.map((p) => [p.index, p.ifname]));
+    const out: FdbEntry[] = [];
+    for (const row of rows) {
+      const name = names.get(row.port);
+      // Entries of a port that is being removed are about to be flushed.
+      if (name === undefined) continue;
+      out.push({ mac: row.mac, port: name, ageSeconds: row.ageSeconds });
+    }
+    return out;
+  }
+
+  async stats(): Promise<StatsResult> {
+    const s: Stats = await this.dataplane.stats();
+    const byIndex = new Map(s.ports.map((p) => [p.port, p]));
+    const ports: StatsResult['ports'] = [];
+    for (const p of this.ports) {
+      const ps = byIndex.get(p.index);
+      if (!ps) continue;
+      ports.push({
+        port: p.ifname,
+        up: ps.up,
+        mtu: ps.mtu,
+        rxFrames: ps.rxFrames,
+        rxBytes: ps.rxBytes,
+        txFrames: ps.txFrames,
+        txBytes: ps.txBytes,
+        rxRingDrops: ps.rxRingDrops,
+      });
+    }
+    return { ports, drops: { ...s.drops }, fdb: { ...s.fdb } };
+  }
+}
