@@ -1,0 +1,216 @@
+// vswconfig's command line: parsing, and the real program spawned against a
+// test control server (the test's own process serves the socket, so the child
+// is spawned asynchronously).
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { parseCliArgs, UsageError } from '../../src/cli/args.js';
+import { DEFAULT_SOCKET_PATH } from '../../src/control/protocol.js';
+import { startTestSwitch, type TestSwitch } from '../helpers/fake-dataplane.js';
+
+const VSWCONFIG = fileURLToPath(new URL('../../src/cli/vswconfig.js', import.meta.url));
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const baseEnv = { ...process.env };
+    delete baseEnv['VSWITCH_SOCKET'];
+    const child = spawn(process.execPath, [VSWCONFIG, ...args], { env: { ...baseEnv, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+/** Exactly one line on stderr, starting "vswconfig: ", no stack trace. */
+function assertOneErrorLine(r: Run, pattern: RegExp): void {
+  const lines = r.stderr.split('\n');
+  assert.equal(lines.length, 2, `one line expected on stderr, got: ${JSON.stringify(r.stderr)}`);
+  assert.equal(lines[1], '');
+  assert.match(lines[0]!, /^vswconfig: /);
+  assert.match(lines[0]!, pattern);
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
+}
+
+describe('vswconfig argument parsing', () => {
+  const env = {};
+
+  it('parses each subcommand with the default socket', () => {
+    assert.deepEqual(parseCliArgs(['add', 'veth1-vsw'], env), {
+      kind: 'run',
+      socket: DEFAULT_SOCKET_PATH,
+      cmd: 'add',
+      ifname: 'veth1-vsw',
+    });
+    assert.deepEqual(parseCliArgs(['delete', 'veth1-vsw'], env), {
+      kind: 'run',
+      socket: DEFAULT_SOCKET_PATH,
+      cmd: 'delete',
+      ifname: 'veth1-vsw',
+    });
+    for (const cmd of ['show', 'fdb', 'stats'] as const) {
+      assert.deepEqual(parseCliArgs([cmd], env), { kind: 'run', socket: DEFAULT_SOCKET_PATH, cmd });
+    }
+  });
+
+  it('takes the socket from VSWITCH_SOCKET, and --socket over it', () => {
+    assert.equal((parseCliArgs(['show'], { VSWITCH_SOCKET: '/tmp/a.sock' }) as { socket: string }).socket, '/tmp/a.sock');
+    assert.equal(
+      (parseCliArgs(['--socket', '/tmp/b.sock', 'show'], { VSWITCH_SOCKET: '/tmp/a.sock' }) as { socket: string }).socket,
+      '/tmp/b.sock',
+    );
+    assert.equal((parseCliArgs(['show', '--socket=/tmp/c.sock'], {}) as { socket: string }).socket, '/tmp/c.sock');
+    assert.equal((parseCliArgs(['show'], { VSWITCH_SOCKET: '' }) as { socket: string }).socket, DEFAULT_SOCKET_PATH);
+  });
+
+  it('returns help for -h and --help, whatever else is given', () => {
+    assert.deepEqual(parseCliArgs(['--help'], env), { kind: 'help' });
+    assert.deepEqual(parseCliArgs(['bogus', '-h'], env), { kind: 'help' });
+  });
+
+  it('accepts an interface name starting with a dash after --', () => {
+    assert.equal((parseCliArgs(['add', '--', '-odd'], env) as { ifname: string }).ifname, '-odd');
+  });
+
+  it('throws a UsageError for every malformed command line', () => {
+    const cases: Array<[string[], RegExp]> = [
+      [[], /^missing command/],
+      [['frobnicate'], /^unknown subcommand 'frobnicate'$/],
+      [['add'], /^missing interface name for 'add'$/],
+      [['delete'], /^missing interface name for 'delete'$/],
+      [['add', 'a', 'b'], /^unexpected argument 'b'$/],
+      [['show', 'extra'], /^unexpected argument 'extra'$/],
+      [['fdb', 'x'], /^unexpected argument 'x'$/],
+      [['stats', 'x'], /^unexpected argument 'x'$/],
+      [['--bogus', 'show'], /^unknown option '--bogus'$/],
+      [['show', '--socket'], /^option '--socket' needs a path$/],
+      [['--socket=', 'show'], /^option '--socket' needs a non-empty path$/],
+      [['add', 'abcdefghijklmnopq'], /^invalid interface name 'abcdefghijklmnopq': longer than 15 bytes$/],
+      [['add', 'a/b'], /^invalid interface name 'a\/b'/],
+    ];
+    for (const [argv, pattern] of cases) {
+      assert.throws(
+        () => parseCliArgs(argv, env),
+        (e: unknown) => e instanceof UsageError && pattern.test(e.message),
+        argv.join(' '),
+      );
+    }
+  });
+});
+
+describe('vswconfig program', () => {
+  let t: TestSwitch;
+  before(async () => {
+    t = await startTestSwitch({ maxPorts: 2 });
+    await t.sysfs.add('veth1-vsw', { ifindex: 101 });
+    await t.sysfs.add('veth2-vsw', { ifindex: 102 });
+    await t.sysfs.add('veth3-vsw', { ifindex: 103 });
+  });
+  after(async () => t.close());
+
+  it('every usage error: one line on stderr, exit 2, and the daemon is not contacted', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [[], /missing command/],
+      [['frobnicate'], /unknown subcommand 'frobnicate'/],
+      [['add'], /missing interface name for 'add'/],
+      [['delete'], /missing interface name for 'delete'/],
+      [['add', 'veth1-vsw', 'y'], /unexpected argument 'y'/],
+      [['show', 'y'], /unexpected argument 'y'/],
+      [['--bogus'], /unknown option '--bogus'/],
+      [['add', 'waytoolongname123'], /invalid interface name/],
+      [['show', '--socket'], /option '--socket' needs a path/],
+    ];
+    const before = t.connections();
+    for (const [args, pattern] of cases) {
+      const r = await run(['--socket', t.path, ...args]);
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.equal(r.stdout, '');
+      assertOneErrorLine(r, pattern);
+    }
+    assert.equal(t.connections(), before, 'no usage error may connect to the daemon');
+    assert.deepEqual(t.dataplane.calls, []);
+  });
+
+  it('--help prints the usage on stdout and exits 0', async () => {
+    const r = await run(['--help']);
+    assert.equal(r.status, 0);
+    assert.match(r.stdout, /^usage: vswconfig/);
+    assert.equal(r.stderr, '');
+  });
+
+  it("says vswitchd is not running when there is no socket, exit 1", async () => {
+    const path = join(t.dir, 'no-such.sock');
+    const r = await run(['--socket', path, 'show']);
+    assert.equal(r.status, 1);
+    assert.equal(r.stdout, '');
+    assertOneErrorLine(r, new RegExp(`^vswconfig: vswitchd is not running \\(no socket at ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\)$`));
+  });
+
+  it('honours VSWITCH_SOCKET, and --socket wins over it', async () => {
+    const viaEnv = await run(['show'], { VSWITCH_SOCKET: t.path });
+    assert.equal(viaEnv.status, 0, viaEnv.stderr);
+    const flagWins = await run(['--socket', t.path, 'show'], { VSWITCH_SOCKET: join(t.dir, 'elsewhere.sock') });
+    assert.equal(flagWins.status, 0, flagWins.stderr);
+  });
+
+  it('add and delete print nothing and exit 0; show prints one name per line', async () => {
+    const a1 = await run(['--socket', t.path, 'add', 'veth1-vsw']);
+    const a2 = await run(['--socket', t.path, 'add', 'veth2-vsw']);
+    for (const r of [a1, a2]) assert.deepEqual(r, { status: 0, stdout: '', stderr: '' });
+    const show = await run(['--socket', t.path, 'show']);
+    assert.deepEqual(show, { status: 0, stdout: 'veth1-vsw\nveth2-vsw\n', stderr: '' });
+    const d = await run(['--socket', t.path, 'delete', 'veth2-vsw']);
+    assert.deepEqual(d, { status: 0, stdout: '', stderr: '' });
+    assert.deepEqual(t.sw.show(), ['veth1-vsw']);
+  });
+
+  it("the daemon's errors: one line naming the problem, exit 1", async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['add', 'nope0'], /^vswconfig: no such interface: nope0$/],
+      [['add', 'veth1-vsw'], /^vswconfig: veth1-vsw is already a port of the switch$/],
+      [['delete', 'veth3-vsw'], /^vswconfig: veth3-vsw is not a port of the switch$/],
+    ];
+    if (!t.sw.show().includes('veth1-vsw')) await run(['--socket', t.path, 'add', 'veth1-vsw']);
+    for (const [args, pattern] of cases) {
+      const r = await run(['--socket', t.path, ...args]);
+      assert.equal(r.status, 1, args.join(' '));
+      assert.equal(r.stdout, '');
+      assertOneErrorLine(r, pattern);
+    }
+  });
+
+  it('fdb prints one "MAC dev PORT age N" line per entry', async () => {
+    if (!t.sw.show().includes('veth1-vsw')) await run(['--socket', t.path, 'add', 'veth1-vsw']);
+    const index = t.sw.list().find((p) => p.ifname === 'veth1-vsw')!.index;
+    t.dataplane.fdbRows = [{ mac: 'aa:bb:cc:dd:ee:ff', port: index, ageSeconds: 12.7 }];
+    const r = await run(['--socket', t.path, 'fdb']);
+    assert.deepEqual(r, { status: 0, stdout: 'aa:bb:cc:dd:ee:ff dev veth1-vsw age 12\n', stderr: '' });
+  });
+
+  it('stats prints the port table, drops by reason and fdb counters', async () => {
+    if (!t.sw.show().includes('veth1-vsw')) await run(['--socket', t.path, 'add', 'veth1-vsw']);
+    const index = t.sw.list().find((p) => p.ifname === 'veth1-vsw')!.index;
+    t.dataplane.statsValue = {
+      ports: [{ port: index, up: true, mtu: 1500, rxFrames: 3, rxBytes: 300, txFrames: 4, txBytes: 400, rxRingDrops: 0 }],
+      drops: { 'link-local': 2 },
+      fdb: { entries: 1, learned: 1, moved: 0, expired: 0, evicted: 0, flushed: 0 },
+    };
+    const r = await run(['--socket', t.path, 'stats']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^port\s+link\s+mtu\s+rx frames\s+rx bytes\s+tx frames\s+tx bytes\s+ring drops\n/);
+    assert.match(r.stdout, /\nveth1-vsw\s+up\s+1500\s+3\s+300\s+4\s+400\s+0\n/);
+    assert.match(r.stdout, /\ndrops link-local 2\n/);
+    assert.match(r.stdout, /\nfdb entries 1\n/);
+  });
+});

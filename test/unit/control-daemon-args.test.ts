@@ -1,0 +1,130 @@
+// vswitchd's command line, its log format, and how the program reports errors.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { DEFAULT_SOCKET_PATH } from '../../src/control/protocol.js';
+import { dataplaneOptions, parseDaemonArgs, UsageError } from '../../src/daemon/args.js';
+import { createLogger, formatLogLine } from '../../src/daemon/log.js';
+
+const MAIN = fileURLToPath(new URL('../../src/daemon/main.js', import.meta.url));
+
+function run(args: string[], opts: { uid?: number } = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MAIN, ...args], opts.uid === undefined ? {} : { uid: opts.uid, gid: opts.uid });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+describe('vswitchd arguments', () => {
+  it('defaults: socket, 24 ports, 300 s aging, 65536 fdb entries, 64 ring frames', () => {
+    const cmd = parseDaemonArgs([]);
+    assert.deepEqual(cmd, {
+      kind: 'run',
+      config: { socket: DEFAULT_SOCKET_PATH, maxPorts: 24, agingSeconds: 300, fdbSize: 65536, ringFrames: 64 },
+    });
+  });
+
+  it('parses every option, as "--opt value" and "--opt=value"', () => {
+    const cmd = parseDaemonArgs([
+      '--socket',
+      '/tmp/x.sock',
+      '--max-ports=4',
+      '--aging-time',
+      '10',
+      '--fdb-size',
+      '16',
+      '--ring-frames=128',
+    ]);
+    assert.deepEqual(cmd, {
+      kind: 'run',
+      config: { socket: '/tmp/x.sock', maxPorts: 4, agingSeconds: 10, fdbSize: 16, ringFrames: 128 },
+    });
+  });
+
+  it('maps the configuration to DataplaneOptions (tx ring half the rx ring)', () => {
+    const cmd = parseDaemonArgs(['--ring-frames', '128', '--aging-time', '20']);
+    assert.equal(cmd.kind, 'run');
+    if (cmd.kind !== 'run') return;
+    assert.deepEqual(dataplaneOptions(cmd.config), { maxPorts: 24, fdbSize: 65536, agingMs: 20_000, rxFrames: 128, txFrames: 64 });
+    const d = parseDaemonArgs([]);
+    if (d.kind === 'run') assert.deepEqual([dataplaneOptions(d.config).rxFrames, dataplaneOptions(d.config).txFrames], [64, 32]);
+  });
+
+  it('help and version', () => {
+    assert.deepEqual(parseDaemonArgs(['--help']), { kind: 'help' });
+    assert.deepEqual(parseDaemonArgs(['-h']), { kind: 'help' });
+    assert.deepEqual(parseDaemonArgs(['--version']), { kind: 'version' });
+  });
+
+  it('refuses out-of-range, non-numeric, missing and unknown values', () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['--max-ports', '0'], /'--max-ports' must be between 1 and 1024, not 0/],
+      [['--max-ports', '1025'], /between 1 and 1024/],
+      [['--aging-time', '9'], /'--aging-time' must be between 10 and 1000000/],
+      [['--aging-time', '1000001'], /between 10 and 1000000/],
+      [['--fdb-size', '15'], /'--fdb-size' must be between 16 and 16777216/],
+      [['--fdb-size', '16777217'], /between 16 and 16777216/],
+      [['--ring-frames', '1'], /'--ring-frames' must be between/],
+      [['--max-ports', 'ten'], /needs a whole number, not 'ten'/],
+      [['--max-ports', '-1'], /needs a whole number/],
+      [['--max-ports', '1.5'], /needs a whole number/],
+      [['--max-ports'], /'--max-ports' needs a number/],
+      [['--socket'], /'--socket' needs a path/],
+      [['--frobnicate'], /unknown option '--frobnicate'/],
+      [['stray'], /unexpected argument 'stray'/],
+    ];
+    for (const [argv, pattern] of cases) {
+      assert.throws(() => parseDaemonArgs(argv), (e: unknown) => e instanceof UsageError && pattern.test(e.message), argv.join(' '));
+    }
+  });
+
+  it('the program: a bad option is one line on stderr and exit 2, no stack trace', async () => {
+    const r = await run(['--max-ports', 'lots']);
+    assert.equal(r.status, 2);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /^vswitchd: option '--max-ports' needs a whole number, not 'lots'[^\n]*\n$/);
+  });
+
+  it('the program: --version prints the version and exits 0', async () => {
+    const r = await run(['--version']);
+    assert.equal(r.status, 0);
+    assert.match(r.stdout, /^vswitchd \d+\.\d+\.\d+\n$/);
+  });
+
+  it('the program: refuses to run when not root, exit 1', async (t) => {
+    // As root, run the child as nobody; as anyone else, just run it.
+    const uid = process.getuid?.() === 0 ? 65534 : undefined;
+    const r = await run(['--socket', '/nonexistent/vsw.sock'], { uid }).catch((e: unknown) => e as Error);
+    if (r instanceof Error) {
+      t.skip(`cannot run as another user here: ${r.message}`);
+      return;
+    }
+    if (/EACCES|Cannot find module/.test(r.stderr)) {
+      t.skip('the build is not readable by nobody here');
+      return;
+    }
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /^vswitchd: must be run as root[^\n]*\n$/);
+  });
+});
+
+describe('vswitchd log', () => {
+  it('formats a line as "ISO-time vswitchd: message"', () => {
+    const when = new Date('2026-11-25T12:00:00.000Z');
+    assert.equal(formatLogLine('port veth1-vsw added', when), '2026-11-25T12:00:00.000Z vswitchd: port veth1-vsw added\n');
+  });
+
+  it('keeps a multi-line message on one line', () => {
+    const lines: string[] = [];
+    const log = createLogger({ write: (s: string) => lines.push(s) }, () => new Date(0));
+    log('first\nsecond\u0007');
+    assert.deepEqual(lines, ['1970-01-01T00:00:00.000Z vswitchd: first | second\\x07\n']);
+  });
+});
