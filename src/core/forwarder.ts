@@ -1,0 +1,307 @@
+// The forwarding core: decides, for each received frame of a batch, where it
+// goes, and hands it to the egress. Pure computation: no I/O, no Node APIs,
+// no clock (the caller passes `now`), and no allocation per frame.
+//
+// Modelled on the Linux bridge (net/bridge):
+//
+//   br_handle_frame          -> pass 1, validation: runts (RUNT), link-local
+//                               destinations 01:80:C2:00:00:00-0F (LINK_LOCAL:
+//                               STP, pause, LACP, LLDP, 802.1X are never
+//                               forwarded), invalid sources - multicast,
+//                               broadcast or zero - (INVALID_SOURCE, not learned).
+//   br_handle_frame_finish   -> pass 1, learn src -> ingress port, then
+//                               classify: group destination -> FLOOD; unicast
+//                               known -> that port (DROP SAME_PORT if it is the
+//                               ingress port); unknown -> FLOOD.
+//   br_forward / br_flood    -> pass 2, deliver in batch order. Every egress
+//   + should_deliver            port, unicast or flood, goes through the one
+//                               shouldDeliver() predicate: the port is
+//                               attached and up, and the frame fits its MTU.
+//
+// Pass 1 writes batch.verdict[i] for the whole batch first, so the FDB work
+// runs as one tight loop; pass 2 then walks the verdicts. Pass 2 keeps batch
+// order (one loop, branching on unicast/flood) so that frames of a flow never
+// overtake each other on an egress port.
+//
+// Flooding: the list of egress ports for a flood from each ingress port (every
+// other attached port) is precomputed on attach/detach, so a flood is a loop
+// over an Int32Array. A port that is attached but down stays on the lists and
+// is skipped by shouldDeliver() (no count: flooding to a down port is not a
+// drop), whereas a unicast frame whose known port is down is dropped and
+// counted as PORT_DOWN, as br_forward does.
+//
+// MTU: batch.l3len[i] (bytes past the Ethernet header of the largest frame
+// that reaches the wire) is compared with the egress port's MTU. A flood
+// checks each egress port separately, so it still reaches the ports whose MTU
+// fits; each port it does not fit counts one MTU_EXCEEDED.
+//
+// VLANs: tagged frames (tag stripped by the kernel, in batch.vlan) are
+// forwarded like any other frame and the egress puts the tag back unchanged.
+// There is no VLAN filtering or per-VLAN flooding, and learning is shared
+// across VLANs (one FDB keyed by MAC alone, "shared VLAN learning"): a host
+// that appears with the same MAC on two VLANs on different ports would move
+// between them. This is a transparent 802.1D bridge, not an 802.1Q one.
+//
+// Counters: drops by Reason; per-port rx/tx frames and bytes. Bytes are wire
+// bytes of the frame without FCS: len, plus 4 when a tag was stripped.
+
+import { Batch, DROP, FLOOD, NO_TAG } from './batch.js';
+import type { Egress } from './egress.js';
+import { Fdb, FDB_DEFAULT_AGING_MS, FDB_DEFAULT_MAX_PORTS, FDB_DEFAULT_SIZE } from './fdb.js';
+import { LINK_LOCAL_HI, LINK_LOCAL_LO } from './mac.js';
+import { Reason, REASON_COUNT } from './reasons.js';
+
+export interface ForwarderOptions {
+  maxPorts: number;
+  fdbSize: number;
+  agingMs: number;
+}
+
+export const DEFAULT_FORWARDER_OPTIONS: Readonly<ForwarderOptions> = Object.freeze({
+  maxPorts: FDB_DEFAULT_MAX_PORTS,
+  fdbSize: FDB_DEFAULT_SIZE,
+  agingMs: FDB_DEFAULT_AGING_MS,
+});
+
+/** Smallest frame with a whole Ethernet header. */
+const ETH_HLEN = 14;
+
+// Port state bits.
+const ATTACHED = 1;
+const UP = 2;
+const READY = ATTACHED | UP;
+
+// Drop reasons as plain constants (keeps the hot loops free of property loads).
+const R_RUNT = Reason.RUNT;
+const R_LINK_LOCAL = Reason.LINK_LOCAL;
+const R_INVALID_SOURCE = Reason.INVALID_SOURCE;
+const R_SAME_PORT = Reason.SAME_PORT;
+const R_MTU_EXCEEDED = Reason.MTU_EXCEEDED;
+const R_TX_RING_FULL = Reason.TX_RING_FULL;
+const R_PORT_DOWN = Reason.PORT_DOWN;
+
+export class Forwarder {
+  readonly maxPorts: number;
+  readonly fdb: Fdb;
+  /** Drops by Reason (reasons.ts). */
+  readonly drops: Float64Array;
+  /** Per port: frames/bytes received (every frame handed to process()). */
+  readonly rxFrames: Float64Array;
+  readonly rxBytes: Float64Array;
+  /** Per port: frames/bytes the egress accepted. */
+  readonly txFrames: Float64Array;
+  readonly txBytes: Float64Array;
+
+  private readonly egress: Egress;
+  /** ATTACHED | UP bits per port. */
+  private readonly state: Uint8Array;
+  private readonly mtus: Int32Array;
+  /** floodPorts[ingress * maxPorts + k], k < floodLen[ingress]: egress ports of a flood. */
+  private readonly floodPorts: Int32Array;
+  private readonly floodLen: Int32Array;
+
+  constructor(opts: ForwarderOptions, egress: Egress) {
+    const { maxPorts, fdbSize, agingMs } = opts;
+    this.fdb = new Fdb({ size: fdbSize, agingMs, maxPorts });
+    this.maxPorts = maxPorts;
+    this.egress = egress;
+    this.drops = new Float64Array(REASON_COUNT);
+    this.rxFrames = new Float64Array(maxPorts);
+    this.rxBytes = new Float64Array(maxPorts);
+    this.txFrames = new Float64Array(maxPorts);
+    this.txBytes = new Float64Array(maxPorts);
+    this.state = new Uint8Array(maxPorts);
+    this.mtus = new Int32Array(maxPorts);
+    this.floodPorts = new Int32Array(maxPorts * maxPorts);
+    this.floodLen = new Int32Array(maxPorts);
+  }
+
+  // ------------------------------------------------------------ control path
+
+  /** Attach a port (or re-attach: updates link and MTU). Rebuilds the flood lists. */
+  attach(port: number, up: boolean, mtu: number): void {
+    this.checkPort(port);
+    this.state[port] = ATTACHED | (up ? UP : 0);
+    this.mtus[port] = mtu;
+    this.rebuildFloodLists();
+  }
+
+  /** Detach a port: forget its FDB entries, take it off the flood lists. Counters are kept. */
+  detach(port: number): void {
+    this.checkPort(port);
+    this.state[port] = 0;
+    this.mtus[port] = 0;
+    this.fdb.flushPort(port);
+    this.rebuildFloodLists();
+  }
+
+  /** Link state or MTU of an attached port changed. */
+  setLink(port: number, up: boolean, mtu: number): void {
+    this.checkPort(port);
+    if ((this.state[port] & ATTACHED) === 0) return;
+    this.state[port] = ATTACHED | (up ? UP : 0);
+    this.mtus[port] = mtu;
+  }
+
+  isAttached(port: number): boolean {
+    return port >= 0 && port < this.maxPorts && (this.state[port] & ATTACHED) !== 0;
+  }
+
+  isUp(port: number): boolean {
+    return port >= 0 && port < this.maxPorts && this.state[port] === READY;
+  }
+
+  mtu(port: number): number {
+    return port >= 0 && port < this.maxPorts ? this.mtus[port] : 0;
+  }
+
+  /** Ports a flood from `ingress` is offered to (attached, not ingress), for tests/diagnostics. */
+  floodList(ingress: number): number[] {
+    this.checkPort(ingress);
+    return Array.from(this.floodPorts.subarray(ingress * this.maxPorts, ingress * this.maxPorts + this.floodLen[ingress]));
+  }
+
+  /** FDB garbage collection; returns when to call again (see Fdb.expire). */
+  expire(now: number): number {
+    return this.fdb.expire(now);
+  }
+
+  /** Zero the drop and per-port counters (not the FDB counters). */
+  resetCounters(): void {
+    this.drops.fill(0);
+    this.rxFrames.fill(0);
+    this.rxBytes.fill(0);
+    this.txFrames.fill(0);
+    this.txBytes.fill(0);
+  }
+
+  private rebuildFloodLists(): void {
+    const n = this.maxPorts;
+    for (let ing = 0; ing < n; ing++) {
+      let k = 0;
+      for (let p = 0; p < n; p++) {
+        if (p !== ing && (this.state[p] & ATTACHED) !== 0) this.floodPorts[ing * n + k++] = p;
+      }
+      this.floodLen[ing] = k;
+    }
+  }
+
+  private checkPort(port: number): void {
+    if (!Number.isInteger(port) || port < 0 || port >= this.maxPorts) {
+      throw new RangeError(`port ${port} out of range 0..${this.maxPorts - 1}`);
+    }
+  }
+
+  // -------------------------------------------------------------- data path
+
+  /**
+   * Forward every frame of `batch`, received on `ingress`, at time `now` (ms).
+   * Writes batch.verdict[i] for each frame, then transmits.
+   *
+   * A batch from a port that is not attached (a read that raced a detach) is
+   * ignored: verdicts DROP, nothing learned or counted.
+   */
+  process(batch: Batch, ingress: number, now: number): void {
+    const n = batch.count;
+    const verdict = batch.verdict;
+    if (!(ingress >= 0 && ingress < this.maxPorts) || (this.state[ingress] & ATTACHED) === 0) {
+      for (let i = 0; i < n; i++) verdict[i] = DROP;
+      return;
+    }
+    const mem = batch.mem;
+    const off = batch.off;
+    const len = batch.len;
+    const vlan = batch.vlan;
+    const fdb = this.fdb;
+    const drops = this.drops;
+
+    // Pass 1: validate, learn, classify.
+    let bytes = 0;
+    let deliver = 0;
+    for (let i = 0; i < n; i++) {
+      const l = len[i];
+      bytes += vlan[i] === NO_TAG ? l : l + 4;
+      if (l < ETH_HLEN) {
+        verdict[i] = DROP;
+        drops[R_RUNT]++;
+        continue;
+      }
+      const o = off[i];
+      const dhi = (mem[o] << 8) | mem[o + 1];
+      const dlo = (mem[o + 2] << 24) | (mem[o + 3] << 16) | (mem[o + 4] << 8) | mem[o + 5];
+      if (dhi === LINK_LOCAL_HI && (dlo & ~0xf) === LINK_LOCAL_LO) {
+        verdict[i] = DROP;
+        drops[R_LINK_LOCAL]++;
+        continue;
+      }
+      const shi = (mem[o + 6] << 8) | mem[o + 7];
+      const slo = (mem[o + 8] << 24) | (mem[o + 9] << 16) | (mem[o + 10] << 8) | mem[o + 11];
+      if ((shi & 0x0100) !== 0 || (shi | slo) === 0) {
+        verdict[i] = DROP;
+        drops[R_INVALID_SOURCE]++;
+        continue;
+      }
+      fdb.learnHL(shi, slo, ingress, now);
+      if ((dhi & 0x0100) !== 0) {
+        verdict[i] = FLOOD;
+        deliver++;
+        continue;
+      }
+      const p = fdb.lookupHL(dhi, dlo, now);
+      if (p < 0) {
+        verdict[i] = FLOOD;
+      } else if (p === ingress) {
+        verdict[i] = DROP;
+        drops[R_SAME_PORT]++;
+        continue;
+      } else {
+        verdict[i] = p;
+      }
+      deliver++;
+    }
+    this.rxFrames[ingress] += n;
+    this.rxBytes[ingress] += bytes;
+
+    // Pass 2: deliver, in batch order.
+    if (deliver === 0) return;
+    const floodPorts = this.floodPorts;
+    const base = ingress * this.maxPorts;
+    const floodLen = this.floodLen[ingress];
+    for (let i = 0; i < n; i++) {
+      const v = verdict[i];
+      if (v >= 0) {
+        if (this.shouldDeliver(v, batch, i, false)) this.send(v, batch, i);
+      } else if (v === FLOOD) {
+        for (let k = 0; k < floodLen; k++) {
+          const p = floodPorts[base + k];
+          if (this.shouldDeliver(p, batch, i, true)) this.send(p, batch, i);
+        }
+      }
+    }
+  }
+
+  /**
+   * THE egress predicate (Linux should_deliver): may frame i go out of `port`?
+   * Counts the reason when not, except a flood skipping a down port.
+   */
+  private shouldDeliver(port: number, batch: Batch, i: number, flood: boolean): boolean {
+    if (this.state[port] !== READY) {
+      if (!flood) this.drops[R_PORT_DOWN]++;
+      return false;
+    }
+    if (batch.l3len[i] > this.mtus[port]) {
+      this.drops[R_MTU_EXCEEDED]++;
+      return false;
+    }
+    return true;
+  }
+
+  private send(port: number, batch: Batch, i: number): void {
+    if (this.egress.transmit(port, batch, i)) {
+      this.txFrames[port]++;
+      this.txBytes[port] += batch.vlan[i] === NO_TAG ? batch.len[i] : batch.len[i] + 4;
+    } else {
+      this.drops[R_TX_RING_FULL]++;
+    }
+  }
+}

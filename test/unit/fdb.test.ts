@@ -1,0 +1,250 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Fdb } from '../../src/core/fdb.js';
+import { macHi, macLo, parseMac } from '../../src/core/mac.js';
+import { prng, randomUnicastMac } from '../helpers/memports.js';
+
+const A = parseMac('02:00:00:00:00:0a');
+const B = parseMac('02:00:00:00:00:0b');
+const C = parseMac('02:00:00:00:00:0c');
+
+test('fdb: learn then lookup; unknown MAC is -1; counters', () => {
+  const fdb = new Fdb({ size: 16, agingMs: 10_000, maxPorts: 4 });
+  assert.equal(fdb.lookup(A, 0), -1);
+  fdb.learn(A, 1, 0);
+  fdb.learn(B, 2, 0);
+  assert.equal(fdb.lookup(A, 0), 1);
+  assert.equal(fdb.lookup(B, 0), 2);
+  assert.equal(fdb.lookup(C, 0), -1);
+  assert.equal(fdb.count, 2);
+  assert.equal(fdb.learned, 2);
+  fdb.learn(A, 1, 5); // refresh: no new entry
+  assert.equal(fdb.count, 2);
+  assert.equal(fdb.learned, 2);
+  assert.equal(fdb.moved, 0);
+  fdb.validate();
+});
+
+test('fdb: a MAC learned on another port moves there and counts as moved', () => {
+  const fdb = new Fdb({ size: 16, agingMs: 10_000, maxPorts: 4 });
+  fdb.learn(A, 1, 0);
+  fdb.learn(A, 3, 10);
+  assert.equal(fdb.lookup(A, 10), 3);
+  assert.equal(fdb.moved, 1);
+  assert.equal(fdb.count, 1);
+  assert.equal(fdb.countOf(1), 0);
+  assert.equal(fdb.countOf(3), 1);
+  fdb.validate();
+});
+
+test('fdb: an entry is found before aging and absent at/after aging, even before expire()', () => {
+  const fdb = new Fdb({ size: 16, agingMs: 10_000, maxPorts: 4 });
+  fdb.learn(A, 1, 1_000);
+  assert.equal(fdb.lookup(A, 10_999), 1);
+  assert.equal(fdb.lookup(A, 11_000), -1);
+  assert.equal(fdb.count, 1, 'still held until expire() runs');
+  assert.equal(fdb.dump(11_000).length, 0, 'dead entries are not dumped');
+});
+
+test('fdb: refresh rewrites the time only when it is >= 1 s old', () => {
+  const fdb = new Fdb({ size: 16, agingMs: 10_000, maxPorts: 4 });
+  fdb.learn(A, 1, 0);
+  fdb.learn(A, 1, 999); // too recent: not refreshed
+  assert.equal(fdb.lookup(A, 9_999), 1);
+  assert.equal(fdb.lookup(A, 10_000), -1);
+  fdb.learn(A, 1, 1_000); // refreshed
+  assert.equal(fdb.lookup(A, 10_999), 1);
+  assert.equal(fdb.lookup(A, 11_000), -1);
+  // a dead entry seen again on the same port comes back to life
+  fdb.learn(A, 1, 20_000);
+  assert.equal(fdb.lookup(A, 20_000), 1);
+  fdb.validate();
+});
+
+test('fdb: expire() removes aged entries and returns the next deadline, >= now + 1000, Infinity when empty', () => {
+  const fdb = new Fdb({ size: 16, agingMs: 10_000, maxPorts: 4 });
+  assert.equal(fdb.expire(0), Infinity);
+  fdb.learn(A, 0, 0);
+  fdb.learn(B, 1, 3_000);
+  fdb.learn(C, 2, 9_500);
+  assert.equal(fdb.expire(1_000), 10_000, 'A expires at 0 + 10000');
+  assert.equal(fdb.expire(10_000), 13_000, 'A gone, B next');
+  assert.equal(fdb.expired, 1);
+  assert.equal(fdb.lookup(A, 10_000), -1);
+  assert.equal(fdb.count, 2);
+  assert.equal(fdb.expire(13_000), 19_500);
+  assert.equal(fdb.expire(19_000), 20_000, 'due at 19500, but never sooner than now + 1000');
+  assert.equal(fdb.expire(19_500), Infinity, 'empty');
+  assert.equal(fdb.count, 0);
+  assert.equal(fdb.expired, 3);
+  fdb.validate();
+});
+
+test('fdb: expire() on per-port LRU lists handles refreshed and moved entries', () => {
+  const fdb = new Fdb({ size: 64, agingMs: 10_000, maxPorts: 2 });
+  const macs = Array.from({ length: 20 }, (_, k) => 0x020000000000 + k);
+  macs.forEach((m, k) => fdb.learn(m, k % 2, k * 2_000)); // 0..38000
+  fdb.learn(macs[0], 0, 39_000); // refreshed: now the newest of port 0
+  fdb.learn(macs[2], 1, 39_000); // moved to port 1
+  fdb.validate();
+  const next = fdb.expire(44_500); // everything last seen at <= 34500 is gone
+  const alive = macs.filter((m) => fdb.lookup(m, 44_500) >= 0);
+  assert.deepEqual(alive, [macs[0], macs[2], macs[18], macs[19]]);
+  assert.equal(fdb.count, alive.length);
+  assert.equal(fdb.expired, 16);
+  assert.equal(next, 46_000); // macs[18] learned at 36000
+  fdb.validate();
+});
+
+test('fdb: flushPort removes exactly that port\'s entries', () => {
+  const fdb = new Fdb({ size: 64, agingMs: 10_000, maxPorts: 4 });
+  for (let k = 0; k < 30; k++) fdb.learn(0x020000000100 + k, k % 3, 0);
+  assert.equal(fdb.flushPort(1), 10);
+  assert.equal(fdb.flushed, 10);
+  assert.equal(fdb.count, 20);
+  for (let k = 0; k < 30; k++) assert.equal(fdb.lookup(0x020000000100 + k, 0), k % 3 === 1 ? -1 : k % 3);
+  fdb.validate();
+});
+
+test('fdb: bounded; a port flooding 10x size random sources never evicts another port\'s entries', () => {
+  const N = 256;
+  const fdb = new Fdb({ size: N, agingMs: 300_000, maxPorts: 4 });
+  const rand = prng(42);
+  const bMacs = Array.from({ length: 40 }, () => randomUnicastMac(rand));
+  const cMacs = Array.from({ length: 3 }, () => randomUnicastMac(rand));
+  bMacs.forEach((m) => fdb.learn(m, 1, 0));
+  cMacs.forEach((m) => fdb.learn(m, 2, 0));
+  let now = 0;
+  for (let k = 0; k < 10 * N; k++) {
+    fdb.learn(randomUnicastMac(rand), 0, now);
+    if (k % 97 === 0) now += 10; // time passes, nobody ages out
+    assert.ok(fdb.count <= N);
+    if (k % 500 === 0) fdb.validate();
+  }
+  assert.equal(fdb.count, N);
+  assert.equal(fdb.countOf(0), N - 43);
+  for (const m of bMacs) assert.equal(fdb.lookup(m, now), 1);
+  for (const m of cMacs) assert.equal(fdb.lookup(m, now), 2);
+  assert.equal(fdb.evicted, fdb.learned - N);
+  fdb.validate();
+});
+
+test('fdb: when full, evicts the oldest entry of the port with the most entries', () => {
+  const fdb = new Fdb({ size: 6, agingMs: 300_000, maxPorts: 3 });
+  const m = (k: number) => 0x020000000000 + k;
+  fdb.learn(m(1), 0, 0); // oldest overall, but port 0 is small
+  fdb.learn(m(2), 1, 1_000);
+  fdb.learn(m(3), 1, 2_000);
+  fdb.learn(m(4), 1, 3_000);
+  fdb.learn(m(5), 2, 4_000);
+  fdb.learn(m(6), 1, 5_000);
+  fdb.learn(m(2), 1, 6_000); // refresh: m(3) is now port 1's least recent
+  fdb.learn(m(7), 2, 7_000); // full: port 1 has 4 -> evict m(3)
+  assert.equal(fdb.evicted, 1);
+  assert.equal(fdb.lookup(m(3), 7_000), -1);
+  for (const k of [1, 2, 4, 5, 6, 7]) assert.notEqual(fdb.lookup(m(k), 7_000), -1, `m(${k})`);
+  fdb.validate();
+});
+
+test('fdb: when full, a dead entry is freed (as expired) before any live one is evicted', () => {
+  const fdb = new Fdb({ size: 4, agingMs: 10_000, maxPorts: 2 });
+  const m = (k: number) => 0x020000000000 + k;
+  fdb.learn(m(1), 1, 0); // dead from 10000 on
+  fdb.learn(m(2), 0, 5_000);
+  fdb.learn(m(3), 0, 6_000);
+  fdb.learn(m(4), 0, 7_000);
+  fdb.learn(m(5), 0, 12_000);
+  assert.equal(fdb.evicted, 0);
+  assert.equal(fdb.expired, 1);
+  for (const k of [2, 3, 4, 5]) assert.equal(fdb.lookup(m(k), 12_000), 0);
+  fdb.validate();
+});
+
+test('fdb: randomized learn/delete/lookup agrees with a reference Map (seeded), invariants hold', () => {
+  const size = 512;
+  const fdb = new Fdb({ size, agingMs: 1e12, maxPorts: 8 });
+  const ref = new Map<number, number>();
+  const rand = prng(0xc0ffee);
+  // A pool of keys somewhat bigger than the table, plus near-identical keys.
+  const pool: number[] = [];
+  for (let k = 0; k < 700; k++) pool.push(randomUnicastMac(rand));
+  for (let k = 0; k < 300; k++) pool.push(0x020000000000 + k * 0x10000); // differ in one middle octet only
+  for (let op = 0; op < 60_000; op++) {
+    const mac = pool[Math.floor(rand() * pool.length)];
+    const r = rand();
+    if (r < 0.45 && (ref.size < size || ref.has(mac))) {
+      const port = Math.floor(rand() * 8);
+      fdb.learn(mac, port, op);
+      ref.set(mac, port);
+    } else if (r < 0.8) {
+      assert.equal(fdb.delete(mac), ref.delete(mac));
+    } else {
+      assert.equal(fdb.lookup(mac, op), ref.get(mac) ?? -1);
+    }
+    if (op % 5000 === 0) {
+      fdb.validate();
+      for (const [k, v] of ref) assert.equal(fdb.lookup(k, op), v);
+    }
+  }
+  assert.equal(fdb.count, ref.size);
+  for (const k of pool) assert.equal(fdb.lookup(k, 60_000), ref.get(k) ?? -1);
+  fdb.validate();
+  assert.equal(fdb.evicted, 0);
+});
+
+test('fdb: backward-shift deletion in one cluster that wraps around the end of the index', () => {
+  const fdb = new Fdb({ size: 16, agingMs: 1e12, maxPorts: 2 });
+  const cap = fdb.capacity;
+  assert.equal(cap, 32);
+  const hash = (m: number) => (fdb as unknown as { hash(hi: number, lo: number): number }).hash(macHi(m), macLo(m));
+  // Keys whose home slot is one of the last two slots: their cluster wraps to slot 0.
+  const rand = prng(7);
+  const keys: number[] = [];
+  while (keys.length < 12) {
+    const m = randomUnicastMac(rand);
+    if (hash(m) >= cap - 2) keys.push(m);
+  }
+  // ... and a few whose home is 0..2, which sit inside the wrapped cluster.
+  while (keys.length < 16) {
+    const m = randomUnicastMac(rand);
+    if (hash(m) <= 2) keys.push(m);
+  }
+  keys.forEach((m, k) => fdb.learn(m, k & 1, 0));
+  fdb.validate();
+  assert.ok(fdb.maxProbe() >= 12, `long probe sequence expected, got ${fdb.maxProbe()}`);
+  const remaining = new Set(keys);
+  const order = [...keys].sort(() => rand() - 0.5);
+  for (const m of order) {
+    assert.equal(fdb.delete(m), true);
+    remaining.delete(m);
+    fdb.validate();
+    for (const k of keys) assert.equal(fdb.lookup(k, 0) >= 0, remaining.has(k));
+  }
+  assert.equal(fdb.count, 0);
+});
+
+test('fdb: dump/forEach give (mac, port, age) of live entries', () => {
+  const fdb = new Fdb({ size: 16, agingMs: 10_000, maxPorts: 4 });
+  fdb.learn(B, 2, 1_000);
+  fdb.learn(A, 2, 2_000);
+  fdb.learn(C, 0, 500);
+  assert.deepEqual(fdb.dump(3_000), [
+    { mac: C, port: 0, ageMs: 2_500 },
+    { mac: A, port: 2, ageMs: 1_000 },
+    { mac: B, port: 2, ageMs: 2_000 },
+  ]);
+  assert.deepEqual(fdb.dumpFormatted(10_600), [
+    { mac: '02:00:00:00:00:0a', port: 2, ageMs: 8_600 },
+    { mac: '02:00:00:00:00:0b', port: 2, ageMs: 9_600 },
+  ]);
+});
+
+test('fdb: constructor validates options; capacity is a power of two >= 2 x size', () => {
+  assert.equal(new Fdb().size, 65536);
+  assert.equal(new Fdb().capacity, 131072);
+  assert.equal(new Fdb({ size: 1000 }).capacity, 2048);
+  assert.throws(() => new Fdb({ size: 0 }), RangeError);
+  assert.throws(() => new Fdb({ agingMs: 0 }), RangeError);
+  assert.throws(() => new Fdb({ maxPorts: 0 }), RangeError);
+  assert.throws(() => new Fdb({ maxPorts: 4 }).learn(A, 4, 0), RangeError);
+});
