@@ -61,6 +61,11 @@ export interface ControlServerOptions {
   maxConnections?: number;
 }
 
+/** Requests of one connection queued before the server stops reading from it. */
+const MAX_QUEUED_PER_CONNECTION = 32;
+/** Replies a client may leave unread before it is disconnected. */
+const MAX_UNREAD_REPLY_BYTES = 4 * 1024 * 1024;
+
 const QUIET_SOCKET_ERRORS = new Set(['EPIPE', 'ECONNRESET', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_WRITE_AFTER_END']);
 
 /** Whether something accepts connections on the Unix socket at `path`. */
@@ -173,6 +178,11 @@ export class ControlServer {
     const send = (reply: Reply): void => {
       if (sock.destroyed || sock.writableEnded) return;
       sock.write(encodeReply(reply));
+      // A client that sends but never reads is not allowed to pile up replies.
+      if (sock.writableLength > MAX_UNREAD_REPLY_BYTES) {
+        this.log('control connection dropped: the client does not read its replies');
+        sock.destroy();
+      }
     };
 
     const enqueue = (task: () => Promise<void>): void => {
@@ -184,6 +194,7 @@ export class ControlServer {
           this.log(`control request failed unexpectedly: ${(err as Error)?.stack ?? String(err)}`);
         } finally {
           pending--;
+          if (pending < MAX_QUEUED_PER_CONNECTION && sock.isPaused() && !closing) sock.resume();
           if ((closing || ended) && pending === 0) finish();
         }
       });
@@ -210,6 +221,7 @@ export class ControlServer {
 
     sock.setTimeout(this.idleTimeoutMs, () => {
       if (pending === 0) sock.destroy();
+      else sock.setTimeout(this.idleTimeoutMs); // busy, not idle: look again later
     });
     sock.on('data', (chunk: Buffer) => {
       if (closing) return; // drain and discard until the client goes
@@ -221,6 +233,8 @@ export class ControlServer {
         handleLine(ev.line);
         if (closing) return;
       }
+      // Back-pressure: read no further while this client has many requests queued.
+      if (pending >= MAX_QUEUED_PER_CONNECTION) sock.pause();
     });
     sock.on('end', () => {
       ended = true;

@@ -19,11 +19,12 @@ interface Run {
   stderr: string;
 }
 
-function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+function run(args: string[], env: NodeJS.ProcessEnv = {}, uid?: number): Promise<Run> {
   return new Promise((resolve, reject) => {
     const baseEnv = { ...process.env };
     delete baseEnv['VSWITCH_SOCKET'];
-    const child = spawn(process.execPath, [VSWCONFIG, ...args], { env: { ...baseEnv, ...env } });
+    const ids = uid === undefined ? {} : { uid, gid: uid };
+    const child = spawn(process.execPath, [VSWCONFIG, ...args], { env: { ...baseEnv, ...env }, ...ids });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -155,6 +156,21 @@ describe('vswconfig program', () => {
     assert.equal(r.status, 1);
     assert.equal(r.stdout, '');
     assertOneErrorLine(r, new RegExp(`^vswconfig: vswitchd is not running \\(no socket at ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\)$`));
+  });
+
+  it('says permission denied on the socket path for a user who may not connect, exit 1', async (t2) => {
+    if (process.getuid?.() !== 0) {
+      t2.skip('needs root, to run vswconfig as another user against a root-only socket');
+      return;
+    }
+    // The socket is 0600 root (and its temp dir 0700): nobody may not connect.
+    const r = await run(['--socket', t.path, 'show'], {}, 65534);
+    if (/Cannot find module|EACCES: permission denied, open/.test(r.stderr)) {
+      t2.skip('the build is not readable by nobody here');
+      return;
+    }
+    assert.equal(r.status, 1);
+    assertOneErrorLine(r, new RegExp(`^vswconfig: permission denied on ${t.path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`));
   });
 
   it('honours VSWITCH_SOCKET, and --socket wins over it', async () => {

@@ -195,6 +195,18 @@ describe('control server and port registry', () => {
     assert.deepEqual(r.replies, [ok(null, 10), err('ENODEV', 'no such interface: nope0', 11), ok({ ports: ['veth1-vsw'] }, 12)]);
   });
 
+  it('answers hundreds of pipelined requests on one connection, all in order', async () => {
+    const n = 300;
+    let lines = '';
+    for (let id = 0; id < n; id++) lines += `${JSON.stringify({ v: 1, id, cmd: 'show' })}\n`;
+    const r = await exchange(t.path, lines, { expectReplies: n, timeoutMs: 10_000 });
+    assert.equal(r.replies.length, n);
+    assert.deepEqual(
+      r.replies.map((x) => (x as { id: number }).id),
+      Array.from({ length: n }, (_, i) => i),
+    );
+  });
+
   it('answers a last request that has no newline once the client half-closes', async () => {
     const r = await exchange(t.path, '{"v":1,"id":4,"cmd":"show"}', { end: true });
     assert.deepEqual(r.replies, [ok({ ports: [] }, 4)]);

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Start vswitchd in the background and wait until it answers.
+#   sudo scripts/Install.sh [VSWITCHD OPTIONS...]
+# Env: VSWITCH_SOCKET (control socket, default /run/vswitch/vswitchd.sock).
+# Writes the daemon's pid to SOCKET.pid and its log beside the socket
+# (/run/vswitch/vswitchd.log by default).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
+SOCKET=${VSWITCH_SOCKET:-/run/vswitch/vswitchd.sock}
+RUNDIR=$(dirname "$SOCKET")
+case "$SOCKET" in
+  *.sock) LOG=${SOCKET%.sock}.log ;;
+  *) LOG=$SOCKET.log ;;
+esac
+PIDFILE=$SOCKET.pid
+VSWCONFIG=("$ROOT/bin/vswconfig" --socket "$SOCKET")
+
+die() { echo "Install.sh: $*" >&2; exit 1; }
+
+alive() { # pid: running and not a zombie
+  local state
+  [ -r "/proc/$1/stat" ] || return 1
+  state=$(sed -e 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+  [ -n "$state" ] && [ "$state" != Z ]
+}
+
+[ "$(id -u)" -eq 0 ] || die "must be run as root"
+command -v node >/dev/null || die "node is not installed"
+[ -f "$ROOT/dist/src/daemon/main.js" ] || die "not built: run npm run build (in $ROOT)"
+
+if "${VSWCONFIG[@]}" show >/dev/null 2>&1; then
+  die "vswitchd is already running on $SOCKET"
+fi
+if [ -f "$PIDFILE" ]; then
+  oldpid=$(cat "$PIDFILE" 2>/dev/null || true)
+  if [[ "$oldpid" =~ ^[0-9]+$ ]] && alive "$oldpid" && grep -qa vswitchd "/proc/$oldpid/cmdline" 2>/dev/null; then
+    die "vswitchd is already running (pid $oldpid, $PIDFILE) but does not answer on $SOCKET"
+  fi
+  rm -f "$PIDFILE"
+fi
+
+mkdir -p "$RUNDIR"
+# setsid: its own session, so the daemon outlives this shell and its terminal.
+# In a non-interactive shell the child is no group leader, so setsid execs in
+# place and $! is the daemon's pid (node replaces env and nohup too).
+setsid nohup "$ROOT/bin/vswitchd" --socket "$SOCKET" "$@" </dev/null >"$LOG" 2>&1 &
+pid=$!
+echo "$pid" >"$PIDFILE"
+
+for _ in $(seq 1 50); do
+  if ! alive "$pid"; then
+    echo "Install.sh: vswitchd exited during start-up; last lines of $LOG:" >&2
+    tail -n 20 "$LOG" >&2 || true
+    rm -f "$PIDFILE"
+    exit 1
+  fi
+  if "${VSWCONFIG[@]}" show >/dev/null 2>&1; then
+    echo "vswitch is installed."
+    exit 0
+  fi
+  sleep 0.2
+done
+
+echo "Install.sh: vswitchd did not answer on $SOCKET within 10 s; last lines of $LOG:" >&2
+tail -n 20 "$LOG" >&2 || true
+kill -TERM "$pid" 2>/dev/null || true
+for _ in $(seq 1 25); do alive "$pid" || break; sleep 0.2; done
+alive "$pid" && kill -KILL "$pid" 2>/dev/null || true
+rm -f "$PIDFILE"
+exit 1
