@@ -135,10 +135,16 @@ export class Forwarder {
     this.rebuildFloodLists();
   }
 
-  /** Link state or MTU of an attached port changed. */
+  /**
+   * Link state or MTU of an attached port changed. A port going down loses its
+   * FDB entries, as a Linux bridge port does when it is disabled: its stations
+   * are flooded for (and relearned wherever they reappear) instead of being
+   * sent into a dead link.
+   */
   setLink(port: number, up: boolean, mtu: number): void {
     this.checkPort(port);
     if ((this.state[port] & ATTACHED) === 0) return;
+    if (!up && (this.state[port] & UP) !== 0) this.fdb.flushPort(port);
     this.state[port] = ATTACHED | (up ? UP : 0);
     this.mtus[port] = mtu;
   }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DROP, FLOOD, NO_TAG } from '../../src/core/batch.js';
 import { Forwarder } from '../../src/core/forwarder.js';
-import { parseMac } from '../../src/core/mac.js';
+import { parseMac, readSrc } from '../../src/core/mac.js';
 import { Reason } from '../../src/core/reasons.js';
 import {
   ETH_P_8021AD,
@@ -236,18 +236,21 @@ test('forwarder: MTU; a too-big frame is dropped and counted, a flood still reac
   assert.equal(fwd.drops[Reason.MTU_EXCEEDED], 2);
 });
 
-test('forwarder: a down port gets nothing; unicast to it counts port-down, floods skip it silently', () => {
+test('forwarder: a down port gets nothing and loses its FDB entries; floods skip it silently', () => {
   const { fwd, mem } = setup(4);
   send(fwd, mem, 3, ethernet(BCAST, H3, ETH_P_ARP));
+  assert.equal(fwd.fdb.lookup(readSrc(ethernet(BCAST, H3, ETH_P_ARP), 0), 0), 3);
   fwd.setLink(3, false, 1500);
   assert.equal(fwd.isUp(3), false);
   assert.equal(fwd.isAttached(3), true);
+  assert.equal(fwd.fdb.countOf(3), 0);
   assert.deepEqual(send(fwd, mem, 0, ethernet(BCAST, H1, ETH_P_ARP)), [1, 2]);
+  // H3 is unknown now: flooded to the ports that are up, never to the down one
+  assert.deepEqual(send(fwd, mem, 0, ethernet(H3, H1, ETH_P_IPV4)), [1, 2]);
   assert.equal(fwd.drops[Reason.PORT_DOWN], 0);
-  assert.deepEqual(send(fwd, mem, 0, ethernet(H3, H1, ETH_P_IPV4)), []);
-  assert.equal(fwd.drops[Reason.PORT_DOWN], 1);
   assert.equal(fwd.txFrames[3], 0);
   fwd.setLink(3, true, 1500);
+  send(fwd, mem, 3, ethernet(BCAST, H3, ETH_P_ARP));
   assert.deepEqual(send(fwd, mem, 0, ethernet(H3, H1, ETH_P_IPV4)), [3]);
 });
 
