@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs everything vswitch needs on a Debian machine and builds it:
+# Debian packages (only those missing), npm packages from the lockfile, tsc.
+# Run as root from anywhere; safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup.sh: must run as root (it installs Debian packages)" >&2
+  exit 1
+fi
+
+# iproute2: ip netns/link; iputils-ping: ping; tcpdump, iperf3, python3-scapy:
+# the integration tests' clients; ethtool: offload checks; netsniff-ng: trafgen
+# for the benchmark.
+packages=(iproute2 iputils-ping tcpdump iperf3 ethtool netsniff-ng python3-scapy procps util-linux)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup.sh: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+npm ci --no-audit --no-fund --loglevel=error
+npm run build --silent
+echo "setup.sh: vswitch is built (bin/vswitchd, bin/vswconfig)"

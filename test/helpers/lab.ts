@@ -1,0 +1,253 @@
+// A test lab: network namespaces, veth pairs and a vswitchd, all with names
+// unique to the run, and all removed by cleanup() — which tests call from
+// after(), so it runs when they fail too. Nothing outside what the lab made
+// is touched. Needs root.
+
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Repository root (this file is dist/test/helpers/lab.js once built). */
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export const VSWITCHD = join(ROOT, 'bin', 'vswitchd');
+export const VSWCONFIG = join(ROOT, 'bin', 'vswconfig');
+/** Debian's python3, which has scapy (another python3 may come first on PATH). */
+export const PYTHON = '/usr/bin/python3';
+
+export interface Host {
+  n: number;
+  ns: string;
+  /** The host's interface, inside its namespace. */
+  ifname: string;
+  /** The switch side of the veth pair, in the root namespace. */
+  port: string;
+  ip: string;
+  ip6: string;
+  mac: string;
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+const live = new Set<Lab>();
+process.on('exit', () => {
+  for (const lab of live) lab.cleanupSync();
+});
+
+function uniquePrefix(): string {
+  // 'v' + 4 base-36 chars: names stay within 15 characters ("v1a2bp24" …).
+  return 'v' + (process.pid % 1296).toString(36).padStart(2, '0') + Math.floor(Math.random() * 1296).toString(36).padStart(2, '0');
+}
+
+export class Lab {
+  readonly prefix = uniquePrefix();
+  readonly dir = mkdtempSync(join(tmpdir(), 'vswitch-test-'));
+  readonly socket = join(this.dir, 'vswitchd.sock');
+  readonly hosts: Host[] = [];
+  private readonly namespaces: string[] = [];
+  private readonly links: string[] = [];
+  private readonly procs: ChildProcess[] = [];
+  daemon?: Daemon;
+
+  constructor(readonly subnet = '10.77') {
+    live.add(this);
+  }
+
+  /** Run a shell command; throws with its stderr on failure. */
+  sh(cmd: string): string {
+    return execFileSync('bash', ['-c', cmd], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  }
+
+  /** Run a command in namespace `ns`. */
+  inNs(ns: string, cmd: string): string {
+    return this.sh(`ip netns exec ${ns} ${cmd}`);
+  }
+
+  nsName(n: number): string {
+    return `${this.prefix}NS${n}`;
+  }
+
+  portName(n: number): string {
+    return `${this.prefix}p${n}`;
+  }
+
+  /** Make host n: namespace, veth pair (host side inside, port side here), addresses, all up. */
+  addHost(n: number, opts: { mtu?: number } = {}): Host {
+    const ns = this.nsName(n);
+    const ifname = `${this.prefix}h${n}`;
+    const port = this.portName(n);
+    const ip = `${this.subnet}.${Math.floor(n / 250)}.${(n % 250) + 1}`;
+    const ip6 = `fd00:77::${n.toString(16)}`;
+    this.sh(`ip netns add ${ns}`);
+    this.namespaces.push(ns);
+    this.sh(`ip link add ${port} type veth peer name ${ifname} netns ${ns}`);
+    this.links.push(port);
+    const mtu = opts.mtu ? ` mtu ${opts.mtu}` : '';
+    this.sh(
+      `ip -n ${ns} link set lo up && ip -n ${ns} addr add ${ip}/16 dev ${ifname} && ` +
+        `ip -n ${ns} addr add ${ip6}/64 dev ${ifname} nodad && ip -n ${ns} link set ${ifname}${mtu} up && ` +
+        `ip link set ${port}${mtu} up`,
+    );
+    const mac = this.inNs(ns, `cat /sys/class/net/${ifname}/address`).trim();
+    const host = { n, ns, ifname, port, ip, ip6, mac };
+    this.hosts.push(host);
+    return host;
+  }
+
+  /** An interface in the root namespace made by the lab (removed by cleanup). */
+  addVethPair(a: string, b: string): void {
+    this.sh(`ip link add ${a} type veth peer name ${b}`);
+    this.links.push(a);
+  }
+
+  async startSwitch(args: string[] = []): Promise<Daemon> {
+    const d = new Daemon(this, args);
+    this.daemon = d;
+    await d.ready();
+    return d;
+  }
+
+  /** Run bin/vswconfig against the lab's daemon. */
+  vswconfig(...args: string[]): RunResult {
+    return run(process.execPath, [VSWCONFIG, '--socket', this.socket, ...args]);
+  }
+
+  /** Start a long-running process (tracked: killed by cleanup). */
+  spawn(cmd: string, args: string[]): ChildProcess {
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.procs.push(p);
+    return p;
+  }
+
+  /** Capture on an interface with tcpdump until stop(); resolves once tcpdump listens. */
+  async capture(ns: string | null, ifname: string, filter: string): Promise<Capture> {
+    const argv = ['-i', ifname, '-nn', '-e', '-l', '-U', ...filter.split(/\s+/).filter(Boolean)];
+    const p = ns ? this.spawn('ip', ['netns', 'exec', ns, 'tcpdump', ...argv]) : this.spawn('tcpdump', argv);
+    const cap = new Capture(p);
+    await cap.listening();
+    return cap;
+  }
+
+  /** Send frames built by a scapy expression from `ns`/`ifname` (count copies). */
+  sendFrames(ns: string, ifname: string, scapyExpr: string, count = 1): void {
+    const py = `from scapy.all import *\nsendp(${scapyExpr}, iface='${ifname}', count=${count}, verbose=0)`;
+    this.sh(`ip netns exec ${ns} ${PYTHON} -c "${py.replace(/"/g, '\\"')}"`);
+  }
+
+  /** An interface statistic (rx_packets, tx_packets, …) of ifname in ns. */
+  stat(ns: string | null, ifname: string, counter: string): number {
+    const cmd = `cat /sys/class/net/${ifname}/statistics/${counter}`;
+    return Number((ns ? this.inNs(ns, cmd) : this.sh(cmd)).trim());
+  }
+
+  ping(from: Host, to: string, args = '-c 1 -W 2'): boolean {
+    return run('ip', ['netns', 'exec', from.ns, 'ping', ...args.split(' '), to]).code === 0;
+  }
+
+  async cleanup(): Promise<void> {
+    if (this.daemon) await this.daemon.stop().catch(() => undefined);
+    this.cleanupSync();
+  }
+
+  cleanupSync(): void {
+    for (const p of this.procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+    this.procs.length = 0;
+    if (this.daemon?.alive) this.daemon.proc.kill('SIGKILL');
+    for (const l of this.links.splice(0)) spawnSync('ip', ['link', 'del', l], { stdio: 'ignore' });
+    for (const ns of this.namespaces.splice(0)) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+    rmSync(this.dir, { recursive: true, force: true });
+    live.delete(this);
+  }
+}
+
+export class Daemon {
+  readonly proc: ChildProcess;
+  stderr = '';
+  private exit?: Promise<number | null>;
+
+  constructor(
+    private readonly lab: Lab,
+    args: string[],
+  ) {
+    this.proc = spawn(process.execPath, [VSWITCHD, '--socket', lab.socket, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc.stderr!.setEncoding('utf8').on('data', (s: string) => (this.stderr += s));
+    this.proc.stdout!.resume();
+    this.exit = new Promise((res) => this.proc.on('exit', (code) => res(code)));
+  }
+
+  get alive(): boolean {
+    return this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+
+  async ready(): Promise<void> {
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline) {
+      if (!this.alive) throw new Error(`vswitchd exited during start-up:\n${this.stderr}`);
+      if (this.lab.vswconfig('show').code === 0) return;
+      await sleep(50);
+    }
+    throw new Error(`vswitchd did not answer within 15 s:\n${this.stderr}`);
+  }
+
+  /** SIGTERM and wait; resolves to the exit code. */
+  async stop(): Promise<number | null> {
+    if (this.alive) this.proc.kill('SIGTERM');
+    const t = setTimeout(() => this.proc.kill('SIGKILL'), 10_000);
+    const code = await this.exit!;
+    clearTimeout(t);
+    return code;
+  }
+}
+
+export class Capture {
+  out = '';
+  private err = '';
+  private readonly done: Promise<void>;
+
+  constructor(private readonly proc: ChildProcess) {
+    proc.stdout!.setEncoding('utf8').on('data', (s: string) => (this.out += s));
+    proc.stderr!.setEncoding('utf8').on('data', (s: string) => (this.err += s));
+    this.done = new Promise((res) => proc.on('exit', () => res()));
+  }
+
+  async listening(): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    while (!this.err.includes('listening on')) {
+      if (this.proc.exitCode !== null) throw new Error(`tcpdump failed: ${this.err}`);
+      if (Date.now() > deadline) throw new Error(`tcpdump did not start: ${this.err}`);
+      await sleep(20);
+    }
+  }
+
+  /** Stop capturing; resolves to the captured lines. */
+  async stop(): Promise<string[]> {
+    await sleep(200); // let the last frames through the switch
+    this.proc.kill('SIGINT');
+    await this.done;
+    return this.out.split('\n').filter((l) => l.trim() !== '');
+  }
+}
+
+export function run(cmd: string, args: string[], input?: string): RunResult {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', input, timeout: 60_000 });
+  return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Promiscuity counter of an interface (ip -d link). */
+export function promiscuity(lab: Lab, ifname: string): number {
+  const m = /promiscuity (\d+)/.exec(lab.sh(`ip -d link show ${ifname}`));
+  return m ? Number(m[1]) : -1;
+}
+
+export function readText(path: string): string {
+  return readFileSync(path, 'utf8');
+}
