@@ -16,13 +16,11 @@ export const Reason = {
   TRUNCATED: 5,
   /** The egress port's TX ring had no free slot. */
   TX_RING_FULL: 6,
-  /** The kernel refused a frame queued on a TX ring. */
-  TX_REJECTED: 7,
   /** The known egress port's link is down. */
-  PORT_DOWN: 8,
+  PORT_DOWN: 7,
 } as const;
 
-export const REASON_COUNT = 9;
+export const REASON_COUNT = 8;
 
 /** Names as printed by `vswconfig stats`, indexed by reason. */
 export const REASON_NAMES: readonly string[] = [
@@ -33,6 +31,5 @@ export const REASON_NAMES: readonly string[] = [
   'mtu-exceeded',
   'truncated',
   'tx-ring-full',
-  'tx-rejected',
   'port-down',
 ];
