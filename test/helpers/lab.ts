@@ -251,3 +251,92 @@ export function promiscuity(lab: Lab, ifname: string): number {
 export function readText(path: string): string {
   return readFileSync(path, 'utf8');
 }
+
+// ---- Added for the port, link-event, CLI-error and daemon tests ----
+
+/** Poll `cond` until it returns something truthy (returned); throws naming `what` after timeoutMs. */
+export async function waitFor<T>(what: string, cond: () => T | Promise<T>, timeoutMs = 5000, intervalMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await cond();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(intervalMs);
+  }
+}
+
+/** The ports `vswconfig show` lists, in order; throws if show fails. */
+export function showPorts(lab: Lab): string[] {
+  const r = lab.vswconfig('show');
+  if (r.code !== 0) throw new Error(`vswconfig show failed (${r.code}): ${r.stderr}`);
+  return r.stdout.split('\n').filter((l) => l !== '');
+}
+
+export interface PortRow {
+  link: string;
+  mtu: number;
+  rxFrames: number;
+  txFrames: number;
+}
+
+/** The per-port table of `vswconfig stats`, by port name; throws if stats fails. */
+export function portStats(lab: Lab): Map<string, PortRow> {
+  const r = lab.vswconfig('stats');
+  if (r.code !== 0) throw new Error(`vswconfig stats failed (${r.code}): ${r.stderr}`);
+  const rows = new Map<string, PortRow>();
+  for (const line of r.stdout.split('\n').slice(1)) {
+    if (line.trim() === '') break; // the table ends at the first blank line
+    const [port, link, mtu, rxFrames, , txFrames] = line.trim().split(/\s+/);
+    rows.set(port!, { link: link!, mtu: Number(mtu), rxFrames: Number(rxFrames), txFrames: Number(txFrames) });
+  }
+  return rows;
+}
+
+/**
+ * `count` veth pairs in the root namespace named `<prefix><tag><i>` (the switch
+ * side, returned) and `<prefix><TAG><i>` (the peer), up and quiet (IPv6 off on
+ * both ends, no IPv4 address: they send nothing by themselves). Removed by cleanup.
+ */
+export function addQuietPairs(lab: Lab, tag: string, count: number): string[] {
+  const names: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const a = `${lab.prefix}${tag}${i}`;
+    const b = `${lab.prefix}${tag.toUpperCase()}${i}`;
+    lab.addVethPair(a, b);
+    lab.sh(
+      `sysctl -qw net.ipv6.conf.${a}.disable_ipv6=1 net.ipv6.conf.${b}.disable_ipv6=1 && ` +
+        `ip link set ${a} up && ip link set ${b} up`,
+    );
+    names.push(a);
+  }
+  return names;
+}
+
+/** A tun device (ARPHRD_NONE: not Ethernet) in the root namespace, removed by cleanup. */
+export function addTun(lab: Lab, name: string): void {
+  lab.sh(`ip tuntap add dev ${name} mode tun`);
+  lab['links'].push(name);
+}
+
+/**
+ * Send `signal` to the daemon and wait for it to exit and its stderr to be read
+ * to the end; resolves to the exit code (null if killed by a signal).
+ */
+export function signalDaemon(d: Daemon, signal: NodeJS.Signals, timeoutMs = 10_000): Promise<number | null> {
+  if (!d.alive) return Promise.resolve(d.proc.exitCode);
+  return new Promise((resolve) => {
+    const t = setTimeout(() => d.proc.kill('SIGKILL'), timeoutMs);
+    d.proc.once('close', (code) => {
+      clearTimeout(t);
+      resolve(code);
+    });
+    d.proc.kill(signal);
+  });
+}
+
+/** CPU time (utime + stime, in clock ticks) a process has used, from /proc/<pid>/stat. */
+export function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
