@@ -8,15 +8,15 @@ export const DEFAULTS = {
   maxPorts: 24,
   agingSeconds: 300,
   fdbSize: 65536,
-  ringFrames: 64,
+  ringFrames: 256,
 } as const;
 
 export const LIMITS = {
   maxPorts: [1, 1024],
   agingSeconds: [10, 1_000_000],
   fdbSize: [16, 16_777_216],
-  /** Each ring frame is a 64 KiB slot: 4096 RX frames are 256 MiB per port. */
-  ringFrames: [2, 4096],
+  /** Each ring frame is a 2 KiB slot, each way: 16384 frames are 64 MiB per port. */
+  ringFrames: [32, 16384],
 } as const;
 
 export const USAGE = `usage: vswitchd [OPTIONS]
@@ -28,7 +28,7 @@ options:
   --max-ports N          most ports the switch takes, ${LIMITS.maxPorts[0]}..${LIMITS.maxPorts[1]} (default ${DEFAULTS.maxPorts})
   --aging-time SECONDS   forget a MAC address not seen for this long, ${LIMITS.agingSeconds[0]}..${LIMITS.agingSeconds[1]} (default ${DEFAULTS.agingSeconds})
   --fdb-size N           most MAC addresses remembered, ${LIMITS.fdbSize[0]}..${LIMITS.fdbSize[1]} (default ${DEFAULTS.fdbSize})
-  --ring-frames N        frames per port RX ring (the TX ring gets half), ${LIMITS.ringFrames[0]}..${LIMITS.ringFrames[1]} (default ${DEFAULTS.ringFrames})
+  --ring-frames N        slots in each port's RX ring and in its TX ring, ${LIMITS.ringFrames[0]}..${LIMITS.ringFrames[1]} (default ${DEFAULTS.ringFrames})
   -h, --help             show this help
   --version              print the version
 `;
@@ -126,6 +126,6 @@ export function dataplaneOptions(c: DaemonConfig): DataplaneOptions {
     fdbSize: c.fdbSize,
     agingMs: c.agingSeconds * 1000,
     rxFrames: c.ringFrames,
-    txFrames: Math.max(1, Math.floor(c.ringFrames / 2)),
+    txFrames: c.ringFrames,
   };
 }

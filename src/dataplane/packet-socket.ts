@@ -9,6 +9,7 @@ import * as libc from '../native/libc.js';
 import { BLOCK_SIZE, FRAME_SIZE, FRAMES_PER_BLOCK, type RingGeometry } from './ring.js';
 
 const PACKET_ADD_MEMBERSHIP = 1;
+const PACKET_COPY_THRESH = 7;
 const PACKET_RX_RING = 5;
 const PACKET_STATISTICS = 6;
 const PACKET_VERSION = 10;
@@ -20,6 +21,8 @@ const PACKET_IGNORE_OUTGOING = 23;
 const PACKET_MR_PROMISC = 1;
 const TPACKET_V2 = 1;
 const ETH_P_ALL = 0x0003;
+/** Socket buffer for big frames: about 30 GSO frames of 64 KiB. */
+const BIG_FRAME_BUFFER = 4 << 20;
 
 function tpacketReq(frames: number): Uint8Array {
   const b = new Uint8Array(16);
@@ -31,11 +34,11 @@ function tpacketReq(frames: number): Uint8Array {
   return b;
 }
 
-function sockaddrLl(ifindex: number): Uint8Array {
+function sockaddrLl(ifindex: number, protocol: number): Uint8Array {
   const b = new Uint8Array(20);
   const v = new DataView(b.buffer);
   v.setUint16(0, libc.AF_PACKET, true);
-  v.setUint16(2, ETH_P_ALL, false); // network byte order
+  v.setUint16(2, protocol, false); // network byte order
   v.setInt32(4, ifindex, true);
   return b;
 }
@@ -66,11 +69,34 @@ export function openPacketSocket(ifindex: number, ifname: string, geometry: Ring
     // our TX head and the kernel's in step.
     libc.setsockoptInt(fd, libc.SOL_PACKET, PACKET_LOSS, 1, 'PACKET_LOSS');
     libc.setsockoptInt(fd, libc.SOL_PACKET, PACKET_QDISC_BYPASS, 1, 'PACKET_QDISC_BYPASS');
+    // Frames bigger than a ring slot (GSO, jumbo) are also queued whole on the
+    // socket, for recv(); the buffer must hold a few 64 KiB frames.
+    libc.setsockoptInt(fd, libc.SOL_PACKET, PACKET_COPY_THRESH, 1, 'PACKET_COPY_THRESH');
+    libc.setsockoptInt(fd, libc.SOL_SOCKET, libc.SO_RCVBUFFORCE, BIG_FRAME_BUFFER, 'SO_RCVBUFFORCE');
     libc.setsockopt(fd, libc.SOL_PACKET, PACKET_RX_RING, tpacketReq(geometry.rxFrames), 'PACKET_RX_RING');
     libc.setsockopt(fd, libc.SOL_PACKET, PACKET_TX_RING, tpacketReq(geometry.txFrames), 'PACKET_TX_RING');
     libc.mmap(addr, geometry.span, libc.PROT_READ | libc.PROT_WRITE, libc.MAP_SHARED | libc.MAP_FIXED, fd, 0);
-    libc.bind(fd, sockaddrLl(ifindex), ifname);
+    libc.bind(fd, sockaddrLl(ifindex, ETH_P_ALL), ifname);
     libc.setsockopt(fd, libc.SOL_PACKET, PACKET_ADD_MEMBERSHIP, packetMreq(ifindex, PACKET_MR_PROMISC), 'promiscuous mode');
+    return fd;
+  } catch (err) {
+    libc.close(fd);
+    throw err;
+  }
+}
+
+/**
+ * A second socket on the port for frames too big for a TX slot. It cannot be
+ * the ring socket: on a socket with a TX ring, send() only kicks the ring and
+ * ignores its buffer. Bound with protocol 0, it receives nothing.
+ */
+export function openBigSendSocket(ifindex: number, ifname: string): number {
+  const fd = libc.socket(libc.AF_PACKET, libc.SOCK_RAW | libc.SOCK_NONBLOCK | libc.SOCK_CLOEXEC, 0);
+  try {
+    libc.setsockoptInt(fd, libc.SOL_PACKET, PACKET_VNET_HDR, 1, 'PACKET_VNET_HDR');
+    libc.setsockoptInt(fd, libc.SOL_PACKET, PACKET_QDISC_BYPASS, 1, 'PACKET_QDISC_BYPASS');
+    libc.setsockoptInt(fd, libc.SOL_SOCKET, libc.SO_SNDBUFFORCE, BIG_FRAME_BUFFER, 'SO_SNDBUFFORCE');
+    libc.bind(fd, sockaddrLl(ifindex, 0), ifname);
     return fd;
   } catch (err) {
     libc.close(fd);

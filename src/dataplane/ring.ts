@@ -1,17 +1,24 @@
 // Layout of the PACKET_MMAP rings (TPACKET_V2, with PACKET_VNET_HDR).
 //
 // Each port's socket has an RX ring followed by a TX ring in one mapping.
-// Every ring slot ("frame") is 64 KiB so that a whole GSO super-frame from a
-// veth fits; two slots make a 128 KiB block (the kernel allocates blocks as
-// power-of-two pages, so this wastes nothing).
+// A ring slot ("frame") is 2 KiB: room for any frame of a 1500-byte MTU with
+// its virtio header and a VLAN tag, so ordinary traffic never leaves the
+// rings. Bigger frames — 64 KiB GSO super-frames from a veth, jumbo frames —
+// take the "big" path: the RX slot holds a truncated copy marked
+// TP_STATUS_COPY and the whole frame waits on the socket (PACKET_COPY_THRESH)
+// to be recv()'d into a big buffer; on TX they are built in a big buffer and
+// sent with send(). One syscall per big frame, which carries up to 64 KiB.
 //
-// All ports' mappings sit side by side in one reserved address range, so one
-// ArrayBuffer views every ring and a frame moves from an RX slot of one port
-// to a TX slot of another with a single copyWithin.
+// All ports' mappings sit side by side in one reserved address range, with
+// the big buffers after them, so one ArrayBuffer views every ring and a frame
+// moves from an RX slot of one port to a TX slot of another with a single
+// copyWithin.
 
-export const FRAME_SIZE = 1 << 16;
-export const BLOCK_SIZE = 1 << 17;
+export const FRAME_SIZE = 1 << 11;
+export const BLOCK_SIZE = 1 << 16;
 export const FRAMES_PER_BLOCK = BLOCK_SIZE / FRAME_SIZE;
+/** A buffer for one big frame: virtio header + 64 KiB frame + VLAN tag, page-rounded. */
+export const BIG_SLOT = (1 << 16) + (1 << 12);
 
 // struct tpacket2_hdr
 export const TP_STATUS = 0; // u32
@@ -73,3 +80,6 @@ export function ringGeometry(rxFrames: number, txFrames: number): RingGeometry {
     span: (rxBlocks + txBlocks) * BLOCK_SIZE,
   };
 }
+
+/** Largest frame (virtio header + Ethernet frame) a TX slot takes. */
+export const TX_SLOT_ROOM = FRAME_SIZE - TX_DATA_OFFSET;

@@ -3,17 +3,21 @@
 // The kernel marks a slot TP_STATUS_USER when it holds a frame. We describe up
 // to batch.capacity such frames by offset (no copy), let the forwarding core
 // decide and transmit them, then give the slots back (TP_STATUS_KERNEL).
+// A frame bigger than a slot (GSO, jumbo) comes truncated with TP_STATUS_COPY,
+// and the whole of it is read from the socket into a big buffer (see ring.ts).
 
-import { Batch, NO_TAG } from '../core/batch.js';
+import { type Batch, NO_TAG } from '../core/batch.js';
 import { Reason } from '../core/reasons.js';
+import * as libc from '../native/libc.js';
 import {
+  BIG_SLOT,
   ETH_HLEN,
   ETH_P_8021Q,
   FRAME_SIZE,
   TP_LEN,
   TP_MAC,
   TP_SNAPLEN,
-
+  TP_STATUS_COPY,
   TP_STATUS_KERNEL,
   TP_STATUS_USER,
   TP_STATUS_VLAN_TPID_VALID,
@@ -50,13 +54,23 @@ export function readRx(rings: RingSet, port: number, batch: Batch, drops: Float6
     if ((status & TP_STATUS_USER) === 0) break;
     head = head + 1 === slots ? 0 : head + 1;
     const len = u32[(slot + TP_LEN) >>> 2];
-    const snap = u32[(slot + TP_SNAPLEN) >>> 2];
+    let snap = u32[(slot + TP_SNAPLEN) >>> 2];
+    let off = slot + u16[(slot + TP_MAC) >>> 1];
     if (snap < len) {
-      drops[Reason.TRUNCATED]++;
-      u32[slot >>> 2] = TP_STATUS_KERNEL;
-      continue;
+      // Slot too small: the whole frame is queued on the socket if the kernel
+      // could (TP_STATUS_COPY); read it, virtio header first, into big buffer n.
+      const got =
+        (status & TP_STATUS_COPY) !== 0
+          ? libc.recvAt(rings.fd[port], rings.baseAddr + rings.bigRx + n * BIG_SLOT, BIG_SLOT, libc.MSG_DONTWAIT)
+          : -1;
+      if (got < VNET_HDR_LEN + ETH_HLEN) {
+        drops[Reason.TRUNCATED]++;
+        u32[slot >>> 2] = TP_STATUS_KERNEL;
+        continue;
+      }
+      off = rings.bigRx + n * BIG_SLOT + VNET_HDR_LEN;
+      snap = got - VNET_HDR_LEN;
     }
-    const off = slot + u16[(slot + TP_MAC) >>> 1];
     batch.off[n] = off;
     batch.len[n] = snap;
     batch.vlan[n] =
@@ -66,6 +80,8 @@ export function readRx(rings: RingSet, port: number, batch: Batch, drops: Float6
         : NO_TAG;
     const vnet = off - VNET_HDR_LEN;
     batch.l3len[n] = mem[vnet + VNET_GSO_TYPE] === 0 ? snap - ETH_HLEN : gsoSegmentL3(mem, vnet, off);
+    // A big frame's slot is not needed any more.
+    if (off >= rings.bigRx) u32[slot >>> 2] = TP_STATUS_KERNEL;
     n++;
   }
   rings.rxHead[port] = head;
@@ -92,9 +108,11 @@ function gsoSegmentL3(mem: Uint8Array, vnet: number, eth: number): number {
 /** Give the batch's slots back to the kernel. */
 export function releaseRx(rings: RingSet, batch: Batch): void {
   const u32 = rings.u32;
+  const big = rings.bigRx;
   for (let i = 0; i < batch.count; i++) {
+    const off = batch.off[i];
     // Slots are FRAME_SIZE-aligned offsets: the slot start is the offset rounded down.
-    u32[(batch.off[i] - (batch.off[i] % FRAME_SIZE)) >>> 2] = TP_STATUS_KERNEL;
+    if (off < big) u32[(off - (off % FRAME_SIZE)) >>> 2] = TP_STATUS_KERNEL;
   }
 }
 

@@ -22,7 +22,7 @@ import { REASON_COUNT, REASON_NAMES } from '../core/reasons.js';
 import { SyscallError, VswError } from '../errors.js';
 import * as libc from '../native/libc.js';
 import type { DataplaneEvent, DataplaneOptions, PortStats, Reply, Request, Stats } from './messages.js';
-import { openPacketSocket, takeRingDrops } from './packet-socket.js';
+import { openBigSendSocket, openPacketSocket, takeRingDrops } from './packet-socket.js';
 import { ringGeometry } from './ring.js';
 import { RingSet } from './ringset.js';
 import { openLinkMonitor, parseLinkMessages } from './rtnetlink.js';
@@ -64,7 +64,7 @@ class DataplaneWorker {
     private readonly ctl: MessagePort,
   ) {
     const geometry = ringGeometry(options.rxFrames, options.txFrames);
-    this.rings = new RingSet(options.maxPorts, geometry);
+    this.rings = new RingSet(options.maxPorts, geometry, BATCH_SIZE);
     this.tx = new TxRings(this.rings);
     this.fwd = new Forwarder(
       { maxPorts: options.maxPorts, fdbSize: options.fdbSize, agingMs: options.agingMs },
@@ -177,14 +177,16 @@ class DataplaneWorker {
       throw new VswError('EINTERNAL', `port slot ${port} is not free`);
     }
     const link = readLink(ifname, ifindex);
+    const bigFd = openBigSendSocket(ifindex, ifname);
     let fd: number;
     try {
       fd = openPacketSocket(ifindex, ifname, this.rings.geometry, this.rings.slotAddress(port));
     } catch (err) {
+      libc.close(bigFd);
       this.rings.reserve(port); // the rings may have been mapped before the failure
       throw err;
     }
-    this.rings.attach(port, fd);
+    this.rings.attach(port, fd, bigFd);
     this.ifindex[port] = ifindex;
     this.ifname[port] = ifname;
     this.ringDrops[port] = 0;

@@ -27,7 +27,7 @@ describe('vswitchd arguments', () => {
     const cmd = parseDaemonArgs([]);
     assert.deepEqual(cmd, {
       kind: 'run',
-      config: { socket: DEFAULT_SOCKET_PATH, maxPorts: 24, agingSeconds: 300, fdbSize: 65536, ringFrames: 64 },
+      config: { socket: DEFAULT_SOCKET_PATH, maxPorts: 24, agingSeconds: 300, fdbSize: 65536, ringFrames: 256 },
     });
   });
 
@@ -52,9 +52,9 @@ describe('vswitchd arguments', () => {
     const cmd = parseDaemonArgs(['--ring-frames', '128', '--aging-time', '20']);
     assert.equal(cmd.kind, 'run');
     if (cmd.kind !== 'run') return;
-    assert.deepEqual(dataplaneOptions(cmd.config), { maxPorts: 24, fdbSize: 65536, agingMs: 20_000, rxFrames: 128, txFrames: 64 });
+    assert.deepEqual(dataplaneOptions(cmd.config), { maxPorts: 24, fdbSize: 65536, agingMs: 20_000, rxFrames: 128, txFrames: 128 });
     const d = parseDaemonArgs([]);
-    if (d.kind === 'run') assert.deepEqual([dataplaneOptions(d.config).rxFrames, dataplaneOptions(d.config).txFrames], [64, 32]);
+    if (d.kind === 'run') assert.deepEqual([dataplaneOptions(d.config).rxFrames, dataplaneOptions(d.config).txFrames], [256, 256]);
   });
 
   it('help and version', () => {
@@ -71,7 +71,7 @@ describe('vswitchd arguments', () => {
       [['--aging-time', '1000001'], /between 10 and 1000000/],
       [['--fdb-size', '15'], /'--fdb-size' must be between 16 and 16777216/],
       [['--fdb-size', '16777217'], /between 16 and 16777216/],
-      [['--ring-frames', '1'], /'--ring-frames' must be between/],
+      [['--ring-frames', '31'], /'--ring-frames' must be between/],
       [['--max-ports', 'ten'], /needs a whole number, not 'ten'/],
       [['--max-ports', '-1'], /needs a whole number/],
       [['--max-ports', '1.5'], /needs a whole number/],
