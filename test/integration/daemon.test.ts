@@ -1,0 +1,200 @@
+// vswitchd as a process: its command line, one daemon per socket, what it does
+// with a misbehaving control client, its log, and that it sleeps when idle.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import {
+  addQuietPairs,
+  cpuTicks,
+  Lab,
+  type RunResult,
+  showPorts,
+  sleep,
+  VSWITCHD,
+  waitFor,
+} from '../helpers/lab.js';
+
+const labs: Lab[] = [];
+function newLab(): Lab {
+  const lab = new Lab();
+  labs.push(lab);
+  return lab;
+}
+after(async () => {
+  for (const lab of labs) await lab.cleanup();
+});
+
+function ok(r: RunResult, what: string): void {
+  assert.equal(r.code, 0, `${what} failed: ${r.stderr}`);
+}
+
+/** Run vswitchd to completion (it is expected to exit by itself). */
+function vswitchd(args: string[]): RunResult & { signal: NodeJS.Signals | null } {
+  const r = spawnSync(process.execPath, [VSWITCHD, ...args], { encoding: 'utf8', timeout: 20_000, killSignal: 'SIGKILL' });
+  return { code: r.status ?? -1, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+
+/** Exactly one stderr line, starting `vswitchd: `, matching every pattern, and no stack trace. */
+function oneErrorLine(stderr: string, ...patterns: (string | RegExp)[]): void {
+  assert.doesNotMatch(stderr, /^ {4}at /m, `stack trace on stderr: ${stderr}`);
+  const lines = stderr.split('\n').filter((l) => l !== '');
+  assert.equal(lines.length, 1, `expected one stderr line, got ${JSON.stringify(stderr)}`);
+  assert.ok(lines[0]!.startsWith('vswitchd: '), `stderr line does not start with 'vswitchd: ': ${lines[0]}`);
+  for (const p of patterns) {
+    if (typeof p === 'string') assert.ok(lines[0]!.includes(p), `stderr line does not name '${p}': ${lines[0]}`);
+    else assert.match(lines[0]!, p);
+  }
+}
+
+interface Conversation {
+  /** Everything the daemon sent. */
+  data: string;
+  /** Whether the daemon closed the connection within the time allowed. */
+  closed: boolean;
+}
+
+/** Connect to `path`, write `chunks`, collect what comes back until the connection closes (or `ms` pass). */
+function converse(path: string, chunks: Buffer[], ms = 5000): Promise<Conversation> {
+  return new Promise((resolve) => {
+    let data = '';
+    const sock = net.createConnection({ path });
+    const done = (closed: boolean): void => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve({ data, closed });
+    };
+    const timer = setTimeout(() => done(false), ms);
+    sock.setEncoding('utf8');
+    sock.on('data', (s: string) => (data += s));
+    sock.on('error', () => undefined); // EPIPE / ECONNRESET once the daemon has hung up
+    sock.on('close', () => done(true));
+    sock.on('connect', () => {
+      for (const c of chunks) sock.write(c);
+    });
+  });
+}
+
+/** The first reply line, parsed. */
+function firstReply(c: Conversation): { v?: unknown; id?: unknown; ok?: unknown; error?: { code?: unknown; message?: unknown } } {
+  const nl = c.data.indexOf('\n');
+  assert.ok(nl > 0, `no reply line from the daemon: ${JSON.stringify(c.data)}`);
+  return JSON.parse(c.data.slice(0, nl)) as ReturnType<typeof firstReply>;
+}
+
+describe('vswitchd', () => {
+  for (const [args, option] of [
+    [['--max-ports', '0'], '--max-ports'],
+    [['--bogus'], '--bogus'],
+    [['--aging-time', 'abc'], '--aging-time'],
+  ] as const) {
+    it(`refuses ${args.join(' ')}: one clear stderr line, nonzero exit, no stack trace, no socket left`, () => {
+      const lab = newLab();
+      const socket = join(lab.dir, 'bad.sock');
+      const r = vswitchd(['--socket', socket, ...args]);
+      assert.equal(r.signal, null, `vswitchd did not exit by itself (killed by ${r.signal}); stderr ${r.stderr}`);
+      assert.notEqual(r.code, 0, 'exit status');
+      oneErrorLine(r.stderr, option);
+      assert.equal(existsSync(socket), false, 'socket left behind');
+    });
+  }
+
+  it('a second vswitchd on the same socket is refused and the first keeps working', async () => {
+    const lab = newLab();
+    const [h1, h2, h3] = [lab.addHost(1), lab.addHost(2), lab.addHost(3)];
+    const first = await lab.startSwitch();
+    ok(lab.vswconfig('add', h1.port), 'add h1');
+    ok(lab.vswconfig('add', h2.port), 'add h2');
+    const ino = statSync(lab.socket).ino;
+
+    const r = vswitchd(['--socket', lab.socket]);
+    assert.equal(r.signal, null, `the second vswitchd did not exit by itself; stderr ${r.stderr}`);
+    assert.notEqual(r.code, 0, 'exit status of the second vswitchd');
+    oneErrorLine(r.stderr, lab.socket, /already running/i);
+
+    assert.ok(first.alive, 'the first daemon died');
+    assert.equal(statSync(lab.socket).ino, ino, 'the socket file was replaced');
+    assert.deepEqual(showPorts(lab), [h1.port, h2.port]);
+    assert.ok(lab.ping(h1, h2.ip), 'the first daemon still forwards');
+    ok(lab.vswconfig('add', h3.port), 'add h3 to the first daemon');
+    assert.ok(lab.ping(h3, h1.ip), 'the first daemon forwards for a new port');
+  });
+
+  it('garbage on the control socket gets an error reply and the connection closed; the daemon keeps answering show', async () => {
+    const lab = newLab();
+    const [p] = addQuietPairs(lab, 'g', 1);
+    await lab.startSwitch();
+    ok(lab.vswconfig('add', p!), 'add');
+
+    // Binary junk (every byte but the newline, so not UTF-8 and not JSON), then a newline.
+    const junk = Buffer.from([...Array(256).keys()].filter((b) => b !== 0x0a).concat(0x0a));
+    const c1 = await converse(lab.socket, [junk]);
+    const r1 = firstReply(c1);
+    assert.equal(r1.ok, false);
+    assert.equal(r1.error?.code, 'EPROTO');
+    assert.equal(c1.closed, true, 'the daemon did not close the connection after junk');
+    assert.deepEqual(showPorts(lab), [p]);
+
+    // One megabyte without a newline.
+    const c2 = await converse(lab.socket, [Buffer.alloc(1 << 20, 'x')]);
+    const r2 = firstReply(c2);
+    assert.equal(r2.ok, false);
+    assert.equal(r2.error?.code, 'EPROTO');
+    assert.match(String(r2.error?.message), /too long/i);
+    assert.equal(c2.closed, true, 'the daemon did not close the connection after a 1 MB line');
+
+    assert.ok(lab.daemon!.alive, 'the daemon died');
+    assert.deepEqual(showPorts(lab), [p]);
+  });
+
+  it('a request with a wrong protocol version gets an error reply', async () => {
+    const lab = newLab();
+    await lab.startSwitch();
+    const c = await converse(lab.socket, [Buffer.from('{"v":2,"id":5,"cmd":"show"}\n')]);
+    const r = firstReply(c);
+    assert.equal(r.v, 1);
+    assert.equal(r.id, 5);
+    assert.equal(r.ok, false);
+    assert.equal(r.error?.code, 'EPROTO');
+    assert.match(String(r.error?.message), /version/i);
+    assert.deepEqual(showPorts(lab), []);
+  });
+
+  it('logs ports added and removed to stderr', async () => {
+    const lab = newLab();
+    const [p] = addQuietPairs(lab, 'o', 1) as [string];
+    const d = await lab.startSwitch();
+    const lineWith = (re: RegExp) => () => d.stderr.split('\n').some((l) => l.includes(p) && re.test(l));
+
+    ok(lab.vswconfig('add', p), 'add');
+    await waitFor(`a log line saying ${p} was added`, lineWith(/\badded\b/i), 3000).catch(() =>
+      assert.fail(`no log line saying ${p} was added:\n${d.stderr}`),
+    );
+
+    ok(lab.vswconfig('delete', p), 'delete');
+    await waitFor(`a log line saying ${p} was removed`, lineWith(/\b(deleted|removed|detached)\b/i), 3000).catch(() =>
+      assert.fail(`no log line saying ${p} was removed:\n${d.stderr}`),
+    );
+  });
+
+  it('an idle daemon with 24 ports uses no CPU (it blocks in poll)', async () => {
+    const lab = newLab();
+    const names = addQuietPairs(lab, 'i', 24);
+    const d = await lab.startSwitch();
+    for (const n of names) ok(lab.vswconfig('add', n), `add ${n}`);
+    assert.equal(showPorts(lab).length, 24);
+    await sleep(500); // let the last request's work finish
+
+    const clkTck = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+    const allowed = Math.ceil(clkTck / 10); // 0.1 s of CPU over 3 s
+    const pid = d.proc.pid!;
+    const before = cpuTicks(pid);
+    await sleep(3000);
+    const used = cpuTicks(pid) - before;
+    assert.ok(d.alive, 'the daemon died');
+    assert.ok(used <= allowed, `idle daemon used ${used} ticks of CPU in 3 s (allowed ${allowed}, ${clkTck} ticks/s)`);
+  });
+});
