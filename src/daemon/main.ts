@@ -113,6 +113,7 @@ async function main(argv: readonly string[]): Promise<void> {
       // Stop accepting and drop connections (libuv unlinks the socket file as the
       // listener closes; removeSocket below makes sure it is gone).
       await server!.close(false);
+      await withTimeout(sw.detachAll(), STOP_TIMEOUT_MS, 'detaching the ports');
       await withTimeout(dataplane.stop(), STOP_TIMEOUT_MS, 'stopping the dataplane');
     } catch (err) {
       log(`error while shutting down: ${errorText(err)}`);

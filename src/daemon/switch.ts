@@ -150,6 +150,19 @@ export class Switch {
     }
   }
 
+  /** Detach every port, last added first (on shutdown). Errors are logged, not thrown. */
+  async detachAll(): Promise<void> {
+    for (const port of [...this.ports].reverse()) {
+      try {
+        await this.dataplane.removePort(port.index);
+        this.log(`port ${port.ifname} detached`);
+      } catch (err) {
+        this.log(`port ${port.ifname}: detach failed: ${(err as Error)?.message ?? String(err)}`);
+      }
+      this.ports = this.ports.filter((p) => p !== port);
+    }
+  }
+
   /** Port names, in the order they were added. */
   show(): string[] {
     return this.ports.map((p) => p.ifname);
