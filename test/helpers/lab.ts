@@ -252,6 +252,49 @@ export function readText(path: string): string {
   return readFileSync(path, 'utf8');
 }
 
+// ---- Added for the forwarding, VLAN, MTU, TCP and walkthrough tests ----
+
+/** The `drops <reason> <n>` counters of `vswconfig stats`, by reason. */
+export function dropCounts(lab: Lab): Record<string, number> {
+  const r = lab.vswconfig('stats');
+  if (r.code !== 0) throw new Error(`vswconfig stats failed (${r.code}): ${r.stderr}`);
+  const drops: Record<string, number> = {};
+  for (const m of r.stdout.matchAll(/^drops (\S+) (\d+)$/gm)) drops[m[1]!] = Number(m[2]);
+  return drops;
+}
+
+/** The entries of `vswconfig fdb` (`MAC dev PORT age N` lines). */
+export function fdbEntries(lab: Lab): { mac: string; port: string; age: number }[] {
+  const r = lab.vswconfig('fdb');
+  if (r.code !== 0) throw new Error(`vswconfig fdb failed (${r.code}): ${r.stderr}`);
+  return [...r.stdout.matchAll(/^(\S+) dev (\S+) age (\d+)$/gm)].map((m) => ({ mac: m[1]!, port: m[2]!, age: Number(m[3]) }));
+}
+
+/** Poll cond() every `step` ms until it holds or `ms` have passed; resolves to its last value. */
+export async function waitUntil(cond: () => boolean, ms = 5_000, step = 20): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (cond()) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(step);
+  }
+}
+
+/** The lines of tcpdump output that start a frame (not the indented hex/ASCII dump lines under one). */
+export function frameLines(lines: readonly string[]): string[] {
+  return lines.filter((l) => l.trim() !== '' && !/^\s/.test(l));
+}
+
+/** Frame lines a running capture has printed so far. */
+export function capturedFrames(cap: Capture): string[] {
+  return frameLines(cap.out.split('\n'));
+}
+
+/** Wait (up to `ms`) until a running capture has seen at least n frames; resolves to whether it has. */
+export function waitForFrames(cap: Capture, n: number, ms = 5_000): Promise<boolean> {
+  return waitUntil(() => capturedFrames(cap).length >= n, ms);
+}
+
 // ---- Added for the port, link-event, CLI-error and daemon tests ----
 
 /** Poll `cond` until it returns something truthy (returned); throws naming `what` after timeoutMs. */
