@@ -32,6 +32,12 @@ import { TxRings } from './tx-ring.js';
 const BATCH_SIZE = 64;
 /** While busy, look at control messages and link events this often (ms). */
 const BUSY_POLL_INTERVAL_MS = 1;
+/**
+ * After the last frame, keep reading the rings this long (ms) before blocking
+ * in poll(): an answer to what was just forwarded (a ping reply, a TCP ACK)
+ * usually comes back within it and is then forwarded without a thread wake-up.
+ */
+const SPIN_MS = 0.1;
 const POLLFD_SIZE = 8;
 const FIXED_FDS = 2; // eventfd, rtnetlink
 
@@ -96,27 +102,29 @@ class DataplaneWorker {
     let now = performance.now();
     let nextGc = now + agingMs;
     let lastPoll = -Infinity;
-    let busy = false;
+    let lastFrame = -Infinity;
     while (!this.stopping) {
-      if (!busy || now - lastPoll >= BUSY_POLL_INTERVAL_MS) {
-        const timeout = busy ? 0 : Math.max(0, Math.min(0x7fffffff, Math.ceil(nextGc - now)));
+      const spinning = now - lastFrame < SPIN_MS;
+      if (!spinning || now - lastPoll >= BUSY_POLL_INTERVAL_MS) {
+        const timeout = spinning ? 0 : Math.max(0, Math.min(0x7fffffff, Math.ceil(nextGc - now)));
         const ready = libc.poll(this.pollfds, this.nfds, timeout);
         now = lastPoll = performance.now();
         if (ready > 0) this.serviceFds();
         if (this.stopping) break;
       }
       if (now >= nextGc) nextGc = Math.min(fwd.expire(now), now + agingMs);
-      busy = false;
+      let frames = 0;
       const active = this.active;
       for (let k = 0; k < this.activeCount; k++) {
         const p = active[k];
         if (readRx(rings, p, batch, drops) === 0) continue;
-        busy = true;
+        frames++;
         fwd.process(batch, p, now);
         releaseRx(rings, batch);
       }
       this.tx.kickAll(active, this.activeCount);
       now = performance.now();
+      if (frames !== 0) lastFrame = now;
     }
     this.shutdown();
   }
