@@ -1,0 +1,462 @@
+// npm run bench [-- OPTIONS]: vswitchd against the Linux bridge (and Open
+// vSwitch's userspace datapath with --with-ovs) on the same topology, in
+// rounds (A B C A B C …). See bench/README.md.
+
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { runCoreBench } from './core.js';
+import {
+  type Ctx,
+  type Durations,
+  fdbScale,
+  flood,
+  FULL,
+  idleCost,
+  latencyIdle,
+  latencyLoaded,
+  QUICK,
+  rssNow,
+  startIperfServer,
+  tcp,
+  unicast64,
+  type WindowResult,
+} from './measures.js';
+import { ensureOvsInstalled, Ovs, ovsVersion } from './ovs.js';
+import { BenchError, cleanupAll, onCleanup, run, sleep, stopAll, which } from './proc.js';
+import { markdownTable, type SampleSet, type SwitchName } from './report.js';
+import { LinuxBridge, ROOT, type Switch, Vswitchd } from './switches.js';
+import { Topology } from './topology.js';
+import { ETHERTYPE, FRAME_BYTES } from './trafgen.js';
+
+const USAGE = `usage: npm run bench -- [OPTIONS]      (as root)
+
+Builds its own namespaces (removed at the end), then measures vswitchd, the
+Linux bridge and, with --with-ovs, Open vSwitch (userspace datapath) in rounds,
+prints a Markdown table and writes bench/results/<timestamp>.json.
+
+options:
+  --with-ovs             also measure Open vSwitch (installs openvswitch-switch with apt-get if missing)
+  --rounds N             rounds of A B C (default 3; 1 with --quick)
+  --quick                shorter runs, 1 round: a smoke test
+  --only LIST            some measures only, comma-separated names or numbers:
+                           1 64b   2 tcp   3 latency   4 flood   5 fdb   6 cost   7 core
+                         (latency, fdb and cost need 64b, which then runs too)
+  --vswitchd-args ARGS   extra vswitchd options, e.g. "--ring-frames 256"
+  --node-args ARGS       options for vswitchd's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+  -h, --help             show this help
+`;
+
+const MEASURES = ['64b', 'tcp', 'latency', 'flood', 'fdb', 'cost', 'core'] as const;
+type Measure = (typeof MEASURES)[number];
+
+interface Options {
+  withOvs: boolean;
+  rounds: number;
+  quick: boolean;
+  only: Set<Measure>;
+  vswitchdArgs: string[];
+  nodeArgs: string[];
+}
+
+function parseArgs(argv: string[]): Options | 'help' {
+  const o: Options = { withOvs: false, rounds: 3, quick: false, only: new Set(MEASURES), vswitchdArgs: [], nodeArgs: [] };
+  let rounds: number | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
+    const name = eq > 0 ? arg.slice(0, eq) : arg;
+    const value = (): string => {
+      if (eq > 0) return arg.slice(eq + 1);
+      const v = argv[++i];
+      if (v === undefined) throw new BenchError(`option ${name} needs a value`);
+      return v;
+    };
+    switch (name) {
+      case '-h':
+      case '--help':
+        return 'help';
+      case '--with-ovs':
+        o.withOvs = true;
+        break;
+      case '--quick':
+        o.quick = true;
+        break;
+      case '--rounds': {
+        const v = value();
+        if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 100) throw new BenchError(`--rounds needs a whole number from 1 to 100, not '${v}'`);
+        rounds = Number(v);
+        break;
+      }
+      case '--only': {
+        o.only = new Set();
+        for (const part of value().split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)) {
+          const m = /^\d$/.test(part) ? MEASURES[Number(part) - 1] : (MEASURES as readonly string[]).includes(part) ? (part as Measure) : undefined;
+          if (!m) throw new BenchError(`--only: unknown measure '${part}' (one of ${MEASURES.join(', ')} or 1–7)`);
+          o.only.add(m);
+        }
+        if (o.only.size === 0) throw new BenchError('--only needs at least one measure');
+        break;
+      }
+      case '--vswitchd-args':
+        o.vswitchdArgs = value().split(/\s+/).filter(Boolean);
+        break;
+      case '--node-args':
+        o.nodeArgs = value().split(/\s+/).filter(Boolean);
+        break;
+      default:
+        throw new BenchError(`unknown option '${arg}' (see --help)`);
+    }
+  }
+  o.rounds = rounds ?? (o.quick ? 1 : 3);
+  return o;
+}
+
+const log = (s: string): void => {
+  process.stderr.write(`${s}\n`);
+};
+
+// ---- preflight: every missing piece is one line ----
+
+function need(cmd: string, hint: string): void {
+  if (which(cmd) === null) throw new BenchError(`${cmd} not found: ${hint}`);
+}
+
+function preflight(o: Options): string {
+  if (process.platform !== 'linux') throw new BenchError('needs Linux (network namespaces, AF_PACKET)');
+  if (process.getuid?.() !== 0) throw new BenchError('must run as root (it creates network namespaces): sudo npm run bench');
+  if (!existsSync(join(ROOT, 'dist', 'src', 'daemon', 'main.js'))) throw new BenchError('vswitchd is not built: run npm run build');
+  need('ip', 'install iproute2 (scripts/setup.sh)');
+  need('bridge', 'install iproute2 (scripts/setup.sh)');
+  need('ping', 'install iputils-ping (scripts/setup.sh)');
+  need('getconf', 'install libc-bin');
+  need('sysctl', 'install procps (scripts/setup.sh)');
+  const traffic = ['64b', 'latency', 'flood', 'fdb', 'cost'].some((m) => o.only.has(m as Measure));
+  if (traffic) need('trafgen', 'install netsniff-ng (scripts/setup.sh)');
+  if (o.only.has('tcp')) need('iperf3', 'install iperf3 (scripts/setup.sh)');
+  let python = '';
+  if (o.only.has('fdb')) {
+    python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : (which('python3') ?? '');
+    if (!python) throw new BenchError('python3 not found: it sends the 50,000-MAC burst (apt-get install python3)');
+  }
+  return python;
+}
+
+// ---- machine description ----
+
+async function firstLine(cmd: string, args: string[]): Promise<string> {
+  if (which(cmd) === null) return '';
+  const r = await run(cmd, args).catch(() => ({ stdout: '', stderr: '' }));
+  return ((r.stdout || r.stderr).trim().split('\n')[0] ?? '').trim();
+}
+
+async function machine(withOvs: boolean): Promise<Record<string, unknown>> {
+  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+  const meminfo = readFileSync('/proc/meminfo', 'utf8');
+  let commit = '';
+  try {
+    commit = execFileSync('git', ['-C', ROOT, 'rev-parse', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    // not a git checkout
+  }
+  return {
+    cpuModel: /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? '',
+    nproc: os.cpus().length,
+    memTotalKiB: Number(/^MemTotal:\s+(\d+)/m.exec(meminfo)?.[1] ?? NaN),
+    kernel: `${os.release()} ${os.version()}`,
+    node: process.version,
+    loadavgAtStart: os.loadavg(),
+    gitCommit: commit,
+    versions: {
+      iperf3: await firstLine('iperf3', ['--version']),
+      trafgen: await firstLine('trafgen', ['-v']),
+      ping: await firstLine('ping', ['-V']),
+      iproute2: await firstLine('ip', ['-V']),
+      ovs: withOvs ? await ovsVersion() : '',
+    },
+  };
+}
+
+// ---- the run ----
+
+const SWITCH_ORDER: SwitchName[] = ['vswitchd', 'bridge', 'ovs'];
+const FDB_MACS = 50_000;
+
+function timestamp(d: Date): string {
+  return d.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
+}
+
+/** A note when other processes used a noticeable share of the CPUs during a window. */
+function others(cpuS: number, seconds: number): string {
+  const pct = (100 * cpuS) / seconds;
+  return pct >= 10 ? ` [other processes on the machine: ${pct.toFixed(0)} % of a core]` : '';
+}
+
+function fmtRate(x: number): string {
+  return `${(x / 1e6).toFixed(3)} Mframes/s`;
+}
+
+async function main(): Promise<number> {
+  let parsed: Options | 'help';
+  parsed = parseArgs(process.argv.slice(2));
+  if (parsed === 'help') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const o = parsed;
+  const only = new Set(o.only);
+  const implied: string[] = [];
+  for (const m of ['latency', 'fdb', 'cost'] as const) {
+    if (only.has(m) && !only.has('64b')) {
+      only.add('64b');
+      implied.push(m);
+    }
+  }
+  const python = preflight({ ...o, only });
+  if (implied.length > 0) log(`bench: 64b runs too (${implied.join(', ')} need it)`);
+  if (o.withOvs) await ensureOvsInstalled(log);
+
+  const dur: Durations = o.quick ? QUICK : FULL;
+  const switches = SWITCH_ORDER.filter((s) => s !== 'ovs' || o.withOvs);
+  const started = new Date();
+  const resultsDir = join(ROOT, 'bench', 'results');
+  mkdirSync(resultsDir, { recursive: true });
+  const resultsFile = join(resultsDir, `${timestamp(started)}.json`);
+  const samples: SampleSet['samples'] = {};
+  const add = (id: string, sw: SwitchName, v: number | null | undefined): void => {
+    if (v === null || v === undefined || !Number.isFinite(v)) return;
+    ((samples[id] ??= {})[sw] ??= []).push(v);
+  };
+  const errors: string[] = [];
+  const rounds: Array<Record<string, unknown>> = [];
+  const results: Record<string, unknown> = {
+    version: 1,
+    complete: false,
+    startedAt: started.toISOString(),
+    options: { withOvs: o.withOvs, rounds: o.rounds, quick: o.quick, only: [...only], vswitchdArgs: o.vswitchdArgs, nodeArgs: o.nodeArgs },
+    machine: await machine(o.withOvs),
+    settings: {
+      durations: dur,
+      frame: `${FRAME_BYTES} bytes + FCS = 64 on the wire, ethertype 0x${ETHERTYPE.toString(16)}`,
+      sender: 'trafgen --cpus 1 (one sender on CPU 0), qdisc bypass',
+      hosts: 24,
+      fdbMacs: FDB_MACS,
+      switches: {
+        vswitchd: `bin/vswitchd --socket <tmp> --max-ports 24 ${o.vswitchdArgs.join(' ')}`.trim(),
+        bridge: 'ip link add type bridge stp_state 0 forward_delay 0 ageing_time 30000 nf_call_* 0 (br_netfilter off in the switch namespace)',
+        ovs: o.withOvs ? 'ovs-vswitchd --disable-system, datapath_type=netdev, userspace-tso-enable=true, mac-table-size=65536' : undefined,
+      },
+    },
+    switches,
+    rounds,
+    samples,
+    errors,
+  };
+  const save = (): void => writeFileSync(resultsFile, JSON.stringify(results, null, 1) + '\n');
+
+  const topo = await Topology.create(24, log);
+  results['prefix'] = topo.prefix;
+  const work = mkdtempSync(join(os.tmpdir(), `vswbench-${topo.prefix}-`));
+  onCleanup(`work dir ${work}`, () => rmSync(work, { recursive: true, force: true }));
+  if (only.has('tcp')) await startIperfServer(topo);
+
+  const make = (name: SwitchName): Switch => {
+    if (name === 'vswitchd') return new Vswitchd(topo, { args: o.vswitchdArgs, nodeArgs: o.nodeArgs });
+    if (name === 'bridge') return new LinuxBridge(topo);
+    return new Ovs(topo);
+  };
+
+  const t0 = Date.now();
+  for (let round = 1; round <= o.rounds; round++) {
+    const roundRec: Record<string, unknown> = { round, sessions: [] as unknown[] };
+    rounds.push(roundRec);
+    if (only.has('core')) {
+      log(`[round ${round}/${o.rounds}] core micro-benchmark`);
+      const c = await runCoreBench({ durationMs: dur.coreMs });
+      roundRec['core'] = c;
+      add('core.unicast', 'vswitchd', c.knownUnicast);
+      add('core.flood23', 'vswitchd', c.flood23);
+      add('core.fdb50k', 'vswitchd', c.fdb50k);
+      log(`  core: unicast ${(c.knownUnicast / 1e6).toFixed(1)} M/s, flood23 ${(c.flood23 / 1e6).toFixed(2)} M/s, fdb50k ${(c.fdb50k / 1e6).toFixed(2)} M/s`);
+    }
+    for (const name of switches) {
+      const tag = `[round ${round}/${o.rounds} ${name}]`;
+      const details: Record<string, unknown> = {};
+      const sessionErrors: string[] = [];
+      const sessionStart = Date.now();
+      (roundRec['sessions'] as unknown[]).push({ switch: name, startedAt: new Date().toISOString(), details, errors: sessionErrors });
+      const step = async <T>(what: string, fn: () => Promise<T>): Promise<T | undefined> => {
+        try {
+          return await fn();
+        } catch (err) {
+          const msg = `${name}, round ${round}, ${what}: ${(err as Error).message}`;
+          log(`${tag} ${what}: FAILED: ${(err as Error).message}`);
+          sessionErrors.push(msg);
+          errors.push(msg);
+          return undefined;
+        }
+      };
+      log(`${tag} starting`);
+      const sw = make(name);
+      const ctx: Ctx = { topo, sw, dur, dir: work, python };
+      const up = await step('start', async () => {
+        await sw.start();
+        return true;
+      });
+      if (up) {
+        if (only.has('cost')) {
+          await step('idle cost', async () => {
+            const r = await idleCost(ctx);
+            details['idle'] = r;
+            add('cpu.idle', name, r.processPct);
+            add('rss.idle', name, r.rssKiB);
+            log(`${tag} idle ${r.seconds.toFixed(0)} s: process ${r.processPct === null ? '—' : `${r.processPct.toFixed(2)} %`}, machine ${r.machinePct.toFixed(1)} % of a core, RSS ${r.rssKiB === null ? '—' : `${(r.rssKiB / 1024).toFixed(1)} MB`}${others((r.otherPct / 100) * r.seconds, r.seconds)}`);
+          });
+        }
+        if (only.has('latency')) {
+          await step('latency, idle', async () => {
+            const r = await latencyIdle(ctx);
+            details['latencyIdle'] = r;
+            add('lat.idle.avg', name, r.avgMs);
+            add('lat.idle.p99', name, r.p99Ms);
+            log(`${tag} ping idle: avg ${r.avgMs.toFixed(3)} ms, p99 ${r.p99Ms.toFixed(3)} ms, ${r.replies}/${r.sent} replies`);
+          });
+        }
+        let u64: WindowResult | undefined;
+        if (only.has('64b')) {
+          u64 = await step('64-byte frames', async () => {
+            const w = await unicast64(ctx);
+            details['unicast64'] = w;
+            add('u64.rx', name, w.rxRate);
+            add('u64.sent', name, w.sentRate);
+            add('u64.loss', name, w.loss * 100);
+            add('noise.other', name, (100 * w.otherCpuS) / w.seconds);
+            const mframes = w.received / 1e6;
+            if (mframes > 0) {
+              add('cpu.machinePerM', name, w.machineCpuS / mframes);
+              if (w.processCpuS !== null) add('cpu.processPerM', name, w.processCpuS / mframes);
+            }
+            const cpus = Object.entries(w.cpuSplit)
+              .filter(([k]) => k !== 'cpu')
+              .map(([k, v]) => `${k} usr ${v.user}% sys ${v.system}% si ${v.softirq}% idle ${v.idle}%`)
+              .join('; ');
+            log(`${tag} 64 B: received ${fmtRate(w.rxRate)}, sent ${fmtRate(w.sentRate)}, loss ${(w.loss * 100).toFixed(1)} % [${cpus}]${others(w.otherCpuS, w.seconds)}`);
+            return w;
+          });
+        }
+        if (only.has('latency') && u64 && u64.rxRate > 0) {
+          const rate = u64.rxRate / 2;
+          await step('latency, half rate', async () => {
+            const r = await latencyLoaded(ctx, rate);
+            details['latencyLoaded'] = r;
+            add('lat.load.avg', name, r.ping.avgMs);
+            add('lat.load.p99', name, r.ping.p99Ms);
+            add('lat.load.rate', name, r.ratePps);
+            add('lat.load.loss', name, r.load.loss * 100);
+            add('lat.load.pingLoss', name, (100 * (r.ping.sent - r.ping.replies)) / r.ping.sent);
+            log(`${tag} ping at half rate (${fmtRate(rate)} asked, ${fmtRate(r.load.sentRate)} sent, ${fmtRate(r.load.rxRate)} received): avg ${r.ping.avgMs.toFixed(3)} ms, p99 ${r.ping.p99Ms.toFixed(3)} ms, ${r.ping.replies}/${r.ping.sent} replies${others(r.load.otherCpuS, r.load.seconds)}`);
+          });
+        }
+        if (only.has('tcp')) {
+          for (const streams of [1, 4]) {
+            await step(`TCP ${streams} stream(s)`, async () => {
+              const r = await tcp(ctx, streams);
+              details[`tcp${streams}`] = r;
+              add(`tcp${streams}`, name, r.gbps);
+              log(`${tag} TCP -P ${streams}: ${r.gbps.toFixed(2)} Gbit/s, ${r.retransmits} retransmits`);
+            });
+          }
+        }
+        if (only.has('flood')) {
+          await step('flood', async () => {
+            const w = await flood(ctx);
+            details['flood'] = w;
+            add('flood.rx', name, w.rxRate);
+            add('flood.sent', name, w.sentRate);
+            log(`${tag} flood: delivered ${fmtRate(w.rxRate)} over ${w.perReceiver.length} hosts (min per host ${fmtRate(Math.min(...w.perReceiver) / w.seconds)}), sent ${fmtRate(w.sentRate)}${others(w.otherCpuS, w.seconds)}`);
+          });
+        }
+        if (only.has('fdb')) {
+          await step('FDB at scale', async () => {
+            const r = await fdbScale(ctx, FDB_MACS, 1000 + round, log);
+            details['fdb'] = r;
+            add('fdb.entries', name, r.fill.entries);
+            add('fdb.rx', name, r.window.rxRate);
+            if (u64 && u64.rxRate > 0) add('fdb.own', name, r.window.rxRate / u64.rxRate);
+            const own = u64 && u64.rxRate > 0 ? ` (${(r.window.rxRate / u64.rxRate).toFixed(2)}× its own)` : '';
+            log(`${tag} FDB: ${r.fill.entries} entries (${r.fill.passes.length} pass(es)); 64 B: received ${fmtRate(r.window.rxRate)}${own}${others(r.window.otherCpuS, r.window.seconds)}`);
+          });
+        }
+        if (only.has('cost')) {
+          const r = rssNow(sw);
+          details['rssEnd'] = r;
+          add('rss.end', name, r.rssKiB);
+          add('rss.endAnon', name, r.rssDetail?.anon);
+        }
+      }
+      await step('stop', () => sw.stop());
+      (roundRec['sessions'] as Array<Record<string, unknown>>).at(-1)!['seconds'] = (Date.now() - sessionStart) / 1000;
+      save();
+      await sleep(500);
+    }
+  }
+
+  results['complete'] = true;
+  results['finishedAt'] = new Date().toISOString();
+  results['seconds'] = (Date.now() - t0) / 1000;
+  const table = markdownTable({ switches, samples });
+  results['table'] = table;
+  save();
+  process.stdout.write(`\n${table}\n`);
+  const m = results['machine'] as { cpuModel: string; nproc: number; kernel: string };
+  process.stdout.write(
+    `${o.rounds} round(s)${o.quick ? ' (--quick)' : ''}; medians with min–max over the rounds; ${m.cpuModel}, ${m.nproc} CPUs, Linux ${os.release()}, Node ${process.version}\n`,
+  );
+  process.stdout.write(`results: ${resultsFile}\n`);
+  if (errors.length > 0) {
+    log(`bench: ${errors.length} measure(s) failed:`);
+    for (const e of errors) log(`  ${e}`);
+    return 1;
+  }
+  return 0;
+}
+
+// ---- clean-up on every way out ----
+
+let exiting = false;
+
+/** Stop every child (waiting for them), remove everything, exit. */
+async function finish(code: number, message?: string): Promise<never> {
+  if (message) process.stderr.write(`${message}\n`);
+  if (!exiting) {
+    exiting = true;
+    await Promise.race([stopAll(2000), sleep(5000)]);
+    cleanupAll();
+  }
+  process.exit(code);
+}
+
+for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+  process.on(sig, () => {
+    if (exiting) {
+      // a second signal: no more waiting
+      cleanupAll();
+      process.exit(code);
+    }
+    void finish(code, `\nbench: ${sig}: stopped; cleaning up`);
+  });
+}
+process.on('exit', () => cleanupAll());
+process.on('uncaughtException', (err) => void finish(1, `bench: ${err instanceof BenchError ? '' : 'internal error: '}${err.message}`));
+process.on('unhandledRejection', (err) => void finish(1, `bench: internal error: ${err instanceof Error ? err.message : String(err)}`));
+
+try {
+  const code = await main();
+  await finish(code);
+} catch (err) {
+  if (exiting) await new Promise(() => undefined); // a signal is already cleaning up
+  if (err instanceof BenchError) await finish(1, `bench: ${err.message}`);
+  if (process.env['BENCH_DEBUG']) process.stderr.write(`${(err as Error).stack}\n`);
+  await finish(1, `bench: internal error: ${(err as Error).message}`);
+}

@@ -1,0 +1,467 @@
+// The measures, run against whichever switch is up in the topology.
+//
+// Every traffic figure is taken over a window: the sender is started, given
+// a warm-up, then counters are read at the start and the end of the window
+// (hosts' interface counters from /proc/PID/net/dev of their namespaces,
+// /proc/stat, /proc/PID/stat), and only then is the sender stopped.
+
+import { join } from 'node:path';
+import { BenchError, ourGroups, run, sleep, start } from './proc.js';
+import {
+  allProcesses,
+  busyTicks,
+  type CpuTimes,
+  diffProcStat,
+  foreignTicks,
+  mean,
+  percentile,
+  processTicks,
+  readProcStat,
+  rssDetail,
+  rssKiB,
+  threadTicks,
+  ticksPerSecond,
+} from './stats.js';
+import type { Switch } from './switches.js';
+import type { Host, Topology } from './topology.js';
+import { BROADCAST, frameConfig, Trafgen } from './trafgen.js';
+
+export interface Durations {
+  /** trafgen windows (64-byte, flood, FDB), s */
+  trafficS: number;
+  /** iperf3 -t, s */
+  tcpS: number;
+  /** idle CPU window, s */
+  idleS: number;
+  /** sender warm-up before a window, ms */
+  warmupMs: number;
+  /** pings per latency run */
+  pings: number;
+  /** ping -i, s */
+  pingIntervalS: number;
+  /** core micro-benchmark, ms per case */
+  coreMs: number;
+}
+
+export const FULL: Durations = { trafficS: 5, tcpS: 5, idleS: 10, warmupMs: 500, pings: 500, pingIntervalS: 0.002, coreMs: 1500 };
+export const QUICK: Durations = { trafficS: 2, tcpS: 2, idleS: 3, warmupMs: 300, pings: 500, pingIntervalS: 0.002, coreMs: 300 };
+
+export interface Ctx {
+  topo: Topology;
+  sw: Switch;
+  dur: Durations;
+  /** a directory for trafgen configurations */
+  dir: string;
+  python: string;
+}
+
+// ---- windows of traffic ----
+
+export interface CpuSplit {
+  /** per CPU: percentages of the window (user, system, softirq, irq, idle) */
+  [cpu: string]: { user: number; system: number; softirq: number; irq: number; idle: number };
+}
+
+export interface WindowResult {
+  seconds: number;
+  /** frames the sender's interface took (tx_packets + tx_dropped delta) */
+  sent: number;
+  /** received, summed over the receivers (rx_packets deltas) */
+  received: number;
+  /** per receiver */
+  perReceiver: number[];
+  /** what trafgen said it sent over its whole run */
+  trafgenPackets: number;
+  sentRate: number;
+  rxRate: number;
+  loss: number;
+  /** machine busy CPU seconds (user+nice+system+irq+softirq over all CPUs) */
+  machineCpuS: number;
+  /** the switch's processes' CPU seconds (utime+stime, all threads) */
+  processCpuS: number | null;
+  /** CPU seconds used by processes that are not the benchmark's (other work on the machine) */
+  otherCpuS: number;
+  /** its main process's threads, CPU seconds each */
+  threads: Record<string, number> | null;
+  cpuSplit: CpuSplit;
+  /** the switch's own counters, before and after */
+  switchBefore: unknown;
+  switchAfter: unknown;
+}
+
+function split(d: Record<string, CpuTimes>): CpuSplit {
+  const out: CpuSplit = {};
+  for (const [cpu, t] of Object.entries(d)) {
+    const total = t.user + t.nice + t.system + t.idle + t.iowait + t.irq + t.softirq + t.steal;
+    const pct = (x: number) => (total > 0 ? Math.round((1000 * x) / total) / 10 : 0);
+    out[cpu] = { user: pct(t.user + t.nice), system: pct(t.system), softirq: pct(t.softirq), irq: pct(t.irq), idle: pct(t.idle + t.iowait) };
+  }
+  return out;
+}
+
+interface Snapshot {
+  t: number;
+  sent: number;
+  rx: number[];
+  stat: Record<string, CpuTimes>;
+  proc: number;
+  threads: Record<string, number>;
+  all: Map<number, { pgrp: number; ticks: number }>;
+  ours: Set<number>;
+}
+
+function snapshot(ctx: Ctx, from: Host, to: Host[]): Snapshot {
+  const t = performance.now();
+  const s = ctx.topo.hostDev(from);
+  const rx = to.map((h) => ctx.topo.hostDev(h).rxPackets);
+  const stat = readProcStat();
+  const pids = ctx.sw.pids();
+  const proc = pids.reduce((a, p) => a + processTicks(p), 0);
+  const main = ctx.sw.mainPid();
+  const threads = main === null ? {} : threadTicks(main);
+  return { t, sent: s.txPackets + s.txDropped, rx, stat, proc, threads, all: allProcesses(), ours: ourGroups() };
+}
+
+/** Send 64-byte frames from `from` to `dstMac` and count them at `to` over a window. */
+export async function trafficWindow(
+  ctx: Ctx,
+  from: Host,
+  dstMac: string,
+  to: Host[],
+  opts: { ratePps?: number; seconds?: number; during?: () => Promise<void> } = {},
+): Promise<WindowResult> {
+  const conf = join(ctx.dir, `trafgen-${from.n}.cfg`);
+  const switchBefore = await ctx.sw.counters().catch(() => null);
+  const tg = await Trafgen.start(from, conf, frameConfig(dstMac, from.mac), { ratePps: opts.ratePps });
+  let a: Snapshot;
+  let b: Snapshot;
+  try {
+    await sleep(ctx.dur.warmupMs);
+    if (!tg.running) throw new BenchError('trafgen stopped on its own');
+    a = snapshot(ctx, from, to);
+    if (opts.during) await opts.during();
+    else await sleep((opts.seconds ?? ctx.dur.trafficS) * 1000);
+    b = snapshot(ctx, from, to);
+    if (!tg.running) throw new BenchError('trafgen stopped on its own');
+  } finally {
+    await tg.stop().catch(() => NaN);
+  }
+  const trafgenPackets = await tg.stop();
+  const switchAfter = await ctx.sw.counters().catch(() => null);
+  const seconds = (b.t - a.t) / 1000;
+  const perReceiver = b.rx.map((x, i) => x - a.rx[i]!);
+  const received = perReceiver.reduce((x, y) => x + y, 0);
+  const sent = b.sent - a.sent;
+  const d = diffProcStat(a.stat, b.stat);
+  const tck = ticksPerSecond();
+  const main = ctx.sw.mainPid();
+  let threads: Record<string, number> | null = null;
+  if (main !== null) {
+    threads = {};
+    for (const [k, v] of Object.entries(b.threads)) threads[k] = (v - (a.threads[k] ?? 0)) / tck;
+  }
+  return {
+    seconds,
+    sent,
+    received,
+    perReceiver,
+    trafgenPackets,
+    sentRate: sent / seconds,
+    rxRate: received / seconds,
+    loss: sent > 0 ? Math.max(0, 1 - received / (sent * to.length)) : NaN,
+    machineCpuS: busyTicks(d['cpu']!) / tck,
+    otherCpuS: foreignTicks(a.all, b.all, b.ours, process.pid) / tck,
+    processCpuS: ctx.sw.pids().length > 0 ? (b.proc - a.proc) / tck : null,
+    threads,
+    cpuSplit: split(d),
+    switchBefore,
+    switchAfter,
+  };
+}
+
+/** Make sure the switch has learned both hosts (otherwise unicast floods). */
+export async function learn(ctx: Ctx, a: Host, b: Host): Promise<void> {
+  if (!(await ctx.topo.pingUntilAnswered(a, b, 10_000))) throw new BenchError(`${a.ns} cannot ping ${b.ns} through ${ctx.sw.name}`);
+  if (!(await ctx.topo.pingUntilAnswered(b, a, 5000))) throw new BenchError(`${b.ns} cannot ping ${a.ns} through ${ctx.sw.name}`);
+}
+
+// ---- (1) 64-byte frames NS1 -> NS2 ----
+
+export async function unicast64(ctx: Ctx): Promise<WindowResult> {
+  const h1 = ctx.topo.host(1);
+  const h2 = ctx.topo.host(2);
+  await learn(ctx, h1, h2);
+  return trafficWindow(ctx, h1, h2.mac, [h2]);
+}
+
+// ---- (3) latency ----
+
+export interface PingResult {
+  sent: number;
+  replies: number;
+  avgMs: number;
+  p99Ms: number;
+  maxMs: number;
+  rttsMs: number[];
+}
+
+export async function pingRun(ctx: Ctx, from: Host, to: Host): Promise<PingResult> {
+  const { pings, pingIntervalS } = ctx.dur;
+  const r = await run('ip', ['netns', 'exec', from.ns, 'ping', '-n', '-i', String(pingIntervalS), '-c', String(pings), '-W', '1', to.ip], {
+    timeoutMs: pings * pingIntervalS * 1000 + 15_000,
+  });
+  const rtts: number[] = [];
+  for (const m of r.stdout.matchAll(/time=([\d.]+) ms/g)) rtts.push(Number(m[1]));
+  if (rtts.length === 0) throw new BenchError(`ping ${from.ns} -> ${to.ns}: no reply (${(r.stderr || r.stdout).trim().split('\n').pop()})`);
+  return {
+    sent: pings,
+    replies: rtts.length,
+    avgMs: mean(rtts),
+    p99Ms: percentile(rtts, 99),
+    maxMs: Math.max(...rtts),
+    rttsMs: rtts,
+  };
+}
+
+export async function latencyIdle(ctx: Ctx): Promise<PingResult> {
+  const h1 = ctx.topo.host(1);
+  const h2 = ctx.topo.host(2);
+  await learn(ctx, h1, h2);
+  return pingRun(ctx, h1, h2);
+}
+
+export interface LoadedPing {
+  ping: PingResult;
+  load: WindowResult;
+  ratePps: number;
+}
+
+/** Pings while (1) runs at `ratePps` (half of what the switch delivered in (1)). */
+export async function latencyLoaded(ctx: Ctx, ratePps: number): Promise<LoadedPing> {
+  const h1 = ctx.topo.host(1);
+  const h2 = ctx.topo.host(2);
+  await learn(ctx, h1, h2);
+  let ping: PingResult | undefined;
+  const load = await trafficWindow(ctx, h1, h2.mac, [h2], {
+    ratePps,
+    during: async () => {
+      ping = await pingRun(ctx, h1, h2);
+    },
+  });
+  return { ping: ping!, load, ratePps };
+}
+
+// ---- (2) TCP ----
+
+export interface TcpResult {
+  streams: number;
+  gbps: number;
+  retransmits: number;
+  senderCpuPct: number;
+  receiverCpuPct: number;
+}
+
+export async function tcp(ctx: Ctx, streams: number): Promise<TcpResult> {
+  const h1 = ctx.topo.host(1);
+  const h2 = ctx.topo.host(2);
+  await learn(ctx, h1, h2);
+  let last = '';
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const r = await run('ip', ['netns', 'exec', h1.ns, 'iperf3', '-c', h2.ip, '-t', String(ctx.dur.tcpS), '-P', String(streams), '-J'], {
+      timeoutMs: ctx.dur.tcpS * 1000 + 30_000,
+    });
+    let j: {
+      error?: string;
+      end?: {
+        sum_received?: { bits_per_second?: number };
+        sum_sent?: { retransmits?: number };
+        cpu_utilization_percent?: { host_total?: number; remote_total?: number };
+      };
+    } = {};
+    try {
+      j = JSON.parse(r.stdout) as typeof j;
+    } catch {
+      last = (r.stderr || r.stdout).trim().split('\n').pop() ?? '';
+    }
+    if (j.error) last = j.error;
+    const bps = j.end?.sum_received?.bits_per_second;
+    if (r.code === 0 && typeof bps === 'number') {
+      return {
+        streams,
+        gbps: bps / 1e9,
+        retransmits: j.end?.sum_sent?.retransmits ?? NaN,
+        senderCpuPct: j.end?.cpu_utilization_percent?.host_total ?? NaN,
+        receiverCpuPct: j.end?.cpu_utilization_percent?.remote_total ?? NaN,
+      };
+    }
+    // the server may still be busy with the previous test, or not listening yet
+    await sleep(500);
+  }
+  throw new BenchError(`iperf3 -P ${streams}: ${last || 'failed'}`);
+}
+
+// ---- (4) flooding ----
+
+export async function flood(ctx: Ctx): Promise<WindowResult> {
+  const h1 = ctx.topo.host(1);
+  const receivers = ctx.topo.hosts.filter((h) => h !== h1);
+  const w = await trafficWindow(ctx, h1, BROADCAST, receivers);
+  return w;
+}
+
+// ---- (5) FDB at scale ----
+
+/** 50,000 distinct random unicast source MACs to broadcast, paced, from a raw socket. */
+const BURST_PY = `
+import random, socket, sys, time
+ifname, count, seed, rate = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+rnd = random.Random(seed)
+seen = set()
+macs = []
+while len(macs) < count:
+    b = bytearray(rnd.getrandbits(48).to_bytes(6, 'big'))
+    b[0] = (b[0] & 0xfc) | 0x02          # locally administered, unicast
+    if b[0] == 0x02:                     # 02:... is the hosts' range
+        continue
+    m = bytes(b)
+    if m in seen:
+        continue
+    seen.add(m)
+    macs.append(m)
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((ifname, 0))
+head = b'\\xff' * 6
+tail = b'\\x88\\xb5' + bytes(46)
+burst = 16
+step = burst / rate
+sent = errors = 0
+t = time.perf_counter()
+for i in range(0, count, burst):
+    for m in macs[i:i + burst]:
+        try:
+            s.send(head + m + tail)
+            sent += 1
+        except OSError:
+            errors += 1
+    t += step
+    d = t - time.perf_counter()
+    if d > 0:
+        time.sleep(d)
+print(sent, errors)
+`;
+
+export interface FdbFill {
+  target: number;
+  passes: Array<{ ratePps: number; seconds: number; sent: number; errors: number; entries: number }>;
+  entries: number;
+}
+
+export async function fillFdb(ctx: Ctx, count: number, seed: number, log: (s: string) => void): Promise<FdbFill> {
+  const h3 = ctx.topo.host(3);
+  const passes: FdbFill['passes'] = [];
+  let rate = 12_500;
+  let entries = 0;
+  for (let pass = 0; pass < 3 && entries < count; pass++) {
+    const t0 = performance.now();
+    const r = await run('ip', ['netns', 'exec', h3.ns, ctx.python, '-c', BURST_PY, h3.ifname, String(count), String(seed), String(rate)], {
+      timeoutMs: (count / rate) * 1000 + 60_000,
+    });
+    if (r.code !== 0) throw new BenchError(`MAC burst from ${h3.ns} failed: ${(r.stderr || r.stdout).trim().split('\n').pop()}`);
+    const seconds = (performance.now() - t0) / 1000;
+    const [sent, errors] = r.stdout.trim().split(/\s+/).map(Number);
+    // learning may lag behind (OVS learns in its slow path): wait until it settles
+    let last = -1;
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      await sleep(500);
+      entries = await ctx.sw.fdbEntries();
+      if (entries >= count || entries === last || Date.now() > deadline) break;
+      last = entries;
+    }
+    passes.push({ ratePps: rate, seconds, sent: sent ?? NaN, errors: errors ?? NaN, entries });
+    if (entries < count) log(`  fdb: ${entries} entries after pass ${pass + 1} at ${rate} frames/s; sending again slower`);
+    rate = Math.round(rate / 2);
+  }
+  return { target: count, passes, entries };
+}
+
+export interface FdbResult {
+  fill: FdbFill;
+  window: WindowResult;
+}
+
+export async function fdbScale(ctx: Ctx, count: number, seed: number, log: (s: string) => void): Promise<FdbResult> {
+  const fill = await fillFdb(ctx, count, seed, log);
+  const window = await unicast64(ctx);
+  return { fill, window };
+}
+
+// ---- (6) cost ----
+
+export interface IdleResult {
+  seconds: number;
+  /** CPU of the switch's main process, % of one core */
+  processPct: number | null;
+  /** all of its processes */
+  allProcessesPct: number | null;
+  /** the machine's busy CPU, % of one core (everything running, not only the switch) */
+  machinePct: number;
+  /** of which processes that are not the benchmark's, % of one core */
+  otherPct: number;
+  rssKiB: number | null;
+  rssAllKiB: number | null;
+  rssDetail: { anon: number; file: number; shmem: number } | null;
+}
+
+export async function idleCost(ctx: Ctx): Promise<IdleResult> {
+  await sleep(1000); // let the attach settle
+  const main = ctx.sw.mainPid();
+  const pids = ctx.sw.pids();
+  const tck = ticksPerSecond();
+  const t0 = performance.now();
+  const s0 = readProcStat();
+  const m0 = main === null ? 0 : processTicks(main);
+  const a0 = pids.reduce((x, p) => x + processTicks(p), 0);
+  const all0 = allProcesses();
+  await sleep(ctx.dur.idleS * 1000);
+  const all1 = allProcesses();
+  const seconds = (performance.now() - t0) / 1000;
+  const d = diffProcStat(s0, readProcStat());
+  const m1 = main === null ? 0 : processTicks(main);
+  const a1 = pids.reduce((x, p) => x + processTicks(p), 0);
+  const pct = (ticks: number) => (100 * ticks) / tck / seconds;
+  return {
+    seconds,
+    processPct: main === null ? null : pct(m1 - m0),
+    allProcessesPct: pids.length === 0 ? null : pct(a1 - a0),
+    machinePct: pct(busyTicks(d['cpu']!)),
+    otherPct: pct(foreignTicks(all0, all1, ourGroups(), process.pid)),
+    rssKiB: main === null ? null : rssKiB(main),
+    rssAllKiB: pids.length === 0 ? null : pids.reduce((x, p) => x + rssKiB(p), 0),
+    rssDetail: main === null ? null : rssDetail(main),
+  };
+}
+
+export function rssNow(sw: Switch): { rssKiB: number | null; rssAllKiB: number | null; rssDetail: { anon: number; file: number; shmem: number } | null } {
+  const main = sw.mainPid();
+  const pids = sw.pids();
+  return {
+    rssKiB: main === null ? null : rssKiB(main),
+    rssAllKiB: pids.length === 0 ? null : pids.reduce((x, p) => x + rssKiB(p), 0),
+    rssDetail: main === null ? null : rssDetail(main),
+  };
+}
+
+// ---- iperf3 server ----
+
+/** iperf3 -s in NS2 for the whole run (tracked: killed by cleanupAll()). */
+export async function startIperfServer(topo: Topology): Promise<void> {
+  const h2 = topo.host(2);
+  const p = start('iperf3 server', 'ip', ['netns', 'exec', h2.ns, 'iperf3', '-s', '-B', h2.ip, '--forceflush']);
+  const deadline = Date.now() + 5000;
+  while (!/Server listening/.test(p.stdout)) {
+    if (p.code !== null) throw new BenchError(`iperf3 server failed: ${(p.stderr || p.stdout).trim().split('\n').pop()}`);
+    if (Date.now() > deadline) throw new BenchError('iperf3 server did not start within 5 s');
+    await sleep(20);
+  }
+}

@@ -1,0 +1,190 @@
+// The switches under test: vswitchd and the Linux bridge (Open vSwitch is in
+// ovs.ts). Each runs in the topology's switch namespace with all 24 ports
+// attached, one switch at a time.
+
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { request } from '../src/control/client.js';
+import { BenchError, check, lastLine, onCleanup, type Proc, runSync, sleep, start } from './proc.js';
+import type { Topology } from './topology.js';
+
+/** Repository root (this file is dist/bench/switches.js once built). */
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const VSWITCHD = join(ROOT, 'bin', 'vswitchd');
+export const VSWCONFIG = join(ROOT, 'bin', 'vswconfig');
+
+export type SwitchName = 'vswitchd' | 'bridge' | 'ovs';
+
+export interface Switch {
+  readonly name: SwitchName;
+  /** Start it with every host's port attached. */
+  start(): Promise<void>;
+  /** The switch's own process (CPU, RSS), or null for the in-kernel bridge. */
+  mainPid(): number | null;
+  /** All of its processes (for CPU time). */
+  pids(): number[];
+  /** Learned MAC addresses. */
+  fdbEntries(): Promise<number>;
+  /** Its own counters, kept with the samples (drops and the like). */
+  counters(): Promise<unknown>;
+  stop(): Promise<void>;
+}
+
+export interface VswitchdOptions {
+  /** Extra vswitchd options (e.g. --ring-frames 256). */
+  args?: string[];
+  /** Options for node itself (e.g. --cpu-prof --cpu-prof-dir=DIR). */
+  nodeArgs?: string[];
+}
+
+export class Vswitchd implements Switch {
+  readonly name = 'vswitchd' as const;
+  private proc?: Proc;
+  private readonly dir: string;
+  readonly socket: string;
+  private readonly unregister: () => void;
+
+  constructor(
+    private readonly topo: Topology,
+    private readonly opts: VswitchdOptions = {},
+  ) {
+    this.dir = mkdtempSync(join(tmpdir(), `vswbench-${topo.prefix}-`));
+    this.socket = join(this.dir, 'vswitchd.sock');
+    const dir = this.dir;
+    this.unregister = onCleanup(`vswitchd dir ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
+  }
+
+  async start(): Promise<void> {
+    if (!existsSync(join(ROOT, 'dist', 'src', 'daemon', 'main.js'))) throw new BenchError('vswitchd is not built: run npm run build');
+    const maxPorts = Math.max(24, this.topo.hosts.length);
+    this.proc = start('vswitchd', 'ip', [
+      'netns', 'exec', this.topo.sw,
+      process.execPath, ...(this.opts.nodeArgs ?? []), VSWITCHD,
+      '--socket', this.socket, '--max-ports', String(maxPorts), ...(this.opts.args ?? []),
+    ]);
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      if (!this.proc.alive && this.proc.code !== null) {
+        throw new BenchError(`vswitchd exited during start-up: ${lastLine(this.proc.stderr) || `exit code ${this.proc.code}`}`);
+      }
+      try {
+        await request(this.socket, { cmd: 'show' }, { timeoutMs: 2000 });
+        break;
+      } catch {
+        if (Date.now() > deadline) throw new BenchError(`vswitchd did not answer on ${this.socket} within 15 s: ${lastLine(this.proc.stderr)}`);
+        await sleep(50);
+      }
+    }
+    for (const h of this.topo.hosts) {
+      try {
+        await request(this.socket, { cmd: 'add', ifname: h.port });
+      } catch (err) {
+        throw new BenchError(`vswconfig add ${h.port}: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  mainPid(): number | null {
+    return this.proc?.pid ?? null;
+  }
+
+  pids(): number[] {
+    return this.proc ? [this.proc.pid] : [];
+  }
+
+  /** `fdb entries N` from `vswconfig stats`, as a user would read it. */
+  async fdbEntries(): Promise<number> {
+    const out = await check('vswconfig stats', process.execPath, [VSWCONFIG, '--socket', this.socket, 'stats']);
+    const m = /^fdb entries (\d+)$/m.exec(out);
+    if (!m) throw new BenchError('vswconfig stats: no "fdb entries" line');
+    return Number(m[1]);
+  }
+
+  async counters(): Promise<unknown> {
+    const s = await request(this.socket, { cmd: 'stats' });
+    let rxRingDrops = 0;
+    for (const p of s.ports) rxRingDrops += p.rxRingDrops;
+    return { drops: s.drops, rxRingDrops, fdb: s.fdb };
+  }
+
+  async stop(): Promise<void> {
+    if (this.proc) {
+      await this.proc.stop('SIGTERM', 10_000);
+      if (this.proc.code !== 0) {
+        const why = lastLine(this.proc.stderr);
+        this.proc = undefined;
+        throw new BenchError(`vswitchd did not exit cleanly${why ? `: ${why}` : ''}`);
+      }
+      this.proc = undefined;
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+    this.unregister();
+  }
+
+  get stderr(): string {
+    return this.proc?.stderr ?? '';
+  }
+}
+
+export class LinuxBridge implements Switch {
+  readonly name = 'bridge' as const;
+  readonly br: string;
+  private unregister?: () => void;
+
+  constructor(private readonly topo: Topology) {
+    this.br = `${topo.prefix}br`;
+  }
+
+  async start(): Promise<void> {
+    const sw = this.topo.sw;
+    const br = this.br;
+    this.unregister = onCleanup(`bridge ${br}`, () => runSync('ip', ['-n', sw, 'link', 'del', br]));
+    // STP off, forward_delay 0: ports forward at once; ageing 300 s (as
+    // vswitchd's and OVS's defaults); br_netfilter off for this bridge (and in
+    // the namespace, see topology.ts).
+    const lines = [
+      'set -e',
+      `ip -n ${sw} link add ${br} type bridge stp_state 0 forward_delay 0 ageing_time 30000 nf_call_iptables 0 nf_call_ip6tables 0 nf_call_arptables 0`,
+      ...this.topo.hosts.map((h) => `ip -n ${sw} link set ${h.port} master ${br}`),
+      `ip -n ${sw} link set ${br} up`,
+    ];
+    await check('creating the Linux bridge', 'bash', ['-c', lines.join('\n')]);
+  }
+
+  mainPid(): number | null {
+    return null;
+  }
+
+  pids(): number[] {
+    return [];
+  }
+
+  /** Learned entries of `bridge fdb show` (the permanent ones left out). */
+  async fdbEntries(): Promise<number> {
+    const out = await check('bridge fdb show', 'bridge', ['-n', this.topo.sw, 'fdb', 'show', 'br', this.br], { timeoutMs: 60_000, keep: 256 << 20 });
+    let n = 0;
+    for (const line of out.split('\n')) if (line.trim() !== '' && !line.includes('permanent')) n++;
+    return n;
+  }
+
+  /** Drop counters of the bridge's ports (the switch side of each veth). */
+  async counters(): Promise<unknown> {
+    let rxDropped = 0;
+    let txDropped = 0;
+    for (const [name, c] of this.topo.netDev(this.topo.sw)) {
+      if (!name.endsWith('-vsw')) continue;
+      rxDropped += c.rxDropped;
+      txDropped += c.txDropped;
+    }
+    return { portsRxDropped: rxDropped, portsTxDropped: txDropped };
+  }
+
+  async stop(): Promise<void> {
+    await check('deleting the Linux bridge', 'ip', ['-n', this.topo.sw, 'link', 'del', this.br]);
+    this.unregister?.();
+    // ports leave the bridge; give the kernel a moment before the next switch takes them
+    await sleep(200);
+  }
+}
