@@ -7,7 +7,9 @@ import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_pr
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
 
 /** Repository root (this file is dist/test/helpers/lab.js once built). */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -272,12 +274,10 @@ export function fdbEntries(lab: Lab): { mac: string; port: string; age: number }
 
 /** Poll cond() every `step` ms until it holds or `ms` have passed; resolves to its last value. */
 export async function waitUntil(cond: () => boolean, ms = 5_000, step = 20): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    if (cond()) return true;
-    if (Date.now() >= deadline) return false;
-    await sleep(step);
-  }
+  return waitFor('a condition', cond, ms, step).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** The lines of tcpdump output that start a frame (not the indented hex/ASCII dump lines under one). */
@@ -382,4 +382,22 @@ export function cpuTicks(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return Number(fields[11]) + Number(fields[12]);
+}
+
+/** Call at a test file's top level: returns a maker of labs that are all cleaned up after the file's tests. */
+export function labsCleanedAfterAll(): () => Lab {
+  const labs: Lab[] = [];
+  after(async () => {
+    for (const lab of labs) await lab.cleanup();
+  });
+  return () => {
+    const lab = new Lab();
+    labs.push(lab);
+    return lab;
+  };
+}
+
+/** Assert that a command exited 0, showing its stderr if not. */
+export function assertOk(r: RunResult, what: string): void {
+  assert.equal(r.code, 0, `${what} failed: ${r.stderr}`);
 }

@@ -6,11 +6,12 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   addQuietPairs,
+  assertOk,
   cpuTicks,
-  Lab,
+  labsCleanedAfterAll,
   type RunResult,
   showPorts,
   sleep,
@@ -18,19 +19,9 @@ import {
   waitFor,
 } from '../helpers/lab.js';
 
-const labs: Lab[] = [];
-function newLab(): Lab {
-  const lab = new Lab();
-  labs.push(lab);
-  return lab;
-}
-after(async () => {
-  for (const lab of labs) await lab.cleanup();
-});
+const newLab = labsCleanedAfterAll();
 
-function ok(r: RunResult, what: string): void {
-  assert.equal(r.code, 0, `${what} failed: ${r.stderr}`);
-}
+const ok = assertOk;
 
 /** Run vswitchd to completion (it is expected to exit by itself). */
 function vswitchd(args: string[]): RunResult & { signal: NodeJS.Signals | null } {

@@ -3,16 +3,22 @@
 
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { type Host, Lab, portStats, type RunResult, showPorts, waitFor } from '../helpers/lab.js';
+import {
+  assertOk,
+  fdbEntries,
+  type Host,
+  Lab,
+  portStats,
+  showPorts,
+  waitFor,
+} from '../helpers/lab.js';
 
 const labs: Lab[] = [];
 after(async () => {
   for (const lab of labs) await lab.cleanup();
 });
 
-function ok(r: RunResult, what: string): void {
-  assert.equal(r.code, 0, `${what} failed: ${r.stderr}`);
-}
+const ok = assertOk;
 
 /** A lab with hosts 1..n, all attached to a running switch. */
 async function switchWithHosts(n: number): Promise<{ lab: Lab; hosts: Host[] }> {
@@ -25,17 +31,6 @@ async function switchWithHosts(n: number): Promise<{ lab: Lab; hosts: Host[] }> 
   return { lab, hosts };
 }
 
-function fdb(lab: Lab): { mac: string; port: string }[] {
-  const r = lab.vswconfig('fdb');
-  ok(r, 'vswconfig fdb');
-  return r.stdout
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => {
-      const [mac, , port] = l.split(/\s+/);
-      return { mac: mac!, port: port! };
-    });
-}
 
 /**
  * Wait (reading the daemon's stderr as it comes) for a log line, after the
@@ -69,12 +64,12 @@ describe('link events', () => {
     assert.ok(lab.ping(h1, h3.ip), 'h1 → h3');
     assert.ok(lab.ping(h2, h3.ip), 'h2 → h3');
     assert.ok(lab.ping(h1, h2.ip), 'h1 → h2');
-    assert.ok(fdb(lab).some((e) => e.port === h3.port && e.mac === h3.mac), 'h3 learned on its port');
+    assert.ok(fdbEntries(lab).some((e) => e.port === h3.port && e.mac === h3.mac), 'h3 learned on its port');
 
     lab.sh(`ip link del ${h3.port}`);
     await waitFor(`${h3.port} to leave show`, () => !showPorts(lab).includes(h3.port));
     assert.deepEqual(showPorts(lab), [h1.port, h2.port]);
-    const entries = fdb(lab);
+    const entries = fdbEntries(lab);
     assert.ok(!entries.some((e) => e.port === h3.port || e.mac === h3.mac), `FDB not flushed: ${JSON.stringify(entries)}`);
     await waitForLog(lab, h3.port, /delet|remov|gone|vanish|disappear/i, `${h3.port} removed`);
     assert.ok(lab.ping(h1, h2.ip), 'h1 → h2 after the deletion');
@@ -138,7 +133,7 @@ describe('link events', () => {
     await waitFor(`stats to show ${h2.port} down`, () => linkOf(lab, h2.port) === 'down');
     await waitForLog(lab, h2.port, /\bdown\b/i, `${h2.port} link down`);
     assert.deepEqual(showPorts(lab), [h1.port, h2.port, h3.port], 'the port stays listed');
-    assert.ok(!fdb(lab).some((e) => e.port === h2.port), 'entries on a port without carrier are flushed');
+    assert.ok(!fdbEntries(lab).some((e) => e.port === h2.port), 'entries on a port without carrier are flushed');
 
     const txBefore = portStats(lab).get(h2.port)!.txFrames;
     const kernelTxBefore = lab.stat(null, h2.port, 'tx_packets') + lab.stat(null, h2.port, 'tx_dropped');

@@ -3,11 +3,13 @@
 
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   addQuietPairs,
   addTun,
-  Lab,
+  assertOk,
+  fdbEntries,
+  labsCleanedAfterAll,
   promiscuity,
   type RunResult,
   showPorts,
@@ -15,20 +17,9 @@ import {
   waitFor,
 } from '../helpers/lab.js';
 
-const labs: Lab[] = [];
-function newLab(): Lab {
-  const lab = new Lab();
-  labs.push(lab);
-  return lab;
-}
+const newLab = labsCleanedAfterAll();
 
-after(async () => {
-  for (const lab of labs) await lab.cleanup();
-});
-
-function ok(r: RunResult, what: string): void {
-  assert.equal(r.code, 0, `${what} failed: ${r.stderr}`);
-}
+const ok = assertOk;
 
 /** A refused command: nonzero exit, one `vswconfig: ` line on stderr mentioning `mention`. */
 function refused(r: RunResult, mention: RegExp): void {
@@ -39,17 +30,6 @@ function refused(r: RunResult, mention: RegExp): void {
   assert.match(lines[0]!, mention);
 }
 
-function fdbMacs(lab: Lab): { mac: string; port: string }[] {
-  const r = lab.vswconfig('fdb');
-  ok(r, 'vswconfig fdb');
-  return r.stdout
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => {
-      const [mac, , port] = l.split(/\s+/);
-      return { mac: mac!, port: port! };
-    });
-}
 
 describe('ports', () => {
   it('add lists ports in the order added and sets promiscuous mode; delete restores it, flushes the FDB and stops traffic while the others keep working', async () => {
@@ -67,7 +47,7 @@ describe('ports', () => {
     assert.ok(lab.ping(h1, h3.ip), 'h1 → h3 before delete');
     assert.ok(lab.ping(h2, h3.ip), 'h2 → h3 before delete');
     assert.ok(
-      fdbMacs(lab).some((e) => e.mac === h3.mac && e.port === h3.port),
+      fdbEntries(lab).some((e) => e.mac === h3.mac && e.port === h3.port),
       `fdb should list ${h3.mac} on ${h3.port}`,
     );
 
@@ -76,7 +56,7 @@ describe('ports', () => {
     assert.equal(promiscuity(lab, h3.port), 0, 'promiscuity of the deleted port');
     assert.equal(promiscuity(lab, h1.port), 1, 'the other ports stay promiscuous');
     assert.equal(promiscuity(lab, h2.port), 1, 'the other ports stay promiscuous');
-    const fdb = fdbMacs(lab);
+    const fdb = fdbEntries(lab);
     assert.ok(!fdb.some((e) => e.mac === h3.mac), `fdb still lists ${h3.mac}: ${JSON.stringify(fdb)}`);
     assert.ok(!fdb.some((e) => e.port === h3.port), `fdb still has entries on ${h3.port}`);
 
