@@ -44,7 +44,13 @@ export class TxRings implements Egress {
     const slot = r.txBase[port] + head * FRAME_SIZE;
     // The kernel frees slots in order; a slot not yet AVAILABLE means the ring is full.
     if (r.u32[slot >>> 2] !== TP_STATUS_AVAILABLE) return false;
-    this.build(slot + TX_DATA_OFFSET, batch, i);
+    const dst = slot + TX_DATA_OFFSET;
+    this.build(dst, batch, i);
+    // The kernel copies hdr_len bytes into the packet and attaches the rest of
+    // the slot as page fragments, which veth must then copy into a new page when
+    // the frame crosses into another namespace. For an ordinary frame (not GSO,
+    // where hdr_len means the headers) ask for all of it to be copied at once.
+    if (r.mem[dst + VNET_GSO_TYPE] === 0) setLe16(r.mem, dst + VNET_HDR_LEN_FIELD, total - VNET_HDR_LEN);
     r.u32[(slot + TP_LEN) >>> 2] = total;
     r.u32[slot >>> 2] = TP_STATUS_SEND_REQUEST;
     r.txHead[port] = head + 1 === this.slots ? 0 : head + 1;
@@ -109,7 +115,10 @@ export class TxRings implements Egress {
 }
 
 function addLe16(mem: Uint8Array, at: number, delta: number): void {
-  const v = (mem[at] | (mem[at + 1] << 8)) + delta;
+  setLe16(mem, at, (mem[at] | (mem[at + 1] << 8)) + delta);
+}
+
+function setLe16(mem: Uint8Array, at: number, v: number): void {
   mem[at] = v & 0xff;
   mem[at + 1] = (v >>> 8) & 0xff;
 }
