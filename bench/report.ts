@@ -50,8 +50,8 @@ export const METRICS: MetricDef[] = [
   { id: 'cpu.machinePerM', group: 6, label: 'machine CPU per Mframe forwarded in (1)', unit: 'CPU-s per Mframe (µs/frame)', scale: 1, better: 'lower' },
   { id: 'cpu.processPerM', group: 6, label: 'switch process CPU per Mframe in (1)', unit: 'CPU-s per Mframe (µs/frame)', scale: 1, better: 'lower' },
   { id: 'core.unicast', group: 7, label: 'core alone: known unicast', unit: 'Mdecisions/s', scale: 1e6, better: 'higher', target: { text: '≥ 20 M/s', met: (v) => v >= 20 } },
-  { id: 'core.flood23', group: 7, label: 'core alone: flood to 23 ports', unit: 'Mdecisions/s', scale: 1e6, better: 'higher', target: { text: '≥ 20 M/s', met: (v) => v >= 20 } },
-  { id: 'core.fdb50k', group: 7, label: 'core alone: 50,000 MACs in the FDB', unit: 'Mdecisions/s', scale: 1e6, better: 'higher', target: { text: '≥ 20 M/s', met: (v) => v >= 20 } },
+  { id: 'core.flood23', group: 7, label: 'core alone: flood to 23 ports', unit: 'Mdecisions/s', scale: 1e6, better: 'higher' },
+  { id: 'core.fdb50k', group: 7, label: 'core alone: 50,000 MACs in the FDB', unit: 'Mdecisions/s', scale: 1e6, better: 'higher' },
 ];
 
 /** What the table needs from a results file: each switch's samples per metric. */
