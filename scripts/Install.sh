@@ -7,23 +7,16 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
-SOCKET=${VSWITCH_SOCKET:-/run/vswitch/vswitchd.sock}
+# shellcheck source=lib/daemon.sh
+. "$ROOT/scripts/lib/daemon.sh"
 RUNDIR=$(dirname "$SOCKET")
 case "$SOCKET" in
   *.sock) LOG=${SOCKET%.sock}.log ;;
   *) LOG=$SOCKET.log ;;
 esac
-PIDFILE=$SOCKET.pid
 VSWCONFIG=("$ROOT/bin/vswconfig" --socket "$SOCKET")
 
 die() { echo "Install.sh: $*" >&2; exit 1; }
-
-alive() { # pid: running and not a zombie
-  local state
-  [ -r "/proc/$1/stat" ] || return 1
-  state=$(sed -e 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
-  [ -n "$state" ] && [ "$state" != Z ]
-}
 
 [ "$(id -u)" -eq 0 ] || die "must be run as root"
 command -v node >/dev/null || die "node is not installed"
@@ -34,7 +27,7 @@ if "${VSWCONFIG[@]}" show >/dev/null 2>&1; then
 fi
 if [ -f "$PIDFILE" ]; then
   oldpid=$(cat "$PIDFILE" 2>/dev/null || true)
-  if [[ "$oldpid" =~ ^[0-9]+$ ]] && alive "$oldpid" && grep -qa vswitchd "/proc/$oldpid/cmdline" 2>/dev/null; then
+  if [[ "$oldpid" =~ ^[0-9]+$ ]] && is_vswitchd "$oldpid"; then
     die "vswitchd is already running (pid $oldpid, $PIDFILE) but does not answer on $SOCKET"
   fi
   rm -f "$PIDFILE"
@@ -64,8 +57,6 @@ done
 
 echo "Install.sh: vswitchd did not answer on $SOCKET within 10 s; last lines of $LOG:" >&2
 tail -n 20 "$LOG" >&2 || true
-kill -TERM "$pid" 2>/dev/null || true
-for _ in $(seq 1 25); do alive "$pid" || break; sleep 0.2; done
-alive "$pid" && kill -KILL "$pid" 2>/dev/null || true
+stop_daemon "$pid" Install.sh
 rm -f "$PIDFILE"
 exit 1

@@ -401,3 +401,17 @@ export function labsCleanedAfterAll(): () => Lab {
 export function assertOk(r: RunResult, what: string): void {
   assert.equal(r.code, 0, `${what} failed: ${r.stderr}`);
 }
+
+/** Wait until the drop counter `reason` has grown by at least `n` over `base`; resolves to the growth. */
+export async function dropGrowth(lab: Lab, reason: string, base: Record<string, number>, n: number): Promise<number> {
+  let now = dropCounts(lab);
+  await waitUntil(
+    () => {
+      now = dropCounts(lab);
+      return (now[reason] ?? 0) - (base[reason] ?? 0) >= n;
+    },
+    5_000,
+    50,
+  );
+  return (now[reason] ?? 0) - (base[reason] ?? 0);
+}

@@ -8,11 +8,12 @@ import {
   type Capture,
   capturedFrames,
   dropCounts,
+  dropGrowth,
   fdbEntries,
+  frameLines,
   type Host,
   Lab,
   run,
-  frameLines,
   waitForFrames,
   waitUntil,
 } from '../helpers/lab.js';
@@ -45,16 +46,6 @@ function captureOn(hosts: Host[], filter: string): Promise<Capture[]> {
 /** Stop captures; resolves to the frame lines of each. */
 async function stopAll(caps: Capture[]): Promise<string[][]> {
   return (await Promise.all(caps.map((c) => c.stop()))).map(frameLines);
-}
-
-/** Wait until the drop counter `reason` has grown by at least `n` over `base`; returns the growth. */
-async function dropGrowth(reason: string, base: Record<string, number>, n: number): Promise<number> {
-  let now = dropCounts(lab);
-  await waitUntil(() => {
-    now = dropCounts(lab);
-    return (now[reason] ?? 0) - (base[reason] ?? 0) >= n;
-  }, 5_000, 50);
-  return (now[reason] ?? 0) - (base[reason] ?? 0);
 }
 
 /** Per-port `rx frames` of `vswconfig stats`. */
@@ -143,7 +134,7 @@ test('BPDU and LLDP (01:80:C2:00:00:00 and :0E) are not forwarded and are counte
       assert.equal(has(l, '> 01:80:c2:00:00:10'), n, `frames to 01:80:c2:00:00:10 did not all reach ${who}:\n${l.join('\n')}`);
     }
   }
-  assert.equal(await dropGrowth('link-local', base, 2 * n), 2 * n, 'drops link-local');
+  assert.equal(await dropGrowth(lab, 'link-local', base, 2 * n), 2 * n, 'drops link-local');
 });
 
 test('frames with a multicast, broadcast or all-zero source MAC are not forwarded and are counted as invalid-source', async () => {
@@ -166,7 +157,7 @@ test('frames with a multicast, broadcast or all-zero source MAC are not forwarde
       );
     }
   }
-  assert.equal(await dropGrowth('invalid-source', base, bad.length * n), bad.length * n, 'drops invalid-source');
+  assert.equal(await dropGrowth(lab, 'invalid-source', base, bad.length * n), bad.length * n, 'drops invalid-source');
   const fdb = fdbEntries(lab).map((e) => e.mac);
   for (const s of bad) assert.ok(!fdb.includes(s), `invalid source ${s} was learned`);
 });

@@ -6,7 +6,16 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { type Capture, dropCounts, frameLines, type Host, Lab, run, waitForFrames, waitUntil } from '../helpers/lab.js';
+import {
+  type Capture,
+  dropCounts,
+  dropGrowth,
+  frameLines,
+  type Host,
+  Lab,
+  run,
+  waitForFrames,
+} from '../helpers/lab.js';
 
 const lab = new Lab();
 let J1: Host, J2: Host, J3: Host, S4: Host;
@@ -37,16 +46,6 @@ after(async () => {
 function ping(from: Host, to: Host, args: string): { code: number; out: string } {
   const r = run('ip', ['netns', 'exec', from.ns, 'ping', ...args.split(' '), to.ip]);
   return { code: r.code, out: r.stdout + r.stderr };
-}
-
-/** Wait until drops `reason` has grown by at least n over base; resolves to the growth. */
-async function dropGrowth(reason: string, base: Record<string, number>, n: number): Promise<number> {
-  let now = dropCounts(lab);
-  await waitUntil(() => {
-    now = dropCounts(lab);
-    return (now[reason] ?? 0) - (base[reason] ?? 0) >= n;
-  }, 5_000, 50);
-  return (now[reason] ?? 0) - (base[reason] ?? 0);
 }
 
 /** Frame length from a `tcpdump -e` line (`…, length 1514: …`). */
@@ -80,7 +79,7 @@ test('9000 → 1500: ping -s 4000 -M do is not delivered, counts mtu-exceeded, a
     [],
     'S4 received frames bigger than its MTU',
   );
-  assert.equal(await dropGrowth('mtu-exceeded', base, 3), 3, 'drops mtu-exceeded');
+  assert.equal(await dropGrowth(lab, 'mtu-exceeded', base, 3), 3, 'drops mtu-exceeded');
 
   const small = ping(J1, S4, '-c 3 -i 0.2 -s 1000 -W 2');
   assert.equal(small.code, 0, small.out);
@@ -95,7 +94,7 @@ test('9000 → 1500 boundary: a 1500-byte IP packet passes, a 1501-byte one is d
   const base = dropCounts(lab);
   const over = ping(J1, S4, '-M do -s 1473 -c 2 -i 0.2 -W 1');
   assert.match(over.out, /2 packets transmitted, 0 received/, `1501-byte packets got through:\n${over.out}`);
-  assert.equal(await dropGrowth('mtu-exceeded', base, 2), 2, 'drops mtu-exceeded');
+  assert.equal(await dropGrowth(lab, 'mtu-exceeded', base, 2), 2, 'drops mtu-exceeded');
 });
 
 test('a flooded 4000-byte frame reaches the 9000-byte ports and is counted mtu-exceeded once for the 1500-byte port', async () => {
@@ -118,5 +117,5 @@ test('a flooded 4000-byte frame reaches the 9000-byte ports and is counted mtu-e
   assert.deepEqual(l2.map(frameLen), [...Array(n).fill(4014), 114], `${J2.ns}:\n${l2.join('\n')}`);
   assert.deepEqual(l3.map(frameLen), [...Array(n).fill(4014), 114], `${J3.ns}:\n${l3.join('\n')}`);
   assert.deepEqual(l4.map(frameLen), [114], `${S4.ns} should get only the small frame:\n${l4.join('\n')}`);
-  assert.equal(await dropGrowth('mtu-exceeded', base, n), n, 'drops mtu-exceeded');
+  assert.equal(await dropGrowth(lab, 'mtu-exceeded', base, n), n, 'drops mtu-exceeded');
 });
