@@ -250,9 +250,6 @@ export function promiscuity(lab: Lab, ifname: string): number {
   return m ? Number(m[1]) : -1;
 }
 
-export function readText(path: string): string {
-  return readFileSync(path, 'utf8');
-}
 
 // ---- Added for the forwarding, VLAN, MTU, TCP and walkthrough tests ----
 
