@@ -14,13 +14,14 @@
 
 import { z } from 'zod';
 import type { ErrorCode } from '../errors.js';
+import { ifnameProblem } from './ifname.js';
+
+export { ifnameProblem, MAX_IFNAME_BYTES } from './ifname.js';
 
 export const PROTOCOL_VERSION = 1;
 /** Longest request or reply line, in bytes, without its newline. */
 export const MAX_LINE_BYTES = 64 * 1024;
 export const DEFAULT_SOCKET_PATH = '/run/vswitch/vswitchd.sock';
-/** IFNAMSIZ - 1: the kernel's limit on an interface name, in bytes. */
-export const MAX_IFNAME_BYTES = 15;
 
 const ERROR_CODES = [
   'EUSAGE',
@@ -38,22 +39,6 @@ const ERROR_CODES = [
 
 export function isErrorCode(s: string): s is ErrorCode {
   return (ERROR_CODES as readonly string[]).includes(s);
-}
-
-/**
- * Why `name` is not a valid Linux interface name, or null if it is one.
- * The kernel's rule (dev_valid_name): 1..15 bytes, not "." or "..", no '/',
- * ':' or whitespace. Control characters are refused too.
- */
-export function ifnameProblem(name: string): string | null {
-  if (name.length === 0) return 'empty';
-  if (Buffer.byteLength(name, 'utf8') > MAX_IFNAME_BYTES) return `longer than ${MAX_IFNAME_BYTES} bytes`;
-  if (name === '.' || name === '..') return `'${name}' is not allowed`;
-  if (name.includes('/')) return "contains '/'";
-  if (name.includes(':')) return "contains ':'";
-  // eslint-disable-next-line no-control-regex
-  if (/[\s\u0000-\u001f\u007f]/u.test(name)) return 'contains whitespace or a control character';
-  return null;
 }
 
 export const ifnameSchema = z.string().superRefine((s, ctx) => {

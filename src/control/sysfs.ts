@@ -2,10 +2,11 @@
 // becomes a port, read from /sys/class/net/IFNAME/ (plain fs: this is the
 // control path, not the packet path).
 
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { VswError } from '../errors.js';
-import { ifnameProblem } from './protocol.js';
+import { ifnameProblem } from './ifname.js';
 
 export const SYSFS_NET = '/sys/class/net';
 
@@ -77,4 +78,33 @@ export async function readInterface(ifname: string, root: string = SYSFS_NET): P
 /** An interface the switch can use as a port: Ethernet link type and not a loopback. */
 export function isEthernet(info: InterfaceInfo): boolean {
   return info.type === ARPHRD_ETHER && (info.flags & IFF_LOOPBACK) === 0;
+}
+
+/**
+ * Whether a port's interface can carry frames now (administratively up and
+ * with carrier) and its MTU, read synchronously for the dataplane thread,
+ * which never returns to Node's event loop. Throws ENODEV if the interface is
+ * gone or is no longer the one with `ifindex` (deleted and made again).
+ */
+export function readLinkStateSync(ifname: string, ifindex: number, root: string = SYSFS_NET): { up: boolean; mtu: number } {
+  const dir = join(root, ifname);
+  let index: number;
+  let flags: number;
+  let mtu: number;
+  try {
+    index = parseIntStrict(readFileSync(join(dir, 'ifindex'), 'utf8'), 'ifindex', ifname);
+    flags = parseIntStrict(readFileSync(join(dir, 'flags'), 'utf8'), 'flags', ifname);
+    mtu = parseIntStrict(readFileSync(join(dir, 'mtu'), 'utf8'), 'mtu', ifname);
+  } catch (err) {
+    if (err instanceof VswError || isMissing(err)) throw new VswError('ENODEV', `no such interface: ${ifname}`);
+    throw err;
+  }
+  if (index !== ifindex) throw new VswError('ENODEV', `interface ${ifname} was replaced`);
+  let carrier = false;
+  try {
+    carrier = readFileSync(join(dir, 'carrier'), 'utf8').trim() === '1';
+  } catch {
+    // reading the carrier of a down interface fails with EINVAL: no carrier
+  }
+  return { up: (flags & IFF_UP) !== 0 && carrier, mtu };
 }

@@ -14,10 +14,10 @@
 // receiveMessageOnPort() after the main thread bumps the eventfd, so the loop
 // never has to return to Node's event loop.
 
-import { readFileSync } from 'node:fs';
 import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { Batch } from '../core/batch.js';
 import { Forwarder } from '../core/forwarder.js';
+import { readLinkStateSync } from '../control/sysfs.js';
 import { REASON_COUNT, REASON_NAMES } from '../core/reasons.js';
 import { SyscallError, VswError } from '../errors.js';
 import * as libc from '../native/libc.js';
@@ -184,7 +184,7 @@ class DataplaneWorker {
     if (port < 0 || port >= this.options.maxPorts || this.rings.fd[port] !== -1) {
       throw new VswError('EINTERNAL', `port slot ${port} is not free`);
     }
-    const link = readLink(ifname, ifindex);
+    const link = readLinkStateSync(ifname, ifindex);
     const bigFd = openBigSendSocket(ifindex, ifname);
     let fd: number;
     try {
@@ -239,7 +239,7 @@ class DataplaneWorker {
       const port = this.active[k];
       let link: { up: boolean; mtu: number };
       try {
-        link = readLink(this.ifname[port], this.ifindex[port]);
+        link = readLinkStateSync(this.ifname[port], this.ifindex[port]);
       } catch {
         this.portGone(port);
         continue;
@@ -319,31 +319,6 @@ class DataplaneWorker {
     libc.close(this.wakeFd);
     this.ctl.close();
   }
-}
-
-const IFF_UP = 0x1;
-
-/** Link state from sysfs; throws ENODEV if the interface is gone or was replaced. */
-function readLink(ifname: string, ifindex: number): { up: boolean; mtu: number } {
-  const dir = `/sys/class/net/${ifname}`;
-  let index: number;
-  let flags: number;
-  let mtu: number;
-  try {
-    index = Number(readFileSync(`${dir}/ifindex`, 'utf8'));
-    flags = Number(readFileSync(`${dir}/flags`, 'utf8'));
-    mtu = Number(readFileSync(`${dir}/mtu`, 'utf8'));
-  } catch {
-    throw new VswError('ENODEV', `no such interface: ${ifname}`);
-  }
-  if (index !== ifindex) throw new VswError('ENODEV', `interface ${ifname} was replaced while being added`);
-  let carrier = false;
-  try {
-    carrier = readFileSync(`${dir}/carrier`, 'utf8').trim() === '1';
-  } catch {
-    // reading carrier of a down interface fails with EINVAL: no carrier
-  }
-  return { up: (flags & IFF_UP) !== 0 && carrier, mtu };
 }
 
 function errorReply(id: number, err: unknown): Reply {

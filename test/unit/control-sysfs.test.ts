@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { isEthernet, readInterface } from '../../src/control/sysfs.js';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isEthernet, readInterface, readLinkStateSync } from '../../src/control/sysfs.js';
 import { VswError } from '../../src/errors.js';
 import { FakeSysfs } from '../helpers/fake-dataplane.js';
 
@@ -51,5 +53,33 @@ describe('sysfs interface attributes', () => {
     }
     assert.equal(isEthernet(lo), false);
     assert.equal(lo.flags & 0x8, 0x8);
+  });
+});
+
+describe('sysfs link state for the dataplane', () => {
+  let sys: FakeSysfs;
+  before(async () => {
+    sys = await FakeSysfs.create();
+    await sys.add('up0', { ifindex: 10, mtu: 9000 });
+    await writeFile(join(sys.root, 'up0', 'carrier'), '1\n');
+    await sys.add('nocarrier0', { ifindex: 11 });
+    await writeFile(join(sys.root, 'nocarrier0', 'carrier'), '0\n');
+    await sys.add('down0', { ifindex: 12, flags: 0x1002 }); // no carrier file: reading it fails when down
+  });
+  after(async () => sys.destroy());
+
+  it('is up only when administratively up and with carrier, and gives the MTU', () => {
+    assert.deepEqual(readLinkStateSync('up0', 10, sys.root), { up: true, mtu: 9000 });
+    assert.deepEqual(readLinkStateSync('nocarrier0', 11, sys.root), { up: false, mtu: 1500 });
+    assert.deepEqual(readLinkStateSync('down0', 12, sys.root), { up: false, mtu: 1500 });
+  });
+
+  it('throws ENODEV for an interface that is gone or was made again under another ifindex', () => {
+    for (const [name, index] of [['gone0', 13], ['up0', 99]] as const) {
+      assert.throws(
+        () => readLinkStateSync(name, index, sys.root),
+        (e: unknown) => e instanceof VswError && e.code === 'ENODEV',
+      );
+    }
   });
 });
