@@ -9,14 +9,16 @@ export const DEFAULTS = {
   agingSeconds: 300,
   fdbSize: 65536,
   ringFrames: 256,
+  txRingFrames: 64,
 } as const;
 
 export const LIMITS = {
   maxPorts: [1, 1024],
   agingSeconds: [10, 1_000_000],
   fdbSize: [16, 16_777_216],
-  /** Each ring frame is a 2 KiB slot, each way: 16384 frames are 64 MiB per port. */
+  /** Each ring frame is a 2 KiB slot: 16384 frames are 32 MiB per port and ring. */
   ringFrames: [32, 16384],
+  txRingFrames: [32, 16384],
 } as const;
 
 export const USAGE = `usage: vswitchd [OPTIONS]
@@ -28,7 +30,8 @@ options:
   --max-ports N          most ports the switch takes, ${LIMITS.maxPorts[0]}..${LIMITS.maxPorts[1]} (default ${DEFAULTS.maxPorts})
   --aging-time SECONDS   forget a MAC address not seen for this long, ${LIMITS.agingSeconds[0]}..${LIMITS.agingSeconds[1]} (default ${DEFAULTS.agingSeconds})
   --fdb-size N           most MAC addresses remembered, ${LIMITS.fdbSize[0]}..${LIMITS.fdbSize[1]} (default ${DEFAULTS.fdbSize})
-  --ring-frames N        slots in each port's RX ring and in its TX ring, ${LIMITS.ringFrames[0]}..${LIMITS.ringFrames[1]} (default ${DEFAULTS.ringFrames})
+  --ring-frames N        slots in each port's RX ring, ${LIMITS.ringFrames[0]}..${LIMITS.ringFrames[1]} (default ${DEFAULTS.ringFrames})
+  --tx-ring-frames N     slots in each port's TX ring, ${LIMITS.txRingFrames[0]}..${LIMITS.txRingFrames[1]} (default ${DEFAULTS.txRingFrames})
   -h, --help             show this help
   --version              print the version
 `;
@@ -39,6 +42,7 @@ export interface DaemonConfig {
   agingSeconds: number;
   fdbSize: number;
   ringFrames: number;
+  txRingFrames: number;
 }
 
 export type DaemonCommand = { kind: 'help' } | { kind: 'version' } | { kind: 'run'; config: DaemonConfig };
@@ -47,13 +51,14 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
-type NumericOption = 'maxPorts' | 'agingSeconds' | 'fdbSize' | 'ringFrames';
+type NumericOption = 'maxPorts' | 'agingSeconds' | 'fdbSize' | 'ringFrames' | 'txRingFrames';
 
 const NUMERIC: Record<string, NumericOption> = {
   '--max-ports': 'maxPorts',
   '--aging-time': 'agingSeconds',
   '--fdb-size': 'fdbSize',
   '--ring-frames': 'ringFrames',
+  '--tx-ring-frames': 'txRingFrames',
 };
 
 function parseInteger(option: string, value: string, [min, max]: readonly [number, number]): number {
@@ -126,6 +131,6 @@ export function dataplaneOptions(c: DaemonConfig): DataplaneOptions {
     fdbSize: c.fdbSize,
     agingMs: c.agingSeconds * 1000,
     rxFrames: c.ringFrames,
-    txFrames: c.ringFrames,
+    txFrames: c.txRingFrames,
   };
 }

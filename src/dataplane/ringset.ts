@@ -4,9 +4,10 @@
 // PROT_NONE, costing no memory. Adding port p maps its socket's rings over
 // slot p with MAP_FIXED; removing it maps PROT_NONE back over the slot, which
 // also unmaps the rings. After the port slots come the big-frame buffers
-// (ordinary anonymous memory): one per batch entry for big frames received,
-// one to build a big frame to send. One ArrayBuffer views the whole range, so
-// the dataplane addresses any slot of any ring by a plain offset.
+// (ordinary anonymous memory, touched only when used): a few for the big
+// frames of one batch, and one to build a big frame to send. One ArrayBuffer
+// views the whole range, so the dataplane addresses any slot of any ring by a
+// plain offset.
 
 import * as libc from '../native/libc.js';
 import { BIG_SLOT, FRAME_SIZE, type RingGeometry } from './ring.js';
@@ -39,7 +40,8 @@ export class RingSet {
   constructor(
     readonly maxPorts: number,
     readonly geometry: RingGeometry,
-    bigRxSlots: number,
+    /** Big buffers for received frames: at most this many big frames per batch. */
+    readonly bigRxSlots: number,
   ) {
     const ports = maxPorts * geometry.span;
     const size = ports + (bigRxSlots + 1) * BIG_SLOT;

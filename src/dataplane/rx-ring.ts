@@ -47,29 +47,34 @@ export function readRx(rings: RingSet, port: number, batch: Batch, drops: Float6
   const base = rings.rxBase[port];
   let head = rings.rxHead[port];
   let n = 0;
+  let big = 0;
   const cap = batch.capacity;
   for (let seen = 0; n < cap && seen < slots; seen++) {
     const slot = base + head * FRAME_SIZE;
     const status = u32[slot >>> 2];
     if ((status & TP_STATUS_USER) === 0) break;
-    head = head + 1 === slots ? 0 : head + 1;
     const len = u32[(slot + TP_LEN) >>> 2];
     let snap = u32[(slot + TP_SNAPLEN) >>> 2];
     let off = slot + u16[(slot + TP_MAC) >>> 1];
     if (snap < len) {
+      // No big buffer left: the frame waits in its slot for the next batch.
+      if (big === rings.bigRxSlots) break;
       // Slot too small: the whole frame is queued on the socket if the kernel
-      // could (TP_STATUS_COPY); read it, virtio header first, into big buffer n.
+      // could (TP_STATUS_COPY); read it, virtio header first, into a big buffer.
+      const at = rings.bigRx + big * BIG_SLOT;
       const got =
-        (status & TP_STATUS_COPY) !== 0
-          ? libc.recvAt(rings.fd[port], rings.baseAddr + rings.bigRx + n * BIG_SLOT, BIG_SLOT, libc.MSG_DONTWAIT)
-          : -1;
+        (status & TP_STATUS_COPY) !== 0 ? libc.recvAt(rings.fd[port], rings.baseAddr + at, BIG_SLOT, libc.MSG_DONTWAIT) : -1;
+      head = head + 1 === slots ? 0 : head + 1;
       if (got < VNET_HDR_LEN + ETH_HLEN) {
         drops[Reason.TRUNCATED]++;
         u32[slot >>> 2] = TP_STATUS_KERNEL;
         continue;
       }
-      off = rings.bigRx + n * BIG_SLOT + VNET_HDR_LEN;
+      big++;
+      off = at + VNET_HDR_LEN;
       snap = got - VNET_HDR_LEN;
+    } else {
+      head = head + 1 === slots ? 0 : head + 1;
     }
     batch.off[n] = off;
     batch.len[n] = snap;

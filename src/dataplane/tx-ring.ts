@@ -1,6 +1,12 @@
 // Where a frame leaves: copying it into a port's TX ring, and kicking each
 // ring once per batch round.
 //
+// The kernel sends everything queued on a ring during the kick, so a TX ring
+// only has to hold what one round puts on it (64 slots by default). When a
+// round fills a port's ring anyway (many ingress ports sending to one egress
+// port, or the receiver's softirq lagging), the ring is kicked at once and the
+// frame takes the slot that frees; only if none frees is it dropped.
+//
 // A TX slot holds the virtio_net_hdr (copied from the RX slot, so partial
 // checksums and GSO frames go out as they came in) followed by the frame,
 // with the 802.1Q tag the kernel stripped on receive put back. A frame too
@@ -28,10 +34,16 @@ import type { RingSet } from './ringset.js';
 
 const MAC_PAIR = 12;
 
+/** Hands a TX ring's queued frames to the kernel: send(fd, NULL, 0, flags), see libc.kick. */
+export type Kick = (fd: number, flags: number) => number;
+
 export class TxRings implements Egress {
   private readonly slots: number;
 
-  constructor(private readonly rings: RingSet) {
+  constructor(
+    private readonly rings: RingSet,
+    private readonly sendQueued: Kick = libc.kick,
+  ) {
     this.slots = rings.geometry.txFrames;
   }
 
@@ -43,7 +55,11 @@ export class TxRings implements Egress {
     const head = r.txHead[port];
     const slot = r.txBase[port] + head * FRAME_SIZE;
     // The kernel frees slots in order; a slot not yet AVAILABLE means the ring is full.
-    if (r.u32[slot >>> 2] !== TP_STATUS_AVAILABLE) return false;
+    if (r.u32[slot >>> 2] !== TP_STATUS_AVAILABLE) {
+      if (r.txPending[port] === 0) return false;
+      this.kick(port);
+      if (r.u32[slot >>> 2] !== TP_STATUS_AVAILABLE) return false;
+    }
     const dst = slot + TX_DATA_OFFSET;
     this.build(dst, batch, i);
     // The kernel copies hdr_len bytes into the packet and attaches the rest of
@@ -109,7 +125,7 @@ export class TxRings implements Egress {
 
   private kick(port: number): void {
     const r = this.rings;
-    const res = libc.kick(r.fd[port], libc.MSG_DONTWAIT);
+    const res = this.sendQueued(r.fd[port], libc.MSG_DONTWAIT);
     if (res >= 0 || res === -libc.ENETDOWN || res === -libc.ENXIO) r.txPending[port] = 0;
   }
 }

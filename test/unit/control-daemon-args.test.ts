@@ -23,11 +23,11 @@ function run(args: string[], opts: { uid?: number } = {}): Promise<{ status: num
 }
 
 describe('vswitchd arguments', () => {
-  it('defaults: socket, 24 ports, 300 s aging, 65536 fdb entries, 64 ring frames', () => {
+  it('defaults: socket, 24 ports, 300 s aging, 65536 fdb entries, 256 rx and 64 tx ring frames', () => {
     const cmd = parseDaemonArgs([]);
     assert.deepEqual(cmd, {
       kind: 'run',
-      config: { socket: DEFAULT_SOCKET_PATH, maxPorts: 24, agingSeconds: 300, fdbSize: 65536, ringFrames: 256 },
+      config: { socket: DEFAULT_SOCKET_PATH, maxPorts: 24, agingSeconds: 300, fdbSize: 65536, ringFrames: 256, txRingFrames: 64 },
     });
   });
 
@@ -41,20 +41,22 @@ describe('vswitchd arguments', () => {
       '--fdb-size',
       '16',
       '--ring-frames=128',
+      '--tx-ring-frames',
+      '32',
     ]);
     assert.deepEqual(cmd, {
       kind: 'run',
-      config: { socket: '/tmp/x.sock', maxPorts: 4, agingSeconds: 10, fdbSize: 16, ringFrames: 128 },
+      config: { socket: '/tmp/x.sock', maxPorts: 4, agingSeconds: 10, fdbSize: 16, ringFrames: 128, txRingFrames: 32 },
     });
   });
 
-  it('maps the configuration to DataplaneOptions (tx ring half the rx ring)', () => {
-    const cmd = parseDaemonArgs(['--ring-frames', '128', '--aging-time', '20']);
+  it('maps the configuration to DataplaneOptions', () => {
+    const cmd = parseDaemonArgs(['--ring-frames', '128', '--tx-ring-frames', '96', '--aging-time', '20']);
     assert.equal(cmd.kind, 'run');
     if (cmd.kind !== 'run') return;
-    assert.deepEqual(dataplaneOptions(cmd.config), { maxPorts: 24, fdbSize: 65536, agingMs: 20_000, rxFrames: 128, txFrames: 128 });
+    assert.deepEqual(dataplaneOptions(cmd.config), { maxPorts: 24, fdbSize: 65536, agingMs: 20_000, rxFrames: 128, txFrames: 96 });
     const d = parseDaemonArgs([]);
-    if (d.kind === 'run') assert.deepEqual([dataplaneOptions(d.config).rxFrames, dataplaneOptions(d.config).txFrames], [256, 256]);
+    if (d.kind === 'run') assert.deepEqual([dataplaneOptions(d.config).rxFrames, dataplaneOptions(d.config).txFrames], [256, 64]);
   });
 
   it('help and version', () => {
@@ -72,6 +74,7 @@ describe('vswitchd arguments', () => {
       [['--fdb-size', '15'], /'--fdb-size' must be between 16 and 16777216/],
       [['--fdb-size', '16777217'], /between 16 and 16777216/],
       [['--ring-frames', '31'], /'--ring-frames' must be between/],
+      [['--tx-ring-frames', '16385'], /'--tx-ring-frames' must be between 32 and 16384/],
       [['--max-ports', 'ten'], /needs a whole number, not 'ten'/],
       [['--max-ports', '-1'], /needs a whole number/],
       [['--max-ports', '1.5'], /needs a whole number/],

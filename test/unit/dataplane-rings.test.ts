@@ -10,6 +10,7 @@ import * as libc from '../../src/native/libc.js';
 import {
   FRAME_SIZE,
   ringGeometry,
+  TP_STATUS_AVAILABLE,
   TP_STATUS_KERNEL,
   TP_STATUS_SEND_REQUEST,
   TP_STATUS_USER,
@@ -169,15 +170,42 @@ test('tx ring: a stripped 802.1Q tag is put back after the MACs, and virtio offs
   assert.equal(data[2] | (data[3] << 8), 70, 'hdr_len counts the tag');
 });
 
-test('tx ring: a full ring refuses the frame instead of overwriting one the kernel has not sent', () => {
+test('tx ring: a full ring is kicked once, and refuses the frame if the kernel frees no slot', () => {
   const rings = memoryRings();
   fillRx(rings, 0, [{ frame: frame(60) }]);
   const batch = new Batch(8, rings.mem);
   readRx(rings, 0, batch, new Float64Array(REASON_COUNT));
-  const tx = new TxRings(rings);
+  let kicks = 0;
+  const tx = new TxRings(rings, () => {
+    kicks++; // a kernel that sends nothing (the receiver is backed up)
+    return 0;
+  });
   for (let i = 0; i < rings.geometry.txFrames; i++) assert.equal(tx.transmit(1, batch, 0), true);
   assert.equal(rings.txHead[1], 0, 'the head wrapped around');
+  assert.equal(kicks, 0, 'no kick while the ring has room');
+  assert.equal(tx.transmit(1, batch, 0), false, 'a slot the kernel has not sent was overwritten');
+  assert.equal(kicks, 1);
   assert.equal(tx.transmit(1, batch, 0), false);
+  assert.equal(kicks, 1, 'a ring kicked already is not kicked again for nothing');
+});
+
+test('tx ring: a full ring is kicked and the frame takes the slot the kernel frees', () => {
+  const rings = memoryRings();
+  fillRx(rings, 0, [{ frame: frame(60) }]);
+  const batch = new Batch(8, rings.mem);
+  readRx(rings, 0, batch, new Float64Array(REASON_COUNT));
+  const v = new DataView(rings.mem.buffer);
+  let kicks = 0;
+  const tx = new TxRings(rings, () => {
+    kicks++; // a kernel that sends every queued frame and frees its slot
+    for (let i = 0; i < rings.geometry.txFrames; i++) v.setUint32(rings.txBase[1] + i * FRAME_SIZE, TP_STATUS_AVAILABLE, true);
+    return 0;
+  });
+  const n = rings.geometry.txFrames * 3;
+  for (let i = 0; i < n; i++) assert.equal(tx.transmit(1, batch, 0), true, `frame ${i} was refused`);
+  assert.equal(kicks, 2, 'one kick each time the ring filled');
+  tx.kickAll(Int32Array.of(0, 1), 2);
+  assert.equal(kicks, 3, 'the last frames are kicked at the end of the round');
 });
 
 test('tx ring: a slot holds any frame of a 1500-byte MTU with a tag', () => {
