@@ -10,6 +10,7 @@ export const DEFAULTS = {
   fdbSize: 65536,
   ringFrames: 256,
   txRingFrames: 64,
+  spinUs: 100,
 } as const;
 
 export const LIMITS = {
@@ -19,6 +20,7 @@ export const LIMITS = {
   /** Each ring frame is a 2 KiB slot: 16384 frames are 32 MiB per port and ring. */
   ringFrames: [32, 16384],
   txRingFrames: [32, 16384],
+  spinUs: [0, 1_000_000],
 } as const;
 
 export const USAGE = `usage: vswitchd [OPTIONS]
@@ -32,6 +34,8 @@ options:
   --fdb-size N           most MAC addresses remembered, ${LIMITS.fdbSize[0]}..${LIMITS.fdbSize[1]} (default ${DEFAULTS.fdbSize})
   --ring-frames N        slots in each port's RX ring, ${LIMITS.ringFrames[0]}..${LIMITS.ringFrames[1]} (default ${DEFAULTS.ringFrames})
   --tx-ring-frames N     slots in each port's TX ring, ${LIMITS.txRingFrames[0]}..${LIMITS.txRingFrames[1]} (default ${DEFAULTS.txRingFrames})
+  --spin-us N            after the last frame, keep polling the rings N µs before sleeping,
+                         ${LIMITS.spinUs[0]}..${LIMITS.spinUs[1]} (default ${DEFAULTS.spinUs}): more is lower latency for more CPU
   -h, --help             show this help
   --version              print the version
 `;
@@ -43,6 +47,7 @@ export interface DaemonConfig {
   fdbSize: number;
   ringFrames: number;
   txRingFrames: number;
+  spinUs: number;
 }
 
 export type DaemonCommand = { kind: 'help' } | { kind: 'version' } | { kind: 'run'; config: DaemonConfig };
@@ -51,7 +56,7 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
-type NumericOption = 'maxPorts' | 'agingSeconds' | 'fdbSize' | 'ringFrames' | 'txRingFrames';
+type NumericOption = 'maxPorts' | 'agingSeconds' | 'fdbSize' | 'ringFrames' | 'txRingFrames' | 'spinUs';
 
 const NUMERIC: Record<string, NumericOption> = {
   '--max-ports': 'maxPorts',
@@ -59,6 +64,7 @@ const NUMERIC: Record<string, NumericOption> = {
   '--fdb-size': 'fdbSize',
   '--ring-frames': 'ringFrames',
   '--tx-ring-frames': 'txRingFrames',
+  '--spin-us': 'spinUs',
 };
 
 function parseInteger(option: string, value: string, [min, max]: readonly [number, number]): number {
@@ -132,5 +138,6 @@ export function dataplaneOptions(c: DaemonConfig): DataplaneOptions {
     agingMs: c.agingSeconds * 1000,
     rxFrames: c.ringFrames,
     txFrames: c.txRingFrames,
+    spinMs: c.spinUs / 1000,
   };
 }

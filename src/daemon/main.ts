@@ -59,7 +59,7 @@ async function main(argv: readonly string[]): Promise<void> {
   const opts = dataplaneOptions(config);
   log(
     `vswitchd ${packageVersion()} starting (max ports ${opts.maxPorts}, fdb size ${opts.fdbSize}, ` +
-      `aging ${config.agingSeconds} s, ring frames rx ${opts.rxFrames} tx ${opts.txFrames})`,
+      `aging ${config.agingSeconds} s, ring frames rx ${opts.rxFrames} tx ${opts.txFrames}, spin ${config.spinUs} µs)`,
   );
 
   let dataplane: Dataplane;

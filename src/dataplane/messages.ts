@@ -11,6 +11,8 @@ export interface DataplaneOptions {
   /** Frames per RX ring and per TX ring of each port. */
   rxFrames: number;
   txFrames: number;
+  /** After the last frame, keep reading the rings this long (ms) before sleeping in poll(). */
+  spinMs: number;
 }
 
 export type Request =

@@ -23,11 +23,11 @@ function run(args: string[], opts: { uid?: number } = {}): Promise<{ status: num
 }
 
 describe('vswitchd arguments', () => {
-  it('defaults: socket, 24 ports, 300 s aging, 65536 fdb entries, 256 rx and 64 tx ring frames', () => {
+  it('defaults: socket, 24 ports, 300 s aging, 65536 fdb entries, 256 rx and 64 tx ring frames, 100 µs spin', () => {
     const cmd = parseDaemonArgs([]);
     assert.deepEqual(cmd, {
       kind: 'run',
-      config: { socket: DEFAULT_SOCKET_PATH, maxPorts: 24, agingSeconds: 300, fdbSize: 65536, ringFrames: 256, txRingFrames: 64 },
+      config: { socket: DEFAULT_SOCKET_PATH, maxPorts: 24, agingSeconds: 300, fdbSize: 65536, ringFrames: 256, txRingFrames: 64, spinUs: 100 },
     });
   });
 
@@ -43,18 +43,19 @@ describe('vswitchd arguments', () => {
       '--ring-frames=128',
       '--tx-ring-frames',
       '32',
+      '--spin-us=0',
     ]);
     assert.deepEqual(cmd, {
       kind: 'run',
-      config: { socket: '/tmp/x.sock', maxPorts: 4, agingSeconds: 10, fdbSize: 16, ringFrames: 128, txRingFrames: 32 },
+      config: { socket: '/tmp/x.sock', maxPorts: 4, agingSeconds: 10, fdbSize: 16, ringFrames: 128, txRingFrames: 32, spinUs: 0 },
     });
   });
 
   it('maps the configuration to DataplaneOptions', () => {
-    const cmd = parseDaemonArgs(['--ring-frames', '128', '--tx-ring-frames', '96', '--aging-time', '20']);
+    const cmd = parseDaemonArgs(['--ring-frames', '128', '--tx-ring-frames', '96', '--aging-time', '20', '--spin-us', '2500']);
     assert.equal(cmd.kind, 'run');
     if (cmd.kind !== 'run') return;
-    assert.deepEqual(dataplaneOptions(cmd.config), { maxPorts: 24, fdbSize: 65536, agingMs: 20_000, rxFrames: 128, txFrames: 96 });
+    assert.deepEqual(dataplaneOptions(cmd.config), { maxPorts: 24, fdbSize: 65536, agingMs: 20_000, rxFrames: 128, txFrames: 96, spinMs: 2.5 });
     const d = parseDaemonArgs([]);
     if (d.kind === 'run') assert.deepEqual([dataplaneOptions(d.config).rxFrames, dataplaneOptions(d.config).txFrames], [256, 64]);
   });
@@ -75,6 +76,7 @@ describe('vswitchd arguments', () => {
       [['--fdb-size', '16777217'], /between 16 and 16777216/],
       [['--ring-frames', '31'], /'--ring-frames' must be between/],
       [['--tx-ring-frames', '16385'], /'--tx-ring-frames' must be between 32 and 16384/],
+      [['--spin-us', '1000001'], /'--spin-us' must be between 0 and 1000000/],
       [['--max-ports', 'ten'], /needs a whole number, not 'ten'/],
       [['--max-ports', '-1'], /needs a whole number/],
       [['--max-ports', '1.5'], /needs a whole number/],
