@@ -55,6 +55,12 @@ export interface ForwarderOptions {
   maxPorts: number;
   fdbSize: number;
   agingMs: number;
+  /**
+   * Drop counters by reason (REASON_COUNT long). Default: a new array. The
+   * dataplane passes the one its egress also counts in, for frames the kernel
+   * refuses after the egress queued them.
+   */
+  drops?: Float64Array;
 }
 
 export const DEFAULT_FORWARDER_OPTIONS: Readonly<ForwarderOptions> = Object.freeze({
@@ -105,7 +111,8 @@ export class Forwarder {
     this.fdb = new Fdb({ size: fdbSize, agingMs, maxPorts });
     this.maxPorts = maxPorts;
     this.egress = egress;
-    this.drops = new Float64Array(REASON_COUNT);
+    this.drops = opts.drops ?? new Float64Array(REASON_COUNT);
+    if (this.drops.length !== REASON_COUNT) throw new RangeError(`drops must have ${REASON_COUNT} counters`);
     this.rxFrames = new Float64Array(maxPorts);
     this.rxBytes = new Float64Array(maxPorts);
     this.txFrames = new Float64Array(maxPorts);

@@ -18,9 +18,11 @@ export const Reason = {
   TX_RING_FULL: 6,
   /** The known egress port's link is down. */
   PORT_DOWN: 7,
+  /** The kernel refused a frame sent outside the rings (a big frame: socket buffer full, device gone). */
+  TX_ERROR: 8,
 } as const;
 
-export const REASON_COUNT = 8;
+export const REASON_COUNT = 9;
 
 /** Names as printed by `vswconfig stats`, indexed by reason. */
 export const REASON_NAMES: readonly string[] = [
@@ -32,4 +34,5 @@ export const REASON_NAMES: readonly string[] = [
   'truncated',
   'tx-ring-full',
   'port-down',
+  'tx-error',
 ];

@@ -3,13 +3,15 @@
 // At start the whole range (max ports × one port's span) is reserved with
 // PROT_NONE, costing no memory. Adding port p maps its socket's rings over
 // slot p with MAP_FIXED; removing it maps PROT_NONE back over the slot, which
-// also unmaps the rings. After the port slots come the big-frame buffers
-// (ordinary anonymous memory, touched only when used): a few for the big
-// frames of one batch, and one to build a big frame to send. One ArrayBuffer
-// views the whole range, so the dataplane addresses any slot of any ring by a
-// plain offset.
+// also unmaps the rings. After the port slots comes ordinary anonymous memory
+// for frames too big for a slot, touched only when used: a buffer for each big
+// frame of one batch, as many to rebuild tagged ones in, the recvmmsg vector
+// that fills the first, and per port the sendmmsg vector of big frames queued
+// for it (msgvec.ts). One ArrayBuffer views the whole range, so the dataplane
+// addresses any slot of any ring by a plain offset.
 
 import * as libc from '../native/libc.js';
+import { initMsgVec, msgVecBytes, setMsg } from './msgvec.js';
 import { BIG_SLOT, FRAME_SIZE, type RingGeometry } from './ring.js';
 
 /** Offsets are kept in Int32 arrays: the range must stay below 2 GiB. */
@@ -17,11 +19,17 @@ const MAX_RANGE = 2 ** 31;
 
 export class RingSet {
   readonly base: bigint;
-  /** The same address as a number (addresses are below 2^53), for sendAt/recvAt. */
+  /** The same address as a number (addresses are below 2^53), for the calls that take addresses. */
   readonly baseAddr: number;
-  /** Offset of the big-frame buffers for received frames (one per batch entry), of the one for sending. */
+  /** Offset of the big-frame buffers for received frames (bigRxSlots of BIG_SLOT bytes). */
   readonly bigRx: number;
-  readonly bigTx: number;
+  /** Offset of as many buffers to rebuild a big frame with its VLAN tag in (buffer k for big frame k). */
+  readonly bigTag: number;
+  /** Offset of the recvmmsg vector whose message k fills big buffer k. */
+  readonly rxMsgs: number;
+  /** Offset of port 0's sendmmsg vector (bigRxSlots messages; port p's is txMsgsBytes further each). */
+  readonly txMsgs: number;
+  readonly txMsgsBytes: number;
   readonly mem: Uint8Array;
   readonly u16: Uint16Array;
   readonly u32: Uint32Array;
@@ -36,6 +44,8 @@ export class RingSet {
   readonly bigFd: Int32Array;
   /** Per port: frames queued on the TX ring since the last kick. */
   readonly txPending: Uint8Array;
+  /** Per port: big frames queued on its sendmmsg vector. */
+  readonly bigQueued: Int32Array;
 
   constructor(
     readonly maxPorts: number,
@@ -44,7 +54,8 @@ export class RingSet {
     readonly bigRxSlots: number,
   ) {
     const ports = maxPorts * geometry.span;
-    const size = ports + (bigRxSlots + 1) * BIG_SLOT;
+    this.txMsgsBytes = msgVecBytes(bigRxSlots);
+    const size = ports + 2 * bigRxSlots * BIG_SLOT + (maxPorts + 1) * this.txMsgsBytes;
     if (size > MAX_RANGE) {
       throw new RangeError(
         `ring memory for ${maxPorts} ports of ${geometry.span} bytes exceeds 2 GiB: lower --max-ports or --ring-frames`,
@@ -53,7 +64,9 @@ export class RingSet {
     this.base = libc.mmap(0n, size, libc.PROT_NONE, libc.MAP_PRIVATE | libc.MAP_ANONYMOUS | libc.MAP_NORESERVE, -1);
     this.baseAddr = Number(this.base);
     this.bigRx = ports;
-    this.bigTx = ports + bigRxSlots * BIG_SLOT;
+    this.bigTag = this.bigRx + bigRxSlots * BIG_SLOT;
+    this.rxMsgs = this.bigTag + bigRxSlots * BIG_SLOT;
+    this.txMsgs = this.rxMsgs + this.txMsgsBytes;
     libc.mmap(
       this.base + BigInt(ports),
       size - ports,
@@ -76,6 +89,16 @@ export class RingSet {
     this.fd = new Int32Array(maxPorts).fill(-1);
     this.bigFd = new Int32Array(maxPorts).fill(-1);
     this.txPending = new Uint8Array(maxPorts);
+    this.bigQueued = new Int32Array(maxPorts);
+    initMsgVec(this.u32, this.baseAddr, this.rxMsgs, bigRxSlots);
+    for (let k = 0; k < bigRxSlots; k++) {
+      setMsg(this.u32, this.rxMsgs, bigRxSlots, k, this.baseAddr + this.bigRx + k * BIG_SLOT, BIG_SLOT);
+    }
+  }
+
+  /** Offset of port p's sendmmsg vector. */
+  txMsgsOf(port: number): number {
+    return this.txMsgs + port * this.txMsgsBytes;
   }
 
   /** Address where port p's rings are to be mapped. */
@@ -90,6 +113,8 @@ export class RingSet {
     this.rxHead[port] = 0;
     this.txHead[port] = 0;
     this.txPending[port] = 0;
+    this.bigQueued[port] = 0;
+    initMsgVec(this.u32, this.baseAddr, this.txMsgsOf(port), this.bigRxSlots);
   }
 
   /** Unmap port p's rings (re-reserving the slot) and close its sockets. */
@@ -100,6 +125,7 @@ export class RingSet {
     this.fd[port] = -1;
     this.bigFd[port] = -1;
     this.txPending[port] = 0;
+    this.bigQueued[port] = 0;
     if (fd >= 0) libc.close(fd);
     if (bigFd >= 0) libc.close(bigFd);
   }

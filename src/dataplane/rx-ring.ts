@@ -4,7 +4,8 @@
 // to batch.capacity such frames by offset (no copy), let the forwarding core
 // decide and transmit them, then give the slots back (TP_STATUS_KERNEL).
 // A frame bigger than a slot (GSO, jumbo) comes truncated with TP_STATUS_COPY,
-// and the whole of it is read from the socket into a big buffer (see ring.ts).
+// and the whole of it is read from the socket into a big buffer (see ring.ts),
+// all of a batch's big frames with one recvmmsg.
 
 import { type Batch, NO_TAG } from '../core/batch.js';
 import { Reason } from '../core/reasons.js';
@@ -32,16 +33,26 @@ import {
   VNET_HDR_LEN,
   VNET_HDR_LEN_FIELD,
 } from './ring.js';
+import { msgLen } from './msgvec.js';
 import type { RingSet } from './ringset.js';
 
 const GSO_UDP_L4 = 5;
 const GSO_UDP = 3;
 
+/** recvmmsg on a socket into a message vector given by address (libc.recvmmsgAt). */
+export type RecvMany = (fd: number, addr: number, vlen: number, flags: number) => number;
+
 /**
  * Fill `batch` from port p's RX ring; returns the number of frames read.
  * Frames cut short by the slot size are dropped here (counted as truncated).
  */
-export function readRx(rings: RingSet, port: number, batch: Batch, drops: Float64Array): number {
+export function readRx(
+  rings: RingSet,
+  port: number,
+  batch: Batch,
+  drops: Float64Array,
+  recvMany: RecvMany = libc.recvmmsgAt,
+): number {
   const { mem, u16, u32 } = rings;
   const slots = rings.geometry.rxFrames;
   const base = rings.rxBase[port];
@@ -54,28 +65,26 @@ export function readRx(rings: RingSet, port: number, batch: Batch, drops: Float6
     const status = u32[slot >>> 2];
     if ((status & TP_STATUS_USER) === 0) break;
     const len = u32[(slot + TP_LEN) >>> 2];
-    let snap = u32[(slot + TP_SNAPLEN) >>> 2];
+    const snap = u32[(slot + TP_SNAPLEN) >>> 2];
     let off = slot + u16[(slot + TP_MAC) >>> 1];
     if (snap < len) {
-      // No big buffer left: the frame waits in its slot for the next batch.
-      if (big === rings.bigRxSlots) break;
-      // Slot too small: the whole frame is queued on the socket if the kernel
-      // could (TP_STATUS_COPY); read it, virtio header first, into a big buffer.
-      const at = rings.bigRx + big * BIG_SLOT;
-      const got =
-        (status & TP_STATUS_COPY) !== 0 ? libc.recvAt(rings.fd[port], rings.baseAddr + at, BIG_SLOT, libc.MSG_DONTWAIT) : -1;
-      head = head + 1 === slots ? 0 : head + 1;
-      if (got < VNET_HDR_LEN + ETH_HLEN) {
+      // Slot too small. If the kernel could, it queued the whole frame on the
+      // socket (TP_STATUS_COPY), in ring order: it goes to the next big buffer,
+      // read below with the batch's other big frames in one recvmmsg.
+      if ((status & TP_STATUS_COPY) === 0) {
         drops[Reason.TRUNCATED]++;
         u32[slot >>> 2] = TP_STATUS_KERNEL;
+        head = head + 1 === slots ? 0 : head + 1;
         continue;
       }
+      // No big buffer left: the frame waits in its slot for the next batch.
+      if (big === rings.bigRxSlots) break;
+      off = rings.bigRx + big * BIG_SLOT + VNET_HDR_LEN;
       big++;
-      off = at + VNET_HDR_LEN;
-      snap = got - VNET_HDR_LEN;
-    } else {
-      head = head + 1 === slots ? 0 : head + 1;
+      // Its slot is not needed any more.
+      u32[slot >>> 2] = TP_STATUS_KERNEL;
     }
+    head = head + 1 === slots ? 0 : head + 1;
     batch.off[n] = off;
     batch.len[n] = snap;
     batch.vlan[n] =
@@ -83,15 +92,49 @@ export function readRx(rings: RingSet, port: number, batch: Batch, drops: Float6
         ? ((((status & TP_STATUS_VLAN_TPID_VALID) !== 0 ? u16[(slot + TP_VLAN_TPID) >>> 1] : ETH_P_8021Q) << 16) |
             u16[(slot + TP_VLAN_TCI) >>> 1])
         : NO_TAG;
-    const vnet = off - VNET_HDR_LEN;
-    batch.l3len[n] = mem[vnet + VNET_GSO_TYPE] === 0 ? snap - ETH_HLEN : gsoSegmentL3(mem, vnet, off);
-    // A big frame's slot is not needed any more.
-    if (off >= rings.bigRx) u32[slot >>> 2] = TP_STATUS_KERNEL;
+    if (off < rings.bigRx) batch.l3len[n] = l3len(mem, off, snap);
     n++;
   }
   rings.rxHead[port] = head;
   batch.count = n;
-  return n;
+  return big === 0 ? n : readBig(rings, port, batch, drops, big, recvMany);
+}
+
+/**
+ * Read the batch's `big` frames from the socket into their big buffers, fill
+ * in their lengths, and drop (as truncated) any the socket did not deliver
+ * whole, closing the gaps in the batch. Returns the batch's new count.
+ */
+function readBig(rings: RingSet, port: number, batch: Batch, drops: Float64Array, big: number, recvMany: RecvMany): number {
+  const { mem, u32 } = rings;
+  const got = Math.max(0, recvMany(rings.fd[port], rings.baseAddr + rings.rxMsgs, big, libc.MSG_DONTWAIT));
+  let w = 0;
+  for (let i = 0; i < batch.count; i++) {
+    const off = batch.off[i];
+    let len = batch.len[i];
+    if (off >= rings.bigRx) {
+      const k = ((off - rings.bigRx) / BIG_SLOT) | 0;
+      len = k < got ? msgLen(u32, rings.rxMsgs, k) - VNET_HDR_LEN : -1;
+      if (len < ETH_HLEN) {
+        drops[Reason.TRUNCATED]++;
+        continue;
+      }
+      batch.l3len[i] = l3len(mem, off, len);
+    }
+    batch.off[w] = off;
+    batch.len[w] = len;
+    batch.vlan[w] = batch.vlan[i];
+    batch.l3len[w] = batch.l3len[i];
+    w++;
+  }
+  batch.count = w;
+  return w;
+}
+
+/** Bytes after the Ethernet header of the frame at `eth` (of each segment, for GSO). */
+function l3len(mem: Uint8Array, eth: number, len: number): number {
+  const vnet = eth - VNET_HDR_LEN;
+  return mem[vnet + VNET_GSO_TYPE] === 0 ? len - ETH_HLEN : gsoSegmentL3(mem, vnet, eth);
 }
 
 /**

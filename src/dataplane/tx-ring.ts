@@ -7,14 +7,22 @@
 // port, or the receiver's softirq lagging), the ring is kicked at once and the
 // frame takes the slot that frees; only if none frees is it dropped.
 //
+// A frame too big for a slot is queued on the port's sendmmsg vector instead,
+// pointing at the big buffer it was received in, and the vector is sent with
+// one sendmmsg per port when the batch is done (flushBig), before those
+// buffers are read into again. A port's frames keep their order: queueing a
+// big frame first kicks what is on the ring, and putting a frame on the ring
+// first sends the big frames queued.
+//
 // A TX slot holds the virtio_net_hdr (copied from the RX slot, so partial
 // checksums and GSO frames go out as they came in) followed by the frame,
-// with the 802.1Q tag the kernel stripped on receive put back. A frame too
-// big for a slot is sent with send() on the port's second socket.
+// with the 802.1Q tag the kernel stripped on receive put back.
 
 import { type Batch, NO_TAG } from '../core/batch.js';
 import type { Egress } from '../core/egress.js';
+import { Reason } from '../core/reasons.js';
 import * as libc from '../native/libc.js';
+import { msgAddr, setMsg } from './msgvec.js';
 import {
   FRAME_SIZE,
   TP_LEN,
@@ -34,24 +42,38 @@ import type { RingSet } from './ringset.js';
 
 const MAC_PAIR = 12;
 
-/** Hands a TX ring's queued frames to the kernel: send(fd, NULL, 0, flags), see libc.kick. */
-export type Kick = (fd: number, flags: number) => number;
+/** The two calls that hand frames to the kernel (libc's, or a test's). */
+export interface TxCalls {
+  /** send(fd, NULL, 0, flags): send what is queued on a TX ring. */
+  kick(fd: number, flags: number): number;
+  /** sendmmsg on the message vector at an address: how many were sent, or -errno. */
+  sendmmsgAt(fd: number, addr: number, vlen: number, flags: number): number;
+}
 
 export class TxRings implements Egress {
   private readonly slots: number;
+  /** Ports that have had big frames queued since the last flushBig, the first bigPortCount of them. */
+  private readonly bigPorts: Int32Array;
+  private bigPortCount = 0;
+  private readonly bigListed: Uint8Array;
 
+  /** `drops` is where a big frame the kernel refuses is counted (the forwarder's). */
   constructor(
     private readonly rings: RingSet,
-    private readonly sendQueued: Kick = libc.kick,
+    private readonly drops: Float64Array,
+    private readonly calls: TxCalls = libc,
   ) {
     this.slots = rings.geometry.txFrames;
+    this.bigPorts = new Int32Array(rings.maxPorts);
+    this.bigListed = new Uint8Array(rings.maxPorts);
   }
 
   transmit(port: number, batch: Batch, i: number): boolean {
     const r = this.rings;
     const tagged = batch.vlan[i] !== NO_TAG;
     const total = VNET_HDR_LEN + batch.len[i] + (tagged ? VLAN_HLEN : 0);
-    if (total > TX_SLOT_ROOM) return this.transmitBig(port, batch, i, total);
+    if (total > TX_SLOT_ROOM) return this.queueBig(port, batch, i, total);
+    if (r.bigQueued[port] !== 0) this.flushPort(port);
     const head = r.txHead[port];
     const slot = r.txBase[port] + head * FRAME_SIZE;
     // The kernel frees slots in order; a slot not yet AVAILABLE means the ring is full.
@@ -75,20 +97,62 @@ export class TxRings implements Egress {
   }
 
   /**
-   * A frame too big for a TX slot is sent at once from where it lies, its
-   * virtio header just before it; a tagged one is first rebuilt in the big
-   * TX buffer with its tag.
+   * Queue a frame too big for a TX slot on the port's sendmmsg vector, as it
+   * lies in its big buffer, virtio header first; a tagged one is rebuilt with
+   * its tag in the tag buffer of the same index (the same bytes for every port).
    */
-  private transmitBig(port: number, batch: Batch, i: number, total: number): boolean {
+  private queueBig(port: number, batch: Batch, i: number, total: number): boolean {
     const r = this.rings;
-    let at = batch.off[i] - VNET_HDR_LEN;
+    const off = batch.off[i];
+    if (off < r.bigRx) return false; // not from a big buffer: cannot happen with 2 KiB slots
+    let at = off - VNET_HDR_LEN;
     if (batch.vlan[i] !== NO_TAG) {
-      this.build(r.bigTx, batch, i);
-      at = r.bigTx;
+      at = r.bigTag + (at - r.bigRx);
+      this.build(at, batch, i);
     }
     // What is queued on the ring goes first, so that a flow keeps its order.
     if (r.txPending[port] !== 0) this.kick(port);
-    return libc.sendAt(r.bigFd[port], r.baseAddr + at, total, libc.MSG_DONTWAIT) >= 0;
+    const q = r.bigQueued[port];
+    if (q === r.bigRxSlots) return false; // more than one batch holds: cannot happen, flushBig runs per batch
+    if (this.bigListed[port] === 0) {
+      this.bigListed[port] = 1;
+      this.bigPorts[this.bigPortCount++] = port;
+    }
+    setMsg(r.u32, r.txMsgsOf(port), r.bigRxSlots, q, r.baseAddr + at, total);
+    r.bigQueued[port] = q + 1;
+    return true;
+  }
+
+  /**
+   * Send every queued big frame: one sendmmsg per port that has any. Must run
+   * before the big buffers are read into again (after each batch).
+   */
+  flushBig(): void {
+    for (let k = 0; k < this.bigPortCount; k++) {
+      const port = this.bigPorts[k];
+      this.flushPort(port);
+      this.bigListed[port] = 0;
+    }
+    this.bigPortCount = 0;
+  }
+
+  private flushPort(port: number): void {
+    const r = this.rings;
+    const n = r.bigQueued[port];
+    if (n === 0) return;
+    const vec = r.txMsgsOf(port);
+    let sent = 0;
+    while (sent < n) {
+      const got = this.calls.sendmmsgAt(r.bigFd[port], msgAddr(r.baseAddr, vec, sent), n - sent, libc.MSG_DONTWAIT);
+      if (got > 0) {
+        sent += got;
+      } else {
+        // The kernel refused message `sent` (socket buffer full, device gone): skip it.
+        this.drops[Reason.TX_ERROR]++;
+        sent++;
+      }
+    }
+    r.bigQueued[port] = 0;
   }
 
   /** Write frame i at `dst`: its virtio header, then the frame with any stripped tag put back. */
@@ -125,7 +189,7 @@ export class TxRings implements Egress {
 
   private kick(port: number): void {
     const r = this.rings;
-    const res = this.sendQueued(r.fd[port], libc.MSG_DONTWAIT);
+    const res = this.calls.kick(r.fd[port], libc.MSG_DONTWAIT);
     if (res >= 0 || res === -libc.ENETDOWN || res === -libc.ENXIO) r.txPending[port] = 0;
   }
 }

@@ -5,6 +5,7 @@
 //   (blocking while idle: an idle switch uses no CPU)
 //   → for each port, read a batch from its RX ring (rx-ring.ts),
 //     let the core decide and copy to TX rings (core/forwarder.ts, tx-ring.ts),
+//     send the batch's frames too big for a slot (one sendmmsg per port),
 //     give the RX slots back
 //   → kick each TX ring that got frames (one send() per port per round)
 //
@@ -70,9 +71,10 @@ class DataplaneWorker {
   ) {
     const geometry = ringGeometry(options.rxFrames, options.txFrames);
     this.rings = new RingSet(options.maxPorts, geometry, BIG_RX_SLOTS);
-    this.tx = new TxRings(this.rings);
+    const drops = new Float64Array(REASON_COUNT);
+    this.tx = new TxRings(this.rings, drops);
     this.fwd = new Forwarder(
-      { maxPorts: options.maxPorts, fdbSize: options.fdbSize, agingMs: options.agingMs },
+      { maxPorts: options.maxPorts, fdbSize: options.fdbSize, agingMs: options.agingMs, drops },
       this.tx,
     );
     this.batch = new Batch(BATCH_SIZE, this.rings.mem);
@@ -124,6 +126,7 @@ class DataplaneWorker {
         if (readRx(rings, p, batch, drops) === 0) continue;
         frames++;
         fwd.process(batch, p, now);
+        this.tx.flushBig(); // before the next readRx reuses the big buffers
         releaseRx(rings, batch);
       }
       this.tx.kickAll(active, this.activeCount);

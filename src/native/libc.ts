@@ -24,6 +24,9 @@ const c_recv = libc.func('intptr_t recv(int fd, _Out_ void *buf, size_t len, int
 // no pointer object is made per call.
 const c_send_at = libc.func('intptr_t send(int fd, uintptr_t buf, size_t len, int flags)');
 const c_recv_at = libc.func('intptr_t recv(int fd, uintptr_t buf, size_t len, int flags)');
+// Many datagrams in one call, described by a struct mmsghdr array at an address.
+const c_sendmmsg_at = libc.func('int sendmmsg(int fd, uintptr_t msgvec, unsigned int vlen, int flags)');
+const c_recvmmsg_at = libc.func('int recvmmsg(int fd, uintptr_t msgvec, unsigned int vlen, int flags, uintptr_t timeout)');
 const c_read = libc.func('intptr_t read(int fd, _Out_ void *buf, size_t len)');
 const c_eventfd = libc.func('int eventfd(unsigned int initval, int flags)');
 
@@ -170,6 +173,28 @@ export function recvAt(fd: number, addr: number, len: number, flags: number): nu
   const n = Number(c_recv_at(fd, addr, len, flags));
   return n < 0 ? -koffi.errno() : n;
 }
+
+/**
+ * sendmmsg(2) of the `vlen` messages described by the struct mmsghdr array at
+ * `addr`; returns how many were sent (the first `n`), or -errno if the first failed.
+ */
+export function sendmmsgAt(fd: number, addr: number, vlen: number, flags: number): number {
+  const n = c_sendmmsg_at(fd, addr, vlen, flags) as number;
+  return n < 0 ? -koffi.errno() : n;
+}
+
+/** recvmmsg(2) into the struct mmsghdr array at `addr`, no timeout; returns how many were received, or -errno. */
+export function recvmmsgAt(fd: number, addr: number, vlen: number, flags: number): number {
+  const n = c_recvmmsg_at(fd, addr, vlen, flags, 0) as number;
+  return n < 0 ? -koffi.errno() : n;
+}
+
+// struct mmsghdr and struct iovec on 64-bit Linux.
+export const MMSGHDR_SIZE = 64;
+export const MMSG_IOV = 16; // msghdr.msg_iov: pointer
+export const MMSG_IOVLEN = 24; // msghdr.msg_iovlen: size_t
+export const MMSG_LEN = 56; // mmsghdr.msg_len: unsigned int, bytes sent or received
+export const IOVEC_SIZE = 16; // iov_base pointer, iov_len size_t
 
 export function eventfd(initval: number, flags: number): number {
   const fd = c_eventfd(initval, flags) as number;

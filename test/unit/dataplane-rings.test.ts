@@ -8,9 +8,11 @@ import { Batch, NO_TAG } from '../../src/core/batch.js';
 import { Reason, REASON_COUNT } from '../../src/core/reasons.js';
 import * as libc from '../../src/native/libc.js';
 import {
+  BIG_SLOT,
   FRAME_SIZE,
   ringGeometry,
   TP_STATUS_AVAILABLE,
+  TP_STATUS_COPY,
   TP_STATUS_KERNEL,
   TP_STATUS_SEND_REQUEST,
   TP_STATUS_USER,
@@ -140,7 +142,7 @@ test('tx ring: an untagged frame goes out with its virtio header as received, as
   fillRx(rings, 0, [{ frame: f, vnet }]);
   const batch = new Batch(8, rings.mem);
   readRx(rings, 0, batch, new Float64Array(REASON_COUNT));
-  const tx = new TxRings(rings);
+  const tx = new TxRings(rings, new Float64Array(REASON_COUNT));
   assert.equal(tx.transmit(1, batch, 0), true);
   const out = txSlot(rings, 1, 0);
   assert.equal(out.status, TP_STATUS_SEND_REQUEST);
@@ -159,7 +161,7 @@ test('tx ring: a stripped 802.1Q tag is put back after the MACs, and virtio offs
   fillRx(rings, 0, [{ frame: f, vnet, tci, tpid: 0x88a8 }]);
   const batch = new Batch(8, rings.mem);
   readRx(rings, 0, batch, new Float64Array(REASON_COUNT));
-  new TxRings(rings).transmit(1, batch, 0);
+  new TxRings(rings, new Float64Array(REASON_COUNT)).transmit(1, batch, 0);
   const { data } = txSlot(rings, 1, 0);
   const eth = data.subarray(VNET_HDR_LEN);
   assert.equal(eth.length, 204);
@@ -176,9 +178,12 @@ test('tx ring: a full ring is kicked once, and refuses the frame if the kernel f
   const batch = new Batch(8, rings.mem);
   readRx(rings, 0, batch, new Float64Array(REASON_COUNT));
   let kicks = 0;
-  const tx = new TxRings(rings, () => {
-    kicks++; // a kernel that sends nothing (the receiver is backed up)
-    return 0;
+  const tx = new TxRings(rings, new Float64Array(REASON_COUNT), {
+    kick: () => {
+      kicks++; // a kernel that sends nothing (the receiver is backed up)
+      return 0;
+    },
+    sendmmsgAt: () => assert.fail('no big frame here'),
   });
   for (let i = 0; i < rings.geometry.txFrames; i++) assert.equal(tx.transmit(1, batch, 0), true);
   assert.equal(rings.txHead[1], 0, 'the head wrapped around');
@@ -196,10 +201,13 @@ test('tx ring: a full ring is kicked and the frame takes the slot the kernel fre
   readRx(rings, 0, batch, new Float64Array(REASON_COUNT));
   const v = new DataView(rings.mem.buffer);
   let kicks = 0;
-  const tx = new TxRings(rings, () => {
-    kicks++; // a kernel that sends every queued frame and frees its slot
-    for (let i = 0; i < rings.geometry.txFrames; i++) v.setUint32(rings.txBase[1] + i * FRAME_SIZE, TP_STATUS_AVAILABLE, true);
-    return 0;
+  const tx = new TxRings(rings, new Float64Array(REASON_COUNT), {
+    kick: () => {
+      kicks++; // a kernel that sends every queued frame and frees its slot
+      for (let i = 0; i < rings.geometry.txFrames; i++) v.setUint32(rings.txBase[1] + i * FRAME_SIZE, TP_STATUS_AVAILABLE, true);
+      return 0;
+    },
+    sendmmsgAt: () => assert.fail('no big frame here'),
   });
   const n = rings.geometry.txFrames * 3;
   for (let i = 0; i < n; i++) assert.equal(tx.transmit(1, batch, 0), true, `frame ${i} was refused`);
@@ -210,4 +218,208 @@ test('tx ring: a full ring is kicked and the frame takes the slot the kernel fre
 
 test('tx ring: a slot holds any frame of a 1500-byte MTU with a tag', () => {
   assert.ok(TX_SLOT_ROOM >= VNET_HDR_LEN + 1514 + 4);
+});
+
+// ---- frames too big for a slot: one recvmmsg per batch, one sendmmsg per port ----
+
+/** Mark RX slot i of `port` as a frame the kernel cut to the slot and queued whole on the socket. */
+function markCopied(rings: RingSet, port: number, i: number, wireLen: number): void {
+  const v = new DataView(rings.mem.buffer);
+  const slot = rings.rxBase[port] + i * FRAME_SIZE;
+  v.setUint32(slot + 4, wireLen, true);
+  v.setUint32(slot, v.getUint32(slot, true) | TP_STATUS_COPY, true);
+}
+
+function u64(rings: RingSet, at: number): number {
+  const v = new DataView(rings.mem.buffer);
+  return v.getUint32(at, true) + v.getUint32(at + 4, true) * 2 ** 32;
+}
+
+/** A socket queue holding `frames`: recvmmsg fills the vector's buffers in order, as the kernel does. */
+function socketQueue(rings: RingSet, frames: Uint8Array[], calls: number[]) {
+  return (_fd: number, addr: number, vlen: number): number => {
+    calls.push(vlen);
+    assert.equal(addr, rings.baseAddr + rings.rxMsgs, 'recvmmsg is given the RX vector');
+    let k = 0;
+    for (; k < vlen && frames.length > 0; k++) {
+      const f = frames.shift()!;
+      const hdr = rings.rxMsgs + k * libc.MMSGHDR_SIZE;
+      const iov = u64(rings, hdr + libc.MMSG_IOV);
+      assert.equal(u64(rings, hdr + libc.MMSG_IOVLEN), 1);
+      const base = u64(rings, iov - rings.baseAddr);
+      assert.equal(base, rings.baseAddr + rings.bigRx + k * BIG_SLOT, `message ${k} fills big buffer ${k}`);
+      assert.equal(u64(rings, iov - rings.baseAddr + 8), BIG_SLOT);
+      rings.mem.fill(0, base - rings.baseAddr, base - rings.baseAddr + VNET_HDR_LEN);
+      rings.mem.set(f, base - rings.baseAddr + VNET_HDR_LEN);
+      new DataView(rings.mem.buffer).setUint32(hdr + libc.MMSG_LEN, VNET_HDR_LEN + f.length, true);
+    }
+    return k === 0 ? -libc.EAGAIN : k;
+  };
+}
+
+test('rx ring: big frames are read with one recvmmsg per batch, in ring order, as many as there are big buffers', () => {
+  const rings = memoryRings(); // 4 big buffers
+  const small = frame(60);
+  const bigs = [3000, 3001, 3002, 3003, 3004].map((n) => frame(n));
+  fillRx(rings, 0, [small, ...bigs, small].map((f) => ({ frame: f.subarray(0, Math.min(f.length, 200)) })));
+  for (let i = 1; i <= 5; i++) markCopied(rings, 0, i, bigs[i - 1].length);
+  const queue = [...bigs];
+  const calls: number[] = [];
+  const batch = new Batch(16, rings.mem);
+  const drops = new Float64Array(REASON_COUNT);
+  assert.equal(readRx(rings, 0, batch, drops, socketQueue(rings, queue, calls)), 5, 'the 5th big frame waits for a free big buffer');
+  assert.deepEqual(calls, [4], 'one recvmmsg for the 4 big frames');
+  assert.deepEqual([...batch.len.slice(0, 5)], [60, 3000, 3001, 3002, 3003]);
+  for (let i = 1; i < 5; i++) assert.deepEqual(rings.mem.slice(batch.off[i], batch.off[i] + batch.len[i]), bigs[i - 1]);
+  assert.deepEqual([...batch.l3len.slice(0, 5)], [46, 2986, 2987, 2988, 2989]);
+  releaseRx(rings, batch);
+  assert.equal(readRx(rings, 0, batch, drops, socketQueue(rings, queue, calls)), 2);
+  assert.deepEqual(calls, [4, 1]);
+  assert.deepEqual([...batch.len.slice(0, 2)], [3004, 60]);
+  assert.equal(drops.reduce((a, b) => a + b), 0);
+});
+
+test('rx ring: a big frame the socket does not deliver is dropped as truncated and the batch closes up', () => {
+  const rings = memoryRings();
+  const f1 = frame(61);
+  const f2 = frame(62);
+  fillRx(rings, 0, [{ frame: f1 }, { frame: frame(200) }, { frame: frame(200) }, { frame: f2 }]);
+  markCopied(rings, 0, 1, 5000);
+  markCopied(rings, 0, 2, 5001);
+  const calls: number[] = [];
+  const batch = new Batch(8, rings.mem);
+  const drops = new Float64Array(REASON_COUNT);
+  // Only one of the two frames is on the socket queue.
+  assert.equal(readRx(rings, 0, batch, drops, socketQueue(rings, [frame(5000)], calls)), 3);
+  assert.deepEqual([...batch.len.slice(0, 3)], [61, 5000, 62]);
+  assert.equal(drops[Reason.TRUNCATED], 1);
+  assert.equal(batch.count, 3);
+  releaseRx(rings, batch);
+  for (let i = 0; i < 4; i++) assert.equal(new DataView(rings.mem.buffer).getUint32(rings.rxBase[0] + i * FRAME_SIZE, true), TP_STATUS_KERNEL);
+});
+
+/** Records the calls TxRings makes, in order; sendmmsg results can be scripted. */
+function recordingCalls(rings: RingSet, results: number[] = []) {
+  const log: string[] = [];
+  const sent: Array<{ addr: number; len: number }> = [];
+  return {
+    log,
+    sent,
+    kick: (fd: number) => {
+      log.push(`kick fd ${fd}`);
+      return 0;
+    },
+    sendmmsgAt: (fd: number, addr: number, vlen: number) => {
+      log.push(`sendmmsg fd ${fd} vlen ${vlen}`);
+      const r = results.length > 0 ? results.shift()! : vlen;
+      for (let k = 0; k < Math.max(0, r); k++) {
+        const hdr = addr - rings.baseAddr + k * libc.MMSGHDR_SIZE;
+        const iov = u64(rings, hdr + libc.MMSG_IOV) - rings.baseAddr;
+        sent.push({ addr: u64(rings, iov) - rings.baseAddr, len: u64(rings, iov + 8) });
+      }
+      return r;
+    },
+  };
+}
+
+/** A batch of frames as read into big buffers (lengths as given), untagged. */
+function bigBatch(rings: RingSet, lens: number[]): Batch {
+  const batch = new Batch(8, rings.mem);
+  lens.forEach((len, k) => {
+    batch.off[k] = rings.bigRx + k * BIG_SLOT + VNET_HDR_LEN;
+    batch.len[k] = len;
+    batch.vlan[k] = NO_TAG;
+    rings.mem.set(frame(len), batch.off[k]);
+  });
+  batch.count = lens.length;
+  return batch;
+}
+
+test('tx ring: big frames wait on the port and leave with one sendmmsg per port, from where they were received', () => {
+  const rings = memoryRings(3);
+  rings.attach(1, 11, 21);
+  rings.attach(2, 12, 22);
+  const calls = recordingCalls(rings);
+  const tx = new TxRings(rings, new Float64Array(REASON_COUNT), calls);
+  const batch = bigBatch(rings, [5000, 6000]);
+  for (const port of [1, 2]) for (let i = 0; i < 2; i++) assert.equal(tx.transmit(port, batch, i), true);
+  assert.deepEqual(calls.log, [], 'nothing is sent before the batch is done');
+  tx.flushBig();
+  assert.deepEqual(calls.log, ['sendmmsg fd 21 vlen 2', 'sendmmsg fd 22 vlen 2']);
+  const at = (k: number) => rings.bigRx + k * BIG_SLOT;
+  assert.deepEqual(calls.sent, [
+    { addr: at(0), len: VNET_HDR_LEN + 5000 },
+    { addr: at(1), len: VNET_HDR_LEN + 6000 },
+    { addr: at(0), len: VNET_HDR_LEN + 5000 },
+    { addr: at(1), len: VNET_HDR_LEN + 6000 },
+  ]);
+  tx.flushBig();
+  assert.equal(calls.log.length, 2, 'a second flush sends nothing again');
+});
+
+test('tx ring: a port keeps its frames in order across the ring and the big-frame path', () => {
+  const rings = memoryRings(2);
+  rings.attach(1, 11, 21);
+  const calls = recordingCalls(rings);
+  const tx = new TxRings(rings, new Float64Array(REASON_COUNT), calls);
+  const batch = bigBatch(rings, [5000]);
+  fillRx(rings, 0, [{ frame: frame(60) }]);
+  const small = new Batch(8, rings.mem);
+  readRx(rings, 0, small, new Float64Array(REASON_COUNT));
+  tx.transmit(1, small, 0); // on the ring
+  tx.transmit(1, batch, 0); // big: the ring goes first
+  tx.transmit(1, small, 0); // small again: the big frame goes first
+  tx.flushBig();
+  tx.kickAll(Int32Array.of(1), 1);
+  assert.deepEqual(calls.log, ['kick fd 11', 'sendmmsg fd 21 vlen 1', 'kick fd 11']);
+});
+
+test('tx ring: a big frame the kernel refuses is counted as tx-error and the others still go', () => {
+  const rings = memoryRings(2);
+  rings.attach(1, 11, 21);
+  const calls = recordingCalls(rings, [-libc.ENOBUFS, 2]);
+  const drops = new Float64Array(REASON_COUNT);
+  const tx = new TxRings(rings, drops, calls);
+  const batch = bigBatch(rings, [5000, 5001, 5002]);
+  for (let i = 0; i < 3; i++) tx.transmit(1, batch, i);
+  tx.flushBig();
+  assert.deepEqual(calls.log, ['sendmmsg fd 21 vlen 3', 'sendmmsg fd 21 vlen 2']);
+  assert.deepEqual(
+    calls.sent.map((s) => s.len),
+    [VNET_HDR_LEN + 5001, VNET_HDR_LEN + 5002],
+  );
+  assert.equal(drops[Reason.TX_ERROR], 1);
+});
+
+test('tx ring: a tagged big frame is rebuilt with its tag once per buffer and sent from there to every port', () => {
+  // (This kernel has no 802.1Q devices, so no integration test makes tagged GSO frames.)
+  const rings = memoryRings(3);
+  rings.attach(1, 11, 21);
+  rings.attach(2, 12, 22);
+  const calls = recordingCalls(rings);
+  const tx = new TxRings(rings, new Float64Array(REASON_COUNT), calls);
+  const batch = bigBatch(rings, [3000, 4000]);
+  const vnet = [1, 4, 54, 0, 0xa8, 5, 34, 0, 16, 0]; // NEEDS_CSUM, TCPv6 GSO, hdr_len 54, csum_start 34
+  rings.mem.set(vnet, batch.off[1] - VNET_HDR_LEN);
+  const original = rings.mem.slice(batch.off[1], batch.off[1] + 4000);
+  batch.vlan[1] = (0x8100 << 16) | 100;
+  for (const port of [1, 2]) for (let i = 0; i < 2; i++) tx.transmit(port, batch, i);
+  tx.flushBig();
+  const tagged = rings.bigTag + BIG_SLOT; // the tag buffer of big buffer 1
+  assert.deepEqual(
+    calls.sent.map((s) => [s.addr, s.len]),
+    [
+      [rings.bigRx, VNET_HDR_LEN + 3000],
+      [tagged, VNET_HDR_LEN + 4004],
+      [rings.bigRx, VNET_HDR_LEN + 3000],
+      [tagged, VNET_HDR_LEN + 4004],
+    ],
+  );
+  const out = rings.mem.subarray(tagged, tagged + VNET_HDR_LEN + 4004);
+  assert.deepEqual([...out.subarray(0, VNET_HDR_LEN)], [1, 4, 58, 0, 0xa8, 5, 38, 0, 16, 0], 'hdr_len and csum_start count the tag');
+  const eth = out.subarray(VNET_HDR_LEN);
+  assert.deepEqual(eth.subarray(0, 12), original.subarray(0, 12));
+  assert.deepEqual([...eth.subarray(12, 16)], [0x81, 0x00, 0, 100]);
+  assert.deepEqual(eth.subarray(16), original.subarray(12));
+  assert.deepEqual(rings.mem.slice(batch.off[1], batch.off[1] + 4000), original, 'the received frame is left as it was');
 });
