@@ -107,7 +107,12 @@ export function readRx(
  */
 function readBig(rings: RingSet, port: number, batch: Batch, drops: Float64Array, big: number, recvMany: RecvMany): number {
   const { mem, u32 } = rings;
-  const got = Math.max(0, recvMany(rings.fd[port], rings.baseAddr + rings.rxMsgs, big, libc.MSG_DONTWAIT));
+  let got = recvMany(rings.fd[port], rings.baseAddr + rings.rxMsgs, big, libc.MSG_DONTWAIT);
+  // Interrupted, the frames are still queued: read them now, or later slots would get them.
+  for (let tries = 0; got === -libc.EINTR && tries < 3; tries++) {
+    got = recvMany(rings.fd[port], rings.baseAddr + rings.rxMsgs, big, libc.MSG_DONTWAIT);
+  }
+  if (got < 0) got = 0;
   let w = 0;
   for (let i = 0; i < batch.count; i++) {
     const off = batch.off[i];

@@ -423,3 +423,24 @@ test('tx ring: a tagged big frame is rebuilt with its tag once per buffer and se
   assert.deepEqual(eth.subarray(16), original.subarray(12));
   assert.deepEqual(rings.mem.slice(batch.off[1], batch.off[1] + 4000), original, 'the received frame is left as it was');
 });
+
+test('rx ring: an interrupted recvmmsg is tried again, so the queued big frames stay with their slots', () => {
+  const rings = memoryRings();
+  fillRx(rings, 0, [{ frame: frame(200) }]);
+  markCopied(rings, 0, 0, 4000);
+  const calls: number[] = [];
+  const queue = socketQueue(rings, [frame(4000)], calls);
+  let interrupted = false;
+  const batch = new Batch(8, rings.mem);
+  const drops = new Float64Array(REASON_COUNT);
+  const n = readRx(rings, 0, batch, drops, (fd, addr, vlen) => {
+    if (!interrupted) {
+      interrupted = true;
+      return -libc.EINTR;
+    }
+    return queue(fd, addr, vlen);
+  });
+  assert.equal(n, 1);
+  assert.equal(batch.len[0], 4000);
+  assert.equal(drops[Reason.TRUNCATED], 0);
+});
