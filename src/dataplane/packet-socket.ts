@@ -70,7 +70,7 @@ export function openPacketSocket(ifindex: number, ifname: string, geometry: Ring
     libc.setsockoptInt(fd, libc.SOL_PACKET, PACKET_LOSS, 1, 'PACKET_LOSS');
     libc.setsockoptInt(fd, libc.SOL_PACKET, PACKET_QDISC_BYPASS, 1, 'PACKET_QDISC_BYPASS');
     // Frames bigger than a ring slot (GSO, jumbo) are also queued whole on the
-    // socket, for recv(); the buffer must hold a few 64 KiB frames.
+    // socket, for recvmmsg; the buffer must hold a batch of 64 KiB frames.
     libc.setsockoptInt(fd, libc.SOL_PACKET, PACKET_COPY_THRESH, 1, 'PACKET_COPY_THRESH');
     libc.setsockoptInt(fd, libc.SOL_SOCKET, libc.SO_RCVBUFFORCE, BIG_FRAME_BUFFER, 'SO_RCVBUFFORCE');
     libc.setsockopt(fd, libc.SOL_PACKET, PACKET_RX_RING, tpacketReq(geometry.rxFrames), 'PACKET_RX_RING');

@@ -6,8 +6,9 @@
 // rings. Bigger frames — 64 KiB GSO super-frames from a veth, jumbo frames —
 // take the "big" path: the RX slot holds a truncated copy marked
 // TP_STATUS_COPY and the whole frame waits on the socket (PACKET_COPY_THRESH)
-// to be recv()'d into a big buffer; on TX they are built in a big buffer and
-// sent with send(). One syscall per big frame, which carries up to 64 KiB.
+// to be read into a big buffer, all of a batch's with one recvmmsg; they leave
+// from there (a tagged one is first rebuilt with its tag) with one sendmmsg
+// per egress port per batch.
 //
 // All ports' mappings sit side by side in one reserved address range, with
 // the big buffers after them, so one ArrayBuffer views every ring and a frame
