@@ -130,6 +130,7 @@ function preflight(o: Options): string {
   need('ip', 'install iproute2 (scripts/setup.sh)');
   need('bridge', 'install iproute2 (scripts/setup.sh)');
   need('ping', 'install iputils-ping (scripts/setup.sh)');
+  need('taskset', 'install util-linux (scripts/setup.sh)');
   need('getconf', 'install libc-bin');
   need('sysctl', 'install procps (scripts/setup.sh)');
   const traffic = ['64b', 'latency', 'flood', 'fdb', 'cost'].some((m) => o.only.has(m as Measure));
@@ -240,6 +241,7 @@ async function main(): Promise<number> {
       durations: dur,
       frame: `${FRAME_BYTES} bytes + FCS = 64 on the wire, ethertype 0x${ETHERTYPE.toString(16)}`,
       sender: 'trafgen --cpus 1 (one sender on CPU 0), qdisc bypass',
+      ping: 'taskset -c 0 ping -i 0.002 (on CPU 0 too: it busy-waits between probes)',
       hosts: 24,
       fdbMacs: FDB_MACS,
       switches: {
