@@ -21,8 +21,20 @@ const PACKET_IGNORE_OUTGOING = 23;
 const PACKET_MR_PROMISC = 1;
 const TPACKET_V2 = 1;
 const ETH_P_ALL = 0x0003;
-/** Socket buffer for big frames: about 30 GSO frames of 64 KiB. */
+/** Send buffer of the big-frame socket: a batch of GSO frames of 64 KiB (the kernel doubles it). */
 const BIG_FRAME_BUFFER = 4 << 20;
+
+/**
+ * Receive buffer for the big frames queued on a ring socket: room for every
+ * RX slot to be one 64 KiB GSO frame with its overhead (96 KiB of truesize:
+ * the kernel doubles the value set), so that while the ring has room the
+ * kernel never cuts a big frame for lack of buffer, which the switch would
+ * then have to drop as truncated. At most 32 MiB. It is only used while
+ * frames wait.
+ */
+export function bigReceiveBuffer(rxFrames: number): number {
+  return Math.min(rxFrames * (48 << 10), 32 << 20);
+}
 
 function tpacketReq(frames: number): Uint8Array {
   const b = new Uint8Array(16);
@@ -72,7 +84,7 @@ export function openPacketSocket(ifindex: number, ifname: string, geometry: Ring
     // Frames bigger than a ring slot (GSO, jumbo) are also queued whole on the
     // socket, for recvmmsg; the buffer must hold a batch of 64 KiB frames.
     libc.setsockoptInt(fd, libc.SOL_PACKET, PACKET_COPY_THRESH, 1, 'PACKET_COPY_THRESH');
-    libc.setsockoptInt(fd, libc.SOL_SOCKET, libc.SO_RCVBUFFORCE, BIG_FRAME_BUFFER, 'SO_RCVBUFFORCE');
+    libc.setsockoptInt(fd, libc.SOL_SOCKET, libc.SO_RCVBUFFORCE, bigReceiveBuffer(geometry.rxFrames), 'SO_RCVBUFFORCE');
     libc.setsockopt(fd, libc.SOL_PACKET, PACKET_RX_RING, tpacketReq(geometry.rxFrames), 'PACKET_RX_RING');
     libc.setsockopt(fd, libc.SOL_PACKET, PACKET_TX_RING, tpacketReq(geometry.txFrames), 'PACKET_TX_RING');
     libc.mmap(addr, geometry.span, libc.PROT_READ | libc.PROT_WRITE, libc.MAP_SHARED | libc.MAP_FIXED, fd, 0);
