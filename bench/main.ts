@@ -313,7 +313,7 @@ async function main(): Promise<number> {
             details['idle'] = r;
             add('cpu.idle', name, r.processPct);
             add('rss.idle', name, r.rssKiB);
-            log(`${tag} idle ${r.seconds.toFixed(0)} s: process ${r.processPct === null ? '—' : `${r.processPct.toFixed(2)} %`}, machine ${r.machinePct.toFixed(1)} % of a core, RSS ${r.rssKiB === null ? '—' : `${(r.rssKiB / 1024).toFixed(1)} MB`}${others((r.otherPct / 100) * r.seconds, r.seconds)}`);
+            log(`${tag} idle ${r.seconds.toFixed(0)} s: process ${r.processPct === null ? '—' : `${r.processPct.toFixed(2)} %`}, machine ${r.machinePct.toFixed(1)} % of a core, RSS ${r.rssKiB === null ? '—' : `${((r.rssKiB * 1024) / 1e6).toFixed(1)} MB`}${others((r.otherPct / 100) * r.seconds, r.seconds)}`);
           });
         }
         if (only.has('latency')) {

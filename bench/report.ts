@@ -24,6 +24,9 @@ export interface MetricDef {
   target?: { text: string; met: (v: number, ratio: number | null) => boolean };
 }
 
+/** RSS is read in KiB (/proc's "kB"); it is shown in MB of 10^6 bytes, the target's unit. */
+const KIB_PER_MB = 1e6 / 1024;
+
 export const METRICS: MetricDef[] = [
   { id: 'u64.rx', group: 1, label: '64 B NS1→NS2, received in NS2', unit: 'Mframes/s', scale: 1e6, better: 'higher', target: { text: '≥ 1.2× bridge', met: (_v, r) => r !== null && r >= 1.2 } },
   { id: 'u64.sent', group: 1, label: '64 B, sender’s rate', unit: 'Mframes/s', scale: 1e6, better: null, noRatio: true },
@@ -44,9 +47,9 @@ export const METRICS: MetricDef[] = [
   { id: 'fdb.rx', group: 5, label: '64 B with 50,000 MACs learned', unit: 'Mframes/s', scale: 1e6, better: 'higher' },
   { id: 'fdb.own', group: 5, label: '… as a share of its own 64 B rate', unit: '×', scale: 1, better: 'higher', noRatio: true, target: { text: '≥ 0.95', met: (v) => v >= 0.95 } },
   { id: 'cpu.idle', group: 6, label: 'switch process CPU, idle, 24 ports', unit: '% of a core', scale: 1, better: 'lower', target: { text: '≈ 0 (≤ 0.5 %)', met: (v) => v <= 0.5 } },
-  { id: 'rss.idle', group: 6, label: 'switch process RSS, idle', unit: 'MB', scale: 1024, better: 'lower', target: { text: '≤ 80 MB', met: (v) => v <= 80 } },
-  { id: 'rss.end', group: 6, label: 'switch process RSS, end of its round', unit: 'MB', scale: 1024, better: 'lower', target: { text: '≤ 80 MB', met: (v) => v <= 80 } },
-  { id: 'rss.endAnon', group: 6, label: '… of which anonymous (RssAnon)', unit: 'MB', scale: 1024, better: 'lower' },
+  { id: 'rss.idle', group: 6, label: 'switch process RSS, idle', unit: 'MB', scale: KIB_PER_MB, better: 'lower', target: { text: '≤ 80 MB', met: (v) => v <= 80 } },
+  { id: 'rss.end', group: 6, label: 'switch process RSS, end of its round', unit: 'MB', scale: KIB_PER_MB, better: 'lower', target: { text: '≤ 80 MB', met: (v) => v <= 80 } },
+  { id: 'rss.endAnon', group: 6, label: '… of which anonymous (RssAnon)', unit: 'MB', scale: KIB_PER_MB, better: 'lower' },
   { id: 'cpu.machinePerM', group: 6, label: 'machine CPU per Mframe forwarded in (1)', unit: 'CPU-s per Mframe (µs/frame)', scale: 1, better: 'lower' },
   { id: 'cpu.processPerM', group: 6, label: 'switch process CPU per Mframe in (1)', unit: 'CPU-s per Mframe (µs/frame)', scale: 1, better: 'lower' },
   { id: 'core.unicast', group: 7, label: 'core alone: known unicast', unit: 'Mdecisions/s', scale: 1e6, better: 'higher', target: { text: '≥ 20 M/s', met: (v) => v >= 20 } },
