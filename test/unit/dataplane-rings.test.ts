@@ -335,12 +335,18 @@ function bigBatch(rings: RingSet, lens: number[]): Batch {
   return batch;
 }
 
-test('tx ring: big frames wait on the port and leave with one sendmmsg per port, from where they were received', () => {
+/** Ports 1 and 2 attached (ring fds 11 and 12, big-frame fds 21 and 22) and a TxRings whose calls are recorded. */
+function recordedTx(results: number[] = []) {
   const rings = memoryRings(3);
   rings.attach(1, 11, 21);
   rings.attach(2, 12, 22);
-  const calls = recordingCalls(rings);
-  const tx = new TxRings(rings, new Float64Array(REASON_COUNT), calls);
+  const calls = recordingCalls(rings, results);
+  const drops = new Float64Array(REASON_COUNT);
+  return { rings, calls, drops, tx: new TxRings(rings, drops, calls) };
+}
+
+test('tx ring: big frames wait on the port and leave with one sendmmsg per port, from where they were received', () => {
+  const { rings, calls, tx } = recordedTx();
   const batch = bigBatch(rings, [5000, 6000]);
   for (const port of [1, 2]) for (let i = 0; i < 2; i++) assert.equal(tx.transmit(port, batch, i), true);
   assert.deepEqual(calls.log, [], 'nothing is sent before the batch is done');
@@ -358,10 +364,7 @@ test('tx ring: big frames wait on the port and leave with one sendmmsg per port,
 });
 
 test('tx ring: a port keeps its frames in order across the ring and the big-frame path', () => {
-  const rings = memoryRings(2);
-  rings.attach(1, 11, 21);
-  const calls = recordingCalls(rings);
-  const tx = new TxRings(rings, new Float64Array(REASON_COUNT), calls);
+  const { rings, calls, tx } = recordedTx();
   const batch = bigBatch(rings, [5000]);
   fillRx(rings, 0, [{ frame: frame(60) }]);
   const small = new Batch(8, rings.mem);
@@ -375,11 +378,7 @@ test('tx ring: a port keeps its frames in order across the ring and the big-fram
 });
 
 test('tx ring: a big frame the kernel refuses is counted as tx-error and the others still go', () => {
-  const rings = memoryRings(2);
-  rings.attach(1, 11, 21);
-  const calls = recordingCalls(rings, [-libc.ENOBUFS, 2]);
-  const drops = new Float64Array(REASON_COUNT);
-  const tx = new TxRings(rings, drops, calls);
+  const { rings, calls, drops, tx } = recordedTx([-libc.ENOBUFS, 2]);
   const batch = bigBatch(rings, [5000, 5001, 5002]);
   for (let i = 0; i < 3; i++) tx.transmit(1, batch, i);
   tx.flushBig();
@@ -393,11 +392,7 @@ test('tx ring: a big frame the kernel refuses is counted as tx-error and the oth
 
 test('tx ring: a tagged big frame is rebuilt with its tag once per buffer and sent from there to every port', () => {
   // (This kernel has no 802.1Q devices, so no integration test makes tagged GSO frames.)
-  const rings = memoryRings(3);
-  rings.attach(1, 11, 21);
-  rings.attach(2, 12, 22);
-  const calls = recordingCalls(rings);
-  const tx = new TxRings(rings, new Float64Array(REASON_COUNT), calls);
+  const { rings, calls, tx } = recordedTx();
   const batch = bigBatch(rings, [3000, 4000]);
   const vnet = [1, 4, 54, 0, 0xa8, 5, 34, 0, 16, 0]; // NEEDS_CSUM, TCPv6 GSO, hdr_len 54, csum_start 34
   rings.mem.set(vnet, batch.off[1] - VNET_HDR_LEN);
