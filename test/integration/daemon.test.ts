@@ -171,6 +171,31 @@ describe('vswitchd', () => {
     );
   });
 
+  it('--spin-us: after a frame the dataplane keeps polling that long before it sleeps; 0 sleeps at once', async () => {
+    const clkTck = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+    /** CPU ticks the daemon uses in the 0.6 s after one ping through it. */
+    const ticksAfterPing = async (spinUs: number): Promise<number> => {
+      const lab = newLab();
+      const a = lab.addHost(1);
+      const b = lab.addHost(2);
+      const d = await lab.startSwitch(['--spin-us', String(spinUs)]);
+      ok(lab.vswconfig('add', a.port), 'add');
+      ok(lab.vswconfig('add', b.port), 'add');
+      assert.ok(lab.ping(a, b.ip), 'no ping through the switch');
+      await sleep(1500); // whatever spin the ping started is over
+      assert.ok(lab.ping(a, b.ip), 'no ping through the switch');
+      const before = cpuTicks(d.proc.pid!);
+      await sleep(600);
+      const used = cpuTicks(d.proc.pid!) - before;
+      await lab.cleanup();
+      return used;
+    };
+    const spinning = await ticksAfterPing(900_000);
+    assert.ok(spinning >= 0.25 * clkTck, `with --spin-us 900000 the daemon used only ${spinning} ticks in the 0.6 s after a ping (${clkTck}/s)`);
+    const sleeping = await ticksAfterPing(0);
+    assert.ok(sleeping <= 0.05 * clkTck, `with --spin-us 0 the daemon used ${sleeping} ticks in the 0.6 s after a ping (${clkTck}/s)`);
+  });
+
   it('an idle daemon with 24 ports uses no CPU (it blocks in poll)', async () => {
     const lab = newLab();
     const names = addQuietPairs(lab, 'i', 24);
