@@ -24,6 +24,7 @@ import { Reason } from '../core/reasons.js';
 import * as libc from '../native/libc.js';
 import { msgAddr, setMsg } from './msgvec.js';
 import {
+  BIG_SLOT,
   FRAME_SIZE,
   TP_LEN,
   TP_STATUS_AVAILABLE,
@@ -56,6 +57,9 @@ export class TxRings implements Egress {
   private readonly bigPorts: Int32Array;
   private bigPortCount = 0;
   private readonly bigListed: Uint8Array;
+  /** Per big buffer: its frame is rebuilt with its tag in the tag buffer already (this batch). */
+  private readonly tagBuilt: Uint8Array;
+  private anyTagBuilt = false;
 
   /** `drops` is where a big frame the kernel refuses is counted (the forwarder's). */
   constructor(
@@ -66,6 +70,7 @@ export class TxRings implements Egress {
     this.slots = rings.geometry.txFrames;
     this.bigPorts = new Int32Array(rings.maxPorts);
     this.bigListed = new Uint8Array(rings.maxPorts);
+    this.tagBuilt = new Uint8Array(rings.bigRxSlots);
   }
 
   transmit(port: number, batch: Batch, i: number): boolean {
@@ -99,7 +104,8 @@ export class TxRings implements Egress {
   /**
    * Queue a frame too big for a TX slot on the port's sendmmsg vector, as it
    * lies in its big buffer, virtio header first; a tagged one is rebuilt with
-   * its tag in the tag buffer of the same index (the same bytes for every port).
+   * its tag in the tag buffer of the same index, once: it is the same bytes
+   * for every port it goes to.
    */
   private queueBig(port: number, batch: Batch, i: number, total: number): boolean {
     const r = this.rings;
@@ -107,8 +113,13 @@ export class TxRings implements Egress {
     if (off < r.bigRx) return false; // not from a big buffer: cannot happen with 2 KiB slots
     let at = off - VNET_HDR_LEN;
     if (batch.vlan[i] !== NO_TAG) {
+      const k = ((at - r.bigRx) / BIG_SLOT) | 0;
       at = r.bigTag + (at - r.bigRx);
-      this.build(at, batch, i);
+      if (this.tagBuilt[k] === 0) {
+        this.build(at, batch, i);
+        this.tagBuilt[k] = 1;
+        this.anyTagBuilt = true;
+      }
     }
     // What is queued on the ring goes first, so that a flow keeps its order.
     if (r.txPending[port] !== 0) this.kick(port);
@@ -125,7 +136,7 @@ export class TxRings implements Egress {
 
   /**
    * Send every queued big frame: one sendmmsg per port that has any. Must run
-   * before the big buffers are read into again (after each batch).
+   * at the end of each batch, before the big buffers are read into again.
    */
   flushBig(): void {
     for (let k = 0; k < this.bigPortCount; k++) {
@@ -134,6 +145,10 @@ export class TxRings implements Egress {
       this.bigListed[port] = 0;
     }
     this.bigPortCount = 0;
+    if (this.anyTagBuilt) {
+      this.tagBuilt.fill(0);
+      this.anyTagBuilt = false;
+    }
   }
 
   private flushPort(port: number): void {

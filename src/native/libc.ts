@@ -20,11 +20,8 @@ const c_close = libc.func('int close(int fd)');
 const c_poll = libc.func('int poll(_Inout_ void *fds, uint64_t nfds, int timeout)');
 const c_send = libc.func('intptr_t send(int fd, const void *buf, size_t len, int flags)');
 const c_recv = libc.func('intptr_t recv(int fd, _Out_ void *buf, size_t len, int flags)');
-// The same two calls on memory named by a plain address (inside the ring view):
-// no pointer object is made per call.
-const c_send_at = libc.func('intptr_t send(int fd, uintptr_t buf, size_t len, int flags)');
-const c_recv_at = libc.func('intptr_t recv(int fd, uintptr_t buf, size_t len, int flags)');
-// Many datagrams in one call, described by a struct mmsghdr array at an address.
+// Many datagrams in one call, described by a struct mmsghdr array named by a
+// plain address (inside the ring view): no pointer object is made per call.
 const c_sendmmsg_at = libc.func('int sendmmsg(int fd, uintptr_t msgvec, unsigned int vlen, int flags)');
 const c_recvmmsg_at = libc.func('int recvmmsg(int fd, uintptr_t msgvec, unsigned int vlen, int flags, uintptr_t timeout)');
 const c_read = libc.func('intptr_t read(int fd, _Out_ void *buf, size_t len)');
@@ -159,18 +156,6 @@ export function kick(fd: number, flags: number): number {
 /** recv(2) into `buf`; returns bytes or -errno (EAGAIN when nothing is waiting). */
 export function recv(fd: number, buf: Uint8Array, flags: number): number {
   const n = Number(c_recv(fd, buf, buf.byteLength, flags));
-  return n < 0 ? -koffi.errno() : n;
-}
-
-/** send(2) of `len` bytes at address `addr`; returns bytes sent or -errno. */
-export function sendAt(fd: number, addr: number, len: number, flags: number): number {
-  const n = Number(c_send_at(fd, addr, len, flags));
-  return n < 0 ? -koffi.errno() : n;
-}
-
-/** recv(2) into `len` bytes at address `addr`; returns bytes received or -errno. */
-export function recvAt(fd: number, addr: number, len: number, flags: number): number {
-  const n = Number(c_recv_at(fd, addr, len, flags));
   return n < 0 ? -koffi.errno() : n;
 }
 

@@ -417,6 +417,18 @@ test('tx ring: a tagged big frame is rebuilt with its tag once per buffer and se
   assert.deepEqual([...eth.subarray(12, 16)], [0x81, 0x00, 0, 100]);
   assert.deepEqual(eth.subarray(16), original.subarray(12));
   assert.deepEqual(rings.mem.slice(batch.off[1], batch.off[1] + 4000), original, 'the received frame is left as it was');
+
+  // Built once per batch: a mark put in the rebuilt frame survives the
+  // transmit to another port, and is gone once the next batch rebuilds it.
+  const mark = tagged + VNET_HDR_LEN + 100;
+  const before = rings.mem[mark];
+  tx.transmit(1, batch, 1);
+  rings.mem[mark] = before ^ 0xff;
+  tx.transmit(2, batch, 1);
+  assert.equal(rings.mem[mark], before ^ 0xff, 'rebuilt again within the same batch');
+  tx.flushBig();
+  tx.transmit(1, batch, 1);
+  assert.equal(rings.mem[mark], before, 'not rebuilt for the next batch');
 });
 
 test('rx ring: an interrupted recvmmsg is tried again, so the queued big frames stay with their slots', () => {
