@@ -29,6 +29,7 @@ import { markdownTable, type SampleSet, type SwitchName } from './report.js';
 import { LinuxBridge, ROOT, type Switch, Vswitchd } from './switches.js';
 import { Topology } from './topology.js';
 import { ETHERTYPE, FRAME_BYTES } from './trafgen.js';
+import { type WakeupFloor, wakeupFloor } from './wakeup.js';
 
 const USAGE = `usage: npm run bench -- [OPTIONS]      (as root)
 
@@ -137,9 +138,9 @@ function preflight(o: Options): string {
   if (traffic) need('trafgen', 'install netsniff-ng (scripts/setup.sh)');
   if (o.only.has('tcp')) need('iperf3', 'install iperf3 (scripts/setup.sh)');
   let python = '';
-  if (o.only.has('fdb')) {
+  if (o.only.has('fdb') || o.only.has('latency')) {
     python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : (which('python3') ?? '');
-    if (!python) throw new BenchError('python3 not found: it sends the 50,000-MAC burst (apt-get install python3)');
+    if (!python) throw new BenchError('python3 not found: it sends the 50,000-MAC burst and measures the wake-up floor (apt-get install python3)');
   }
   return python;
 }
@@ -256,6 +257,18 @@ async function main(): Promise<number> {
     errors,
   };
   const save = (): void => writeFileSync(resultsFile, JSON.stringify(results, null, 1) + '\n');
+
+  // The floor under (3), while nothing else of the benchmark runs.
+  let floor: WakeupFloor | null = null;
+  if (only.has('latency') && os.cpus().length >= 2) {
+    try {
+      floor = await wakeupFloor(python);
+      results['wakeupFloor'] = floor;
+      log(`wake-up floor: ${floor.sameCpuUs.toFixed(0)} µs per round trip on one CPU, ${floor.crossCpuUs.toFixed(0)} µs across two`);
+    } catch (err) {
+      errors.push(err instanceof Error ? err.message : String(err));
+    }
+  }
 
   const topo = await Topology.create(24, log);
   results['prefix'] = topo.prefix;
@@ -415,6 +428,11 @@ async function main(): Promise<number> {
   process.stdout.write(
     `${o.rounds} round(s)${o.quick ? ' (--quick)' : ''}; medians with min–max over the rounds; ${m.cpuModel}, ${m.nproc} CPUs, Linux ${os.release()}, Node ${process.version}\n`,
   );
+  if (floor !== null) {
+    process.stdout.write(
+      `thread wake-up round trip on this machine (two processes, pipes, 2 ms apart, median): ${floor.sameCpuUs.toFixed(0)} µs on one CPU, ${floor.crossCpuUs.toFixed(0)} µs across two\n`,
+    );
+  }
   process.stdout.write(`results: ${resultsFile}\n`);
   if (errors.length > 0) {
     log(`bench: ${errors.length} measure(s) failed:`);
