@@ -6,13 +6,12 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
+import { ROOT } from './program-copy.js';
 
-/** Repository root (this file is dist/test/helpers/lab.js once built). */
-export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export { ROOT };
 export const VSWITCHD = join(ROOT, 'bin', 'vswitchd');
 export const VSWCONFIG = join(ROOT, 'bin', 'vswconfig');
 /** Debian's python3, which has scapy (another python3 may come first on PATH). */

@@ -7,6 +7,7 @@ import { chmodSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { addQuietPairs, Lab, promiscuity, run, type RunResult, showPorts, VSWCONFIG } from '../helpers/lab.js';
+import { NOBODY, programCopy } from '../helpers/program-copy.js';
 
 const lab = new Lab();
 after(async () => {
@@ -101,14 +102,16 @@ describe('vswconfig errors', () => {
   it('no permission on the socket (vswconfig run as an unprivileged user)', () => {
     // The socket itself must keep others out: open the lab directory to them.
     assert.equal(statSync(lab.socket).mode & 0o777, 0o600, 'socket mode');
+    // nobody may not be able to read the checkout (a clone under /root): it runs a copy.
+    const program = programCopy();
     chmodSync(lab.dir, 0o755);
     try {
       const r = run('setpriv', [
-        '--reuid=65534',
-        '--regid=65534',
+        `--reuid=${NOBODY}`,
+        `--regid=${NOBODY}`,
         '--clear-groups',
         process.execPath,
-        VSWCONFIG,
+        program.path('bin', 'vswconfig'),
         '--socket',
         lab.socket,
         'show',
@@ -116,6 +119,7 @@ describe('vswconfig errors', () => {
       assertCliError(r, lab.socket, /permission/i);
     } finally {
       chmodSync(lab.dir, 0o700);
+      program.remove();
     }
   });
 });
