@@ -100,14 +100,23 @@ export class Lab {
     return host;
   }
 
+  /** An empty network namespace `<prefix><name>`, removed (with every interface in it) by cleanup. */
+  addNamespace(name: string): string {
+    const ns = `${this.prefix}${name}`;
+    this.sh(`ip netns add ${ns}`);
+    this.namespaces.push(ns);
+    return ns;
+  }
+
   /** An interface in the root namespace made by the lab (removed by cleanup). */
   addVethPair(a: string, b: string): void {
     this.sh(`ip link add ${a} type veth peer name ${b}`);
     this.links.push(a);
   }
 
-  async startSwitch(args: string[] = []): Promise<Daemon> {
-    const d = new Daemon(this, args);
+  /** Start vswitchd, in the root namespace or in `opts.netns` (its ports must then be there). */
+  async startSwitch(args: string[] = [], opts: { netns?: string } = {}): Promise<Daemon> {
+    const d = new Daemon(this, args, opts.netns);
     this.daemon = d;
     await d.ready();
     return d;
@@ -174,8 +183,12 @@ export class Daemon {
   constructor(
     private readonly lab: Lab,
     args: string[],
+    netns?: string,
   ) {
-    this.proc = spawn(process.execPath, [VSWITCHD, '--socket', lab.socket, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const argv = [process.execPath, VSWITCHD, '--socket', lab.socket, ...args];
+    // ip netns exec execs the command: the pid is the daemon's. The control socket is a path, reachable from here.
+    if (netns !== undefined) argv.unshift('ip', 'netns', 'exec', netns);
+    this.proc = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc.stderr!.setEncoding('utf8').on('data', (s: string) => (this.stderr += s));
     this.proc.stdout!.resume();
     this.exit = new Promise((res) => this.proc.on('exit', (code) => res(code)));
@@ -332,19 +345,22 @@ export function portStats(lab: Lab): Map<string, PortRow> {
 }
 
 /**
- * `count` veth pairs in the root namespace named `<prefix><tag><i>` (the switch
- * side, returned) and `<prefix><TAG><i>` (the peer), up and quiet (IPv6 off on
- * both ends, no IPv4 address: they send nothing by themselves). Removed by cleanup.
+ * `count` veth pairs in the root namespace (or in the lab's namespace `ns`)
+ * named `<prefix><tag><i>` (the switch side, returned) and `<prefix><TAG><i>`
+ * (the peer), up and quiet (IPv6 off on both ends, no IPv4 address: they send
+ * nothing by themselves). Removed by cleanup.
  */
-export function addQuietPairs(lab: Lab, tag: string, count: number): string[] {
+export function addQuietPairs(lab: Lab, tag: string, count: number, ns?: string): string[] {
   const names: string[] = [];
+  const inNs = ns === undefined ? '' : `ip netns exec ${ns} `;
   for (let i = 0; i < count; i++) {
     const a = `${lab.prefix}${tag}${i}`;
     const b = `${lab.prefix}${tag.toUpperCase()}${i}`;
-    lab.addVethPair(a, b);
+    if (ns === undefined) lab.addVethPair(a, b);
+    else lab.sh(`ip -n ${ns} link add ${a} type veth peer name ${b}`); // deleted with the namespace
     lab.sh(
-      `sysctl -qw net.ipv6.conf.${a}.disable_ipv6=1 net.ipv6.conf.${b}.disable_ipv6=1 && ` +
-        `ip link set ${a} up && ip link set ${b} up`,
+      `${inNs}sysctl -qw net.ipv6.conf.${a}.disable_ipv6=1 net.ipv6.conf.${b}.disable_ipv6=1 && ` +
+        `${inNs}ip link set ${a} up && ${inNs}ip link set ${b} up`,
     );
     names.push(a);
   }

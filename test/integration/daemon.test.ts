@@ -18,6 +18,7 @@ import {
   VSWITCHD,
   waitFor,
 } from '../helpers/lab.js';
+import { dataplaneThread, inPoll, threadSample } from '../helpers/threads.js';
 
 const newLab = labsCleanedAfterAll();
 
@@ -172,9 +173,13 @@ describe('vswitchd', () => {
   });
 
   it('--spin-us: after a frame the dataplane keeps polling that long before it sleeps; 0 sleeps at once', async () => {
-    const clkTck = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
-    /** CPU ticks the daemon uses in the 0.6 s after one ping through it. */
-    const ticksAfterPing = async (spinUs: number): Promise<number> => {
+    /**
+     * `count` pings `interval` s apart through a switch with this --spin-us,
+     * while the dataplane thread is looked at every few ms: how often it was
+     * found asleep in poll(), and how many times it went to sleep, from the
+     * first reply to the last.
+     */
+    const duringPings = async (spinUs: number, count: number, interval: string) => {
       const lab = newLab();
       const a = lab.addHost(1);
       const b = lab.addHost(2);
@@ -182,35 +187,76 @@ describe('vswitchd', () => {
       ok(lab.vswconfig('add', a.port), 'add');
       ok(lab.vswconfig('add', b.port), 'add');
       assert.ok(lab.ping(a, b.ip), 'no ping through the switch');
-      await sleep(1500); // whatever spin the ping started is over
-      assert.ok(lab.ping(a, b.ip), 'no ping through the switch');
-      const before = cpuTicks(d.proc.pid!);
-      await sleep(600);
-      const used = cpuTicks(d.proc.pid!) - before;
-      await lab.cleanup();
-      return used;
+      const pid = d.proc.pid!;
+      const tid = await dataplaneThread(pid);
+      const ping = lab.spawn('ip', ['netns', 'exec', a.ns, 'ping', '-c', String(count), '-i', interval, '-W', '2', b.ip]);
+      let out = '';
+      ping.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
+      const exit = new Promise<number | null>((res) => ping.on('exit', (code) => res(code)));
+      await waitFor('the first ping reply', () => out.includes('bytes from') || ping.exitCode !== null, 10_000, 5);
+      const first = threadSample(pid, tid);
+      let samples = 0;
+      let asleepInPoll = 0;
+      while (ping.exitCode === null) {
+        if (inPoll(threadSample(pid, tid))) asleepInPoll++;
+        samples++;
+        await sleep(5);
+      }
+      const sleeps = threadSample(pid, tid).sleeps - first.sleeps;
+      assert.equal(await exit, 0, `ping failed:\n${out}`);
+      return { lab, pid, tid, samples, asleepInPoll, sleeps };
     };
-    const spinning = await ticksAfterPing(900_000);
-    assert.ok(spinning >= 0.25 * clkTck, `with --spin-us 900000 the daemon used only ${spinning} ticks in the 0.6 s after a ping (${clkTck}/s)`);
-    const sleeping = await ticksAfterPing(0);
-    assert.ok(sleeping <= 0.05 * clkTck, `with --spin-us 0 the daemon used ${sleeping} ticks in the 0.6 s after a ping (${clkTck}/s)`);
+
+    // 0.3 s between frames is less than 0.9 s: the thread never blocks in poll() between them...
+    const spinning = await duringPings(900_000, 10, '0.3');
+    assert.ok(spinning.samples >= 5, `the dataplane thread was looked at only ${spinning.samples} times`);
+    assert.equal(spinning.asleepInPoll, 0, `with --spin-us 900000 it slept in poll() in ${spinning.asleepInPoll} of ${spinning.samples} looks`);
+    // ...and once the frames stop, it does.
+    await waitFor('the dataplane thread asleep in poll() after the pings', () => inPoll(threadSample(spinning.pid, spinning.tid)), 10_000);
+    await spinning.lab.cleanup();
+
+    // With 0 it goes back to poll() after every round: even between pings 10 ms apart.
+    const sleeping = await duringPings(0, 50, '0.01');
+    assert.ok(sleeping.asleepInPoll > 0, `with --spin-us 0 it never slept in poll() in ${sleeping.samples} looks`);
+    assert.ok(sleeping.sleeps >= 25, `with --spin-us 0 it went to sleep only ${sleeping.sleeps} times during 50 pings 10 ms apart`);
+    await sleeping.lab.cleanup();
   });
 
-  it('an idle daemon with 24 ports uses no CPU (it blocks in poll)', async () => {
+  it('an idle daemon with 24 ports uses no CPU: its dataplane thread sleeps in poll() and nothing wakes it', async () => {
     const lab = newLab();
-    const names = addQuietPairs(lab, 'i', 24);
-    const d = await lab.startSwitch();
+    // A namespace of its own: links other programs add or remove on the host
+    // would wake it (rtnetlink), and it would be right to wake.
+    const ns = lab.addNamespace('idle');
+    const names = addQuietPairs(lab, 'i', 24, ns);
+    const d = await lab.startSwitch([], { netns: ns });
     for (const n of names) ok(lab.vswconfig('add', n), `add ${n}`);
     assert.equal(showPorts(lab).length, 24);
-    await sleep(500); // let the last request's work finish
-
-    const clkTck = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
-    const allowed = Math.ceil(clkTck / 10); // 0.1 s of CPU over 3 s
     const pid = d.proc.pid!;
-    const before = cpuTicks(pid);
+    const tid = await dataplaneThread(pid);
+
+    // Let the link events of the ports' promiscuity pass: 1 s in which it is not woken.
+    let before = threadSample(pid, tid);
+    await waitFor(
+      'the dataplane thread to stay asleep for 1 s',
+      async () => {
+        await sleep(1000);
+        const now = threadSample(pid, tid);
+        const quiet = inPoll(now) && now.sleeps === before.sleeps;
+        before = now;
+        return quiet;
+      },
+      15_000,
+      0,
+    );
+    const ticks = cpuTicks(pid);
     await sleep(3000);
-    const used = cpuTicks(pid) - before;
+    const after = threadSample(pid, tid);
     assert.ok(d.alive, 'the daemon died');
-    assert.ok(used <= allowed, `idle daemon used ${used} ticks of CPU in 3 s (allowed ${allowed}, ${clkTck} ticks/s)`);
+    assert.ok(inPoll(after), `the dataplane thread is not asleep in poll(): state ${after.state}, in ${after.wchan}`);
+    assert.equal(after.sleeps - before.sleeps, 0, 'the dataplane thread was woken while idle');
+    // node's own threads (timers, GC) wake now and then; they must stay near nothing too.
+    const clkTck = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+    const used = cpuTicks(pid) - ticks;
+    assert.ok(used <= clkTck / 10, `the idle daemon used ${used} ticks of CPU in 3 s (${clkTck} ticks/s)`);
   });
 });
