@@ -168,22 +168,29 @@ function udpRcvbufErrors(h: Host): number {
   return Number(values[i]);
 }
 
-test('iperf3 UDP H1→H2 at 200 Mbit/s for 2 s loses less than 5% in the network', async () => {
-  // Loss counted by iperf3 includes datagrams that reached H2 but that H2's own
-  // socket had no room for (the server starved of CPU on a loaded machine): those
-  // are counted by H2's kernel as RcvbufErrors, and are not the switch's. The rest
-  // is what the network (the switch) lost.
+test('iperf3 UDP H1→H2, a paced 20 Mbit/s stream for 2 s: every datagram reaches H2, and the switch drops none', async () => {
+  // A stream the switch keeps up with on any machine (about 1,700 datagrams/s,
+  // 0.15 s of them fit one RX ring), so that a datagram lost is the switch's
+  // fault, not the load's. How much it loses at full speed is the benchmark's
+  // figure (bench/: 64 B loss, half-rate frames lost).
+  // A datagram that reached H2 but that H2's own socket had no room for (the
+  // server starved of CPU) is counted by H2's kernel as a RcvbufError, not by
+  // the switch: those are the only losses allowed.
+  const drops0 = dropCounts(lab);
   const overflow0 = udpRcvbufErrors(H2);
-  const j = await iperf(H1, H2, ['-u', '-b', '200M', '-w', '4M'], 2);
+  const j = await iperf(H1, H2, ['-u', '-b', '20M'], 2);
   const overflow = udpRcvbufErrors(H2) - overflow0;
+  const drops1 = dropCounts(lab);
   const sum = j.end.sum_received ?? j.end.sum;
   const detail =
-    `iperf3 lost ${sum.lost_packets} of ${sum.packets} (${sum.lost_percent}%), of which ${overflow} overflowed H2's socket buffer\n` +
+    `iperf3 lost ${sum.lost_packets} of ${sum.packets}, of which ${overflow} overflowed H2's socket buffer\n` +
     JSON.stringify({ sent: j.end.sum_sent, received: j.end.sum_received, sum: j.end.sum }) +
     `\n${lab.vswconfig('stats').stdout}`;
   assert.ok(sum.packets > 0 && sum.bytes > 0, `no UDP datagrams: ${detail}`);
-  const lostInNetwork = (Math.max(0, sum.lost_packets - overflow) / sum.packets) * 100;
-  assert.ok(lostInNetwork < 5, `the network lost ${lostInNetwork.toFixed(2)}%: ${detail}`);
+  for (const reason of NEVER) {
+    assert.equal((drops1[reason] ?? 0) - (drops0[reason] ?? 0), 0, `frames dropped as ${reason} during the stream: ${detail}`);
+  }
+  assert.equal(Math.max(0, sum.lost_packets - overflow), 0, `datagrams lost between H1 and H2: ${detail}`);
 });
 
 test('iperf3 TCP reverse (-R, H2 sends to H1) completes and the receiver got what was sent', async () => {
