@@ -382,13 +382,13 @@ export function cpuTicks(pid: number): number {
 }
 
 /** Call at a test file's top level: returns a maker of labs that are all cleaned up after the file's tests. */
-export function labsCleanedAfterAll(): () => Lab {
+export function labsCleanedAfterAll(): (subnet?: string) => Lab {
   const labs: Lab[] = [];
   after(async () => {
     for (const lab of labs) await lab.cleanup();
   });
-  return () => {
-    const lab = new Lab();
+  return (subnet?: string) => {
+    const lab = new Lab(subnet);
     labs.push(lab);
     return lab;
   };
