@@ -20,11 +20,12 @@ import { Batch } from '../core/batch.js';
 import { Forwarder } from '../core/forwarder.js';
 import { readLinkStateSync } from '../control/sysfs.js';
 import { REASON_COUNT, REASON_NAMES } from '../core/reasons.js';
-import { SyscallError, VswError } from '../errors.js';
+import { VswError } from '../errors.js';
 import * as libc from '../native/libc.js';
 import type { DataplaneEvent, DataplaneOptions, PortStats, Reply, Request, Stats } from './messages.js';
 import { PortClaim } from './claim.js';
 import { openBigSendSocket, openPacketSocket, takeRingDrops } from './packet-socket.js';
+import { errorReply } from './replies.js';
 import { ringGeometry } from './ring.js';
 import { RingSet } from './ringset.js';
 import { openLinkMonitor, parseLinkMessages } from './rtnetlink.js';
@@ -347,15 +348,6 @@ class DataplaneWorker {
     libc.close(this.wakeFd);
     this.ctl.close();
   }
-}
-
-function errorReply(id: number, err: unknown): Reply {
-  if (err instanceof SyscallError) {
-    const code = err.errnoName === 'ENODEV' || err.errnoName === 'ENXIO' ? 'ENODEV' : err.errnoName === 'EPERM' || err.errnoName === 'EACCES' ? 'EACCES' : 'ESYSCALL';
-    return { id, ok: false, code, message: err.message };
-  }
-  if (err instanceof VswError) return { id, ok: false, code: err.code, message: err.message };
-  return { id, ok: false, code: 'EINTERNAL', message: err instanceof Error ? err.message : String(err) };
 }
 
 function loadClaim(): PortClaim | null {

@@ -167,6 +167,16 @@ export class Lab {
   }
 }
 
+/**
+ * The datapath the integration tests run on: test/run.mjs runs them once per
+ * datapath with VSWITCH_TEST_DATAPATH set. A test that passes --datapath itself wins.
+ */
+export const TEST_DATAPATH = process.env.VSWITCH_TEST_DATAPATH ?? '';
+
+function datapathArgs(): string[] {
+  return TEST_DATAPATH === '' ? [] : ['--datapath', TEST_DATAPATH];
+}
+
 export class Daemon {
   readonly proc: ChildProcess;
   stderr = '';
@@ -176,7 +186,9 @@ export class Daemon {
     private readonly lab: Lab,
     args: string[],
   ) {
-    this.proc = spawn(process.execPath, [VSWITCHD, '--socket', lab.socket, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = spawn(process.execPath, [VSWITCHD, '--socket', lab.socket, ...datapathArgs(), ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.proc.stderr!.setEncoding('utf8').on('data', (s: string) => (this.stderr += s));
     this.proc.stdout!.resume();
     this.exit = new Promise((res) => this.proc.on('exit', (code) => res(code)));
