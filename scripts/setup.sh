@@ -12,8 +12,11 @@ fi
 
 # iproute2: ip netns/link; iputils-ping: ping; tcpdump, iperf3, python3-scapy:
 # the integration tests' clients; ethtool: offload checks; netsniff-ng: trafgen
-# for the benchmark.
-packages=(iproute2 iputils-ping tcpdump iperf3 ethtool netsniff-ng python3-scapy procps util-linux)
+# for the benchmark; clang, libbpf-dev, libbpf1: the eBPF programs (bpf/), built
+# with Debian's clang and loaded with Debian's libbpf; bpftool: the tests look
+# at what is attached.
+packages=(iproute2 iputils-ping tcpdump iperf3 ethtool netsniff-ng python3-scapy procps util-linux
+  clang libbpf-dev libbpf1 bpftool)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -111,6 +111,11 @@ export class Fdb {
   evicted = 0;
   /** Entries freed by flushPort(). */
   flushed = 0;
+  /**
+   * Told of every entry that leaves the table (aged out, evicted, flushed,
+   * deleted), as (hi, lo): the kernel datapath deletes it from its own map.
+   */
+  onRemove: ((hi: number, lo: number) => void) | null = null;
 
   // --- entry pool: record e at rec[e * STRIDE], seen at f64[e * STRIDE / 2 + R_SEEN_F64] ---
   private readonly rec: Int32Array;
@@ -333,6 +338,7 @@ export class Fdb {
       }
     }
     tab[2 * i] = ~NONE;
+    if (this.onRemove !== null) this.onRemove(rec[e * STRIDE + R_HI], rec[e * STRIDE + R_LO]);
     this.unlink(rec[e * STRIDE + R_PORT], e);
     rec[e * STRIDE + R_PREV] = NONE;
     rec[e * STRIDE + R_NEXT] = this.freeHead;

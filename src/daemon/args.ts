@@ -36,12 +36,20 @@ options:
   --tx-ring-frames N     slots in each port's TX ring, ${LIMITS.txRingFrames[0]}..${LIMITS.txRingFrames[1]} (default ${DEFAULTS.txRingFrames})
   --spin-us N            after the last frame, keep polling the rings N µs before sleeping,
                          ${LIMITS.spinUs[0]}..${LIMITS.spinUs[1]} (default ${DEFAULTS.spinUs}): more is lower latency for more CPU
+                         (userspace datapath)
+  --datapath kernel|user where frames are forwarded: in the kernel (eBPF at tc ingress) or in this
+                         process (AF_PACKET rings); default kernel where this kernel allows it, else user
   -h, --help             show this help
   --version              print the version
 `;
 
+export type DatapathKind = 'kernel' | 'user';
+export const DATAPATHS: readonly DatapathKind[] = ['kernel', 'user'];
+
 export interface DaemonConfig {
   socket: string;
+  /** undefined: kernel where the kernel allows it, else user. */
+  datapath?: DatapathKind;
   maxPorts: number;
   agingSeconds: number;
   fdbSize: number;
@@ -103,6 +111,12 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonCommand {
       const value = takeValue('a path');
       if (value === '') throw new UsageError("option '--socket' needs a non-empty path");
       config.socket = value;
+    } else if (name === '--datapath') {
+      const value = takeValue('kernel or user');
+      if (!(DATAPATHS as readonly string[]).includes(value)) {
+        throw new UsageError(`option '--datapath' must be kernel or user, not '${value}'`);
+      }
+      config.datapath = value as DatapathKind;
     } else if (name in NUMERIC) {
       const key = NUMERIC[name]!;
       config[key] = parseInteger(name, takeValue('a number'), LIMITS[key]);

@@ -8,7 +8,18 @@
 import { ControlServer, probeSocket, switchHandler } from '../control/server.js';
 import type { Dataplane } from '../dataplane/dataplane.js';
 import { startDataplane } from '../dataplane/handle.js';
-import { dataplaneOptions, packageVersion, parseDaemonArgs, USAGE, UsageError, type DaemonCommand } from './args.js';
+import type { DataplaneOptions } from '../dataplane/messages.js';
+import { kernelHasTcx } from '../kernel/object.js';
+import { release } from 'node:os';
+import {
+  type DatapathKind,
+  dataplaneOptions,
+  packageVersion,
+  parseDaemonArgs,
+  USAGE,
+  UsageError,
+  type DaemonCommand,
+} from './args.js';
 import { errorText, log } from './log.js';
 import { Switch } from './switch.js';
 
@@ -63,12 +74,14 @@ async function main(argv: readonly string[]): Promise<void> {
   );
 
   let dataplane: Dataplane;
+  let datapath: DatapathKind;
   try {
-    dataplane = await startDataplane(opts);
+    ({ dataplane, datapath } = await startDatapath(config.datapath, opts));
   } catch (err) {
     log(`cannot start the dataplane: ${errorText(err)}`);
     process.exit(1);
   }
+  log(`datapath: ${datapath}`);
 
   let stopping = false;
   let server: ControlServer | undefined;
@@ -88,7 +101,7 @@ async function main(argv: readonly string[]): Promise<void> {
   dataplane.on('exit', (code: unknown) => void fatal(`the dataplane thread exited (code ${String(code)})`));
   dataplane.on('error', (err: unknown) => void fatal(`the dataplane failed: ${errorText(err)}`));
 
-  const sw = new Switch({ dataplane, maxPorts: config.maxPorts, log });
+  const sw = new Switch({ dataplane, datapath, maxPorts: config.maxPorts, log });
   server = new ControlServer({ path: config.socket, handler: switchHandler(sw), log });
   try {
     await server.start();
@@ -126,6 +139,29 @@ async function main(argv: readonly string[]): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGHUP', () => log('SIGHUP ignored (use SIGTERM to stop)'));
+}
+
+/**
+ * The datapath asked for; without one, the kernel datapath where this kernel
+ * allows it, else (saying why) the userspace one.
+ */
+async function startDatapath(
+  asked: DatapathKind | undefined,
+  opts: DataplaneOptions,
+): Promise<{ dataplane: Dataplane; datapath: DatapathKind }> {
+  if (asked !== undefined) return { dataplane: await startDataplane(opts, asked), datapath: asked };
+  let why: string;
+  if (!kernelHasTcx()) {
+    why = `this kernel (${release()}) has no tcx links (Linux 6.6)`;
+  } else {
+    try {
+      return { dataplane: await startDataplane(opts, 'kernel'), datapath: 'kernel' };
+    } catch (err) {
+      why = errorText(err);
+    }
+  }
+  log(`the kernel datapath is not available (${why}): using the userspace datapath`);
+  return { dataplane: await startDataplane(opts, 'user'), datapath: 'user' };
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {

@@ -21,6 +21,8 @@ export interface Port {
 
 export interface SwitchOptions {
   dataplane: Dataplane;
+  /** Which datapath the dataplane is (shown by `vswconfig show`); default user. */
+  datapath?: 'kernel' | 'user';
   maxPorts: number;
   log: Logger;
   /** The sysfs net class directory; tests pass a fake one. */
@@ -28,6 +30,7 @@ export interface SwitchOptions {
 }
 
 export class Switch {
+  readonly datapath: 'kernel' | 'user';
   private readonly dataplane: Dataplane;
   private readonly maxPorts: number;
   private readonly log: Logger;
@@ -41,6 +44,7 @@ export class Switch {
 
   constructor(opts: SwitchOptions) {
     this.dataplane = opts.dataplane;
+    this.datapath = opts.datapath ?? 'user';
     this.maxPorts = opts.maxPorts;
     this.log = opts.log;
     this.sysfsRoot = opts.sysfsRoot ?? SYSFS_NET;

@@ -97,11 +97,20 @@ class WorkerDataplane extends EventEmitter implements Dataplane {
   }
 }
 
-/** Start the dataplane thread; resolves once it has its rings reserved and its sockets open. */
-export async function startDataplane(options: DataplaneOptions): Promise<Dataplane> {
+/** The thread of each datapath: the AF_PACKET rings, or the keeper of the eBPF program's maps. */
+const WORKERS = {
+  user: new URL('./worker.js', import.meta.url),
+  kernel: new URL('../kernel/worker.js', import.meta.url),
+} as const;
+
+/**
+ * Start a datapath's thread; resolves once it is ready (rings reserved, or the
+ * eBPF program loaded), rejects with the reason it could not start.
+ */
+export async function startDataplane(options: DataplaneOptions, kind: keyof typeof WORKERS = 'user'): Promise<Dataplane> {
   const { port1, port2 } = new MessageChannel();
   const data: WorkerData = { options, ctl: port2 };
-  const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: data, transferList: [port2] });
+  const worker = new Worker(WORKERS[kind], { workerData: data, transferList: [port2] });
   const eventFd = await new Promise<number>((resolve, reject) => {
     const onMessage = (m: { event?: string; eventFd?: number; message?: string }) => {
       if (m.event === 'ready') {

@@ -116,6 +116,23 @@ export function openBigSendSocket(ifindex: number, ifname: string): number {
   }
 }
 
+/**
+ * A socket that only holds the port promiscuous (the kernel datapath reads no
+ * frame from it: bound with protocol 0, it receives nothing). The membership
+ * dies with the socket, so the kernel undoes it however vswitchd exits.
+ */
+export function openPromiscSocket(ifindex: number, ifname: string): number {
+  const fd = libc.socket(libc.AF_PACKET, libc.SOCK_RAW | libc.SOCK_NONBLOCK | libc.SOCK_CLOEXEC, 0);
+  try {
+    libc.bind(fd, sockaddrLl(ifindex, 0), ifname);
+    libc.setsockopt(fd, libc.SOL_PACKET, PACKET_ADD_MEMBERSHIP, packetMreq(ifindex, PACKET_MR_PROMISC), 'promiscuous mode');
+    return fd;
+  } catch (err) {
+    libc.close(fd);
+    throw err;
+  }
+}
+
 const statsBuf = new Uint8Array(8);
 const statsView = new DataView(statsBuf.buffer);
 /** Frames the kernel dropped because the RX ring was full, since the last call (PACKET_STATISTICS resets). */

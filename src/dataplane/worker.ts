@@ -20,10 +20,12 @@ import { Batch } from '../core/batch.js';
 import { Forwarder } from '../core/forwarder.js';
 import { readLinkStateSync } from '../control/sysfs.js';
 import { REASON_COUNT, REASON_NAMES } from '../core/reasons.js';
-import { SyscallError, VswError } from '../errors.js';
+import { VswError } from '../errors.js';
 import * as libc from '../native/libc.js';
 import type { DataplaneEvent, DataplaneOptions, PortStats, Reply, Request, Stats } from './messages.js';
+import { PortClaim } from './claim.js';
 import { openBigSendSocket, openPacketSocket, takeRingDrops } from './packet-socket.js';
+import { errorReply } from './replies.js';
 import { ringGeometry } from './ring.js';
 import { RingSet } from './ringset.js';
 import { openLinkMonitor, parseLinkMessages } from './rtnetlink.js';
@@ -63,6 +65,10 @@ class DataplaneWorker {
   private readonly ifindex: Int32Array;
   private readonly ifname: string[];
   private readonly ringDrops: Float64Array;
+  /** The program that keeps a port's frames from the host's stack: loaded with the first port, null where it could not be. */
+  private claim: PortClaim | null | undefined;
+  /** Per port: the fd of its claim link, -1 while unclaimed. */
+  private readonly claimFd: Int32Array;
   private stopping = false;
 
   constructor(
@@ -82,6 +88,7 @@ class DataplaneWorker {
     this.ifindex = new Int32Array(options.maxPorts).fill(-1);
     this.ifname = new Array<string>(options.maxPorts).fill('');
     this.ringDrops = new Float64Array(options.maxPorts);
+    this.claimFd = new Int32Array(options.maxPorts).fill(-1);
     this.pollfds = new Uint8Array((options.maxPorts + FIXED_FDS) * POLLFD_SIZE);
     this.pollView = new DataView(this.pollfds.buffer);
     this.wakeFd = libc.eventfd(0, libc.EFD_NONBLOCK | libc.EFD_CLOEXEC);
@@ -205,15 +212,29 @@ class DataplaneWorker {
     this.ifindex[port] = ifindex;
     this.ifname[port] = ifname;
     this.ringDrops[port] = 0;
+    this.claimPort(port, ifname, ifindex);
     this.fwd.attach(port, link.up, link.mtu);
     this.active[this.activeCount++] = port;
     this.rebuildPollFds();
+  }
+
+  /** Takes the port's frames from the host's stack; where the kernel cannot, says so and goes on. */
+  private claimPort(port: number, ifname: string, ifindex: number): void {
+    if (this.claim === undefined) this.claim = loadClaim();
+    if (this.claim === null) return;
+    try {
+      this.claimFd[port] = this.claim.attach(ifindex, ifname);
+    } catch (err) {
+      emit({ event: 'log', message: `${ifname}: frames also reach the host's stack: ${(err as Error).message}` });
+    }
   }
 
   private removePort(port: number): void {
     const k = this.active.subarray(0, this.activeCount).indexOf(port);
     if (k < 0) throw new VswError('ENOTATTACHED', `port slot ${port} is not attached`);
     this.fwd.detach(port);
+    if (this.claimFd[port] >= 0) this.claim!.release(this.claimFd[port]);
+    this.claimFd[port] = -1;
     this.rings.detach(port);
     this.active.copyWithin(k, k + 1, this.activeCount);
     this.activeCount--;
@@ -322,19 +343,23 @@ class DataplaneWorker {
 
   private shutdown(): void {
     while (this.activeCount > 0) this.removePort(this.active[this.activeCount - 1]);
+    this.claim?.close();
     libc.close(this.linkFd);
     libc.close(this.wakeFd);
     this.ctl.close();
   }
 }
 
-function errorReply(id: number, err: unknown): Reply {
-  if (err instanceof SyscallError) {
-    const code = err.errnoName === 'ENODEV' || err.errnoName === 'ENXIO' ? 'ENODEV' : err.errnoName === 'EPERM' || err.errnoName === 'EACCES' ? 'EACCES' : 'ESYSCALL';
-    return { id, ok: false, code, message: err.message };
+function loadClaim(): PortClaim | null {
+  try {
+    return PortClaim.load();
+  } catch (err) {
+    emit({
+      event: 'log',
+      message: `cannot load the port claim program (${(err as Error).message}): ports' frames also reach the host's stack`,
+    });
+    return null;
   }
-  if (err instanceof VswError) return { id, ok: false, code: err.code, message: err.message };
-  return { id, ok: false, code: 'EINTERNAL', message: err instanceof Error ? err.message : String(err) };
 }
 
 function emit(ev: DataplaneEvent): void {

@@ -26,6 +26,8 @@ const c_sendmmsg_at = libc.func('int sendmmsg(int fd, uintptr_t msgvec, unsigned
 const c_recvmmsg_at = libc.func('int recvmmsg(int fd, uintptr_t msgvec, unsigned int vlen, int flags, uintptr_t timeout)');
 const c_read = libc.func('intptr_t read(int fd, _Out_ void *buf, size_t len)');
 const c_eventfd = libc.func('int eventfd(unsigned int initval, int flags)');
+const c_sysconf = libc.func('long sysconf(int name)');
+const c_munmap = libc.func('int munmap(uintptr_t addr, size_t len)');
 
 // Linux x86-64/arm64 values.
 export const AF_NETLINK = 16;
@@ -131,6 +133,17 @@ const ptrBuf = new BigUint64Array(1);
 function toPointer(addr: bigint): unknown {
   ptrBuf[0] = addr;
   return koffi.decode(ptrBuf, 'void *');
+}
+
+/** munmap(2) of a range mmap() returned. */
+export function munmap(addr: bigint, length: number): void {
+  if ((c_munmap(addr, length) as number) < 0) fail('munmap');
+}
+
+const _SC_PAGESIZE = 30;
+/** The page size (sysconf(_SC_PAGESIZE)). */
+export function pageSize(): number {
+  return Number(c_sysconf(_SC_PAGESIZE));
 }
 
 export function close(fd: number): void {

@@ -175,6 +175,16 @@ export class Lab {
   }
 }
 
+/**
+ * The datapath the integration tests run on: test/run.mjs runs them once per
+ * datapath with VSWITCH_TEST_DATAPATH set. A test that passes --datapath itself wins.
+ */
+export const TEST_DATAPATH = process.env.VSWITCH_TEST_DATAPATH ?? '';
+
+function datapathArgs(): string[] {
+  return TEST_DATAPATH === '' ? [] : ['--datapath', TEST_DATAPATH];
+}
+
 export class Daemon {
   readonly proc: ChildProcess;
   stderr = '';
@@ -185,7 +195,7 @@ export class Daemon {
     args: string[],
     netns?: string,
   ) {
-    const argv = [process.execPath, VSWITCHD, '--socket', lab.socket, ...args];
+    const argv = [process.execPath, VSWITCHD, '--socket', lab.socket, ...datapathArgs(), ...args];
     // ip netns exec execs the command: the pid is the daemon's. The control socket is a path, reachable from here.
     if (netns !== undefined) argv.unshift('ip', 'netns', 'exec', netns);
     this.proc = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -397,13 +407,13 @@ export function cpuTicks(pid: number): number {
 }
 
 /** Call at a test file's top level: returns a maker of labs that are all cleaned up after the file's tests. */
-export function labsCleanedAfterAll(): () => Lab {
+export function labsCleanedAfterAll(): (subnet?: string) => Lab {
   const labs: Lab[] = [];
   after(async () => {
     for (const lab of labs) await lab.cleanup();
   });
-  return () => {
-    const lab = new Lab();
+  return (subnet?: string) => {
+    const lab = new Lab(subnet);
     labs.push(lab);
     return lab;
   };

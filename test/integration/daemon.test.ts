@@ -172,7 +172,7 @@ describe('vswitchd', () => {
     );
   });
 
-  it('--spin-us: after a frame the dataplane keeps polling that long before it sleeps; 0 sleeps at once', async () => {
+  it('--spin-us (userspace datapath): after a frame the dataplane keeps polling that long before it sleeps; 0 sleeps at once', async () => {
     /**
      * `count` pings `interval` s apart through a switch with this --spin-us,
      * while the dataplane thread is looked at every few ms: how often it was
@@ -183,7 +183,7 @@ describe('vswitchd', () => {
       const lab = newLab();
       const a = lab.addHost(1);
       const b = lab.addHost(2);
-      const d = await lab.startSwitch(['--spin-us', String(spinUs)]);
+      const d = await lab.startSwitch(['--datapath', 'user', '--spin-us', String(spinUs)]);
       ok(lab.vswconfig('add', a.port), 'add');
       ok(lab.vswconfig('add', b.port), 'add');
       assert.ok(lab.ping(a, b.ip), 'no ping through the switch');

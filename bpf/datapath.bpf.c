@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: MIT
+// The kernel datapath: vsw_forward runs at tc ingress (a tcx link) of every
+// port and does to each frame what the TypeScript forwarding core
+// (src/core/forwarder.ts, the specification) does, inside the kernel:
+//
+//   validate   runt (RUNT), destination 01:80:C2:00:00:00-0F (LINK_LOCAL),
+//              multicast/broadcast/zero source (INVALID_SOURCE)
+//   learn      source -> ingress port in `fdb`; a hit is rewritten only when
+//              it is refresh_ns old, a move or a new MAC always; each write
+//              goes on the `events` ring for vswitchd, which keeps the
+//              authoritative table (size limit, fair eviction, aging timer)
+//   classify   group destination or unknown/aged unicast -> flood; known
+//              unicast -> its port (SAME_PORT if it is the ingress port)
+//   deliver    through one predicate, should_deliver(): the egress port is
+//              attached and up (PORT_DOWN for unicast; a flood skips it) and
+//              the frame fits its MTU (MTU_EXCEEDED). Unicast leaves with
+//              bpf_redirect, a flood with one bpf_clone_redirect per port.
+//
+// Every path ends in TC_ACT_SHOT or a redirect: a port's frames never reach
+// the host's stack. vswitchd writes `ports`, `port_of`, `config` and deletes
+// from `fdb`; a change applies to the very next frame, because nothing here
+// caches a decision: each frame reads the maps afresh.
+//
+// 802.1Q/802.1ad: the kernel has taken the outer tag into skb metadata
+// (vlan_tci) before tc ingress; a redirect carries it along unchanged, and an
+// inner tag is part of the payload. GSO and checksum-offloaded frames are
+// redirected as they are; their MTU check is per segment (bpf_check_mtu).
+
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+#include "datapath.h"
+
+#define ETH_HLEN 14
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VSW_MAX_PORTS);
+	__type(key, __u32);
+	__type(value, struct vsw_port);
+} ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VSW_MAX_PORTS);
+	__type(key, __u32); /* ifindex */
+	__type(value, __u32); /* port */
+} port_of SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vsw_config);
+} config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536); /* vswitchd sets --fdb-size before loading */
+	__type(key, __u64);
+	__type(value, struct vsw_fdb_entry);
+} fdb SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VSW_MAX_PORTS);
+	__type(key, __u32);
+	__type(value, struct vsw_port_counters);
+} port_counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VSW_DROP_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops SEC(".maps");
+
+static __always_inline int drop(__u32 reason)
+{
+	__u64 *n = bpf_map_lookup_elem(&drops, &reason);
+	if (n)
+		*n += 1;
+	return TC_ACT_SHOT;
+}
+
+static __always_inline __u64 mac_at(const __u8 *p)
+{
+	return ((__u64)p[0] << 40) | ((__u64)p[1] << 32) | ((__u64)p[2] << 24) |
+	       ((__u64)p[3] << 16) | ((__u64)p[4] << 8) | (__u64)p[5];
+}
+
+/* Wire bytes without FCS: the frame, plus a tag the kernel took into metadata. */
+static __always_inline __u64 wire_len(const struct __sk_buff *skb)
+{
+	return skb->len + (skb->vlan_present ? 4 : 0);
+}
+
+static __always_inline void count_tx(__u32 port, __u64 bytes)
+{
+	struct vsw_port_counters *c = bpf_map_lookup_elem(&port_counters, &port);
+	if (c) {
+		c->tx_frames += 1;
+		c->tx_bytes += bytes;
+	}
+}
+
+/* Does the frame fit the egress port's MTU? Per segment for GSO frames. */
+static __always_inline int fits(struct __sk_buff *skb, const struct vsw_port *out)
+{
+	if (skb->gso_segs > 1) {
+		__u32 mtu = 0;
+		return bpf_check_mtu(skb, out->ifindex, &mtu, 0, BPF_MTU_CHK_SEGS) == BPF_MTU_CHK_RET_SUCCESS;
+	}
+	return skb->len - ETH_HLEN <= out->mtu;
+}
+
+/* THE egress predicate (Linux should_deliver). Counts why not, except a flood skipping a down port. */
+static __always_inline int should_deliver(struct __sk_buff *skb, const struct vsw_port *out, int flood)
+{
+	if ((out->flags & (VSW_PORT_ATTACHED | VSW_PORT_UP)) != (VSW_PORT_ATTACHED | VSW_PORT_UP)) {
+		if (!flood)
+			drop(VSW_R_PORT_DOWN);
+		return 0;
+	}
+	if (!fits(skb, out)) {
+		drop(VSW_R_MTU_EXCEEDED);
+		return 0;
+	}
+	return 1;
+}
+
+static __always_inline void learn(__u64 src, __u32 ingress, __u64 now, const struct vsw_config *cfg)
+{
+	struct vsw_fdb_entry *e = bpf_map_lookup_elem(&fdb, &src);
+	struct vsw_learn_event ev = { .mac = src, .port = ingress, .kind = VSW_EV_LEARN, .seen_ns = now };
+
+	if (e && now - e->seen_ns < cfg->aging_ns) {
+		if (e->port == ingress && now - e->seen_ns < cfg->refresh_ns)
+			return; /* the common case: read only */
+		e->port = ingress;
+		e->seen_ns = now;
+	} else {
+		struct vsw_fdb_entry fresh = { .port = ingress, .seen_ns = now };
+		if (bpf_map_update_elem(&fdb, &src, &fresh, BPF_ANY) != 0)
+			ev.kind = VSW_EV_FULL;
+	}
+	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), 0) != 0)
+		drop(VSW_R_EVENTS_LOST);
+}
+
+SEC("tc")
+int vsw_forward(struct __sk_buff *skb)
+{
+	__u32 ifindex = skb->ingress_ifindex;
+	__u32 *in = bpf_map_lookup_elem(&port_of, &ifindex);
+	__u32 zero = 0;
+	struct vsw_config *cfg = bpf_map_lookup_elem(&config, &zero);
+	if (!in || !cfg)
+		return TC_ACT_SHOT; /* being detached: the frame is still the switch's */
+	__u32 ingress = *in;
+
+	struct vsw_port_counters *rx = bpf_map_lookup_elem(&port_counters, &ingress);
+	if (rx) {
+		rx->rx_frames += 1;
+		rx->rx_bytes += wire_len(skb);
+	}
+
+	if (skb->len < ETH_HLEN)
+		return drop(VSW_R_RUNT);
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	if (data + ETH_HLEN > end) {
+		if (bpf_skb_pull_data(skb, ETH_HLEN) != 0)
+			return drop(VSW_R_RUNT);
+		data = (void *)(long)skb->data;
+		end = (void *)(long)skb->data_end;
+		if (data + ETH_HLEN > end)
+			return drop(VSW_R_RUNT);
+	}
+	const __u8 *eth = data;
+	__u64 dst = mac_at(eth);
+	__u64 src = mac_at(eth + 6);
+
+	if ((dst & ~0xfULL) == 0x0180c2000000ULL)
+		return drop(VSW_R_LINK_LOCAL);
+	if ((src & (1ULL << 40)) || src == 0)
+		return drop(VSW_R_INVALID_SOURCE);
+
+	__u64 now = bpf_ktime_get_ns();
+	learn(src, ingress, now, cfg);
+
+	if (!(dst & (1ULL << 40))) {
+		struct vsw_fdb_entry *e = bpf_map_lookup_elem(&fdb, &dst);
+		if (e && now - e->seen_ns < cfg->aging_ns) {
+			__u32 p = e->port;
+			if (p == ingress)
+				return drop(VSW_R_SAME_PORT);
+			struct vsw_port *out = bpf_map_lookup_elem(&ports, &p);
+			if (!out)
+				return drop(VSW_R_PORT_DOWN);
+			if (!should_deliver(skb, out, 0))
+				return TC_ACT_SHOT;
+			count_tx(p, wire_len(skb));
+			return bpf_redirect(out->ifindex, 0);
+		}
+	}
+
+	/* Flood: a copy to every other port that is attached, up and big enough. */
+	__u32 hi = cfg->port_hi;
+	for (__u32 p = 0; p < VSW_MAX_PORTS; p++) {
+		if (p >= hi)
+			break;
+		if (p == ingress)
+			continue;
+		struct vsw_port *out = bpf_map_lookup_elem(&ports, &p);
+		if (!out || !(out->flags & VSW_PORT_ATTACHED))
+			continue;
+		if (!should_deliver(skb, out, 1))
+			continue;
+		if (bpf_clone_redirect(skb, out->ifindex, 0) == 0)
+			count_tx(p, wire_len(skb));
+		else
+			drop(VSW_R_TX_ERROR);
+	}
+	return TC_ACT_SHOT;
+}
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";

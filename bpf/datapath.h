@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/* The kernel datapath's maps, shared in layout with src/kernel/maps.ts (which
+ * must change with this file). Little-endian x86-64/arm64 layouts. */
+#ifndef VSW_DATAPATH_H
+#define VSW_DATAPATH_H
+
+/* Port slots; vswitchd's --max-ports may not exceed it with --datapath kernel. */
+#define VSW_MAX_PORTS 1024
+
+/* ports[port].flags */
+#define VSW_PORT_ATTACHED 1
+#define VSW_PORT_UP 2
+
+struct vsw_port {
+	__u32 ifindex;
+	__u32 flags;
+	__u32 mtu;
+	__u32 pad;
+};
+
+/* config[0] */
+struct vsw_config {
+	__u64 aging_ns;   /* an FDB entry older than this is absent */
+	__u64 refresh_ns; /* a hit rewrites an entry only when it is this old */
+	__u32 port_hi;    /* ports at or above this slot are never attached */
+	__u32 pad;
+};
+
+/* fdb: key = MAC as a u64 (octet 0 in the most significant of the low 48 bits) */
+struct vsw_fdb_entry {
+	__u32 port;
+	__u32 pad;
+	__u64 seen_ns; /* bpf_ktime_get_ns(), CLOCK_MONOTONIC */
+};
+
+/* One record on the learn ring: what the kernel learned, moved or refreshed,
+ * or could not learn because the table was full (vswitchd then makes room
+ * by its own eviction rule and inserts it). */
+struct vsw_learn_event {
+	__u64 mac;
+	__u32 port;
+	__u32 kind; /* VSW_EV_* */
+	__u64 seen_ns;
+};
+#define VSW_EV_LEARN 0
+#define VSW_EV_FULL 1
+
+/* per port, per CPU */
+struct vsw_port_counters {
+	__u64 rx_frames;
+	__u64 rx_bytes;
+	__u64 tx_frames;
+	__u64 tx_bytes;
+};
+
+/* drops[reason], per CPU: the reasons of src/core/reasons.ts */
+#define VSW_R_RUNT 0
+#define VSW_R_LINK_LOCAL 1
+#define VSW_R_INVALID_SOURCE 2
+#define VSW_R_SAME_PORT 3
+#define VSW_R_MTU_EXCEEDED 4
+#define VSW_R_PORT_DOWN 7
+#define VSW_R_TX_ERROR 8
+#define VSW_R_EVENTS_LOST 15 /* not a frame drop: learn events the ring had no room for */
+#define VSW_DROP_SLOTS 16
+
+#endif

@@ -1,0 +1,171 @@
+// The kernel datapath's maps as vswitchd writes and reads them: byte layouts
+// of bpf/datapath.h (which must change with this file), each map behind one
+// small method. Control path only: nothing here runs per frame.
+
+import { REASON_COUNT } from '../core/reasons.js';
+import { BPF_ANY, type BpfObject, mapDelete, mapLookup, mapNextKey, mapUpdate, possibleCpus } from '../native/libbpf.js';
+
+/** Port slots the program knows (VSW_MAX_PORTS). */
+export const KERNEL_MAX_PORTS = 1024;
+export const PORT_ATTACHED = 1;
+export const PORT_UP = 2;
+const DROP_SLOTS = 16;
+/** drops[15]: learn events lost for want of room on the ring (not a frame drop). */
+export const EVENTS_LOST_SLOT = 15;
+const RING_BYTES = 1 << 20;
+
+export interface PortCounters {
+  rxFrames: number;
+  rxBytes: number;
+  txFrames: number;
+  txBytes: number;
+}
+
+export class DatapathMaps {
+  readonly ports: number;
+  readonly portOf: number;
+  readonly config: number;
+  readonly fdb: number;
+  readonly events: number;
+  readonly ringBytes = RING_BYTES;
+  private readonly portCounters: number;
+  private readonly drops: number;
+  private readonly cpus = possibleCpus();
+  private readonly key4 = new Uint8Array(4);
+  private readonly key8 = new Uint8Array(8);
+  private readonly k4 = new DataView(this.key4.buffer);
+  private readonly k8 = new DataView(this.key8.buffer);
+  private readonly val16 = new Uint8Array(16);
+  private readonly v16 = new DataView(this.val16.buffer);
+  private readonly cfg = new Uint8Array(24);
+  private readonly cfgView = new DataView(this.cfg.buffer);
+  private readonly perCpuPort: Uint8Array;
+  private readonly perCpuDrop: Uint8Array;
+
+  constructor(obj: BpfObject) {
+    this.ports = obj.mapFd('ports');
+    this.portOf = obj.mapFd('port_of');
+    this.config = obj.mapFd('config');
+    this.fdb = obj.mapFd('fdb');
+    this.events = obj.mapFd('events');
+    this.portCounters = obj.mapFd('port_counters');
+    this.drops = obj.mapFd('drops');
+    this.perCpuPort = new Uint8Array(32 * this.cpus);
+    this.perCpuDrop = new Uint8Array(8 * this.cpus);
+  }
+
+  /** Before load: sizes that come from vswitchd's options. */
+  static size(obj: BpfObject, fdbSize: number): void {
+    obj.setMaxEntries('fdb', fdbSize);
+    obj.setMaxEntries('events', RING_BYTES);
+  }
+
+  private portKey(port: number): Uint8Array {
+    this.k4.setUint32(0, port, true);
+    return this.key4;
+  }
+
+  /** ports[port] = { ifindex, flags, mtu }. */
+  setPort(port: number, ifindex: number, flags: number, mtu: number): void {
+    this.v16.setUint32(0, ifindex, true);
+    this.v16.setUint32(4, flags, true);
+    this.v16.setUint32(8, mtu, true);
+    this.v16.setUint32(12, 0, true);
+    mapUpdate(this.ports, this.portKey(port), this.val16, BPF_ANY, 'ports');
+  }
+
+  setPortOf(ifindex: number, port: number): void {
+    this.k4.setUint32(0, ifindex, true);
+    const v = new Uint8Array(4);
+    new DataView(v.buffer).setUint32(0, port, true);
+    mapUpdate(this.portOf, this.key4, v, BPF_ANY, 'port_of');
+  }
+
+  deletePortOf(ifindex: number): void {
+    this.k4.setUint32(0, ifindex, true);
+    mapDelete(this.portOf, this.key4, 'port_of');
+  }
+
+  /** config[0]: aging and refresh in ms, and the slot above the highest attached port. */
+  setConfig(agingMs: number, refreshMs: number, portHi: number): void {
+    const v = this.cfgView;
+    v.setBigUint64(0, BigInt(agingMs) * 1_000_000n, true);
+    v.setBigUint64(8, BigInt(refreshMs) * 1_000_000n, true);
+    v.setUint32(16, portHi, true);
+    v.setUint32(20, 0, true);
+    this.k4.setUint32(0, 0, true);
+    mapUpdate(this.config, this.key4, this.cfg, BPF_ANY, 'config');
+  }
+
+  private macKey(hi: number, lo: number): Uint8Array {
+    this.k8.setInt32(0, lo, true);
+    this.k8.setUint32(4, hi, true);
+    return this.key8;
+  }
+
+  /** fdb[mac] = { port, seen }; false if the map is full. */
+  setFdb(hi: number, lo: number, port: number, seenMs: number): boolean {
+    this.v16.setUint32(0, port, true);
+    this.v16.setUint32(4, 0, true);
+    this.v16.setBigUint64(8, BigInt(Math.round(seenMs * 1e6)), true);
+    try {
+      mapUpdate(this.fdb, this.macKey(hi, lo), this.val16, BPF_ANY, 'fdb');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  deleteFdb(hi: number, lo: number): void {
+    mapDelete(this.fdb, this.macKey(hi, lo), 'fdb');
+  }
+
+  /** Every MAC in the kernel's fdb map, as [hi, lo] pairs (a resync walks it). */
+  fdbKeys(): Array<[number, number]> {
+    const keys: Array<[number, number]> = [];
+    const next = new Uint8Array(8);
+    const nv = new DataView(next.buffer);
+    let prev: Uint8Array | null = null;
+    while (mapNextKey(this.fdb, prev, next, 'fdb')) {
+      keys.push([nv.getUint32(4, true) & 0xffff, nv.getInt32(0, true)]);
+      prev = next.slice();
+    }
+    return keys;
+  }
+
+  /** A port's counters, summed over CPUs. */
+  portCountersOf(port: number): PortCounters {
+    const out = { rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0 };
+    if (!mapLookup(this.portCounters, this.portKey(port), this.perCpuPort, 'port_counters')) return out;
+    const v = new DataView(this.perCpuPort.buffer);
+    for (let c = 0; c < this.cpus; c++) {
+      out.rxFrames += Number(v.getBigUint64(c * 32, true));
+      out.rxBytes += Number(v.getBigUint64(c * 32 + 8, true));
+      out.txFrames += Number(v.getBigUint64(c * 32 + 16, true));
+      out.txBytes += Number(v.getBigUint64(c * 32 + 24, true));
+    }
+    return out;
+  }
+
+  /** Zeroes a port's counters (a new port starts from nothing). */
+  resetPortCounters(port: number): void {
+    this.perCpuPort.fill(0);
+    mapUpdate(this.portCounters, this.portKey(port), this.perCpuPort, BPF_ANY, 'port_counters');
+  }
+
+  /** Drops by reason (REASON_COUNT long), summed over CPUs; and the learn events lost. */
+  dropCounts(): { drops: Float64Array; eventsLost: number } {
+    const drops = new Float64Array(REASON_COUNT);
+    let eventsLost = 0;
+    const v = new DataView(this.perCpuDrop.buffer);
+    for (let r = 0; r < DROP_SLOTS; r++) {
+      if (r >= REASON_COUNT && r !== EVENTS_LOST_SLOT) continue;
+      if (!mapLookup(this.drops, this.portKey(r), this.perCpuDrop, 'drops')) continue;
+      let sum = 0;
+      for (let c = 0; c < this.cpus; c++) sum += Number(v.getBigUint64(c * 8, true));
+      if (r === EVENTS_LOST_SLOT) eventsLost = sum;
+      else drops[r] = sum;
+    }
+    return { drops, eventsLost };
+  }
+}

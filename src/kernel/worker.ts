@@ -1,0 +1,366 @@
+// The kernel datapath's thread. Frames never come here: vsw_forward
+// (bpf/datapath.bpf.c) forwards them inside the kernel. This thread keeps the
+// program's maps in step with the switch, as ovs-vswitchd drives the OVS
+// kernel module:
+//
+//   ports      attach/detach (a tcx link per port, owned by this process, so
+//              the kernel detaches it when vswitchd dies), link up/down and
+//              MTU from rtnetlink, the slot bound for the flood loop
+//   FDB        the TypeScript Fdb (src/core/fdb.ts) is the table of record:
+//              every learn, move or refresh the kernel makes comes here on
+//              the `events` ring and is applied to it; whatever it removes
+//              (aging on its one timer, fair eviction when full, a port going
+//              down or away, the per-port limit) is deleted from the kernel's
+//              map. The program itself treats an entry older than the aging
+//              time as absent, so a late deletion never forwards to a stale port.
+//   counters   per-CPU maps, summed on `stats`
+//
+// One poll() loop over the wake-up eventfd (control requests), rtnetlink and
+// the events ring; it sleeps until the next FDB expiry otherwise.
+
+import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { readLinkStateSync } from '../control/sysfs.js';
+import { Fdb, FDB_GRANULARITY_MS } from '../core/fdb.js';
+import { REASON_COUNT, REASON_NAMES } from '../core/reasons.js';
+import { VswError } from '../errors.js';
+import { BPF_TCX_INGRESS, BpfObject, linkCreate } from '../native/libbpf.js';
+import * as libc from '../native/libc.js';
+import type { DataplaneEvent, DataplaneOptions, PortStats, Reply, Request, Stats } from '../dataplane/messages.js';
+import { openPromiscSocket } from '../dataplane/packet-socket.js';
+import { errorReply } from '../dataplane/replies.js';
+import { openLinkMonitor, parseLinkMessages } from '../dataplane/rtnetlink.js';
+import { DATAPATH_OBJECT_PATH } from './object.js';
+import { LearnRing, type LearnSink } from './learn-ring.js';
+import { DatapathMaps, KERNEL_MAX_PORTS, PORT_ATTACHED, PORT_UP } from './maps.js';
+
+const POLLFD_SIZE = 8;
+const NFDS = 3; // eventfd, rtnetlink, events ring
+
+export interface KernelWorkerData {
+  options: DataplaneOptions;
+  ctl: MessagePort;
+}
+
+/** CLOCK_MONOTONIC in ms: the clock of bpf_ktime_get_ns(), so kernel and Fdb times compare. */
+function monotonicMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
+class KernelWorker implements LearnSink {
+  private readonly obj: BpfObject;
+  private readonly maps: DatapathMaps;
+  private readonly ring: LearnRing;
+  private readonly progFd: number;
+  private readonly fdb: Fdb;
+  private readonly wakeFd: number;
+  private readonly linkFd: number;
+  private readonly linkBuf = new Uint8Array(1 << 16);
+  private readonly pollfds = new Uint8Array(NFDS * POLLFD_SIZE);
+  private readonly pollView = new DataView(this.pollfds.buffer);
+  private readonly refreshMs: number;
+  // Per port slot (one table: README.md).
+  private readonly ifindex: Int32Array;
+  private readonly ifname: string[];
+  private readonly linkFdOf: Int32Array;
+  private readonly promiscFd: Int32Array;
+  private readonly up: Uint8Array;
+  private readonly mtu: Int32Array;
+  private lastLearn = 0;
+  private eventsLostSeen = 0;
+  private stopping = false;
+
+  constructor(private readonly options: DataplaneOptions, private readonly ctl: MessagePort) {
+    if (options.maxPorts > KERNEL_MAX_PORTS) {
+      throw new VswError('EUSAGE', `the kernel datapath takes at most ${KERNEL_MAX_PORTS} ports`);
+    }
+    const n = options.maxPorts;
+    this.ifindex = new Int32Array(n).fill(-1);
+    this.ifname = new Array<string>(n).fill('');
+    this.linkFdOf = new Int32Array(n).fill(-1);
+    this.promiscFd = new Int32Array(n).fill(-1);
+    this.up = new Uint8Array(n);
+    this.mtu = new Int32Array(n);
+    this.refreshMs = Math.min(FDB_GRANULARITY_MS, options.agingMs);
+
+    this.obj = BpfObject.open(DATAPATH_OBJECT_PATH);
+    try {
+      DatapathMaps.size(this.obj, options.fdbSize);
+      this.obj.load();
+      this.maps = new DatapathMaps(this.obj);
+      this.progFd = this.obj.programFd('vsw_forward');
+      this.maps.setConfig(options.agingMs, this.refreshMs, 0);
+      this.ring = new LearnRing(this.maps.events, this.maps.ringBytes);
+    } catch (err) {
+      this.obj.close();
+      throw err;
+    }
+    this.fdb = new Fdb({ size: options.fdbSize, agingMs: options.agingMs, maxPorts: n });
+    this.fdb.onRemove = (hi, lo) => this.maps.deleteFdb(hi, lo);
+    this.wakeFd = libc.eventfd(0, libc.EFD_NONBLOCK | libc.EFD_CLOEXEC);
+    this.linkFd = openLinkMonitor();
+    this.setPollFd(0, this.wakeFd);
+    this.setPollFd(1, this.linkFd);
+    this.setPollFd(2, this.ring.fd);
+  }
+
+  get eventFd(): number {
+    return this.wakeFd;
+  }
+
+  run(): void {
+    let nextGc = Infinity;
+    while (!this.stopping) {
+      const now = monotonicMs();
+      const timeout = nextGc === Infinity ? -1 : Math.max(0, Math.min(0x7fffffff, Math.ceil(nextGc - now)));
+      if (libc.poll(this.pollfds, NFDS, timeout) > 0) this.serviceFds();
+      if (this.stopping) break;
+      this.ring.drain(this);
+      const t = monotonicMs();
+      if (t >= nextGc || nextGc === Infinity) {
+        this.checkEventsLost();
+        nextGc = this.fdb.expire(t);
+      }
+    }
+    this.shutdown();
+  }
+
+  // ---- what the kernel learned ----
+
+  onLearn(hi: number, lo: number, port: number, full: boolean, seenMs: number): void {
+    if (port >= this.options.maxPorts || this.linkFdOf[port] < 0 || this.up[port] === 0) {
+      // Learned just before the port went away or down: not the switch's any more.
+      this.maps.deleteFdb(hi, lo);
+      return;
+    }
+    // The Fdb wants a clock that does not go backwards; CPUs' events may interleave by nanoseconds.
+    const now = (this.lastLearn = Math.max(this.lastLearn, seenMs));
+    this.fdb.learnHL(hi, lo, port, now);
+    if (this.fdb.lookupHL(hi, lo, now) !== port) {
+      this.maps.deleteFdb(hi, lo); // refused (per-port limit): the kernel must not keep it either
+    } else if (full && !this.maps.setFdb(hi, lo, port, now)) {
+      this.resyncFdb(); // the kernel's map is fuller than the table of record
+    }
+  }
+
+  /** After learn events were lost, drop whatever the kernel holds that the table of record does not. */
+  private checkEventsLost(): void {
+    const lost = this.maps.dropCounts().eventsLost;
+    if (lost === this.eventsLostSeen) return;
+    this.eventsLostSeen = lost;
+    this.resyncFdb();
+  }
+
+  private resyncFdb(): void {
+    const now = monotonicMs();
+    for (const [hi, lo] of this.maps.fdbKeys()) if (this.fdb.lookupHL(hi, lo, now) < 0) this.maps.deleteFdb(hi, lo);
+  }
+
+  // ---- control path ----
+
+  private serviceFds(): void {
+    const v = this.pollView;
+    if ((v.getInt16(6, true) & libc.POLLIN) !== 0) {
+      libc.drainEventfd(this.wakeFd);
+      this.serviceControl();
+    }
+    if ((v.getInt16(POLLFD_SIZE + 6, true) & libc.POLLIN) !== 0) this.serviceLinks();
+  }
+
+  private serviceControl(): void {
+    for (;;) {
+      const m = receiveMessageOnPort(this.ctl);
+      if (m === undefined) return;
+      const req = m.message as Request;
+      let reply: Reply;
+      try {
+        reply = { id: req.id, ok: true, result: this.handle(req) };
+      } catch (err) {
+        reply = errorReply(req.id, err);
+      }
+      parentPort!.postMessage(reply);
+      if (this.stopping) return;
+    }
+  }
+
+  private handle(req: Request): unknown {
+    switch (req.op) {
+      case 'add':
+        return this.addPort(req.port, req.ifname, req.ifindex);
+      case 'delete':
+        return this.removePort(req.port);
+      case 'fdb':
+        this.ring.drain(this);
+        return this.fdb
+          .dumpFormatted(monotonicMs())
+          .map((e) => ({ mac: e.mac, port: e.port, ageSeconds: Math.floor(e.ageMs / 1000) }));
+      case 'stats':
+        this.ring.drain(this);
+        return this.stats();
+      case 'shutdown':
+        this.stopping = true;
+        return undefined;
+    }
+  }
+
+  private addPort(port: number, ifname: string, ifindex: number): void {
+    if (port < 0 || port >= this.options.maxPorts || this.linkFdOf[port] !== -1) {
+      throw new VswError('EINTERNAL', `port slot ${port} is not free`);
+    }
+    const link = readLinkStateSync(ifname, ifindex);
+    const promisc = openPromiscSocket(ifindex, ifname);
+    try {
+      // The maps first: the very first frame through the link finds its port.
+      this.maps.resetPortCounters(port);
+      this.maps.setPort(port, ifindex, PORT_ATTACHED | (link.up ? PORT_UP : 0), link.mtu);
+      this.maps.setPortOf(ifindex, port);
+      this.ifindex[port] = ifindex;
+      this.updatePortHi();
+      this.linkFdOf[port] = linkCreate(this.progFd, ifindex, BPF_TCX_INGRESS, `tcx ingress of ${ifname}`);
+    } catch (err) {
+      this.ifindex[port] = -1;
+      this.clearPortMaps(port, ifindex);
+      libc.close(promisc);
+      throw err;
+    }
+    this.promiscFd[port] = promisc;
+    this.ifname[port] = ifname;
+    this.up[port] = link.up ? 1 : 0;
+    this.mtu[port] = link.mtu;
+  }
+
+  private removePort(port: number): void {
+    if (port < 0 || port >= this.options.maxPorts || this.linkFdOf[port] < 0) {
+      throw new VswError('ENOTATTACHED', `port slot ${port} is not attached`);
+    }
+    // The link first: from here on the port's frames reach the host again, not the switch.
+    libc.close(this.linkFdOf[port]);
+    this.linkFdOf[port] = -1;
+    const ifindex = this.ifindex[port];
+    this.ifindex[port] = -1;
+    this.clearPortMaps(port, ifindex);
+    this.fdb.flushPort(port);
+    libc.close(this.promiscFd[port]);
+    this.promiscFd[port] = -1;
+    this.ifname[port] = '';
+    this.up[port] = 0;
+  }
+
+  private clearPortMaps(port: number, ifindex: number): void {
+    this.maps.setPort(port, 0, 0, 0);
+    try {
+      this.maps.deletePortOf(ifindex);
+    } catch {
+      // never written
+    }
+    this.updatePortHi();
+  }
+
+  /** The flood loop stops at the slot above the highest attached port. */
+  private updatePortHi(): void {
+    let hi = 0;
+    for (let p = 0; p < this.options.maxPorts; p++) if (this.ifindex[p] >= 0) hi = p + 1;
+    this.maps.setConfig(this.options.agingMs, this.refreshMs, hi);
+  }
+
+  private serviceLinks(): void {
+    for (;;) {
+      const n = libc.recv(this.linkFd, this.linkBuf, libc.MSG_DONTWAIT);
+      if (n === -libc.EAGAIN) return;
+      if (n === -libc.ENOBUFS) {
+        this.resyncLinks();
+        continue;
+      }
+      if (n <= 0) return;
+      for (const msg of parseLinkMessages(this.linkBuf, n)) {
+        const port = this.portOfIfindex(msg.ifindex);
+        if (port < 0) continue;
+        if (msg.kind === 'del') this.portGone(port);
+        else this.linkChanged(port, msg.up, msg.mtu < 0 ? this.mtu[port] : msg.mtu);
+      }
+    }
+  }
+
+  private resyncLinks(): void {
+    for (let p = 0; p < this.options.maxPorts; p++) {
+      if (this.linkFdOf[p] < 0) continue;
+      let link: { up: boolean; mtu: number };
+      try {
+        link = readLinkStateSync(this.ifname[p], this.ifindex[p]);
+      } catch {
+        this.portGone(p);
+        continue;
+      }
+      this.linkChanged(p, link.up, link.mtu);
+    }
+  }
+
+  /** As Forwarder.setLink: a port going down loses its FDB entries. */
+  private linkChanged(port: number, up: boolean, mtu: number): void {
+    if ((up ? 1 : 0) === this.up[port] && mtu === this.mtu[port]) return;
+    this.maps.setPort(port, this.ifindex[port], PORT_ATTACHED | (up ? PORT_UP : 0), mtu);
+    if (!up && this.up[port] === 1) this.fdb.flushPort(port);
+    this.up[port] = up ? 1 : 0;
+    this.mtu[port] = mtu;
+    emit({ event: 'link', port, up, mtu });
+  }
+
+  private portGone(port: number): void {
+    this.removePort(port);
+    emit({ event: 'gone', port });
+  }
+
+  private portOfIfindex(ifindex: number): number {
+    for (let p = 0; p < this.options.maxPorts; p++) if (this.linkFdOf[p] >= 0 && this.ifindex[p] === ifindex) return p;
+    return -1;
+  }
+
+  private stats(): Stats {
+    const ports: PortStats[] = [];
+    for (let p = 0; p < this.options.maxPorts; p++) {
+      if (this.linkFdOf[p] < 0) continue;
+      const c = this.maps.portCountersOf(p);
+      ports.push({ port: p, up: this.up[p] === 1, mtu: this.mtu[p], ...c, rxRingDrops: 0 });
+    }
+    const counted = this.maps.dropCounts().drops;
+    const drops: Record<string, number> = {};
+    for (let r = 0; r < REASON_COUNT; r++) drops[REASON_NAMES[r]] = counted[r];
+    const f = this.fdb;
+    return {
+      ports,
+      drops,
+      fdb: { entries: f.count, learned: f.learned, moved: f.moved, expired: f.expired, evicted: f.evicted, flushed: f.flushed },
+    };
+  }
+
+  private setPollFd(index: number, fd: number): void {
+    const at = index * POLLFD_SIZE;
+    this.pollView.setInt32(at, fd, true);
+    this.pollView.setInt16(at + 4, libc.POLLIN, true);
+    this.pollView.setInt16(at + 6, 0, true);
+  }
+
+  private shutdown(): void {
+    for (let p = 0; p < this.options.maxPorts; p++) if (this.linkFdOf[p] >= 0) this.removePort(p);
+    this.ring.close();
+    this.obj.close();
+    libc.close(this.linkFd);
+    libc.close(this.wakeFd);
+    this.ctl.close();
+  }
+}
+
+function emit(ev: DataplaneEvent): void {
+  parentPort!.postMessage(ev);
+}
+
+// ---- thread entry ----
+const data = workerData as KernelWorkerData;
+let kw: KernelWorker;
+try {
+  kw = new KernelWorker(data.options, data.ctl);
+} catch (err) {
+  parentPort!.postMessage({ event: 'failed', message: err instanceof Error ? err.message : String(err) });
+  throw err;
+}
+parentPort!.postMessage({ event: 'ready', eventFd: kw.eventFd });
+kw.run();

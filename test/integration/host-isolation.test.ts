@@ -1,0 +1,115 @@
+// A port's frames belong to the switch: while an interface is a port, nothing
+// arriving on it reaches the host's own stack (IPv4, ARP, IPv6/ND), as on a
+// Linux bridge port; detaching it, stopping vswitchd or kill -9 gives the
+// interface back as it was. Each test first shows that the host does answer
+// through the interface when it is not a port, so that it can fail.
+
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { assertOk, type Host, type Lab, labsCleanedAfterAll, run, signalDaemon, waitFor } from '../helpers/lab.js';
+
+const newLab = labsCleanedAfterAll();
+
+/** The address the host takes on the port side of host h's veth pair (a /32, routed back to h only, in the lab's own subnet). */
+function hostSideIp(lab: Lab, h: Host): string {
+  return `${lab.subnet}.250.${h.n}`;
+}
+
+/** Gives the port side of h's veth an IPv4 address with a route to h, and waits for its IPv6 link-local address. */
+async function giveHostAddresses(lab: Lab, h: Host): Promise<{ ip: string; ll: string }> {
+  const ip = hostSideIp(lab, h);
+  lab.sh(`ip addr add ${ip}/32 dev ${h.port} && ip route add ${h.ip}/32 dev ${h.port} src ${ip}`);
+  const ll: string = await waitFor(`a usable link-local address on ${h.port}`, () => {
+    const out = lab.sh(`ip -6 addr show dev ${h.port} scope link`);
+    return /tentative/.test(out) ? '' : (/inet6 (fe80::[0-9a-f:]+)\//.exec(out)?.[1] ?? '');
+  }, 10_000);
+  // h pings from its own link-local address, which must have passed DAD too.
+  await waitFor(`a usable link-local address on ${h.ifname}`, () => {
+    const out = lab.inNs(h.ns, `ip -6 addr show dev ${h.ifname} scope link`);
+    return /inet6 fe80::/.test(out) && !/tentative/.test(out);
+  }, 10_000);
+  return { ip, ll };
+}
+
+/** Does the host answer h through h's own link: IPv4 ping (with ARP) and IPv6 ping (with ND)? */
+function hostAnswers(lab: Lab, h: Host, a: { ip: string; ll: string }): { v4: boolean; v6: boolean } {
+  // Forget what ARP/ND learned, both sides, so that each ping needs them again.
+  lab.sh(`ip neigh flush dev ${h.port}`);
+  lab.inNs(h.ns, `ip neigh flush dev ${h.ifname}`);
+  const ping = (args: string[]): boolean => run('ip', ['netns', 'exec', h.ns, 'ping', '-c', '1', '-W', '1', ...args]).code === 0;
+  return { v4: ping([a.ip]), v6: ping(['-6', `${a.ll}%${h.ifname}`]) };
+}
+
+/** Neighbour entries the host holds on the port for h's MAC (what ARP or ND taught it). */
+function hostKnows(lab: Lab, h: Host): boolean {
+  return lab.sh(`ip neigh show dev ${h.port}`).includes(h.mac);
+}
+
+/** tcx links vswitchd holds, by ifindex (from its file descriptors' fdinfo). */
+function tcxLinksOf(pid: number): number[] {
+  const found: number[] = [];
+  for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
+    let info: string;
+    try {
+      info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
+    } catch {
+      continue;
+    }
+    if (!/^link_type:\s+tcx$/m.test(info)) continue;
+    found.push(Number(/^ifindex:\s+(\d+)$/m.exec(info)?.[1]));
+  }
+  return found;
+}
+
+function ifindexOf(lab: Lab, ifname: string): number {
+  return Number(lab.sh(`cat /sys/class/net/${ifname}/ifindex`).trim());
+}
+
+describe('host isolation', () => {
+  it("nothing arriving on a port reaches the host's stack (IPv4, ARP, IPv6/ND), and delete gives the interface back", async () => {
+    const lab = newLab('10.81');
+    const [h1, h2] = [lab.addHost(1), lab.addHost(2)];
+    const a = await giveHostAddresses(lab, h1);
+    assert.deepEqual(hostAnswers(lab, h1, a), { v4: true, v6: true }, 'the host answers h1 before h1 is a port');
+
+    const d = await lab.startSwitch();
+    for (const h of [h1, h2]) assertOk(lab.vswconfig('add', h.port), `add ${h.port}`);
+    assert.deepEqual(tcxLinksOf(d.proc.pid!).sort(), [ifindexOf(lab, h1.port), ifindexOf(lab, h2.port)].sort());
+
+    lab.sh(`ip neigh flush dev ${h1.port}`);
+    assert.deepEqual(hostAnswers(lab, h1, a), { v4: false, v6: false }, 'the host answers h1 through a port');
+    assert.equal(hostKnows(lab, h1), false, 'ARP or ND from h1 reached the host');
+    // The switch itself still gets every frame.
+    assert.ok(lab.ping(h1, h2.ip), 'h1 → h2 through the switch');
+    assert.ok(lab.ping(h1, h2.ip6), 'h1 → h2 over IPv6 through the switch');
+
+    assertOk(lab.vswconfig('delete', h1.port), `delete ${h1.port}`);
+    assert.deepEqual(tcxLinksOf(d.proc.pid!), [ifindexOf(lab, h2.port)], 'links left after delete');
+    await waitFor('the host answers h1 again once it is no port', () => {
+      const r = hostAnswers(lab, h1, a);
+      return r.v4 && r.v6;
+    });
+  });
+
+  for (const [signal, subnet] of [['SIGTERM', '10.82'], ['SIGKILL', '10.83']] as const) {
+    it(`after ${signal} the host answers through every former port again`, async () => {
+      // A subnet of its own: the host routes to each lab's hosts.
+      const lab = newLab(subnet);
+      const [h1, h2] = [lab.addHost(1), lab.addHost(2)];
+      const addrs = [await giveHostAddresses(lab, h1), await giveHostAddresses(lab, h2)];
+      const d = await lab.startSwitch();
+      for (const h of [h1, h2]) assertOk(lab.vswconfig('add', h.port), `add ${h.port}`);
+      assert.deepEqual(hostAnswers(lab, h1, addrs[0]!), { v4: false, v6: false }, 'the host answers h1 through a port');
+
+      await signalDaemon(d, signal);
+      for (const [i, h] of [h1, h2].entries()) {
+        // The kernel releases the links as it closes the dead process's files.
+        await waitFor(`the host answers ${h.port} again`, () => {
+          const r = hostAnswers(lab, h, addrs[i]!);
+          return r.v4 && r.v6;
+        }, 5_000);
+      }
+    });
+  }
+});
