@@ -235,8 +235,12 @@ class DataplaneWorker {
       for (const msg of parseLinkMessages(this.linkBuf, n)) {
         const port = this.portOfIfindex(msg.ifindex);
         if (port < 0) continue;
-        if (msg.kind === 'del') this.portGone(port);
-        else this.linkChanged(port, msg.up, msg.mtu < 0 ? this.fwd.mtu(port) : msg.mtu);
+        if (msg.kind === 'del') {
+          this.portGone(port);
+          continue;
+        }
+        if (msg.ifname !== '') this.renamed(port, msg.ifname);
+        this.linkChanged(port, msg.up, msg.mtu < 0 ? this.fwd.mtu(port) : msg.mtu);
       }
     }
   }
@@ -244,15 +248,25 @@ class DataplaneWorker {
   private resyncLinks(): void {
     for (let k = this.activeCount - 1; k >= 0; k--) {
       const port = this.active[k];
+      // By ifindex: a rename among the lost notifications must not look like a deletion.
+      const ifname = libc.ifIndexToName(this.ifindex[port]);
       let link: { up: boolean; mtu: number };
       try {
-        link = readLinkStateSync(this.ifname[port], this.ifindex[port]);
+        if (ifname === null) throw new VswError('ENODEV', `interface ${this.ifindex[port]} is gone`);
+        link = readLinkStateSync(ifname, this.ifindex[port]);
       } catch {
         this.portGone(port);
         continue;
       }
+      this.renamed(port, ifname);
       this.linkChanged(port, link.up, link.mtu);
     }
+  }
+
+  private renamed(port: number, ifname: string): void {
+    if (ifname === this.ifname[port]) return;
+    this.ifname[port] = ifname;
+    emit({ event: 'renamed', port, ifname });
   }
 
   private linkChanged(port: number, up: boolean, mtu: number): void {
