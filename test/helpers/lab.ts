@@ -107,6 +107,13 @@ export class Lab {
     this.links.push(a);
   }
 
+  /** Rename an interface the lab made (cleanup then removes it under its new name). */
+  renameLink(from: string, to: string): void {
+    this.sh(`ip link set ${from} name ${to}`);
+    const i = this.links.indexOf(from);
+    if (i >= 0) this.links[i] = to;
+  }
+
   async startSwitch(args: string[] = []): Promise<Daemon> {
     const d = new Daemon(this, args);
     this.daemon = d;
@@ -356,6 +363,13 @@ export function addQuietPairs(lab: Lab, tag: string, count: number): string[] {
 export function addTun(lab: Lab, name: string): void {
   lab.sh(`ip tuntap add dev ${name} mode tun`);
   lab['links'].push(name);
+}
+
+/** A Linux bridge in the root namespace, up, removed by cleanup. */
+export function addBridge(lab: Lab, name: string): void {
+  lab.sh(`ip link add ${name} type bridge`);
+  lab['links'].push(name);
+  lab.sh(`ip link set ${name} up`);
 }
 
 /**
