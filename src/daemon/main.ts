@@ -91,6 +91,8 @@ async function main(argv: readonly string[]): Promise<void> {
   dataplane.on('error', (err: unknown) => void fatal(`the dataplane failed: ${errorText(err)}`));
 
   const locks = new PortLocks({ owner: { pid: process.pid, socket: resolve(config.socket) } });
+  const stale = locks.sweep();
+  if (stale > 0) log(`removed ${stale} stale port lock file(s) left by a daemon that crashed`);
   const sw = new Switch({ dataplane, maxPorts: config.maxPorts, log, locks });
   server = new ControlServer({ path: config.socket, handler: switchHandler(sw), log });
   try {

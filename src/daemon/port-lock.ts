@@ -8,7 +8,7 @@
 // through a rename. The holder writes its pid and control socket into the
 // file: that is how a refusal names it.
 
-import { closeSync, ftruncateSync, fstatSync, mkdirSync, openSync, readSync, statSync, unlinkSync, writeSync, constants } from 'node:fs';
+import { closeSync, ftruncateSync, fstatSync, mkdirSync, openSync, readdirSync, readSync, statSync, unlinkSync, writeSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import { InUseError, VswError } from '../errors.js';
 import * as libc from '../native/libc.js';
@@ -36,6 +36,40 @@ export class PortLocks {
     this.dir = opts.dir ?? PORT_LOCK_DIR;
     this.owner = `${JSON.stringify(opts.owner)}\n`;
     this.netns = statSync('/proc/self/ns/net').ino;
+  }
+
+  /**
+   * Remove the files of claims nobody holds (left by daemons that crashed);
+   * returns how many. Each is removed while locked, as release() does.
+   */
+  sweep(): number {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      return 0; // no directory yet: nothing was ever claimed
+    }
+    let removed = 0;
+    for (const name of names) {
+      const path = join(this.dir, name);
+      let fd: number;
+      try {
+        fd = openSync(path, constants.O_RDWR);
+      } catch {
+        continue; // gone already
+      }
+      try {
+        if (libc.tryLockExclusive(fd) && isFileAt(fd, path)) {
+          unlinkSync(path);
+          removed++;
+        }
+      } catch {
+        // not ours to judge: leave it
+      } finally {
+        closeSync(fd);
+      }
+    }
+    return removed;
   }
 
   /** Take the interface, or throw InUseError naming the vswitchd that has it. */

@@ -10,6 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
+import { PORT_LOCK_DIR } from '../../src/daemon/port-lock.js';
 
 /** Repository root (this file is dist/test/helpers/lab.js once built). */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -167,10 +168,23 @@ export class Lab {
     for (const p of this.procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
     this.procs.length = 0;
     if (this.daemon?.alive) this.daemon.proc.kill('SIGKILL');
+    if (this.daemon) this.removeStalePortLocks();
     for (const l of this.links.splice(0)) spawnSync('ip', ['link', 'del', l], { stdio: 'ignore' });
     for (const ns of this.namespaces.splice(0)) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
     rmSync(this.dir, { recursive: true, force: true });
     live.delete(this);
+  }
+
+  /**
+   * The port lock files a killed daemon of this lab left (they name its
+   * socket), removed under the lock as the daemon's own sweep would.
+   */
+  private removeStalePortLocks(): void {
+    spawnSync(
+      'bash',
+      ['-c', 'for f in "$DIR"/*; do grep -qF "$NEEDLE" "$f" 2>/dev/null && flock -n "$f" rm -f "$f"; done'],
+      { stdio: 'ignore', env: { ...process.env, DIR: PORT_LOCK_DIR, NEEDLE: `"socket":${JSON.stringify(this.socket)}` } },
+    );
   }
 }
 

@@ -36,7 +36,7 @@ describe('port locks', () => {
     second.claim('veth1', 7).release();
   });
 
-  it('is released by the kernel when its holder dies by SIGKILL', async () => {
+  it('is released by the kernel when its holder dies by SIGKILL; sweep() then removes the file it left, and only that', async () => {
     const module = new URL('../../src/daemon/port-lock.js', import.meta.url).href;
     const child = spawn(process.execPath, [
       '--input-type=module',
@@ -53,13 +53,28 @@ describe('port locks', () => {
       child.removeAllListeners('exit');
       const locks = new PortLocks({ dir, owner: { pid: process.pid, socket: 'parent' } });
       assert.throws(() => locks.claim('veth9', 9), new RegExp(`pid ${child.pid}, control socket child`));
+      assert.equal(locks.sweep(), 0, 'a held lock is not stale');
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGKILL');
       await exited;
       assert.ok(existsSync(dir) && readdirSync(dir).length === 1, 'the dead holder left its file');
-      locks.claim('veth9', 9).release();
+      const held = locks.claim('veth9', 9);
+      assert.equal(locks.sweep(), 0, 'a lock held by this process is not stale');
+      held.release();
+      const dead = spawn(process.execPath, ['--input-type=module', '-e', claimAndExit(module, dir)]);
+      await new Promise((r) => dead.once('exit', r));
+      assert.equal(readdirSync(dir).length, 1, 'the dead holder left its file');
+      assert.equal(locks.sweep(), 1);
+      assert.deepEqual(readdirSync(dir), []);
     } finally {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
   });
 });
+
+/** A script that claims ifindex 9 and dies without releasing it (process.exit runs no cleanup). */
+function claimAndExit(module: string, dir: string): string {
+  return `import { PortLocks } from ${JSON.stringify(module)};
+    new PortLocks({ dir: ${JSON.stringify(dir)}, owner: { pid: process.pid, socket: 'x' } }).claim('veth9', 9);
+    process.exit(0);`;
+}
