@@ -101,7 +101,9 @@ async function exists(path: string): Promise<boolean> {
  * a port of (a Linux bridge, a bond, a team, a VRF, Open vSwitch…: its
  * `master` link), or its being a Linux bridge itself (its `bridge` directory).
  * Frames of such an interface are forwarded already; a port on it would
- * forward them a second time. Said as a phrase: "a port of bridge br0".
+ * forward them a second time. The kernel's bridge refuses the same two (a
+ * device has one master; a bridge in a bridge is ELOOP). Said as a phrase:
+ * "a port of bridge br0".
  */
 export async function interfaceHolder(ifname: string, root: string = SYSFS_NET): Promise<string | null> {
   const dir = join(root, ifname);
