@@ -2,8 +2,9 @@
 // MTU or name, or disappeared. Only the generic link messages (ifi_family
 // AF_UNSPEC) say that: the kernel also sends RTM_NEWLINK/RTM_DELLINK with
 // AF_BRIDGE about an interface's bridge-port state (an RTM_DELLINK when it
-// leaves a bridge) and AF_INET6 about its IPv6 settings. Parsing is plain TypeScript over bytes; only open()
-// touches the kernel. Control path: allocation here is fine.
+// leaves a bridge) and AF_INET6 about its IPv6 settings. Parsing is plain
+// TypeScript over bytes; only open() touches the kernel. Control path:
+// allocation here is fine.
 
 import * as libc from '../native/libc.js';
 
