@@ -7,11 +7,13 @@ export type ErrorCode =
   | 'ENODEV' // no such interface
   | 'ENOTETHER' // interface is not Ethernet (loopback, tunnel, …)
   | 'EEXIST' // interface already attached
+  | 'EBUSY' // interface in use by something else (a bridge, a bond, another vswitchd)
   | 'ENOTATTACHED' // interface is not a port
   | 'EPORTLIMIT' // the switch has its maximum number of ports
   | 'ENOTRUNNING' // no daemon answers on the socket
   | 'EACCES' // permission denied
   | 'ESYSCALL' // a system call failed
+  | 'ETIMEDOUT' // the dataplane did not answer a request in time
   | 'EINTERNAL';
 
 export class VswError extends Error {
@@ -33,5 +35,29 @@ export class SyscallError extends VswError {
     what = '',
   ) {
     super('ESYSCALL', `${syscall}${what ? ` (${what})` : ''}: ${errnoName}`);
+  }
+}
+
+/** The interface is held by something else: `holder` says what ("a port of bridge br0"). */
+export class InUseError extends VswError {
+  constructor(
+    readonly ifname: string,
+    readonly holder: string,
+  ) {
+    super('EBUSY', `${ifname} is ${holder}`);
+  }
+}
+
+/**
+ * The dataplane did not answer a request in time. It may still carry it out:
+ * `late` resolves when it answers after all, to whether the request succeeded
+ * (false if it never can, e.g. the thread exited), so the caller can follow.
+ */
+export class DataplaneTimeoutError extends VswError {
+  constructor(
+    readonly op: string,
+    readonly late: Promise<boolean>,
+  ) {
+    super('ETIMEDOUT', `the dataplane did not answer '${op}' in time`);
   }
 }

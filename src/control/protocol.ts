@@ -29,11 +29,13 @@ const ERROR_CODES = [
   'ENODEV',
   'ENOTETHER',
   'EEXIST',
+  'EBUSY',
   'ENOTATTACHED',
   'EPORTLIMIT',
   'ENOTRUNNING',
   'EACCES',
   'ESYSCALL',
+  'ETIMEDOUT',
   'EINTERNAL',
 ] as const satisfies readonly ErrorCode[];
 

@@ -3,8 +3,8 @@
 // control path, not the packet path).
 
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { access, readFile, readlink } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { VswError } from '../errors.js';
 import { ifnameProblem } from './ifname.js';
 
@@ -12,6 +12,7 @@ export const SYSFS_NET = '/sys/class/net';
 
 /** ARPHRD_ETHER: Ethernet-like link layer (veth, physical NICs, tap, bridges, bonds…). */
 export const ARPHRD_ETHER = 1;
+export const ARPHRD_LOOPBACK = 772;
 export const IFF_UP = 0x1;
 export const IFF_LOOPBACK = 0x8;
 
@@ -78,6 +79,50 @@ export async function readInterface(ifname: string, root: string = SYSFS_NET): P
 /** An interface the switch can use as a port: Ethernet link type and not a loopback. */
 export function isEthernet(info: InterfaceInfo): boolean {
   return info.type === ARPHRD_ETHER && (info.flags & IFF_LOOPBACK) === 0;
+}
+
+/** A loopback interface: ARPHRD_LOOPBACK or IFF_LOOPBACK. */
+export function isLoopback(info: InterfaceInfo): boolean {
+  return info.type === ARPHRD_LOOPBACK || (info.flags & IFF_LOOPBACK) !== 0;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch (err) {
+    if (isMissing(err)) return false;
+    throw err;
+  }
+}
+
+/**
+ * What already holds an interface, or null if nothing does: the master it is
+ * a port of (a Linux bridge, a bond, a team, a VRF, Open vSwitch…: its
+ * `master` link), or its being a Linux bridge itself (its `bridge` directory).
+ * Frames of such an interface are forwarded already; a port on it would
+ * forward them a second time. The kernel's bridge refuses the same two (a
+ * device has one master; a bridge in a bridge is ELOOP). Said as a phrase:
+ * "a port of bridge br0".
+ */
+export async function interfaceHolder(ifname: string, root: string = SYSFS_NET): Promise<string | null> {
+  const dir = join(root, ifname);
+  try {
+    if (await exists(join(dir, 'bridge'))) return 'a Linux bridge';
+    let master: string;
+    try {
+      master = basename(await readlink(join(dir, 'master')));
+    } catch (err) {
+      if (isMissing(err)) return null;
+      throw err;
+    }
+    if (await exists(join(root, master, 'bridge'))) return `a port of bridge ${master}`;
+    if (await exists(join(root, master, 'bonding'))) return `a port of bond ${master}`;
+    return `a port of ${master}`;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new VswError(e.code === 'EACCES' ? 'EACCES' : 'ESYSCALL', `cannot read ${dir}: ${e.code ?? e.message}`);
+  }
 }
 
 /**

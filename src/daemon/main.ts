@@ -5,6 +5,7 @@
 // An error in the control plane is logged and the daemon keeps running; the
 // dataplane worker failing is fatal (log, remove the socket, exit 1).
 
+import { resolve } from 'node:path';
 import { ControlServer, probeSocket, switchHandler } from '../control/server.js';
 import type { Dataplane } from '../dataplane/dataplane.js';
 import { startDataplane } from '../dataplane/handle.js';
@@ -21,6 +22,7 @@ import {
   type DaemonCommand,
 } from './args.js';
 import { errorText, log } from './log.js';
+import { PortLocks } from './port-lock.js';
 import { Switch } from './switch.js';
 
 const STOP_TIMEOUT_MS = 15_000;
@@ -101,7 +103,10 @@ async function main(argv: readonly string[]): Promise<void> {
   dataplane.on('exit', (code: unknown) => void fatal(`the dataplane thread exited (code ${String(code)})`));
   dataplane.on('error', (err: unknown) => void fatal(`the dataplane failed: ${errorText(err)}`));
 
-  const sw = new Switch({ dataplane, datapath, maxPorts: config.maxPorts, log });
+  const locks = new PortLocks({ owner: { pid: process.pid, socket: resolve(config.socket) } });
+  const stale = locks.sweep();
+  if (stale > 0) log(`removed ${stale} stale port lock file(s) left by a daemon that crashed`);
+  const sw = new Switch({ dataplane, datapath, maxPorts: config.maxPorts, log, locks });
   server = new ControlServer({ path: config.socket, handler: switchHandler(sw), log });
   try {
     await server.start();

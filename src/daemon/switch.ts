@@ -1,16 +1,23 @@
 // The port registry of the switch: which interface is which port.
 //
 // Like the Linux bridge's br_add_if, add() checks everything before it changes
-// anything: the interface exists, is Ethernet (not loopback), is not already a
-// port, and the switch has room. Only once the dataplane has opened the port
-// is it recorded, so a failed add leaves nothing behind.
+// anything: the interface exists, is Ethernet (not loopback), is nobody else's
+// (not a port of a bridge or bond, not a bridge, not a port of another
+// vswitchd: port-lock.ts), is not already a port, and the switch has room.
+// Only once the dataplane has opened the port is it recorded, so a failed add
+// leaves nothing behind.
+//
+// The registry follows the dataplane: an interface renamed keeps its port
+// under the new name, and an add or delete the dataplane finishes after the
+// request timed out is applied when its answer comes.
 
 import type { Dataplane } from '../dataplane/dataplane.js';
 import type { FdbRow, Stats } from '../dataplane/messages.js';
-import { VswError } from '../errors.js';
+import { DataplaneTimeoutError, InUseError, VswError } from '../errors.js';
 import type { FdbEntry, StatsResult } from '../control/protocol.js';
-import { isEthernet, readInterface, SYSFS_NET } from '../control/sysfs.js';
+import { interfaceHolder, isEthernet, isLoopback, readInterface, SYSFS_NET } from '../control/sysfs.js';
 import type { Logger } from './log.js';
+import type { PortLock, PortLocks } from './port-lock.js';
 
 export interface Port {
   /** Index in the dataplane, 0..maxPorts-1. */
@@ -25,8 +32,18 @@ export interface SwitchOptions {
   datapath?: 'kernel' | 'user';
   maxPorts: number;
   log: Logger;
+  /** Claims on interfaces, shared with every other vswitchd of the host. */
+  locks: PortLocks;
   /** The sysfs net class directory; tests pass a fake one. */
   sysfsRoot?: string;
+}
+
+/** A port whose add is in flight (or timed out and awaits the dataplane's late answer). */
+interface PendingAdd {
+  ifname: string;
+  ifindex: number;
+  /** The interface vanished meanwhile. */
+  gone: boolean;
 }
 
 export class Switch {
@@ -34,11 +51,14 @@ export class Switch {
   private readonly dataplane: Dataplane;
   private readonly maxPorts: number;
   private readonly log: Logger;
+  private readonly locks: PortLocks;
   private readonly sysfsRoot: string;
   /** Ports in the order they were added. */
   private ports: Port[] = [];
-  /** Ports whose addPort is in flight: index → whether the interface vanished meanwhile. */
-  private readonly pending = new Map<number, { ifname: string; gone: boolean }>();
+  /** Ports whose addPort is in flight, by index. */
+  private readonly pending = new Map<number, PendingAdd>();
+  /** The claim on each port's interface (pending ones included), by index. */
+  private readonly held = new Map<number, PortLock>();
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   private readonly listeners: Array<[string, (...args: any[]) => void]> = [];
 
@@ -47,9 +67,11 @@ export class Switch {
     this.datapath = opts.datapath ?? 'user';
     this.maxPorts = opts.maxPorts;
     this.log = opts.log;
+    this.locks = opts.locks;
     this.sysfsRoot = opts.sysfsRoot ?? SYSFS_NET;
     this.on('gone', (ev: { port: number }) => this.onGone(ev));
     this.on('link', (ev: { port: number; up: boolean; mtu: number }) => this.onLink(ev));
+    this.on('renamed', (ev: { port: number; ifname: string }) => this.onRenamed(ev));
     // The message comes as a string, or as the event object { event: 'log', message }.
     this.on('log', (ev: unknown) => {
       const message = typeof ev === 'string' ? ev : (ev as { message?: unknown } | null)?.message;
@@ -69,10 +91,12 @@ export class Switch {
     this.listeners.push([event, safe]);
   }
 
-  /** Stop listening to the dataplane's events. */
+  /** Stop listening to the dataplane's events and give up every interface. */
   detach(): void {
     for (const [event, fn] of this.listeners) this.dataplane.off(event, fn);
     this.listeners.length = 0;
+    for (const lock of this.held.values()) lock.release();
+    this.held.clear();
   }
 
   private byIndex(index: number): Port | undefined {
@@ -83,10 +107,21 @@ export class Switch {
     return this.ports.find((p) => p.ifname === ifname);
   }
 
+  private release(index: number): void {
+    this.held.get(index)?.release();
+    this.held.delete(index);
+  }
+
+  /** Forget a port: the dataplane has closed it. */
+  private forget(port: Port): void {
+    this.ports = this.ports.filter((p) => p !== port);
+    this.release(port.index);
+  }
+
   private onGone(ev: { port: number }): void {
     const port = this.byIndex(ev?.port);
     if (port) {
-      this.ports = this.ports.filter((p) => p !== port);
+      this.forget(port);
       this.log(`port ${port.ifname} removed: interface deleted`);
       return;
     }
@@ -101,6 +136,13 @@ export class Switch {
     this.log(`port ${name} link ${ev.up ? 'up' : 'down'} (mtu ${ev.mtu})`);
   }
 
+  private onRenamed(ev: { port: number; ifname: string }): void {
+    const entry = this.byIndex(ev?.port) ?? this.pending.get(ev?.port);
+    if (entry === undefined || typeof ev.ifname !== 'string' || entry.ifname === ev.ifname) return;
+    this.log(`port ${entry.ifname} renamed to ${ev.ifname}`);
+    entry.ifname = ev.ifname;
+  }
+
   private lowestFreeIndex(): number {
     for (let i = 0; i < this.maxPorts; i++) {
       if (!this.byIndex(i) && !this.pending.has(i)) return i;
@@ -111,31 +153,57 @@ export class Switch {
   async add(ifname: string): Promise<void> {
     const info = await readInterface(ifname, this.sysfsRoot);
     if (info === null) throw new VswError('ENODEV', `no such interface: ${ifname}`);
+    if (isLoopback(info)) throw new VswError('ENOTETHER', `${ifname} is a loopback interface, not Ethernet`);
     if (!isEthernet(info)) throw new VswError('ENOTETHER', `${ifname} is not an Ethernet interface`);
+    const holder = await interfaceHolder(ifname, this.sysfsRoot);
+    // From here to pending.set nothing awaits: no other add can slip in between.
     const existing = this.byName(ifname) ?? this.ports.find((p) => p.ifindex === info.ifindex);
-    const inFlight = [...this.pending.values()].some((p) => p.ifname === ifname);
+    const inFlight = [...this.pending.values()].some((p) => p.ifname === ifname || p.ifindex === info.ifindex);
     if (existing || inFlight) {
       const was = existing && existing.ifname !== ifname ? ` (as ${existing.ifname})` : '';
       throw new VswError('EEXIST', `${ifname} is already a port of the switch${was}`);
     }
+    if (holder !== null) throw new InUseError(ifname, holder);
     const index = this.lowestFreeIndex();
     if (index < 0) throw new VswError('EPORTLIMIT', `the switch already has ${this.maxPorts} ports (the limit)`);
+    // The last check, and the only one that takes something: given back below if the add fails.
+    this.held.set(index, this.locks.claim(ifname, info.ifindex));
 
-    const slot = { ifname, gone: false };
+    const slot: PendingAdd = { ifname, ifindex: info.ifindex, gone: false };
     this.pending.set(index, slot);
     try {
       await this.dataplane.addPort(index, ifname, info.ifindex);
-    } finally {
+    } catch (err) {
+      if (err instanceof DataplaneTimeoutError) {
+        // The slot and the claim stay reserved until the dataplane answers.
+        void err.late.then((ok) => this.addAnswered(index, slot, ok, true));
+        throw new VswError(
+          'ETIMEDOUT',
+          `the dataplane did not answer in time while adding ${ifname}; the port is added if it finishes later (see 'vswconfig show')`,
+        );
+      }
       this.pending.delete(index);
+      this.release(index);
+      throw err;
     }
-    if (slot.gone) {
+    this.addAnswered(index, slot, true, false);
+  }
+
+  private addAnswered(index: number, slot: PendingAdd, ok: boolean, late: boolean): void {
+    this.pending.delete(index);
+    const when = late ? ' (the dataplane answered after the timeout)' : '';
+    if (!ok) {
+      this.release(index);
+      this.log(`port ${slot.ifname} not added${when}`);
+    } else if (slot.gone) {
       // The interface was deleted while the port was being opened; the
       // dataplane has closed it already.
-      this.log(`port ${ifname} removed: interface deleted`);
-      return;
+      this.release(index);
+      this.log(`port ${slot.ifname} removed: interface deleted`);
+    } else {
+      this.ports.push({ index, ifname: slot.ifname, ifindex: slot.ifindex });
+      this.log(`port ${slot.ifname} added${when}`);
     }
-    this.ports.push({ index, ifname, ifindex: info.ifindex });
-    this.log(`port ${ifname} added`);
   }
 
   async delete(ifname: string): Promise<void> {
@@ -146,12 +214,27 @@ export class Switch {
     } catch (err) {
       // If the interface vanished meanwhile, the port is gone all the same.
       if (!this.ports.includes(port)) return;
+      if (err instanceof DataplaneTimeoutError) {
+        void err.late.then((ok) => this.deleteAnswered(port, ok, true));
+        throw new VswError(
+          'ETIMEDOUT',
+          `the dataplane did not answer in time while deleting ${ifname}; the port is deleted if it finishes later (see 'vswconfig show')`,
+        );
+      }
       throw err;
     }
-    if (this.ports.includes(port)) {
-      this.ports = this.ports.filter((p) => p !== port);
-      this.log(`port ${ifname} deleted`);
+    this.deleteAnswered(port, true, false);
+  }
+
+  private deleteAnswered(port: Port, ok: boolean, late: boolean): void {
+    if (!this.ports.includes(port)) return; // its interface was deleted meanwhile
+    const when = late ? ' (the dataplane answered after the timeout)' : '';
+    if (!ok) {
+      this.log(`port ${port.ifname} not deleted${when}`);
+      return;
     }
+    this.forget(port);
+    this.log(`port ${port.ifname} deleted${when}`);
   }
 
   /** Detach every port, last added first (on shutdown). Errors are logged, not thrown. */
@@ -163,7 +246,7 @@ export class Switch {
       } catch (err) {
         this.log(`port ${port.ifname}: detach failed: ${(err as Error)?.message ?? String(err)}`);
       }
-      this.ports = this.ports.filter((p) => p !== port);
+      this.forget(port);
     }
   }
 

@@ -6,7 +6,10 @@ import type { FdbRow, Stats } from './messages.js';
 
 /**
  * Events: 'link' ({ port, up, mtu }), 'gone' ({ port }): the interface was deleted
- * and the dataplane has already closed the port; 'log' (message: string).
+ * and the dataplane has already closed the port; 'renamed' ({ port, ifname }): the
+ * interface has a new name; 'log' (message: string). A request that is not answered
+ * in time rejects with DataplaneTimeoutError, whose `late` tells the outcome if the
+ * answer comes after all.
  */
 export interface Dataplane extends EventEmitter {
   /** Open the port's socket and rings and start forwarding. Rejects with VswError; on failure nothing is left behind. */

@@ -7,7 +7,7 @@
 import { EventEmitter } from 'node:events';
 import { writeSync } from 'node:fs';
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
-import { VswError } from '../errors.js';
+import { DataplaneTimeoutError, VswError } from '../errors.js';
 import type { Dataplane } from './dataplane.js';
 import type { DataplaneOptions, FdbRow, Reply, Request, Stats } from './messages.js';
 import type { WorkerData } from './worker.js';
@@ -18,7 +18,8 @@ type RequestBody = Request extends infer R ? (R extends { id: number } ? Omit<R,
 const ONE = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]);
 const REQUEST_TIMEOUT_MS = 10_000;
 
-class WorkerDataplane extends EventEmitter implements Dataplane {
+/** Exported for tests, which drive it with a stand-in worker and a short timeout. */
+export class WorkerDataplane extends EventEmitter implements Dataplane {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private exited = false;
@@ -27,6 +28,7 @@ class WorkerDataplane extends EventEmitter implements Dataplane {
     private readonly worker: Worker,
     private readonly ctl: MessagePort,
     private readonly eventFd: number,
+    private readonly requestTimeoutMs = REQUEST_TIMEOUT_MS,
   ) {
     super();
     worker.on('message', (m: Reply | { event: string }) => {
@@ -55,9 +57,13 @@ class WorkerDataplane extends EventEmitter implements Dataplane {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new VswError('EINTERNAL', `the dataplane did not answer '${body.op}' in time`));
-      }, REQUEST_TIMEOUT_MS);
+        // The worker may still carry the request out: its late answer (or its
+        // exit) settles `late`, so that the caller can follow what it did.
+        const late = new Promise<boolean>((settle) =>
+          this.pending.set(id, { resolve: () => settle(true), reject: () => settle(false) }),
+        );
+        reject(new DataplaneTimeoutError(body.op, late));
+      }, this.requestTimeoutMs);
       this.pending.set(id, {
         resolve: (v) => {
           clearTimeout(timer);

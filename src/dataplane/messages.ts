@@ -56,4 +56,6 @@ export type DataplaneEvent =
   | { event: 'link'; port: number; up: boolean; mtu: number }
   /** The interface of a port was deleted (or left this network namespace); the port is gone. */
   | { event: 'gone'; port: number }
+  /** The interface of a port was renamed; the port stays. */
+  | { event: 'renamed'; port: number; ifname: string }
   | { event: 'log'; message: string };

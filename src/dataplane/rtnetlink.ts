@@ -1,6 +1,10 @@
 // Link notifications from rtnetlink: which interface went up, down, changed
-// MTU or disappeared. Parsing is plain TypeScript over bytes; only open()
-// touches the kernel. Control path: allocation here is fine.
+// MTU or name, or disappeared. Only the generic link messages (ifi_family
+// AF_UNSPEC) say that: the kernel also sends RTM_NEWLINK/RTM_DELLINK with
+// AF_BRIDGE about an interface's bridge-port state (an RTM_DELLINK when it
+// leaves a bridge) and AF_INET6 about its IPv6 settings. Parsing is plain
+// TypeScript over bytes; only open() touches the kernel. Control path:
+// allocation here is fine.
 
 import * as libc from '../native/libc.js';
 
@@ -8,6 +12,7 @@ const NETLINK_ROUTE = 0;
 const RTMGRP_LINK = 1;
 const RTM_NEWLINK = 16;
 const RTM_DELLINK = 17;
+const AF_UNSPEC = 0;
 const NLMSG_HDRLEN = 16;
 const IFINFOMSG_LEN = 16;
 const IFLA_IFNAME = 3;
@@ -43,7 +48,7 @@ export function openLinkMonitor(): number {
   }
 }
 
-/** Parse the RTM_NEWLINK / RTM_DELLINK messages in one datagram; other messages are skipped. */
+/** Parse the AF_UNSPEC RTM_NEWLINK / RTM_DELLINK messages in one datagram; other messages are skipped. */
 export function parseLinkMessages(buf: Uint8Array, length: number): LinkMessage[] {
   const out: LinkMessage[] = [];
   const v = new DataView(buf.buffer, buf.byteOffset, length);
@@ -52,8 +57,12 @@ export function parseLinkMessages(buf: Uint8Array, length: number): LinkMessage[
     const msgLen = v.getUint32(off, true);
     const type = v.getUint16(off + 4, true);
     if (msgLen < NLMSG_HDRLEN || off + msgLen > length) break;
-    if ((type === RTM_NEWLINK || type === RTM_DELLINK) && msgLen >= NLMSG_HDRLEN + IFINFOMSG_LEN) {
-      const ifi = off + NLMSG_HDRLEN;
+    const ifi = off + NLMSG_HDRLEN;
+    if (
+      (type === RTM_NEWLINK || type === RTM_DELLINK) &&
+      msgLen >= NLMSG_HDRLEN + IFINFOMSG_LEN &&
+      v.getUint8(ifi) === AF_UNSPEC
+    ) {
       const ifindex = v.getInt32(ifi + 4, true);
       const flags = v.getUint32(ifi + 8, true);
       let ifname = '';

@@ -28,7 +28,7 @@ import { openBigSendSocket, openPacketSocket, takeRingDrops } from './packet-soc
 import { errorReply } from './replies.js';
 import { ringGeometry } from './ring.js';
 import { RingSet } from './ringset.js';
-import { openLinkMonitor, parseLinkMessages } from './rtnetlink.js';
+import { LinkMonitor, type LinkOwner } from './link-monitor.js';
 import { releaseRx, readRx } from './rx-ring.js';
 import { TxRings } from './tx-ring.js';
 
@@ -48,14 +48,13 @@ export interface WorkerData {
   ctl: MessagePort;
 }
 
-class DataplaneWorker {
+class DataplaneWorker implements LinkOwner {
   private readonly rings: RingSet;
   private readonly tx: TxRings;
   private readonly fwd: Forwarder;
   private readonly batch: Batch;
   private readonly wakeFd: number;
-  private readonly linkFd: number;
-  private readonly linkBuf = new Uint8Array(1 << 16);
+  private readonly links: LinkMonitor;
   /** Attached ports, in pollfd order. */
   private readonly active: Int32Array;
   private activeCount = 0;
@@ -92,9 +91,9 @@ class DataplaneWorker {
     this.pollfds = new Uint8Array((options.maxPorts + FIXED_FDS) * POLLFD_SIZE);
     this.pollView = new DataView(this.pollfds.buffer);
     this.wakeFd = libc.eventfd(0, libc.EFD_NONBLOCK | libc.EFD_CLOEXEC);
-    this.linkFd = openLinkMonitor();
+    this.links = new LinkMonitor();
     this.setPollFd(0, this.wakeFd);
-    this.setPollFd(1, this.linkFd);
+    this.setPollFd(1, this.links.fd);
   }
 
   get eventFd(): number {
@@ -151,7 +150,7 @@ class DataplaneWorker {
       libc.drainEventfd(this.wakeFd);
       this.serviceControl();
     }
-    if ((v.getInt16(POLLFD_SIZE + 6, true) & libc.POLLIN) !== 0) this.serviceLinks();
+    if ((v.getInt16(POLLFD_SIZE + 6, true) & libc.POLLIN) !== 0) this.links.service(this);
     for (let k = 0; k < this.activeCount; k++) {
       const revents = v.getInt16((FIXED_FDS + k) * POLLFD_SIZE + 6, true);
       // ENETDOWN (link down) or ENODEV (interface gone) is reported on the socket;
@@ -243,51 +242,34 @@ class DataplaneWorker {
     this.rebuildPollFds();
   }
 
-  private serviceLinks(): void {
-    for (;;) {
-      const n = libc.recv(this.linkFd, this.linkBuf, libc.MSG_DONTWAIT);
-      if (n === -libc.EAGAIN) return;
-      if (n === -libc.ENOBUFS) {
-        // The kernel dropped notifications: look at every port afresh.
-        this.resyncLinks();
-        continue;
-      }
-      if (n <= 0) return;
-      for (const msg of parseLinkMessages(this.linkBuf, n)) {
-        const port = this.portOfIfindex(msg.ifindex);
-        if (port < 0) continue;
-        if (msg.kind === 'del') this.portGone(port);
-        else this.linkChanged(port, msg.up, msg.mtu < 0 ? this.fwd.mtu(port) : msg.mtu);
-      }
-    }
+  // ---- LinkOwner: what rtnetlink reports about the ports ----
+
+  attachedPorts(): Array<{ port: number; ifindex: number }> {
+    return Array.from(this.active.subarray(0, this.activeCount), (port) => ({ port, ifindex: this.ifindex[port] }));
   }
 
-  private resyncLinks(): void {
-    for (let k = this.activeCount - 1; k >= 0; k--) {
-      const port = this.active[k];
-      let link: { up: boolean; mtu: number };
-      try {
-        link = readLinkStateSync(this.ifname[port], this.ifindex[port]);
-      } catch {
-        this.portGone(port);
-        continue;
-      }
-      this.linkChanged(port, link.up, link.mtu);
-    }
+  mtuOf(port: number): number {
+    return this.fwd.mtu(port);
   }
 
-  private linkChanged(port: number, up: boolean, mtu: number): void {
+  renamed(port: number, ifname: string): void {
+    if (ifname === this.ifname[port]) return;
+    this.ifname[port] = ifname;
+    emit({ event: 'renamed', port, ifname });
+  }
+
+  linkChanged(port: number, up: boolean, mtu: number): void {
     if (up === this.fwd.isUp(port) && mtu === this.fwd.mtu(port)) return;
     this.fwd.setLink(port, up, mtu);
     emit({ event: 'link', port, up, mtu });
   }
 
-  private portGone(port: number): void {
+  portGone(port: number): void {
     this.removePort(port);
     emit({ event: 'gone', port });
   }
 
-  private portOfIfindex(ifindex: number): number {
+  portOfIfindex(ifindex: number): number {
     for (let k = 0; k < this.activeCount; k++) if (this.ifindex[this.active[k]] === ifindex) return this.active[k];
     return -1;
   }
@@ -344,7 +326,7 @@ class DataplaneWorker {
   private shutdown(): void {
     while (this.activeCount > 0) this.removePort(this.active[this.activeCount - 1]);
     this.claim?.close();
-    libc.close(this.linkFd);
+    this.links.close();
     libc.close(this.wakeFd);
     this.ctl.close();
   }

@@ -28,7 +28,7 @@ import * as libc from '../native/libc.js';
 import type { DataplaneEvent, DataplaneOptions, PortStats, Reply, Request, Stats } from '../dataplane/messages.js';
 import { openPromiscSocket } from '../dataplane/packet-socket.js';
 import { errorReply } from '../dataplane/replies.js';
-import { openLinkMonitor, parseLinkMessages } from '../dataplane/rtnetlink.js';
+import { LinkMonitor, type LinkOwner } from '../dataplane/link-monitor.js';
 import { DATAPATH_OBJECT_PATH } from './object.js';
 import { LearnRing, type LearnSink } from './learn-ring.js';
 import { DatapathMaps, KERNEL_MAX_PORTS, PORT_ATTACHED, PORT_UP } from './maps.js';
@@ -46,15 +46,14 @@ function monotonicMs(): number {
   return Number(process.hrtime.bigint()) / 1e6;
 }
 
-class KernelWorker implements LearnSink {
+class KernelWorker implements LearnSink, LinkOwner {
   private readonly obj: BpfObject;
   private readonly maps: DatapathMaps;
   private readonly ring: LearnRing;
   private readonly progFd: number;
   private readonly fdb: Fdb;
   private readonly wakeFd: number;
-  private readonly linkFd: number;
-  private readonly linkBuf = new Uint8Array(1 << 16);
+  private readonly links: LinkMonitor;
   private readonly pollfds = new Uint8Array(NFDS * POLLFD_SIZE);
   private readonly pollView = new DataView(this.pollfds.buffer);
   private readonly refreshMs: number;
@@ -97,9 +96,9 @@ class KernelWorker implements LearnSink {
     this.fdb = new Fdb({ size: options.fdbSize, agingMs: options.agingMs, maxPorts: n });
     this.fdb.onRemove = (hi, lo) => this.maps.deleteFdb(hi, lo);
     this.wakeFd = libc.eventfd(0, libc.EFD_NONBLOCK | libc.EFD_CLOEXEC);
-    this.linkFd = openLinkMonitor();
+    this.links = new LinkMonitor();
     this.setPollFd(0, this.wakeFd);
-    this.setPollFd(1, this.linkFd);
+    this.setPollFd(1, this.links.fd);
     this.setPollFd(2, this.ring.fd);
   }
 
@@ -163,7 +162,7 @@ class KernelWorker implements LearnSink {
       libc.drainEventfd(this.wakeFd);
       this.serviceControl();
     }
-    if ((v.getInt16(POLLFD_SIZE + 6, true) & libc.POLLIN) !== 0) this.serviceLinks();
+    if ((v.getInt16(POLLFD_SIZE + 6, true) & libc.POLLIN) !== 0) this.links.service(this);
   }
 
   private serviceControl(): void {
@@ -262,40 +261,26 @@ class KernelWorker implements LearnSink {
     this.maps.setConfig(this.options.agingMs, this.refreshMs, hi);
   }
 
-  private serviceLinks(): void {
-    for (;;) {
-      const n = libc.recv(this.linkFd, this.linkBuf, libc.MSG_DONTWAIT);
-      if (n === -libc.EAGAIN) return;
-      if (n === -libc.ENOBUFS) {
-        this.resyncLinks();
-        continue;
-      }
-      if (n <= 0) return;
-      for (const msg of parseLinkMessages(this.linkBuf, n)) {
-        const port = this.portOfIfindex(msg.ifindex);
-        if (port < 0) continue;
-        if (msg.kind === 'del') this.portGone(port);
-        else this.linkChanged(port, msg.up, msg.mtu < 0 ? this.mtu[port] : msg.mtu);
-      }
-    }
+  // ---- LinkOwner: what rtnetlink reports about the ports ----
+
+  attachedPorts(): Array<{ port: number; ifindex: number }> {
+    const out: Array<{ port: number; ifindex: number }> = [];
+    for (let p = 0; p < this.options.maxPorts; p++) if (this.linkFdOf[p] >= 0) out.push({ port: p, ifindex: this.ifindex[p] });
+    return out;
   }
 
-  private resyncLinks(): void {
-    for (let p = 0; p < this.options.maxPorts; p++) {
-      if (this.linkFdOf[p] < 0) continue;
-      let link: { up: boolean; mtu: number };
-      try {
-        link = readLinkStateSync(this.ifname[p], this.ifindex[p]);
-      } catch {
-        this.portGone(p);
-        continue;
-      }
-      this.linkChanged(p, link.up, link.mtu);
-    }
+  mtuOf(port: number): number {
+    return this.mtu[port];
+  }
+
+  renamed(port: number, ifname: string): void {
+    if (ifname === this.ifname[port]) return;
+    this.ifname[port] = ifname;
+    emit({ event: 'renamed', port, ifname });
   }
 
   /** As Forwarder.setLink: a port going down loses its FDB entries. */
-  private linkChanged(port: number, up: boolean, mtu: number): void {
+  linkChanged(port: number, up: boolean, mtu: number): void {
     if ((up ? 1 : 0) === this.up[port] && mtu === this.mtu[port]) return;
     this.maps.setPort(port, this.ifindex[port], PORT_ATTACHED | (up ? PORT_UP : 0), mtu);
     if (!up && this.up[port] === 1) this.fdb.flushPort(port);
@@ -304,12 +289,12 @@ class KernelWorker implements LearnSink {
     emit({ event: 'link', port, up, mtu });
   }
 
-  private portGone(port: number): void {
+  portGone(port: number): void {
     this.removePort(port);
     emit({ event: 'gone', port });
   }
 
-  private portOfIfindex(ifindex: number): number {
+  portOfIfindex(ifindex: number): number {
     for (let p = 0; p < this.options.maxPorts; p++) if (this.linkFdOf[p] >= 0 && this.ifindex[p] === ifindex) return p;
     return -1;
   }
@@ -343,7 +328,7 @@ class KernelWorker implements LearnSink {
     for (let p = 0; p < this.options.maxPorts; p++) if (this.linkFdOf[p] >= 0) this.removePort(p);
     this.ring.close();
     this.obj.close();
-    libc.close(this.linkFd);
+    this.links.close();
     libc.close(this.wakeFd);
     this.ctl.close();
   }

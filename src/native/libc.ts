@@ -28,6 +28,8 @@ const c_read = libc.func('intptr_t read(int fd, _Out_ void *buf, size_t len)');
 const c_eventfd = libc.func('int eventfd(unsigned int initval, int flags)');
 const c_sysconf = libc.func('long sysconf(int name)');
 const c_munmap = libc.func('int munmap(uintptr_t addr, size_t len)');
+const c_flock = libc.func('int flock(int fd, int op)');
+const c_if_indextoname = libc.func('void *if_indextoname(unsigned int ifindex, _Out_ uint8_t *name)');
 
 // Linux x86-64/arm64 values.
 export const AF_NETLINK = 16;
@@ -56,6 +58,9 @@ export const POLLNVAL = 0x020;
 export const MSG_DONTWAIT = 0x40;
 export const EFD_NONBLOCK = 0o4000;
 export const EFD_CLOEXEC = 0o2000000;
+
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
 
 export const EINTR = 4;
 export const EAGAIN = 11;
@@ -204,4 +209,20 @@ const eventBuf = new Uint8Array(8);
 /** Reads an eventfd's counter (clears it); returns false if it was zero (EAGAIN). */
 export function drainEventfd(fd: number): boolean {
   return Number(c_read(fd, eventBuf, 8)) === 8;
+}
+
+/** flock(fd, LOCK_EX | LOCK_NB); false if another open file holds the lock (EWOULDBLOCK). */
+export function tryLockExclusive(fd: number): boolean {
+  if ((c_flock(fd, LOCK_EX | LOCK_NB) as number) === 0) return true;
+  if (koffi.errno() === EAGAIN) return false;
+  fail('flock');
+}
+
+const ifnameBuf = new Uint8Array(16); // IFNAMSIZ
+/** The name of the interface with this index in the caller's network namespace, or null if there is none. */
+export function ifIndexToName(ifindex: number): string | null {
+  ifnameBuf.fill(0);
+  if (c_if_indextoname(ifindex, ifnameBuf) === null) return null;
+  const end = ifnameBuf.indexOf(0);
+  return Buffer.from(ifnameBuf.buffer, 0, end < 0 ? ifnameBuf.length : end).toString('latin1');
 }

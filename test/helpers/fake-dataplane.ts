@@ -2,15 +2,16 @@
 // For testing the control plane only: it forwards no frames.
 
 import { EventEmitter } from 'node:events';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
 import { join } from 'node:path';
 import { ControlServer, switchHandler } from '../../src/control/server.js';
+import { PortLocks } from '../../src/daemon/port-lock.js';
 import { Switch } from '../../src/daemon/switch.js';
 import type { Dataplane } from '../../src/dataplane/dataplane.js';
 import type { FdbRow, Stats } from '../../src/dataplane/messages.js';
-import { VswError } from '../../src/errors.js';
+import { DataplaneTimeoutError, VswError } from '../../src/errors.js';
 
 export type Call =
   | { op: 'addPort'; port: number; ifname: string; ifindex: number }
@@ -27,6 +28,14 @@ export class FakeDataplane extends EventEmitter implements Dataplane {
   failNextAdd: VswError | null = null;
   /** If set, addPort waits for this before answering. */
   addGate: Promise<void> | null = null;
+  /** If set, removePort waits for this before answering. */
+  removeGate: Promise<void> | null = null;
+  /**
+   * As handle.ts's request timeout: an addPort or removePort still waiting
+   * after this long rejects with DataplaneTimeoutError, carries on, and
+   * settles the error's `late` with its outcome. Infinity: no timeout.
+   */
+  requestTimeoutMs = Infinity;
   fdbRows: FdbRow[] = [];
   statsValue: Stats = {
     ports: [],
@@ -35,8 +44,12 @@ export class FakeDataplane extends EventEmitter implements Dataplane {
   };
   stopped = false;
 
-  async addPort(port: number, ifname: string, ifindex: number): Promise<void> {
+  addPort(port: number, ifname: string, ifindex: number): Promise<void> {
     this.calls.push({ op: 'addPort', port, ifname, ifindex });
+    return this.timed('add', this.openPort(port, ifname, ifindex));
+  }
+
+  private async openPort(port: number, ifname: string, ifindex: number): Promise<void> {
     if (this.addGate) await this.addGate;
     if (this.failNextAdd) {
       const err = this.failNextAdd;
@@ -47,8 +60,13 @@ export class FakeDataplane extends EventEmitter implements Dataplane {
     this.ports.set(port, { ifname, ifindex });
   }
 
-  async removePort(port: number): Promise<void> {
+  removePort(port: number): Promise<void> {
     this.calls.push({ op: 'removePort', port });
+    return this.timed('delete', this.closePort(port));
+  }
+
+  private async closePort(port: number): Promise<void> {
+    if (this.removeGate) await this.removeGate;
     if (!this.ports.delete(port)) throw new VswError('EINTERNAL', `fake dataplane: port ${port} is not open`);
   }
 
@@ -74,6 +92,30 @@ export class FakeDataplane extends EventEmitter implements Dataplane {
     this.emit('gone', { event: 'gone', port });
   }
 
+  private timed(op: string, work: Promise<void>): Promise<void> {
+    if (this.requestTimeoutMs === Infinity) return work;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new DataplaneTimeoutError(op, work.then(() => true, () => false))), this.requestTimeoutMs);
+      work.then(
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      );
+    });
+  }
+
+  /** As the real dataplane does when a port's interface is renamed. */
+  interfaceRenamed(port: number, ifname: string): void {
+    const p = this.ports.get(port);
+    if (p) p.ifname = ifname;
+    this.emit('renamed', { event: 'renamed', port, ifname });
+  }
+
   linkChanged(port: number, up: boolean, mtu: number): void {
     this.emit('link', { event: 'link', port, up, mtu });
   }
@@ -87,6 +129,10 @@ export interface FakeInterface {
   flags?: number; // default 0x1003 (UP|BROADCAST|MULTICAST)
   mtu?: number; // default 1500
   address?: string;
+  /** The interface it is a port of (a `master` link to ../NAME). */
+  master?: string;
+  /** Made a Linux bridge (a `bridge` directory) or a bond (a `bonding` directory). */
+  kind?: 'bridge' | 'bond';
 }
 
 export class FakeSysfs {
@@ -105,6 +151,9 @@ export class FakeSysfs {
     await writeFile(join(dir, 'flags'), `0x${(iface.flags ?? 0x1003).toString(16)}\n`);
     await writeFile(join(dir, 'mtu'), `${iface.mtu ?? 1500}\n`);
     await writeFile(join(dir, 'address'), `${mac}\n`);
+    if (iface.master !== undefined) await symlink(`../${iface.master}`, join(dir, 'master'));
+    if (iface.kind === 'bridge') await mkdir(join(dir, 'bridge'));
+    if (iface.kind === 'bond') await mkdir(join(dir, 'bonding'));
   }
 
   async remove(ifname: string): Promise<void> {
@@ -133,7 +182,7 @@ export interface TestSwitch {
 }
 
 /** A control server on a Unix socket in a fresh temp dir, a Switch, a FakeDataplane and a fake sysfs. */
-export async function startTestSwitch(opts: { maxPorts?: number } = {}): Promise<TestSwitch> {
+export async function startTestSwitch(opts: { maxPorts?: number; lockDir?: string } = {}): Promise<TestSwitch> {
   const dir = await mkdtemp(join(tmpdir(), 'vsw-ctl-'));
   const path = join(dir, 'run', 'vswitchd.sock');
   const dataplane = new FakeDataplane();
@@ -142,7 +191,8 @@ export async function startTestSwitch(opts: { maxPorts?: number } = {}): Promise
   const log = (m: string): void => {
     logs.push(m);
   };
-  const sw = new Switch({ dataplane, maxPorts: opts.maxPorts ?? 24, log, sysfsRoot: sysfs.root });
+  const locks = new PortLocks({ dir: opts.lockDir ?? join(dir, 'ports'), owner: { pid: process.pid, socket: path } });
+  const sw = new Switch({ dataplane, maxPorts: opts.maxPorts ?? 24, log, locks, sysfsRoot: sysfs.root });
   const server = new ControlServer({ path, handler: switchHandler(sw), log });
   await server.start();
   let accepted = 0;

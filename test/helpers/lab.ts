@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after } from 'node:test';
 import assert from 'node:assert/strict';
 import { ROOT } from './program-copy.js';
+import { PORT_LOCK_DIR } from '../../src/daemon/port-lock.js';
 
 export { ROOT };
 export const VSWITCHD = join(ROOT, 'bin', 'vswitchd');
@@ -114,6 +115,13 @@ export class Lab {
     this.links.push(a);
   }
 
+  /** Rename an interface the lab made (cleanup then removes it under its new name). */
+  renameLink(from: string, to: string): void {
+    this.sh(`ip link set ${from} name ${to}`);
+    const i = this.links.indexOf(from);
+    if (i >= 0) this.links[i] = to;
+  }
+
   /** Start vswitchd, in the root namespace or in `opts.netns` (its ports must then be there). */
   async startSwitch(args: string[] = [], opts: { netns?: string } = {}): Promise<Daemon> {
     const d = new Daemon(this, args, opts.netns);
@@ -168,10 +176,23 @@ export class Lab {
     for (const p of this.procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
     this.procs.length = 0;
     if (this.daemon?.alive) this.daemon.proc.kill('SIGKILL');
+    if (this.daemon) this.removeStalePortLocks();
     for (const l of this.links.splice(0)) spawnSync('ip', ['link', 'del', l], { stdio: 'ignore' });
     for (const ns of this.namespaces.splice(0)) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
     rmSync(this.dir, { recursive: true, force: true });
     live.delete(this);
+  }
+
+  /**
+   * The port lock files a killed daemon of this lab left (they name its
+   * socket), removed under the lock as the daemon's own sweep would.
+   */
+  private removeStalePortLocks(): void {
+    spawnSync(
+      'bash',
+      ['-c', 'for f in "$DIR"/*; do grep -qF "$NEEDLE" "$f" 2>/dev/null && flock -n "$f" rm -f "$f"; done'],
+      { stdio: 'ignore', env: { ...process.env, DIR: PORT_LOCK_DIR, NEEDLE: `"socket":${JSON.stringify(this.socket)}` } },
+    );
   }
 }
 
@@ -381,6 +402,13 @@ export function addQuietPairs(lab: Lab, tag: string, count: number, ns?: string)
 export function addTun(lab: Lab, name: string): void {
   lab.sh(`ip tuntap add dev ${name} mode tun`);
   lab['links'].push(name);
+}
+
+/** A Linux bridge in the root namespace, up, removed by cleanup. */
+export function addBridge(lab: Lab, name: string): void {
+  lab.sh(`ip link add ${name} type bridge`);
+  lab['links'].push(name);
+  lab.sh(`ip link set ${name} up`);
 }
 
 /**

@@ -1,9 +1,11 @@
 // Link events: what the switch does when an attached interface disappears,
-// goes down (on either end of the veth pair) or changes its MTU.
+// goes down (on either end of the veth pair), changes its MTU or its name, or
+// joins and leaves a Linux bridge.
 
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import {
+  addBridge,
   assertOk,
   fdbEntries,
   type Host,
@@ -158,5 +160,40 @@ describe('link events', () => {
     lab.sh(`ip link set ${h1.port} mtu 1400`);
     await waitFor(`stats to show mtu 1400 on ${h1.port}`, () => portStats(lab).get(h1.port)?.mtu === 1400);
     assert.equal(portStats(lab).get(h1.port)!.link, 'up', 'an MTU change does not take the link down');
+  });
+
+  it('a port renamed while attached is listed under its new name, keeps forwarding, and can be deleted by it', async () => {
+    const { lab, hosts } = await switchWithHosts(2);
+    const [h1, h2] = hosts as [Host, Host];
+    assert.ok(lab.ping(h1, h2.ip), 'h1 → h2 before');
+    const renamed = `${lab.prefix}r2`;
+    // The kernel renames only an interface that is down.
+    lab.sh(`ip link set ${h2.port} down`);
+    lab.renameLink(h2.port, renamed);
+    lab.sh(`ip link set ${renamed} up`);
+    await waitFor(`show to list ${renamed}`, () => showPorts(lab).includes(renamed));
+    assert.deepEqual(showPorts(lab), [h1.port, renamed]);
+    await waitForLog(lab, renamed, /renamed/, `${h2.port} renamed to ${renamed}`);
+    await waitFor(`stats to show ${renamed} up`, () => linkOf(lab, renamed) === 'up');
+    assert.ok(await pingsWithin(lab, h1, h2.ip), 'h1 → h2 after the rename');
+    assert.ok(fdbEntries(lab).some((e) => e.mac === h2.mac && e.port === renamed), 'h2 learned on the renamed port');
+    ok(lab.vswconfig('delete', renamed), `delete ${renamed}`);
+    assert.deepEqual(showPorts(lab), [h1.port]);
+  });
+
+  it('a port that joins a Linux bridge and leaves it (an AF_BRIDGE RTM_DELLINK) stays a port and keeps forwarding', async () => {
+    const { lab, hosts } = await switchWithHosts(2);
+    const [h1, h2] = hosts as [Host, Host];
+    const br = `${lab.prefix}br`;
+    addBridge(lab, br);
+    lab.sh(`ip link set ${h2.port} master ${br}`);
+    lab.sh(`ip link set ${h2.port} nomaster`);
+    // Link events are handled in order: once this MTU change shows, the bridge's messages have been seen.
+    lab.sh(`ip link set ${h2.port} mtu 1400`);
+    await waitFor(`stats to show mtu 1400 on ${h2.port}`, () => portStats(lab).get(h2.port)?.mtu === 1400).catch(() =>
+      assert.fail(`${h2.port} is no longer a port:\n${lab.daemon!.stderr}`),
+    );
+    assert.deepEqual(showPorts(lab), [h1.port, h2.port]);
+    assert.ok(await pingsWithin(lab, h1, h2.ip), 'h1 → h2 after the bridge');
   });
 });

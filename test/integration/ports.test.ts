@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import {
+  addBridge,
   addQuietPairs,
   addTun,
   assertOk,
@@ -100,9 +101,52 @@ describe('ports', () => {
     await lab.startSwitch();
     ok(lab.vswconfig('add', p!), 'add');
     const before = promiscuity(lab, 'lo');
-    refused(lab.vswconfig('add', 'lo'), /\blo\b/);
+    refused(lab.vswconfig('add', 'lo'), /\blo\b.*loopback/);
     assert.deepEqual(showPorts(lab), [p]);
     assert.equal(promiscuity(lab, 'lo'), before);
+  });
+
+  it('a port of a Linux bridge and the bridge itself are refused with one line naming the interface and the bridge; nothing changes', async () => {
+    const lab = newLab();
+    const [a, b] = addQuietPairs(lab, 'b', 2) as [string, string];
+    const br = `${lab.prefix}br`;
+    addBridge(lab, br);
+    lab.sh(`ip link set ${a} master ${br}`);
+    await lab.startSwitch();
+    ok(lab.vswconfig('add', b), `add ${b}`);
+    const before = [a, br].map((n) => promiscuity(lab, n));
+    refused(lab.vswconfig('add', a), new RegExp(`^vswconfig: ${a} is a port of bridge ${br}$`));
+    refused(lab.vswconfig('add', br), new RegExp(`^vswconfig: ${br} is a Linux bridge$`));
+    assert.deepEqual(showPorts(lab), [b]);
+    assert.deepEqual([a, br].map((n) => promiscuity(lab, n)), before, 'promiscuity changed');
+
+    // Out of the bridge, it can be a port.
+    lab.sh(`ip link set ${a} nomaster`);
+    ok(lab.vswconfig('add', a), `add ${a} once out of the bridge`);
+    assert.deepEqual(showPorts(lab), [b, a]);
+  });
+
+  // A bond's port is refused the same way (sysfs `master`); this kernel has no
+  // bonding driver, so test/unit/daemon-switch.test.ts covers it on a fake sysfs.
+
+  it('an interface that is a port of another running vswitchd is refused naming that daemon; once it is killed (SIGKILL) the interface can be added', async () => {
+    const lab = newLab();
+    const other = newLab();
+    const [a, b] = addQuietPairs(lab, 'x', 2) as [string, string];
+    await lab.startSwitch();
+    const first = await other.startSwitch();
+    ok(other.vswconfig('add', a), `add ${a} to the other daemon`);
+    refused(
+      lab.vswconfig('add', a),
+      new RegExp(`^vswconfig: ${a} is a port of another vswitchd \\(pid ${first.proc.pid}, control socket ${other.socket}\\)$`),
+    );
+    ok(lab.vswconfig('add', b), `add ${b}`);
+    assert.deepEqual(showPorts(lab), [b]);
+    assert.equal(promiscuity(lab, a), 1, 'promiscuous once, for the other daemon');
+
+    assert.equal(await signalDaemon(first, 'SIGKILL'), null);
+    ok(lab.vswconfig('add', a), `add ${a} once the other daemon is dead`);
+    assert.deepEqual(showPorts(lab), [b, a]);
   });
 
   it('a non-Ethernet interface (a tun device) is refused', async () => {

@@ -101,8 +101,8 @@ describe('control server and port registry', () => {
   it('adding the loopback interface fails with ENOTETHER', async () => {
     await t.sysfs.add('lo', { ifindex: 1, type: 772, flags: 0x9 });
     await t.sysfs.add('lo2', { ifindex: 2, type: 1, flags: 0x9 }); // Ethernet type but IFF_LOOPBACK
-    assert.deepEqual(await ask(t.path, { cmd: 'add', ifname: 'lo' }), err('ENOTETHER', 'lo is not an Ethernet interface'));
-    assert.deepEqual(await ask(t.path, { cmd: 'add', ifname: 'lo2' }), err('ENOTETHER', 'lo2 is not an Ethernet interface'));
+    assert.deepEqual(await ask(t.path, { cmd: 'add', ifname: 'lo' }), err('ENOTETHER', 'lo is a loopback interface, not Ethernet'));
+    assert.deepEqual(await ask(t.path, { cmd: 'add', ifname: 'lo2' }), err('ENOTETHER', 'lo2 is a loopback interface, not Ethernet'));
     assert.deepEqual(t.dataplane.calls, []);
   });
 

@@ -5,9 +5,13 @@ import { IFF_LOWER_UP, IFF_UP, parseLinkMessages } from '../../src/dataplane/rtn
 const RTM_NEWLINK = 16;
 const RTM_DELLINK = 17;
 const RTM_NEWADDR = 20;
+const AF_UNSPEC = 0;
+const AF_BRIDGE = 7;
+const AF_INET6 = 10;
+const IFLA_MASTER = 10;
 
 /** One netlink message: nlmsghdr, ifinfomsg, then attributes (type, bytes). */
-function linkMsg(type: number, ifindex: number, flags: number, attrs: [number, Uint8Array][]): Uint8Array {
+function linkMsg(type: number, ifindex: number, flags: number, attrs: [number, Uint8Array][], family = AF_UNSPEC): Uint8Array {
   const pad = (n: number) => (n + 3) & ~3;
   const attrLen = attrs.reduce((s, [, b]) => s + pad(4 + b.length), 0);
   const len = 16 + 16 + attrLen;
@@ -15,6 +19,7 @@ function linkMsg(type: number, ifindex: number, flags: number, attrs: [number, U
   const v = new DataView(buf.buffer);
   v.setUint32(0, len, true);
   v.setUint16(4, type, true);
+  buf[16] = family; // ifinfomsg.ifi_family
   v.setInt32(16 + 4, ifindex, true);
   v.setUint32(16 + 8, flags, true);
   let at = 32;
@@ -57,6 +62,17 @@ test('rtnetlink: RTM_DELLINK is a deletion; other messages are skipped', () => {
     linkMsg(RTM_DELLINK, 9, 0, [[3, name('gone')]]),
   );
   assert.deepEqual(parseLinkMessages(buf, buf.length), [{ kind: 'del', ifindex: 9, ifname: 'gone', up: false, mtu: -1 }]);
+});
+
+test('rtnetlink: AF_BRIDGE and AF_INET6 link messages are skipped: an interface leaving a bridge is not a deletion', () => {
+  // What the kernel sends when veth1 leaves bridge br (ifindex 3): an AF_BRIDGE
+  // RTM_DELLINK about the bridge port, and an AF_UNSPEC RTM_NEWLINK about the link.
+  const buf = concat(
+    linkMsg(RTM_DELLINK, 9, IFF_UP | IFF_LOWER_UP, [[3, name('veth1')], [IFLA_MASTER, u32(3)]], AF_BRIDGE),
+    linkMsg(RTM_NEWLINK, 9, IFF_UP | IFF_LOWER_UP, [[3, name('veth1')], [4, u32(1500)]], AF_INET6),
+    linkMsg(RTM_NEWLINK, 9, IFF_UP | IFF_LOWER_UP, [[3, name('veth1')], [4, u32(1500)]]),
+  );
+  assert.deepEqual(parseLinkMessages(buf, buf.length), [{ kind: 'new', ifindex: 9, ifname: 'veth1', up: true, mtu: 1500 }]);
 });
 
 test('rtnetlink: truncated or malformed datagrams never throw and yield only whole messages', () => {

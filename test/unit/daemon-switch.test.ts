@@ -1,0 +1,178 @@
+// The port registry (src/daemon/switch.ts) over the FakeDataplane and a fake
+// sysfs: interfaces held by something else are refused, the registry follows
+// renames, and it agrees with the dataplane after a late answer.
+
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { VswError } from '../../src/errors.js';
+import { startTestSwitch, type TestSwitch } from '../helpers/fake-dataplane.js';
+
+/** A VswError with this code whose message matches. */
+function vswError(code: string, message: RegExp): (e: unknown) => boolean {
+  return (e: unknown) => {
+    assert.ok(e instanceof VswError, `not a VswError: ${String(e)}`);
+    assert.equal(e.code, code, e.message);
+    assert.match(e.message, message);
+    return true;
+  };
+}
+
+/** Let every pending promise callback run (the fake dataplane answers on promises). */
+const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/** Which interface each open dataplane port has, as [index, ifname] sorted by index. */
+function dataplanePorts(t: TestSwitch): [number, string][] {
+  return [...t.dataplane.ports].map(([i, p]) => [i, p.ifname] as [number, string]).sort((a, b) => a[0] - b[0]);
+}
+
+function registryPorts(t: TestSwitch): [number, string][] {
+  return t.sw
+    .list()
+    .map((p) => [p.index, p.ifname] as [number, string])
+    .sort((a, b) => a[0] - b[0]);
+}
+
+describe('port registry: interfaces in use are refused', () => {
+  let t: TestSwitch;
+  beforeEach(async () => {
+    t = await startTestSwitch();
+    await t.sysfs.add('br0', { ifindex: 10, kind: 'bridge' });
+    await t.sysfs.add('bond0', { ifindex: 11, kind: 'bond' });
+    await t.sysfs.add('vrf0', { ifindex: 12 });
+    await t.sysfs.add('eth1', { ifindex: 21, master: 'br0' });
+    await t.sysfs.add('eth2', { ifindex: 22, master: 'bond0' });
+    await t.sysfs.add('eth3', { ifindex: 23, master: 'vrf0' });
+  });
+  afterEach(async () => t.close());
+
+  for (const [ifname, holder] of [
+    ['eth1', 'a port of bridge br0'],
+    ['eth2', 'a port of bond bond0'],
+    ['eth3', 'a port of vrf0'],
+    ['br0', 'a Linux bridge'],
+  ] as const) {
+    it(`${ifname} (${holder}) is refused with EBUSY naming it and its holder; nothing changes`, async () => {
+      await assert.rejects(t.sw.add(ifname), vswError('EBUSY', new RegExp(`^${ifname} is ${holder}$`)));
+      assert.deepEqual(t.dataplane.calls, []);
+      assert.deepEqual(t.sw.show(), []);
+    });
+  }
+
+  it('a bond itself (not a port of anything) can be a port', async () => {
+    await t.sw.add('bond0');
+    assert.deepEqual(t.sw.show(), ['bond0']);
+  });
+});
+
+describe('port registry: an interface is a port of one vswitchd at a time', () => {
+  let a: TestSwitch;
+  let b: TestSwitch;
+  beforeEach(async () => {
+    a = await startTestSwitch();
+    b = await startTestSwitch({ lockDir: `${a.dir}/ports` });
+    for (const t of [a, b]) {
+      await t.sysfs.add('veth1', { ifindex: 31 });
+      await t.sysfs.add('veth2', { ifindex: 32 });
+    }
+  });
+  afterEach(async () => {
+    await b.close();
+    await a.close();
+  });
+
+  it("a port of another switch is refused with EBUSY naming the holder's pid and control socket; nothing changes", async () => {
+    await a.sw.add('veth1');
+    await assert.rejects(
+      b.sw.add('veth1'),
+      vswError('EBUSY', new RegExp(`^veth1 is a port of another vswitchd \\(pid ${process.pid}, control socket ${a.path}\\)$`)),
+    );
+    assert.deepEqual(b.dataplane.calls, []);
+    assert.deepEqual(b.sw.show(), []);
+    await b.sw.add('veth2'); // another interface is free
+    assert.deepEqual(b.sw.show(), ['veth2']);
+  });
+
+  it('the interface is free again once deleted, deleted from the host, or after a failed add', async () => {
+    await a.sw.add('veth1');
+    await a.sw.delete('veth1');
+    await b.sw.add('veth1');
+    b.dataplane.interfaceDeleted(0);
+    a.dataplane.failNextAdd = new VswError('ESYSCALL', 'bind (veth1): ENETDOWN');
+    await assert.rejects(a.sw.add('veth1'), vswError('ESYSCALL', /ENETDOWN/));
+    await a.sw.add('veth1');
+    assert.deepEqual(a.sw.show(), ['veth1']);
+  });
+});
+
+describe('port registry: renames', () => {
+  let t: TestSwitch;
+  beforeEach(async () => {
+    t = await startTestSwitch();
+    await t.sysfs.add('veth1', { ifindex: 41 });
+    await t.sysfs.add('veth2', { ifindex: 42 });
+  });
+  afterEach(async () => t.close());
+
+  it("a 'renamed' event renames the port: show, fdb and delete use the new name, and it is logged", async () => {
+    await t.sw.add('veth1');
+    await t.sw.add('veth2');
+    t.dataplane.interfaceRenamed(0, 'uplink');
+    assert.deepEqual(t.sw.show(), ['uplink', 'veth2']);
+    t.dataplane.fdbRows = [{ mac: '02:00:00:00:00:01', port: 0, ageSeconds: 1 }];
+    assert.deepEqual(await t.sw.fdb(), [{ mac: '02:00:00:00:00:01', port: 'uplink', ageSeconds: 1 }]);
+    assert.ok(t.logs.includes('port veth1 renamed to uplink'), t.logs.join('\n'));
+    await assert.rejects(t.sw.delete('veth1'), vswError('ENOTATTACHED', /veth1/));
+    await t.sw.delete('uplink');
+    assert.deepEqual(t.sw.show(), ['veth2']);
+  });
+});
+
+describe('port registry: an answer after the request timeout', () => {
+  let t: TestSwitch;
+  let open: () => void;
+  beforeEach(async () => {
+    t = await startTestSwitch();
+    await t.sysfs.add('veth1', { ifindex: 51 });
+    await t.sysfs.add('veth2', { ifindex: 52 });
+    t.dataplane.requestTimeoutMs = 10;
+  });
+  afterEach(async () => t.close());
+
+  const gate = (): Promise<void> => new Promise<void>((r) => (open = r));
+
+  it('an add that completes after the timeout: the caller gets ETIMEDOUT, then registry and dataplane agree (the port is listed)', async () => {
+    t.dataplane.addGate = gate();
+    await assert.rejects(t.sw.add('veth1'), vswError('ETIMEDOUT', /veth1/));
+    // Meanwhile the slot and the name stay reserved.
+    await assert.rejects(t.sw.add('veth1'), vswError('EEXIST', /veth1/));
+    open();
+    await settle();
+    assert.deepEqual(dataplanePorts(t), [[0, 'veth1']]);
+    assert.deepEqual(registryPorts(t), dataplanePorts(t));
+    assert.ok(t.logs.some((l) => /veth1 added.*after the timeout/.test(l)), t.logs.join('\n'));
+  });
+
+  it('an add that fails after the timeout: registry and dataplane agree (no port), and the slot is free', async () => {
+    t.dataplane.addGate = gate();
+    t.dataplane.failNextAdd = new VswError('ESYSCALL', 'bind (veth1): ENETDOWN');
+    await assert.rejects(t.sw.add('veth1'), vswError('ETIMEDOUT', /veth1/));
+    open();
+    await settle();
+    assert.deepEqual(dataplanePorts(t), []);
+    assert.deepEqual(registryPorts(t), []);
+    t.dataplane.addGate = null;
+    await t.sw.add('veth2');
+    assert.deepEqual(registryPorts(t), [[0, 'veth2']]);
+  });
+
+  it('a delete that completes after the timeout: the caller gets ETIMEDOUT, then registry and dataplane agree (the port is gone)', async () => {
+    await t.sw.add('veth1');
+    await t.sw.add('veth2');
+    t.dataplane.removeGate = gate();
+    await assert.rejects(t.sw.delete('veth1'), vswError('ETIMEDOUT', /veth1/));
+    open();
+    await settle();
+    assert.deepEqual(dataplanePorts(t), [[1, 'veth2']]);
+    assert.deepEqual(registryPorts(t), dataplanePorts(t));
+  });
+});
