@@ -59,5 +59,6 @@ export function formatStats(s: StatsResult): string {
   out += `fdb expired ${f.expired}\n`;
   out += `fdb evicted ${f.evicted}\n`;
   out += `fdb flushed ${f.flushed}\n`;
+  out += `fdb refused ${f.refused}\n`;
   return out;
 }

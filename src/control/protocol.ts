@@ -95,6 +95,7 @@ export const statsResultSchema = z.object({
     expired: count,
     evicted: count,
     flushed: count,
+    refused: count,
   }),
 });
 export type NamedPortStats = z.infer<typeof namedPortStatsSchema>;

@@ -18,6 +18,23 @@
 //    handle. Each entry is one 32-byte record (key, port, home slot, time,
 //    list links) in a single buffer, so a lookup touches two cache lines.
 //
+//  * The secret. The source MACs come from the wire, so whoever sends frames
+//    chooses the keys. With a hash anyone can compute, one port can send a few
+//    thousand MACs that all land in one slot (they take milliseconds to find)
+//    and turn the index into one long probe chain that every frame walks.
+//    So the hash is keyed with `hashSecret`, a random number the daemon draws
+//    once per process, as the Linux bridge keys jhash with a random fdb_salt
+//    and Open vSwitch keys hash_mac() with its mac_learning secret. The
+//    secret goes in first (XOR into the last four octets), then two rounds of
+//    MurmurHash3's finalizer (xor-shift, multiply) with the first two octets
+//    folded in between; the home slot is the top bits, which depend on every
+//    bit of the key and of the secret. Two multiplies: about as cheap as the
+//    unkeyed hash it replaces (full MurmurHash3 cost ~3 ns more per hash).
+//    It is not a cryptographic MAC: it makes collisions unpredictable to a
+//    sender who does not know the secret, which is what jhash does for the
+//    bridge. The core draws no randomness itself (no I/O); the default
+//    secret 0 keeps tests deterministic.
+//
 //  * Aging. Each entry records when it was last refreshed (`seen`, ms). An
 //    entry whose seen + agingMs <= now is dead: lookup() treats it as absent
 //    at once, and expire() (the garbage collector) frees it later.
@@ -46,6 +63,18 @@
 //    and cannot push out those of the other ports (mac-learning.h does the
 //    same with its per-port LRU lists).
 //
+//  * Per-port learning limit (`portLimit`, 0 = none; the Linux bridge's
+//    fdb_max_learned, which counts per bridge, applied per port). A port that
+//    holds portLimit entries learns no new MAC: its oldest entry is freed if it
+//    is dead, else the new MAC is refused (`refused` counts such frames; the
+//    frame itself is still forwarded, as the bridge forwards it). Entries the
+//    port already holds keep refreshing. A MAC that MOVES onto a full port
+//    moves, as br_fdb_update() moves an existing entry without consulting
+//    fdb_max_learned: a move creates no entry, and refusing it would leave
+//    the station's traffic going to the port it left until it aged out. So a
+//    port can hold more than portLimit entries, but only ones moved in, which
+//    does not grow the table.
+//
 //  * MAC moves. Learning a known MAC on another port moves it there (a host
 //    moved, or a loop): the `moved` counter counts those.
 //
@@ -66,6 +95,13 @@ export interface FdbOptions {
   agingMs?: number;
   /** Port indices are 0..maxPorts-1 (default 24). */
   maxPorts?: number;
+  /** Most entries a port learns (0, the default: no limit). */
+  portLimit?: number;
+  /**
+   * Seed of the index hash, a uint32. Pass a random one per process: with
+   * the default 0 anyone can compute which MACs collide.
+   */
+  hashSecret?: number;
 }
 
 export interface FdbEntry {
@@ -98,6 +134,7 @@ export class Fdb {
   readonly size: number;
   readonly agingMs: number;
   readonly maxPorts: number;
+  readonly portLimit: number;
 
   /** Entries held (including dead ones not yet expired). */
   count = 0;
@@ -111,6 +148,8 @@ export class Fdb {
   evicted = 0;
   /** Entries freed by flushPort(). */
   flushed = 0;
+  /** Frames whose new source MAC was not learned because its port held portLimit entries. */
+  refused = 0;
   /**
    * Told of every entry that leaves the table (aged out, evicted, flushed,
    * deleted), as (hi, lo): the kernel datapath deletes it from its own map.
@@ -135,6 +174,7 @@ export class Fdb {
   private readonly portCount: Int32Array;
 
   private readonly refreshMs: number;
+  private readonly secret: number;
 
   constructor(opts: FdbOptions = {}) {
     const size = opts.size ?? FDB_DEFAULT_SIZE;
@@ -143,7 +183,13 @@ export class Fdb {
     if (!Number.isInteger(size) || size < 1 || size > 1 << 24) throw new RangeError(`fdb size must be an integer in 1..${1 << 24}`);
     if (!(agingMs > 0) || !Number.isFinite(agingMs)) throw new RangeError('fdb agingMs must be a positive number');
     if (!Number.isInteger(maxPorts) || maxPorts < 1 || maxPorts > 4096) throw new RangeError('fdb maxPorts must be an integer in 1..4096');
+    const portLimit = opts.portLimit ?? 0;
+    if (!Number.isInteger(portLimit) || portLimit < 0) throw new RangeError('fdb portLimit must be a non-negative integer');
+    const secret = opts.hashSecret ?? 0;
+    if (!Number.isInteger(secret) || secret < 0 || secret > 0xffffffff) throw new RangeError('fdb hashSecret must be a uint32');
     this.size = size;
+    this.portLimit = portLimit;
+    this.secret = secret | 0;
     this.agingMs = agingMs;
     this.maxPorts = maxPorts;
     this.refreshMs = Math.min(FDB_GRANULARITY_MS, agingMs);
@@ -168,9 +214,12 @@ export class Fdb {
     return this.mask + 1;
   }
 
-  /** Home slot of a key: Fibonacci hashing of the two halves, top bits. */
+  /** Home slot of a key: keyed with the secret, see "The secret" above. */
   private hash(hi: number, lo: number): number {
-    return Math.imul(lo ^ Math.imul(hi, 0x85ebca6b), 0x9e3779b1) >>> this.shift;
+    let h = lo ^ this.secret;
+    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) ^ hi;
+    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+    return h >>> this.shift;
   }
 
   private seenOf(e: number): number {
@@ -238,12 +287,20 @@ export class Fdb {
 
   private insert(hi: number, lo: number, h: number, i: number, port: number, now: number): void {
     const tab = this.tab;
-    if (this.count === this.size) {
+    const limit = this.portLimit;
+    if (limit !== 0 && this.portCount[port] >= limit) {
+      // The port is full: only a dead entry of its own makes room.
+      const oldest = this.head[port];
+      if (this.seenOf(oldest) + this.agingMs > now) {
+        this.refused++;
+        return;
+      }
+      this.removeEntry(oldest);
+      this.expired++;
+      i = this.firstEmpty(h);
+    } else if (this.count === this.size) {
       this.makeRoom(now);
-      // Deletion may have shifted keys back: find the first empty slot again.
-      const mask = this.mask;
-      i = h;
-      while (tab[2 * i] !== 0) i = (i + 1) & mask;
+      i = this.firstEmpty(h);
     }
     const rec = this.rec;
     let e = this.freeHead;
@@ -260,6 +317,15 @@ export class Fdb {
     this.append(port, e);
     this.count++;
     this.learned++;
+  }
+
+  /** First empty slot from h: a deletion may have shifted keys back since the probe. */
+  private firstEmpty(h: number): number {
+    const tab = this.tab;
+    const mask = this.mask;
+    let i = h;
+    while (tab[2 * i] !== 0) i = (i + 1) & mask;
+    return i;
   }
 
   /** Free one entry: the oldest if it is dead, else the oldest of the fullest port. */
@@ -448,6 +514,11 @@ export class Fdb {
   /** dump() with MACs formatted, for printing. */
   dumpFormatted(now: number): { mac: string; port: number; ageMs: number }[] {
     return this.dump(now).map((r) => ({ mac: formatMac(r.mac), port: r.port, ageMs: r.ageMs }));
+  }
+
+  /** Home slot of a MAC in the index (for tests: it depends on the secret). */
+  homeSlot(mac: number): number {
+    return this.hash(macHi(mac), macLo(mac));
   }
 
   /** Longest probe sequence in the index (for tests and diagnostics). */

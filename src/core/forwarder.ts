@@ -55,6 +55,13 @@ export interface ForwarderOptions {
   maxPorts: number;
   fdbSize: number;
   agingMs: number;
+  /** Most FDB entries a port learns; 0 or absent: no limit (see Fdb). */
+  fdbPortLimit?: number;
+  /**
+   * Seed of the FDB's index hash (uint32). The daemon draws a random one per
+   * process so that senders cannot craft colliding MACs; absent: 0, for tests.
+   */
+  hashSecret?: number;
   /**
    * Drop counters by reason (REASON_COUNT long). Default: a new array. The
    * dataplane passes the one its egress also counts in, for frames the kernel
@@ -108,7 +115,7 @@ export class Forwarder {
 
   constructor(opts: ForwarderOptions, egress: Egress) {
     const { maxPorts, fdbSize, agingMs } = opts;
-    this.fdb = new Fdb({ size: fdbSize, agingMs, maxPorts });
+    this.fdb = new Fdb({ size: fdbSize, agingMs, maxPorts, portLimit: opts.fdbPortLimit, hashSecret: opts.hashSecret });
     this.maxPorts = maxPorts;
     this.egress = egress;
     this.drops = opts.drops ?? new Float64Array(REASON_COUNT);

@@ -8,6 +8,7 @@ export const DEFAULTS = {
   maxPorts: 24,
   agingSeconds: 300,
   fdbSize: 65536,
+  fdbPortLimit: 0,
   ringFrames: 256,
   txRingFrames: 64,
   spinUs: 100,
@@ -17,6 +18,7 @@ export const LIMITS = {
   maxPorts: [1, 1024],
   agingSeconds: [10, 1_000_000],
   fdbSize: [16, 16_777_216],
+  fdbPortLimit: [0, 16_777_216],
   /** Each ring frame is a 2 KiB slot: 16384 frames are 32 MiB per port and ring. */
   ringFrames: [32, 16384],
   txRingFrames: [32, 16384],
@@ -32,6 +34,8 @@ options:
   --max-ports N          most ports the switch takes, ${LIMITS.maxPorts[0]}..${LIMITS.maxPorts[1]} (default ${DEFAULTS.maxPorts})
   --aging-time SECONDS   forget a MAC address not seen for this long, ${LIMITS.agingSeconds[0]}..${LIMITS.agingSeconds[1]} (default ${DEFAULTS.agingSeconds})
   --fdb-size N           most MAC addresses remembered, ${LIMITS.fdbSize[0]}..${LIMITS.fdbSize[1]} (default ${DEFAULTS.fdbSize})
+  --fdb-port-limit N     most MAC addresses learned on one port, ${LIMITS.fdbPortLimit[0]}..${LIMITS.fdbPortLimit[1]}
+                         (default ${DEFAULTS.fdbPortLimit}: no limit)
   --ring-frames N        slots in each port's RX ring, ${LIMITS.ringFrames[0]}..${LIMITS.ringFrames[1]} (default ${DEFAULTS.ringFrames})
   --tx-ring-frames N     slots in each port's TX ring, ${LIMITS.txRingFrames[0]}..${LIMITS.txRingFrames[1]} (default ${DEFAULTS.txRingFrames})
   --spin-us N            after the last frame, keep polling the rings N µs before sleeping,
@@ -53,6 +57,7 @@ export interface DaemonConfig {
   maxPorts: number;
   agingSeconds: number;
   fdbSize: number;
+  fdbPortLimit: number;
   ringFrames: number;
   txRingFrames: number;
   spinUs: number;
@@ -64,12 +69,13 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
-type NumericOption = 'maxPorts' | 'agingSeconds' | 'fdbSize' | 'ringFrames' | 'txRingFrames' | 'spinUs';
+type NumericOption = 'maxPorts' | 'agingSeconds' | 'fdbSize' | 'fdbPortLimit' | 'ringFrames' | 'txRingFrames' | 'spinUs';
 
 const NUMERIC: Record<string, NumericOption> = {
   '--max-ports': 'maxPorts',
   '--aging-time': 'agingSeconds',
   '--fdb-size': 'fdbSize',
+  '--fdb-port-limit': 'fdbPortLimit',
   '--ring-frames': 'ringFrames',
   '--tx-ring-frames': 'txRingFrames',
   '--spin-us': 'spinUs',
@@ -144,12 +150,14 @@ export function packageVersion(): string {
   return 'unknown';
 }
 
-/** DataplaneOptions from the configuration. */
-export function dataplaneOptions(c: DaemonConfig): DataplaneOptions {
+/** DataplaneOptions from the configuration and the FDB hash secret (random, drawn by the caller). */
+export function dataplaneOptions(c: DaemonConfig, hashSecret: number): DataplaneOptions {
   return {
     maxPorts: c.maxPorts,
     fdbSize: c.fdbSize,
     agingMs: c.agingSeconds * 1000,
+    fdbPortLimit: c.fdbPortLimit,
+    hashSecret,
     rxFrames: c.ringFrames,
     txFrames: c.txRingFrames,
     spinMs: c.spinUs / 1000,

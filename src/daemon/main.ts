@@ -6,6 +6,7 @@
 // dataplane worker failing is fatal (log, remove the socket, exit 1).
 
 import { resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { ControlServer, probeSocket, switchHandler } from '../control/server.js';
 import type { Dataplane } from '../dataplane/dataplane.js';
 import { startDataplane } from '../dataplane/handle.js';
@@ -69,9 +70,11 @@ async function main(argv: readonly string[]): Promise<void> {
   // Fail fast, before starting the dataplane, if another daemon answers.
   if (await probeSocket(config.socket)) die(`another vswitchd is already running on ${config.socket}`, 1);
 
-  const opts = dataplaneOptions(config);
+  // A new FDB hash secret per process: senders cannot tell which MACs collide.
+  const opts = dataplaneOptions(config, randomBytes(4).readUInt32LE(0));
+  const portLimit = opts.fdbPortLimit === 0 ? 'none' : String(opts.fdbPortLimit);
   log(
-    `vswitchd ${packageVersion()} starting (max ports ${opts.maxPorts}, fdb size ${opts.fdbSize}, ` +
+    `vswitchd ${packageVersion()} starting (max ports ${opts.maxPorts}, fdb size ${opts.fdbSize}, fdb port limit ${portLimit}, ` +
       `aging ${config.agingSeconds} s, ring frames rx ${opts.rxFrames} tx ${opts.txFrames}, spin ${config.spinUs} µs)`,
   );
 

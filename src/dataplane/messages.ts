@@ -8,6 +8,10 @@ export interface DataplaneOptions {
   maxPorts: number;
   fdbSize: number;
   agingMs: number;
+  /** Most FDB entries a port learns (0: no limit). */
+  fdbPortLimit: number;
+  /** Seed of the FDB's index hash: random per process (uint32), see core/fdb.ts. */
+  hashSecret: number;
   /** Frames per RX ring and per TX ring of each port. */
   rxFrames: number;
   txFrames: number;
@@ -44,7 +48,7 @@ export interface Stats {
   ports: PortStats[];
   /** Drop counts by reason name (see core/reasons.ts). */
   drops: Record<string, number>;
-  fdb: { entries: number; learned: number; moved: number; expired: number; evicted: number; flushed: number };
+  fdb: { entries: number; learned: number; moved: number; expired: number; evicted: number; flushed: number; refused: number };
 }
 
 export type Reply =

@@ -79,7 +79,14 @@ class DataplaneWorker implements LinkOwner {
     const drops = new Float64Array(REASON_COUNT);
     this.tx = new TxRings(this.rings, drops);
     this.fwd = new Forwarder(
-      { maxPorts: options.maxPorts, fdbSize: options.fdbSize, agingMs: options.agingMs, drops },
+      {
+        maxPorts: options.maxPorts,
+        fdbSize: options.fdbSize,
+        agingMs: options.agingMs,
+        fdbPortLimit: options.fdbPortLimit,
+        hashSecret: options.hashSecret,
+        drops,
+      },
       this.tx,
     );
     this.batch = new Batch(BATCH_SIZE, this.rings.mem);
@@ -307,6 +314,7 @@ class DataplaneWorker implements LinkOwner {
         expired: f.expired,
         evicted: f.evicted,
         flushed: f.flushed,
+        refused: f.refused,
       },
     };
   }

@@ -93,7 +93,13 @@ class KernelWorker implements LearnSink, LinkOwner {
       this.obj.close();
       throw err;
     }
-    this.fdb = new Fdb({ size: options.fdbSize, agingMs: options.agingMs, maxPorts: n });
+    this.fdb = new Fdb({
+      size: options.fdbSize,
+      agingMs: options.agingMs,
+      maxPorts: n,
+      portLimit: options.fdbPortLimit,
+      hashSecret: options.hashSecret,
+    });
     this.fdb.onRemove = (hi, lo) => this.maps.deleteFdb(hi, lo);
     this.wakeFd = libc.eventfd(0, libc.EFD_NONBLOCK | libc.EFD_CLOEXEC);
     this.links = new LinkMonitor();
@@ -313,7 +319,15 @@ class KernelWorker implements LearnSink, LinkOwner {
     return {
       ports,
       drops,
-      fdb: { entries: f.count, learned: f.learned, moved: f.moved, expired: f.expired, evicted: f.evicted, flushed: f.flushed },
+      fdb: {
+        entries: f.count,
+        learned: f.learned,
+        moved: f.moved,
+        expired: f.expired,
+        evicted: f.evicted,
+        flushed: f.flushed,
+        refused: f.refused,
+      },
     };
   }
 

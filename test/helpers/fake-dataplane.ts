@@ -40,7 +40,7 @@ export class FakeDataplane extends EventEmitter implements Dataplane {
   statsValue: Stats = {
     ports: [],
     drops: {},
-    fdb: { entries: 0, learned: 0, moved: 0, expired: 0, evicted: 0, flushed: 0 },
+    fdb: { entries: 0, learned: 0, moved: 0, expired: 0, evicted: 0, flushed: 0, refused: 0 },
   };
   stopped = false;
 

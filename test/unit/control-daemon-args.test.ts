@@ -27,11 +27,20 @@ function run(
 }
 
 describe('vswitchd arguments', () => {
-  it('defaults: socket, 24 ports, 300 s aging, 65536 fdb entries, 256 rx and 64 tx ring frames, 100 µs spin', () => {
+  it('defaults: socket, 24 ports, 300 s aging, 65536 fdb entries, no per-port fdb limit, 256 rx and 64 tx ring frames, 100 µs spin', () => {
     const cmd = parseDaemonArgs([]);
     assert.deepEqual(cmd, {
       kind: 'run',
-      config: { socket: DEFAULT_SOCKET_PATH, maxPorts: 24, agingSeconds: 300, fdbSize: 65536, ringFrames: 256, txRingFrames: 64, spinUs: 100 },
+      config: {
+        socket: DEFAULT_SOCKET_PATH,
+        maxPorts: 24,
+        agingSeconds: 300,
+        fdbSize: 65536,
+        fdbPortLimit: 0,
+        ringFrames: 256,
+        txRingFrames: 64,
+        spinUs: 100,
+      },
     });
   });
 
@@ -44,6 +53,7 @@ describe('vswitchd arguments', () => {
       '10',
       '--fdb-size',
       '16',
+      '--fdb-port-limit=8',
       '--ring-frames=128',
       '--tx-ring-frames',
       '32',
@@ -51,17 +61,29 @@ describe('vswitchd arguments', () => {
     ]);
     assert.deepEqual(cmd, {
       kind: 'run',
-      config: { socket: '/tmp/x.sock', maxPorts: 4, agingSeconds: 10, fdbSize: 16, ringFrames: 128, txRingFrames: 32, spinUs: 0 },
+      config: { socket: '/tmp/x.sock', maxPorts: 4, agingSeconds: 10, fdbSize: 16, fdbPortLimit: 8, ringFrames: 128, txRingFrames: 32, spinUs: 0 },
     });
   });
 
-  it('maps the configuration to DataplaneOptions', () => {
-    const cmd = parseDaemonArgs(['--ring-frames', '128', '--tx-ring-frames', '96', '--aging-time', '20', '--spin-us', '2500']);
+  it('maps the configuration and the hash secret to DataplaneOptions', () => {
+    const cmd = parseDaemonArgs(['--ring-frames', '128', '--tx-ring-frames', '96', '--aging-time', '20', '--spin-us', '2500', '--fdb-port-limit', '100']);
     assert.equal(cmd.kind, 'run');
     if (cmd.kind !== 'run') return;
-    assert.deepEqual(dataplaneOptions(cmd.config), { maxPorts: 24, fdbSize: 65536, agingMs: 20_000, rxFrames: 128, txFrames: 96, spinMs: 2.5 });
+    assert.deepEqual(dataplaneOptions(cmd.config, 0xdeadbeef), {
+      maxPorts: 24,
+      fdbSize: 65536,
+      agingMs: 20_000,
+      fdbPortLimit: 100,
+      hashSecret: 0xdeadbeef,
+      rxFrames: 128,
+      txFrames: 96,
+      spinMs: 2.5,
+    });
     const d = parseDaemonArgs([]);
-    if (d.kind === 'run') assert.deepEqual([dataplaneOptions(d.config).rxFrames, dataplaneOptions(d.config).txFrames], [256, 64]);
+    if (d.kind === 'run') {
+      const o = dataplaneOptions(d.config, 1);
+      assert.deepEqual([o.rxFrames, o.txFrames, o.fdbPortLimit], [256, 64, 0]);
+    }
   });
 
   it('help and version', () => {
@@ -81,6 +103,10 @@ describe('vswitchd arguments', () => {
       [['--ring-frames', '31'], /'--ring-frames' must be between/],
       [['--tx-ring-frames', '16385'], /'--tx-ring-frames' must be between 32 and 16384/],
       [['--spin-us', '1000001'], /'--spin-us' must be between 0 and 1000000/],
+      [['--fdb-port-limit', '16777217'], /^option '--fdb-port-limit' must be between 0 and 16777216, not 16777217$/],
+      [['--fdb-port-limit', '-5'], /^option '--fdb-port-limit' needs a whole number, not '-5'$/],
+      [['--fdb-port-limit=many'], /^option '--fdb-port-limit' needs a whole number, not 'many'$/],
+      [['--fdb-port-limit'], /^option '--fdb-port-limit' needs a number$/],
       [['--max-ports', 'ten'], /needs a whole number, not 'ten'/],
       [['--max-ports', '-1'], /needs a whole number/],
       [['--max-ports', '1.5'], /needs a whole number/],
@@ -99,6 +125,13 @@ describe('vswitchd arguments', () => {
     assert.equal(r.status, 2);
     assert.equal(r.stdout, '');
     assert.match(r.stderr, /^vswitchd: option '--max-ports' needs a whole number, not 'lots'[^\n]*\n$/);
+  });
+
+  it('the program: a bad --fdb-port-limit is one line on stderr and exit 2, no stack trace', async () => {
+    const r = await run(['--fdb-port-limit', '1e3']);
+    assert.equal(r.status, 2);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /^vswitchd: option '--fdb-port-limit' needs a whole number, not '1e3'[^\n]*\n$/);
   });
 
   it('the program: --version prints the version and exits 0', async () => {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Fdb } from '../../src/core/fdb.js';
-import { macHi, macLo, parseMac } from '../../src/core/mac.js';
+import { macFrom, parseMac } from '../../src/core/mac.js';
 import { prng, randomUnicastMac } from '../helpers/memports.js';
 
 const A = parseMac('02:00:00:00:00:0a');
@@ -196,7 +196,7 @@ test('fdb: backward-shift deletion in one cluster that wraps around the end of t
   const fdb = new Fdb({ size: 16, agingMs: 1e12, maxPorts: 2 });
   const cap = fdb.capacity;
   assert.equal(cap, 32);
-  const hash = (m: number) => (fdb as unknown as { hash(hi: number, lo: number): number }).hash(macHi(m), macLo(m));
+  const hash = (m: number) => fdb.homeSlot(m);
   // Keys whose home slot is one of the last two slots: their cluster wraps to slot 0.
   const rand = prng(7);
   const keys: number[] = [];
@@ -247,4 +247,127 @@ test('fdb: constructor validates options; capacity is a power of two >= 2 x size
   assert.throws(() => new Fdb({ agingMs: 0 }), RangeError);
   assert.throws(() => new Fdb({ maxPorts: 0 }), RangeError);
   assert.throws(() => new Fdb({ maxPorts: 4 }).learn(A, 4, 0), RangeError);
+  assert.equal(new Fdb().portLimit, 0);
+  assert.throws(() => new Fdb({ portLimit: -1 }), RangeError);
+  assert.throws(() => new Fdb({ hashSecret: 2 ** 32 }), RangeError);
+  assert.throws(() => new Fdb({ hashSecret: 1.5 }), RangeError);
+});
+
+// ---- the hash secret ----------------------------------------------------------
+
+/** The index hash before it had a secret: Fibonacci hashing of lo ^ hi * C, top bits. */
+const OLD_MULTIPLIER = 0x9e3779b1;
+const OLD_HI_MULTIPLIER = 0x85ebca6b;
+
+/** Inverse of an odd number modulo 2^32 (Newton's iteration). */
+function inverse32(a: number): number {
+  let x = a; // correct to 3 bits for odd a
+  for (let k = 0; k < 5; k++) x = Math.imul(x, 2 - Math.imul(a, x));
+  return x;
+}
+
+test('fdb: 2,000 MACs crafted (in one pass) to share a slot under the old unkeyed hash do not form a long probe chain under a secret', () => {
+  const size = 4096;
+  const fdb = new Fdb({ size, agingMs: 1e12, maxPorts: 2, hashSecret: 0x5eed1234 });
+  const bits = Math.log2(fdb.capacity);
+  const shift = 32 - bits;
+  const oldHash = (hi: number, lo: number) => Math.imul(lo ^ Math.imul(hi, OLD_HI_MULTIPLIER), OLD_MULTIPLIER) >>> shift;
+  // Invert the old hash: every x below 2^shift has top bits 0, so its preimage lands in slot 0.
+  const inv = inverse32(OLD_MULTIPLIER);
+  const hi = 0x0200; // 02:00:…: locally administered unicast
+  const macs: number[] = [];
+  for (let x = 0; x < 2000; x++) {
+    const lo = Math.imul(x, inv) ^ Math.imul(hi, OLD_HI_MULTIPLIER);
+    assert.equal(oldHash(hi, lo), 0);
+    macs.push(macFrom(hi, lo));
+  }
+  assert.equal(new Set(macs).size, 2000);
+  macs.forEach((m, k) => fdb.learn(m, k & 1, 0));
+  fdb.validate();
+  assert.equal(fdb.count, 2000);
+  // Under the old hash this chain was 2000 slots long; random placement at load 1/4 stays short.
+  assert.ok(fdb.maxProbe() <= 32, `longest probe sequence ${fdb.maxProbe()}`);
+  for (const [k, m] of macs.entries()) assert.equal(fdb.lookup(m, 0), k & 1);
+});
+
+test('fdb: MACs that share one home slot under secret A spread out under secret B', () => {
+  const size = 1024;
+  const a = new Fdb({ size, agingMs: 1e12, maxPorts: 2, hashSecret: 0xa5a5a5a5 });
+  const b = new Fdb({ size, agingMs: 1e12, maxPorts: 2, hashSecret: 0x3c3c3c3c });
+  // Find, by trying, 300 MACs whose home slot under A is 0 (what an attacker who knew A would do).
+  const rand = prng(99);
+  const colliding: number[] = [];
+  while (colliding.length < 300) {
+    const m = randomUnicastMac(rand);
+    if (a.homeSlot(m) === 0) colliding.push(m);
+  }
+  colliding.forEach((m) => a.learn(m, 0, 0));
+  colliding.forEach((m) => b.learn(m, 0, 0));
+  a.validate();
+  b.validate();
+  assert.ok(a.maxProbe() >= 300, `under A they form one chain (${a.maxProbe()})`);
+  assert.ok(b.maxProbe() <= 16, `under B the longest probe sequence is ${b.maxProbe()}`);
+  const slotsB = new Set(colliding.map((m) => b.homeSlot(m)));
+  assert.ok(slotsB.size >= 250, `under B they use ${slotsB.size} home slots`);
+});
+
+// ---- the per-port learning limit ------------------------------------------------
+
+test('fdb: portLimit: a port flooding random sources holds exactly the limit, refused counts the rest, other ports keep every entry', () => {
+  const N = 100;
+  const fdb = new Fdb({ size: 1024, agingMs: 300_000, maxPorts: 4, portLimit: N });
+  const rand = prng(2024);
+  const port2 = Array.from({ length: 50 }, () => randomUnicastMac(rand));
+  const port3 = Array.from({ length: 3 }, () => randomUnicastMac(rand));
+  port2.forEach((m) => fdb.learn(m, 2, 0));
+  port3.forEach((m) => fdb.learn(m, 3, 0));
+  const flood = new Set<number>();
+  while (flood.size < 1000) flood.add(randomUnicastMac(rand));
+  const flooded = [...flood];
+  let now = 0;
+  for (const [k, m] of flooded.entries()) {
+    fdb.learn(m, 1, now);
+    if (k % 97 === 0) now += 10; // time passes, nobody ages out
+  }
+  fdb.validate();
+  assert.equal(fdb.countOf(1), N);
+  assert.equal(fdb.refused, 1000 - N);
+  assert.equal(fdb.count, N + 53);
+  assert.equal(fdb.evicted, 0);
+  for (const m of port2) assert.equal(fdb.lookup(m, now), 2);
+  for (const m of port3) assert.equal(fdb.lookup(m, now), 3);
+  // The first N were learned, the rest were not.
+  for (const m of flooded.slice(0, N)) assert.equal(fdb.lookup(m, now), 1);
+  for (const m of flooded.slice(N)) assert.equal(fdb.lookup(m, now), -1);
+  // Another port still learns new MACs.
+  const late = randomUnicastMac(rand);
+  fdb.learn(late, 2, now);
+  assert.equal(fdb.lookup(late, now), 2);
+});
+
+test('fdb: portLimit: a full port still refreshes its entries, its dead oldest entry makes room, and a MAC may move onto it', () => {
+  const fdb = new Fdb({ size: 16, agingMs: 10_000, maxPorts: 2, portLimit: 2 });
+  const m = (k: number) => 0x020000000000 + k;
+  fdb.learn(m(1), 0, 0);
+  fdb.learn(m(2), 0, 1_000);
+  fdb.learn(m(3), 0, 2_000); // full: refused
+  assert.equal(fdb.refused, 1);
+  assert.equal(fdb.lookup(m(3), 2_000), -1);
+  fdb.learn(m(1), 0, 5_000); // refresh: m(1) now lives until 15 000
+  assert.equal(fdb.lookup(m(1), 12_000), 0);
+  assert.equal(fdb.lookup(m(2), 12_000), -1, 'm(2) aged out at 11 000');
+  fdb.learn(m(3), 0, 12_000); // m(2) is dead: it makes room (counted as expired), m(3) is learned
+  assert.equal(fdb.refused, 1);
+  assert.equal(fdb.expired, 1);
+  assert.equal(fdb.lookup(m(3), 12_000), 0);
+  assert.equal(fdb.countOf(0), 2);
+  // A MAC learned on port 1 shows up on full port 0: it moves, as on the Linux bridge.
+  fdb.learn(m(4), 1, 12_000);
+  fdb.learn(m(4), 0, 12_500);
+  assert.equal(fdb.lookup(m(4), 12_500), 0);
+  assert.equal(fdb.moved, 1);
+  assert.equal(fdb.countOf(0), 3);
+  assert.equal(fdb.countOf(1), 0);
+  assert.equal(fdb.refused, 1);
+  fdb.validate();
 });

@@ -312,3 +312,16 @@ test('forwarder: attach/setLink/detach validate the port; state accessors', () =
   assert.equal(fwd.isAttached(3), false);
   assert.equal(fwd.mtu(0), 1500);
 });
+
+test('forwarder: fdbPortLimit: a frame whose source the full port may not learn is still forwarded, and replies to it flood', () => {
+  const mem = new MemPorts(4);
+  const fwd = new Forwarder({ maxPorts: 4, fdbSize: 64, agingMs: 300_000, fdbPortLimit: 1, hashSecret: 0x1234 }, mem);
+  for (let p = 0; p < 3; p++) fwd.attach(p, true, 1500);
+  assert.deepEqual(send(fwd, mem, 0, ethernet(H9, H1, ETH_P_IPV4)), [1, 2]);
+  assert.deepEqual(send(fwd, mem, 0, ethernet(BCAST, H2, ETH_P_ARP)), [1, 2], 'H2 not learned, frame still flooded');
+  assert.equal(fwd.fdb.refused, 1);
+  assert.equal(fwd.fdb.lookup(parseMac(H1), 0), 0);
+  assert.equal(fwd.fdb.lookup(parseMac(H2), 0), -1);
+  assert.deepEqual(send(fwd, mem, 1, ethernet(H1, H3, ETH_P_IPV4)), [0], 'to the learned H1: unicast');
+  assert.deepEqual(send(fwd, mem, 1, ethernet(H2, H3, ETH_P_IPV4)), [0, 2], 'to the refused H2: flooded');
+});
