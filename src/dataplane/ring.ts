@@ -30,6 +30,23 @@ export const TP_VLAN_TCI = 24; // u16
 export const TP_VLAN_TPID = 26; // u16
 export const TPACKET2_HDR_SIZE = 32;
 
+// The status word is how the kernel and the switch hand a slot to each other:
+// the slot's other bytes must be read only after the status that gives it to
+// us, and written before the status that gives it back. Atomics.load and
+// Atomics.store are sequentially consistent, so they order the plain accesses
+// around them on any CPU (a plain typed-array access would do only on x86-64,
+// where every load and store already has those semantics).
+
+/** tp_status of the slot at byte offset `slot`. */
+export function slotStatus(u32: Uint32Array, slot: number): number {
+  return Atomics.load(u32, slot >>> 2);
+}
+
+/** Hand the slot at byte offset `slot` over with `status`, after everything written to it. */
+export function setSlotStatus(u32: Uint32Array, slot: number, status: number): void {
+  Atomics.store(u32, slot >>> 2, status);
+}
+
 // tp_status, RX side
 export const TP_STATUS_KERNEL = 0;
 export const TP_STATUS_USER = 1;
