@@ -151,7 +151,8 @@ function readBig(rings: RingSet, port: number, batch: Batch, drops: Float64Array
         } else if (next < got) {
           j = next;
         } else if (skipped === 0 || dry || skipped > rings.geometry.rxFrames) {
-          // The first call got every frame the queue had: this slot's is not there.
+          // Nothing more to read: the first call was short (the queue had no
+          // more), the queue ran dry, or too many older frames were skipped.
           break;
         } else {
           // Older frames took places in the first call: read one more.
