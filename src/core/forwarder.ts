@@ -31,9 +31,15 @@
 // counted as PORT_DOWN, as br_forward does.
 //
 // MTU: batch.l3len[i] (bytes past the Ethernet header of the largest frame
-// that reaches the wire) is compared with the egress port's MTU. A flood
-// checks each egress port separately, so it still reaches the ports whose MTU
-// fits; each port it does not fit counts one MTU_EXCEEDED.
+// that reaches the wire) is compared with the egress port's MTU. VLAN tags do
+// not count: the kernel strips the outer one (it is not in len), and tags
+// left in the frame (the C-tag under an 802.1ad S-tag) are taken off l3len
+// before the frame is refused, so a 1500-byte packet under two tags fits a
+// 1500-byte port, as it crosses a Linux bridge (br_dev_queue_push_xmit:
+// is_skb_forwardable allows the MTU + Ethernet header + one VLAN header beside
+// the stripped tag). A flood checks each egress port separately, so it still
+// reaches the ports whose MTU fits; each port it does not fit counts one
+// MTU_EXCEEDED.
 //
 // VLANs: tagged frames (tag stripped by the kernel, in batch.vlan) are
 // forwarded like any other frame and the egress puts the tag back unchanged.
@@ -78,6 +84,9 @@ export const DEFAULT_FORWARDER_OPTIONS: Readonly<ForwarderOptions> = Object.free
 
 /** Smallest frame with a whole Ethernet header. */
 const ETH_HLEN = 14;
+const VLAN_HLEN = 4;
+const ETH_P_8021Q = 0x8100;
+const ETH_P_8021AD = 0x88a8;
 
 // Port state bits.
 const ATTACHED = 1;
@@ -309,7 +318,9 @@ export class Forwarder {
       if (!flood) this.drops[R_PORT_DOWN]++;
       return false;
     }
-    if (batch.l3len[i] > this.mtus[port]) {
+    const mtu = this.mtus[port];
+    // Tags are only looked for in a frame that would not fit without them (rare).
+    if (batch.l3len[i] > mtu && batch.l3len[i] - tagBytesInFrame(batch, i) > mtu) {
       this.drops[R_MTU_EXCEEDED]++;
       return false;
     }
@@ -324,4 +335,21 @@ export class Forwarder {
       this.drops[R_TX_RING_FULL]++;
     }
   }
+}
+
+/**
+ * Bytes of the 802.1Q/802.1ad tags still in frame i after its MAC addresses
+ * (the kernel strips only the outermost, into batch.vlan).
+ */
+function tagBytesInFrame(batch: Batch, i: number): number {
+  const mem = batch.mem;
+  const type = batch.off[i] + 12;
+  const len = batch.len[i];
+  let n = 0;
+  while (ETH_HLEN + n + VLAN_HLEN <= len) {
+    const t = (mem[type + n] << 8) | mem[type + n + 1];
+    if (t !== ETH_P_8021Q && t !== ETH_P_8021AD) break;
+    n += VLAN_HLEN;
+  }
+  return n;
 }

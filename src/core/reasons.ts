@@ -12,11 +12,11 @@ export const Reason = {
   SAME_PORT: 3,
   /** Too big for the egress port's MTU. */
   MTU_EXCEEDED: 4,
-  /** Bigger than a ring slot, so only part of it was received. */
+  /** Not received whole: bigger than a ring slot and not queued whole, or bigger than a big-frame buffer. */
   TRUNCATED: 5,
   /** The egress port's TX ring had no free slot. */
   TX_RING_FULL: 6,
-  /** The known egress port's link is down. */
+  /** The known egress port's link is down, or went down with the frame queued on its TX ring. */
   PORT_DOWN: 7,
   /** The kernel refused a frame sent outside the rings (a big frame: socket buffer full, device gone). */
   TX_ERROR: 8,

@@ -5,7 +5,7 @@
 // mmsghdr (one iovec each) followed by their `count` iovecs, at a fixed
 // offset of the ring view. Only the iovecs' base and length change per frame.
 
-import { IOVEC_SIZE, MMSG_IOV, MMSG_IOVLEN, MMSG_LEN, MMSGHDR_SIZE } from '../native/libc.js';
+import { IOVEC_SIZE, MMSG_FLAGS, MMSG_IOV, MMSG_IOVLEN, MMSG_LEN, MMSGHDR_SIZE } from '../native/libc.js';
 
 const TWO_32 = 2 ** 32;
 
@@ -34,6 +34,11 @@ export function setMsg(u32: Uint32Array, at: number, count: number, k: number, a
 /** Bytes the kernel moved for message k (msg_len). */
 export function msgLen(u32: Uint32Array, at: number, k: number): number {
   return u32[(at + k * MMSGHDR_SIZE + MMSG_LEN) >>> 2];
+}
+
+/** Flags recvmmsg returned for message k (MSG_TRUNC: the datagram did not fit its buffer). */
+export function msgFlags(u32: Uint32Array, at: number, k: number): number {
+  return u32[(at + k * MMSGHDR_SIZE + MMSG_FLAGS) >>> 2];
 }
 
 /** Address of message k (for a call that starts there). */

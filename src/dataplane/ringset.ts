@@ -46,6 +46,10 @@ export class RingSet {
   readonly txPending: Uint8Array;
   /** Per port: big frames queued on its sendmmsg vector. */
   readonly bigQueued: Int32Array;
+  /** Per big frame of the batch being read: its RX slot, held until its bytes are matched to it. */
+  readonly bigSlot: Int32Array;
+  /** Per big buffer: holds a frame of the batch being read. */
+  readonly bigTaken: Uint8Array;
 
   constructor(
     readonly maxPorts: number,
@@ -90,6 +94,8 @@ export class RingSet {
     this.bigFd = new Int32Array(maxPorts).fill(-1);
     this.txPending = new Uint8Array(maxPorts);
     this.bigQueued = new Int32Array(maxPorts);
+    this.bigSlot = new Int32Array(bigRxSlots);
+    this.bigTaken = new Uint8Array(bigRxSlots);
     initMsgVec(this.u32, this.baseAddr, this.rxMsgs, bigRxSlots);
     for (let k = 0; k < bigRxSlots; k++) {
       setMsg(this.u32, this.rxMsgs, bigRxSlots, k, this.baseAddr + this.bigRx + k * BIG_SLOT, BIG_SLOT);

@@ -6,6 +6,16 @@
 // A frame bigger than a slot (GSO, jumbo) comes truncated with TP_STATUS_COPY,
 // and the whole of it is read from the socket into a big buffer (see ring.ts),
 // all of a batch's big frames with one recvmmsg.
+//
+// The kernel marks a slot TP_STATUS_COPY and queues the whole frame on the
+// socket together, under one lock, so the k-th such slot and the k-th frame
+// on the queue are the same frame. Nothing in a datagram says which slot it
+// belongs to, though: a slot dropped while its frame stays queued would shift
+// every later pairing (the frame's bytes under another slot's tag). So a
+// queued frame is taken for a slot only if it is that slot's frame: same
+// length as tp_len, same first bytes as the slot holds. One that is not is an
+// older frame whose slot was dropped, and is skipped: that is how the two
+// get back in step.
 
 import { type Batch, NO_TAG } from '../core/batch.js';
 import { Reason } from '../core/reasons.js';
@@ -15,6 +25,8 @@ import {
   ETH_HLEN,
   ETH_P_8021Q,
   FRAME_SIZE,
+  setSlotStatus,
+  slotStatus,
   TP_LEN,
   TP_MAC,
   TP_SNAPLEN,
@@ -33,18 +45,22 @@ import {
   VNET_HDR_LEN,
   VNET_HDR_LEN_FIELD,
 } from './ring.js';
-import { msgLen } from './msgvec.js';
+import { msgAddr, msgFlags, msgLen } from './msgvec.js';
 import type { RingSet } from './ringset.js';
 
 const GSO_UDP_L4 = 5;
 const GSO_UDP = 3;
+/** Bytes of a big frame compared with its slot's copy: the headers, sequence numbers included. */
+const MATCH_BYTES = 128;
+/** Tries of a recvmmsg that failed while frames are queued (interrupted, or a pending socket error). */
+const RECV_TRIES = 4;
 
 /** recvmmsg on a socket into a message vector given by address (libc.recvmmsgAt). */
 export type RecvMany = (fd: number, addr: number, vlen: number, flags: number) => number;
 
 /**
  * Fill `batch` from port p's RX ring; returns the number of frames read.
- * Frames cut short by the slot size are dropped here (counted as truncated).
+ * Frames that could not be read whole are dropped here (counted as truncated).
  */
 export function readRx(
   rings: RingSet,
@@ -62,7 +78,7 @@ export function readRx(
   const cap = batch.capacity;
   for (let seen = 0; n < cap && seen < slots; seen++) {
     const slot = base + head * FRAME_SIZE;
-    const status = u32[slot >>> 2];
+    const status = slotStatus(u32, slot);
     if ((status & TP_STATUS_USER) === 0) break;
     const len = u32[(slot + TP_LEN) >>> 2];
     const snap = u32[(slot + TP_SNAPLEN) >>> 2];
@@ -73,16 +89,16 @@ export function readRx(
       // read below with the batch's other big frames in one recvmmsg.
       if ((status & TP_STATUS_COPY) === 0) {
         drops[Reason.TRUNCATED]++;
-        u32[slot >>> 2] = TP_STATUS_KERNEL;
+        setSlotStatus(u32, slot, TP_STATUS_KERNEL);
         head = head + 1 === slots ? 0 : head + 1;
         continue;
       }
       // No big buffer left: the frame waits in its slot for the next batch.
       if (big === rings.bigRxSlots) break;
+      // Its slot is kept until readBig has matched the queued frame to it.
       off = rings.bigRx + big * BIG_SLOT + VNET_HDR_LEN;
+      rings.bigSlot[big] = slot;
       big++;
-      // Its slot is not needed any more.
-      u32[slot >>> 2] = TP_STATUS_KERNEL;
     }
     head = head + 1 === slots ? 0 : head + 1;
     batch.off[n] = off;
@@ -101,25 +117,70 @@ export function readRx(
 }
 
 /**
- * Read the batch's `big` frames from the socket into their big buffers, fill
- * in their lengths, and drop (as truncated) any the socket did not deliver
- * whole, closing the gaps in the batch. Returns the batch's new count.
+ * Read the batch's `big` frames from the socket into the big buffers, each
+ * checked against its slot (see the top of the file), give their slots back,
+ * and drop (as truncated) any not received whole, closing the gaps in the
+ * batch. Returns the batch's new count.
+ *
+ * Message j of the vector fills big buffer j. One recvmmsg asks for `big`
+ * frames; only when older frames were skipped among them is one more read at
+ * a time, into a buffer no frame of the batch holds.
  */
 function readBig(rings: RingSet, port: number, batch: Batch, drops: Float64Array, big: number, recvMany: RecvMany): number {
   const { mem, u32 } = rings;
-  let got = recvMany(rings.fd[port], rings.baseAddr + rings.rxMsgs, big, libc.MSG_DONTWAIT);
-  // Interrupted, the frames are still queued: read them now, or later slots would get them.
-  for (let tries = 0; got === -libc.EINTR && tries < 3; tries++) {
-    got = recvMany(rings.fd[port], rings.baseAddr + rings.rxMsgs, big, libc.MSG_DONTWAIT);
-  }
-  if (got < 0) got = 0;
+  const fd = rings.fd[port];
+  const taken = rings.bigTaken;
+  taken.fill(0);
+  const got = receive(rings, fd, 0, big, recvMany);
+  let next = 0; // next message of the first call
+  let held = -1; // a message read after those, not used up yet
+  let skipped = 0;
+  let dry = false; // the queue had nothing more
+  let k = 0;
   let w = 0;
   for (let i = 0; i < batch.count; i++) {
-    const off = batch.off[i];
+    let off = batch.off[i];
     let len = batch.len[i];
     if (off >= rings.bigRx) {
-      const k = ((off - rings.bigRx) / BIG_SLOT) | 0;
-      len = k < got ? msgLen(u32, rings.rxMsgs, k) - VNET_HDR_LEN : -1;
+      const slot = rings.bigSlot[k++];
+      len = -1;
+      for (;;) {
+        let j: number;
+        if (held >= 0) {
+          j = held;
+        } else if (next < got) {
+          j = next;
+        } else if (skipped === 0 || dry || skipped > rings.geometry.rxFrames) {
+          // Nothing more to read: the first call was short (the queue had no
+          // more), the queue ran dry, or too many older frames were skipped.
+          break;
+        } else {
+          // Older frames took places in the first call: read one more.
+          j = taken.indexOf(0);
+          if (receive(rings, fd, j, 1, recvMany) !== 1) {
+            dry = true;
+            break;
+          }
+          held = j;
+        }
+        const m = matchSlot(rings, slot, j);
+        // A later slot's frame: this slot's is not on the queue (cannot happen
+        // while the kernel queues them in ring order); the message waits for it.
+        if (m === OTHER && laterSlotMatches(rings, k, big, j)) break;
+        if (held >= 0) held = -1;
+        else next++;
+        if (m === OTHER) {
+          skipped++; // an older frame, already counted when its slot was dropped
+          continue;
+        }
+        if (m === WHOLE) {
+          taken[j] = 1;
+          off = rings.bigRx + j * BIG_SLOT + VNET_HDR_LEN;
+          len = msgLen(u32, rings.rxMsgs, j) - VNET_HDR_LEN;
+        }
+        break; // CUT: its frame, bigger than a big buffer: dropped
+      }
+      setSlotStatus(u32, slot, TP_STATUS_KERNEL);
       if (len < ETH_HLEN) {
         drops[Reason.TRUNCATED]++;
         continue;
@@ -134,6 +195,49 @@ function readBig(rings: RingSet, port: number, batch: Batch, drops: Float64Array
   }
   batch.count = w;
   return w;
+}
+
+/**
+ * recvmmsg of `count` frames into messages first.. of the RX vector; how many
+ * came (0 if none). A call that fails while frames are queued - interrupted,
+ * or reporting a pending socket error such as the ENETDOWN of a link flap,
+ * which is reported once - is made again: the frames belong to this batch.
+ */
+function receive(rings: RingSet, fd: number, first: number, count: number, recvMany: RecvMany): number {
+  const addr = msgAddr(rings.baseAddr, rings.rxMsgs, first);
+  let n = recvMany(fd, addr, count, libc.MSG_DONTWAIT);
+  for (let tries = 1; n < 0 && n !== -libc.EAGAIN && tries < RECV_TRIES; tries++) {
+    n = recvMany(fd, addr, count, libc.MSG_DONTWAIT);
+  }
+  return n < 0 ? 0 : n;
+}
+
+/** Is message j the frame of one of the batch's big slots from `from` on? */
+function laterSlotMatches(rings: RingSet, from: number, big: number, j: number): boolean {
+  for (let k = from; k < big; k++) if (matchSlot(rings, rings.bigSlot[k], j) !== OTHER) return true;
+  return false;
+}
+
+const WHOLE = 0;
+const CUT = 1;
+const OTHER = 2;
+
+/**
+ * Is message j the frame whose start RX slot `slot` holds? WHOLE: yes, and
+ * received whole; CUT: yes, but bigger than its buffer (a GSO frame past
+ * 64 KiB, from a device with a raised gso_max_size); OTHER: another frame.
+ */
+function matchSlot(rings: RingSet, slot: number, j: number): number {
+  const { mem, u16, u32 } = rings;
+  const wire = u32[(slot + TP_LEN) >>> 2];
+  const got = msgLen(u32, rings.rxMsgs, j) - VNET_HDR_LEN;
+  const cut = (msgFlags(u32, rings.rxMsgs, j) & libc.MSG_TRUNC) !== 0;
+  if (cut ? got >= wire : got !== wire) return OTHER;
+  const a = slot + u16[(slot + TP_MAC) >>> 1];
+  const b = rings.bigRx + j * BIG_SLOT + VNET_HDR_LEN;
+  const n = Math.min(MATCH_BYTES, u32[(slot + TP_SNAPLEN) >>> 2], got);
+  for (let x = 0; x < n; x++) if (mem[a + x] !== mem[b + x]) return OTHER;
+  return cut ? CUT : WHOLE;
 }
 
 /** Bytes after the Ethernet header of the frame at `eth` (of each segment, for GSO). */
@@ -165,7 +269,7 @@ export function releaseRx(rings: RingSet, batch: Batch): void {
   for (let i = 0; i < batch.count; i++) {
     const off = batch.off[i];
     // Slots are FRAME_SIZE-aligned offsets: the slot start is the offset rounded down.
-    if (off < big) u32[(off - (off % FRAME_SIZE)) >>> 2] = TP_STATUS_KERNEL;
+    if (off < big) setSlotStatus(u32, off - (off % FRAME_SIZE), TP_STATUS_KERNEL);
   }
 }
 

@@ -26,6 +26,8 @@ import { msgAddr, setMsg } from './msgvec.js';
 import {
   BIG_SLOT,
   FRAME_SIZE,
+  setSlotStatus,
+  slotStatus,
   TP_LEN,
   TP_STATUS_AVAILABLE,
   TP_STATUS_SEND_REQUEST,
@@ -79,13 +81,16 @@ export class TxRings implements Egress {
     const total = VNET_HDR_LEN + batch.len[i] + (tagged ? VLAN_HLEN : 0);
     if (total > TX_SLOT_ROOM) return this.queueBig(port, batch, i, total);
     if (r.bigQueued[port] !== 0) this.flushPort(port);
-    const head = r.txHead[port];
-    const slot = r.txBase[port] + head * FRAME_SIZE;
+    let head = r.txHead[port];
+    let slot = r.txBase[port] + head * FRAME_SIZE;
     // The kernel frees slots in order; a slot not yet AVAILABLE means the ring is full.
-    if (r.u32[slot >>> 2] !== TP_STATUS_AVAILABLE) {
+    if (slotStatus(r.u32, slot) !== TP_STATUS_AVAILABLE) {
       if (r.txPending[port] === 0) return false;
       this.kick(port);
-      if (r.u32[slot >>> 2] !== TP_STATUS_AVAILABLE) return false;
+      // A kick refused because the interface is down moved the head back (takeBack).
+      head = r.txHead[port];
+      slot = r.txBase[port] + head * FRAME_SIZE;
+      if (slotStatus(r.u32, slot) !== TP_STATUS_AVAILABLE) return false;
     }
     const dst = slot + TX_DATA_OFFSET;
     this.build(dst, batch, i);
@@ -95,7 +100,7 @@ export class TxRings implements Egress {
     // where hdr_len means the headers) ask for all of it to be copied at once.
     if (r.mem[dst + VNET_GSO_TYPE] === 0) setLe16(r.mem, dst + VNET_HDR_LEN_FIELD, total - VNET_HDR_LEN);
     r.u32[(slot + TP_LEN) >>> 2] = total;
-    r.u32[slot >>> 2] = TP_STATUS_SEND_REQUEST;
+    setSlotStatus(r.u32, slot, TP_STATUS_SEND_REQUEST);
     r.txHead[port] = head + 1 === this.slots ? 0 : head + 1;
     r.txPending[port] = 1;
     return true;
@@ -194,8 +199,8 @@ export class TxRings implements Egress {
 
   /**
    * Hand every queued frame to the kernel: one send() per port that has any.
-   * A port whose kick fails (device busy, down) keeps its frames queued and is
-   * kicked again next round.
+   * A port whose kick fails for lack of buffers keeps its frames queued and is
+   * kicked again next round; one whose interface is down loses them (takeBack).
    */
   kickAll(ports: Int32Array, count: number): void {
     const pending = this.rings.txPending;
@@ -205,7 +210,34 @@ export class TxRings implements Egress {
   private kick(port: number): void {
     const r = this.rings;
     const res = this.calls.kick(r.fd[port], libc.MSG_DONTWAIT);
-    if (res >= 0 || res === -libc.ENETDOWN || res === -libc.ENXIO) r.txPending[port] = 0;
+    if (res >= 0) r.txPending[port] = 0;
+    else if (res === -libc.ENETDOWN || res === -libc.ENXIO) this.takeBack(port);
+  }
+
+  /**
+   * The interface is down (ENETDOWN) or gone (ENXIO): the kernel refused the
+   * kick before looking at the ring, so its head is still at the oldest frame
+   * queued. Those frames are stale by the time it comes back (a Linux bridge
+   * port loses its queue too), and left in place they would fill the ring for
+   * good: they are taken back, the slots AVAILABLE again and the head moved
+   * back to where the kernel's is, and counted as port-down drops.
+   */
+  private takeBack(port: number): void {
+    const r = this.rings;
+    const base = r.txBase[port];
+    let head = r.txHead[port];
+    // The frames the kernel has not taken are the SEND_REQUEST slots just behind
+    // the head (all of them when the ring is full).
+    for (let n = 0; n < this.slots; n++) {
+      const prev = head === 0 ? this.slots - 1 : head - 1;
+      const slot = base + prev * FRAME_SIZE;
+      if (slotStatus(r.u32, slot) !== TP_STATUS_SEND_REQUEST) break;
+      setSlotStatus(r.u32, slot, TP_STATUS_AVAILABLE);
+      head = prev;
+      this.drops[Reason.PORT_DOWN]++;
+    }
+    r.txHead[port] = head;
+    r.txPending[port] = 0;
   }
 }
 

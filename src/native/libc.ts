@@ -55,6 +55,7 @@ export const POLLIN = 0x001;
 export const POLLERR = 0x008;
 export const POLLHUP = 0x010;
 export const POLLNVAL = 0x020;
+export const MSG_TRUNC = 0x20;
 export const MSG_DONTWAIT = 0x40;
 export const EFD_NONBLOCK = 0o4000;
 export const EFD_CLOEXEC = 0o2000000;
@@ -196,6 +197,7 @@ export function recvmmsgAt(fd: number, addr: number, vlen: number, flags: number
 export const MMSGHDR_SIZE = 64;
 export const MMSG_IOV = 16; // msghdr.msg_iov: pointer
 export const MMSG_IOVLEN = 24; // msghdr.msg_iovlen: size_t
+export const MMSG_FLAGS = 48; // msghdr.msg_flags: int, set by recvmmsg (MSG_TRUNC)
 export const MMSG_LEN = 56; // mmsghdr.msg_len: unsigned int, bytes sent or received
 export const IOVEC_SIZE = 16; // iov_base pointer, iov_len size_t
 

@@ -9,7 +9,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { frameLines, type Host, Lab, PYTHON, waitForFrames } from '../helpers/lab.js';
+import { dropCounts, frameLines, type Host, Lab, PYTHON, waitForFrames } from '../helpers/lab.js';
 
 const lab = new Lab();
 let A: Host, B: Host;
@@ -144,5 +144,34 @@ test('an S-tagged (0x88a8) frame carrying a full 1500-byte packet fits 1500-byte
     assert.match(text, /ethertype 802\.1Q-QinQ \(0x88a8\), length 1518: vlan 123, p 5, ethertype IPv4/, text);
   } finally {
     lab.sh(`ip -n ${A.ns} link set ${A.ifname} mtu 1500`);
+  }
+});
+
+test('QinQ: a full 1500-byte packet under an S-tag and a C-tag fits 1500-byte MTUs (tags do not count) and arrives unchanged', async () => {
+  // What is measured is B's switch port, which stays at 1500: the packet after
+  // both tags is 1500 bytes. The other ends must take a 1522-byte frame. A's
+  // packet socket allows 4 extra bytes only under 0x8100, hence 1508 on A, and
+  // veth refuses a frame longer than its receiver's MTU + 18 (is_skb_forwardable):
+  // so 1504 on A's port, and on B, which gets the frame from the switch's
+  // packet socket with both tags in its bytes (a Linux bridge hands the S-tag
+  // to veth beside the frame, and B could stay at 1500).
+  const mtus: Array<[string | null, string, number]> = [
+    [A.ns, A.ifname, 1508],
+    [null, A.port, 1504],
+    [B.ns, B.ifname, 1504],
+  ];
+  const setMtu = (ns: string | null, ifname: string, mtu: number) =>
+    lab.sh(`ip ${ns ? `-n ${ns} ` : ''}link set ${ifname} mtu ${mtu}`);
+  const base = dropCounts(lab);
+  try {
+    for (const [ns, ifname, mtu] of mtus) setMtu(ns, ifname, mtu);
+    assert.match(lab.vswconfig('stats').stdout, new RegExp(`^${B.port}\\s+up\\s+1500\\s`, 'm'));
+    const r = await sendTagged(`Dot1AD(prio=3, vlan=300)/Dot1Q(prio=5, vlan=123)/${FULL()}`, 0x88a8);
+    assert.equal(r.sent.length / 2, 14 + 4 + 4 + 1500);
+    const text = arrivedUnchanged(r);
+    assert.match(text, /ethertype 802\.1Q-QinQ \(0x88a8\), length 1522: vlan 300, p 3, ethertype 802\.1Q \(0x8100\), vlan 123, p 5, ethertype IPv4/, text);
+    assert.equal((dropCounts(lab)['mtu-exceeded'] ?? 0) - (base['mtu-exceeded'] ?? 0), 0);
+  } finally {
+    for (const [ns, ifname] of mtus) setMtu(ns, ifname, 1500);
   }
 });
