@@ -29,9 +29,15 @@
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
 #include "datapath.h"
 
 #define ETH_HLEN 14
+#define VLAN_HLEN 4
+#define ETH_P_8021Q 0x8100
+#define ETH_P_8021AD 0x88A8
+/* Stacked tags looked for in a frame over the MTU (the core looks at all of them). */
+#define VSW_MAX_TAGS 16
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -109,25 +115,65 @@ static __always_inline void count_tx(__u32 port, __u64 bytes)
 	}
 }
 
-/* Does the frame fit the egress port's MTU? Per segment for GSO frames. */
-static __always_inline int fits(struct __sk_buff *skb, const struct vsw_port *out)
+/*
+ * Bytes of the 802.1Q/802.1ad tags still in the frame after its MAC addresses
+ * (the kernel took only the outermost into metadata), as the core's
+ * tagBytesInFrame(); at most VSW_MAX_TAGS of them.
+ */
+static __always_inline __u32 tag_bytes_in_frame(struct __sk_buff *skb)
+{
+	__u32 n = 0;
+	for (int k = 0; k < VSW_MAX_TAGS; k++) {
+		__u16 type;
+		if (ETH_HLEN + n + VLAN_HLEN > skb->len)
+			break;
+		if (bpf_skb_load_bytes(skb, 12 + n, &type, sizeof(type)) != 0)
+			break;
+		if (type != bpf_htons(ETH_P_8021Q) && type != bpf_htons(ETH_P_8021AD))
+			break;
+		n += VLAN_HLEN;
+	}
+	return n;
+}
+
+/* A frame's size against the MTUs: l3 bytes past the Ethernet header, and as many without its tags. */
+struct vsw_size {
+	__u32 l3;
+	__u32 l3_untagged;
+};
+
+/*
+ * Tags do not count against an MTU. They are looked for once per frame, and
+ * only in a frame too big for the smallest MTU of the switch (rare).
+ */
+static __always_inline struct vsw_size frame_size(struct __sk_buff *skb, const struct vsw_config *cfg)
+{
+	struct vsw_size z = { .l3 = skb->len - ETH_HLEN };
+	z.l3_untagged = z.l3;
+	if (z.l3 > cfg->min_mtu)
+		z.l3_untagged -= tag_bytes_in_frame(skb);
+	return z;
+}
+
+/* Does the frame fit the egress port's MTU? A GSO frame is checked per segment. */
+static __always_inline int fits(struct __sk_buff *skb, const struct vsw_size *z, const struct vsw_port *out)
 {
 	if (skb->gso_segs > 1) {
 		__u32 mtu = 0;
 		return bpf_check_mtu(skb, out->ifindex, &mtu, 0, BPF_MTU_CHK_SEGS) == BPF_MTU_CHK_RET_SUCCESS;
 	}
-	return skb->len - ETH_HLEN <= out->mtu;
+	return z->l3 <= out->mtu || z->l3_untagged <= out->mtu;
 }
 
 /* THE egress predicate (Linux should_deliver). Counts why not, except a flood skipping a down port. */
-static __always_inline int should_deliver(struct __sk_buff *skb, const struct vsw_port *out, int flood)
+static __always_inline int should_deliver(struct __sk_buff *skb, const struct vsw_size *z, const struct vsw_port *out, int flood)
 {
 	if ((out->flags & (VSW_PORT_ATTACHED | VSW_PORT_UP)) != (VSW_PORT_ATTACHED | VSW_PORT_UP)) {
 		if (!flood)
 			drop(VSW_R_PORT_DOWN);
 		return 0;
 	}
-	if (!fits(skb, out)) {
+	if (!fits(skb, z, out)) {
 		drop(VSW_R_MTU_EXCEEDED);
 		return 0;
 	}
@@ -151,6 +197,39 @@ static __always_inline void learn(__u64 src, __u32 ingress, __u64 now, const str
 	}
 	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), 0) != 0)
 		drop(VSW_R_EVENTS_LOST);
+}
+
+/* One port of a flood (the body of a bpf_loop, verified once whatever the port count). */
+struct flood_ctx {
+	struct __sk_buff *skb;
+	struct vsw_size z;
+	__u32 ingress;
+	__u32 hi;
+	__u32 last;        /* the last eligible port so far, VSW_MAX_PORTS if none */
+	__u32 last_ifindex;
+};
+
+static long flood_one(__u32 p, void *data)
+{
+	struct flood_ctx *f = data;
+	if (p >= f->hi)
+		return 1; /* no attached port above: stop */
+	if (p == f->ingress)
+		return 0;
+	struct vsw_port *out = bpf_map_lookup_elem(&ports, &p);
+	if (!out || !(out->flags & VSW_PORT_ATTACHED))
+		return 0;
+	if (!should_deliver(f->skb, &f->z, out, 1))
+		return 0;
+	if (f->last < VSW_MAX_PORTS) {
+		if (bpf_clone_redirect(f->skb, f->last_ifindex, 0) == 0)
+			count_tx(f->last, wire_len(f->skb));
+		else
+			drop(VSW_R_TX_ERROR);
+	}
+	f->last = p;
+	f->last_ifindex = out->ifindex;
+	return 0;
 }
 
 SEC("tc")
@@ -193,6 +272,7 @@ int vsw_forward(struct __sk_buff *skb)
 
 	__u64 now = bpf_ktime_get_ns();
 	learn(src, ingress, now, cfg);
+	struct vsw_size z = frame_size(skb, cfg);
 
 	if (!(dst & (1ULL << 40))) {
 		struct vsw_fdb_entry *e = bpf_map_lookup_elem(&fdb, &dst);
@@ -203,31 +283,26 @@ int vsw_forward(struct __sk_buff *skb)
 			struct vsw_port *out = bpf_map_lookup_elem(&ports, &p);
 			if (!out)
 				return drop(VSW_R_PORT_DOWN);
-			if (!should_deliver(skb, out, 0))
+			if (!should_deliver(skb, &z, out, 0))
 				return TC_ACT_SHOT;
 			count_tx(p, wire_len(skb));
 			return bpf_redirect(out->ifindex, 0);
 		}
 	}
 
-	/* Flood: a copy to every other port that is attached, up and big enough. */
-	__u32 hi = cfg->port_hi;
-	for (__u32 p = 0; p < VSW_MAX_PORTS; p++) {
-		if (p >= hi)
-			break;
-		if (p == ingress)
-			continue;
-		struct vsw_port *out = bpf_map_lookup_elem(&ports, &p);
-		if (!out || !(out->flags & VSW_PORT_ATTACHED))
-			continue;
-		if (!should_deliver(skb, out, 1))
-			continue;
-		if (bpf_clone_redirect(skb, out->ifindex, 0) == 0)
-			count_tx(p, wire_len(skb));
-		else
-			drop(VSW_R_TX_ERROR);
-	}
-	return TC_ACT_SHOT;
+	/*
+	 * Flood: a copy to every other port that is attached, up and big enough.
+	 * The last of them gets the frame itself (a redirect, as the bridge
+	 * hands the original to its last port), the others a clone.
+	 */
+	struct flood_ctx f = {
+		.skb = skb, .z = z, .ingress = ingress, .hi = cfg->port_hi, .last = VSW_MAX_PORTS,
+	};
+	bpf_loop(VSW_MAX_PORTS, flood_one, &f, 0);
+	if (f.last >= VSW_MAX_PORTS)
+		return TC_ACT_SHOT; /* nowhere to go: not a drop, as in the core */
+	count_tx(f.last, wire_len(skb));
+	return bpf_redirect(f.last_ifindex, 0);
 }
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";

@@ -23,7 +23,7 @@ struct vsw_config {
 	__u64 aging_ns;   /* an FDB entry older than this is absent */
 	__u64 refresh_ns; /* a hit rewrites an entry only when it is this old */
 	__u32 port_hi;    /* ports at or above this slot are never attached */
-	__u32 pad;
+	__u32 min_mtu;    /* the smallest MTU of an attached port: below it no frame needs its tags counted */
 };
 
 /* fdb: key = MAC as a u64 (octet 0 in the most significant of the low 48 bits) */

@@ -86,13 +86,13 @@ export class DatapathMaps {
     mapDelete(this.portOf, this.key4, 'port_of');
   }
 
-  /** config[0]: aging and refresh in ms, and the slot above the highest attached port. */
-  setConfig(agingMs: number, refreshMs: number, portHi: number): void {
+  /** config[0]: aging and refresh in ms, the slot above the highest attached port, their smallest MTU. */
+  setConfig(agingMs: number, refreshMs: number, portHi: number, minMtu: number): void {
     const v = this.cfgView;
     v.setBigUint64(0, BigInt(agingMs) * 1_000_000n, true);
     v.setBigUint64(8, BigInt(refreshMs) * 1_000_000n, true);
     v.setUint32(16, portHi, true);
-    v.setUint32(20, 0, true);
+    v.setUint32(20, minMtu >>> 0, true);
     this.k4.setUint32(0, 0, true);
     mapUpdate(this.config, this.key4, this.cfg, BPF_ANY, 'config');
   }

@@ -87,7 +87,7 @@ class KernelWorker implements LearnSink, LinkOwner {
       this.obj.load();
       this.maps = new DatapathMaps(this.obj);
       this.progFd = this.obj.programFd('vsw_forward');
-      this.maps.setConfig(options.agingMs, this.refreshMs, 0);
+      this.maps.setConfig(options.agingMs, this.refreshMs, 0, 0xffffffff);
       this.ring = new LearnRing(this.maps.events, this.maps.ringBytes);
     } catch (err) {
       this.obj.close();
@@ -219,7 +219,8 @@ class KernelWorker implements LearnSink, LinkOwner {
       this.maps.setPort(port, ifindex, PORT_ATTACHED | (link.up ? PORT_UP : 0), link.mtu);
       this.maps.setPortOf(ifindex, port);
       this.ifindex[port] = ifindex;
-      this.updatePortHi();
+      this.mtu[port] = link.mtu;
+      this.updateConfig();
       this.linkFdOf[port] = linkCreate(this.progFd, ifindex, BPF_TCX_INGRESS, `tcx ingress of ${ifname}`);
     } catch (err) {
       this.ifindex[port] = -1;
@@ -257,14 +258,22 @@ class KernelWorker implements LearnSink, LinkOwner {
     } catch {
       // never written
     }
-    this.updatePortHi();
+    this.updateConfig();
   }
 
-  /** The flood loop stops at the slot above the highest attached port. */
-  private updatePortHi(): void {
+  /**
+   * The flood loop stops at the slot above the highest attached port; a frame
+   * is searched for tags only when it is bigger than the smallest MTU.
+   */
+  private updateConfig(): void {
     let hi = 0;
-    for (let p = 0; p < this.options.maxPorts; p++) if (this.ifindex[p] >= 0) hi = p + 1;
-    this.maps.setConfig(this.options.agingMs, this.refreshMs, hi);
+    let minMtu = 0xffffffff;
+    for (let p = 0; p < this.options.maxPorts; p++) {
+      if (this.ifindex[p] < 0) continue;
+      hi = p + 1;
+      minMtu = Math.min(minMtu, this.mtu[p]);
+    }
+    this.maps.setConfig(this.options.agingMs, this.refreshMs, hi, minMtu);
   }
 
   // ---- LinkOwner: what rtnetlink reports about the ports ----
@@ -291,7 +300,10 @@ class KernelWorker implements LearnSink, LinkOwner {
     this.maps.setPort(port, this.ifindex[port], PORT_ATTACHED | (up ? PORT_UP : 0), mtu);
     if (!up && this.up[port] === 1) this.fdb.flushPort(port);
     this.up[port] = up ? 1 : 0;
-    this.mtu[port] = mtu;
+    if (mtu !== this.mtu[port]) {
+      this.mtu[port] = mtu;
+      this.updateConfig();
+    }
     emit({ event: 'link', port, up, mtu });
   }
 
