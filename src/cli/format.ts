@@ -1,4 +1,5 @@
-// Text output of vswconfig.
+// Output of vswconfig: text, or with -j one JSON document per command, shaped
+// as iproute2's (`bridge -j fdb`): interfaces are "ifname".
 
 import type { FdbEntry, StatsResult } from '../control/protocol.js';
 import { REASON_NAMES } from '../core/reasons.js';
@@ -60,4 +61,20 @@ export function formatStats(s: StatsResult): string {
   out += `fdb evicted ${f.evicted}\n`;
   out += `fdb flushed ${f.flushed}\n`;
   return out;
+}
+
+/** `show -j`: `[{"ifname":"veth1-vsw"},…]`. */
+export function jsonShow(ports: readonly string[]): string {
+  return `${JSON.stringify(ports.map((ifname) => ({ ifname })))}\n`;
+}
+
+/** `fdb -j`: `[{"mac":"aa:bb:cc:dd:ee:ff","ifname":"veth1-vsw","age":12},…]`, age in whole seconds. */
+export function jsonFdb(entries: readonly FdbEntry[]): string {
+  return `${JSON.stringify(entries.map((e) => ({ mac: e.mac, ifname: e.port, age: Math.floor(e.ageSeconds) })))}\n`;
+}
+
+/** `stats -j`: `{"ports":[{"ifname":…,"up":…,"mtu":…,"rxFrames":…,…}],"drops":{reason:n},"fdb":{"entries":…,…}}`. */
+export function jsonStats(s: StatsResult): string {
+  const ports = s.ports.map(({ port, ...counters }) => ({ ifname: port, ...counters }));
+  return `${JSON.stringify({ ports, drops: s.drops, fdb: s.fdb })}\n`;
 }

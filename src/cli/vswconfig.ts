@@ -1,6 +1,6 @@
 // vswconfig: the management command of vswitch.
 //
-//   vswconfig [--socket PATH] add IFNAME | delete IFNAME | show | fdb | stats | --help
+//   vswconfig [--socket PATH] [-j] add IFNAME | delete IFNAME | show | fdb | stats | --help
 //
 // Every error is one line on stderr starting with "vswconfig: "; exit status 2
 // for a usage error (the daemon is not contacted), 1 for anything else.
@@ -8,7 +8,7 @@
 import { request } from '../control/client.js';
 import { VswError } from '../errors.js';
 import { parseCliArgs, USAGE, UsageError } from './args.js';
-import { formatFdb, formatShow, formatStats } from './format.js';
+import { formatFdb, formatShow, formatStats, jsonFdb, jsonShow, jsonStats } from './format.js';
 
 function oneLine(s: string): string {
   return s.replace(/\s*\n\s*/g, ' ');
@@ -44,15 +44,22 @@ async function main(argv: readonly string[]): Promise<void> {
       case 'delete':
         await request(cmd.socket, { cmd: cmd.cmd, ifname: cmd.ifname });
         break;
-      case 'show':
-        print(formatShow((await request(cmd.socket, { cmd: 'show' })).ports));
+      case 'show': {
+        const { ports } = await request(cmd.socket, { cmd: 'show' });
+        print(cmd.json ? jsonShow(ports) : formatShow(ports));
         break;
-      case 'fdb':
-        print(formatFdb((await request(cmd.socket, { cmd: 'fdb' })).entries));
+      }
+      case 'fdb': {
+        // The whole table is received (and its count checked) before anything is printed.
+        const { entries } = await request(cmd.socket, { cmd: 'fdb' });
+        print(cmd.json ? jsonFdb(entries) : formatFdb(entries));
         break;
-      case 'stats':
-        print(formatStats(await request(cmd.socket, { cmd: 'stats' })));
+      }
+      case 'stats': {
+        const stats = await request(cmd.socket, { cmd: 'stats' });
+        print(cmd.json ? jsonStats(stats) : formatStats(stats));
         break;
+      }
     }
   } catch (err) {
     if (err instanceof VswError) fail(err.message, 1);

@@ -1,9 +1,12 @@
-// A client of the control socket: one request, one reply, then close.
+// A client of the control socket: one request, its reply (for fdb, several
+// lines put back together), then close.
 
 import net from 'node:net';
 import { VswError } from '../errors.js';
 import {
   encodeRequest,
+  type FdbEntry,
+  fdbPartSchema,
   isErrorCode,
   LineSplitter,
   MAX_LINE_BYTES,
@@ -20,6 +23,7 @@ export const DEFAULT_TIMEOUT_MS = 10_000;
 export type CommandArgs = { cmd: 'add' | 'delete'; ifname: string } | { cmd: 'show' | 'fdb' | 'stats' };
 
 export interface RequestOptions {
+  /** Give up when the daemon sends nothing for this long (a long listing may take longer in all). */
   timeoutMs?: number;
 }
 
@@ -67,12 +71,17 @@ export function request<C extends Command>(
       else resolve(value as ResultOf[C]);
     };
 
-    const timer = setTimeout(() => {
+    const noReply = (): void => {
       const secs = timeoutMs / 1000;
       settle(new VswError('ESYSCALL', `no reply from vswitchd on ${path} within ${secs} s`));
-    }, timeoutMs);
+    };
+    let timer = setTimeout(noReply, timeoutMs);
+    /** The parts of a streamed fdb reply so far. */
+    const entries: FdbEntry[] = [];
 
     const onLine = (line: Buffer): void => {
+      clearTimeout(timer);
+      timer = setTimeout(noReply, timeoutMs);
       const parsed = parseReply(line.toString('utf8'));
       if (!parsed.ok) {
         settle(new VswError('EPROTO', `bad reply from vswitchd: ${parsed.message}`));
@@ -88,9 +97,27 @@ export function request<C extends Command>(
         settle(new VswError(code, reply.error.message));
         return;
       }
+      if (reply.part !== undefined) {
+        const part = args.cmd === 'fdb' ? fdbPartSchema.safeParse(reply.part) : null;
+        if (part === null || !part.success) {
+          settle(new VswError('EPROTO', `bad reply from vswitchd: unexpected part for '${args.cmd}'`));
+          return;
+        }
+        for (const e of part.data.entries) entries.push(e);
+        return;
+      }
       const result = resultSchemas[args.cmd].safeParse(reply.result);
       if (!result.success) {
         settle(new VswError('EPROTO', `bad reply from vswitchd: unexpected result for '${args.cmd}'`));
+        return;
+      }
+      if (args.cmd === 'fdb') {
+        const { count } = result.data as { count: number };
+        if (count !== entries.length) {
+          settle(new VswError('EPROTO', `bad reply from vswitchd: ${entries.length} fdb entries received, ${count} announced`));
+          return;
+        }
+        settle(null, { entries } as ResultOf[C]);
         return;
       }
       settle(null, result.data as ResultOf[C]);
