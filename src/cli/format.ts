@@ -68,9 +68,26 @@ export function jsonShow(ports: readonly string[]): string {
   return `${JSON.stringify(ports.map((ifname) => ({ ifname })))}\n`;
 }
 
-/** `fdb -j`: `[{"mac":"aa:bb:cc:dd:ee:ff","ifname":"veth1-vsw","age":12},…]`, age in whole seconds. */
-export function jsonFdb(entries: readonly FdbEntry[]): string {
-  return `${JSON.stringify(entries.map((e) => ({ mac: e.mac, ifname: e.port, age: Math.floor(e.ageSeconds) })))}\n`;
+/**
+ * `fdb -j`: `[{"mac":"aa:bb:cc:dd:ee:ff","ifname":"veth1-vsw","age":12},…]`, age
+ * in whole seconds. Made a part at a time: the items of one part, comma
+ * separated; jsonFdb puts the parts' items together.
+ */
+export function jsonFdbItems(entries: readonly FdbEntry[]): string {
+  return entries.map((e) => JSON.stringify({ mac: e.mac, ifname: e.port, age: Math.floor(e.ageSeconds) })).join(',');
+}
+
+/** The one array of `fdb -j`, in pieces to write one after the other (a huge table is no one string). */
+export function* jsonFdb(items: readonly Buffer[]): Generator<string | Buffer, void, undefined> {
+  yield '[';
+  let first = true;
+  for (const part of items) {
+    if (part.length === 0) continue;
+    if (!first) yield ',';
+    first = false;
+    yield part;
+  }
+  yield ']\n';
 }
 
 /** `stats -j`: `{"ports":[{"ifname":…,"up":…,"mtu":…,"rxFrames":…,…}],"drops":{reason:n},"fdb":{"entries":…,…}}`. */

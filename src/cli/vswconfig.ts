@@ -5,10 +5,10 @@
 // Every error is one line on stderr starting with "vswconfig: "; exit status 2
 // for a usage error (the daemon is not contacted), 1 for anything else.
 
-import { request } from '../control/client.js';
+import { listFdb, request } from '../control/client.js';
 import { VswError } from '../errors.js';
 import { parseCliArgs, USAGE, UsageError } from './args.js';
-import { formatFdb, formatShow, formatStats, jsonFdb, jsonShow, jsonStats } from './format.js';
+import { formatFdb, formatShow, formatStats, jsonFdb, jsonFdbItems, jsonShow, jsonStats } from './format.js';
 
 function oneLine(s: string): string {
   return s.replace(/\s*\n\s*/g, ' ');
@@ -50,9 +50,14 @@ async function main(argv: readonly string[]): Promise<void> {
         break;
       }
       case 'fdb': {
-        // The whole table is received (and its count checked) before anything is printed.
-        const { entries } = await request(cmd.socket, { cmd: 'fdb' });
-        print(cmd.json ? jsonFdb(entries) : formatFdb(entries));
+        // Each part is formatted as it comes and kept off the heap, so a table of millions fits;
+        // nothing is printed before the count confirms the whole table, and the daemon never
+        // waits for our stdout.
+        const parts: Buffer[] = [];
+        await listFdb(cmd.socket, (entries) => {
+          parts.push(Buffer.from(cmd.json ? jsonFdbItems(entries) : formatFdb(entries)));
+        });
+        for (const piece of cmd.json ? jsonFdb(parts) : parts) process.stdout.write(piece);
         break;
       }
       case 'stats': {

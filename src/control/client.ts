@@ -47,28 +47,52 @@ function connectError(err: NodeJS.ErrnoException, path: string): VswError {
  * against the protocol. Rejects with VswError: the daemon's own error code and
  * message, or ENOTRUNNING / EACCES / ESYSCALL / EPROTO for the transport.
  */
-export function request<C extends Command>(
+export async function request<C extends Command>(
   path: string,
   args: CommandArgs & { cmd: C },
   opts: RequestOptions = {},
 ): Promise<ResultOf[C]> {
+  if (args.cmd !== 'fdb') return (await call(path, args, opts, null)) as ResultOf[C];
+  const entries: FdbEntry[] = [];
+  await call(path, args, opts, (part) => {
+    for (const e of part) entries.push(e);
+  });
+  return { entries } as ResultOf[C];
+}
+
+/**
+ * List the FDB a part at a time: `onPart` gets each part's entries, checked,
+ * as they arrive. Resolves with the count once the daemon's last line confirms
+ * that every entry arrived; rejects as request() does.
+ */
+export async function listFdb(path: string, onPart: (entries: FdbEntry[]) => void, opts: RequestOptions = {}): Promise<number> {
+  return ((await call(path, { cmd: 'fdb' }, opts, onPart)) as { count: number }).count;
+}
+
+/** One request and its reply lines; returns what the last line carries. */
+function call(
+  path: string,
+  args: CommandArgs,
+  opts: RequestOptions,
+  onPart: ((entries: FdbEntry[]) => void) | null,
+): Promise<unknown> {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const id = 1;
   const req = { v: PROTOCOL_VERSION, id, ...args } as Request;
 
-  return new Promise<ResultOf[C]>((resolve, reject) => {
+  return new Promise<unknown>((resolve, reject) => {
     let settled = false;
     let connected = false;
     const sock = net.createConnection({ path });
     const splitter = new LineSplitter(MAX_LINE_BYTES);
 
-    const settle = (err: VswError | null, value?: ResultOf[C]): void => {
+    const settle = (err: VswError | null, value?: unknown): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       sock.destroy();
       if (err) reject(err);
-      else resolve(value as ResultOf[C]);
+      else resolve(value);
     };
 
     const noReply = (): void => {
@@ -76,8 +100,8 @@ export function request<C extends Command>(
       settle(new VswError('ESYSCALL', `no reply from vswitchd on ${path} within ${secs} s`));
     };
     let timer = setTimeout(noReply, timeoutMs);
-    /** The parts of a streamed fdb reply so far. */
-    const entries: FdbEntry[] = [];
+    /** Entries of a streamed fdb reply so far. */
+    let received = 0;
 
     const onLine = (line: Buffer): void => {
       clearTimeout(timer);
@@ -99,11 +123,12 @@ export function request<C extends Command>(
       }
       if (reply.part !== undefined) {
         const part = args.cmd === 'fdb' ? fdbPartSchema.safeParse(reply.part) : null;
-        if (part === null || !part.success) {
+        if (part === null || !part.success || onPart === null) {
           settle(new VswError('EPROTO', `bad reply from vswitchd: unexpected part for '${args.cmd}'`));
           return;
         }
-        for (const e of part.data.entries) entries.push(e);
+        received += part.data.entries.length;
+        onPart(part.data.entries);
         return;
       }
       const result = resultSchemas[args.cmd].safeParse(reply.result);
@@ -113,14 +138,12 @@ export function request<C extends Command>(
       }
       if (args.cmd === 'fdb') {
         const { count } = result.data as { count: number };
-        if (count !== entries.length) {
-          settle(new VswError('EPROTO', `bad reply from vswitchd: ${entries.length} fdb entries received, ${count} announced`));
+        if (count !== received) {
+          settle(new VswError('EPROTO', `bad reply from vswitchd: ${received} fdb entries received, ${count} announced`));
           return;
         }
-        settle(null, { entries } as ResultOf[C]);
-        return;
       }
-      settle(null, result.data as ResultOf[C]);
+      settle(null, result.data);
     };
 
     sock.on('connect', () => {
