@@ -1,10 +1,11 @@
 // Command line of vswconfig:
-//   vswconfig [--socket PATH] add IFNAME | delete IFNAME | show | fdb | stats | --help
+//   vswconfig [--socket PATH] [-j] add IFNAME | delete IFNAME | show | fdb | stats | --help
 // Parsing never touches the daemon: a usage error is found before any connection.
 
+import { parseArgs } from 'node:util';
 import { DEFAULT_SOCKET_PATH, ifnameProblem } from '../control/protocol.js';
 
-export const USAGE = `usage: vswconfig [--socket PATH] COMMAND
+export const USAGE = `usage: vswconfig [--socket PATH] [-j] COMMAND
 
 commands:
   add IFNAME      attach the network interface IFNAME to the switch
@@ -15,6 +16,7 @@ commands:
 
 options:
   --socket PATH   control socket of vswitchd (default: $VSWITCH_SOCKET, else ${DEFAULT_SOCKET_PATH})
+  -j, --json      show, fdb and stats print one JSON document instead of text
   -h, --help      show this help
 `;
 
@@ -24,8 +26,9 @@ export class UsageError extends Error {
 
 export type CliCommand =
   | { kind: 'help' }
+  // add and delete print nothing, so -j changes nothing for them (as with ip -j link add).
   | { kind: 'run'; socket: string; cmd: 'add' | 'delete'; ifname: string }
-  | { kind: 'run'; socket: string; cmd: 'show' | 'fdb' | 'stats' };
+  | { kind: 'run'; socket: string; cmd: 'show' | 'fdb' | 'stats'; json: boolean };
 
 const SUBCOMMANDS = ['add', 'delete', 'show', 'fdb', 'stats'] as const;
 type Subcommand = (typeof SUBCOMMANDS)[number];
@@ -34,41 +37,45 @@ function isSubcommand(s: string): s is Subcommand {
   return (SUBCOMMANDS as readonly string[]).includes(s);
 }
 
+const OPTIONS = {
+  socket: { type: 'string' },
+  json: { type: 'boolean', short: 'j' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 /** Parse argv (without node and script). Throws UsageError with a one-line message. */
 export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): CliCommand {
+  // Not strict: parseArgs's own messages are long; the tokens let us say it in one line.
+  const { positionals, tokens } = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: false, tokens: true });
   let socket: string | undefined;
-  const positional: string[] = [];
+  let json = false;
   let help = false;
-
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--') {
-      positional.push(...argv.slice(i + 1));
-      break;
-    }
-    if (arg === '-h' || arg === '--help') {
-      help = true;
-    } else if (arg === '--socket') {
-      const value = argv[i + 1];
-      if (value === undefined) throw new UsageError("option '--socket' needs a path");
-      if (value === '') throw new UsageError("option '--socket' needs a non-empty path");
-      socket = value;
-      i++;
-    } else if (arg.startsWith('--socket=')) {
-      const value = arg.slice('--socket='.length);
-      if (value === '') throw new UsageError("option '--socket' needs a non-empty path");
-      socket = value;
-    } else if (arg.startsWith('-') && arg !== '-') {
-      throw new UsageError(`unknown option '${arg}'`);
-    } else {
-      positional.push(arg);
+  let problem: string | null = null;
+  for (const token of tokens) {
+    if (token.kind !== 'option') continue;
+    switch (token.name) {
+      case 'help':
+        help = true;
+        break;
+      case 'socket':
+        if (token.value === undefined) problem ??= "option '--socket' needs a path";
+        else if (token.value === '') problem ??= "option '--socket' needs a non-empty path";
+        else socket = token.value;
+        break;
+      case 'json':
+        if (token.value !== undefined) problem ??= `option '${token.rawName}' takes no value`;
+        json = true;
+        break;
+      default:
+        problem ??= `unknown option '${token.rawName}'`;
     }
   }
 
   if (help) return { kind: 'help' };
+  if (problem !== null) throw new UsageError(problem);
   socket ??= env['VSWITCH_SOCKET'] || DEFAULT_SOCKET_PATH;
 
-  const [sub, ...rest] = positional;
+  const [sub, ...rest] = positionals;
   if (sub === undefined) throw new UsageError(`missing command (one of ${SUBCOMMANDS.join(', ')})`);
   if (!isSubcommand(sub)) throw new UsageError(`unknown subcommand '${sub}'`);
 
@@ -81,5 +88,5 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv = p
     return { kind: 'run', socket, cmd: sub, ifname };
   }
   if (rest.length > 0) throw new UsageError(`unexpected argument '${rest[0]}'`);
-  return { kind: 'run', socket, cmd: sub };
+  return { kind: 'run', socket, cmd: sub, json };
 }

@@ -1,11 +1,12 @@
-// Text output of vswconfig.
+// Output of vswconfig: text, or with -j one JSON document per command, shaped
+// as iproute2's (`bridge -j fdb`): interfaces are "ifname".
 
 import type { FdbEntry, StatsResult } from '../control/protocol.js';
 import { REASON_NAMES } from '../core/reasons.js';
 
-/** `show`: one port name per line, as the article prints them. */
-export function formatShow(ports: readonly string[]): string {
-  return ports.map((p) => `${p}\n`).join('');
+/** `show`: `datapath kernel`, then one port name per line, as the article prints them. */
+export function formatShow(datapath: string, ports: readonly string[]): string {
+  return `datapath ${datapath}\n${ports.map((p) => `${p}\n`).join('')}`;
 }
 
 /** `fdb`: like `bridge fdb show`: `aa:bb:cc:dd:ee:ff dev veth1-vsw age 12`. */
@@ -61,4 +62,37 @@ export function formatStats(s: StatsResult): string {
   out += `fdb flushed ${f.flushed}\n`;
   out += `fdb refused ${f.refused}\n`;
   return out;
+}
+
+/** `show -j`: `{"datapath":"kernel","ports":[{"ifname":"veth1-vsw"},…]}`. */
+export function jsonShow(datapath: string, ports: readonly string[]): string {
+  return `${JSON.stringify({ datapath, ports: ports.map((ifname) => ({ ifname })) })}\n`;
+}
+
+/**
+ * `fdb -j`: `[{"mac":"aa:bb:cc:dd:ee:ff","ifname":"veth1-vsw","age":12},…]`, age
+ * in whole seconds. Made a part at a time: the items of one part, comma
+ * separated; jsonFdb puts the parts' items together.
+ */
+export function jsonFdbItems(entries: readonly FdbEntry[]): string {
+  return entries.map((e) => JSON.stringify({ mac: e.mac, ifname: e.port, age: Math.floor(e.ageSeconds) })).join(',');
+}
+
+/** The one array of `fdb -j`, in pieces to write one after the other (a huge table is no one string). */
+export function* jsonFdb(items: readonly Buffer[]): Generator<string | Buffer, void, undefined> {
+  yield '[';
+  let first = true;
+  for (const part of items) {
+    if (part.length === 0) continue;
+    if (!first) yield ',';
+    first = false;
+    yield part;
+  }
+  yield ']\n';
+}
+
+/** `stats -j`: `{"ports":[{"ifname":…,"up":…,"mtu":…,"rxFrames":…,…}],"drops":{reason:n},"fdb":{"entries":…,…}}`. */
+export function jsonStats(s: StatsResult): string {
+  const ports = s.ports.map(({ port, ...counters }) => ({ ifname: port, ...counters }));
+  return `${JSON.stringify({ ports, drops: s.drops, fdb: s.fdb })}\n`;
 }

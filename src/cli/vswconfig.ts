@@ -1,14 +1,14 @@
 // vswconfig: the management command of vswitch.
 //
-//   vswconfig [--socket PATH] add IFNAME | delete IFNAME | show | fdb | stats | --help
+//   vswconfig [--socket PATH] [-j] add IFNAME | delete IFNAME | show | fdb | stats | --help
 //
 // Every error is one line on stderr starting with "vswconfig: "; exit status 2
 // for a usage error (the daemon is not contacted), 1 for anything else.
 
-import { request } from '../control/client.js';
+import { listFdb, request } from '../control/client.js';
 import { VswError } from '../errors.js';
 import { parseCliArgs, USAGE, UsageError } from './args.js';
-import { formatFdb, formatShow, formatStats } from './format.js';
+import { formatFdb, formatShow, formatStats, jsonFdb, jsonFdbItems, jsonShow, jsonStats } from './format.js';
 
 function oneLine(s: string): string {
   return s.replace(/\s*\n\s*/g, ' ');
@@ -44,15 +44,27 @@ async function main(argv: readonly string[]): Promise<void> {
       case 'delete':
         await request(cmd.socket, { cmd: cmd.cmd, ifname: cmd.ifname });
         break;
-      case 'show':
-        print(formatShow((await request(cmd.socket, { cmd: 'show' })).ports));
+      case 'show': {
+        const { datapath, ports } = await request(cmd.socket, { cmd: 'show' });
+        print(cmd.json ? jsonShow(datapath, ports) : formatShow(datapath, ports));
         break;
-      case 'fdb':
-        print(formatFdb((await request(cmd.socket, { cmd: 'fdb' })).entries));
+      }
+      case 'fdb': {
+        // Each part is formatted as it comes and kept off the heap, so a table of millions fits;
+        // nothing is printed before the count confirms the whole table, and the daemon never
+        // waits for our stdout.
+        const parts: Buffer[] = [];
+        await listFdb(cmd.socket, (entries) => {
+          parts.push(Buffer.from(cmd.json ? jsonFdbItems(entries) : formatFdb(entries)));
+        });
+        for (const piece of cmd.json ? jsonFdb(parts) : parts) process.stdout.write(piece);
         break;
-      case 'stats':
-        print(formatStats(await request(cmd.socket, { cmd: 'stats' })));
+      }
+      case 'stats': {
+        const stats = await request(cmd.socket, { cmd: 'stats' });
+        print(cmd.json ? jsonStats(stats) : formatStats(stats));
         break;
+      }
     }
   } catch (err) {
     if (err instanceof VswError) fail(err.message, 1);

@@ -1,9 +1,12 @@
-// A client of the control socket: one request, one reply, then close.
+// A client of the control socket: one request, its reply (for fdb, several
+// lines put back together), then close.
 
 import net from 'node:net';
 import { VswError } from '../errors.js';
 import {
   encodeRequest,
+  type FdbEntry,
+  fdbPartSchema,
   isErrorCode,
   LineSplitter,
   MAX_LINE_BYTES,
@@ -20,6 +23,7 @@ export const DEFAULT_TIMEOUT_MS = 10_000;
 export type CommandArgs = { cmd: 'add' | 'delete'; ifname: string } | { cmd: 'show' | 'fdb' | 'stats' };
 
 export interface RequestOptions {
+  /** Give up when the daemon sends nothing for this long (a long listing may take longer in all). */
   timeoutMs?: number;
 }
 
@@ -43,36 +47,65 @@ function connectError(err: NodeJS.ErrnoException, path: string): VswError {
  * against the protocol. Rejects with VswError: the daemon's own error code and
  * message, or ENOTRUNNING / EACCES / ESYSCALL / EPROTO for the transport.
  */
-export function request<C extends Command>(
+export async function request<C extends Command>(
   path: string,
   args: CommandArgs & { cmd: C },
   opts: RequestOptions = {},
 ): Promise<ResultOf[C]> {
+  if (args.cmd !== 'fdb') return (await call(path, args, opts, null)) as ResultOf[C];
+  const entries: FdbEntry[] = [];
+  await call(path, args, opts, (part) => {
+    for (const e of part) entries.push(e);
+  });
+  return { entries } as ResultOf[C];
+}
+
+/**
+ * List the FDB a part at a time: `onPart` gets each part's entries, checked,
+ * as they arrive. Resolves with the count once the daemon's last line confirms
+ * that every entry arrived; rejects as request() does.
+ */
+export async function listFdb(path: string, onPart: (entries: FdbEntry[]) => void, opts: RequestOptions = {}): Promise<number> {
+  return ((await call(path, { cmd: 'fdb' }, opts, onPart)) as { count: number }).count;
+}
+
+/** One request and its reply lines; returns what the last line carries. */
+function call(
+  path: string,
+  args: CommandArgs,
+  opts: RequestOptions,
+  onPart: ((entries: FdbEntry[]) => void) | null,
+): Promise<unknown> {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const id = 1;
   const req = { v: PROTOCOL_VERSION, id, ...args } as Request;
 
-  return new Promise<ResultOf[C]>((resolve, reject) => {
+  return new Promise<unknown>((resolve, reject) => {
     let settled = false;
     let connected = false;
     const sock = net.createConnection({ path });
     const splitter = new LineSplitter(MAX_LINE_BYTES);
 
-    const settle = (err: VswError | null, value?: ResultOf[C]): void => {
+    const settle = (err: VswError | null, value?: unknown): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       sock.destroy();
       if (err) reject(err);
-      else resolve(value as ResultOf[C]);
+      else resolve(value);
     };
 
-    const timer = setTimeout(() => {
+    const noReply = (): void => {
       const secs = timeoutMs / 1000;
       settle(new VswError('ESYSCALL', `no reply from vswitchd on ${path} within ${secs} s`));
-    }, timeoutMs);
+    };
+    let timer = setTimeout(noReply, timeoutMs);
+    /** Entries of a streamed fdb reply so far. */
+    let received = 0;
 
     const onLine = (line: Buffer): void => {
+      clearTimeout(timer);
+      timer = setTimeout(noReply, timeoutMs);
       const parsed = parseReply(line.toString('utf8'));
       if (!parsed.ok) {
         settle(new VswError('EPROTO', `bad reply from vswitchd: ${parsed.message}`));
@@ -88,12 +121,29 @@ export function request<C extends Command>(
         settle(new VswError(code, reply.error.message));
         return;
       }
+      if (reply.part !== undefined) {
+        const part = args.cmd === 'fdb' ? fdbPartSchema.safeParse(reply.part) : null;
+        if (part === null || !part.success || onPart === null) {
+          settle(new VswError('EPROTO', `bad reply from vswitchd: unexpected part for '${args.cmd}'`));
+          return;
+        }
+        received += part.data.entries.length;
+        onPart(part.data.entries);
+        return;
+      }
       const result = resultSchemas[args.cmd].safeParse(reply.result);
       if (!result.success) {
         settle(new VswError('EPROTO', `bad reply from vswitchd: unexpected result for '${args.cmd}'`));
         return;
       }
-      settle(null, result.data as ResultOf[C]);
+      if (args.cmd === 'fdb') {
+        const { count } = result.data as { count: number };
+        if (count !== received) {
+          settle(new VswError('EPROTO', `bad reply from vswitchd: ${received} fdb entries received, ${count} announced`));
+          return;
+        }
+      }
+      settle(null, result.data);
     };
 
     sock.on('connect', () => {

@@ -7,6 +7,13 @@
 //   ← {"v":1,"id":7,"ok":true,"result":null}
 //   ← {"v":1,"id":7,"ok":false,"error":{"code":"ENODEV","message":"no such interface: veth1-vsw"}}
 //
+// fdb streams its reply, for a table of any size: part lines of at most
+// FDB_PART_ENTRIES entries each, then a last line with the count of entries
+// sent (zero parts for an empty table):
+//
+//   ← {"v":1,"id":8,"ok":true,"part":{"entries":[{"mac":"02:00:00:00:00:01","port":"veth1-vsw","ageSeconds":3},…]}}
+//   ← {"v":1,"id":8,"ok":true,"result":{"count":1}}
+//
 // Commands: add / delete (ifname), show, fdb, stats (no arguments). Anything
 // else — bad JSON, another version, an unknown command or field, a line longer
 // than MAX_LINE_BYTES — is answered with code EPROTO (and the server then
@@ -67,13 +74,30 @@ export const COMMANDS: readonly Command[] = ['add', 'delete', 'show', 'fdb', 'st
 
 const count = z.number().int().nonnegative();
 
-export const showResultSchema = z.object({ ports: z.array(z.string()) });
+/** The ports in the order they were added, and which datapath forwards their frames. */
+export const showResultSchema = z.object({ datapath: z.enum(['kernel', 'user']), ports: z.array(z.string()) });
 export type ShowResult = z.infer<typeof showResultSchema>;
 
 export const fdbEntrySchema = z.object({ mac: z.string(), port: z.string(), ageSeconds: z.number().nonnegative() });
-export const fdbResultSchema = z.object({ entries: z.array(fdbEntrySchema) });
 export type FdbEntry = z.infer<typeof fdbEntrySchema>;
-export type FdbResult = z.infer<typeof fdbResultSchema>;
+/** What the client makes of the whole fdb reply. */
+export interface FdbResult {
+  entries: FdbEntry[];
+}
+/** What the handler returns for fdb: the entries, read as they are sent. */
+export interface FdbListing {
+  entries: Iterable<FdbEntry>;
+}
+
+/**
+ * Entries per part line of the fdb reply. An entry is at most about 100 bytes
+ * of JSON (a 15-byte interface name escaped throughout is 30), so a part line
+ * stays far below MAX_LINE_BYTES.
+ */
+export const FDB_PART_ENTRIES = 256;
+export const fdbPartSchema = z.object({ entries: z.array(fdbEntrySchema) });
+/** The last line of the fdb reply: how many entries the parts carried. */
+export const fdbEndSchema = z.object({ count });
 
 export const namedPortStatsSchema = z.object({
   port: z.string(),
@@ -101,7 +125,7 @@ export const statsResultSchema = z.object({
 export type NamedPortStats = z.infer<typeof namedPortStatsSchema>;
 export type StatsResult = z.infer<typeof statsResultSchema>;
 
-/** What a successful reply carries, by command. */
+/** What a successful request yields to the client, by command. */
 export interface ResultOf {
   add: null;
   delete: null;
@@ -110,11 +134,12 @@ export interface ResultOf {
   stats: StatsResult;
 }
 
+/** What the last (for most commands the only) reply line carries, by command. */
 export const resultSchemas = {
   add: z.null(),
   delete: z.null(),
   show: showResultSchema,
-  fdb: fdbResultSchema,
+  fdb: fdbEndSchema,
   stats: statsResultSchema,
 } as const;
 
@@ -125,13 +150,23 @@ export interface ErrorBody {
   message: string;
 }
 
-/** id is null when the request was too broken to carry a usable id. */
+/**
+ * id is null when the request was too broken to carry a usable id. A reply
+ * with `part` is one piece of a streamed result: more lines follow.
+ */
 export type Reply =
   | { v: 1; id: number | null; ok: true; result: unknown }
+  | { v: 1; id: number | null; ok: true; part: unknown }
   | { v: 1; id: number | null; ok: false; error: ErrorBody };
 
 export const replySchema = z.discriminatedUnion('ok', [
-  z.object({ v, id: idSchema.nullable(), ok: z.literal(true), result: z.unknown() }),
+  z.object({
+    v,
+    id: idSchema.nullable(),
+    ok: z.literal(true),
+    result: z.unknown(),
+    part: z.record(z.string(), z.unknown()).optional(),
+  }),
   z.object({
     v,
     id: idSchema.nullable(),
@@ -226,12 +261,42 @@ export function okReply(id: number | null, result: unknown): Reply {
   return { v: PROTOCOL_VERSION, id, ok: true, result: result === undefined ? null : result };
 }
 
+export function partReply(id: number | null, part: unknown): Reply {
+  return { v: PROTOCOL_VERSION, id, ok: true, part };
+}
+
 export function errorReply(id: number | null, code: ErrorCode, message: string): Reply {
   return { v: PROTOCOL_VERSION, id, ok: false, error: { code, message } };
 }
 
 export function encodeReply(reply: Reply): string {
   return `${JSON.stringify(reply)}\n`;
+}
+
+/**
+ * The lines of a successful reply to `cmd`: one line, or for fdb its part
+ * lines and then the count. Lazy: a big table is formatted as it is sent.
+ */
+export function* resultLines(id: number | null, cmd: Command, result: unknown): Generator<string, void, undefined> {
+  if (cmd !== 'fdb') {
+    yield encodeReply(okReply(id, result));
+    return;
+  }
+  let part: FdbEntry[] = [];
+  let count = 0;
+  for (const entry of (result as FdbListing).entries) {
+    part.push(entry);
+    if (part.length === FDB_PART_ENTRIES) {
+      yield encodeReply(partReply(id, { entries: part }));
+      count += part.length;
+      part = [];
+    }
+  }
+  if (part.length > 0) {
+    yield encodeReply(partReply(id, { entries: part }));
+    count += part.length;
+  }
+  yield encodeReply(okReply(id, { count }));
 }
 
 export type ParsedReply = { ok: true; reply: z.infer<typeof replySchema> } | { ok: false; message: string };
@@ -292,6 +357,11 @@ export class LineSplitter {
       start = nl + 1;
     }
     return out;
+  }
+
+  /** Bytes held of a line whose newline has not come yet. */
+  get buffered(): number {
+    return this.size;
   }
 
   /** Bytes received after the last newline (an unterminated last line), if any. */

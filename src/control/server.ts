@@ -2,9 +2,16 @@
 // protocol.ts.
 //
 // Requests from all connections are handled one at a time, in arrival order,
-// so add and delete never interleave. Nothing a client sends can take the
-// daemon down: a malformed, oversized or unknown request gets an EPROTO reply
-// and the connection is closed; socket errors are absorbed.
+// so add and delete never interleave. Replies are written in each connection's
+// own order, outside that queue, at the pace the client reads them: a big fdb
+// listing going to a slow reader holds up nobody else.
+//
+// Nothing a client sends can take the daemon down: a malformed, oversized or
+// unknown request gets an EPROTO reply and the connection is closed; socket
+// errors are absorbed. A connection costs a slot, so it must keep moving: a
+// request line must be complete within requestTimeoutMs of its first byte, a
+// connection with nothing to do is closed after idleTimeoutMs, and so is one
+// that leaves a reply unread that long.
 
 import { chmod, chown, lstat, mkdir, unlink } from 'node:fs/promises';
 import net from 'node:net';
@@ -13,22 +20,24 @@ import { VswError } from '../errors.js';
 import {
   encodeReply,
   errorReply,
+  type FdbEntry,
+  type FdbListing,
   LineSplitter,
   MAX_LINE_BYTES,
-  okReply,
   parseRequest,
-  type Reply,
   type Request,
+  resultLines,
 } from './protocol.js';
 
 export type Handler = (req: Request) => Promise<unknown>;
 
 /** What the control plane can be asked; the daemon's Switch fits it. */
 export interface SwitchLike {
+  readonly datapath: 'kernel' | 'user';
   add(ifname: string): Promise<void>;
   delete(ifname: string): Promise<void>;
   show(): string[];
-  fdb(): Promise<unknown[]>;
+  fdb(): Promise<Iterable<FdbEntry>>;
   stats(): Promise<unknown>;
 }
 
@@ -43,9 +52,9 @@ export function switchHandler(sw: SwitchLike): Handler {
         await sw.delete(req.ifname);
         return null;
       case 'show':
-        return { ports: sw.show() };
+        return { datapath: sw.datapath, ports: sw.show() };
       case 'fdb':
-        return { entries: await sw.fdb() };
+        return { entries: await sw.fdb() } satisfies FdbListing;
       case 'stats':
         return await sw.stats();
     }
@@ -56,15 +65,15 @@ export interface ControlServerOptions {
   path: string;
   handler: Handler;
   log: (message: string) => void;
-  /** Close a connection that has no request in progress for this long. */
+  /** Close a connection that has no request in progress, or leaves a reply unread, for this long. */
   idleTimeoutMs?: number;
+  /** Close a connection whose request line is not complete this long after its first byte. */
+  requestTimeoutMs?: number;
   maxConnections?: number;
 }
 
 /** Requests of one connection queued before the server stops reading from it. */
 const MAX_QUEUED_PER_CONNECTION = 32;
-/** Replies a client may leave unread before it is disconnected. */
-const MAX_UNREAD_REPLY_BYTES = 4 * 1024 * 1024;
 
 const QUIET_SOCKET_ERRORS = new Set(['EPIPE', 'ECONNRESET', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_WRITE_AFTER_END']);
 
@@ -89,6 +98,7 @@ export class ControlServer {
   private readonly handler: Handler;
   private readonly log: (message: string) => void;
   private readonly idleTimeoutMs: number;
+  private readonly requestTimeoutMs: number;
   private readonly server: net.Server;
   private readonly connections = new Set<net.Socket>();
   /** Tail of the queue that serializes every request of every connection. */
@@ -101,6 +111,7 @@ export class ControlServer {
     this.handler = opts.handler;
     this.log = opts.log;
     this.idleTimeoutMs = opts.idleTimeoutMs ?? 60_000;
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? 10_000;
     this.server = net.createServer({ allowHalfOpen: true }, (sock) => this.onConnection(sock));
     this.server.maxConnections = opts.maxConnections ?? 64;
     this.server.on('error', (err) => this.log(`control socket error: ${err.message}`));
@@ -165,44 +176,107 @@ export class ControlServer {
     }
     this.connections.add(sock);
     const splitter = new LineSplitter(MAX_LINE_BYTES);
-    let pending = 0; // requests of this connection queued or running
+    let pending = 0; // requests of this connection queued, running or being written
     let closing = false; // an error reply was sent (or is queued): no more requests
     let ended = false; // the client will send nothing more
+    /** Tail of this connection's replies, written in request order. */
+    let output: Promise<void> = Promise.resolve();
+    // Deadlines run from a fixed start. sock.setTimeout would not do: any byte
+    // restarts it, so a client trickling a byte a minute would never time out.
+    let idleTimer: NodeJS.Timeout | undefined;
+    let lineTimer: NodeJS.Timeout | undefined;
+
+    const stopTimers = (): void => {
+      clearTimeout(idleTimer);
+      clearTimeout(lineTimer);
+      idleTimer = lineTimer = undefined;
+    };
 
     const finish = (): void => {
+      stopTimers();
       if (!sock.destroyed && !sock.writableEnded) sock.end();
       // A client that keeps its end open after we close ours is dropped.
       setTimeout(() => sock.destroy(), 2000).unref();
     };
 
-    const send = (reply: Reply): void => {
-      if (sock.destroyed || sock.writableEnded) return;
-      sock.write(encodeReply(reply));
-      // A client that sends but never reads is not allowed to pile up replies.
-      if (sock.writableLength > MAX_UNREAD_REPLY_BYTES) {
-        this.log('control connection dropped: the client does not read its replies');
-        sock.destroy();
+    /** Nothing pending, nothing half-received: the connection gets idleTimeoutMs to send its next request. */
+    const armIdle = (): void => {
+      clearTimeout(idleTimer);
+      idleTimer = undefined;
+      if (pending > 0 || splitter.buffered > 0 || closing || ended || sock.destroyed) return;
+      idleTimer = setTimeout(() => sock.destroy(), this.idleTimeoutMs);
+    };
+
+    /** A line has begun (and the socket is being read): it has requestTimeoutMs to end. */
+    const armLine = (): void => {
+      if (lineTimer !== undefined || splitter.buffered === 0 || closing || sock.isPaused()) return;
+      lineTimer = setTimeout(() => {
+        lineTimer = undefined;
+        refuse(null, `request line not complete within ${this.requestTimeoutMs / 1000} s`);
+      }, this.requestTimeoutMs);
+    };
+
+    /** Resolves once the client has read enough of what was written; drops a client that stops reading. */
+    const drained = (): Promise<void> =>
+      new Promise((resolve) => {
+        const timer = setTimeout(() => {
+          this.log('control connection dropped: the client does not read its replies');
+          sock.destroy();
+        }, this.idleTimeoutMs);
+        const done = (): void => {
+          clearTimeout(timer);
+          sock.off('drain', done);
+          sock.off('close', done);
+          resolve();
+        };
+        sock.on('drain', done);
+        sock.on('close', done);
+      });
+
+    const write = async (lines: Iterable<string>): Promise<void> => {
+      for (const line of lines) {
+        if (sock.destroyed || sock.writableEnded) return;
+        if (!sock.write(line)) await drained();
       }
     };
 
-    const enqueue = (task: () => Promise<void>): void => {
+    /**
+     * Work out the reply in the server-wide queue (commands never interleave),
+     * then write it in this connection's order, outside that queue.
+     */
+    const enqueue = (answer: () => Promise<Iterable<string>>): void => {
       pending++;
-      this.queue = this.queue.then(async () => {
+      clearTimeout(idleTimer);
+      idleTimer = undefined;
+      const lines = this.queue.then(answer).catch((err: unknown) => {
+        this.log(`control request failed unexpectedly: ${(err as Error)?.stack ?? String(err)}`);
+        return [] as Iterable<string>;
+      });
+      this.queue = lines.then(() => undefined);
+      output = output.then(async () => {
         try {
-          await task();
+          await write(await lines);
         } catch (err) {
-          this.log(`control request failed unexpectedly: ${(err as Error)?.stack ?? String(err)}`);
+          // A reply cut off in the middle cannot be mended: drop the connection.
+          this.log(`control reply failed unexpectedly: ${(err as Error)?.stack ?? String(err)}`);
+          sock.destroy();
         } finally {
           pending--;
-          if (pending < MAX_QUEUED_PER_CONNECTION && sock.isPaused() && !closing) sock.resume();
+          if (pending < MAX_QUEUED_PER_CONNECTION && sock.isPaused() && !closing) {
+            sock.resume();
+            armLine();
+          }
           if ((closing || ended) && pending === 0) finish();
+          else armIdle();
         }
       });
     };
 
     const refuse = (id: number | null, message: string): void => {
       closing = true;
-      enqueue(async () => send(errorReply(id, 'EPROTO', message)));
+      clearTimeout(lineTimer);
+      lineTimer = undefined;
+      enqueue(async () => [encodeReply(errorReply(id, 'EPROTO', message))]);
     };
 
     const handleLine = (line: Buffer): void => {
@@ -214,30 +288,41 @@ export class ControlServer {
       }
       const req = parsed.request;
       enqueue(async () => {
-        if (sock.destroyed) return; // client gone: do not act for it
-        send(await this.run(req));
+        if (sock.destroyed) return []; // client gone: do not act for it
+        return this.run(req);
       });
     };
 
-    sock.setTimeout(this.idleTimeoutMs, () => {
-      if (pending === 0) sock.destroy();
-      else sock.setTimeout(this.idleTimeoutMs); // busy, not idle: look again later
-    });
+    armIdle();
     sock.on('data', (chunk: Buffer) => {
       if (closing) return; // drain and discard until the client goes
+      clearTimeout(idleTimer);
+      idleTimer = undefined;
       for (const ev of splitter.push(chunk)) {
         if (ev.kind === 'overflow') {
           refuse(null, `request line too long (more than ${MAX_LINE_BYTES} bytes)`);
           return;
         }
+        // That line made its deadline; the next one gets its own.
+        clearTimeout(lineTimer);
+        lineTimer = undefined;
         handleLine(ev.line);
         if (closing) return;
       }
       // Back-pressure: read no further while this client has many requests queued.
-      if (pending >= MAX_QUEUED_PER_CONNECTION) sock.pause();
+      if (pending >= MAX_QUEUED_PER_CONNECTION) {
+        sock.pause();
+        // Its line cannot end while we do not read it: that time is not the client's.
+        clearTimeout(lineTimer);
+        lineTimer = undefined;
+      }
+      armLine();
+      armIdle();
     });
     sock.on('end', () => {
       ended = true;
+      clearTimeout(lineTimer);
+      lineTimer = undefined;
       if (!closing) {
         // A last request without its newline still gets an answer.
         const rest = splitter.rest();
@@ -249,17 +334,21 @@ export class ControlServer {
       if (!QUIET_SOCKET_ERRORS.has(err.code ?? '')) this.log(`control connection error: ${err.message}`);
       sock.destroy();
     });
-    sock.on('close', () => this.connections.delete(sock));
+    sock.on('close', () => {
+      stopTimers();
+      this.connections.delete(sock);
+    });
   }
 
-  private async run(req: Request): Promise<Reply> {
+  /** The reply lines to one request. */
+  private async run(req: Request): Promise<Iterable<string>> {
     try {
-      return okReply(req.id, await this.handler(req));
+      return resultLines(req.id, req.cmd, await this.handler(req));
     } catch (err) {
-      if (err instanceof VswError) return errorReply(req.id, err.code, err.message);
+      if (err instanceof VswError) return [encodeReply(errorReply(req.id, err.code, err.message))];
       const message = (err as Error)?.message ?? String(err);
       this.log(`internal error handling '${req.cmd}': ${(err as Error)?.stack ?? message}`);
-      return errorReply(req.id, 'EINTERNAL', `internal error: ${message}`);
+      return [encodeReply(errorReply(req.id, 'EINTERNAL', `internal error: ${message}`))];
     }
   }
 

@@ -11,8 +11,10 @@
 // under the new name, and an add or delete the dataplane finishes after the
 // request timed out is applied when its answer comes.
 
+import { formatMac } from '../core/mac.js';
 import type { Dataplane } from '../dataplane/dataplane.js';
-import type { FdbRow, Stats } from '../dataplane/messages.js';
+import { dumpAgeSeconds, dumpLength, dumpMac, dumpPort, type FdbDump } from '../dataplane/fdb-dump.js';
+import type { Stats } from '../dataplane/messages.js';
 import { DataplaneTimeoutError, InUseError, VswError } from '../errors.js';
 import type { FdbEntry, StatsResult } from '../control/protocol.js';
 import { interfaceHolder, isEthernet, isLoopback, readInterface, SYSFS_NET } from '../control/sysfs.js';
@@ -260,17 +262,16 @@ export class Switch {
     return this.ports.map((p) => ({ ...p }));
   }
 
-  async fdb(): Promise<FdbEntry[]> {
-    const rows: FdbRow[] = await this.dataplane.fdb();
-    const names = new Map(this.ports.map((p) => [p.index, p.ifname]));
-    const out: FdbEntry[] = [];
-    for (const row of rows) {
-      const name = names.get(row.port);
-      // Entries of a port that is being removed are about to be flushed.
-      if (name === undefined) continue;
-      out.push({ mac: row.mac, port: name, ageSeconds: row.ageSeconds });
-    }
-    return out;
+  /**
+   * The learned MACs, named by port: one snapshot of the dataplane's FDB, read
+   * an entry at a time as it is listed, so a big table never becomes a big
+   * array of objects.
+   */
+  async fdb(): Promise<Iterable<FdbEntry>> {
+    const dump = await this.dataplane.fdb();
+    const names: (string | undefined)[] = [];
+    for (const p of this.ports) names[p.index] = p.ifname;
+    return namedEntries(dump, names);
   }
 
   async stats(): Promise<StatsResult> {
@@ -292,5 +293,15 @@ export class Switch {
       });
     }
     return { ports, drops: { ...s.drops }, fdb: { ...s.fdb } };
+  }
+}
+
+function* namedEntries(dump: FdbDump, names: readonly (string | undefined)[]): Generator<FdbEntry, void, undefined> {
+  const n = dumpLength(dump);
+  for (let i = 0; i < n; i++) {
+    const port = names[dumpPort(dump, i)];
+    // Entries of a port that is being removed are about to be flushed.
+    if (port === undefined) continue;
+    yield { mac: formatMac(dumpMac(dump, i)), port, ageSeconds: dumpAgeSeconds(dump, i) };
   }
 }

@@ -2,7 +2,8 @@
 // the AF_PACKET worker thread; unit tests of the control plane may use another.
 
 import type { EventEmitter } from 'node:events';
-import type { FdbRow, Stats } from './messages.js';
+import type { FdbDump } from './fdb-dump.js';
+import type { Stats } from './messages.js';
 
 /**
  * Events: 'link' ({ port, up, mtu }), 'gone' ({ port }): the interface was deleted
@@ -16,7 +17,8 @@ export interface Dataplane extends EventEmitter {
   addPort(port: number, ifname: string, ifindex: number): Promise<void>;
   /** Stop forwarding on the port, flush its FDB entries, close its socket (promiscuity is restored by the kernel). */
   removePort(port: number): Promise<void>;
-  fdb(): Promise<FdbRow[]>;
+  /** Every live entry, compactly (see fdb-dump.ts). */
+  fdb(): Promise<FdbDump>;
   stats(): Promise<Stats>;
   /** Close every port and end the worker. */
   stop(): Promise<void>;

@@ -9,7 +9,8 @@ import { writeSync } from 'node:fs';
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { DataplaneTimeoutError, VswError } from '../errors.js';
 import type { Dataplane } from './dataplane.js';
-import type { DataplaneOptions, FdbRow, Reply, Request, Stats } from './messages.js';
+import type { FdbDump } from './fdb-dump.js';
+import type { DataplaneOptions, Reply, Request, Stats } from './messages.js';
 import type { WorkerData } from './worker.js';
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
@@ -87,8 +88,8 @@ export class WorkerDataplane extends EventEmitter implements Dataplane {
     await this.request({ op: 'delete', port });
   }
 
-  async fdb(): Promise<FdbRow[]> {
-    return (await this.request({ op: 'fdb' })) as FdbRow[];
+  async fdb(): Promise<FdbDump> {
+    return (await this.request({ op: 'fdb' })) as FdbDump;
   }
 
   async stats(): Promise<Stats> {

@@ -22,15 +22,10 @@ export interface DataplaneOptions {
 export type Request =
   | { id: number; op: 'add'; port: number; ifname: string; ifindex: number }
   | { id: number; op: 'delete'; port: number }
+  /** Answered with an FdbDump (fdb-dump.ts). */
   | { id: number; op: 'fdb' }
   | { id: number; op: 'stats' }
   | { id: number; op: 'shutdown' };
-
-export interface FdbRow {
-  mac: string; // aa:bb:cc:dd:ee:ff
-  port: number;
-  ageSeconds: number;
-}
 
 export interface PortStats {
   port: number;

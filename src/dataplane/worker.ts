@@ -22,6 +22,7 @@ import { readLinkStateSync } from '../control/sysfs.js';
 import { REASON_COUNT, REASON_NAMES } from '../core/reasons.js';
 import { VswError } from '../errors.js';
 import * as libc from '../native/libc.js';
+import { dumpFdb } from './fdb-dump.js';
 import type { DataplaneEvent, DataplaneOptions, PortStats, Reply, Request, Stats } from './messages.js';
 import { PortClaim } from './claim.js';
 import { openBigSendSocket, openPacketSocket, takeRingDrops } from './packet-socket.js';
@@ -189,9 +190,7 @@ class DataplaneWorker implements LinkOwner {
       case 'delete':
         return this.removePort(req.port);
       case 'fdb':
-        return this.fwd.fdb
-          .dumpFormatted(performance.now())
-          .map((e) => ({ mac: e.mac, port: e.port, ageSeconds: Math.floor(e.ageMs / 1000) }));
+        return dumpFdb(this.fwd.fdb, performance.now());
       case 'stats':
         return this.stats();
       case 'shutdown':

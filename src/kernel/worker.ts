@@ -26,6 +26,7 @@ import { VswError } from '../errors.js';
 import { BPF_TCX_INGRESS, BpfObject, linkCreate } from '../native/libbpf.js';
 import * as libc from '../native/libc.js';
 import type { DataplaneEvent, DataplaneOptions, PortStats, Reply, Request, Stats } from '../dataplane/messages.js';
+import { dumpFdb } from '../dataplane/fdb-dump.js';
 import { openPromiscSocket } from '../dataplane/packet-socket.js';
 import { errorReply } from '../dataplane/replies.js';
 import { LinkMonitor, type LinkOwner } from '../dataplane/link-monitor.js';
@@ -195,9 +196,7 @@ class KernelWorker implements LearnSink, LinkOwner {
         return this.removePort(req.port);
       case 'fdb':
         this.ring.drain(this);
-        return this.fdb
-          .dumpFormatted(monotonicMs())
-          .map((e) => ({ mac: e.mac, port: e.port, ageSeconds: Math.floor(e.ageMs / 1000) }));
+        return dumpFdb(this.fdb, monotonicMs());
       case 'stats':
         this.ring.drain(this);
         return this.stats();

@@ -10,7 +10,9 @@ import { ControlServer, switchHandler } from '../../src/control/server.js';
 import { PortLocks } from '../../src/daemon/port-lock.js';
 import { Switch } from '../../src/daemon/switch.js';
 import type { Dataplane } from '../../src/dataplane/dataplane.js';
-import type { FdbRow, Stats } from '../../src/dataplane/messages.js';
+import { parseMac } from '../../src/core/mac.js';
+import { type FdbDump, fdbDumpOf } from '../../src/dataplane/fdb-dump.js';
+import type { Stats } from '../../src/dataplane/messages.js';
 import { DataplaneTimeoutError, VswError } from '../../src/errors.js';
 
 export type Call =
@@ -19,6 +21,13 @@ export type Call =
   | { op: 'fdb' }
   | { op: 'stats' }
   | { op: 'stop' };
+
+/** One FDB entry as a test states it. */
+export interface FdbRow {
+  mac: string; // aa:bb:cc:dd:ee:ff
+  port: number;
+  ageSeconds: number;
+}
 
 export class FakeDataplane extends EventEmitter implements Dataplane {
   readonly calls: Call[] = [];
@@ -70,9 +79,9 @@ export class FakeDataplane extends EventEmitter implements Dataplane {
     if (!this.ports.delete(port)) throw new VswError('EINTERNAL', `fake dataplane: port ${port} is not open`);
   }
 
-  async fdb(): Promise<FdbRow[]> {
+  async fdb(): Promise<FdbDump> {
     this.calls.push({ op: 'fdb' });
-    return this.fdbRows.map((r) => ({ ...r }));
+    return fdbDumpOf(this.fdbRows.map((r) => ({ mac: parseMac(r.mac), port: r.port, ageSeconds: r.ageSeconds })));
   }
 
   async stats(): Promise<Stats> {
@@ -182,7 +191,9 @@ export interface TestSwitch {
 }
 
 /** A control server on a Unix socket in a fresh temp dir, a Switch, a FakeDataplane and a fake sysfs. */
-export async function startTestSwitch(opts: { maxPorts?: number; lockDir?: string } = {}): Promise<TestSwitch> {
+export async function startTestSwitch(
+  opts: { maxPorts?: number; lockDir?: string; idleTimeoutMs?: number; requestTimeoutMs?: number } = {},
+): Promise<TestSwitch> {
   const dir = await mkdtemp(join(tmpdir(), 'vsw-ctl-'));
   const path = join(dir, 'run', 'vswitchd.sock');
   const dataplane = new FakeDataplane();
@@ -193,7 +204,13 @@ export async function startTestSwitch(opts: { maxPorts?: number; lockDir?: strin
   };
   const locks = new PortLocks({ dir: opts.lockDir ?? join(dir, 'ports'), owner: { pid: process.pid, socket: path } });
   const sw = new Switch({ dataplane, maxPorts: opts.maxPorts ?? 24, log, locks, sysfsRoot: sysfs.root });
-  const server = new ControlServer({ path, handler: switchHandler(sw), log });
+  const server = new ControlServer({
+    path,
+    handler: switchHandler(sw),
+    log,
+    idleTimeoutMs: opts.idleTimeoutMs,
+    requestTimeoutMs: opts.requestTimeoutMs,
+  });
   await server.start();
   let accepted = 0;
   // Count connections without disturbing the server's own handling.

@@ -62,8 +62,22 @@ describe('vswconfig argument parsing', () => {
       ifname: 'veth1-vsw',
     });
     for (const cmd of ['show', 'fdb', 'stats'] as const) {
-      assert.deepEqual(parseCliArgs([cmd], env), { kind: 'run', socket: DEFAULT_SOCKET_PATH, cmd });
+      assert.deepEqual(parseCliArgs([cmd], env), { kind: 'run', socket: DEFAULT_SOCKET_PATH, cmd, json: false });
     }
+  });
+
+  it('takes -j or --json, before or after the command', () => {
+    for (const argv of [['-j', 'fdb'], ['fdb', '--json'], ['--socket', '/tmp/s', '-j', 'fdb']]) {
+      assert.equal((parseCliArgs(argv, env) as { json: boolean }).json, true, argv.join(' '));
+    }
+    assert.deepEqual(parseCliArgs(['-jh'], env), { kind: 'help' });
+    // add and delete print nothing: -j is accepted and changes nothing.
+    assert.deepEqual(parseCliArgs(['-j', 'add', 'veth1-vsw'], env), {
+      kind: 'run',
+      socket: DEFAULT_SOCKET_PATH,
+      cmd: 'add',
+      ifname: 'veth1-vsw',
+    });
   });
 
   it('takes the socket from VSWITCH_SOCKET, and --socket over it', () => {
@@ -96,6 +110,8 @@ describe('vswconfig argument parsing', () => {
       [['fdb', 'x'], /^unexpected argument 'x'$/],
       [['stats', 'x'], /^unexpected argument 'x'$/],
       [['--bogus', 'show'], /^unknown option '--bogus'$/],
+      [['-x', 'show'], /^unknown option '-x'$/],
+      [['--json=yes', 'show'], /^option '--json' takes no value$/],
       [['show', '--socket'], /^option '--socket' needs a path$/],
       [['--socket=', 'show'], /^option '--socket' needs a non-empty path$/],
       [['add', 'abcdefghijklmnopq'], /^invalid interface name 'abcdefghijklmnopq': longer than 15 bytes$/],
@@ -216,6 +232,37 @@ describe('vswconfig program', () => {
     t.dataplane.fdbRows = [{ mac: 'aa:bb:cc:dd:ee:ff', port: index, ageSeconds: 12.7 }];
     const r = await run(['--socket', t.path, 'fdb']);
     assert.deepEqual(r, { status: 0, stdout: 'aa:bb:cc:dd:ee:ff dev veth1-vsw age 12\n', stderr: '' });
+  });
+
+  it('-j: show, fdb and stats print one JSON document each, interfaces as "ifname"', async () => {
+    if (!t.sw.show().includes('veth1-vsw')) await run(['--socket', t.path, 'add', 'veth1-vsw']);
+    const index = t.sw.list().find((p) => p.ifname === 'veth1-vsw')!.index;
+    t.dataplane.fdbRows = [
+      { mac: 'aa:bb:cc:dd:ee:ff', port: index, ageSeconds: 12.7 },
+      { mac: '02:00:00:00:00:01', port: index, ageSeconds: 0 },
+    ];
+    t.dataplane.statsValue = {
+      ports: [{ port: index, up: true, mtu: 1500, rxFrames: 3, rxBytes: 300, txFrames: 4, txBytes: 400, rxRingDrops: 0 }],
+      drops: { 'link-local': 2 },
+      fdb: { entries: 2, learned: 2, moved: 0, expired: 0, evicted: 0, flushed: 0, refused: 0 },
+    };
+    const parse = async (args: string[]): Promise<unknown> => {
+      const r = await run(['--socket', t.path, ...args]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stderr, '');
+      assert.ok(r.stdout.endsWith('\n') && r.stdout.indexOf('\n') === r.stdout.length - 1, 'one line, one document');
+      return JSON.parse(r.stdout);
+    };
+    assert.deepEqual(await parse(['-j', 'show']), { datapath: 'user', ports: [{ ifname: 'veth1-vsw' }] });
+    assert.deepEqual(await parse(['fdb', '--json']), [
+      { mac: 'aa:bb:cc:dd:ee:ff', ifname: 'veth1-vsw', age: 12 },
+      { mac: '02:00:00:00:00:01', ifname: 'veth1-vsw', age: 0 },
+    ]);
+    assert.deepEqual(await parse(['-j', 'stats']), {
+      ports: [{ ifname: 'veth1-vsw', up: true, mtu: 1500, rxFrames: 3, rxBytes: 300, txFrames: 4, txBytes: 400, rxRingDrops: 0 }],
+      drops: { 'link-local': 2 },
+      fdb: { entries: 2, learned: 2, moved: 0, expired: 0, evicted: 0, flushed: 0 },
+    });
   });
 
   it('stats prints the port table, drops by reason and fdb counters', async () => {

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatFdb, formatShow, formatStats } from '../../src/cli/format.js';
+import { formatFdb, formatShow, formatStats, jsonFdb, jsonFdbItems } from '../../src/cli/format.js';
 import { REASON_NAMES } from '../../src/core/reasons.js';
 
 describe('vswconfig output', () => {
-  it('show: one port name per line, nothing for no ports', () => {
-    assert.equal(formatShow(['veth1-vsw', 'veth2-vsw']), 'veth1-vsw\nveth2-vsw\n');
-    assert.equal(formatShow([]), '');
+  it('show: the datapath, then one port name per line', () => {
+    assert.equal(formatShow('kernel', ['veth1-vsw', 'veth2-vsw']), 'datapath kernel\nveth1-vsw\nveth2-vsw\n');
+    assert.equal(formatShow('user', []), 'datapath user\n');
   });
 
   it('fdb: like bridge fdb show, age in whole seconds', () => {
@@ -17,6 +17,19 @@ describe('vswconfig output', () => {
       ]),
       'aa:bb:cc:dd:ee:ff dev veth1-vsw age 12\n02:00:00:00:00:01 dev veth2-vsw age 0\n',
     );
+  });
+
+  it('fdb -j: the parts put together make one JSON array, empty parts and all', () => {
+    const a = { mac: 'aa:bb:cc:dd:ee:ff', port: 'veth1-vsw', ageSeconds: 12.9 };
+    const b = { mac: '02:00:00:00:00:01', port: 'veth2-vsw', ageSeconds: 0 };
+    const doc = (parts: (typeof a)[][]): unknown =>
+      JSON.parse([...jsonFdb(parts.map((p) => Buffer.from(jsonFdbItems(p))))].join(''));
+    assert.deepEqual(doc([]), []);
+    assert.deepEqual(doc([[a], [], [b, a]]), [
+      { mac: 'aa:bb:cc:dd:ee:ff', ifname: 'veth1-vsw', age: 12 },
+      { mac: '02:00:00:00:00:01', ifname: 'veth2-vsw', age: 0 },
+      { mac: 'aa:bb:cc:dd:ee:ff', ifname: 'veth1-vsw', age: 12 },
+    ]);
   });
 
   it('stats: aligned port table, every drop reason in order, then fdb counters', () => {

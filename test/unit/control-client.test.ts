@@ -50,6 +50,30 @@ describe('control client', () => {
     }
   });
 
+  it('refuses an fdb listing whose count disagrees with the entries received', async () => {
+    const entry = { mac: '02:00:00:00:00:01', port: 'veth1-vsw', ageSeconds: 1 };
+    const s = await fakeServer(dir, 'miscount.sock', (sock) => {
+      sock.write(`${JSON.stringify({ v: 1, id: 1, ok: true, part: { entries: [entry] } })}\n`);
+      sock.write(`${JSON.stringify({ v: 1, id: 1, ok: true, result: { count: 2 } })}\n`);
+    });
+    try {
+      await assert.rejects(request(s.path, { cmd: 'fdb' }), isVsw('EPROTO', /^bad reply from vswitchd: 1 fdb entries received, 2 announced$/));
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('refuses a part line in the reply to a command that does not stream', async () => {
+    const s = await fakeServer(dir, 'part.sock', (sock) => {
+      sock.write(`${JSON.stringify({ v: 1, id: 1, ok: true, part: { ports: ['a'] } })}\n`);
+    });
+    try {
+      await assert.rejects(request(s.path, { cmd: 'show' }), isVsw('EPROTO', /unexpected part for 'show'/));
+    } finally {
+      await s.close();
+    }
+  });
+
   it('reports a daemon that closes without replying', async () => {
     const s = await fakeServer(dir, 'closer.sock', (sock) => sock.end());
     try {

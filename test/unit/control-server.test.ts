@@ -161,15 +161,21 @@ describe('control server and port registry', () => {
       drops: { runt: 1 },
       fdb: { entries: 2, learned: 2, moved: 0, expired: 0, evicted: 0, flushed: 0, refused: 0 },
     };
-    assert.deepEqual(
-      await ask(t.path, { cmd: 'fdb' }),
-      ok({
-        entries: [
-          { mac: '02:00:00:00:00:01', port: 'veth1-vsw', ageSeconds: 3 },
-          { mac: '02:00:00:00:00:02', port: 'veth2-vsw', ageSeconds: 0 },
-        ],
-      }),
-    );
+    const fdb = await exchange(t.path, '{"v":1,"id":1,"cmd":"fdb"}\n', { expectReplies: 2 });
+    assert.deepEqual(fdb.replies, [
+      {
+        v: 1,
+        id: 1,
+        ok: true,
+        part: {
+          entries: [
+            { mac: '02:00:00:00:00:01', port: 'veth1-vsw', ageSeconds: 3 },
+            { mac: '02:00:00:00:00:02', port: 'veth2-vsw', ageSeconds: 0 },
+          ],
+        },
+      },
+      ok({ count: 2 }),
+    ]);
     assert.deepEqual(
       await ask(t.path, { cmd: 'stats' }),
       ok({
