@@ -200,12 +200,12 @@ describe('vswconfig program', () => {
     assert.equal(flagWins.status, 0, flagWins.stderr);
   });
 
-  it('add and delete print nothing and exit 0; show prints one name per line', async () => {
+  it('add and delete print nothing and exit 0; show prints the datapath, then one name per line', async () => {
     const a1 = await run(['--socket', t.path, 'add', 'veth1-vsw']);
     const a2 = await run(['--socket', t.path, 'add', 'veth2-vsw']);
     for (const r of [a1, a2]) assert.deepEqual(r, { status: 0, stdout: '', stderr: '' });
     const show = await run(['--socket', t.path, 'show']);
-    assert.deepEqual(show, { status: 0, stdout: 'veth1-vsw\nveth2-vsw\n', stderr: '' });
+    assert.deepEqual(show, { status: 0, stdout: 'datapath user\nveth1-vsw\nveth2-vsw\n', stderr: '' });
     const d = await run(['--socket', t.path, 'delete', 'veth2-vsw']);
     assert.deepEqual(d, { status: 0, stdout: '', stderr: '' });
     assert.deepEqual(t.sw.show(), ['veth1-vsw']);
@@ -261,7 +261,7 @@ describe('vswconfig program', () => {
     assert.deepEqual(await parse(['-j', 'stats']), {
       ports: [{ ifname: 'veth1-vsw', up: true, mtu: 1500, rxFrames: 3, rxBytes: 300, txFrames: 4, txBytes: 400, rxRingDrops: 0 }],
       drops: { 'link-local': 2 },
-      fdb: { entries: 2, learned: 2, moved: 0, expired: 0, evicted: 0, flushed: 0 },
+      fdb: { entries: 2, learned: 2, moved: 0, expired: 0, evicted: 0, flushed: 0, refused: 0 },
     });
   });
 

@@ -32,9 +32,9 @@ describe('control server and port registry', () => {
     assert.deepEqual(await ask(t.path, { cmd: 'add', ifname: 'veth2-vsw' }), ok());
     assert.deepEqual(await ask(t.path, { cmd: 'add', ifname: 'veth1-vsw' }), ok());
     assert.deepEqual(await ask(t.path, { cmd: 'add', ifname: 'veth3-vsw' }), ok());
-    assert.deepEqual(await ask(t.path, { cmd: 'show' }), ok({ ports: ['veth2-vsw', 'veth1-vsw', 'veth3-vsw'] }));
+    assert.deepEqual(await ask(t.path, { cmd: 'show' }), ok({ datapath: 'user', ports: ['veth2-vsw', 'veth1-vsw', 'veth3-vsw'] }));
     assert.deepEqual(await ask(t.path, { cmd: 'delete', ifname: 'veth1-vsw' }), ok());
-    assert.deepEqual(await ask(t.path, { cmd: 'show' }), ok({ ports: ['veth2-vsw', 'veth3-vsw'] }));
+    assert.deepEqual(await ask(t.path, { cmd: 'show' }), ok({ datapath: 'user', ports: ['veth2-vsw', 'veth3-vsw'] }));
     assert.deepEqual(t.dataplane.calls, [
       { op: 'addPort', port: 0, ifname: 'veth2-vsw', ifindex: 102 },
       { op: 'addPort', port: 1, ifname: 'veth1-vsw', ifindex: 101 },
@@ -109,7 +109,7 @@ describe('control server and port registry', () => {
   it('a failed dataplane add leaves nothing registered', async () => {
     t.dataplane.failNextAdd = new VswError('ESYSCALL', 'bind (veth1-vsw): ENETDOWN');
     assert.deepEqual(await ask(t.path, { cmd: 'add', ifname: 'veth1-vsw' }), err('ESYSCALL', 'bind (veth1-vsw): ENETDOWN'));
-    assert.deepEqual(await ask(t.path, { cmd: 'show' }), ok({ ports: [] }));
+    assert.deepEqual(await ask(t.path, { cmd: 'show' }), ok({ datapath: 'user', ports: [] }));
     // The index is free again and the name can be added.
     assert.deepEqual(await ask(t.path, { cmd: 'add', ifname: 'veth1-vsw' }), ok());
     assert.deepEqual(t.sw.list(), [{ index: 0, ifname: 'veth1-vsw', ifindex: 101 }]);
@@ -120,7 +120,7 @@ describe('control server and port registry', () => {
     await ask(t.path, { cmd: 'add', ifname: 'veth2-vsw' });
     t.dataplane.interfaceDeleted(0);
     await t.sysfs.remove('veth1-vsw');
-    assert.deepEqual(await ask(t.path, { cmd: 'show' }), ok({ ports: ['veth2-vsw'] }));
+    assert.deepEqual(await ask(t.path, { cmd: 'show' }), ok({ datapath: 'user', ports: ['veth2-vsw'] }));
     assert.ok(t.logs.includes('port veth1-vsw removed: interface deleted'), t.logs.join('\n'));
     assert.deepEqual(
       await ask(t.path, { cmd: 'delete', ifname: 'veth1-vsw' }),
@@ -198,7 +198,7 @@ describe('control server and port registry', () => {
       .map((r) => `${JSON.stringify(r)}\n`)
       .join('');
     const r = await exchange(t.path, lines, { expectReplies: 3 });
-    assert.deepEqual(r.replies, [ok(null, 10), err('ENODEV', 'no such interface: nope0', 11), ok({ ports: ['veth1-vsw'] }, 12)]);
+    assert.deepEqual(r.replies, [ok(null, 10), err('ENODEV', 'no such interface: nope0', 11), ok({ datapath: 'user', ports: ['veth1-vsw'] }, 12)]);
   });
 
   it('answers hundreds of pipelined requests on one connection, all in order', async () => {
@@ -215,7 +215,7 @@ describe('control server and port registry', () => {
 
   it('answers a last request that has no newline once the client half-closes', async () => {
     const r = await exchange(t.path, '{"v":1,"id":4,"cmd":"show"}', { end: true });
-    assert.deepEqual(r.replies, [ok({ ports: [] }, 4)]);
+    assert.deepEqual(r.replies, [ok({ datapath: 'user', ports: [] }, 4)]);
     assert.equal(r.closed, true);
   });
 
@@ -241,7 +241,7 @@ describe('control server and port registry', () => {
     const r2 = await exchange(t.path, 'this is not json\n{"v":1,"id":2,"cmd":"show"}\n');
     assert.deepEqual(r2.replies, [err('EPROTO', 'request is not valid JSON', null)], 'nothing after the bad line is answered');
     assert.equal(r2.closed, true);
-    assert.deepEqual(await ask(t.path, { cmd: 'show' }), ok({ ports: [] }));
+    assert.deepEqual(await ask(t.path, { cmd: 'show' }), ok({ datapath: 'user', ports: [] }));
   });
 
   it('an unknown command or field gets an EPROTO reply with its id and the connection is closed', async () => {
@@ -258,7 +258,7 @@ describe('control server and port registry', () => {
     const r = await exchange(t.path, huge, { timeoutMs: 5000 });
     assert.equal(r.closed, true);
     assert.deepEqual(r.replies, [err('EPROTO', `request line too long (more than ${MAX_LINE_BYTES} bytes)`, null)]);
-    assert.deepEqual(await ask(t.path, { cmd: 'show' }), ok({ ports: [] }));
+    assert.deepEqual(await ask(t.path, { cmd: 'show' }), ok({ datapath: 'user', ports: [] }));
   });
 
   it('a client that disconnects mid-request does not disturb the server', async () => {
@@ -279,7 +279,7 @@ describe('control server and port registry', () => {
 
   it('the client library maps error replies to VswError codes', async () => {
     await request(t.path, { cmd: 'add', ifname: 'veth1-vsw' });
-    assert.deepEqual(await request(t.path, { cmd: 'show' }), { ports: ['veth1-vsw'] });
+    assert.deepEqual(await request(t.path, { cmd: 'show' }), { datapath: 'user', ports: ['veth1-vsw'] });
     await assert.rejects(request(t.path, { cmd: 'add', ifname: 'veth1-vsw' }), (e: unknown) => {
       return e instanceof VswError && e.code === 'EEXIST' && e.message === 'veth1-vsw is already a port of the switch';
     });
@@ -301,7 +301,7 @@ describe('control server start-up and shutdown', () => {
         return e instanceof VswError && e.message === `another vswitchd is already running on ${t.path}`;
       });
       // The running one is untouched.
-      assert.deepEqual(await ask(t.path, { cmd: 'show' }), ok({ ports: [] }));
+      assert.deepEqual(await ask(t.path, { cmd: 'show' }), ok({ datapath: 'user', ports: [] }));
     } finally {
       await t.close();
     }
@@ -329,7 +329,7 @@ describe('control server start-up and shutdown', () => {
     const server = new ControlServer({ path, handler: switchHandler(t.sw), log: () => {} });
     try {
       await server.start();
-      assert.deepEqual(await ask(path, { cmd: 'show' }), ok({ ports: [] }));
+      assert.deepEqual(await ask(path, { cmd: 'show' }), ok({ datapath: 'user', ports: [] }));
     } finally {
       await server.close();
       await t.close();
