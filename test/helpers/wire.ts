@@ -38,15 +38,21 @@ for ns, ifname in spec['ifaces']:
     socks.append(s)
 if libc.setns(home_fd, CLONE_NEWNET) != 0:
     raise OSError(ctypes.get_errno(), 'setns back')
+sent_at = []
 for i, (h, frames) in enumerate(spec['chunks']):
     if i:
         time.sleep(spec['gap'])
     for f in frames:
         socks[h].send(bytes.fromhex(f))
+        sent_at.append(time.monotonic_ns() / 1e6)
+print(json.dumps(sent_at))
 `;
 
-/** Send `chunks` in order, each from its host's interface, pausing `gapMs` between chunks. */
-export function sendChunks(lab: Lab, hosts: readonly Host[], chunks: readonly Chunk[], gapMs: number): void {
+/**
+ * Send `chunks` in order, each from its host's interface, pausing `gapMs` between chunks.
+ * Returns when each frame was sent (CLOCK_MONOTONIC, ms), in order.
+ */
+export function sendChunks(lab: Lab, hosts: readonly Host[], chunks: readonly Chunk[], gapMs: number): number[] {
   const spec = join(lab.dir, `chunks-${Date.now()}.json`);
   writeFileSync(
     spec,
@@ -58,7 +64,7 @@ export function sendChunks(lab: Lab, hosts: readonly Host[], chunks: readonly Ch
   );
   const script = join(lab.dir, 'send-chunks.py');
   writeFileSync(script, SENDER);
-  lab.sh(`${PYTHON} ${script} ${spec}`);
+  return JSON.parse(lab.sh(`${PYTHON} ${script} ${spec}`)) as number[];
 }
 
 /** The frames of a pcap file (Ethernet link type), in order. */

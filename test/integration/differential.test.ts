@@ -14,11 +14,20 @@
 // to send a frame shorter than the device's 14-byte header, so none can
 // reach a veth port.
 //
-// The seed is printed; VSWITCH_DIFF_SEED=N runs one sequence again.
+// A second sequence overflows a 16-entry FDB with 40 stations, so that
+// learning evicts (the fair eviction of src/core/fdb.ts). The kernel datapath
+// does not match the core there yet (its map cannot evict when full; vswitchd
+// evicts after the fact), so on it that test is a todo: it runs and reports,
+// and does not fail the suite.
+//
+// The model runs on the send times of the frames, so that an FDB entry is
+// refreshed (hit after 1 s) in the model when it is in the switch.
+//
+// The seed is printed; VSWITCH_DIFF_SEED=N runs the sequences again.
 
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { NO_TAG } from '../../src/core/batch.js';
 import { Forwarder } from '../../src/core/forwarder.js';
 import { formatMac, parseMac, writeMac } from '../../src/core/mac.js';
@@ -28,7 +37,7 @@ import {
   dropCounts,
   fdbEntries,
   type Host,
-  Lab,
+  labsCleanedAfterAll,
   portStats,
   TEST_DATAPATH,
   waitUntil,
@@ -37,7 +46,6 @@ import { makeBatch, MemPorts, prng, vlanTag } from '../helpers/memports.js';
 import { type Chunk, readPcap, sendChunks } from '../helpers/wire.js';
 
 const DATAPATH = TEST_DATAPATH || 'kernel';
-const FRAMES = 400;
 /** Host 3's veth pair (both ends) is smaller: frames around 1400 bytes test per-port MTU. */
 const MTUS = [1500, 1500, 1500, 1400];
 /** Between chunks from different ports: the switch finishes one before the next arrives. */
@@ -49,21 +57,7 @@ const ETH_P_8021AD = 0x88a8;
 /** 'VSWD', then the frame's sequence number: how a captured frame is recognised. */
 const MAGIC = 0x56535744;
 
-const lab = new Lab('10.84');
-let hosts: Host[];
-
-before(async () => {
-  hosts = MTUS.map((mtu, n) => lab.addHost(n, { mtu, quiet: true }));
-  await lab.startSwitch(['--datapath', DATAPATH]);
-  for (const h of hosts) {
-    const r = lab.vswconfig('add', h.port);
-    assert.equal(r.code, 0, `vswconfig add ${h.port}: ${r.stderr}`);
-  }
-});
-
-after(async () => {
-  await lab.cleanup();
-});
+const newLab = labsCleanedAfterAll();
 
 interface Sent {
   seq: number;
@@ -74,22 +68,24 @@ interface Sent {
   what: string;
 }
 
-const POOL = Array.from({ length: 12 }, (_, i) => parseMac(`02:d1:ff:00:00:${(i + 1).toString(16).padStart(2, '0')}`));
+/** Stations: unicast sources, each living behind one host at a time. */
+const station = (i: number): number => parseMac('02:d1:ff:00:00:00') + i + 1;
 const GROUPS = ['ff:ff:ff:ff:ff:ff', '01:00:5e:00:00:fb', '33:33:00:00:00:01', '01:80:c2:00:00:10', '01:80:c2:00:00:21', '03:00:00:00:00:01'].map(parseMac);
 const INVALID_SOURCES = ['00:00:00:00:00:00', 'ff:ff:ff:ff:ff:ff', '01:00:5e:00:00:01', '33:33:00:00:00:01'].map(parseMac);
 
-/** A seeded sequence: chunks of 1–5 frames from one host each. */
-function generate(seed: number): { chunks: Chunk[]; sent: Sent[] } {
+/** A seeded sequence of `frames` frames from `stations` stations: chunks of 1–5 frames from one host each. */
+function generate(seed: number, stations: number, frames: number): { chunks: Chunk[]; sent: Sent[] } {
+  const POOL = Array.from({ length: stations }, (_, i) => station(i));
   const rand = prng(seed);
   const int = (n: number): number => Math.floor(rand() * n);
   const pick = <T>(a: readonly T[]): T => a[int(a.length)]!;
   const home = POOL.map((_, i) => i % MTUS.length);
   const chunks: Chunk[] = [];
   const sent: Sent[] = [];
-  while (sent.length < FRAMES) {
+  while (sent.length < frames) {
     const h = int(MTUS.length);
     const chunk: Chunk = { host: h, frames: [] };
-    for (let k = 1 + int(5); k > 0 && sent.length < FRAMES; k--) {
+    for (let k = 1 + int(5); k > 0 && sent.length < frames; k--) {
       let src: number;
       if (rand() < 0.06) {
         src = pick(INVALID_SOURCES);
@@ -169,13 +165,15 @@ interface Outcome {
   fdb: string[];
 }
 
-/** The specification's outcome: the core on in-memory ports, fed the same frames in the same order. */
-function modelOutcome(sent: readonly Sent[], mtus: readonly number[]): Outcome {
+/**
+ * The specification's outcome: the core on in-memory ports, fed the same frames in the
+ * same order at the times they were sent (ms), with the switch's FDB size and port MTUs.
+ */
+function modelOutcome(hosts: readonly Host[], sent: readonly Sent[], sentAt: readonly number[], fdbSize: number, mtus: readonly number[]): Outcome {
   const egress = new MemPorts(mtus.length);
-  const fwd = new Forwarder({ maxPorts: mtus.length, fdbSize: 1024, agingMs: 300_000 }, egress);
+  const fwd = new Forwarder({ maxPorts: mtus.length, fdbSize, agingMs: 300_000 }, egress);
   mtus.forEach((mtu, p) => fwd.attach(p, true, mtu));
   const delivered: number[][] = mtus.map(() => []);
-  let now = 1000;
   for (const s of sent) {
     // The kernel takes an outer 802.1Q/802.1ad tag into metadata before anyone sees the frame.
     const f = s.frame;
@@ -189,7 +187,7 @@ function modelOutcome(sent: readonly Sent[], mtus: readonly number[]): Outcome {
       frame.set(f.subarray(16), 12);
     }
     egress.log.length = 0;
-    fwd.process(makeBatch([{ frame, vlan }]), s.host, now++);
+    fwd.process(makeBatch([{ frame, vlan }]), s.host, sentAt[s.seq]!);
     for (const [p] of egress.log) delivered[p]!.push(s.seq);
   }
   const drops: Record<string, number> = {};
@@ -204,16 +202,26 @@ function modelOutcome(sent: readonly Sent[], mtus: readonly number[]): Outcome {
       txBytes: fwd.txBytes[p]!,
     })),
     fdb: fwd.fdb
-      .dumpFormatted(now)
+      .dumpFormatted(sentAt[sentAt.length - 1]!)
       .map((e) => `${e.mac} ${hosts[e.port]!.port}`)
       .sort(),
   };
 }
 
-test(`the ${DATAPATH} datapath and the forwarding core agree on a random sequence: deliveries, drops, counters, FDB`, async (t) => {
-  const seed = Number(process.env.VSWITCH_DIFF_SEED ?? Math.floor(Math.random() * 2 ** 31));
+const SEED = Number(process.env.VSWITCH_DIFF_SEED ?? Math.floor(Math.random() * 2 ** 31));
+
+/** Four quiet hosts on a switch running the datapath under test with `fdbSize`; then the sequence, and the comparison. */
+async function differential(t: TestContext, opts: { fdbSize: number; stations: number; frames: number }): Promise<void> {
+  const seed = SEED;
   t.diagnostic(`seed ${seed} (rerun with VSWITCH_DIFF_SEED=${seed}), datapath ${DATAPATH}`);
-  const { chunks, sent } = generate(seed);
+  const lab = newLab();
+  const hosts = MTUS.map((mtu, n) => lab.addHost(n, { mtu, quiet: true }));
+  await lab.startSwitch(['--datapath', DATAPATH, '--fdb-size', String(opts.fdbSize)]);
+  for (const h of hosts) {
+    const r = lab.vswconfig('add', h.port);
+    assert.equal(r.code, 0, `vswconfig add ${h.port}: ${r.stderr}`);
+  }
+  const { chunks, sent } = generate(seed, opts.stations, opts.frames);
 
   // The model gets the MTUs the switch itself reports.
   const before = portStats(lab);
@@ -225,8 +233,9 @@ test(`the ${DATAPATH} datapath and the forwarding core agree on a random sequenc
   // -Q in: what the switch delivered, not what the host sent; -Z root: write into the lab's root-only directory;
   // --immediate-mode: otherwise the frames of the last second are still in a ring block when tcpdump stops.
   const caps: Capture[] = await Promise.all(hosts.map((h, i) => lab.capture(h.ns, h.ifname, `--immediate-mode -Q in -Z root -w ${pcaps[i]}`)));
+  let sentAt: number[];
   try {
-    sendChunks(lab, hosts, chunks, GAP_MS);
+    sentAt = sendChunks(lab, hosts, chunks, GAP_MS);
     // Everything sent has been received by the switch (then 200 ms more in Capture.stop for the last copies).
     await waitUntil(() => {
       const s = portStats(lab);
@@ -236,7 +245,7 @@ test(`the ${DATAPATH} datapath and the forwarding core agree on a random sequenc
     await Promise.all(caps.map((c) => c.stop()));
   }
 
-  const want = modelOutcome(sent, mtus);
+  const want = modelOutcome(hosts, sent, sentAt, opts.fdbSize, mtus);
 
   // Deliveries, per frame first: the first few frames that went elsewhere than the core sends them.
   const got: number[][] = hosts.map(() => []);
@@ -276,4 +285,18 @@ test(`the ${DATAPATH} datapath and the forwarding core agree on a random sequenc
     .map((e) => `${e.mac} ${e.port}`)
     .sort();
   assert.deepEqual(fdb, want.fdb, `seed ${seed}: FDB`);
-});
+}
+
+test(`the ${DATAPATH} datapath and the forwarding core agree on a random sequence: deliveries, drops, counters, FDB`, (t) =>
+  differential(t, { fdbSize: 1024, stations: 12, frames: 400 }));
+
+test(
+  `the ${DATAPATH} datapath and the forwarding core agree on a random sequence that overflows a 16-entry FDB`,
+  {
+    todo:
+      DATAPATH === 'kernel'
+        ? 'the kernel cannot learn into a full map: it floods where the core has just evicted and learned (same-port, unicast)'
+        : false,
+  },
+  (t) => differential(t, { fdbSize: 16, stations: 40, frames: 200 }),
+);
