@@ -20,6 +20,9 @@
 // evicts after the fact), so on it that test is a todo: it runs and reports,
 // and does not fail the suite.
 //
+// Between thirds of the sequence a port goes down, and comes back up while
+// another port's MTU shrinks from 1400 to 1300.
+//
 // The model runs on the send times of the frames, so that an FDB entry is
 // refreshed (hit after 1 s) in the model when it is in the switch.
 //
@@ -40,6 +43,7 @@ import {
   labsCleanedAfterAll,
   portStats,
   TEST_DATAPATH,
+  waitFor,
   waitUntil,
 } from '../helpers/lab.js';
 import { makeBatch, MemPorts, prng, vlanTag } from '../helpers/memports.js';
@@ -73,78 +77,104 @@ const station = (i: number): number => parseMac('02:d1:ff:00:00:00') + i + 1;
 const GROUPS = ['ff:ff:ff:ff:ff:ff', '01:00:5e:00:00:fb', '33:33:00:00:00:01', '01:80:c2:00:00:10', '01:80:c2:00:00:21', '03:00:00:00:00:01'].map(parseMac);
 const INVALID_SOURCES = ['00:00:00:00:00:00', 'ff:ff:ff:ff:ff:ff', '01:00:5e:00:00:01', '33:33:00:00:00:01'].map(parseMac);
 
-/** A seeded sequence of `frames` frames from `stations` stations: chunks of 1–5 frames from one host each. */
-function generate(seed: number, stations: number, frames: number): { chunks: Chunk[]; sent: Sent[] } {
-  const POOL = Array.from({ length: stations }, (_, i) => station(i));
-  const rand = prng(seed);
-  const int = (n: number): number => Math.floor(rand() * n);
-  const pick = <T>(a: readonly T[]): T => a[int(a.length)]!;
-  const home = POOL.map((_, i) => i % MTUS.length);
-  const chunks: Chunk[] = [];
-  const sent: Sent[] = [];
-  while (sent.length < frames) {
-    const h = int(MTUS.length);
-    const chunk: Chunk = { host: h, frames: [] };
-    for (let k = 1 + int(5); k > 0 && sent.length < frames; k--) {
-      let src: number;
-      if (rand() < 0.06) {
-        src = pick(INVALID_SOURCES);
-      } else {
-        let here = POOL.filter((_, i) => home[i] === h);
-        if (here.length === 0 || rand() < 0.06) {
-          home[int(POOL.length)] = h; // a station moves to this host
-          here = POOL.filter((_, i) => home[i] === h);
-        }
-        src = pick(here.length > 0 ? here : POOL);
-      }
-      const r = rand();
-      let dst: number;
-      if (r < 0.4) dst = pick(POOL);
-      else if (r < 0.5) dst = pick(POOL.filter((_, i) => home[i] === h).concat([src]));
-      else if (r < 0.68) dst = pick(GROUPS);
-      else if (r < 0.76) dst = parseMac('01:80:c2:00:00:00') + int(16);
-      else dst = parseMac('02:d1:ee:00:00:00') + int(0x1000000); // never a source: unknown
+/**
+ * A seeded random sequence, made phase by phase: chunks of 1–5 frames from one host each.
+ * Stations live behind a host and sometimes move to another.
+ */
+class Sequence {
+  readonly sent: Sent[] = [];
+  private readonly pool: number[];
+  private readonly home: number[];
+  private readonly rand: () => number;
 
-      const t = rand();
-      const tags: number[] = []; // (TPID << 16) | TCI, outer first
-      if (t < 0.2) tags.push(((ETH_P_8021Q << 16) | int(0x10000)) >>> 0);
-      else if (t < 0.25) tags.push(((ETH_P_8021AD << 16) | int(0x10000)) >>> 0);
-      else if (t < 0.3) tags.push(((ETH_P_8021AD << 16) | int(0x10000)) >>> 0, ((ETH_P_8021Q << 16) | int(0x10000)) >>> 0);
-
-      // l3len = bytes past the Ethernet header once the kernel took the outer tag: an inner tag counts.
-      // The sender's packet socket takes MTU + 14 bytes, 4 more only when the outer TPID is 0x8100.
-      const inner = tags.length > 1 ? 4 : 0;
-      const outerRoom = tags.length > 0 && tags[0]! >>> 16 === ETH_P_8021Q ? 0 : tags.length > 0 ? 4 : 0;
-      const maxPayload = MTUS[h]! - outerRoom - inner;
-      const payload =
-        rand() < 0.15 ? Math.min(maxPayload, pick([1399, 1400, 1401, 1402, 1380 + int(121)]) - inner) : 8 + int(200);
-
-      const seq = sent.length;
-      const frame = new Uint8Array(12 + 4 * tags.length + 2 + payload);
-      writeMac(frame, 0, dst);
-      writeMac(frame, 6, src);
-      let o = 12;
-      for (const tag of tags) {
-        frame[o] = tag >>> 24;
-        frame[o + 1] = (tag >>> 16) & 0xff;
-        frame[o + 2] = (tag >>> 8) & 0xff;
-        frame[o + 3] = tag & 0xff;
-        o += 4;
-      }
-      frame[o] = ETH_P_EXPERIMENTAL >>> 8;
-      frame[o + 1] = ETH_P_EXPERIMENTAL & 0xff;
-      o += 2;
-      new DataView(frame.buffer).setUint32(o, MAGIC);
-      new DataView(frame.buffer).setUint32(o + 4, seq);
-      for (let k = o + 8; k < frame.length; k++) frame[k] = int(256);
-      const tagText = tags.map((x) => `${(x >>> 16).toString(16)}/${(x & 0xffff).toString(16)}`).join('+') || 'untagged';
-      const what = `#${seq} from host ${h}: ${formatMac(src)} → ${formatMac(dst)}, ${tagText}, l3len ${payload + inner}, ${frame.length} bytes`;
-      sent.push({ seq, host: h, frame, what });
-      chunk.frames.push(frame);
-    }
-    chunks.push(chunk);
+  constructor(seed: number, stations: number) {
+    this.pool = Array.from({ length: stations }, (_, i) => station(i));
+    this.home = this.pool.map((_, i) => i % MTUS.length);
+    this.rand = prng(seed);
   }
-  return { chunks, sent };
+
+  /**
+   * `frames` more frames from the hosts `senders`. `mtus`: per host, the largest frame (past the
+   * Ethernet header) its interface and its port both take; sizes cluster around the smallest.
+   */
+  phase(frames: number, senders: readonly number[], mtus: readonly number[]): Chunk[] {
+    const { rand, pool, home, sent } = this;
+    const int = (n: number): number => Math.floor(rand() * n);
+    const pick = <T>(a: readonly T[]): T => a[int(a.length)]!;
+    const low = Math.min(...mtus);
+    const end = sent.length + frames;
+    const chunks: Chunk[] = [];
+    while (sent.length < end) {
+      const h = pick(senders);
+      const chunk: Chunk = { host: h, frames: [] };
+      for (let k = 1 + int(5); k > 0 && sent.length < end; k--) {
+        let src: number;
+        if (rand() < 0.06) {
+          src = pick(INVALID_SOURCES);
+        } else {
+          let here = pool.filter((_, i) => home[i] === h);
+          if (here.length === 0 || rand() < 0.06) {
+            home[int(pool.length)] = h; // a station moves to this host
+            here = pool.filter((_, i) => home[i] === h);
+          }
+          src = pick(here.length > 0 ? here : pool);
+        }
+        const r = rand();
+        let dst: number;
+        if (r < 0.4) dst = pick(pool);
+        else if (r < 0.5) dst = pick(pool.filter((_, i) => home[i] === h).concat([src]));
+        else if (r < 0.68) dst = pick(GROUPS);
+        else if (r < 0.76) dst = parseMac('01:80:c2:00:00:00') + int(16);
+        else dst = parseMac('02:d1:ee:00:00:00') + int(0x1000000); // never a source: unknown
+
+        const t = rand();
+        const tags: number[] = []; // (TPID << 16) | TCI, outer first
+        if (t < 0.2) tags.push(((ETH_P_8021Q << 16) | int(0x10000)) >>> 0);
+        else if (t < 0.25) tags.push(((ETH_P_8021AD << 16) | int(0x10000)) >>> 0);
+        else if (t < 0.3) tags.push(((ETH_P_8021AD << 16) | int(0x10000)) >>> 0, ((ETH_P_8021Q << 16) | int(0x10000)) >>> 0);
+
+        // l3len = bytes past the Ethernet header once the kernel took the outer tag: an inner tag counts.
+        // The sender's packet socket takes MTU + 14 bytes, 4 more only when the outer TPID is 0x8100.
+        const inner = tags.length > 1 ? 4 : 0;
+        const outerRoom = tags.length > 0 && tags[0]! >>> 16 === ETH_P_8021Q ? 0 : tags.length > 0 ? 4 : 0;
+        const maxPayload = mtus[h]! - outerRoom - inner;
+        const payload =
+          rand() < 0.15 ? Math.min(maxPayload, pick([low - 1, low, low + 1, low + 2, 1280 + int(221)]) - inner) : 8 + int(200);
+
+        chunk.frames.push(this.frame(h, src, dst, tags, payload, inner));
+      }
+      chunks.push(chunk);
+    }
+    return chunks;
+  }
+
+  /** Frame number sent.length: headers, the marker, random bytes; recorded in `sent`. */
+  private frame(h: number, src: number, dst: number, tags: readonly number[], payload: number, inner: number): Uint8Array {
+    const { rand, sent } = this;
+    const int = (n: number): number => Math.floor(rand() * n);
+    const seq = sent.length;
+    const frame = new Uint8Array(12 + 4 * tags.length + 2 + payload);
+    writeMac(frame, 0, dst);
+    writeMac(frame, 6, src);
+    let o = 12;
+    for (const tag of tags) {
+      frame[o] = tag >>> 24;
+      frame[o + 1] = (tag >>> 16) & 0xff;
+      frame[o + 2] = (tag >>> 8) & 0xff;
+      frame[o + 3] = tag & 0xff;
+      o += 4;
+    }
+    frame[o] = ETH_P_EXPERIMENTAL >>> 8;
+    frame[o + 1] = ETH_P_EXPERIMENTAL & 0xff;
+    o += 2;
+    new DataView(frame.buffer).setUint32(o, MAGIC);
+    new DataView(frame.buffer).setUint32(o + 4, seq);
+    for (let k = o + 8; k < frame.length; k++) frame[k] = int(256);
+    const tagText = tags.map((x) => `${(x >>> 16).toString(16)}/${(x & 0xffff).toString(16)}`).join('+') || 'untagged';
+    const what = `#${seq} from host ${h}: ${formatMac(src)} → ${formatMac(dst)}, ${tagText}, l3len ${payload + inner}, ${frame.length} bytes`;
+    sent.push({ seq, host: h, frame, what });
+    return frame;
+  }
 }
 
 /** The sequence number of a captured frame, or -1 if it is not one of ours. */
@@ -165,16 +195,33 @@ interface Outcome {
   fdb: string[];
 }
 
+/** A port's link or MTU changed before frame `beforeSeq` was sent. */
+interface LinkEvent {
+  beforeSeq: number;
+  port: number;
+  up: boolean;
+  mtu: number;
+}
+
 /**
  * The specification's outcome: the core on in-memory ports, fed the same frames in the
- * same order at the times they were sent (ms), with the switch's FDB size and port MTUs.
+ * same order at the times they were sent (ms), with the switch's FDB size and port MTUs,
+ * and told of link changes where the switch saw them.
  */
-function modelOutcome(hosts: readonly Host[], sent: readonly Sent[], sentAt: readonly number[], fdbSize: number, mtus: readonly number[]): Outcome {
+function modelOutcome(
+  hosts: readonly Host[],
+  sent: readonly Sent[],
+  sentAt: readonly number[],
+  links: readonly LinkEvent[],
+  fdbSize: number,
+  mtus: readonly number[],
+): Outcome {
   const egress = new MemPorts(mtus.length);
   const fwd = new Forwarder({ maxPorts: mtus.length, fdbSize, agingMs: 300_000 }, egress);
   mtus.forEach((mtu, p) => fwd.attach(p, true, mtu));
   const delivered: number[][] = mtus.map(() => []);
   for (const s of sent) {
+    for (const e of links) if (e.beforeSeq === s.seq) fwd.setLink(e.port, e.up, e.mtu);
     // The kernel takes an outer 802.1Q/802.1ad tag into metadata before anyone sees the frame.
     const f = s.frame;
     const tpid = (f[12]! << 8) | f[13]!;
@@ -210,7 +257,12 @@ function modelOutcome(hosts: readonly Host[], sent: readonly Sent[], sentAt: rea
 
 const SEED = Number(process.env.VSWITCH_DIFF_SEED ?? Math.floor(Math.random() * 2 ** 31));
 
-/** Four quiet hosts on a switch running the datapath under test with `fdbSize`; then the sequence, and the comparison. */
+/**
+ * Four quiet hosts on a switch running the datapath under test with `fdbSize`; then the
+ * sequence in three phases, and the comparison. Between phases, host 2's port goes down
+ * (its stations are forgotten, floods skip it), then up again while host 3's port shrinks
+ * to an MTU of 1300; each change is waited for until the switch shows it.
+ */
 async function differential(t: TestContext, opts: { fdbSize: number; stations: number; frames: number }): Promise<void> {
   const seed = SEED;
   t.diagnostic(`seed ${seed} (rerun with VSWITCH_DIFF_SEED=${seed}), datapath ${DATAPATH}`);
@@ -221,7 +273,10 @@ async function differential(t: TestContext, opts: { fdbSize: number; stations: n
     const r = lab.vswconfig('add', h.port);
     assert.equal(r.code, 0, `vswconfig add ${h.port}: ${r.stderr}`);
   }
-  const { chunks, sent } = generate(seed, opts.stations, opts.frames);
+  const seq = new Sequence(seed, opts.stations);
+  const sent = seq.sent;
+  const third = Math.ceil(opts.frames / 3);
+  const [p2, p3] = [hosts[2]!.port, hosts[3]!.port];
 
   // The model gets the MTUs the switch itself reports.
   const before = portStats(lab);
@@ -233,9 +288,24 @@ async function differential(t: TestContext, opts: { fdbSize: number; stations: n
   // -Q in: what the switch delivered, not what the host sent; -Z root: write into the lab's root-only directory;
   // --immediate-mode: otherwise the frames of the last second are still in a ring block when tcpdump stops.
   const caps: Capture[] = await Promise.all(hosts.map((h, i) => lab.capture(h.ns, h.ifname, `--immediate-mode -Q in -Z root -w ${pcaps[i]}`)));
-  let sentAt: number[];
+  const sentAt: number[] = [];
+  const links: LinkEvent[] = [];
   try {
-    sentAt = sendChunks(lab, hosts, chunks, GAP_MS);
+    sentAt.push(...sendChunks(lab, hosts, seq.phase(third, [0, 1, 2, 3], MTUS), GAP_MS));
+
+    lab.sh(`ip link set ${p2} down`);
+    await waitFor(`the switch to see ${p2} down`, () => portStats(lab).get(p2)?.link === 'down');
+    links.push({ beforeSeq: sent.length, port: 2, up: false, mtu: MTUS[2]! });
+    sentAt.push(...sendChunks(lab, hosts, seq.phase(third, [0, 1, 3], MTUS), GAP_MS));
+
+    lab.sh(`ip link set ${p2} up && ip link set ${p3} mtu 1300`);
+    await waitFor(`the switch to see ${p2} up and ${p3} at 1300`, () => {
+      const s = portStats(lab);
+      return s.get(p2)?.link === 'up' && s.get(p3)?.mtu === 1300;
+    });
+    links.push({ beforeSeq: sent.length, port: 2, up: true, mtu: MTUS[2]! }, { beforeSeq: sent.length, port: 3, up: true, mtu: 1300 });
+    // Host 3's own interface stays at 1400: its port now refuses more, so it sends at most 1300.
+    sentAt.push(...sendChunks(lab, hosts, seq.phase(opts.frames - 2 * third, [0, 1, 2, 3], [...MTUS.slice(0, 3), 1300]), GAP_MS));
     // Everything sent has been received by the switch (then 200 ms more in Capture.stop for the last copies).
     await waitUntil(() => {
       const s = portStats(lab);
@@ -245,7 +315,7 @@ async function differential(t: TestContext, opts: { fdbSize: number; stations: n
     await Promise.all(caps.map((c) => c.stop()));
   }
 
-  const want = modelOutcome(hosts, sent, sentAt, opts.fdbSize, mtus);
+  const want = modelOutcome(hosts, sent, sentAt, links, opts.fdbSize, mtus);
 
   // Deliveries, per frame first: the first few frames that went elsewhere than the core sends them.
   const got: number[][] = hosts.map(() => []);
