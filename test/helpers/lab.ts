@@ -78,8 +78,13 @@ export class Lab {
     return `${this.prefix}p${n}`;
   }
 
-  /** Make host n: namespace, veth pair (host side inside, port side here), addresses, all up. */
-  addHost(n: number, opts: { mtu?: number } = {}): Host {
+  /**
+   * Make host n: namespace, veth pair (host side inside, port side here), addresses, all up.
+   * `quiet`: no addresses and IPv6 off on both ends, so that neither end sends a frame of
+   * its own (no router solicitation, ND, MLD): only what a test sends crosses the switch.
+   * `ip`/`ip6` are then not assigned.
+   */
+  addHost(n: number, opts: { mtu?: number; quiet?: boolean } = {}): Host {
     const ns = this.nsName(n);
     const ifname = `${this.prefix}h${n}`;
     const port = this.portName(n);
@@ -90,10 +95,13 @@ export class Lab {
     this.sh(`ip link add ${port} type veth peer name ${ifname} netns ${ns}`);
     this.links.push(port);
     const mtu = opts.mtu ? ` mtu ${opts.mtu}` : '';
+    const addresses = opts.quiet
+      ? // Before the links go up: an interface sends its first IPv6 frames as it comes up.
+        `ip netns exec ${ns} sysctl -qw net.ipv6.conf.${ifname}.disable_ipv6=1 && sysctl -qw net.ipv6.conf.${port}.disable_ipv6=1 && `
+      : `ip -n ${ns} addr add ${ip}/16 dev ${ifname} && ip -n ${ns} addr add ${ip6}/64 dev ${ifname} nodad && `;
     this.sh(
-      `ip -n ${ns} link set lo up && ip -n ${ns} addr add ${ip}/16 dev ${ifname} && ` +
-        `ip -n ${ns} addr add ${ip6}/64 dev ${ifname} nodad && ip -n ${ns} link set ${ifname}${mtu} up && ` +
-        `ip link set ${port}${mtu} up`,
+      `ip -n ${ns} link set lo up && ${addresses}` +
+        `ip -n ${ns} link set ${ifname}${mtu} up && ip link set ${port}${mtu} up`,
     );
     const mac = this.inNs(ns, `cat /sys/class/net/${ifname}/address`).trim();
     const host = { n, ns, ifname, port, ip, ip6, mac };
@@ -359,7 +367,9 @@ export interface PortRow {
   link: string;
   mtu: number;
   rxFrames: number;
+  rxBytes: number;
   txFrames: number;
+  txBytes: number;
 }
 
 /** The per-port table of `vswconfig stats`, by port name; throws if stats fails. */
@@ -369,8 +379,15 @@ export function portStats(lab: Lab): Map<string, PortRow> {
   const rows = new Map<string, PortRow>();
   for (const line of r.stdout.split('\n').slice(1)) {
     if (line.trim() === '') break; // the table ends at the first blank line
-    const [port, link, mtu, rxFrames, , txFrames] = line.trim().split(/\s+/);
-    rows.set(port!, { link: link!, mtu: Number(mtu), rxFrames: Number(rxFrames), txFrames: Number(txFrames) });
+    const [port, link, mtu, rxFrames, rxBytes, txFrames, txBytes] = line.trim().split(/\s+/);
+    rows.set(port!, {
+      link: link!,
+      mtu: Number(mtu),
+      rxFrames: Number(rxFrames),
+      rxBytes: Number(rxBytes),
+      txFrames: Number(txFrames),
+      txBytes: Number(txBytes),
+    });
   }
   return rows;
 }

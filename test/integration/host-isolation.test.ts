@@ -7,7 +7,17 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { assertOk, type Host, type Lab, labsCleanedAfterAll, run, signalDaemon, waitFor } from '../helpers/lab.js';
+import {
+  assertOk,
+  type Host,
+  type Lab,
+  labsCleanedAfterAll,
+  portStats,
+  promiscuity,
+  run,
+  signalDaemon,
+  waitFor,
+} from '../helpers/lab.js';
 
 const newLab = labsCleanedAfterAll();
 
@@ -54,9 +64,9 @@ function hostKnows(lab: Lab, h: Host): boolean {
   return lab.sh(`ip neigh show dev ${h.port}`).includes(h.mac);
 }
 
-/** tcx links vswitchd holds, by ifindex (from its file descriptors' fdinfo). */
-function tcxLinksOf(pid: number): number[] {
-  const found: number[] = [];
+/** tcx links vswitchd holds: their ids and interfaces (from its file descriptors' fdinfo). */
+function tcxLinks(pid: number): { id: number; ifindex: number }[] {
+  const found: { id: number; ifindex: number }[] = [];
   for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
     let info: string;
     try {
@@ -65,9 +75,19 @@ function tcxLinksOf(pid: number): number[] {
       continue;
     }
     if (!/^link_type:\s+tcx$/m.test(info)) continue;
-    found.push(Number(/^ifindex:\s+(\d+)$/m.exec(info)?.[1]));
+    found.push({ id: Number(/^link_id:\s+(\d+)$/m.exec(info)?.[1]), ifindex: Number(/^ifindex:\s+(\d+)$/m.exec(info)?.[1]) });
   }
   return found;
+}
+
+/** tcx links vswitchd holds, by ifindex. */
+function tcxLinksOf(pid: number): number[] {
+  return tcxLinks(pid).map((l) => l.ifindex);
+}
+
+/** Ids of every BPF link of the machine (`bpftool -j link show`). */
+function bpfLinkIds(lab: Lab): number[] {
+  return (JSON.parse(lab.sh('bpftool -j link show')) as { id: number }[]).map((l) => l.id);
 }
 
 function ifindexOf(lab: Lab, ifname: string): number {
@@ -119,4 +139,45 @@ describe('host isolation', () => {
       }
     });
   }
+  it('kill -9 under iperf3 TCP: no BPF link of the daemon survives, no tc filter, promiscuity is restored and the host answers again', async () => {
+    const lab = newLab('10.86');
+    const hosts = [lab.addHost(1), lab.addHost(2)] as const;
+    const [h1, h2] = hosts;
+    const addrs = [await giveHostAddresses(lab, h1), await giveHostAddresses(lab, h2)];
+    const promisc0 = hosts.map((h) => promiscuity(lab, h.port));
+    const d = await lab.startSwitch();
+    for (const h of hosts) assertOk(lab.vswconfig('add', h.port), `add ${h.port}`);
+
+    const links = tcxLinks(d.proc.pid!);
+    assert.deepEqual(links.map((l) => l.ifindex).sort(), hosts.map((h) => ifindexOf(lab, h.port)).sort(), 'tcx links of the daemon');
+    const ids = links.map((l) => l.id);
+    assert.deepEqual(bpfLinkIds(lab).filter((id) => ids.includes(id)).sort(), [...ids].sort(), 'bpftool lists the daemon\'s links');
+    hosts.forEach((h, i) => assert.ok(promiscuity(lab, h.port) > promisc0[i]!, `${h.port} is not promiscuous while a port`));
+
+    const srv = lab.spawn('ip', ['netns', 'exec', h2.ns, 'iperf3', '-s', '-1', '-p', '5201']);
+    await waitFor('iperf3 to listen', () => lab.inNs(h2.ns, 'ss -Hltn sport = :5201').trim() !== '', 10_000);
+    const client = lab.spawn('ip', ['netns', 'exec', h1.ns, 'iperf3', '-c', h2.ip, '-p', '5201', '-t', '60']);
+    try {
+      // Under traffic: the switch is forwarding the stream when it dies.
+      await waitFor('the switch to forward 5000 frames of the stream', () => (portStats(lab).get(h2.port)?.txFrames ?? 0) > 5000, 10_000);
+      assert.equal(client.exitCode, null, 'iperf3 stopped before the kill');
+
+      await signalDaemon(d, 'SIGKILL');
+      assert.equal(d.proc.signalCode, 'SIGKILL');
+
+      await waitFor('the daemon\'s BPF links to be gone', () => !bpfLinkIds(lab).some((id) => ids.includes(id)), 5_000);
+      // A tcx link is no tc filter; this shows that nothing was left at ingress the older way either.
+      for (const h of hosts) assert.equal(lab.sh(`tc filter show dev ${h.port} ingress`).trim(), '', `tc filters on ${h.port}`);
+      for (const [i, h] of hosts.entries()) {
+        await waitFor(`promiscuity ${promisc0[i]} on ${h.port}`, () => promiscuity(lab, h.port) === promisc0[i], 5_000);
+        await waitFor(`the host answers ${h.port} again`, () => {
+          const r = hostAnswers(lab, h, addrs[i]!);
+          return r.v4 && r.v6;
+        }, 5_000);
+      }
+    } finally {
+      client.kill('SIGKILL');
+      srv.kill('SIGKILL');
+    }
+  });
 });

@@ -1,0 +1,372 @@
+// Differential test: the datapath under test (VSWITCH_TEST_DATAPATH, kernel
+// when unset) against the forwarding core (src/core/forwarder.ts), the
+// specification. A seeded random sequence of frames goes through the real
+// switch, from four quiet hosts, and through the core on in-memory ports with
+// the same port numbering and MTUs; both must deliver the same frames to the
+// same ports in the same order (byte for byte), count the same drops by
+// reason and the same per-port frames and bytes, and end with the same FDB.
+//
+// The sequence mixes known and unknown unicast, broadcast, multicast,
+// link-local destinations (01:80:C2:00:00:0X), invalid sources (multicast,
+// broadcast, zero), frames to a MAC that lives on the ingress port, MACs that
+// move between hosts, 802.1Q, 802.1ad and QinQ tags, and frames around the
+// 1400-byte MTU of host 3's port. Runts are not in it: a packet socket refuses
+// to send a frame shorter than the device's 14-byte header, so none can
+// reach a veth port.
+//
+// A second sequence overflows a 16-entry FDB with 40 stations, so that
+// learning evicts (the fair eviction of src/core/fdb.ts). The kernel datapath
+// does not match the core there yet (its map cannot evict when full; vswitchd
+// evicts after the fact), so on it that test is a todo: it runs and reports,
+// and does not fail the suite.
+//
+// Between thirds of the sequence a port goes down, and comes back up while
+// another port's MTU shrinks from 1400 to 1300.
+//
+// The model runs on the send times of the frames, so that an FDB entry is
+// refreshed (hit after 1 s) in the model when it is in the switch.
+//
+// The seed is printed; VSWITCH_DIFF_SEED=N runs the sequences again.
+
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { NO_TAG } from '../../src/core/batch.js';
+import { Forwarder } from '../../src/core/forwarder.js';
+import { formatMac, parseMac, writeMac } from '../../src/core/mac.js';
+import { REASON_NAMES } from '../../src/core/reasons.js';
+import {
+  type Capture,
+  dropCounts,
+  fdbEntries,
+  type Host,
+  labsCleanedAfterAll,
+  portStats,
+  TEST_DATAPATH,
+  waitFor,
+  waitUntil,
+} from '../helpers/lab.js';
+import { makeBatch, MemPorts, prng, vlanTag } from '../helpers/memports.js';
+import { type Chunk, readPcap, sendChunks } from '../helpers/wire.js';
+
+const DATAPATH = TEST_DATAPATH || 'kernel';
+/** Host 3's veth pair (both ends) is smaller: frames around 1400 bytes test per-port MTU. */
+const MTUS = [1500, 1500, 1500, 1400];
+/** Between chunks from different ports: the switch finishes one before the next arrives. */
+const GAP_MS = 20;
+
+const ETH_P_EXPERIMENTAL = 0x88b5;
+const ETH_P_8021Q = 0x8100;
+const ETH_P_8021AD = 0x88a8;
+/** 'VSWD', then the frame's sequence number: how a captured frame is recognised. */
+const MAGIC = 0x56535744;
+
+const newLab = labsCleanedAfterAll();
+
+interface Sent {
+  seq: number;
+  /** Ingress host (= model port). */
+  host: number;
+  /** The bytes on the wire, tags included. */
+  frame: Uint8Array;
+  what: string;
+}
+
+/** Stations: unicast sources, each living behind one host at a time. */
+const station = (i: number): number => parseMac('02:d1:ff:00:00:00') + i + 1;
+const GROUPS = ['ff:ff:ff:ff:ff:ff', '01:00:5e:00:00:fb', '33:33:00:00:00:01', '01:80:c2:00:00:10', '01:80:c2:00:00:21', '03:00:00:00:00:01'].map(parseMac);
+const INVALID_SOURCES = ['00:00:00:00:00:00', 'ff:ff:ff:ff:ff:ff', '01:00:5e:00:00:01', '33:33:00:00:00:01'].map(parseMac);
+
+/**
+ * A seeded random sequence, made phase by phase: chunks of 1–5 frames from one host each.
+ * Stations live behind a host and sometimes move to another.
+ */
+class Sequence {
+  readonly sent: Sent[] = [];
+  private readonly pool: number[];
+  private readonly home: number[];
+  private readonly rand: () => number;
+
+  constructor(seed: number, stations: number) {
+    this.pool = Array.from({ length: stations }, (_, i) => station(i));
+    this.home = this.pool.map((_, i) => i % MTUS.length);
+    this.rand = prng(seed);
+  }
+
+  /**
+   * `frames` more frames from the hosts `senders`. `mtus`: per host, the largest frame (past the
+   * Ethernet header) its interface and its port both take; sizes cluster around the smallest.
+   */
+  phase(frames: number, senders: readonly number[], mtus: readonly number[]): Chunk[] {
+    const { rand, pool, home, sent } = this;
+    const int = (n: number): number => Math.floor(rand() * n);
+    const pick = <T>(a: readonly T[]): T => a[int(a.length)]!;
+    const low = Math.min(...mtus);
+    const end = sent.length + frames;
+    const chunks: Chunk[] = [];
+    while (sent.length < end) {
+      const h = pick(senders);
+      const chunk: Chunk = { host: h, frames: [] };
+      for (let k = 1 + int(5); k > 0 && sent.length < end; k--) {
+        let src: number;
+        if (rand() < 0.06) {
+          src = pick(INVALID_SOURCES);
+        } else {
+          let here = pool.filter((_, i) => home[i] === h);
+          if (here.length === 0 || rand() < 0.06) {
+            home[int(pool.length)] = h; // a station moves to this host
+            here = pool.filter((_, i) => home[i] === h);
+          }
+          src = pick(here.length > 0 ? here : pool);
+        }
+        const r = rand();
+        let dst: number;
+        if (r < 0.4) dst = pick(pool);
+        else if (r < 0.5) dst = pick(pool.filter((_, i) => home[i] === h).concat([src]));
+        else if (r < 0.68) dst = pick(GROUPS);
+        else if (r < 0.76) dst = parseMac('01:80:c2:00:00:00') + int(16);
+        else dst = parseMac('02:d1:ee:00:00:00') + int(0x1000000); // never a source: unknown
+
+        const t = rand();
+        const tags: number[] = []; // (TPID << 16) | TCI, outer first
+        if (t < 0.2) tags.push(((ETH_P_8021Q << 16) | int(0x10000)) >>> 0);
+        else if (t < 0.25) tags.push(((ETH_P_8021AD << 16) | int(0x10000)) >>> 0);
+        else if (t < 0.3) tags.push(((ETH_P_8021AD << 16) | int(0x10000)) >>> 0, ((ETH_P_8021Q << 16) | int(0x10000)) >>> 0);
+
+        // l3len = bytes past the Ethernet header once the kernel took the outer tag: an inner tag counts.
+        // The sender's packet socket takes MTU + 14 bytes, 4 more only when the outer TPID is 0x8100.
+        const inner = tags.length > 1 ? 4 : 0;
+        const outerRoom = tags.length > 0 && tags[0]! >>> 16 === ETH_P_8021Q ? 0 : tags.length > 0 ? 4 : 0;
+        const maxPayload = mtus[h]! - outerRoom - inner;
+        const payload =
+          rand() < 0.15 ? Math.min(maxPayload, pick([low - 1, low, low + 1, low + 2, 1280 + int(221)]) - inner) : 8 + int(200);
+
+        chunk.frames.push(this.frame(h, src, dst, tags, payload, inner));
+      }
+      chunks.push(chunk);
+    }
+    return chunks;
+  }
+
+  /** Frame number sent.length: headers, the marker, random bytes; recorded in `sent`. */
+  private frame(h: number, src: number, dst: number, tags: readonly number[], payload: number, inner: number): Uint8Array {
+    const { rand, sent } = this;
+    const int = (n: number): number => Math.floor(rand() * n);
+    const seq = sent.length;
+    const frame = new Uint8Array(12 + 4 * tags.length + 2 + payload);
+    writeMac(frame, 0, dst);
+    writeMac(frame, 6, src);
+    let o = 12;
+    for (const tag of tags) {
+      frame[o] = tag >>> 24;
+      frame[o + 1] = (tag >>> 16) & 0xff;
+      frame[o + 2] = (tag >>> 8) & 0xff;
+      frame[o + 3] = tag & 0xff;
+      o += 4;
+    }
+    frame[o] = ETH_P_EXPERIMENTAL >>> 8;
+    frame[o + 1] = ETH_P_EXPERIMENTAL & 0xff;
+    o += 2;
+    new DataView(frame.buffer).setUint32(o, MAGIC);
+    new DataView(frame.buffer).setUint32(o + 4, seq);
+    for (let k = o + 8; k < frame.length; k++) frame[k] = int(256);
+    const tagText = tags.map((x) => `${(x >>> 16).toString(16)}/${(x & 0xffff).toString(16)}`).join('+') || 'untagged';
+    const what = `#${seq} from host ${h}: ${formatMac(src)} → ${formatMac(dst)}, ${tagText}, l3len ${payload + inner}, ${frame.length} bytes`;
+    sent.push({ seq, host: h, frame, what });
+    return frame;
+  }
+}
+
+/** The sequence number of a captured frame, or -1 if it is not one of ours. */
+function seqOf(f: Uint8Array): number {
+  const v = new DataView(f.buffer, f.byteOffset, f.byteLength);
+  let o = 12;
+  while (o + 2 <= f.length && (v.getUint16(o) === ETH_P_8021Q || v.getUint16(o) === ETH_P_8021AD)) o += 4;
+  if (o + 10 > f.length || v.getUint16(o) !== ETH_P_EXPERIMENTAL || v.getUint32(o + 2) !== MAGIC) return -1;
+  return v.getUint32(o + 6);
+}
+
+interface Outcome {
+  /** Sequence numbers delivered to each port, in order. */
+  delivered: number[][];
+  drops: Record<string, number>;
+  ports: { rxFrames: number; rxBytes: number; txFrames: number; txBytes: number }[];
+  /** `MAC port` lines, sorted. */
+  fdb: string[];
+}
+
+/** A port's link or MTU changed before frame `beforeSeq` was sent. */
+interface LinkEvent {
+  beforeSeq: number;
+  port: number;
+  up: boolean;
+  mtu: number;
+}
+
+/**
+ * The specification's outcome: the core on in-memory ports, fed the same frames in the
+ * same order at the times they were sent (ms), with the switch's FDB size and port MTUs,
+ * and told of link changes where the switch saw them.
+ */
+function modelOutcome(
+  hosts: readonly Host[],
+  sent: readonly Sent[],
+  sentAt: readonly number[],
+  links: readonly LinkEvent[],
+  fdbSize: number,
+  mtus: readonly number[],
+): Outcome {
+  const egress = new MemPorts(mtus.length);
+  const fwd = new Forwarder({ maxPorts: mtus.length, fdbSize, agingMs: 300_000 }, egress);
+  mtus.forEach((mtu, p) => fwd.attach(p, true, mtu));
+  const delivered: number[][] = mtus.map(() => []);
+  for (const s of sent) {
+    for (const e of links) if (e.beforeSeq === s.seq) fwd.setLink(e.port, e.up, e.mtu);
+    // The kernel takes an outer 802.1Q/802.1ad tag into metadata before anyone sees the frame.
+    const f = s.frame;
+    const tpid = (f[12]! << 8) | f[13]!;
+    let frame = f;
+    let vlan = NO_TAG;
+    if (tpid === ETH_P_8021Q || tpid === ETH_P_8021AD) {
+      vlan = vlanTag(tpid, f[14]! >> 5, (f[14]! >> 4) & 1, ((f[14]! & 0xf) << 8) | f[15]!);
+      frame = new Uint8Array(f.length - 4);
+      frame.set(f.subarray(0, 12), 0);
+      frame.set(f.subarray(16), 12);
+    }
+    egress.log.length = 0;
+    fwd.process(makeBatch([{ frame, vlan }]), s.host, sentAt[s.seq]!);
+    for (const [p] of egress.log) delivered[p]!.push(s.seq);
+  }
+  const drops: Record<string, number> = {};
+  REASON_NAMES.forEach((r, i) => (drops[r] = fwd.drops[i]!));
+  return {
+    delivered,
+    drops,
+    ports: mtus.map((_, p) => ({
+      rxFrames: fwd.rxFrames[p]!,
+      rxBytes: fwd.rxBytes[p]!,
+      txFrames: fwd.txFrames[p]!,
+      txBytes: fwd.txBytes[p]!,
+    })),
+    fdb: fwd.fdb
+      .dumpFormatted(sentAt[sentAt.length - 1]!)
+      .map((e) => `${e.mac} ${hosts[e.port]!.port}`)
+      .sort(),
+  };
+}
+
+const SEED = Number(process.env.VSWITCH_DIFF_SEED ?? Math.floor(Math.random() * 2 ** 31));
+
+/**
+ * Four quiet hosts on a switch running the datapath under test with `fdbSize`; then the
+ * sequence in three phases, and the comparison. Between phases, host 2's port goes down
+ * (its stations are forgotten, floods skip it), then up again while host 3's port shrinks
+ * to an MTU of 1300; each change is waited for until the switch shows it.
+ */
+async function differential(t: TestContext, opts: { fdbSize: number; stations: number; frames: number }): Promise<void> {
+  const seed = SEED;
+  t.diagnostic(`seed ${seed} (rerun with VSWITCH_DIFF_SEED=${seed}), datapath ${DATAPATH}`);
+  const lab = newLab();
+  const hosts = MTUS.map((mtu, n) => lab.addHost(n, { mtu, quiet: true }));
+  await lab.startSwitch(['--datapath', DATAPATH, '--fdb-size', String(opts.fdbSize)]);
+  for (const h of hosts) {
+    const r = lab.vswconfig('add', h.port);
+    assert.equal(r.code, 0, `vswconfig add ${h.port}: ${r.stderr}`);
+  }
+  const seq = new Sequence(seed, opts.stations);
+  const sent = seq.sent;
+  const third = Math.ceil(opts.frames / 3);
+  const [p2, p3] = [hosts[2]!.port, hosts[3]!.port];
+
+  // The model gets the MTUs the switch itself reports.
+  const before = portStats(lab);
+  const mtus = hosts.map((h) => before.get(h.port)!.mtu);
+  assert.deepEqual(mtus, MTUS, 'port MTUs seen by the switch');
+  const drops0 = dropCounts(lab);
+
+  const pcaps = hosts.map((h) => join(lab.dir, `${h.ifname}.pcap`));
+  // -Q in: what the switch delivered, not what the host sent; -Z root: write into the lab's root-only directory;
+  // --immediate-mode: otherwise the frames of the last second are still in a ring block when tcpdump stops.
+  const caps: Capture[] = await Promise.all(hosts.map((h, i) => lab.capture(h.ns, h.ifname, `--immediate-mode -Q in -Z root -w ${pcaps[i]}`)));
+  const sentAt: number[] = [];
+  const links: LinkEvent[] = [];
+  try {
+    sentAt.push(...sendChunks(lab, hosts, seq.phase(third, [0, 1, 2, 3], MTUS), GAP_MS));
+
+    lab.sh(`ip link set ${p2} down`);
+    await waitFor(`the switch to see ${p2} down`, () => portStats(lab).get(p2)?.link === 'down');
+    links.push({ beforeSeq: sent.length, port: 2, up: false, mtu: MTUS[2]! });
+    sentAt.push(...sendChunks(lab, hosts, seq.phase(third, [0, 1, 3], MTUS), GAP_MS));
+
+    lab.sh(`ip link set ${p2} up && ip link set ${p3} mtu 1300`);
+    await waitFor(`the switch to see ${p2} up and ${p3} at 1300`, () => {
+      const s = portStats(lab);
+      return s.get(p2)?.link === 'up' && s.get(p3)?.mtu === 1300;
+    });
+    links.push({ beforeSeq: sent.length, port: 2, up: true, mtu: MTUS[2]! }, { beforeSeq: sent.length, port: 3, up: true, mtu: 1300 });
+    // Host 3's own interface stays at 1400: its port now refuses more, so it sends at most 1300.
+    sentAt.push(...sendChunks(lab, hosts, seq.phase(opts.frames - 2 * third, [0, 1, 2, 3], [...MTUS.slice(0, 3), 1300]), GAP_MS));
+    // Everything sent has been received by the switch (then 200 ms more in Capture.stop for the last copies).
+    await waitUntil(() => {
+      const s = portStats(lab);
+      return hosts.reduce((n, h) => n + s.get(h.port)!.rxFrames - before.get(h.port)!.rxFrames, 0) >= sent.length;
+    }, 10_000, 100);
+  } finally {
+    await Promise.all(caps.map((c) => c.stop()));
+  }
+
+  const want = modelOutcome(hosts, sent, sentAt, links, opts.fdbSize, mtus);
+
+  // Deliveries, per frame first: the first few frames that went elsewhere than the core sends them.
+  const got: number[][] = hosts.map(() => []);
+  pcaps.forEach((path, p) => {
+    for (const f of readPcap(path)) {
+      const seq = seqOf(f);
+      if (seq < 0) continue;
+      assert.ok(seq < sent.length, `host ${p} captured an unknown sequence number ${seq} (seed ${seed})`);
+      assert.deepEqual(f, sent[seq]!.frame, `${sent[seq]!.what} arrived at host ${p} changed (seed ${seed})`);
+      got[p]!.push(seq);
+    }
+  });
+  const portsOf = (d: number[][], seq: number): string =>
+    d.flatMap((list, p) => list.filter((s) => s === seq).map(() => p)).join(',') || 'none';
+  const wrong = sent
+    .filter((s) => portsOf(want.delivered, s.seq) !== portsOf(got, s.seq))
+    .slice(0, 5)
+    .map((s) => `${s.what}: core → ports ${portsOf(want.delivered, s.seq)}, ${DATAPATH} → ports ${portsOf(got, s.seq)}`);
+  assert.deepEqual(wrong, [], `seed ${seed}: frames delivered differently`);
+  // Then the order on each port.
+  hosts.forEach((_, p) => assert.deepEqual(got[p], want.delivered[p], `seed ${seed}: order of frames at host ${p}`));
+
+  const drops1 = dropCounts(lab);
+  const dropDelta: Record<string, number> = {};
+  for (const r of REASON_NAMES) dropDelta[r] = (drops1[r] ?? 0) - (drops0[r] ?? 0);
+  assert.deepEqual(dropDelta, want.drops, `seed ${seed}: drops by reason`);
+
+  const after = portStats(lab);
+  const counters = hosts.map((h) => {
+    const a = after.get(h.port)!;
+    const b = before.get(h.port)!;
+    return { rxFrames: a.rxFrames - b.rxFrames, rxBytes: a.rxBytes - b.rxBytes, txFrames: a.txFrames - b.txFrames, txBytes: a.txBytes - b.txBytes };
+  });
+  assert.deepEqual(counters, want.ports, `seed ${seed}: per-port frames and bytes`);
+
+  const fdb = fdbEntries(lab)
+    .map((e) => `${e.mac} ${e.port}`)
+    .sort();
+  assert.deepEqual(fdb, want.fdb, `seed ${seed}: FDB`);
+}
+
+test(`the ${DATAPATH} datapath and the forwarding core agree on a random sequence: deliveries, drops, counters, FDB`, (t) =>
+  differential(t, { fdbSize: 1024, stations: 12, frames: 400 }));
+
+test(
+  `the ${DATAPATH} datapath and the forwarding core agree on a random sequence that overflows a 16-entry FDB`,
+  {
+    todo:
+      DATAPATH === 'kernel'
+        ? 'the kernel cannot learn into a full map: it floods where the core has just evicted and learned (same-port, unicast)'
+        : false,
+  },
+  (t) => differential(t, { fdbSize: 16, stations: 40, frames: 200 }),
+);
