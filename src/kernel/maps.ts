@@ -14,6 +14,11 @@ const DROP_SLOTS = 16;
 export const EVENTS_LOST_SLOT = 15;
 const RING_BYTES = 1 << 20;
 
+/** Entries the kernel's FDB map holds beyond --fdb-size (see DatapathMaps.size). */
+export function fdbHeadroom(fdbSize: number): number {
+  return Math.max(256, Math.ceil(fdbSize / 4));
+}
+
 export interface PortCounters {
   rxFrames: number;
   rxBytes: number;
@@ -54,9 +59,15 @@ export class DatapathMaps {
     this.perCpuDrop = new Uint8Array(8 * this.cpus);
   }
 
-  /** Before load: sizes that come from vswitchd's options. */
+  /**
+   * Before load: sizes that come from vswitchd's options. The kernel's FDB map
+   * has room beyond --fdb-size, so that the program always learns a new
+   * station at once, as the core does, even while the table of record is full:
+   * vswitchd then evicts by the core's rule (its own Fdb) and deletes the
+   * evicted entry, microseconds later.
+   */
   static size(obj: BpfObject, fdbSize: number): void {
-    obj.setMaxEntries('fdb', fdbSize);
+    obj.setMaxEntries('fdb', fdbSize + fdbHeadroom(fdbSize));
     obj.setMaxEntries('events', RING_BYTES);
   }
 
