@@ -146,12 +146,12 @@ export async function trafficWindow(
   let b: Snapshot;
   try {
     await sleep(ctx.dur.warmupMs);
-    if (!tg.running) throw new BenchError('trafgen stopped on its own');
+    if (!tg.running) throw new BenchError(`trafgen stopped on its own: ${tg.why()}`);
     a = snapshot(ctx, from, to);
     if (opts.during) await opts.during();
     else await sleep((opts.seconds ?? ctx.dur.trafficS) * 1000);
     b = snapshot(ctx, from, to);
-    if (!tg.running) throw new BenchError('trafgen stopped on its own');
+    if (!tg.running) throw new BenchError(`trafgen stopped on its own: ${tg.why()}`);
   } finally {
     await tg.stop().catch(() => NaN);
   }
