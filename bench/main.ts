@@ -27,7 +27,7 @@ import {
 import { ensureOvsInstalled, Ovs, ovsVersion } from './ovs.js';
 import { BenchError, cleanupAll, onCleanup, run, sleep, stopAll, which } from './proc.js';
 import { markdownTable, type SampleSet, SWITCH_ORDER, type SwitchName } from './report.js';
-import { isVswitchd, LinuxBridge, ROOT, type Switch, Vswitchd } from './switches.js';
+import { DATAPATH_OF, isVswitchd, LinuxBridge, ROOT, type Switch, Vswitchd } from './switches.js';
 import { Topology } from './topology.js';
 import { ETHERTYPE, FRAME_BYTES } from './trafgen.js';
 import { type WakeupFloor, wakeupFloor } from './wakeup.js';
@@ -253,7 +253,7 @@ async function main(): Promise<number> {
   const errors: string[] = [];
   const rounds: Array<Record<string, unknown>> = [];
   const results: Record<string, unknown> = {
-    version: 1,
+    version: 2, // 2: vswitchd-kernel and vswitchd-user instead of vswitchd
     complete: false,
     startedAt: started.toISOString(),
     options: { withOvs: o.withOvs, switches, rounds: o.rounds, quick: o.quick, only: [...only], vswitchdArgs: o.vswitchdArgs, nodeArgs: o.nodeArgs },
@@ -266,8 +266,9 @@ async function main(): Promise<number> {
       hosts: 24,
       fdbMacs: FDB_MACS,
       switches: {
-        'vswitchd-kernel': `bin/vswitchd --socket <tmp> --max-ports 24 --datapath kernel ${o.vswitchdArgs.join(' ')}`.trim(),
-        'vswitchd-user': `bin/vswitchd --socket <tmp> --max-ports 24 --datapath user ${o.vswitchdArgs.join(' ')}`.trim(),
+        ...Object.fromEntries(
+          Object.entries(DATAPATH_OF).map(([name, dp]) => [name, `bin/vswitchd --socket <tmp> --max-ports 24 --datapath ${dp} ${o.vswitchdArgs.join(' ')}`.trim()]),
+        ),
         bridge: 'ip link add type bridge stp_state 0 forward_delay 0 ageing_time 30000 nf_call_* 0 (br_netfilter off in the switch namespace)',
         ovs: o.withOvs ? 'ovs-vswitchd --disable-system, datapath_type=netdev, userspace-tso-enable=true, mac-table-size=65536' : undefined,
       },
