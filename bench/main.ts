@@ -1,6 +1,7 @@
-// npm run bench [-- OPTIONS]: vswitchd against the Linux bridge (and Open
-// vSwitch's userspace datapath with --with-ovs) on the same topology, in
-// rounds (A B C A B C …). See bench/README.md.
+// npm run bench [-- OPTIONS]: vswitchd's kernel and userspace datapaths
+// against the Linux bridge (and Open vSwitch's userspace datapath with
+// --with-ovs) on the same topology, in rounds (A B C D A B C D …). See
+// bench/README.md.
 
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,26 +26,30 @@ import {
 } from './measures.js';
 import { ensureOvsInstalled, Ovs, ovsVersion } from './ovs.js';
 import { BenchError, cleanupAll, onCleanup, run, sleep, stopAll, which } from './proc.js';
-import { markdownTable, type SampleSet, type SwitchName } from './report.js';
-import { LinuxBridge, ROOT, type Switch, Vswitchd } from './switches.js';
+import { markdownTable, type SampleSet, SWITCH_ORDER, type SwitchName } from './report.js';
+import { DATAPATH_OF, isVswitchd, LinuxBridge, ROOT, type Switch, Vswitchd } from './switches.js';
 import { Topology } from './topology.js';
 import { ETHERTYPE, FRAME_BYTES } from './trafgen.js';
 import { type WakeupFloor, wakeupFloor } from './wakeup.js';
 
 const USAGE = `usage: npm run bench -- [OPTIONS]      (as root)
 
-Builds its own namespaces (removed at the end), then measures vswitchd, the
-Linux bridge and, with --with-ovs, Open vSwitch (userspace datapath) in rounds,
-prints a Markdown table and writes bench/results/<timestamp>.json.
+Builds its own namespaces (removed at the end), then measures vswitchd with its
+kernel datapath and with its userspace datapath, the Linux bridge and, with
+--with-ovs, Open vSwitch (userspace datapath) in rounds, prints a Markdown
+table and writes bench/results/<timestamp>.json.
 
 options:
   --with-ovs             also measure Open vSwitch (installs openvswitch-switch with apt-get if missing)
-  --rounds N             rounds of A B C (default 3; 1 with --quick)
+  --rounds N             rounds of A B C D (default 3; 1 with --quick)
   --quick                shorter runs, 1 round: a smoke test
+  --switches LIST        some switches only, comma-separated: vswitchd-kernel (or kernel),
+                           vswitchd-user (or user), bridge, ovs (the bridge is what ratios need)
   --only LIST            some measures only, comma-separated names or numbers:
                            1 64b   2 tcp   3 latency   4 flood   5 fdb   6 cost   7 core
                          (latency, fdb and cost need 64b, which then runs too)
-  --vswitchd-args ARGS   extra vswitchd options, e.g. "--ring-frames 256"
+  --vswitchd-args ARGS   extra vswitchd options for both datapaths, e.g. "--ring-frames 256"
+                         (not --datapath: the bench runs each)
   --node-args ARGS       options for vswitchd's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
   -h, --help             show this help
 `;
@@ -54,6 +59,8 @@ type Measure = (typeof MEASURES)[number];
 
 interface Options {
   withOvs: boolean;
+  /** --switches; undefined: all but OVS, which --with-ovs adds */
+  switches?: Set<SwitchName>;
   rounds: number;
   quick: boolean;
   only: Set<Measure>;
@@ -90,6 +97,16 @@ function parseArgs(argv: string[]): Options | 'help' {
         rounds = Number(v);
         break;
       }
+      case '--switches': {
+        o.switches = new Set();
+        for (const part of value().split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)) {
+          const sw = (SWITCH_ORDER as readonly string[]).includes(part) ? (part as SwitchName) : SWITCH_ORDER.find((n) => n === `vswitchd-${part}`);
+          if (!sw) throw new BenchError(`--switches: unknown switch '${part}' (one of ${SWITCH_ORDER.join(', ')}, kernel, user)`);
+          o.switches.add(sw);
+        }
+        if (o.switches.size === 0) throw new BenchError('--switches needs at least one switch');
+        break;
+      }
       case '--only': {
         o.only = new Set();
         for (const part of value().split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)) {
@@ -102,6 +119,8 @@ function parseArgs(argv: string[]): Options | 'help' {
       }
       case '--vswitchd-args':
         o.vswitchdArgs = value().split(/\s+/).filter(Boolean);
+        if (o.vswitchdArgs.some((a) => a === '--datapath' || a.startsWith('--datapath=')))
+          throw new BenchError('--vswitchd-args: no --datapath (the bench measures both datapaths, each as a switch of its own)');
         break;
       case '--node-args':
         o.nodeArgs = value().split(/\s+/).filter(Boolean);
@@ -111,6 +130,8 @@ function parseArgs(argv: string[]): Options | 'help' {
     }
   }
   o.rounds = rounds ?? (o.quick ? 1 : 3);
+  if (o.withOvs) o.switches?.add('ovs');
+  if (o.switches?.has('ovs')) o.withOvs = true;
   return o;
 }
 
@@ -182,7 +203,6 @@ async function machine(withOvs: boolean): Promise<Record<string, unknown>> {
 
 // ---- the run ----
 
-const SWITCH_ORDER: SwitchName[] = ['vswitchd', 'bridge', 'ovs'];
 const FDB_MACS = 50_000;
 
 function timestamp(d: Date): string {
@@ -220,7 +240,7 @@ async function main(): Promise<number> {
   if (o.withOvs) await ensureOvsInstalled(log);
 
   const dur: Durations = o.quick ? QUICK : FULL;
-  const switches = SWITCH_ORDER.filter((s) => s !== 'ovs' || o.withOvs);
+  const switches = SWITCH_ORDER.filter((s) => (o.switches ? o.switches.has(s) : s !== 'ovs' || o.withOvs));
   const started = new Date();
   const resultsDir = join(ROOT, 'bench', 'results');
   mkdirSync(resultsDir, { recursive: true });
@@ -233,10 +253,10 @@ async function main(): Promise<number> {
   const errors: string[] = [];
   const rounds: Array<Record<string, unknown>> = [];
   const results: Record<string, unknown> = {
-    version: 1,
+    version: 2, // 2: vswitchd-kernel and vswitchd-user instead of vswitchd
     complete: false,
     startedAt: started.toISOString(),
-    options: { withOvs: o.withOvs, rounds: o.rounds, quick: o.quick, only: [...only], vswitchdArgs: o.vswitchdArgs, nodeArgs: o.nodeArgs },
+    options: { withOvs: o.withOvs, switches, rounds: o.rounds, quick: o.quick, only: [...only], vswitchdArgs: o.vswitchdArgs, nodeArgs: o.nodeArgs },
     machine: await machine(o.withOvs),
     settings: {
       durations: dur,
@@ -246,7 +266,9 @@ async function main(): Promise<number> {
       hosts: 24,
       fdbMacs: FDB_MACS,
       switches: {
-        vswitchd: `bin/vswitchd --socket <tmp> --max-ports 24 ${o.vswitchdArgs.join(' ')}`.trim(),
+        ...Object.fromEntries(
+          Object.entries(DATAPATH_OF).map(([name, dp]) => [name, `bin/vswitchd --socket <tmp> --max-ports 24 --datapath ${dp} ${o.vswitchdArgs.join(' ')}`.trim()]),
+        ),
         bridge: 'ip link add type bridge stp_state 0 forward_delay 0 ageing_time 30000 nf_call_* 0 (br_netfilter off in the switch namespace)',
         ovs: o.withOvs ? 'ovs-vswitchd --disable-system, datapath_type=netdev, userspace-tso-enable=true, mac-table-size=65536' : undefined,
       },
@@ -277,7 +299,7 @@ async function main(): Promise<number> {
   if (only.has('tcp')) await startIperfServer(topo);
 
   const make = (name: SwitchName): Switch => {
-    if (name === 'vswitchd') return new Vswitchd(topo, { args: o.vswitchdArgs, nodeArgs: o.nodeArgs });
+    if (isVswitchd(name)) return new Vswitchd(topo, name, { args: o.vswitchdArgs, nodeArgs: o.nodeArgs });
     if (name === 'bridge') return new LinuxBridge(topo);
     return new Ovs(topo);
   };
@@ -290,9 +312,10 @@ async function main(): Promise<number> {
       log(`[round ${round}/${o.rounds}] core micro-benchmark`);
       const c = await runCoreBench({ durationMs: dur.coreMs });
       roundRec['core'] = c;
-      add('core.unicast', 'vswitchd', c.knownUnicast);
-      add('core.flood23', 'vswitchd', c.flood23);
-      add('core.fdb50k', 'vswitchd', c.fdb50k);
+      // the forwarding core is the userspace datapath's (the kernel datapath runs bpf/datapath.bpf.c)
+      add('core.unicast', 'vswitchd-user', c.knownUnicast);
+      add('core.flood23', 'vswitchd-user', c.flood23);
+      add('core.fdb50k', 'vswitchd-user', c.fdb50k);
       log(`  core: unicast ${(c.knownUnicast / 1e6).toFixed(1)} M/s, flood23 ${(c.flood23 / 1e6).toFixed(2)} M/s, fdb50k ${(c.fdb50k / 1e6).toFixed(2)} M/s`);
     }
     for (const name of switches) {
@@ -350,6 +373,7 @@ async function main(): Promise<number> {
             const mframes = w.received / 1e6;
             if (mframes > 0) {
               add('cpu.machinePerM', name, w.machineCpuS / mframes);
+              add('cpu.softirqPerM', name, w.softirqCpuS / mframes);
               if (w.processCpuS !== null) add('cpu.processPerM', name, w.processCpuS / mframes);
             }
             const cpus = Object.entries(w.cpuSplit)

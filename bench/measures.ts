@@ -77,7 +77,16 @@ export interface WindowResult {
   loss: number;
   /** machine busy CPU seconds (user+nice+system+irq+softirq over all CPUs) */
   machineCpuS: number;
-  /** the switch's processes' CPU seconds (utime+stime, all threads) */
+  /**
+   * of which softirq: where the bridge and vswitchd's kernel datapath forward
+   * (in the sender's context, or ksoftirqd's), whatever process it interrupts
+   */
+  softirqCpuS: number;
+  /**
+   * the switch's processes' CPU seconds (utime+stime, all threads): for the
+   * kernel datapath only its control thread, as its forwarding is softirq
+   * work charged to whichever task it interrupted (mostly the sender)
+   */
   processCpuS: number | null;
   /** CPU seconds used by processes that are not the benchmark's (other work on the machine) */
   otherCpuS: number;
@@ -137,12 +146,12 @@ export async function trafficWindow(
   let b: Snapshot;
   try {
     await sleep(ctx.dur.warmupMs);
-    if (!tg.running) throw new BenchError('trafgen stopped on its own');
+    if (!tg.running) throw new BenchError(`trafgen stopped on its own: ${tg.why()}`);
     a = snapshot(ctx, from, to);
     if (opts.during) await opts.during();
     else await sleep((opts.seconds ?? ctx.dur.trafficS) * 1000);
     b = snapshot(ctx, from, to);
-    if (!tg.running) throw new BenchError('trafgen stopped on its own');
+    if (!tg.running) throw new BenchError(`trafgen stopped on its own: ${tg.why()}`);
   } finally {
     await tg.stop().catch(() => NaN);
   }
@@ -170,6 +179,7 @@ export async function trafficWindow(
     rxRate: received / seconds,
     loss: sent > 0 ? Math.max(0, 1 - received / (sent * to.length)) : NaN,
     machineCpuS: busyTicks(d['cpu']!) / tck,
+    softirqCpuS: d['cpu']!.softirq / tck,
     otherCpuS: foreignTicks(a.all, b.all, b.ours, process.pid) / tck,
     processCpuS: ctx.sw.pids().length > 0 ? (b.proc - a.proc) / tck : null,
     threads,

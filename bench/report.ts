@@ -1,5 +1,6 @@
 // The results table: rows = measures, columns = switches (median and
-// min–max over the rounds) and each figure's ratio to the Linux bridge.
+// min–max over the rounds) and each figure's ratio to the Linux bridge, then
+// each vswitchd datapath's target and whether its median meets it.
 //
 //   node dist/bench/report.js bench/results/latest.json   # print a saved run's table
 
@@ -7,7 +8,21 @@ import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { type Summary, summarize } from './stats.js';
 
-export type SwitchName = 'vswitchd' | 'bridge' | 'ovs';
+/** The switches measured, in the order of a round and of the table's columns. */
+export const SWITCH_ORDER = ['vswitchd-kernel', 'vswitchd-user', 'bridge', 'ovs'] as const;
+export type SwitchName = (typeof SWITCH_ORDER)[number];
+
+/** The switches with targets (vswitchd's two datapaths) and their short names in the table. */
+export const TARGETED: ReadonlyArray<{ sw: SwitchName; short: string }> = [
+  { sw: 'vswitchd-kernel', short: 'kernel' },
+  { sw: 'vswitchd-user', short: 'user' },
+];
+
+export interface Target {
+  text: string;
+  /** on the median and its ratio to the bridge's median */
+  met: (v: number, ratio: number | null) => boolean;
+}
 
 export interface MetricDef {
   id: string;
@@ -20,39 +35,50 @@ export interface MetricDef {
   better: 'higher' | 'lower' | null;
   /** no ratio to the bridge (meaningless for this figure) */
   noRatio?: boolean;
-  /** vswitchd's target, as text, and how to check it on medians */
-  target?: { text: string; met: (v: number, ratio: number | null) => boolean };
+  /** each vswitchd datapath's target */
+  targets?: Partial<Record<SwitchName, Target>>;
 }
 
 /** RSS is read in KiB (/proc's "kB"); it is shown in MB of 10^6 bytes, the target's unit. */
 const KIB_PER_MB = 1e6 / 1024;
 
+const atLeastBridge = (x: number): Target => ({ text: `≥ ${x.toFixed(1)}× bridge`, met: (_v, r) => r !== null && r >= x });
+const atMostBridge = (x: number): Target => ({ text: `≤ ${x.toFixed(1)}× bridge`, met: (_v, r) => r !== null && r <= x });
+const atLeast = (x: number, text: string): Target => ({ text, met: (v) => v >= x });
+const atMost = (x: number, text: string): Target => ({ text, met: (v) => v <= x });
+const kernel = (t: Target): MetricDef['targets'] => ({ 'vswitchd-kernel': t });
+const user = (t: Target): MetricDef['targets'] => ({ 'vswitchd-user': t });
+const both = (t: Target): MetricDef['targets'] => ({ 'vswitchd-kernel': t, 'vswitchd-user': t });
+const IDLE_CPU = atMost(0.5, '≈ 0 (≤ 0.5 %)');
+const RSS = atMost(80, '≤ 80 MB');
+
 export const METRICS: MetricDef[] = [
-  { id: 'u64.rx', group: 1, label: '64 B NS1→NS2, received in NS2', unit: 'Mframes/s', scale: 1e6, better: 'higher', target: { text: '≥ 1.2× bridge', met: (_v, r) => r !== null && r >= 1.2 } },
+  { id: 'u64.rx', group: 1, label: '64 B NS1→NS2, received in NS2', unit: 'Mframes/s', scale: 1e6, better: 'higher', targets: { 'vswitchd-kernel': atLeastBridge(1.3), 'vswitchd-user': atLeastBridge(1.2) } },
   { id: 'u64.sent', group: 1, label: '64 B, sender’s rate', unit: 'Mframes/s', scale: 1e6, better: null, noRatio: true },
   { id: 'u64.loss', group: 1, label: '64 B, loss', unit: '%', scale: 1, better: 'lower', noRatio: true },
   { id: 'noise.other', group: 1, label: 'other processes’ CPU during (1) (noise, not the switch)', unit: '% of a core', scale: 1, better: 'lower', noRatio: true },
-  { id: 'tcp1', group: 2, label: 'TCP NS1→NS2, 1 stream', unit: 'Gbit/s', scale: 1, better: 'higher', target: { text: '≥ 0.9× bridge', met: (_v, r) => r !== null && r >= 0.9 } },
-  { id: 'tcp4', group: 2, label: 'TCP NS1→NS2, 4 streams', unit: 'Gbit/s', scale: 1, better: 'higher', target: { text: '≥ 0.9× bridge', met: (_v, r) => r !== null && r >= 0.9 } },
-  { id: 'lat.idle.avg', group: 3, label: 'ping RTT avg, idle', unit: 'ms', scale: 1, better: 'lower', target: { text: '≤ 0.05 ms', met: (v) => v <= 0.05 } },
+  { id: 'tcp1', group: 2, label: 'TCP NS1→NS2, 1 stream', unit: 'Gbit/s', scale: 1, better: 'higher', targets: { 'vswitchd-kernel': atLeastBridge(1.0), 'vswitchd-user': atLeastBridge(0.9) } },
+  { id: 'tcp4', group: 2, label: 'TCP NS1→NS2, 4 streams', unit: 'Gbit/s', scale: 1, better: 'higher', targets: { 'vswitchd-kernel': atLeastBridge(1.0), 'vswitchd-user': atLeastBridge(0.9) } },
+  { id: 'lat.idle.avg', group: 3, label: 'ping RTT avg, idle', unit: 'ms', scale: 1, better: 'lower', targets: { 'vswitchd-kernel': atMostBridge(1.0), 'vswitchd-user': atMost(0.05, '≤ 0.05 ms') } },
   { id: 'lat.idle.p99', group: 3, label: 'ping RTT p99, idle', unit: 'ms', scale: 1, better: 'lower' },
   { id: 'lat.load.avg', group: 3, label: 'ping RTT avg, (1) at half rate', unit: 'ms', scale: 1, better: 'lower' },
   { id: 'lat.load.p99', group: 3, label: 'ping RTT p99, (1) at half rate', unit: 'ms', scale: 1, better: 'lower' },
   { id: 'lat.load.rate', group: 3, label: 'half rate asked of trafgen', unit: 'Mframes/s', scale: 1e6, better: null, noRatio: true },
   { id: 'lat.load.loss', group: 3, label: 'half-rate frames lost', unit: '%', scale: 1, better: 'lower', noRatio: true },
   { id: 'lat.load.pingLoss', group: 3, label: 'pings lost at half rate', unit: '%', scale: 1, better: 'lower', noRatio: true },
-  { id: 'flood.rx', group: 4, label: 'broadcast flood, delivered (sum of 23 hosts)', unit: 'Mframes/s', scale: 1e6, better: 'higher', target: { text: '≥ 1.0× bridge', met: (_v, r) => r !== null && r >= 1.0 } },
+  { id: 'flood.rx', group: 4, label: 'broadcast flood, delivered (sum of 23 hosts)', unit: 'Mframes/s', scale: 1e6, better: 'higher', targets: { 'vswitchd-kernel': atLeastBridge(1.3), 'vswitchd-user': atLeastBridge(1.0) } },
   { id: 'flood.sent', group: 4, label: 'flood, sender’s rate', unit: 'Mframes/s', scale: 1e6, better: null, noRatio: true },
-  { id: 'fdb.entries', group: 5, label: 'FDB entries after the 50,000-MAC burst', unit: 'entries', scale: 1, better: null, noRatio: true, target: { text: '≥ 50,000', met: (v) => v >= 50_000 } },
+  { id: 'fdb.entries', group: 5, label: 'FDB entries after the 50,000-MAC burst', unit: 'entries', scale: 1, better: null, noRatio: true, targets: both(atLeast(50_000, '≥ 50,000')) },
   { id: 'fdb.rx', group: 5, label: '64 B with 50,000 MACs learned', unit: 'Mframes/s', scale: 1e6, better: 'higher' },
-  { id: 'fdb.own', group: 5, label: '… as a share of its own 64 B rate', unit: '×', scale: 1, better: 'higher', noRatio: true, target: { text: '≥ 0.95', met: (v) => v >= 0.95 } },
-  { id: 'cpu.idle', group: 6, label: 'switch process CPU, idle, 24 ports', unit: '% of a core', scale: 1, better: 'lower', target: { text: '≈ 0 (≤ 0.5 %)', met: (v) => v <= 0.5 } },
-  { id: 'rss.idle', group: 6, label: 'switch process RSS, idle', unit: 'MB', scale: KIB_PER_MB, better: 'lower', target: { text: '≤ 80 MB', met: (v) => v <= 80 } },
-  { id: 'rss.end', group: 6, label: 'switch process RSS, end of its round', unit: 'MB', scale: KIB_PER_MB, better: 'lower', target: { text: '≤ 80 MB', met: (v) => v <= 80 } },
+  { id: 'fdb.own', group: 5, label: '… as a share of its own 64 B rate', unit: '×', scale: 1, better: 'higher', noRatio: true, targets: both(atLeast(0.95, '≥ 0.95')) },
+  { id: 'cpu.idle', group: 6, label: 'switch process CPU, idle, 24 ports', unit: '% of a core', scale: 1, better: 'lower', targets: both(IDLE_CPU) },
+  { id: 'rss.idle', group: 6, label: 'switch process RSS, idle', unit: 'MB', scale: KIB_PER_MB, better: 'lower', targets: both(RSS) },
+  { id: 'rss.end', group: 6, label: 'switch process RSS, end of its round', unit: 'MB', scale: KIB_PER_MB, better: 'lower', targets: both(RSS) },
   { id: 'rss.endAnon', group: 6, label: '… of which anonymous (RssAnon)', unit: 'MB', scale: KIB_PER_MB, better: 'lower' },
-  { id: 'cpu.machinePerM', group: 6, label: 'machine CPU per Mframe forwarded in (1)', unit: 'CPU-s per Mframe (µs/frame)', scale: 1, better: 'lower' },
-  { id: 'cpu.processPerM', group: 6, label: 'switch process CPU per Mframe in (1)', unit: 'CPU-s per Mframe (µs/frame)', scale: 1, better: 'lower' },
-  { id: 'core.unicast', group: 7, label: 'core alone: known unicast', unit: 'Mdecisions/s', scale: 1e6, better: 'higher', target: { text: '≥ 20 M/s', met: (v) => v >= 20 } },
+  { id: 'cpu.machinePerM', group: 6, label: 'machine CPU per Mframe forwarded in (1)', unit: 'CPU-s per Mframe (µs/frame)', scale: 1, better: 'lower', targets: kernel(atMostBridge(1.0)) },
+  { id: 'cpu.softirqPerM', group: 6, label: '… of which softirq (where the bridge and the kernel datapath forward)', unit: 'CPU-s per Mframe (µs/frame)', scale: 1, better: 'lower' },
+  { id: 'cpu.processPerM', group: 6, label: 'switch process CPU per Mframe in (1) (the kernel datapath forwards outside it, in softirq)', unit: 'CPU-s per Mframe (µs/frame)', scale: 1, better: 'lower', noRatio: true },
+  { id: 'core.unicast', group: 7, label: 'core alone: known unicast', unit: 'Mdecisions/s', scale: 1e6, better: 'higher', targets: user(atLeast(20, '≥ 20 M/s')) },
   { id: 'core.flood23', group: 7, label: 'core alone: flood to 23 ports', unit: 'Mdecisions/s', scale: 1e6, better: 'higher' },
   { id: 'core.fdb50k', group: 7, label: 'core alone: 50,000 MACs in the FDB', unit: 'Mdecisions/s', scale: 1e6, better: 'higher' },
 ];
@@ -68,7 +94,8 @@ export interface Row {
   def: MetricDef;
   cells: Partial<Record<SwitchName, Summary | null>>;
   ratio: Partial<Record<SwitchName, number | null>>;
-  met: boolean | null;
+  /** per switch with a target for this row: does its median meet it (null: no median) */
+  met: Partial<Record<SwitchName, boolean | null>>;
 }
 
 export function rows(set: SampleSet): Row[] {
@@ -88,8 +115,11 @@ export function rows(set: SampleSet): Row[] {
       const m = cells[sw]?.median;
       ratio[sw] = m !== undefined && br !== undefined && br !== 0 && Number.isFinite(br) ? m / br : null;
     }
-    const v = cells.vswitchd?.median;
-    const met = def.target && v !== undefined ? def.target.met(v, ratio.vswitchd ?? null) : null;
+    const met: Row['met'] = {};
+    for (const [sw, t] of Object.entries(def.targets ?? {}) as Array<[SwitchName, Target]>) {
+      const v = cells[sw]?.median;
+      met[sw] = v === undefined ? null : t.met(v, ratio[sw] ?? null);
+    }
     out.push({ def, cells, ratio, met });
   }
   return out;
@@ -121,26 +151,40 @@ function ratioCell(r: number | null | undefined): string {
 export function markdownTable(set: SampleSet): string {
   const header = ['#', 'measure', 'unit'];
   for (const sw of set.switches) {
-    header.push(sw === 'bridge' ? 'bridge' : sw);
+    header.push(sw);
     if (sw !== 'bridge') header.push(`${sw} ÷ bridge`);
   }
-  header.push('vswitchd target', 'met');
-  const lines = [`| ${header.join(' | ')} |`, `|${header.map((_h, i) => (i < 3 || i >= header.length - 2 ? '---' : '---:')).join('|')}|`];
+  const targeted = TARGETED.filter((t) => set.switches.includes(t.sw));
+  for (const t of targeted) header.push(`${t.short} target`, `${t.short} met`);
+  const figures = header.length - 2 * targeted.length; // the columns before the targets are right-aligned figures
+  const lines = [`| ${header.join(' | ')} |`, `|${header.map((_h, i) => (i < 3 || i >= figures ? '---' : '---:')).join('|')}|`];
   for (const r of rows(set)) {
     const c = [String(r.def.group), r.def.label, r.def.unit];
     for (const sw of set.switches) {
       c.push(cell(r.cells[sw]));
       if (sw !== 'bridge') c.push(r.cells.bridge && !r.def.noRatio ? ratioCell(r.ratio[sw]) : '—');
     }
-    c.push(r.def.target?.text ?? '', r.met === null ? '' : r.met ? 'yes' : '**no**');
+    for (const { sw } of targeted) {
+      const met = r.met[sw];
+      c.push(r.def.targets?.[sw]?.text ?? '', met === undefined ? '' : met === null ? '—' : met ? 'yes' : '**no**');
+    }
     lines.push(`| ${c.join(' | ')} |`);
   }
   return lines.join('\n') + '\n';
 }
 
-/** The metric samples of a saved results file. */
-export function sampleSetOf(results: { switches: SwitchName[]; samples: SampleSet['samples'] }): SampleSet {
-  return { switches: results.switches, samples: results.samples };
+/**
+ * The metric samples of a saved results file. Files from before the kernel
+ * datapath name the userspace one `vswitchd`.
+ */
+export function sampleSetOf(results: { switches: string[]; samples: Record<string, Record<string, number[]>> }): SampleSet {
+  const rename = (sw: string): SwitchName => (sw === 'vswitchd' ? 'vswitchd-user' : (sw as SwitchName));
+  const samples: SampleSet['samples'] = {};
+  for (const [id, per] of Object.entries(results.samples)) {
+    samples[id] = {};
+    for (const [sw, xs] of Object.entries(per)) samples[id][rename(sw)] = xs;
+  }
+  return { switches: results.switches.map(rename), samples };
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
@@ -150,7 +194,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
     process.exit(2);
   }
   try {
-    const j = JSON.parse(readFileSync(file, 'utf8')) as { switches: SwitchName[]; samples: SampleSet['samples'] };
+    const j = JSON.parse(readFileSync(file, 'utf8')) as Parameters<typeof sampleSetOf>[0];
     process.stdout.write(markdownTable(sampleSetOf(j)));
   } catch (err) {
     process.stderr.write(`report: ${file}: ${(err as Error).message}\n`);

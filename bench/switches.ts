@@ -1,6 +1,6 @@
-// The switches under test: vswitchd and the Linux bridge (Open vSwitch is in
-// ovs.ts). Each runs in the topology's switch namespace with all 24 ports
-// attached, one switch at a time.
+// The switches under test: vswitchd (once per datapath) and the Linux bridge
+// (Open vSwitch is in ovs.ts). Each runs in the topology's switch namespace
+// with all 24 ports attached, one switch at a time.
 
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,14 +8,13 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from '../src/control/client.js';
 import { BenchError, check, lastLine, onCleanup, type Proc, runSync, sleep, start } from './proc.js';
+import type { SwitchName } from './report.js';
 import type { Topology } from './topology.js';
 
 /** Repository root (this file is dist/bench/switches.js once built). */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const VSWITCHD = join(ROOT, 'bin', 'vswitchd');
 export const VSWCONFIG = join(ROOT, 'bin', 'vswconfig');
-
-export type SwitchName = 'vswitchd' | 'bridge' | 'ovs';
 
 export interface Switch {
   readonly name: SwitchName;
@@ -32,6 +31,14 @@ export interface Switch {
   stop(): Promise<void>;
 }
 
+/** vswitchd's datapaths (`vswitchd --datapath`), each measured as a switch of its own. */
+export const DATAPATH_OF = { 'vswitchd-kernel': 'kernel', 'vswitchd-user': 'user' } as const;
+export type VswitchdName = keyof typeof DATAPATH_OF;
+
+export function isVswitchd(name: SwitchName): name is VswitchdName {
+  return name in DATAPATH_OF;
+}
+
 export interface VswitchdOptions {
   /** Extra vswitchd options (e.g. --ring-frames 256). */
   args?: string[];
@@ -39,8 +46,8 @@ export interface VswitchdOptions {
   nodeArgs?: string[];
 }
 
+/** `vswitchd --datapath kernel|user`; its name says which. */
 export class Vswitchd implements Switch {
-  readonly name = 'vswitchd' as const;
   private proc?: Proc;
   private readonly dir: string;
   readonly socket: string;
@@ -48,6 +55,7 @@ export class Vswitchd implements Switch {
 
   constructor(
     private readonly topo: Topology,
+    readonly name: VswitchdName,
     private readonly opts: VswitchdOptions = {},
   ) {
     this.dir = mkdtempSync(join(tmpdir(), `vswbench-${topo.prefix}-`));
@@ -59,21 +67,21 @@ export class Vswitchd implements Switch {
   async start(): Promise<void> {
     if (!existsSync(join(ROOT, 'dist', 'src', 'daemon', 'main.js'))) throw new BenchError('vswitchd is not built: run npm run build');
     const maxPorts = Math.max(24, this.topo.hosts.length);
-    this.proc = start('vswitchd', 'ip', [
+    this.proc = start(this.name, 'ip', [
       'netns', 'exec', this.topo.sw,
       process.execPath, ...(this.opts.nodeArgs ?? []), VSWITCHD,
-      '--socket', this.socket, '--max-ports', String(maxPorts), ...(this.opts.args ?? []),
+      '--socket', this.socket, '--max-ports', String(maxPorts), '--datapath', DATAPATH_OF[this.name], ...(this.opts.args ?? []),
     ]);
     const deadline = Date.now() + 15_000;
     for (;;) {
       if (!this.proc.alive && this.proc.code !== null) {
-        throw new BenchError(`vswitchd exited during start-up: ${lastLine(this.proc.stderr) || `exit code ${this.proc.code}`}`);
+        throw new BenchError(`${this.name} exited during start-up: ${lastLine(this.proc.stderr) || `exit code ${this.proc.code}`}`);
       }
       try {
         await request(this.socket, { cmd: 'show' }, { timeoutMs: 2000 });
         break;
       } catch {
-        if (Date.now() > deadline) throw new BenchError(`vswitchd did not answer on ${this.socket} within 15 s: ${lastLine(this.proc.stderr)}`);
+        if (Date.now() > deadline) throw new BenchError(`${this.name} did not answer on ${this.socket} within 15 s: ${lastLine(this.proc.stderr)}`);
         await sleep(50);
       }
     }
@@ -115,7 +123,7 @@ export class Vswitchd implements Switch {
       if (this.proc.code !== 0) {
         const why = lastLine(this.proc.stderr);
         this.proc = undefined;
-        throw new BenchError(`vswitchd did not exit cleanly${why ? `: ${why}` : ''}`);
+        throw new BenchError(`${this.name} did not exit cleanly${why ? `: ${why}` : ''}`);
       }
       this.proc = undefined;
     }

@@ -64,6 +64,11 @@ export class Trafgen {
     return this.proc.code === null;
   }
 
+  /** Its last words, once it has exited. */
+  why(): string {
+    return lastLine(this.proc.stderr) || lastLine(this.proc.stdout) || `exit code ${this.proc.code}`;
+  }
+
   /** Stop with SIGINT (as ^C) and return what trafgen says it sent (NaN if unknown). */
   async stop(): Promise<number> {
     await this.proc.stop('SIGINT', 3000);
