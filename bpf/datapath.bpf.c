@@ -180,7 +180,14 @@ static __always_inline int should_deliver(struct __sk_buff *skb, const struct vs
 	return 1;
 }
 
-static __always_inline void learn(__u64 src, __u32 ingress, __u64 now, const struct vsw_config *cfg)
+/*
+ * Learn src on the ingress port, as Fdb.learnHL. A new station on a full table
+ * costs the victim vswitchd has named (the core's fair eviction), deleted here
+ * in the same frame so that this frame's own lookup already misses it; a
+ * second new station before vswitchd names the next victim is evicted for by
+ * vswitchd afterwards (the map has room beyond --fdb-size for that).
+ */
+static __always_inline void learn(__u64 src, __u32 ingress, __u32 in_flags, __u64 now, struct vsw_config *cfg)
 {
 	struct vsw_fdb_entry *e = bpf_map_lookup_elem(&fdb, &src);
 	struct vsw_learn_event ev = { .mac = src, .port = ingress, .kind = VSW_EV_LEARN, .seen_ns = now };
@@ -190,7 +197,19 @@ static __always_inline void learn(__u64 src, __u32 ingress, __u64 now, const str
 			return; /* the common case: read only */
 		e->port = ingress;
 		e->seen_ns = now;
+	} else if (e) {
+		/* An aged entry still held: rebinding it takes no room. */
+		e->port = ingress;
+		e->seen_ns = now;
+	} else if (in_flags & VSW_PORT_LIMITED) {
+		ev.kind = VSW_EV_LIMITED;
 	} else {
+		__u64 victim = cfg->victim;
+		if (victim) {
+			cfg->victim = 0;
+			if (bpf_map_delete_elem(&fdb, &victim) == 0)
+				ev.evicted = victim;
+		}
 		struct vsw_fdb_entry fresh = { .port = ingress, .seen_ns = now };
 		if (bpf_map_update_elem(&fdb, &src, &fresh, BPF_ANY) != 0)
 			ev.kind = VSW_EV_FULL;
@@ -271,7 +290,8 @@ int vsw_forward(struct __sk_buff *skb)
 		return drop(VSW_R_INVALID_SOURCE);
 
 	__u64 now = bpf_ktime_get_ns();
-	learn(src, ingress, now, cfg);
+	struct vsw_port *in_port = bpf_map_lookup_elem(&ports, &ingress);
+	learn(src, ingress, in_port ? in_port->flags : 0, now, cfg);
 	struct vsw_size z = frame_size(skb, cfg);
 
 	if (!(dst & (1ULL << 40))) {

@@ -10,6 +10,7 @@
 /* ports[port].flags */
 #define VSW_PORT_ATTACHED 1
 #define VSW_PORT_UP 2
+#define VSW_PORT_LIMITED 4 /* holds --fdb-port-limit entries: a new station is left to vswitchd */
 
 struct vsw_port {
 	__u32 ifindex;
@@ -24,6 +25,8 @@ struct vsw_config {
 	__u64 refresh_ns; /* a hit rewrites an entry only when it is this old */
 	__u32 port_hi;    /* ports at or above this slot are never attached */
 	__u32 min_mtu;    /* the smallest MTU of an attached port: below it no frame needs its tags counted */
+	__u64 victim;     /* while the table is full: the MAC a new station costs (the core's
+			     fair eviction, chosen by vswitchd); 0 when none, or once taken */
 };
 
 /* fdb: key = MAC as a u64 (octet 0 in the most significant of the low 48 bits) */
@@ -41,9 +44,11 @@ struct vsw_learn_event {
 	__u32 port;
 	__u32 kind; /* VSW_EV_* */
 	__u64 seen_ns;
+	__u64 evicted; /* the victim this learn deleted from the map, or 0 */
 };
-#define VSW_EV_LEARN 0
-#define VSW_EV_FULL 1
+#define VSW_EV_LEARN 0   /* written into the map */
+#define VSW_EV_FULL 1    /* not written: the map is full */
+#define VSW_EV_LIMITED 2 /* not written: the port holds its limit */
 
 /* per port, per CPU */
 struct vsw_port_counters {

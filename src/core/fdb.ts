@@ -330,6 +330,15 @@ export class Fdb {
 
   /** Free one entry: the oldest if it is dead, else the oldest of the fullest port. */
   private makeRoom(now: number): void {
+    const e = this.roomVictim(now);
+    const dead = this.seenOf(e) + this.agingMs <= now;
+    this.removeEntry(e);
+    if (dead) this.expired++;
+    else this.evicted++;
+  }
+
+  /** The entry makeRoom() frees: the oldest if it is dead, else the oldest of the fullest port. */
+  private roomVictim(now: number): number {
     const head = this.head;
     const portCount = this.portCount;
     let oldest = NONE;
@@ -349,13 +358,24 @@ export class Fdb {
         fullest = p;
       }
     }
-    if (oldest >= 0 && oldestSeen + this.agingMs <= now) {
-      this.removeEntry(oldest);
-      this.expired++;
-      return;
-    }
-    this.removeEntry(head[fullest]);
-    this.evicted++;
+    if (oldest >= 0 && oldestSeen + this.agingMs <= now) return oldest;
+    return head[fullest];
+  }
+
+  /**
+   * The MAC (as macFrom(hi, lo)) a new station learned now would cost, when
+   * the table is full, or -1: the kernel datapath evicts it in the same frame,
+   * as learnHL() does here. A port at its limit is told apart by atPortLimit().
+   */
+  nextVictim(now: number): number {
+    if (this.count < this.size || this.count === 0) return -1;
+    const e = this.roomVictim(now);
+    return macFrom(this.rec[e * STRIDE + R_HI], this.rec[e * STRIDE + R_LO]);
+  }
+
+  /** Does `port` hold its limit of entries (a new station from it is refused, or costs its own dead oldest)? */
+  atPortLimit(port: number): boolean {
+    return this.portLimit !== 0 && this.portCount[port] >= this.portLimit;
   }
 
   // ------------------------------------------------------------- list helpers

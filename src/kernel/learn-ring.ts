@@ -12,10 +12,19 @@ const HDR_SIZE = 8;
 const BUSY = 0x80000000;
 const DISCARD = 0x40000000;
 
+/** What the program did with a learn (VSW_EV_*, bpf/datapath.h). */
+export const LEARNED = 0;
+export const NOT_LEARNED_FULL = 1;
+export const NOT_LEARNED_LIMITED = 2;
+
 /** A learn event's fields (struct vsw_learn_event, bpf/datapath.h). */
 export interface LearnSink {
-  /** mac as hi (first two octets) and lo (last four, int32); seenMs on CLOCK_MONOTONIC. */
-  onLearn(hi: number, lo: number, port: number, full: boolean, seenMs: number): void;
+  /**
+   * mac as hi (first two octets) and lo (last four, int32); seenMs on
+   * CLOCK_MONOTONIC; evicted: the MAC (macFrom) the program deleted to make
+   * room, or 0.
+   */
+  onLearn(hi: number, lo: number, port: number, kind: number, seenMs: number, evicted: number): void;
 }
 
 export class LearnRing {
@@ -65,13 +74,14 @@ export class LearnRing {
         if ((len & DISCARD) === 0) {
           const d = this.data;
           const rec = at + HDR_SIZE;
-          // struct vsw_learn_event: u64 mac, u32 port, u32 kind, u64 seen_ns
+          // struct vsw_learn_event: u64 mac, u32 port, u32 kind, u64 seen_ns, u64 evicted
           const lo = d.getInt32(rec, true);
           const hi = d.getUint32(rec + 4, true) & 0xffff;
           const port = d.getUint32(rec + 8, true);
-          const full = d.getUint32(rec + 12, true) === 1;
+          const kind = d.getUint32(rec + 12, true);
           const seenMs = (d.getUint32(rec + 20, true) * 4294967296 + d.getUint32(rec + 16, true)) / 1e6;
-          sink.onLearn(hi, lo, port, full, seenMs);
+          const evicted = (d.getUint32(rec + 28, true) & 0xffff) * 4294967296 + d.getUint32(rec + 24, true);
+          sink.onLearn(hi, lo, port, kind, seenMs, evicted);
           n++;
         }
         cons += ((len & ~(BUSY | DISCARD)) + HDR_SIZE + 7) & ~7;

@@ -9,6 +9,7 @@ import { BPF_ANY, type BpfObject, mapDelete, mapLookup, mapNextKey, mapUpdate, p
 export const KERNEL_MAX_PORTS = 1024;
 export const PORT_ATTACHED = 1;
 export const PORT_UP = 2;
+export const PORT_LIMITED = 4;
 const DROP_SLOTS = 16;
 /** drops[15]: learn events lost for want of room on the ring (not a frame drop). */
 export const EVENTS_LOST_SLOT = 15;
@@ -42,7 +43,7 @@ export class DatapathMaps {
   private readonly k8 = new DataView(this.key8.buffer);
   private readonly val16 = new Uint8Array(16);
   private readonly v16 = new DataView(this.val16.buffer);
-  private readonly cfg = new Uint8Array(24);
+  private readonly cfg = new Uint8Array(32);
   private readonly cfgView = new DataView(this.cfg.buffer);
   private readonly perCpuPort: Uint8Array;
   private readonly perCpuDrop: Uint8Array;
@@ -97,13 +98,18 @@ export class DatapathMaps {
     mapDelete(this.portOf, this.key4, 'port_of');
   }
 
-  /** config[0]: aging and refresh in ms, the slot above the highest attached port, their smallest MTU. */
-  setConfig(agingMs: number, refreshMs: number, portHi: number, minMtu: number): void {
+  /**
+   * config[0]: aging and refresh in ms, the slot above the highest attached
+   * port, their smallest MTU, and the MAC (macFrom) a new station costs while
+   * the table is full (0: none).
+   */
+  setConfig(c: { agingMs: number; refreshMs: number; portHi: number; minMtu: number; victim: number }): void {
     const v = this.cfgView;
-    v.setBigUint64(0, BigInt(agingMs) * 1_000_000n, true);
-    v.setBigUint64(8, BigInt(refreshMs) * 1_000_000n, true);
-    v.setUint32(16, portHi, true);
-    v.setUint32(20, minMtu >>> 0, true);
+    v.setBigUint64(0, BigInt(c.agingMs) * 1_000_000n, true);
+    v.setBigUint64(8, BigInt(c.refreshMs) * 1_000_000n, true);
+    v.setUint32(16, c.portHi, true);
+    v.setUint32(20, c.minMtu >>> 0, true);
+    v.setBigUint64(24, BigInt(c.victim), true);
     this.k4.setUint32(0, 0, true);
     mapUpdate(this.config, this.key4, this.cfg, BPF_ANY, 'config');
   }

@@ -21,6 +21,7 @@
 import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { readLinkStateSync } from '../control/sysfs.js';
 import { Fdb, FDB_GRANULARITY_MS } from '../core/fdb.js';
+import { macHi, macLo } from '../core/mac.js';
 import { REASON_COUNT, REASON_NAMES } from '../core/reasons.js';
 import { VswError } from '../errors.js';
 import { BPF_TCX_INGRESS, BpfObject, linkCreate } from '../native/libbpf.js';
@@ -31,8 +32,8 @@ import { openPromiscSocket } from '../dataplane/packet-socket.js';
 import { errorReply } from '../dataplane/replies.js';
 import { LinkMonitor, type LinkOwner } from '../dataplane/link-monitor.js';
 import { DATAPATH_OBJECT_PATH } from './object.js';
-import { LearnRing, type LearnSink } from './learn-ring.js';
-import { DatapathMaps, KERNEL_MAX_PORTS, PORT_ATTACHED, PORT_UP } from './maps.js';
+import { LEARNED, LearnRing, type LearnSink } from './learn-ring.js';
+import { DatapathMaps, KERNEL_MAX_PORTS, PORT_ATTACHED, PORT_LIMITED, PORT_UP } from './maps.js';
 
 const POLLFD_SIZE = 8;
 const NFDS = 3; // eventfd, rtnetlink, events ring
@@ -65,6 +66,10 @@ class KernelWorker implements LearnSink, LinkOwner {
   private readonly promiscFd: Int32Array;
   private readonly up: Uint8Array;
   private readonly mtu: Int32Array;
+  /** Per port: holds its --fdb-port-limit entries (VSW_PORT_LIMITED in the ports map). */
+  private readonly limited: Uint8Array;
+  /** config[0] as last written; victim -1 means the kernel may hold another than we think. */
+  private readonly cfg = { agingMs: 0, refreshMs: 0, portHi: 0, minMtu: 0xffffffff, victim: 0 };
   private lastLearn = 0;
   private eventsLostSeen = 0;
   private stopping = false;
@@ -80,6 +85,7 @@ class KernelWorker implements LearnSink, LinkOwner {
     this.promiscFd = new Int32Array(n).fill(-1);
     this.up = new Uint8Array(n);
     this.mtu = new Int32Array(n);
+    this.limited = new Uint8Array(n);
     this.refreshMs = Math.min(FDB_GRANULARITY_MS, options.agingMs);
 
     this.obj = BpfObject.open(DATAPATH_OBJECT_PATH);
@@ -88,7 +94,9 @@ class KernelWorker implements LearnSink, LinkOwner {
       this.obj.load();
       this.maps = new DatapathMaps(this.obj);
       this.progFd = this.obj.programFd('vsw_forward');
-      this.maps.setConfig(options.agingMs, this.refreshMs, 0, 0xffffffff);
+      this.cfg.agingMs = options.agingMs;
+      this.cfg.refreshMs = this.refreshMs;
+      this.maps.setConfig(this.cfg);
       this.ring = new LearnRing(this.maps.events, this.maps.ringBytes);
     } catch (err) {
       this.obj.close();
@@ -120,32 +128,69 @@ class KernelWorker implements LearnSink, LinkOwner {
       const timeout = nextGc === Infinity ? -1 : Math.max(0, Math.min(0x7fffffff, Math.ceil(nextGc - now)));
       if (libc.poll(this.pollfds, NFDS, timeout) > 0) this.serviceFds();
       if (this.stopping) break;
-      this.ring.drain(this);
+      let changed = this.ring.drain(this) > 0;
       const t = monotonicMs();
       if (t >= nextGc || nextGc === Infinity) {
         this.checkEventsLost();
         nextGc = this.fdb.expire(t);
+        changed = true;
       }
+      if (changed) this.syncLearnControls();
     }
     this.shutdown();
   }
 
   // ---- what the kernel learned ----
 
-  onLearn(hi: number, lo: number, port: number, full: boolean, seenMs: number): void {
+  onLearn(hi: number, lo: number, port: number, kind: number, seenMs: number, evicted: number): void {
+    // The program took the victim named in config: name the next one.
+    if (evicted !== 0) this.cfg.victim = -1;
     if (port >= this.options.maxPorts || this.linkFdOf[port] < 0 || this.up[port] === 0) {
       // Learned just before the port went away or down: not the switch's any more.
-      this.maps.deleteFdb(hi, lo);
+      if (kind === LEARNED) this.maps.deleteFdb(hi, lo);
       return;
     }
     // The Fdb wants a clock that does not go backwards; CPUs' events may interleave by nanoseconds.
     const now = (this.lastLearn = Math.max(this.lastLearn, seenMs));
     this.fdb.learnHL(hi, lo, port, now);
     if (this.fdb.lookupHL(hi, lo, now) !== port) {
-      this.maps.deleteFdb(hi, lo); // refused (per-port limit): the kernel must not keep it either
-    } else if (full && !this.maps.setFdb(hi, lo, port, now)) {
+      // Refused (per-port limit): the kernel must not keep it either.
+      if (kind === LEARNED) this.maps.deleteFdb(hi, lo);
+    } else if (kind !== LEARNED && !this.maps.setFdb(hi, lo, port, now)) {
       this.resyncFdb(); // the kernel's map is fuller than the table of record
     }
+    // The table of record made room with another entry than the program: give that one back.
+    if (evicted !== 0) {
+      const at = this.fdb.lookup(evicted, now);
+      if (at >= 0) this.maps.setFdb(macHi(evicted), macLo(evicted), at, now);
+    }
+  }
+
+  /**
+   * What the program needs to learn as the core does: the victim a new station
+   * costs while the table is full, and which ports hold their limit. Written
+   * only when changed.
+   */
+  private syncLearnControls(): void {
+    const now = monotonicMs();
+    const v = this.fdb.nextVictim(now);
+    const victim = v < 0 ? 0 : v;
+    if (victim !== this.cfg.victim) {
+      this.cfg.victim = victim;
+      this.maps.setConfig(this.cfg);
+    }
+    for (let p = 0; p < this.options.maxPorts; p++) {
+      if (this.linkFdOf[p] < 0) continue;
+      const limited = this.fdb.atPortLimit(p) ? 1 : 0;
+      if (limited === this.limited[p]) continue;
+      this.limited[p] = limited;
+      this.writePort(p);
+    }
+  }
+
+  private writePort(port: number): void {
+    const flags = PORT_ATTACHED | (this.up[port] ? PORT_UP : 0) | (this.limited[port] ? PORT_LIMITED : 0);
+    this.maps.setPort(port, this.ifindex[port], flags, this.mtu[port]);
   }
 
   /** After learn events were lost, drop whatever the kernel holds that the table of record does not. */
@@ -157,6 +202,7 @@ class KernelWorker implements LearnSink, LinkOwner {
   }
 
   private resyncFdb(): void {
+    this.cfg.victim = -1; // the program may have taken the victim in an event that was lost
     const now = monotonicMs();
     for (const [hi, lo] of this.maps.fdbKeys()) if (this.fdb.lookupHL(hi, lo, now) < 0) this.maps.deleteFdb(hi, lo);
   }
@@ -215,10 +261,12 @@ class KernelWorker implements LearnSink, LinkOwner {
     try {
       // The maps first: the very first frame through the link finds its port.
       this.maps.resetPortCounters(port);
-      this.maps.setPort(port, ifindex, PORT_ATTACHED | (link.up ? PORT_UP : 0), link.mtu);
-      this.maps.setPortOf(ifindex, port);
       this.ifindex[port] = ifindex;
       this.mtu[port] = link.mtu;
+      this.up[port] = link.up ? 1 : 0;
+      this.limited[port] = 0;
+      this.writePort(port);
+      this.maps.setPortOf(ifindex, port);
       this.updateConfig();
       this.linkFdOf[port] = linkCreate(this.progFd, ifindex, BPF_TCX_INGRESS, `tcx ingress of ${ifname}`);
     } catch (err) {
@@ -229,8 +277,6 @@ class KernelWorker implements LearnSink, LinkOwner {
     }
     this.promiscFd[port] = promisc;
     this.ifname[port] = ifname;
-    this.up[port] = link.up ? 1 : 0;
-    this.mtu[port] = link.mtu;
   }
 
   private removePort(port: number): void {
@@ -244,10 +290,11 @@ class KernelWorker implements LearnSink, LinkOwner {
     this.ifindex[port] = -1;
     this.clearPortMaps(port, ifindex);
     this.fdb.flushPort(port);
+    this.up[port] = 0;
+    this.syncLearnControls();
     libc.close(this.promiscFd[port]);
     this.promiscFd[port] = -1;
     this.ifname[port] = '';
-    this.up[port] = 0;
   }
 
   private clearPortMaps(port: number, ifindex: number): void {
@@ -272,7 +319,9 @@ class KernelWorker implements LearnSink, LinkOwner {
       hi = p + 1;
       minMtu = Math.min(minMtu, this.mtu[p]);
     }
-    this.maps.setConfig(this.options.agingMs, this.refreshMs, hi, minMtu);
+    this.cfg.portHi = hi;
+    this.cfg.minMtu = minMtu;
+    this.maps.setConfig(this.cfg);
   }
 
   // ---- LinkOwner: what rtnetlink reports about the ports ----
@@ -296,13 +345,16 @@ class KernelWorker implements LearnSink, LinkOwner {
   /** As Forwarder.setLink: a port going down loses its FDB entries. */
   linkChanged(port: number, up: boolean, mtu: number): void {
     if ((up ? 1 : 0) === this.up[port] && mtu === this.mtu[port]) return;
-    this.maps.setPort(port, this.ifindex[port], PORT_ATTACHED | (up ? PORT_UP : 0), mtu);
-    if (!up && this.up[port] === 1) this.fdb.flushPort(port);
+    const wasUp = this.up[port] === 1;
+    const mtuChanged = mtu !== this.mtu[port];
     this.up[port] = up ? 1 : 0;
-    if (mtu !== this.mtu[port]) {
-      this.mtu[port] = mtu;
-      this.updateConfig();
+    this.mtu[port] = mtu;
+    this.writePort(port);
+    if (!up && wasUp) {
+      this.fdb.flushPort(port);
+      this.syncLearnControls();
     }
+    if (mtuChanged) this.updateConfig();
     emit({ event: 'link', port, up, mtu });
   }
 

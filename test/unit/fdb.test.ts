@@ -371,3 +371,34 @@ test('fdb: portLimit: a full port still refreshes its entries, its dead oldest e
   assert.equal(fdb.refused, 1);
   fdb.validate();
 });
+
+test('fdb: nextVictim names the entry the next new station evicts (the kernel datapath evicts it in the same frame), -1 while there is room', () => {
+  const rand = prng(7);
+  const fdb = new Fdb({ size: 32, agingMs: 300_000, maxPorts: 4 });
+  let now = 1000;
+  while (fdb.count < 32) {
+    assert.equal(fdb.nextVictim(now), -1, 'a victim named while the table has room');
+    fdb.learn(randomUnicastMac(rand), Math.floor(rand() * 4), (now += 10));
+  }
+  for (let i = 0; i < 200; i++) {
+    now += 10;
+    const victim = fdb.nextVictim(now);
+    assert.notEqual(victim, -1);
+    assert.ok(fdb.lookup(victim, now) >= 0, 'the victim is in the table');
+    const mac = randomUnicastMac(rand);
+    fdb.learn(mac, Math.floor(rand() * 4), now);
+    assert.equal(fdb.lookup(victim, now), -1, `step ${i}: the named victim is still there`);
+    assert.ok(fdb.lookup(mac, now) >= 0);
+  }
+});
+
+test('fdb: atPortLimit says when a port holds its limit', () => {
+  const fdb = new Fdb({ size: 64, agingMs: 300_000, maxPorts: 2, portLimit: 3 });
+  for (let i = 1; i <= 3; i++) {
+    assert.equal(fdb.atPortLimit(0), false);
+    fdb.learn(parseMac(`02:00:00:00:00:0${i}`), 0, 1000);
+  }
+  assert.equal(fdb.atPortLimit(0), true);
+  assert.equal(fdb.atPortLimit(1), false);
+  assert.equal(new Fdb({ size: 64, maxPorts: 2 }).atPortLimit(0), false, 'no limit: never at it');
+});
