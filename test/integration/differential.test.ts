@@ -15,9 +15,8 @@
 // reach a veth port.
 //
 // A second sequence overflows a 16-entry FDB with 40 stations, so that
-// learning evicts (the fair eviction of src/core/fdb.ts), one frame at a time:
-// the kernel datapath applies vswitchd's eviction microseconds after the frame
-// that caused it, so frames in the same burst may differ (README).
+// learning evicts (the fair eviction of src/core/fdb.ts), one frame at a time
+// (see the test).
 //
 // Between thirds of the sequence a port goes down, and comes back up while
 // another port's MTU shrinks from 1400 to 1300.
@@ -362,9 +361,9 @@ async function differential(
 test(`the ${DATAPATH} datapath and the forwarding core agree on a random sequence: deliveries, drops, counters, FDB`, (t) =>
   differential(t, { fdbSize: 1024, stations: 12, frames: 400 }));
 
-// One frame per chunk, 20 ms apart: the kernel datapath learns a new station at
-// once (its map has headroom), but the eviction that makes room is vswitchd's,
-// microseconds later; within a burst a frame may still reach a station the core
-// has just evicted. Apart in time, the two must agree exactly.
+// One frame per chunk, 20 ms apart: the kernel datapath evicts the victim
+// vswitchd named in the same frame, as the core does, but a second new station
+// within microseconds is evicted for by vswitchd afterwards. Apart in time, the
+// two must agree exactly.
 test(`the ${DATAPATH} datapath and the forwarding core agree on frames 20 ms apart that overflow a 16-entry FDB`, (t) =>
   differential(t, { fdbSize: 16, stations: 40, frames: 200, maxChunk: 1 }));
