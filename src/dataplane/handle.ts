@@ -11,7 +11,7 @@ import { DataplaneTimeoutError, VswError } from '../errors.js';
 import type { Dataplane } from './dataplane.js';
 import type { FdbDump } from './fdb-dump.js';
 import type { DataplaneOptions, Reply, Request, Stats } from './messages.js';
-import type { WorkerData } from './worker.js';
+import type { ThreadData } from './thread.js';
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
 type RequestBody = Request extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
@@ -116,7 +116,7 @@ const WORKERS = {
  */
 export async function startDataplane(options: DataplaneOptions, kind: keyof typeof WORKERS = 'user'): Promise<Dataplane> {
   const { port1, port2 } = new MessageChannel();
-  const data: WorkerData = { options, ctl: port2 };
+  const data: ThreadData = { options, ctl: port2 };
   const worker = new Worker(WORKERS[kind], { workerData: data, transferList: [port2] });
   const eventFd = await new Promise<number>((resolve, reject) => {
     const onMessage = (m: { event?: string; eventFd?: number; message?: string }) => {

@@ -15,7 +15,7 @@
 // receiveMessageOnPort() after the main thread bumps the eventfd, so the loop
 // never has to return to Node's event loop.
 
-import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
 import { Batch } from '../core/batch.js';
 import { Forwarder } from '../core/forwarder.js';
 import { readLinkStateSync } from '../control/sysfs.js';
@@ -23,10 +23,10 @@ import { REASON_COUNT, REASON_NAMES } from '../core/reasons.js';
 import { VswError } from '../errors.js';
 import * as libc from '../native/libc.js';
 import { dumpFdb } from './fdb-dump.js';
-import type { DataplaneEvent, DataplaneOptions, PortStats, Reply, Request, Stats } from './messages.js';
+import type { DataplaneOptions, PortStats, Stats } from './messages.js';
 import { PortClaim } from './claim.js';
 import { openBigSendSocket, openPacketSocket, takeRingDrops } from './packet-socket.js';
-import { errorReply } from './replies.js';
+import { emit, POLLFD_SIZE, runThread, serveRequests, setPollFd } from './thread.js';
 import { ringGeometry } from './ring.js';
 import { RingSet } from './ringset.js';
 import { LinkMonitor, type LinkOwner } from './link-monitor.js';
@@ -41,13 +41,7 @@ const BATCH_SIZE = 64;
 const BIG_RX_SLOTS = 16;
 /** While busy, look at control messages and link events this often (ms). */
 const BUSY_POLL_INTERVAL_MS = 1;
-const POLLFD_SIZE = 8;
 const FIXED_FDS = 2; // eventfd, rtnetlink
-
-export interface WorkerData {
-  options: DataplaneOptions;
-  ctl: MessagePort;
-}
 
 class DataplaneWorker implements LinkOwner {
   private readonly rings: RingSet;
@@ -69,7 +63,7 @@ class DataplaneWorker implements LinkOwner {
   private claim: PortClaim | null | undefined;
   /** Per port: the fd of its claim link, -1 while unclaimed. */
   private readonly claimFd: Int32Array;
-  private stopping = false;
+  stopping = false;
 
   constructor(
     private readonly options: DataplaneOptions,
@@ -100,8 +94,8 @@ class DataplaneWorker implements LinkOwner {
     this.pollView = new DataView(this.pollfds.buffer);
     this.wakeFd = libc.eventfd(0, libc.EFD_NONBLOCK | libc.EFD_CLOEXEC);
     this.links = new LinkMonitor();
-    this.setPollFd(0, this.wakeFd);
-    this.setPollFd(1, this.links.fd);
+    setPollFd(this.pollView, 0, this.wakeFd);
+    setPollFd(this.pollView, 1, this.links.fd);
   }
 
   get eventFd(): number {
@@ -168,38 +162,20 @@ class DataplaneWorker implements LinkOwner {
   }
 
   private serviceControl(): void {
-    for (;;) {
-      const m = receiveMessageOnPort(this.ctl);
-      if (m === undefined) return;
-      const req = m.message as Request;
-      let reply: Reply;
-      try {
-        reply = { id: req.id, ok: true, result: this.handle(req) };
-      } catch (err) {
-        reply = errorReply(req.id, err);
-      }
-      parentPort!.postMessage(reply);
-      if (this.stopping) return;
-    }
+    serveRequests(this.ctl, this);
   }
 
-  private handle(req: Request): unknown {
-    switch (req.op) {
-      case 'add':
-        return this.addPort(req.port, req.ifname, req.ifindex);
-      case 'delete':
-        return this.removePort(req.port);
-      case 'fdb':
-        return dumpFdb(this.fwd.fdb, performance.now());
-      case 'stats':
-        return this.stats();
-      case 'shutdown':
-        this.stopping = true;
-        return undefined;
-    }
+  // ---- RequestTarget: the control plane's requests ----
+
+  fdbDump(): unknown {
+    return dumpFdb(this.fwd.fdb, performance.now());
   }
 
-  private addPort(port: number, ifname: string, ifindex: number): void {
+  requestStop(): void {
+    this.stopping = true;
+  }
+
+  addPort(port: number, ifname: string, ifindex: number): void {
     if (port < 0 || port >= this.options.maxPorts || this.rings.fd[port] !== -1) {
       throw new VswError('EINTERNAL', `port slot ${port} is not free`);
     }
@@ -234,7 +210,7 @@ class DataplaneWorker implements LinkOwner {
     }
   }
 
-  private removePort(port: number): void {
+  removePort(port: number): void {
     const k = this.active.subarray(0, this.activeCount).indexOf(port);
     if (k < 0) throw new VswError('ENOTATTACHED', `port slot ${port} is not attached`);
     this.fwd.detach(port);
@@ -280,7 +256,7 @@ class DataplaneWorker implements LinkOwner {
     return -1;
   }
 
-  private stats(): Stats {
+  stats(): Stats {
     const ports: PortStats[] = [];
     for (let k = 0; k < this.activeCount; k++) {
       const p = this.active[k];
@@ -318,15 +294,8 @@ class DataplaneWorker implements LinkOwner {
     };
   }
 
-  private setPollFd(index: number, fd: number): void {
-    const at = index * POLLFD_SIZE;
-    this.pollView.setInt32(at, fd, true);
-    this.pollView.setInt16(at + 4, libc.POLLIN, true);
-    this.pollView.setInt16(at + 6, 0, true);
-  }
-
   private rebuildPollFds(): void {
-    for (let k = 0; k < this.activeCount; k++) this.setPollFd(FIXED_FDS + k, this.rings.fd[this.active[k]]);
+    for (let k = 0; k < this.activeCount; k++) setPollFd(this.pollView, FIXED_FDS + k, this.rings.fd[this.active[k]]);
     this.nfds = FIXED_FDS + this.activeCount;
   }
 
@@ -351,18 +320,6 @@ function loadClaim(): PortClaim | null {
   }
 }
 
-function emit(ev: DataplaneEvent): void {
-  parentPort!.postMessage(ev);
-}
 
 // ---- thread entry ----
-const data = workerData as WorkerData;
-let dp: DataplaneWorker;
-try {
-  dp = new DataplaneWorker(data.options, data.ctl);
-} catch (err) {
-  parentPort!.postMessage({ event: 'failed', message: err instanceof Error ? err.message : String(err) });
-  throw err;
-}
-parentPort!.postMessage({ event: 'ready', eventFd: dp.eventFd });
-dp.run();
+runThread((data) => new DataplaneWorker(data.options, data.ctl));

@@ -18,7 +18,7 @@
 // One poll() loop over the wake-up eventfd (control requests), rtnetlink and
 // the events ring; it sleeps until the next FDB expiry otherwise.
 
-import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
 import { readLinkStateSync } from '../control/sysfs.js';
 import { Fdb, FDB_GRANULARITY_MS } from '../core/fdb.js';
 import { macHi, macLo } from '../core/mac.js';
@@ -26,22 +26,16 @@ import { REASON_COUNT, REASON_NAMES } from '../core/reasons.js';
 import { VswError } from '../errors.js';
 import { BPF_TCX_INGRESS, BpfObject, linkCreate } from '../native/libbpf.js';
 import * as libc from '../native/libc.js';
-import type { DataplaneEvent, DataplaneOptions, PortStats, Reply, Request, Stats } from '../dataplane/messages.js';
+import type { DataplaneOptions, PortStats, Stats } from '../dataplane/messages.js';
 import { dumpFdb } from '../dataplane/fdb-dump.js';
 import { openPromiscSocket } from '../dataplane/packet-socket.js';
-import { errorReply } from '../dataplane/replies.js';
+import { emit, POLLFD_SIZE, runThread, serveRequests, setPollFd } from '../dataplane/thread.js';
 import { LinkMonitor, type LinkOwner } from '../dataplane/link-monitor.js';
 import { DATAPATH_OBJECT_PATH } from './object.js';
 import { LEARNED, LearnRing, type LearnSink } from './learn-ring.js';
 import { DatapathMaps, KERNEL_MAX_PORTS, PORT_ATTACHED, PORT_LIMITED, PORT_UP } from './maps.js';
 
-const POLLFD_SIZE = 8;
 const NFDS = 3; // eventfd, rtnetlink, events ring
-
-export interface KernelWorkerData {
-  options: DataplaneOptions;
-  ctl: MessagePort;
-}
 
 /** CLOCK_MONOTONIC in ms: the clock of bpf_ktime_get_ns(), so kernel and Fdb times compare. */
 function monotonicMs(): number {
@@ -72,7 +66,7 @@ class KernelWorker implements LearnSink, LinkOwner {
   private readonly cfg = { agingMs: 0, refreshMs: 0, portHi: 0, minMtu: 0xffffffff, victim: 0 };
   private lastLearn = 0;
   private eventsLostSeen = 0;
-  private stopping = false;
+  stopping = false;
 
   constructor(private readonly options: DataplaneOptions, private readonly ctl: MessagePort) {
     if (options.maxPorts > KERNEL_MAX_PORTS) {
@@ -112,9 +106,9 @@ class KernelWorker implements LearnSink, LinkOwner {
     this.fdb.onRemove = (hi, lo) => this.maps.deleteFdb(hi, lo);
     this.wakeFd = libc.eventfd(0, libc.EFD_NONBLOCK | libc.EFD_CLOEXEC);
     this.links = new LinkMonitor();
-    this.setPollFd(0, this.wakeFd);
-    this.setPollFd(1, this.links.fd);
-    this.setPollFd(2, this.ring.fd);
+    setPollFd(this.pollView, 0, this.wakeFd);
+    setPollFd(this.pollView, 1, this.links.fd);
+    setPollFd(this.pollView, 2, this.ring.fd);
   }
 
   get eventFd(): number {
@@ -219,40 +213,21 @@ class KernelWorker implements LearnSink, LinkOwner {
   }
 
   private serviceControl(): void {
-    for (;;) {
-      const m = receiveMessageOnPort(this.ctl);
-      if (m === undefined) return;
-      const req = m.message as Request;
-      let reply: Reply;
-      try {
-        reply = { id: req.id, ok: true, result: this.handle(req) };
-      } catch (err) {
-        reply = errorReply(req.id, err);
-      }
-      parentPort!.postMessage(reply);
-      if (this.stopping) return;
-    }
+    serveRequests(this.ctl, this);
   }
 
-  private handle(req: Request): unknown {
-    switch (req.op) {
-      case 'add':
-        return this.addPort(req.port, req.ifname, req.ifindex);
-      case 'delete':
-        return this.removePort(req.port);
-      case 'fdb':
-        this.ring.drain(this);
-        return dumpFdb(this.fdb, monotonicMs());
-      case 'stats':
-        this.ring.drain(this);
-        return this.stats();
-      case 'shutdown':
-        this.stopping = true;
-        return undefined;
-    }
+  // ---- RequestTarget: the control plane's requests ----
+
+  fdbDump(): unknown {
+    this.ring.drain(this);
+    return dumpFdb(this.fdb, monotonicMs());
   }
 
-  private addPort(port: number, ifname: string, ifindex: number): void {
+  requestStop(): void {
+    this.stopping = true;
+  }
+
+  addPort(port: number, ifname: string, ifindex: number): void {
     if (port < 0 || port >= this.options.maxPorts || this.linkFdOf[port] !== -1) {
       throw new VswError('EINTERNAL', `port slot ${port} is not free`);
     }
@@ -279,7 +254,7 @@ class KernelWorker implements LearnSink, LinkOwner {
     this.ifname[port] = ifname;
   }
 
-  private removePort(port: number): void {
+  removePort(port: number): void {
     if (port < 0 || port >= this.options.maxPorts || this.linkFdOf[port] < 0) {
       throw new VswError('ENOTATTACHED', `port slot ${port} is not attached`);
     }
@@ -368,7 +343,8 @@ class KernelWorker implements LearnSink, LinkOwner {
     return -1;
   }
 
-  private stats(): Stats {
+  stats(): Stats {
+    this.ring.drain(this);
     const ports: PortStats[] = [];
     for (let p = 0; p < this.options.maxPorts; p++) {
       if (this.linkFdOf[p] < 0) continue;
@@ -394,13 +370,6 @@ class KernelWorker implements LearnSink, LinkOwner {
     };
   }
 
-  private setPollFd(index: number, fd: number): void {
-    const at = index * POLLFD_SIZE;
-    this.pollView.setInt32(at, fd, true);
-    this.pollView.setInt16(at + 4, libc.POLLIN, true);
-    this.pollView.setInt16(at + 6, 0, true);
-  }
-
   private shutdown(): void {
     for (let p = 0; p < this.options.maxPorts; p++) if (this.linkFdOf[p] >= 0) this.removePort(p);
     this.ring.close();
@@ -411,18 +380,6 @@ class KernelWorker implements LearnSink, LinkOwner {
   }
 }
 
-function emit(ev: DataplaneEvent): void {
-  parentPort!.postMessage(ev);
-}
 
 // ---- thread entry ----
-const data = workerData as KernelWorkerData;
-let kw: KernelWorker;
-try {
-  kw = new KernelWorker(data.options, data.ctl);
-} catch (err) {
-  parentPort!.postMessage({ event: 'failed', message: err instanceof Error ? err.message : String(err) });
-  throw err;
-}
-parentPort!.postMessage({ event: 'ready', eventFd: kw.eventFd });
-kw.run();
+runThread((data) => new KernelWorker(data.options, data.ctl));
