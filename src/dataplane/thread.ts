@@ -4,9 +4,11 @@
 // datapath itself (rings, or the eBPF program's maps) is each thread's own.
 
 import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import type { Fdb } from '../core/fdb.js';
+import { REASON_COUNT, REASON_NAMES } from '../core/reasons.js';
 import { SyscallError, VswError } from '../errors.js';
 import * as libc from '../native/libc.js';
-import type { DataplaneEvent, DataplaneOptions, Reply, Request, Stats } from './messages.js';
+import type { DataplaneEvent, DataplaneOptions, PortStats, Reply, Request, Stats } from './messages.js';
 
 export const POLLFD_SIZE = 8;
 
@@ -72,6 +74,25 @@ export function serveRequests(ctl: MessagePort, t: RequestTarget): void {
     parentPort!.postMessage(reply);
     if (t.stopping) return;
   }
+}
+
+/** A `stats` reply: the ports' counters, drops by reason name, the FDB's counters. */
+export function statsReply(ports: PortStats[], counted: ArrayLike<number>, f: Fdb): Stats {
+  const drops: Record<string, number> = {};
+  for (let r = 0; r < REASON_COUNT; r++) drops[REASON_NAMES[r]] = counted[r];
+  return {
+    ports,
+    drops,
+    fdb: {
+      entries: f.count,
+      learned: f.learned,
+      moved: f.moved,
+      expired: f.expired,
+      evicted: f.evicted,
+      flushed: f.flushed,
+      refused: f.refused,
+    },
+  };
 }
 
 export function emit(ev: DataplaneEvent): void {

@@ -19,14 +19,14 @@ import type { MessagePort } from 'node:worker_threads';
 import { Batch } from '../core/batch.js';
 import { Forwarder } from '../core/forwarder.js';
 import { readLinkStateSync } from '../control/sysfs.js';
-import { REASON_COUNT, REASON_NAMES } from '../core/reasons.js';
+import { REASON_COUNT } from '../core/reasons.js';
 import { VswError } from '../errors.js';
 import * as libc from '../native/libc.js';
 import { dumpFdb } from './fdb-dump.js';
 import type { DataplaneOptions, PortStats, Stats } from './messages.js';
 import { PortClaim } from './claim.js';
 import { openBigSendSocket, openPacketSocket, takeRingDrops } from './packet-socket.js';
-import { emit, POLLFD_SIZE, runThread, serveRequests, setPollFd } from './thread.js';
+import { emit, POLLFD_SIZE, runThread, serveRequests, setPollFd, statsReply } from './thread.js';
 import { ringGeometry } from './ring.js';
 import { RingSet } from './ringset.js';
 import { LinkMonitor, type LinkOwner } from './link-monitor.js';
@@ -276,22 +276,7 @@ class DataplaneWorker implements LinkOwner {
         rxRingDrops: this.ringDrops[p],
       });
     }
-    const drops: Record<string, number> = {};
-    for (let r = 0; r < REASON_COUNT; r++) drops[REASON_NAMES[r]] = this.fwd.drops[r];
-    const f = this.fwd.fdb;
-    return {
-      ports,
-      drops,
-      fdb: {
-        entries: f.count,
-        learned: f.learned,
-        moved: f.moved,
-        expired: f.expired,
-        evicted: f.evicted,
-        flushed: f.flushed,
-        refused: f.refused,
-      },
-    };
+    return statsReply(ports, this.fwd.drops, this.fwd.fdb);
   }
 
   private rebuildPollFds(): void {

@@ -22,14 +22,13 @@ import type { MessagePort } from 'node:worker_threads';
 import { readLinkStateSync } from '../control/sysfs.js';
 import { Fdb, FDB_GRANULARITY_MS } from '../core/fdb.js';
 import { macHi, macLo } from '../core/mac.js';
-import { REASON_COUNT, REASON_NAMES } from '../core/reasons.js';
 import { VswError } from '../errors.js';
 import { BPF_TCX_INGRESS, BpfObject, linkCreate } from '../native/libbpf.js';
 import * as libc from '../native/libc.js';
 import type { DataplaneOptions, PortStats, Stats } from '../dataplane/messages.js';
 import { dumpFdb } from '../dataplane/fdb-dump.js';
 import { openPromiscSocket } from '../dataplane/packet-socket.js';
-import { emit, POLLFD_SIZE, runThread, serveRequests, setPollFd } from '../dataplane/thread.js';
+import { emit, POLLFD_SIZE, runThread, serveRequests, setPollFd, statsReply } from '../dataplane/thread.js';
 import { LinkMonitor, type LinkOwner } from '../dataplane/link-monitor.js';
 import { DATAPATH_OBJECT_PATH } from './object.js';
 import { LEARNED, LearnRing, type LearnSink } from './learn-ring.js';
@@ -351,23 +350,7 @@ class KernelWorker implements LearnSink, LinkOwner {
       const c = this.maps.portCountersOf(p);
       ports.push({ port: p, up: this.up[p] === 1, mtu: this.mtu[p], ...c, rxRingDrops: 0 });
     }
-    const counted = this.maps.dropCounts().drops;
-    const drops: Record<string, number> = {};
-    for (let r = 0; r < REASON_COUNT; r++) drops[REASON_NAMES[r]] = counted[r];
-    const f = this.fdb;
-    return {
-      ports,
-      drops,
-      fdb: {
-        entries: f.count,
-        learned: f.learned,
-        moved: f.moved,
-        expired: f.expired,
-        evicted: f.evicted,
-        flushed: f.flushed,
-        refused: f.refused,
-      },
-    };
+    return statsReply(ports, this.maps.dropCounts().drops, this.fdb);
   }
 
   private shutdown(): void {
