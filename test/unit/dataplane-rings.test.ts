@@ -10,68 +10,19 @@ import * as libc from '../../src/native/libc.js';
 import {
   BIG_SLOT,
   FRAME_SIZE,
-  ringGeometry,
   TP_STATUS_AVAILABLE,
   TP_STATUS_COPY,
   TP_STATUS_KERNEL,
   TP_STATUS_SEND_REQUEST,
-  TP_STATUS_USER,
-  TP_STATUS_VLAN_TPID_VALID,
-  TP_STATUS_VLAN_VALID,
   VNET_HDR_LEN,
 } from '../../src/dataplane/ring.js';
 import { RingSet } from '../../src/dataplane/ringset.js';
 import { readRx, releaseRx } from '../../src/dataplane/rx-ring.js';
 import { TxRings } from '../../src/dataplane/tx-ring.js';
+import { fillRx, memoryRings } from '../helpers/memrings.js';
 
 const MAC_OFFSET = 76; // where the kernel puts the Ethernet header in a V2 slot with a virtio header
 
-/** A RingSet whose port slots are plain memory instead of kernel rings. */
-function memoryRings(ports = 2): RingSet {
-  const g = ringGeometry(32, 32);
-  const rings = new RingSet(ports, g, 4);
-  for (let p = 0; p < ports; p++) {
-    libc.mmap(
-      rings.slotAddress(p),
-      g.span,
-      libc.PROT_READ | libc.PROT_WRITE,
-      libc.MAP_PRIVATE | libc.MAP_ANONYMOUS | libc.MAP_FIXED,
-      -1,
-    );
-    rings.attach(p, -1, -1);
-  }
-  return rings;
-}
-
-interface RxFrame {
-  frame: Uint8Array;
-  vnet?: number[];
-  tci?: number;
-  tpid?: number;
-}
-
-/** Put frames in port p's RX ring as the kernel would. */
-function fillRx(rings: RingSet, port: number, frames: RxFrame[]): void {
-  const v = new DataView(rings.mem.buffer);
-  frames.forEach((f, i) => {
-    const slot = rings.rxBase[port] + i * FRAME_SIZE;
-    let status = TP_STATUS_USER;
-    if (f.tci !== undefined) {
-      status |= TP_STATUS_VLAN_VALID;
-      v.setUint16(slot + 24, f.tci, true);
-      if (f.tpid !== undefined) {
-        status |= TP_STATUS_VLAN_TPID_VALID;
-        v.setUint16(slot + 26, f.tpid, true);
-      }
-    }
-    v.setUint32(slot + 4, f.frame.length, true);
-    v.setUint32(slot + 8, f.frame.length, true);
-    v.setUint16(slot + 12, MAC_OFFSET, true);
-    rings.mem.set(f.vnet ?? new Array(VNET_HDR_LEN).fill(0), slot + MAC_OFFSET - VNET_HDR_LEN);
-    rings.mem.set(f.frame, slot + MAC_OFFSET);
-    v.setUint32(slot, status, true);
-  });
-}
 
 function frame(len: number, ethertype = 0x0800): Uint8Array {
   const f = new Uint8Array(len);
