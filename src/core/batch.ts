@@ -30,6 +30,8 @@ export class Batch {
    * frame that the kernel segments later. Compared with the egress port's MTU.
    */
   readonly l3len: Int32Array;
+  /** Written by the forwarding core: the VLAN (0-4094) the frame is in, by its ingress port's mode. */
+  readonly vid: Int32Array;
   /** Written by the forwarding core: egress port, FLOOD or DROP. */
   readonly verdict: Int32Array;
 
@@ -39,6 +41,7 @@ export class Batch {
     this.len = new Int32Array(capacity);
     this.vlan = new Int32Array(capacity);
     this.l3len = new Int32Array(capacity);
+    this.vid = new Int32Array(capacity);
     this.verdict = new Int32Array(capacity);
   }
 }

@@ -78,11 +78,15 @@
 //  * MAC moves. Learning a known MAC on another port moves it there (a host
 //    moved, or a loop): the `moved` counter counts those.
 //
-//  * No VLANs. The key is the MAC alone: one table is shared by all VLANs
-//    (shared VLAN learning). See forwarder.ts.
+//  * Per VLAN. The key is (VLAN, MAC): the same MAC in two VLANs is two
+//    entries (independent VLAN learning, as Open vSwitch and an 802.1Q bridge
+//    learn). See forwarder.ts.
 //
-// The hot path uses learnHL()/lookupHL(), which take the MAC split into
-// hi (first two octets) and lo (last four, as a signed int32), see mac.ts.
+// The hot path uses learnHL()/lookupHL(), which take the key split into
+// hi (the VID << 16 | the MAC's first two octets) and lo (the MAC's last
+// four, as a signed int32), see mac.ts; the kernel datapath's map key is the
+// same 64 bits (VID in bits 48-59). The number-taking methods take the VLAN
+// apart (default 0).
 // The number-taking learn()/lookup()/delete() are conveniences for tests and
 // the control path.
 
@@ -106,6 +110,7 @@ export interface FdbOptions {
 
 export interface FdbEntry {
   mac: number;
+  vlan: number;
   port: number;
   ageMs: number;
 }
@@ -122,7 +127,7 @@ const NONE = -1;
 // as Int32Array and Float64Array, so that everything a frame touches (key,
 // port, time) shares one cache line.
 const STRIDE = 8;
-const R_HI = 0; // key, first two octets
+const R_HI = 0; // key: VID << 16 | MAC's first two octets
 const R_PORT = 1;
 const R_LO = 2; // key, last four octets (int32)
 const R_HOME = 3; // home slot of the key
@@ -152,7 +157,7 @@ export class Fdb {
   refused = 0;
   /**
    * Told of every entry that leaves the table (aged out, evicted, flushed,
-   * deleted), as (hi, lo): the kernel datapath deletes it from its own map.
+   * deleted), as its key (hi, lo): the kernel datapath deletes it from its own map.
    */
   onRemove: ((hi: number, lo: number) => void) | null = null;
 
@@ -368,9 +373,15 @@ export class Fdb {
    * as learnHL() does here. A port at its limit is told apart by atPortLimit().
    */
   nextVictim(now: number): number {
-    if (this.count < this.size || this.count === 0) return -1;
+    const k = this.nextVictimKey(now);
+    return k === null ? -1 : macFrom(k[0] & 0xffff, k[1]);
+  }
+
+  /** nextVictim() as its key [hi, lo] (with the VLAN), or null. */
+  nextVictimKey(now: number): [number, number] | null {
+    if (this.count < this.size || this.count === 0) return null;
     const e = this.roomVictim(now);
-    return macFrom(this.rec[e * STRIDE + R_HI], this.rec[e * STRIDE + R_LO]);
+    return [this.rec[e * STRIDE + R_HI], this.rec[e * STRIDE + R_LO]];
   }
 
   /** Does `port` hold its limit of entries (a new station from it is refused, or costs its own dead oldest)? */
@@ -481,20 +492,20 @@ export class Fdb {
     return this.portCount[port];
   }
 
-  /** learnHL for a MAC number; checks the port. */
-  learn(mac: number, port: number, now: number): void {
+  /** learnHL for a MAC number in `vlan`; checks the port. */
+  learn(mac: number, port: number, now: number, vlan = 0): void {
     this.checkPort(port);
-    this.learnHL(macHi(mac), macLo(mac), port, now);
+    this.learnHL(macHi(mac) | (vlan << 16), macLo(mac), port, now);
   }
 
-  /** lookupHL for a MAC number: port, or -1 if unknown or aged out. */
-  lookup(mac: number, now: number): number {
-    return this.lookupHL(macHi(mac), macLo(mac), now);
+  /** lookupHL for a MAC number in `vlan`: port, or -1 if unknown or aged out. */
+  lookup(mac: number, now: number, vlan = 0): number {
+    return this.lookupHL(macHi(mac) | (vlan << 16), macLo(mac), now);
   }
 
-  /** Remove one MAC (not counted). Returns whether it was present. */
-  delete(mac: number): boolean {
-    const hi = macHi(mac);
+  /** Remove one MAC of `vlan` (not counted). Returns whether it was present. */
+  delete(mac: number, vlan = 0): boolean {
+    const hi = macHi(mac) | (vlan << 16);
     const lo = macLo(mac);
     let i = this.hash(hi, lo);
     for (;;) {
@@ -512,33 +523,34 @@ export class Fdb {
    * Visit each live entry, port by port, oldest first. Control path only;
    * do not modify the table from the callback.
    */
-  forEach(fn: (mac: number, port: number, ageMs: number) => void, now: number): void {
+  forEach(fn: (mac: number, port: number, ageMs: number, vlan: number) => void, now: number): void {
     const rec = this.rec;
     for (let p = 0; p < this.maxPorts; p++) {
       for (let e = this.head[p]; e >= 0; e = rec[e * STRIDE + R_NEXT]) {
         const age = now - this.seenOf(e);
         if (age >= this.agingMs) continue;
-        fn(macFrom(rec[e * STRIDE + R_HI], rec[e * STRIDE + R_LO]), p, Math.max(0, age));
+        const hi = rec[e * STRIDE + R_HI];
+        fn(macFrom(hi & 0xffff, rec[e * STRIDE + R_LO]), p, Math.max(0, age), hi >>> 16);
       }
     }
   }
 
-  /** All live entries as rows, sorted by port then MAC. Control path only. */
+  /** All live entries as rows, sorted by port, then VLAN, then MAC. Control path only. */
   dump(now: number): FdbEntry[] {
     const rows: FdbEntry[] = [];
-    this.forEach((mac, port, ageMs) => rows.push({ mac, port, ageMs }), now);
-    rows.sort((a, b) => a.port - b.port || a.mac - b.mac);
+    this.forEach((mac, port, ageMs, vlan) => rows.push({ mac, vlan, port, ageMs }), now);
+    rows.sort((a, b) => a.port - b.port || a.vlan - b.vlan || a.mac - b.mac);
     return rows;
   }
 
   /** dump() with MACs formatted, for printing. */
-  dumpFormatted(now: number): { mac: string; port: number; ageMs: number }[] {
-    return this.dump(now).map((r) => ({ mac: formatMac(r.mac), port: r.port, ageMs: r.ageMs }));
+  dumpFormatted(now: number): { mac: string; vlan: number; port: number; ageMs: number }[] {
+    return this.dump(now).map((r) => ({ mac: formatMac(r.mac), vlan: r.vlan, port: r.port, ageMs: r.ageMs }));
   }
 
-  /** Home slot of a MAC in the index (for tests: it depends on the secret). */
-  homeSlot(mac: number): number {
-    return this.hash(macHi(mac), macLo(mac));
+  /** Home slot of a MAC of `vlan` in the index (for tests: it depends on the secret). */
+  homeSlot(mac: number, vlan = 0): number {
+    return this.hash(macHi(mac) | (vlan << 16), macLo(mac));
   }
 
   /** Longest probe sequence in the index (for tests and diagnostics). */

@@ -41,12 +41,19 @@
 // reaches the ports whose MTU fits; each port it does not fit counts one
 // MTU_EXCEEDED.
 //
-// VLANs: tagged frames (tag stripped by the kernel, in batch.vlan) are
-// forwarded like any other frame and the egress puts the tag back unchanged.
-// There is no VLAN filtering or per-VLAN flooding, and learning is shared
-// across VLANs (one FDB keyed by MAC alone, "shared VLAN learning"): a host
-// that appears with the same MAC on two VLANs on different ports would move
-// between them. This is a transparent 802.1D bridge, not an 802.1Q one.
+// VLANs (802.1Q port modes, vlan.ts; Linux br_allowed_ingress / br_handle_vlan,
+// Open vSwitch's input_vid_to_vlan / output_normal): pass 1 classifies each
+// valid frame into a VLAN by its ingress port's mode, first (VLAN_TAGGED: a
+// tagged frame on an access port; VLAN_NOT_ALLOWED: a VLAN the port does not
+// carry), and learns and looks up (VLAN, MAC): the FDB is per VLAN. Pass 2
+// offers a frame only to ports that carry its VLAN (a known unicast to one that
+// does not is VLAN_NOT_ALLOWED) and sets, per egress port, the tag it leaves
+// with in batch.vlan[i] before transmit(): untagged where the port's untagged
+// VLAN is the frame's, else an 802.1Q tag of its VLAN keeping the priority and
+// DEI bits of the tag it came with. A frame of VLAN 0 (untagged, or from a
+// port with no mode) leaves exactly as it came, so a switch whose ports have no
+// mode passes every tag (802.1ad included) unchanged. The tag stripped by the
+// kernel is put back in batch.vlan[i] after the frame's last copy.
 //
 // Counters: drops by Reason; per-port rx/tx frames and bytes. Bytes are wire
 // bytes of the frame without FCS: len, plus 4 when a tag was stripped.
@@ -56,6 +63,7 @@ import type { Egress } from './egress.js';
 import { Fdb, FDB_DEFAULT_AGING_MS, FDB_DEFAULT_MAX_PORTS, FDB_DEFAULT_SIZE } from './fdb.js';
 import { LINK_LOCAL_HI, LINK_LOCAL_LO } from './mac.js';
 import { Reason, REASON_COUNT } from './reasons.js';
+import { DEFAULT_PORT_VLAN, fillVlanBitmap, type PortVlan, untaggedVid, VLAN_BITMAP_BYTES, VlanMode, vlanModeNumber } from './vlan.js';
 
 export interface ForwarderOptions {
   maxPorts: number;
@@ -101,6 +109,14 @@ const R_SAME_PORT = Reason.SAME_PORT;
 const R_MTU_EXCEEDED = Reason.MTU_EXCEEDED;
 const R_TX_RING_FULL = Reason.TX_RING_FULL;
 const R_PORT_DOWN = Reason.PORT_DOWN;
+const R_VLAN_TAGGED = Reason.VLAN_TAGGED;
+const R_VLAN_NOT_ALLOWED = Reason.VLAN_NOT_ALLOWED;
+const M_DEFAULT = VlanMode.DEFAULT;
+const M_ACCESS = VlanMode.ACCESS;
+const M_TRUNK = VlanMode.TRUNK;
+/** batch.vlan's TPID bits for an 802.1Q tag, and its priority + DEI bits. */
+const TAG_8021Q = ETH_P_8021Q << 16;
+const TAG_PRI = 0xf000;
 
 export class Forwarder {
   readonly maxPorts: number;
@@ -121,6 +137,12 @@ export class Forwarder {
   /** floodPorts[ingress * maxPorts + k], k < floodLen[ingress]: egress ports of a flood. */
   private readonly floodPorts: Int32Array;
   private readonly floodLen: Int32Array;
+  /** Per port: VlanMode, the access/native VLAN, the VLAN leaving untagged (-1: none). */
+  private readonly vlanMode: Uint8Array;
+  private readonly vlanTag: Int32Array;
+  private readonly vlanUntagged: Int32Array;
+  /** Per port, VLAN_BITMAP_BYTES: bit v set when the port carries VLAN v. */
+  private readonly vlanMembers: Uint8Array;
 
   constructor(opts: ForwarderOptions, egress: Egress) {
     const { maxPorts, fdbSize, agingMs } = opts;
@@ -137,6 +159,11 @@ export class Forwarder {
     this.mtus = new Int32Array(maxPorts);
     this.floodPorts = new Int32Array(maxPorts * maxPorts);
     this.floodLen = new Int32Array(maxPorts);
+    this.vlanMode = new Uint8Array(maxPorts);
+    this.vlanTag = new Int32Array(maxPorts);
+    this.vlanUntagged = new Int32Array(maxPorts);
+    this.vlanMembers = new Uint8Array(maxPorts * VLAN_BITMAP_BYTES);
+    for (let p = 0; p < maxPorts; p++) this.setVlanState(p, DEFAULT_PORT_VLAN);
   }
 
   // ------------------------------------------------------------ control path
@@ -155,7 +182,32 @@ export class Forwarder {
     this.state[port] = 0;
     this.mtus[port] = 0;
     this.fdb.flushPort(port);
+    this.setVlanState(port, DEFAULT_PORT_VLAN);
     this.rebuildFloodLists();
+  }
+
+  /**
+   * Give a port its VLAN mode (vlan.ts; the configuration must be valid). It
+   * applies to the next frame; the port's FDB entries are forgotten, as Open
+   * vSwitch flushes a bundle whose VLAN configuration changes: they were
+   * learned under the old mode.
+   */
+  setVlan(port: number, c: PortVlan): void {
+    this.checkPort(port);
+    this.setVlanState(port, c);
+    this.fdb.flushPort(port);
+  }
+
+  private setVlanState(port: number, c: PortVlan): void {
+    this.vlanMode[port] = vlanModeNumber(c);
+    this.vlanTag[port] = c.tag;
+    this.vlanUntagged[port] = untaggedVid(c);
+    fillVlanBitmap(c, this.vlanMembers, port * VLAN_BITMAP_BYTES);
+  }
+
+  /** Does `port` carry VLAN `vid`? */
+  private carries(port: number, vid: number): boolean {
+    return (this.vlanMembers[port * VLAN_BITMAP_BYTES + (vid >> 3)] & (1 << (vid & 7))) !== 0;
   }
 
   /**
@@ -241,10 +293,13 @@ export class Forwarder {
     const off = batch.off;
     const len = batch.len;
     const vlan = batch.vlan;
+    const vids = batch.vid;
     const fdb = this.fdb;
     const drops = this.drops;
+    const mode = this.vlanMode[ingress];
+    const native = this.vlanTag[ingress];
 
-    // Pass 1: validate, learn, classify.
+    // Pass 1: validate, classify into a VLAN, learn, classify the destination.
     let bytes = 0;
     let deliver = 0;
     for (let i = 0; i < n; i++) {
@@ -270,13 +325,41 @@ export class Forwarder {
         drops[R_INVALID_SOURCE]++;
         continue;
       }
-      fdb.learnHL(shi, slo, ingress, now);
+      // br_allowed_ingress: the VLAN by the port's mode; only an 802.1Q outer tag is a VLAN.
+      const tag = vlan[i];
+      const q = tag !== NO_TAG && (tag & 0xffff0000) === TAG_8021Q;
+      let vid = q ? tag & 0xfff : 0;
+      if (mode !== M_DEFAULT) {
+        if (tag !== NO_TAG && !q) {
+          verdict[i] = DROP;
+          drops[mode === M_ACCESS ? R_VLAN_TAGGED : R_VLAN_NOT_ALLOWED]++;
+          continue;
+        }
+        if (mode === M_ACCESS) {
+          if (vid !== 0) {
+            verdict[i] = DROP;
+            drops[R_VLAN_TAGGED]++;
+            continue;
+          }
+          vid = native;
+        } else if (vid === 0 && mode !== M_TRUNK) {
+          vid = native;
+        }
+        if (!this.carries(ingress, vid)) {
+          verdict[i] = DROP;
+          drops[R_VLAN_NOT_ALLOWED]++;
+          continue;
+        }
+      }
+      vids[i] = vid;
+      // The FDB key is (VLAN, MAC): the VID above the MAC's first two octets.
+      fdb.learnHL(shi | (vid << 16), slo, ingress, now);
       if ((dhi & 0x0100) !== 0) {
         verdict[i] = FLOOD;
         deliver++;
         continue;
       }
-      const p = fdb.lookupHL(dhi, dlo, now);
+      const p = fdb.lookupHL(dhi | (vid << 16), dlo, now);
       if (p < 0) {
         verdict[i] = FLOOD;
       } else if (p === ingress) {
@@ -298,14 +381,27 @@ export class Forwarder {
     const floodLen = this.floodLen[ingress];
     for (let i = 0; i < n; i++) {
       const v = verdict[i];
+      if (v < 0 && v !== FLOOD) continue;
+      const tag = vlan[i];
+      const vid = vids[i];
+      // The tag a tagged egress gives it: VLAN 0 leaves as it came; else 802.1Q, priority kept.
+      const tagged = vid === 0 ? tag : TAG_8021Q | vid | (tag !== NO_TAG && (tag & 0xffff0000) === TAG_8021Q ? tag & TAG_PRI : 0);
       if (v >= 0) {
-        if (this.shouldDeliver(v, batch, i, false)) this.send(v, batch, i);
-      } else if (v === FLOOD) {
+        if (!this.carries(v, vid)) {
+          drops[R_VLAN_NOT_ALLOWED]++;
+        } else if (this.shouldDeliver(v, batch, i, false)) {
+          vlan[i] = vid !== 0 && this.vlanUntagged[v] === vid ? NO_TAG : tagged;
+          this.send(v, batch, i);
+        }
+      } else {
         for (let k = 0; k < floodLen; k++) {
           const p = floodPorts[base + k];
-          if (this.shouldDeliver(p, batch, i, true)) this.send(p, batch, i);
+          if (!this.carries(p, vid) || !this.shouldDeliver(p, batch, i, true)) continue;
+          vlan[i] = vid !== 0 && this.vlanUntagged[p] === vid ? NO_TAG : tagged;
+          this.send(p, batch, i);
         }
       }
+      vlan[i] = tag;
     }
   }
 

@@ -20,9 +20,13 @@ export const Reason = {
   PORT_DOWN: 7,
   /** The kernel refused a frame sent outside the rings (a big frame: socket buffer full, device gone). */
   TX_ERROR: 8,
+  /** A tagged frame (nonzero VID, or an 802.1ad outer tag) on an access port. */
+  VLAN_TAGGED: 9,
+  /** The frame's VLAN is not carried by the port: not in a trunk's list on ingress, or the known egress port's. */
+  VLAN_NOT_ALLOWED: 10,
 } as const;
 
-export const REASON_COUNT = 9;
+export const REASON_COUNT = 11;
 
 /** Names as printed by `vswconfig stats`, indexed by reason. */
 export const REASON_NAMES: readonly string[] = [
@@ -35,4 +39,6 @@ export const REASON_NAMES: readonly string[] = [
   'tx-ring-full',
   'port-down',
   'tx-error',
+  'vlan-tagged',
+  'vlan-not-allowed',
 ];

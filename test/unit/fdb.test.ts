@@ -223,20 +223,37 @@ test('fdb: backward-shift deletion in one cluster that wraps around the end of t
   assert.equal(fdb.count, 0);
 });
 
-test('fdb: dump/forEach give (mac, port, age) of live entries', () => {
+test('fdb: dump/forEach give (mac, vlan, port, age) of live entries', () => {
   const fdb = new Fdb({ size: 16, agingMs: 10_000, maxPorts: 4 });
   fdb.learn(B, 2, 1_000);
   fdb.learn(A, 2, 2_000);
   fdb.learn(C, 0, 500);
   assert.deepEqual(fdb.dump(3_000), [
-    { mac: C, port: 0, ageMs: 2_500 },
-    { mac: A, port: 2, ageMs: 1_000 },
-    { mac: B, port: 2, ageMs: 2_000 },
+    { mac: C, vlan: 0, port: 0, ageMs: 2_500 },
+    { mac: A, vlan: 0, port: 2, ageMs: 1_000 },
+    { mac: B, vlan: 0, port: 2, ageMs: 2_000 },
   ]);
   assert.deepEqual(fdb.dumpFormatted(10_600), [
-    { mac: '02:00:00:00:00:0a', port: 2, ageMs: 8_600 },
-    { mac: '02:00:00:00:00:0b', port: 2, ageMs: 9_600 },
+    { mac: '02:00:00:00:00:0a', vlan: 0, port: 2, ageMs: 8_600 },
+    { mac: '02:00:00:00:00:0b', vlan: 0, port: 2, ageMs: 9_600 },
   ]);
+});
+
+test('fdb: the key is (VLAN, MAC): one MAC in two VLANs is two entries on their own ports, not a move', () => {
+  const fdb = new Fdb({ size: 16, agingMs: 10_000, maxPorts: 4 });
+  fdb.learn(A, 1, 0, 10);
+  fdb.learn(A, 2, 0, 4094);
+  assert.equal(fdb.moved, 0);
+  assert.equal(fdb.count, 2);
+  assert.equal(fdb.lookup(A, 0, 10), 1);
+  assert.equal(fdb.lookup(A, 0, 4094), 2);
+  assert.equal(fdb.lookup(A, 0), -1, 'VLAN 0 knows nothing');
+  const gone: Array<[number, number]> = [];
+  fdb.onRemove = (hi, lo) => gone.push([hi, lo]);
+  assert.equal(fdb.delete(A, 4094), true);
+  assert.deepEqual(gone, [[(4094 << 16) | 0x0200, 0x0a]], 'the key told to the kernel datapath carries the VID');
+  assert.deepEqual(fdb.dump(0).map((r) => [r.vlan, r.port]), [[10, 1]]);
+  fdb.validate();
 });
 
 test('fdb: constructor validates options; capacity is a power of two >= 2 x size', () => {
