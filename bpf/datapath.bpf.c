@@ -22,8 +22,14 @@
 // caches a decision: each frame reads the maps afresh.
 //
 // 802.1Q/802.1ad: the kernel has taken the outer tag into skb metadata
-// (vlan_tci) before tc ingress; a redirect carries it along unchanged, and an
-// inner tag is part of the payload. GSO and checksum-offloaded frames are
+// (vlan_present, vlan_proto, vlan_tci) before tc ingress, and an inner tag is
+// part of the payload. VLANs (port modes, src/core/vlan.ts): after validation
+// the frame is put in a VLAN by its ingress port's mode (`ports`, `vlans`;
+// VLAN_TAGGED, VLAN_NOT_ALLOWED), learning and lookup key on (VLAN, MAC), only
+// ports carrying the VLAN get it, and each leaves with its port's tagging:
+// bpf_skb_vlan_pop/push rewrite the metadata tag before the redirect; a flood
+// visits the ports that take it untagged first, then pushes the 802.1Q tag
+// (priority kept) for the rest. A frame of VLAN 0 leaves as it came. GSO and checksum-offloaded frames are
 // redirected as they are; their MTU check is per segment (bpf_check_mtu).
 
 #include <linux/bpf.h>
@@ -45,6 +51,13 @@ struct {
 	__type(key, __u32);
 	__type(value, struct vsw_port);
 } ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VSW_MAX_PORTS);
+	__type(key, __u32);
+	__type(value, struct vsw_vlans);
+} vlans SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -98,6 +111,40 @@ static __always_inline __u64 mac_at(const __u8 *p)
 {
 	return ((__u64)p[0] << 40) | ((__u64)p[1] << 32) | ((__u64)p[2] << 24) |
 	       ((__u64)p[3] << 16) | ((__u64)p[4] << 8) | (__u64)p[5];
+}
+
+/* Does the port carry VLAN vid? */
+static __always_inline int carries(__u32 port, __u32 vid)
+{
+	struct vsw_vlans *m = bpf_map_lookup_elem(&vlans, &port);
+	return m && ((m->bits[(vid >> 6) & 63] >> (vid & 63)) & 1);
+}
+
+/* Does VLAN vid leave the port untagged (its access or native-untagged VLAN)? */
+static __always_inline int leaves_untagged(const struct vsw_port *out, __u32 vid)
+{
+	return (out->vlan_mode == VSW_VLAN_ACCESS || out->vlan_mode == VSW_VLAN_NATIVE_UNTAGGED) && out->vlan_tag == vid;
+}
+
+/*
+ * Give the frame the outer tag it leaves `out` with (br_handle_vlan): none, or
+ * 802.1Q with TCI `tci`. VLAN 0 leaves as it came. Nonzero when the skb could
+ * not be changed.
+ */
+static __always_inline int set_egress_tag(struct __sk_buff *skb, const struct vsw_port *out, __u32 vid, __u16 tci)
+{
+	if (vid == 0)
+		return 0;
+	if (leaves_untagged(out, vid))
+		return skb->vlan_present ? bpf_skb_vlan_pop(skb) : 0;
+	if (skb->vlan_present) {
+		if (skb->vlan_proto == bpf_htons(ETH_P_8021Q) && skb->vlan_tci == tci)
+			return 0;
+		if (bpf_skb_vlan_pop(skb) != 0)
+			return -1;
+	}
+	/* A tag still present here is one from the payload the pop moved up: the push puts it back. */
+	return bpf_skb_vlan_push(skb, bpf_htons(ETH_P_8021Q), tci);
 }
 
 /* Wire bytes without FCS: the frame, plus a tag the kernel took into metadata. */
@@ -218,6 +265,11 @@ static __always_inline void learn(__u64 src, __u32 ingress, __u32 in_flags, __u6
 		drop(VSW_R_EVENTS_LOST);
 }
 
+/* A flood's pass: every port (VLAN 0), or the ports a VLAN leaves untagged, or the others. */
+#define FLOOD_ALL 0
+#define FLOOD_UNTAGGED 1
+#define FLOOD_TAGGED 2
+
 /* One port of a flood (the body of a bpf_loop, verified once whatever the port count). */
 struct flood_ctx {
 	struct __sk_buff *skb;
@@ -226,6 +278,8 @@ struct flood_ctx {
 	__u32 hi;
 	__u32 last;        /* the last eligible port so far, VSW_MAX_PORTS if none */
 	__u32 last_ifindex;
+	__u32 vid;
+	__u32 pass;        /* FLOOD_* */
 };
 
 static long flood_one(__u32 p, void *data)
@@ -237,6 +291,10 @@ static long flood_one(__u32 p, void *data)
 		return 0;
 	struct vsw_port *out = bpf_map_lookup_elem(&ports, &p);
 	if (!out || !(out->flags & VSW_PORT_ATTACHED))
+		return 0;
+	if (!carries(p, f->vid))
+		return 0;
+	if (f->pass != FLOOD_ALL && leaves_untagged(out, f->vid) != (f->pass == FLOOD_UNTAGGED))
 		return 0;
 	if (!should_deliver(f->skb, &f->z, out, 1))
 		return 0;
@@ -289,13 +347,35 @@ int vsw_forward(struct __sk_buff *skb)
 	if ((src & (1ULL << 40)) || src == 0)
 		return drop(VSW_R_INVALID_SOURCE);
 
-	__u64 now = bpf_ktime_get_ns();
+	/* br_allowed_ingress: the VLAN by the port's mode; only an 802.1Q outer tag is a VLAN. */
 	struct vsw_port *in_port = bpf_map_lookup_elem(&ports, &ingress);
-	learn(src, ingress, in_port ? in_port->flags : 0, now, cfg);
+	int q = skb->vlan_present && skb->vlan_proto == bpf_htons(ETH_P_8021Q);
+	__u32 vid = q ? (skb->vlan_tci & 0xfff) : 0;
+	if (in_port && in_port->vlan_mode != VSW_VLAN_DEFAULT) {
+		__u32 mode = in_port->vlan_mode;
+		if (skb->vlan_present && !q)
+			return drop(mode == VSW_VLAN_ACCESS ? VSW_R_VLAN_TAGGED : VSW_R_VLAN_NOT_ALLOWED);
+		if (mode == VSW_VLAN_ACCESS) {
+			if (vid != 0)
+				return drop(VSW_R_VLAN_TAGGED);
+			vid = in_port->vlan_tag;
+		} else if (vid == 0 && mode != VSW_VLAN_TRUNK) {
+			vid = in_port->vlan_tag;
+		}
+		if (!carries(ingress, vid))
+			return drop(VSW_R_VLAN_NOT_ALLOWED);
+	}
+	vid &= 0xfff;
+	/* The tag a tagged egress gives it: 802.1Q, the priority and DEI bits it came with. */
+	__u16 tci = vid | (q ? (skb->vlan_tci & 0xf000) : 0);
+
+	__u64 now = bpf_ktime_get_ns();
+	learn(src | ((__u64)vid << 48), ingress, in_port ? in_port->flags : 0, now, cfg);
 	struct vsw_size z = frame_size(skb, cfg);
 
 	if (!(dst & (1ULL << 40))) {
-		struct vsw_fdb_entry *e = bpf_map_lookup_elem(&fdb, &dst);
+		__u64 key = dst | ((__u64)vid << 48);
+		struct vsw_fdb_entry *e = bpf_map_lookup_elem(&fdb, &key);
 		if (e && now - e->seen_ns < cfg->aging_ns) {
 			__u32 p = e->port;
 			if (p == ingress)
@@ -303,8 +383,12 @@ int vsw_forward(struct __sk_buff *skb)
 			struct vsw_port *out = bpf_map_lookup_elem(&ports, &p);
 			if (!out)
 				return drop(VSW_R_PORT_DOWN);
+			if (!carries(p, vid))
+				return drop(VSW_R_VLAN_NOT_ALLOWED);
 			if (!should_deliver(skb, &z, out, 0))
 				return TC_ACT_SHOT;
+			if (set_egress_tag(skb, out, vid, tci) != 0)
+				return drop(VSW_R_TX_ERROR);
 			count_tx(p, wire_len(skb));
 			return bpf_redirect(out->ifindex, 0);
 		}
@@ -317,8 +401,25 @@ int vsw_forward(struct __sk_buff *skb)
 	 */
 	struct flood_ctx f = {
 		.skb = skb, .z = z, .ingress = ingress, .hi = cfg->port_hi, .last = VSW_MAX_PORTS,
+		.vid = vid, .pass = vid == 0 ? FLOOD_ALL : FLOOD_UNTAGGED,
 	};
+	if (vid != 0 && skb->vlan_present && bpf_skb_vlan_pop(skb) != 0)
+		return drop(VSW_R_TX_ERROR);
 	bpf_loop(VSW_MAX_PORTS, flood_one, &f, 0);
+	if (vid != 0) {
+		/* Then the ports that take it tagged: the last untagged one gets its clone now. */
+		if (f.last < VSW_MAX_PORTS) {
+			if (bpf_clone_redirect(skb, f.last_ifindex, 0) == 0)
+				count_tx(f.last, wire_len(skb));
+			else
+				drop(VSW_R_TX_ERROR);
+			f.last = VSW_MAX_PORTS;
+		}
+		if (bpf_skb_vlan_push(skb, bpf_htons(ETH_P_8021Q), tci) != 0)
+			return drop(VSW_R_TX_ERROR);
+		f.pass = FLOOD_TAGGED;
+		bpf_loop(VSW_MAX_PORTS, flood_one, &f, 0);
+	}
 	if (f.last >= VSW_MAX_PORTS)
 		return TC_ACT_SHOT; /* nowhere to go: not a drop, as in the core */
 	count_tx(f.last, wire_len(skb));

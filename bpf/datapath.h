@@ -12,11 +12,24 @@
 #define VSW_PORT_UP 2
 #define VSW_PORT_LIMITED 4 /* holds --fdb-port-limit entries: a new station is left to vswitchd */
 
+/* ports[port].vlan_mode (src/core/vlan.ts VlanMode) */
+#define VSW_VLAN_DEFAULT 0
+#define VSW_VLAN_ACCESS 1
+#define VSW_VLAN_TRUNK 2
+#define VSW_VLAN_NATIVE_TAGGED 3
+#define VSW_VLAN_NATIVE_UNTAGGED 4
+
 struct vsw_port {
 	__u32 ifindex;
 	__u32 flags;
 	__u32 mtu;
-	__u32 pad;
+	__u16 vlan_mode; /* VSW_VLAN_* */
+	__u16 vlan_tag;  /* the access or native VLAN */
+};
+
+/* vlans[port]: bit v (of word v / 64) set when the port carries VLAN v */
+struct vsw_vlans {
+	__u64 bits[64];
 };
 
 /* config[0] */
@@ -25,11 +38,12 @@ struct vsw_config {
 	__u64 refresh_ns; /* a hit rewrites an entry only when it is this old */
 	__u32 port_hi;    /* ports at or above this slot are never attached */
 	__u32 min_mtu;    /* the smallest MTU of an attached port: below it no frame needs its tags counted */
-	__u64 victim;     /* while the table is full: the MAC a new station costs (the core's
+	__u64 victim;     /* while the table is full: the key a new station costs (the core's
 			     fair eviction, chosen by vswitchd); 0 when none, or once taken */
 };
 
-/* fdb: key = MAC as a u64 (octet 0 in the most significant of the low 48 bits) */
+/* fdb: key = (VLAN, MAC) as a u64: the MAC in the low 48 bits (octet 0 the most
+ * significant), the VID in bits 48-59 */
 struct vsw_fdb_entry {
 	__u32 port;
 	__u32 pad;
@@ -40,7 +54,7 @@ struct vsw_fdb_entry {
  * or could not learn because the table was full (vswitchd then makes room
  * by its own eviction rule and inserts it). */
 struct vsw_learn_event {
-	__u64 mac;
+	__u64 mac; /* the key: VID << 48 | MAC */
 	__u32 port;
 	__u32 kind; /* VSW_EV_* */
 	__u64 seen_ns;
@@ -66,6 +80,8 @@ struct vsw_port_counters {
 #define VSW_R_MTU_EXCEEDED 4
 #define VSW_R_PORT_DOWN 7
 #define VSW_R_TX_ERROR 8
+#define VSW_R_VLAN_TAGGED 9
+#define VSW_R_VLAN_NOT_ALLOWED 10
 #define VSW_R_EVENTS_LOST 15 /* not a frame drop: learn events the ring had no room for */
 #define VSW_DROP_SLOTS 16
 

@@ -1,9 +1,11 @@
 // Command line of vswconfig:
-//   vswconfig [--socket PATH] [-j] add IFNAME | delete IFNAME | show | fdb | stats | --help
+//   vswconfig [--socket PATH] [-j] add IFNAME | delete IFNAME | show | fdb | stats
+//             | vlan IFNAME [access VID | trunk [VIDS] | native-tagged VID [VIDS] | native-untagged VID [VIDS]] | --help
 // Parsing never touches the daemon: a usage error is found before any connection.
 
 import { parseArgs } from 'node:util';
 import { DEFAULT_SOCKET_PATH, ifnameProblem } from '../control/protocol.js';
+import { parseVid, parseVids, type PortVlan } from '../core/vlan.js';
 
 export const USAGE = `usage: vswconfig [--socket PATH] [-j] COMMAND
 
@@ -13,6 +15,12 @@ commands:
   show            list the attached interfaces, one per line
   fdb             list the learned MAC addresses (forwarding database)
   stats           per-port counters, drops by reason, FDB counters
+  vlan IFNAME     print the port's 802.1Q mode; or set it (applies to the next frame):
+    vlan IFNAME access VID                 untagged frames are in VLAN VID; tagged ones are dropped
+    vlan IFNAME trunk [VIDS]               tagged frames of VIDS (default: all) pass, tagged
+    vlan IFNAME native-tagged VID [VIDS]   a trunk whose untagged frames are in VLAN VID (leaves tagged)
+    vlan IFNAME native-untagged VID [VIDS] the same, VLAN VID leaving untagged
+                  VID: 1-4094; VIDS: a list such as 10,20,100-199
 
 options:
   --socket PATH   control socket of vswitchd (default: $VSWITCH_SOCKET, else ${DEFAULT_SOCKET_PATH})
@@ -28,9 +36,11 @@ export type CliCommand =
   | { kind: 'help' }
   // add and delete print nothing, so -j changes nothing for them (as with ip -j link add).
   | { kind: 'run'; socket: string; cmd: 'add' | 'delete'; ifname: string }
-  | { kind: 'run'; socket: string; cmd: 'show' | 'fdb' | 'stats'; json: boolean };
+  | { kind: 'run'; socket: string; cmd: 'show' | 'fdb' | 'stats'; json: boolean }
+  // set: null only prints the port's mode.
+  | { kind: 'run'; socket: string; cmd: 'vlan'; ifname: string; set: PortVlan | null; json: boolean };
 
-const SUBCOMMANDS = ['add', 'delete', 'show', 'fdb', 'stats'] as const;
+const SUBCOMMANDS = ['add', 'delete', 'show', 'fdb', 'stats', 'vlan'] as const;
 type Subcommand = (typeof SUBCOMMANDS)[number];
 
 function isSubcommand(s: string): s is Subcommand {
@@ -87,6 +97,39 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv = p
     if (problem !== null) throw new UsageError(`invalid interface name '${ifname}': ${problem}`);
     return { kind: 'run', socket, cmd: sub, ifname };
   }
+  if (sub === 'vlan') {
+    const [ifname, mode, ...params] = rest;
+    if (ifname === undefined) throw new UsageError("missing interface name for 'vlan'");
+    const problem = ifnameProblem(ifname);
+    if (problem !== null) throw new UsageError(`invalid interface name '${ifname}': ${problem}`);
+    return { kind: 'run', socket, cmd: sub, ifname, set: mode === undefined ? null : parseVlanMode(mode, params), json };
+  }
   if (rest.length > 0) throw new UsageError(`unexpected argument '${rest[0]}'`);
   return { kind: 'run', socket, cmd: sub, json };
+}
+
+/** `access VID`, `trunk [VIDS]`, `native-tagged VID [VIDS]`, `native-untagged VID [VIDS]`. */
+function parseVlanMode(mode: string, params: readonly string[]): PortVlan {
+  const parse = <T>(what: () => T): T => {
+    try {
+      return what();
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  };
+  const most = mode === 'access' ? 1 : mode === 'trunk' ? 1 : 2;
+  if (params.length > most) throw new UsageError(`unexpected argument '${params[most]}'`);
+  switch (mode) {
+    case 'access':
+      if (params[0] === undefined) throw new UsageError("missing VLAN ID for 'access'");
+      return { mode, tag: parse(() => parseVid(params[0]!)), trunks: null };
+    case 'trunk':
+      return { mode, tag: 0, trunks: params[0] === undefined ? null : parse(() => parseVids(params[0]!)) };
+    case 'native-tagged':
+    case 'native-untagged':
+      if (params[0] === undefined) throw new UsageError(`missing native VLAN ID for '${mode}'`);
+      return { mode, tag: parse(() => parseVid(params[0]!)), trunks: params[1] === undefined ? null : parse(() => parseVids(params[1]!)) };
+    default:
+      throw new UsageError(`unknown VLAN mode '${mode}' (one of access, trunk, native-tagged, native-untagged)`);
+  }
 }

@@ -1,7 +1,8 @@
 // Output of vswconfig: text, or with -j one JSON document per command, shaped
 // as iproute2's (`bridge -j fdb`): interfaces are "ifname".
 
-import type { FdbEntry, StatsResult } from '../control/protocol.js';
+import type { FdbEntry, StatsResult, VlanResult } from '../control/protocol.js';
+import { formatPortVlan } from '../core/vlan.js';
 import { REASON_NAMES } from '../core/reasons.js';
 
 /** `show`: `datapath kernel`, then one port name per line, as the article prints them. */
@@ -9,9 +10,22 @@ export function formatShow(datapath: string, ports: readonly string[]): string {
   return `datapath ${datapath}\n${ports.map((p) => `${p}\n`).join('')}`;
 }
 
-/** `fdb`: like `bridge fdb show`: `aa:bb:cc:dd:ee:ff dev veth1-vsw age 12`. */
+/**
+ * `fdb`: like `bridge fdb show`: `aa:bb:cc:dd:ee:ff dev veth1-vsw vlan 10 age 12`;
+ * VLAN 0 (untagged frames on ports with no VLAN mode) is not printed, as the bridge prints no vlan.
+ */
 export function formatFdb(entries: readonly FdbEntry[]): string {
-  return entries.map((e) => `${e.mac} dev ${e.port} age ${Math.floor(e.ageSeconds)}\n`).join('');
+  return entries.map((e) => `${e.mac} dev ${e.port}${e.vlan !== 0 ? ` vlan ${e.vlan}` : ''} age ${Math.floor(e.ageSeconds)}\n`).join('');
+}
+
+/** `vlan PORT`: `veth1-vsw access 10`, `veth2-vsw trunk 10,20,100-199`. */
+export function formatVlan(r: VlanResult): string {
+  return `${r.ifname} ${formatPortVlan(r)}\n`;
+}
+
+/** `vlan PORT -j`: `{"ifname":…,"mode":…,"tag":…,"trunks":[[lo,hi],…] or null}`. */
+export function jsonVlan(r: VlanResult): string {
+  return `${JSON.stringify(r)}\n`;
 }
 
 function table(header: readonly string[], rows: readonly string[][], rightAligned: ReadonlySet<number>): string {
@@ -70,12 +84,14 @@ export function jsonShow(datapath: string, ports: readonly string[]): string {
 }
 
 /**
- * `fdb -j`: `[{"mac":"aa:bb:cc:dd:ee:ff","ifname":"veth1-vsw","age":12},…]`, age
- * in whole seconds. Made a part at a time: the items of one part, comma
+ * `fdb -j`: `[{"mac":"aa:bb:cc:dd:ee:ff","ifname":"veth1-vsw","vlan":10,"age":12},…]`, age
+ * in whole seconds, vlan left out when 0 (as bridge -j fdb). Made a part at a time: the items of one part, comma
  * separated; jsonFdb puts the parts' items together.
  */
 export function jsonFdbItems(entries: readonly FdbEntry[]): string {
-  return entries.map((e) => JSON.stringify({ mac: e.mac, ifname: e.port, age: Math.floor(e.ageSeconds) })).join(',');
+  return entries
+    .map((e) => JSON.stringify(e.vlan !== 0 ? { mac: e.mac, ifname: e.port, vlan: e.vlan, age: Math.floor(e.ageSeconds) } : { mac: e.mac, ifname: e.port, age: Math.floor(e.ageSeconds) }))
+    .join(',');
 }
 
 /** The one array of `fdb -j`, in pieces to write one after the other (a huge table is no one string). */

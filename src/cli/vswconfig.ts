@@ -1,14 +1,15 @@
 // vswconfig: the management command of vswitch.
 //
-//   vswconfig [--socket PATH] [-j] add IFNAME | delete IFNAME | show | fdb | stats | --help
+//   vswconfig [--socket PATH] [-j] add IFNAME | delete IFNAME | show | fdb | stats | vlan IFNAME [MODE …] | --help
 //
 // Every error is one line on stderr starting with "vswconfig: "; exit status 2
-// for a usage error (the daemon is not contacted), 1 for anything else.
+// for a usage error (the daemon is not contacted) and for a `vlan` on an
+// interface that is not a port, 1 for anything else.
 
 import { listFdb, request } from '../control/client.js';
 import { VswError } from '../errors.js';
 import { parseCliArgs, USAGE, UsageError } from './args.js';
-import { formatFdb, formatShow, formatStats, jsonFdb, jsonFdbItems, jsonShow, jsonStats } from './format.js';
+import { formatFdb, formatShow, formatStats, formatVlan, jsonFdb, jsonFdbItems, jsonShow, jsonStats, jsonVlan } from './format.js';
 
 function oneLine(s: string): string {
   return s.replace(/\s*\n\s*/g, ' ');
@@ -65,9 +66,18 @@ async function main(argv: readonly string[]): Promise<void> {
         print(cmd.json ? jsonStats(stats) : formatStats(stats));
         break;
       }
+      case 'vlan': {
+        const set = cmd.set === null ? {} : { mode: cmd.set.mode as 'access' | 'trunk' | 'native-tagged' | 'native-untagged', tag: cmd.set.tag, trunks: cmd.set.trunks };
+        const r = await request(cmd.socket, { cmd: 'vlan', ifname: cmd.ifname, ...set });
+        // Setting prints nothing, as add and delete; asking prints the mode.
+        if (cmd.set === null) print(cmd.json ? jsonVlan(r) : formatVlan(r));
+        break;
+      }
     }
   } catch (err) {
-    if (err instanceof VswError) fail(err.message, 1);
+    // An unknown port is bad input to `vlan`, as a bad VID is.
+    if (err instanceof VswError && err.code === 'ENOTATTACHED' && cmd.cmd === 'vlan') fail(err.message, 2);
+    else if (err instanceof VswError) fail(err.message, 1);
     else fail(`internal error: ${err instanceof Error ? err.message : String(err)}`, 1);
   }
 }

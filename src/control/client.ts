@@ -20,7 +20,10 @@ import {
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
 
-export type CommandArgs = { cmd: 'add' | 'delete'; ifname: string } | { cmd: 'show' | 'fdb' | 'stats' };
+export type CommandArgs =
+  | { cmd: 'add' | 'delete'; ifname: string }
+  | { cmd: 'show' | 'fdb' | 'stats' }
+  | { cmd: 'vlan'; ifname: string; mode?: 'access' | 'trunk' | 'native-tagged' | 'native-untagged'; tag?: number; trunks?: Array<[number, number]> | null };
 
 export interface RequestOptions {
   /** Give up when the daemon sends nothing for this long (a long listing may take longer in all). */

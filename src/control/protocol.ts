@@ -14,7 +14,13 @@
 //   ← {"v":1,"id":8,"ok":true,"part":{"entries":[{"mac":"02:00:00:00:00:01","port":"veth1-vsw","ageSeconds":3},…]}}
 //   ← {"v":1,"id":8,"ok":true,"result":{"count":1}}
 //
-// Commands: add / delete (ifname), show, fdb, stats (no arguments). Anything
+// vlan (ifname, and to set it: mode, tag, trunks — see core/vlan.ts) answers
+// with the port's mode after the request:
+//
+//   → {"v":1,"id":9,"cmd":"vlan","ifname":"veth1-vsw","mode":"trunk","trunks":[[10,10],[100,199]]}
+//   ← {"v":1,"id":9,"ok":true,"result":{"ifname":"veth1-vsw","mode":"trunk","tag":0,"trunks":[[10,10],[100,199]]}}
+//
+// Commands: add / delete (ifname), show, fdb, stats (no arguments), vlan. Anything
 // else — bad JSON, another version, an unknown command or field, a line longer
 // than MAX_LINE_BYTES — is answered with code EPROTO (and the server then
 // closes the connection).
@@ -22,6 +28,7 @@
 import { z } from 'zod';
 import type { ErrorCode } from '../errors.js';
 import { ifnameProblem } from './ifname.js';
+import { portVlanProblem, VID_MAX } from '../core/vlan.js';
 
 export { ifnameProblem, MAX_IFNAME_BYTES } from './ifname.js';
 
@@ -64,11 +71,31 @@ export const requestSchema = z.discriminatedUnion('cmd', [
   z.object({ v, id: idSchema, cmd: z.literal('show') }).strict(),
   z.object({ v, id: idSchema, cmd: z.literal('fdb') }).strict(),
   z.object({ v, id: idSchema, cmd: z.literal('stats') }).strict(),
-]);
+  z
+    .object({
+      v,
+      id: idSchema,
+      cmd: z.literal('vlan'),
+      ifname: ifnameSchema,
+      // Absent: only asks for the port's mode.
+      mode: z.enum(['access', 'trunk', 'native-tagged', 'native-untagged']).optional(),
+      tag: z.number().int().min(0).max(VID_MAX).optional(),
+      trunks: z.array(z.tuple([z.number().int(), z.number().int()])).max(VID_MAX).nullable().optional(),
+    })
+    .strict(),
+]).superRefine((r, ctx) => {
+  if (r.cmd !== 'vlan') return;
+  if (r.mode === undefined) {
+    if (r.tag !== undefined || r.trunks !== undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, message: "'tag' and 'trunks' need a 'mode'" });
+    return;
+  }
+  const problem = portVlanProblem({ mode: r.mode, tag: r.tag ?? 0, trunks: r.trunks ?? null });
+  if (problem !== null) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+});
 
 export type Request = z.infer<typeof requestSchema>;
 export type Command = Request['cmd'];
-export const COMMANDS: readonly Command[] = ['add', 'delete', 'show', 'fdb', 'stats'];
+export const COMMANDS: readonly Command[] = ['add', 'delete', 'show', 'fdb', 'stats', 'vlan'];
 
 // ---- results ----------------------------------------------------------------
 
@@ -78,7 +105,7 @@ const count = z.number().int().nonnegative();
 export const showResultSchema = z.object({ datapath: z.enum(['kernel', 'user']), ports: z.array(z.string()) });
 export type ShowResult = z.infer<typeof showResultSchema>;
 
-export const fdbEntrySchema = z.object({ mac: z.string(), port: z.string(), ageSeconds: z.number().nonnegative() });
+export const fdbEntrySchema = z.object({ mac: z.string(), vlan: count.default(0), port: z.string(), ageSeconds: z.number().nonnegative() });
 export type FdbEntry = z.infer<typeof fdbEntrySchema>;
 /** What the client makes of the whole fdb reply. */
 export interface FdbResult {
@@ -122,6 +149,15 @@ export const statsResultSchema = z.object({
     refused: count,
   }),
 });
+/** A port's 802.1Q mode (core/vlan.ts PortVlan), named. */
+export const vlanResultSchema = z.object({
+  ifname: z.string(),
+  mode: z.enum(['default', 'access', 'trunk', 'native-tagged', 'native-untagged']),
+  tag: count,
+  trunks: z.array(z.tuple([count, count])).nullable(),
+});
+export type VlanResult = z.infer<typeof vlanResultSchema>;
+
 export type NamedPortStats = z.infer<typeof namedPortStatsSchema>;
 export type StatsResult = z.infer<typeof statsResultSchema>;
 
@@ -132,6 +168,7 @@ export interface ResultOf {
   show: ShowResult;
   fdb: FdbResult;
   stats: StatsResult;
+  vlan: VlanResult;
 }
 
 /** What the last (for most commands the only) reply line carries, by command. */
@@ -141,6 +178,7 @@ export const resultSchemas = {
   show: showResultSchema,
   fdb: fdbEndSchema,
   stats: statsResultSchema,
+  vlan: vlanResultSchema,
 } as const;
 
 // ---- replies ----------------------------------------------------------------

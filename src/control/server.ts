@@ -27,7 +27,9 @@ import {
   parseRequest,
   type Request,
   resultLines,
+  type VlanResult,
 } from './protocol.js';
+import type { PortVlan } from '../core/vlan.js';
 
 export type Handler = (req: Request) => Promise<unknown>;
 
@@ -39,6 +41,8 @@ export interface SwitchLike {
   show(): string[];
   fdb(): Promise<Iterable<FdbEntry>>;
   stats(): Promise<unknown>;
+  /** Set the port's 802.1Q mode (when given; valid), and return it. */
+  vlan(ifname: string, set: PortVlan | null): Promise<VlanResult>;
 }
 
 /** Map protocol commands onto the switch. */
@@ -57,6 +61,8 @@ export function switchHandler(sw: SwitchLike): Handler {
         return { entries: await sw.fdb() } satisfies FdbListing;
       case 'stats':
         return await sw.stats();
+      case 'vlan':
+        return await sw.vlan(req.ifname, req.mode === undefined ? null : { mode: req.mode, tag: req.tag ?? 0, trunks: req.trunks ?? null });
     }
   };
 }

@@ -12,11 +12,12 @@
 // request timed out is applied when its answer comes.
 
 import { formatMac } from '../core/mac.js';
+import { DEFAULT_PORT_VLAN, type PortVlan } from '../core/vlan.js';
 import type { Dataplane } from '../dataplane/dataplane.js';
-import { dumpAgeSeconds, dumpLength, dumpMac, dumpPort, type FdbDump } from '../dataplane/fdb-dump.js';
+import { dumpAgeSeconds, dumpLength, dumpMac, dumpPort, dumpVlan, type FdbDump } from '../dataplane/fdb-dump.js';
 import type { Stats } from '../dataplane/messages.js';
 import { DataplaneTimeoutError, InUseError, VswError } from '../errors.js';
-import type { FdbEntry, StatsResult } from '../control/protocol.js';
+import type { FdbEntry, StatsResult, VlanResult } from '../control/protocol.js';
 import { interfaceHolder, isEthernet, isLoopback, readInterface, SYSFS_NET } from '../control/sysfs.js';
 import type { Logger } from './log.js';
 import type { PortLock, PortLocks } from './port-lock.js';
@@ -26,6 +27,8 @@ export interface Port {
   index: number;
   ifname: string;
   ifindex: number;
+  /** Its 802.1Q mode, as the dataplane has it (a new port has none: DEFAULT_PORT_VLAN). */
+  vlan: PortVlan;
 }
 
 export interface SwitchOptions {
@@ -203,7 +206,7 @@ export class Switch {
       this.release(index);
       this.log(`port ${slot.ifname} removed: interface deleted`);
     } else {
-      this.ports.push({ index, ifname: slot.ifname, ifindex: slot.ifindex });
+      this.ports.push({ index, ifname: slot.ifname, ifindex: slot.ifindex, vlan: DEFAULT_PORT_VLAN });
       this.log(`port ${slot.ifname} added${when}`);
     }
   }
@@ -252,14 +255,40 @@ export class Switch {
     }
   }
 
+  /**
+   * The port's 802.1Q mode; given `set` (valid: the protocol checked it), the
+   * port takes it first. The registry records it once the dataplane has it.
+   */
+  async vlan(ifname: string, set: PortVlan | null): Promise<VlanResult> {
+    const port = this.byName(ifname);
+    if (!port) throw new VswError('ENOTATTACHED', `${ifname} is not a port of the switch`);
+    if (set !== null) {
+      try {
+        await this.dataplane.setVlan(port.index, set);
+      } catch (err) {
+        if (err instanceof DataplaneTimeoutError) {
+          void err.late.then((ok) => {
+            if (ok) port.vlan = set;
+            this.log(`port ${port.ifname} vlan ${ok ? 'set' : 'not set'} (the dataplane answered after the timeout)`);
+          });
+          throw new VswError('ETIMEDOUT', `the dataplane did not answer in time while setting the VLAN mode of ${ifname}; see 'vswconfig vlan ${ifname}'`);
+        }
+        throw err;
+      }
+      port.vlan = set;
+      this.log(`port ${port.ifname} vlan ${set.mode}${set.tag ? ` ${set.tag}` : ''}`);
+    }
+    return { ifname: port.ifname, mode: port.vlan.mode, tag: port.vlan.tag, trunks: port.vlan.trunks };
+  }
+
   /** Port names, in the order they were added. */
   show(): string[] {
     return this.ports.map((p) => p.ifname);
   }
 
-  /** A snapshot of the ports (for tests and diagnostics). */
-  list(): Port[] {
-    return this.ports.map((p) => ({ ...p }));
+  /** A snapshot of the ports, without their VLAN mode (vlan() gives it), for tests and diagnostics. */
+  list(): Array<Omit<Port, 'vlan'>> {
+    return this.ports.map(({ index, ifname, ifindex }) => ({ index, ifname, ifindex }));
   }
 
   /**
@@ -302,6 +331,6 @@ function* namedEntries(dump: FdbDump, names: readonly (string | undefined)[]): G
     const port = names[dumpPort(dump, i)];
     // Entries of a port that is being removed are about to be flushed.
     if (port === undefined) continue;
-    yield { mac: formatMac(dumpMac(dump, i)), port, ageSeconds: dumpAgeSeconds(dump, i) };
+    yield { mac: formatMac(dumpMac(dump, i)), vlan: dumpVlan(dump, i), port, ageSeconds: dumpAgeSeconds(dump, i) };
   }
 }

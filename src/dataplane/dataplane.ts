@@ -2,6 +2,7 @@
 // the AF_PACKET worker thread; unit tests of the control plane may use another.
 
 import type { EventEmitter } from 'node:events';
+import type { PortVlan } from '../core/vlan.js';
 import type { FdbDump } from './fdb-dump.js';
 import type { Stats } from './messages.js';
 
@@ -17,6 +18,8 @@ export interface Dataplane extends EventEmitter {
   addPort(port: number, ifname: string, ifindex: number): Promise<void>;
   /** Stop forwarding on the port, flush its FDB entries, close its socket (promiscuity is restored by the kernel). */
   removePort(port: number): Promise<void>;
+  /** Give the port its 802.1Q mode (valid: checked by the caller); applies to the next frame. */
+  setVlan(port: number, vlan: PortVlan): Promise<void>;
   /** Every live entry, compactly (see fdb-dump.ts). */
   fdb(): Promise<FdbDump>;
   stats(): Promise<Stats>;

@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import { writeSync } from 'node:fs';
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { DataplaneTimeoutError, VswError } from '../errors.js';
+import type { PortVlan } from '../core/vlan.js';
 import type { Dataplane } from './dataplane.js';
 import type { FdbDump } from './fdb-dump.js';
 import type { DataplaneOptions, Reply, Request, Stats } from './messages.js';
@@ -86,6 +87,10 @@ export class WorkerDataplane extends EventEmitter implements Dataplane {
 
   async removePort(port: number): Promise<void> {
     await this.request({ op: 'delete', port });
+  }
+
+  async setVlan(port: number, vlan: PortVlan): Promise<void> {
+    await this.request({ op: 'vlan', port, vlan });
   }
 
   async fdb(): Promise<FdbDump> {

@@ -2,6 +2,7 @@
 // Requests carry an id; the worker answers each with a Reply of the same id.
 // Events are sent by the worker unasked (link changes, interfaces gone, logs).
 
+import type { PortVlan } from '../core/vlan.js';
 import type { ErrorCode } from '../errors.js';
 
 export interface DataplaneOptions {
@@ -22,6 +23,8 @@ export interface DataplaneOptions {
 export type Request =
   | { id: number; op: 'add'; port: number; ifname: string; ifindex: number }
   | { id: number; op: 'delete'; port: number }
+  /** The port's 802.1Q mode (checked by the control plane): applies to the next frame. */
+  | { id: number; op: 'vlan'; port: number; vlan: PortVlan }
   /** Answered with an FdbDump (fdb-dump.ts). */
   | { id: number; op: 'fdb' }
   | { id: number; op: 'stats' }

@@ -5,6 +5,7 @@
 
 import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import type { Fdb } from '../core/fdb.js';
+import type { PortVlan } from '../core/vlan.js';
 import { REASON_COUNT, REASON_NAMES } from '../core/reasons.js';
 import { SyscallError, VswError } from '../errors.js';
 import * as libc from '../native/libc.js';
@@ -37,6 +38,7 @@ export function errorReply(id: number, err: unknown): Reply {
 export interface RequestTarget {
   addPort(port: number, ifname: string, ifindex: number): void;
   removePort(port: number): void;
+  setVlan(port: number, vlan: PortVlan): void;
   fdbDump(): unknown;
   stats(): Stats;
   /** Stop after this round of requests (stopping is true from then on). */
@@ -50,6 +52,8 @@ function handle(t: RequestTarget, req: Request): unknown {
       return t.addPort(req.port, req.ifname, req.ifindex);
     case 'delete':
       return t.removePort(req.port);
+    case 'vlan':
+      return t.setVlan(req.port, req.vlan);
     case 'fdb':
       return t.fdbDump();
     case 'stats':

@@ -18,6 +18,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import { Batch } from '../core/batch.js';
 import { Forwarder } from '../core/forwarder.js';
+import type { PortVlan } from '../core/vlan.js';
 import { readLinkStateSync } from '../control/sysfs.js';
 import { REASON_COUNT } from '../core/reasons.js';
 import { VswError } from '../errors.js';
@@ -208,6 +209,11 @@ class DataplaneWorker implements LinkOwner {
     } catch (err) {
       emit({ event: 'log', message: `${ifname}: frames also reach the host's stack: ${(err as Error).message}` });
     }
+  }
+
+  setVlan(port: number, vlan: PortVlan): void {
+    if (!this.fwd.isAttached(port)) throw new VswError('ENOTATTACHED', `port ${port} is not attached`);
+    this.fwd.setVlan(port, vlan);
   }
 
   removePort(port: number): void {

@@ -12,6 +12,9 @@ const HDR_SIZE = 8;
 const BUSY = 0x80000000;
 const DISCARD = 0x40000000;
 
+/** The high word of an FDB key: VID (bits 16-27) and the MAC's first two octets. */
+export const KEY_HI_MASK = 0x0fffffff;
+
 /** What the program did with a learn (VSW_EV_*, bpf/datapath.h). */
 export const LEARNED = 0;
 export const NOT_LEARNED_FULL = 1;
@@ -20,11 +23,11 @@ export const NOT_LEARNED_LIMITED = 2;
 /** A learn event's fields (struct vsw_learn_event, bpf/datapath.h). */
 export interface LearnSink {
   /**
-   * mac as hi (first two octets) and lo (last four, int32); seenMs on
-   * CLOCK_MONOTONIC; evicted: the MAC (macFrom) the program deleted to make
-   * room, or 0.
+   * The key (VLAN, MAC) as hi (VID << 16 | first two octets) and lo (last
+   * four, int32), as Fdb.learnHL takes it; seenMs on CLOCK_MONOTONIC;
+   * evictedHi/evictedLo: the key the program deleted to make room, or 0, 0.
    */
-  onLearn(hi: number, lo: number, port: number, kind: number, seenMs: number, evicted: number): void;
+  onLearn(hi: number, lo: number, port: number, kind: number, seenMs: number, evictedHi: number, evictedLo: number): void;
 }
 
 export class LearnRing {
@@ -76,12 +79,11 @@ export class LearnRing {
           const rec = at + HDR_SIZE;
           // struct vsw_learn_event: u64 mac, u32 port, u32 kind, u64 seen_ns, u64 evicted
           const lo = d.getInt32(rec, true);
-          const hi = d.getUint32(rec + 4, true) & 0xffff;
+          const hi = d.getUint32(rec + 4, true) & KEY_HI_MASK;
           const port = d.getUint32(rec + 8, true);
           const kind = d.getUint32(rec + 12, true);
           const seenMs = (d.getUint32(rec + 20, true) * 4294967296 + d.getUint32(rec + 16, true)) / 1e6;
-          const evicted = (d.getUint32(rec + 28, true) & 0xffff) * 4294967296 + d.getUint32(rec + 24, true);
-          sink.onLearn(hi, lo, port, kind, seenMs, evicted);
+          sink.onLearn(hi, lo, port, kind, seenMs, d.getUint32(rec + 28, true) & KEY_HI_MASK, d.getInt32(rec + 24, true));
           n++;
         }
         cons += ((len & ~(BUSY | DISCARD)) + HDR_SIZE + 7) & ~7;

@@ -3,6 +3,7 @@
 // small method. Control path only: nothing here runs per frame.
 
 import { REASON_COUNT } from '../core/reasons.js';
+import { VLAN_BITMAP_BYTES } from '../core/vlan.js';
 import { BPF_ANY, type BpfObject, mapDelete, mapLookup, mapNextKey, mapUpdate, possibleCpus } from '../native/libbpf.js';
 
 /** Port slots the program knows (VSW_MAX_PORTS). */
@@ -33,6 +34,7 @@ export class DatapathMaps {
   readonly config: number;
   readonly fdb: number;
   readonly events: number;
+  readonly vlans: number;
   readonly ringBytes = RING_BYTES;
   private readonly portCounters: number;
   private readonly drops: number;
@@ -54,6 +56,7 @@ export class DatapathMaps {
     this.config = obj.mapFd('config');
     this.fdb = obj.mapFd('fdb');
     this.events = obj.mapFd('events');
+    this.vlans = obj.mapFd('vlans');
     this.portCounters = obj.mapFd('port_counters');
     this.drops = obj.mapFd('drops');
     this.perCpuPort = new Uint8Array(32 * this.cpus);
@@ -77,13 +80,20 @@ export class DatapathMaps {
     return this.key4;
   }
 
-  /** ports[port] = { ifindex, flags, mtu }. */
-  setPort(port: number, ifindex: number, flags: number, mtu: number): void {
+  /** ports[port] = { ifindex, flags, mtu, vlan_mode, vlan_tag }. */
+  setPort(port: number, ifindex: number, flags: number, mtu: number, vlanMode = 0, vlanTag = 0): void {
     this.v16.setUint32(0, ifindex, true);
     this.v16.setUint32(4, flags, true);
     this.v16.setUint32(8, mtu, true);
-    this.v16.setUint32(12, 0, true);
+    this.v16.setUint16(12, vlanMode, true);
+    this.v16.setUint16(14, vlanTag, true);
     mapUpdate(this.ports, this.portKey(port), this.val16, BPF_ANY, 'ports');
+  }
+
+  /** vlans[port] = the port's membership bitmap (VLAN_BITMAP_BYTES, bit v of byte v >> 3). */
+  setVlans(port: number, bitmap: Uint8Array): void {
+    if (bitmap.length !== VLAN_BITMAP_BYTES) throw new RangeError('a VLAN bitmap is 512 bytes');
+    mapUpdate(this.vlans, this.portKey(port), bitmap, BPF_ANY, 'vlans');
   }
 
   setPortOf(ifindex: number, port: number): void {
@@ -100,16 +110,16 @@ export class DatapathMaps {
 
   /**
    * config[0]: aging and refresh in ms, the slot above the highest attached
-   * port, their smallest MTU, and the MAC (macFrom) a new station costs while
-   * the table is full (0: none).
+   * port, their smallest MTU, and the FDB key (VID << 48 | MAC) a new station
+   * costs while the table is full (0: none).
    */
-  setConfig(c: { agingMs: number; refreshMs: number; portHi: number; minMtu: number; victim: number }): void {
+  setConfig(c: { agingMs: number; refreshMs: number; portHi: number; minMtu: number; victim: bigint }): void {
     const v = this.cfgView;
     v.setBigUint64(0, BigInt(c.agingMs) * 1_000_000n, true);
     v.setBigUint64(8, BigInt(c.refreshMs) * 1_000_000n, true);
     v.setUint32(16, c.portHi, true);
     v.setUint32(20, c.minMtu >>> 0, true);
-    v.setBigUint64(24, BigInt(c.victim), true);
+    v.setBigUint64(24, BigInt.asUintN(64, c.victim), true);
     this.k4.setUint32(0, 0, true);
     mapUpdate(this.config, this.key4, this.cfg, BPF_ANY, 'config');
   }
@@ -120,7 +130,7 @@ export class DatapathMaps {
     return this.key8;
   }
 
-  /** fdb[mac] = { port, seen }; false if the map is full. */
+  /** fdb[key] = { port, seen }; false if the map is full. The key is (hi, lo) as Fdb.learnHL's. */
   setFdb(hi: number, lo: number, port: number, seenMs: number): boolean {
     this.v16.setUint32(0, port, true);
     this.v16.setUint32(4, 0, true);
@@ -137,14 +147,14 @@ export class DatapathMaps {
     mapDelete(this.fdb, this.macKey(hi, lo), 'fdb');
   }
 
-  /** Every MAC in the kernel's fdb map, as [hi, lo] pairs (a resync walks it). */
+  /** Every key in the kernel's fdb map, as [hi, lo] pairs (a resync walks it). */
   fdbKeys(): Array<[number, number]> {
     const keys: Array<[number, number]> = [];
     const next = new Uint8Array(8);
     const nv = new DataView(next.buffer);
     let prev: Uint8Array | null = null;
     while (mapNextKey(this.fdb, prev, next, 'fdb')) {
-      keys.push([nv.getUint32(4, true) & 0xffff, nv.getInt32(0, true)]);
+      keys.push([nv.getUint32(4, true) & 0x0fffffff, nv.getInt32(0, true)]);
       prev = next.slice();
     }
     return keys;

@@ -21,7 +21,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import { readLinkStateSync } from '../control/sysfs.js';
 import { Fdb, FDB_GRANULARITY_MS } from '../core/fdb.js';
-import { macHi, macLo } from '../core/mac.js';
+import { DEFAULT_PORT_VLAN, fillVlanBitmap, type PortVlan, VLAN_BITMAP_BYTES, vlanModeNumber } from '../core/vlan.js';
 import { VswError } from '../errors.js';
 import { BPF_TCX_INGRESS, BpfObject, linkCreate } from '../native/libbpf.js';
 import * as libc from '../native/libc.js';
@@ -62,7 +62,11 @@ class KernelWorker implements LearnSink, LinkOwner {
   /** Per port: holds its --fdb-port-limit entries (VSW_PORT_LIMITED in the ports map). */
   private readonly limited: Uint8Array;
   /** config[0] as last written; victim -1 means the kernel may hold another than we think. */
-  private readonly cfg = { agingMs: 0, refreshMs: 0, portHi: 0, minMtu: 0xffffffff, victim: 0 };
+  private readonly cfg = { agingMs: 0, refreshMs: 0, portHi: 0, minMtu: 0xffffffff, victim: 0n };
+  /** Per port: its VLAN mode (core/vlan.ts), written to `ports` and `vlans`. */
+  private readonly vlan: PortVlan[];
+  /** Per port, VLAN_BITMAP_BYTES: the VLANs it carries, as in the `vlans` map. */
+  private readonly vlanBits: Uint8Array;
   private lastLearn = 0;
   private eventsLostSeen = 0;
   stopping = false;
@@ -79,6 +83,8 @@ class KernelWorker implements LearnSink, LinkOwner {
     this.up = new Uint8Array(n);
     this.mtu = new Int32Array(n);
     this.limited = new Uint8Array(n);
+    this.vlan = new Array<PortVlan>(n).fill(DEFAULT_PORT_VLAN);
+    this.vlanBits = new Uint8Array(n * VLAN_BITMAP_BYTES);
     this.refreshMs = Math.min(FDB_GRANULARITY_MS, options.agingMs);
 
     this.obj = BpfObject.open(DATAPATH_OBJECT_PATH);
@@ -135,11 +141,18 @@ class KernelWorker implements LearnSink, LinkOwner {
 
   // ---- what the kernel learned ----
 
-  onLearn(hi: number, lo: number, port: number, kind: number, seenMs: number, evicted: number): void {
+  onLearn(hi: number, lo: number, port: number, kind: number, seenMs: number, evictedHi: number, evictedLo: number): void {
+    const evicted = evictedHi !== 0 || evictedLo !== 0;
     // The program took the victim named in config: name the next one.
-    if (evicted !== 0) this.cfg.victim = -1;
-    if (port >= this.options.maxPorts || this.linkFdOf[port] < 0 || this.up[port] === 0) {
-      // Learned just before the port went away or down: not the switch's any more.
+    if (evicted) this.cfg.victim = -1n;
+    const vid = hi >>> 16;
+    if (
+      port >= this.options.maxPorts ||
+      this.linkFdOf[port] < 0 ||
+      this.up[port] === 0 ||
+      (this.vlanBits[port * VLAN_BITMAP_BYTES + (vid >> 3)] & (1 << (vid & 7))) === 0
+    ) {
+      // Learned just before the port went away or down, or changed its VLAN mode: not the switch's any more.
       if (kind === LEARNED) this.maps.deleteFdb(hi, lo);
       return;
     }
@@ -153,9 +166,9 @@ class KernelWorker implements LearnSink, LinkOwner {
       this.resyncFdb(); // the kernel's map is fuller than the table of record
     }
     // The table of record made room with another entry than the program: give that one back.
-    if (evicted !== 0) {
-      const at = this.fdb.lookup(evicted, now);
-      if (at >= 0) this.maps.setFdb(macHi(evicted), macLo(evicted), at, now);
+    if (evicted) {
+      const at = this.fdb.lookupHL(evictedHi, evictedLo, now);
+      if (at >= 0) this.maps.setFdb(evictedHi, evictedLo, at, now);
     }
   }
 
@@ -166,8 +179,8 @@ class KernelWorker implements LearnSink, LinkOwner {
    */
   private syncLearnControls(): void {
     const now = monotonicMs();
-    const v = this.fdb.nextVictim(now);
-    const victim = v < 0 ? 0 : v;
+    const v = this.fdb.nextVictimKey(now);
+    const victim = v === null ? 0n : (BigInt(v[0]) << 32n) | BigInt(v[1] >>> 0);
     if (victim !== this.cfg.victim) {
       this.cfg.victim = victim;
       this.maps.setConfig(this.cfg);
@@ -183,7 +196,23 @@ class KernelWorker implements LearnSink, LinkOwner {
 
   private writePort(port: number): void {
     const flags = PORT_ATTACHED | (this.up[port] ? PORT_UP : 0) | (this.limited[port] ? PORT_LIMITED : 0);
-    this.maps.setPort(port, this.ifindex[port], flags, this.mtu[port]);
+    const v = this.vlan[port];
+    this.maps.setPort(port, this.ifindex[port], flags, this.mtu[port], vlanModeNumber(v), v.tag);
+  }
+
+  /** The port's VLAN mode: written before its entries are flushed, so the next frame has it. */
+  setVlan(port: number, v: PortVlan): void {
+    if (port < 0 || port >= this.options.maxPorts || this.linkFdOf[port] < 0) throw new VswError('ENOTATTACHED', `port ${port} is not attached`);
+    this.writeVlan(port, v);
+    this.fdb.flushPort(port);
+  }
+
+  private writeVlan(port: number, v: PortVlan): void {
+    this.vlan[port] = v;
+    const at = port * VLAN_BITMAP_BYTES;
+    fillVlanBitmap(v, this.vlanBits, at);
+    this.maps.setVlans(port, this.vlanBits.subarray(at, at + VLAN_BITMAP_BYTES));
+    if (this.linkFdOf[port] >= 0) this.writePort(port);
   }
 
   /** After learn events were lost, drop whatever the kernel holds that the table of record does not. */
@@ -195,7 +224,7 @@ class KernelWorker implements LearnSink, LinkOwner {
   }
 
   private resyncFdb(): void {
-    this.cfg.victim = -1; // the program may have taken the victim in an event that was lost
+    this.cfg.victim = -1n; // the program may have taken the victim in an event that was lost
     const now = monotonicMs();
     for (const [hi, lo] of this.maps.fdbKeys()) if (this.fdb.lookupHL(hi, lo, now) < 0) this.maps.deleteFdb(hi, lo);
   }
@@ -239,6 +268,7 @@ class KernelWorker implements LearnSink, LinkOwner {
       this.mtu[port] = link.mtu;
       this.up[port] = link.up ? 1 : 0;
       this.limited[port] = 0;
+      this.writeVlan(port, DEFAULT_PORT_VLAN);
       this.writePort(port);
       this.maps.setPortOf(ifindex, port);
       this.updateConfig();

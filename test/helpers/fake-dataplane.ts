@@ -13,11 +13,13 @@ import type { Dataplane } from '../../src/dataplane/dataplane.js';
 import { parseMac } from '../../src/core/mac.js';
 import { type FdbDump, fdbDumpOf } from '../../src/dataplane/fdb-dump.js';
 import type { Stats } from '../../src/dataplane/messages.js';
+import type { PortVlan } from '../../src/core/vlan.js';
 import { DataplaneTimeoutError, VswError } from '../../src/errors.js';
 
 export type Call =
   | { op: 'addPort'; port: number; ifname: string; ifindex: number }
   | { op: 'removePort'; port: number }
+  | { op: 'setVlan'; port: number; vlan: PortVlan }
   | { op: 'fdb' }
   | { op: 'stats' }
   | { op: 'stop' };
@@ -27,6 +29,7 @@ export interface FdbRow {
   mac: string; // aa:bb:cc:dd:ee:ff
   port: number;
   ageSeconds: number;
+  vlan?: number;
 }
 
 export class FakeDataplane extends EventEmitter implements Dataplane {
@@ -79,9 +82,14 @@ export class FakeDataplane extends EventEmitter implements Dataplane {
     if (!this.ports.delete(port)) throw new VswError('EINTERNAL', `fake dataplane: port ${port} is not open`);
   }
 
+  async setVlan(port: number, vlan: PortVlan): Promise<void> {
+    this.calls.push({ op: 'setVlan', port, vlan });
+    if (!this.ports.has(port)) throw new VswError('ENOTATTACHED', `fake dataplane: port ${port} is not open`);
+  }
+
   async fdb(): Promise<FdbDump> {
     this.calls.push({ op: 'fdb' });
-    return fdbDumpOf(this.fdbRows.map((r) => ({ mac: parseMac(r.mac), port: r.port, ageSeconds: r.ageSeconds })));
+    return fdbDumpOf(this.fdbRows.map((r) => ({ mac: parseMac(r.mac), port: r.port, ageSeconds: r.ageSeconds, vlan: r.vlan })));
   }
 
   async stats(): Promise<Stats> {

@@ -148,6 +148,17 @@ describe('vswconfig program', () => {
       [['--bogus'], /unknown option '--bogus'/],
       [['add', 'waytoolongname123'], /invalid interface name/],
       [['show', '--socket'], /option '--socket' needs a path/],
+      [['vlan'], /missing interface name for 'vlan'/],
+      [['vlan', 'veth1-vsw', 'access'], /missing VLAN ID for 'access'/],
+      [['vlan', 'veth1-vsw', 'access', '0'], /VLAN ID 0 out of range 1-4094/],
+      [['vlan', 'veth1-vsw', 'access', '4095'], /VLAN ID 4095 out of range 1-4094/],
+      [['vlan', 'veth1-vsw', 'access', '5000'], /VLAN ID 5000 out of range 1-4094/],
+      [['vlan', 'veth1-vsw', 'access', '10', '20'], /unexpected argument '20'/],
+      [['vlan', 'veth1-vsw', 'trunk', '10,200-100'], /reversed VLAN range 200-100/],
+      [['vlan', 'veth1-vsw', 'trunk', '10,,20'], /bad VLAN list item ''/],
+      [['vlan', 'veth1-vsw', 'native-tagged'], /missing native VLAN ID for 'native-tagged'/],
+      [['vlan', 'veth1-vsw', 'native-untagged', '10', '0-5'], /VLAN ID 0 out of range/],
+      [['vlan', 'veth1-vsw', 'hybrid', '10'], /unknown VLAN mode 'hybrid'/],
     ];
     const before = t.connections();
     for (const [args, pattern] of cases) {
@@ -224,6 +235,32 @@ describe('vswconfig program', () => {
       assert.equal(r.stdout, '');
       assertOneErrorLine(r, pattern);
     }
+  });
+
+  it('vlan: sets a mode (prints nothing), prints it back; an unknown port is one line and exit 2, nothing changed', async () => {
+    if (!t.sw.show().includes('veth1-vsw')) await run(['--socket', t.path, 'add', 'veth1-vsw']);
+    assert.deepEqual(await run(['--socket', t.path, 'vlan', 'veth1-vsw']), {
+      status: 0,
+      stdout: 'veth1-vsw default (trunk of all VLANs, tags unchanged)\n',
+      stderr: '',
+    });
+    for (const [args, shown] of [
+      [['access', '10'], 'access 10'],
+      [['trunk'], 'trunk all'],
+      [['trunk', '10,20,100-199'], 'trunk 10,20,100-199'],
+      [['native-tagged', '5', '10-12'], 'native-tagged 5 trunks 10-12'],
+      [['native-untagged', '7'], 'native-untagged 7 trunks all'],
+    ] as Array<[string[], string]>) {
+      assert.deepEqual(await run(['--socket', t.path, 'vlan', 'veth1-vsw', ...args]), { status: 0, stdout: '', stderr: '' });
+      assert.deepEqual(await run(['--socket', t.path, 'vlan', 'veth1-vsw']), { status: 0, stdout: `veth1-vsw ${shown}\n`, stderr: '' });
+    }
+    const j = await run(['--socket', t.path, '-j', 'vlan', 'veth1-vsw']);
+    assert.deepEqual(JSON.parse(j.stdout), { ifname: 'veth1-vsw', mode: 'native-untagged', tag: 7, trunks: null });
+    const calls = t.dataplane.calls.length;
+    const r = await run(['--socket', t.path, 'vlan', 'veth3-vsw', 'access', '10']);
+    assert.equal(r.status, 2);
+    assertOneErrorLine(r, /^vswconfig: veth3-vsw is not a port of the switch$/);
+    assert.equal(t.dataplane.calls.length, calls, 'the dataplane was not asked');
   });
 
   it('fdb prints one "MAC dev PORT age N" line per entry', async () => {

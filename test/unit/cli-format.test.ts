@@ -12,16 +12,16 @@ describe('vswconfig output', () => {
   it('fdb: like bridge fdb show, age in whole seconds', () => {
     assert.equal(
       formatFdb([
-        { mac: 'aa:bb:cc:dd:ee:ff', port: 'veth1-vsw', ageSeconds: 12.9 },
-        { mac: '02:00:00:00:00:01', port: 'veth2-vsw', ageSeconds: 0 },
+        { mac: 'aa:bb:cc:dd:ee:ff', vlan: 0, port: 'veth1-vsw', ageSeconds: 12.9 },
+        { mac: '02:00:00:00:00:01', vlan: 10, port: 'veth2-vsw', ageSeconds: 0 },
       ]),
-      'aa:bb:cc:dd:ee:ff dev veth1-vsw age 12\n02:00:00:00:00:01 dev veth2-vsw age 0\n',
+      'aa:bb:cc:dd:ee:ff dev veth1-vsw age 12\n02:00:00:00:00:01 dev veth2-vsw vlan 10 age 0\n',
     );
   });
 
   it('fdb -j: the parts put together make one JSON array, empty parts and all', () => {
-    const a = { mac: 'aa:bb:cc:dd:ee:ff', port: 'veth1-vsw', ageSeconds: 12.9 };
-    const b = { mac: '02:00:00:00:00:01', port: 'veth2-vsw', ageSeconds: 0 };
+    const a = { mac: 'aa:bb:cc:dd:ee:ff', vlan: 0, port: 'veth1-vsw', ageSeconds: 12.9 };
+    const b = { mac: '02:00:00:00:00:01', vlan: 0, port: 'veth2-vsw', ageSeconds: 0 };
     const doc = (parts: (typeof a)[][]): unknown =>
       JSON.parse([...jsonFdb(parts.map((p) => Buffer.from(jsonFdbItems(p))))].join(''));
     assert.deepEqual(doc([]), []);

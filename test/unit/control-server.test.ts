@@ -151,7 +151,7 @@ describe('control server and port registry', () => {
     await ask(t.path, { cmd: 'add', ifname: 'veth2-vsw' });
     t.dataplane.fdbRows = [
       { mac: '02:00:00:00:00:01', port: 0, ageSeconds: 3 },
-      { mac: '02:00:00:00:00:02', port: 1, ageSeconds: 0 },
+      { mac: '02:00:00:00:00:02', port: 1, ageSeconds: 0, vlan: 20 },
     ];
     t.dataplane.statsValue = {
       ports: [
@@ -169,8 +169,8 @@ describe('control server and port registry', () => {
         ok: true,
         part: {
           entries: [
-            { mac: '02:00:00:00:00:01', port: 'veth1-vsw', ageSeconds: 3 },
-            { mac: '02:00:00:00:00:02', port: 'veth2-vsw', ageSeconds: 0 },
+            { mac: '02:00:00:00:00:01', vlan: 0, port: 'veth1-vsw', ageSeconds: 3 },
+            { mac: '02:00:00:00:00:02', vlan: 20, port: 'veth2-vsw', ageSeconds: 0 },
           ],
         },
       },

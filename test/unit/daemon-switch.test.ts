@@ -119,7 +119,7 @@ describe('port registry: renames', () => {
     t.dataplane.interfaceRenamed(0, 'uplink');
     assert.deepEqual(t.sw.show(), ['uplink', 'veth2']);
     t.dataplane.fdbRows = [{ mac: '02:00:00:00:00:01', port: 0, ageSeconds: 1 }];
-    assert.deepEqual([...(await t.sw.fdb())], [{ mac: '02:00:00:00:00:01', port: 'uplink', ageSeconds: 1 }]);
+    assert.deepEqual([...(await t.sw.fdb())], [{ mac: '02:00:00:00:00:01', vlan: 0, port: 'uplink', ageSeconds: 1 }]);
     assert.ok(t.logs.includes('port veth1 renamed to uplink'), t.logs.join('\n'));
     await assert.rejects(t.sw.delete('veth1'), vswError('ENOTATTACHED', /veth1/));
     await t.sw.delete('uplink');
