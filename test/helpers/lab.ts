@@ -314,10 +314,10 @@ export function dropCounts(lab: Lab): Record<string, number> {
 }
 
 /** The entries of `vswconfig fdb` (`MAC dev PORT age N` lines). */
-export function fdbEntries(lab: Lab): { mac: string; port: string; age: number }[] {
+export function fdbEntries(lab: Lab): { mac: string; port: string; age: number; vlan: number }[] {
   const r = lab.vswconfig('fdb');
   if (r.code !== 0) throw new Error(`vswconfig fdb failed (${r.code}): ${r.stderr}`);
-  return [...r.stdout.matchAll(/^(\S+) dev (\S+) age (\d+)$/gm)].map((m) => ({ mac: m[1]!, port: m[2]!, age: Number(m[3]) }));
+  return [...r.stdout.matchAll(/^(\S+) dev (\S+)(?: vlan (\d+))? age (\d+)$/gm)].map((m) => ({ mac: m[1]!, port: m[2]!, age: Number(m[4]), vlan: Number(m[3] ?? 0) }));
 }
 
 /** Poll cond() every `step` ms until it holds or `ms` have passed; resolves to its last value. */
