@@ -113,6 +113,11 @@ export function untaggedVid(c: PortVlan): number {
 /** Writes the port's membership bitmap (bit v of byte v >> 3: VLAN v is carried) into `out` at `at`. */
 export function fillVlanBitmap(c: PortVlan, out: Uint8Array, at = 0): void {
   const set = (v: number) => (out[at + (v >> 3)] |= 1 << (v & 7));
+  if (c.mode === 'default') {
+    // Every VID, 4095 included: a port with no mode passes whatever tag it is given.
+    out.fill(0xff, at, at + VLAN_BITMAP_BYTES);
+    return;
+  }
   out.fill(0, at, at + VLAN_BITMAP_BYTES);
   if (c.mode === 'access') {
     set(c.tag);
@@ -121,7 +126,7 @@ export function fillVlanBitmap(c: PortVlan, out: Uint8Array, at = 0): void {
   if (c.trunks === null) {
     // Every VLAN; VLAN 0 (untagged frames) only where untagged frames are VLAN 0.
     for (let v = VID_MIN; v <= VID_MAX; v++) set(v);
-    if (c.mode === 'default' || c.mode === 'trunk') set(0);
+    if (c.mode === 'trunk') set(0);
   } else {
     for (const [lo, hi] of c.trunks) for (let v = lo; v <= hi; v++) set(v);
   }

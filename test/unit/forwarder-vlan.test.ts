@@ -50,7 +50,7 @@ const q = (vid: number, pcp = 0, dei = 0) => vlanTag(ETH_P_8021Q, pcp, dei, vid)
 
 test('vlan: ports with no mode pass every tag unchanged (802.1Q, 802.1ad, priority tag, none)', () => {
   const { fwd, mem } = setup(3);
-  for (const tag of [q(10, 5), q(0, 6), vlanTag(ETH_P_8021AD, 3, 0, 300), NO_TAG]) {
+  for (const tag of [q(10, 5), q(0, 6), q(4095, 1), vlanTag(ETH_P_8021AD, 3, 0, 300), NO_TAG]) {
     assert.deepEqual(send(fwd, mem, 0, frame(), tag), [undefined, tag === NO_TAG ? null : tag, tag === NO_TAG ? null : tag, undefined]);
   }
 });
