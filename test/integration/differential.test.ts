@@ -24,6 +24,12 @@
 // The model runs on the send times of the frames, so that an FDB entry is
 // refreshed (hit after 1 s) in the model when it is in the switch.
 //
+// A third sequence gives host 0's port VLAN mode access 10 and host 1's trunk
+// 10,20 (hosts 2 and 3 keep none), with 802.1Q VIDs drawn from 0, 10, 20 and
+// 30: frames are dropped by VLAN, flooded per VLAN, learned per VLAN and leave
+// tagged or untagged by port, so each captured frame is compared with the
+// bytes the core sent to that port.
+//
 // The seed is printed; VSWITCH_DIFF_SEED=N runs the sequences again.
 
 import assert from 'node:assert/strict';
@@ -33,6 +39,7 @@ import { NO_TAG } from '../../src/core/batch.js';
 import { Forwarder } from '../../src/core/forwarder.js';
 import { formatMac, parseMac, writeMac } from '../../src/core/mac.js';
 import { REASON_NAMES } from '../../src/core/reasons.js';
+import type { PortVlan } from '../../src/core/vlan.js';
 import {
   type Capture,
   dropCounts,
@@ -84,6 +91,8 @@ class Sequence {
   private readonly pool: number[];
   private readonly home: number[];
   private readonly rand: () => number;
+  /** VIDs of 802.1Q tags (random when absent). */
+  vids: readonly number[] | null = null;
 
   constructor(seed: number, stations: number) {
     this.pool = Array.from({ length: stations }, (_, i) => station(i));
@@ -127,7 +136,8 @@ class Sequence {
 
         const t = rand();
         const tags: number[] = []; // (TPID << 16) | TCI, outer first
-        if (t < 0.2) tags.push(((ETH_P_8021Q << 16) | int(0x10000)) >>> 0);
+        const vids = this.vids;
+        if (t < 0.2) tags.push(((ETH_P_8021Q << 16) | (vids === null ? int(0x10000) : (int(16) << 12) | pick(vids))) >>> 0);
         else if (t < 0.25) tags.push(((ETH_P_8021AD << 16) | int(0x10000)) >>> 0);
         else if (t < 0.3) tags.push(((ETH_P_8021AD << 16) | int(0x10000)) >>> 0, ((ETH_P_8021Q << 16) | int(0x10000)) >>> 0);
 
@@ -187,6 +197,8 @@ function seqOf(f: Uint8Array): number {
 interface Outcome {
   /** Sequence numbers delivered to each port, in order. */
   delivered: number[][];
+  /** The bytes the core sent, per port, in the same order as `delivered`. */
+  bytes: Uint8Array[][];
   drops: Record<string, number>;
   ports: { rxFrames: number; rxBytes: number; txFrames: number; txBytes: number }[];
   /** `MAC port` lines, sorted. */
@@ -213,10 +225,12 @@ function modelOutcome(
   links: readonly LinkEvent[],
   fdbSize: number,
   mtus: readonly number[],
+  vlans: readonly (PortVlan | null)[],
 ): Outcome {
   const egress = new MemPorts(mtus.length);
   const fwd = new Forwarder({ maxPorts: mtus.length, fdbSize, agingMs: 300_000 }, egress);
   mtus.forEach((mtu, p) => fwd.attach(p, true, mtu));
+  vlans.forEach((v, p) => v !== null && fwd.setVlan(p, v));
   const delivered: number[][] = mtus.map(() => []);
   for (const s of sent) {
     for (const e of links) if (e.beforeSeq === s.seq) fwd.setLink(e.port, e.up, e.mtu);
@@ -235,10 +249,12 @@ function modelOutcome(
     fwd.process(makeBatch([{ frame, vlan }]), s.host, sentAt[s.seq]!);
     for (const [p] of egress.log) delivered[p]!.push(s.seq);
   }
+  const bytes = egress.sent.map((list) => list.slice());
   const drops: Record<string, number> = {};
   REASON_NAMES.forEach((r, i) => (drops[r] = fwd.drops[i]!));
   return {
     delivered,
+    bytes,
     drops,
     ports: mtus.map((_, p) => ({
       rxFrames: fwd.rxFrames[p]!,
@@ -248,7 +264,7 @@ function modelOutcome(
     })),
     fdb: fwd.fdb
       .dumpFormatted(sentAt[sentAt.length - 1]!)
-      .map((e) => `${e.mac} ${hosts[e.port]!.port}`)
+      .map((e) => `${e.mac} ${hosts[e.port]!.port} vlan ${e.vlan}`)
       .sort(),
   };
 }
@@ -263,7 +279,7 @@ const SEED = Number(process.env.VSWITCH_DIFF_SEED ?? Math.floor(Math.random() * 
  */
 async function differential(
   t: TestContext,
-  opts: { fdbSize: number; stations: number; frames: number; maxChunk?: number },
+  opts: { fdbSize: number; stations: number; frames: number; maxChunk?: number; vlans?: { ports: readonly (PortVlan | null)[]; args: readonly (string[] | null)[]; vids: readonly number[] } },
 ): Promise<void> {
   const seed = SEED;
   t.diagnostic(`seed ${seed} (rerun with VSWITCH_DIFF_SEED=${seed}), datapath ${DATAPATH}`);
@@ -274,7 +290,14 @@ async function differential(
     const r = lab.vswconfig('add', h.port);
     assert.equal(r.code, 0, `vswconfig add ${h.port}: ${r.stderr}`);
   }
+  const vlans = opts.vlans?.ports ?? hosts.map(() => null);
+  opts.vlans?.args.forEach((args, p) => {
+    if (args === null) return;
+    const r = lab.vswconfig('vlan', hosts[p]!.port, ...args);
+    assert.equal(r.code, 0, `vswconfig vlan ${hosts[p]!.port} ${args.join(' ')}: ${r.stderr}`);
+  });
   const seq = new Sequence(seed, opts.stations);
+  seq.vids = opts.vlans?.vids ?? null;
   const sent = seq.sent;
   const third = Math.ceil(opts.frames / 3);
   const [p2, p3] = [hosts[2]!.port, hosts[3]!.port];
@@ -316,7 +339,7 @@ async function differential(
     await Promise.all(caps.map((c) => c.stop()));
   }
 
-  const want = modelOutcome(hosts, sent, sentAt, links, opts.fdbSize, mtus);
+  const want = modelOutcome(hosts, sent, sentAt, links, opts.fdbSize, mtus, vlans);
 
   // Deliveries, per frame first: the first few frames that went elsewhere than the core sends them.
   const got: number[][] = hosts.map(() => []);
@@ -325,7 +348,10 @@ async function differential(
       const seq = seqOf(f);
       if (seq < 0) continue;
       assert.ok(seq < sent.length, `host ${p} captured an unknown sequence number ${seq} (seed ${seed})`);
-      assert.deepEqual(f, sent[seq]!.frame, `${sent[seq]!.what} arrived at host ${p} changed (seed ${seed})`);
+      // As the core sent it to this port: the tag is the port's (the frame itself when no port has a mode).
+      const k = got[p]!.length;
+      const as = want.delivered[p]![k] === seq ? want.bytes[p]![k]! : sent[seq]!.frame;
+      assert.deepEqual(f, as, `${sent[seq]!.what} arrived at host ${p} changed (seed ${seed})`);
       got[p]!.push(seq);
     }
   });
@@ -353,7 +379,7 @@ async function differential(
   assert.deepEqual(counters, want.ports, `seed ${seed}: per-port frames and bytes`);
 
   const fdb = fdbEntries(lab)
-    .map((e) => `${e.mac} ${e.port}`)
+    .map((e) => `${e.mac} ${e.port} vlan ${e.vlan}`)
     .sort();
   assert.deepEqual(fdb, want.fdb, `seed ${seed}: FDB`);
 }
@@ -367,3 +393,21 @@ test(`the ${DATAPATH} datapath and the forwarding core agree on a random sequenc
 // two must agree exactly.
 test(`the ${DATAPATH} datapath and the forwarding core agree on frames 20 ms apart that overflow a 16-entry FDB`, (t) =>
   differential(t, { fdbSize: 16, stations: 40, frames: 200, maxChunk: 1 }));
+
+// Ports with VLAN modes: host 0 access 10, host 1 trunk 10,20, hosts 2 and 3 none.
+test(`the ${DATAPATH} datapath and the forwarding core agree with an access port and a trunk port: VLAN drops, per-VLAN floods and FDB, tagging`, (t) =>
+  differential(t, {
+    fdbSize: 1024,
+    stations: 12,
+    frames: 400,
+    vlans: {
+      ports: [
+        { mode: 'access', tag: 10, trunks: null },
+        { mode: 'trunk', tag: 0, trunks: [[10, 10], [20, 20]] },
+        null,
+        null,
+      ],
+      args: [['access', '10'], ['trunk', '10,20'], null, null],
+      vids: [0, 10, 20, 30],
+    },
+  }));
