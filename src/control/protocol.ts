@@ -79,7 +79,7 @@ export const requestSchema = z.discriminatedUnion('cmd', [
       ifname: ifnameSchema,
       // Absent: only asks for the port's mode.
       mode: z.enum(['access', 'trunk', 'native-tagged', 'native-untagged']).optional(),
-      tag: z.number().int().min(0).max(VID_MAX).optional(),
+      tag: z.number().int().optional(),
       trunks: z.array(z.tuple([z.number().int(), z.number().int()])).max(VID_MAX).nullable().optional(),
     })
     .strict(),

@@ -205,6 +205,7 @@ class KernelWorker implements LearnSink, LinkOwner {
     if (port < 0 || port >= this.options.maxPorts || this.linkFdOf[port] < 0) throw new VswError('ENOTATTACHED', `port ${port} is not attached`);
     this.writeVlan(port, v);
     this.fdb.flushPort(port);
+    this.syncLearnControls(); // the table has room again: no victim to name
   }
 
   private writeVlan(port: number, v: PortVlan): void {

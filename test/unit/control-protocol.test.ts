@@ -35,6 +35,21 @@ describe('control protocol: requests', () => {
     }
   });
 
+  it('accepts vlan to ask for a port\'s mode or set a valid one; refuses a bad VID, range or mode with EPROTO', () => {
+    const ask = { v: 1, id: 4, cmd: 'vlan', ifname: 'veth1-vsw' };
+    assert.deepEqual(parseRequest(JSON.stringify(ask)), { ok: true, request: ask });
+    const set = { ...ask, mode: 'native-untagged', tag: 10, trunks: [[20, 30]] };
+    assert.deepEqual(parseRequest(JSON.stringify(set)), { ok: true, request: set });
+    expectProto(JSON.stringify({ ...ask, mode: 'access', tag: 0 }), /VLAN ID 0 out of range 1-4094/, 4);
+    expectProto(JSON.stringify({ ...ask, mode: 'access', tag: 4095 }), /VLAN ID 4095 out of range/, 4);
+    expectProto(JSON.stringify({ ...ask, mode: 'access', tag: 5000 }), /VLAN ID 5000 out of range/, 4);
+    expectProto(JSON.stringify({ ...ask, mode: 'trunk', trunks: [[30, 20]] }), /reversed VLAN range 30-20/, 4);
+    expectProto(JSON.stringify({ ...ask, mode: 'trunk', trunks: [[0, 20]] }), /VLAN ID 0 out of range/, 4);
+    expectProto(JSON.stringify({ ...ask, mode: 'trunk', tag: 5 }), /mode trunk takes no VLAN ID/, 4);
+    expectProto(JSON.stringify({ ...ask, mode: 'hybrid' }), /field 'mode'/, 4);
+    expectProto(JSON.stringify({ ...ask, tag: 5 }), /'tag' and 'trunks' need a 'mode'/, 4);
+  });
+
   it('accepts a request given as UTF-8 bytes', () => {
     const r = parseRequest(Buffer.from('{"v":1,"id":9,"cmd":"show"}'));
     assert.equal(r.ok, true);
