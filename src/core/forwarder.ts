@@ -143,6 +143,8 @@ export class Forwarder {
   private readonly vlanUntagged: Int32Array;
   /** Per port, VLAN_BITMAP_BYTES: bit v set when the port carries VLAN v. */
   private readonly vlanMembers: Uint8Array;
+  /** Ports with a VLAN mode: while none has one, every frame leaves every port as it came. */
+  private modedPorts = 0;
 
   constructor(opts: ForwarderOptions, egress: Egress) {
     const { maxPorts, fdbSize, agingMs } = opts;
@@ -199,7 +201,9 @@ export class Forwarder {
   }
 
   private setVlanState(port: number, c: PortVlan): void {
-    this.vlanMode[port] = vlanModeNumber(c);
+    const mode = vlanModeNumber(c);
+    this.modedPorts += (mode !== M_DEFAULT ? 1 : 0) - (this.vlanMode[port] !== M_DEFAULT ? 1 : 0);
+    this.vlanMode[port] = mode;
     this.vlanTag[port] = c.tag;
     this.vlanUntagged[port] = untaggedVid(c);
     fillVlanBitmap(c, this.vlanMembers, port * VLAN_BITMAP_BYTES);
@@ -379,6 +383,21 @@ export class Forwarder {
     const floodPorts = this.floodPorts;
     const base = ingress * this.maxPorts;
     const floodLen = this.floodLen[ingress];
+    if (this.modedPorts === 0) {
+      // No port has a VLAN mode: every port carries every VLAN and a frame leaves as it came.
+      for (let i = 0; i < n; i++) {
+        const v = verdict[i];
+        if (v >= 0) {
+          if (this.shouldDeliver(v, batch, i, false)) this.send(v, batch, i);
+        } else if (v === FLOOD) {
+          for (let k = 0; k < floodLen; k++) {
+            const p = floodPorts[base + k];
+            if (this.shouldDeliver(p, batch, i, true)) this.send(p, batch, i);
+          }
+        }
+      }
+      return;
+    }
     for (let i = 0; i < n; i++) {
       const v = verdict[i];
       if (v < 0 && v !== FLOOD) continue;
