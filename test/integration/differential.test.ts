@@ -24,9 +24,9 @@
 // The model runs on the send times of the frames, so that an FDB entry is
 // refreshed (hit after 1 s) in the model when it is in the switch.
 //
-// A third sequence gives host 0's port VLAN mode access 10 and host 1's trunk
-// 10,20 (hosts 2 and 3 keep none), with 802.1Q VIDs drawn from 0, 10, 20 and
-// 30: frames are dropped by VLAN, flooded per VLAN, learned per VLAN and leave
+// A third sequence gives host 0's port VLAN mode access 10, host 1's trunk
+// 10,20 and host 2's native-untagged 20 10 (host 3 keeps none), with 802.1Q
+// VIDs drawn from 0, 10, 20 and 30: frames are dropped by VLAN, flooded per VLAN, learned per VLAN and leave
 // tagged or untagged by port, so each captured frame is compared with the
 // bytes the core sent to that port.
 //
@@ -394,8 +394,8 @@ test(`the ${DATAPATH} datapath and the forwarding core agree on a random sequenc
 test(`the ${DATAPATH} datapath and the forwarding core agree on frames 20 ms apart that overflow a 16-entry FDB`, (t) =>
   differential(t, { fdbSize: 16, stations: 40, frames: 200, maxChunk: 1 }));
 
-// Ports with VLAN modes: host 0 access 10, host 1 trunk 10,20, hosts 2 and 3 none.
-test(`the ${DATAPATH} datapath and the forwarding core agree with an access port and a trunk port: VLAN drops, per-VLAN floods and FDB, tagging`, (t) =>
+// Ports with VLAN modes: host 0 access 10, host 1 trunk 10,20, host 2 native-untagged 20 10, host 3 none.
+test(`the ${DATAPATH} datapath and the forwarding core agree with access, trunk and native ports: VLAN drops, per-VLAN floods and FDB, tagging`, (t) =>
   differential(t, {
     fdbSize: 1024,
     stations: 12,
@@ -404,10 +404,10 @@ test(`the ${DATAPATH} datapath and the forwarding core agree with an access port
       ports: [
         { mode: 'access', tag: 10, trunks: null },
         { mode: 'trunk', tag: 0, trunks: [[10, 10], [20, 20]] },
-        null,
+        { mode: 'native-untagged', tag: 20, trunks: [[10, 10]] },
         null,
       ],
-      args: [['access', '10'], ['trunk', '10,20'], null, null],
+      args: [['access', '10'], ['trunk', '10,20'], ['native-untagged', '20', '10'], null],
       vids: [0, 10, 20, 30],
     },
   }));
