@@ -401,12 +401,13 @@ int vsw_forward(struct __sk_buff *skb)
 	 */
 	struct flood_ctx f = {
 		.skb = skb, .z = z, .ingress = ingress, .hi = cfg->port_hi, .last = VSW_MAX_PORTS,
-		.vid = vid, .pass = vid == 0 ? FLOOD_ALL : FLOOD_UNTAGGED,
+		.vid = vid, .pass = vid == 0 || cfg->vlan_ports == 0 ? FLOOD_ALL : FLOOD_UNTAGGED,
 	};
-	if (vid != 0 && skb->vlan_present && bpf_skb_vlan_pop(skb) != 0)
+	/* With no port in a VLAN mode every port takes the frame as it came: one pass, no change. */
+	if (f.pass != FLOOD_ALL && skb->vlan_present && bpf_skb_vlan_pop(skb) != 0)
 		return drop(VSW_R_TX_ERROR);
 	bpf_loop(VSW_MAX_PORTS, flood_one, &f, 0);
-	if (vid != 0) {
+	if (f.pass != FLOOD_ALL) {
 		/* Then the ports that take it tagged: the last untagged one gets its clone now. */
 		if (f.last < VSW_MAX_PORTS) {
 			if (bpf_clone_redirect(skb, f.last_ifindex, 0) == 0)

@@ -40,6 +40,8 @@ struct vsw_config {
 	__u32 min_mtu;    /* the smallest MTU of an attached port: below it no frame needs its tags counted */
 	__u64 victim;     /* while the table is full: the key a new station costs (the core's
 			     fair eviction, chosen by vswitchd); 0 when none, or once taken */
+	__u32 vlan_ports; /* ports with a VLAN mode: while 0 every frame leaves as it came */
+	__u32 pad;
 };
 
 /* fdb: key = (VLAN, MAC) as a u64: the MAC in the low 48 bits (octet 0 the most

@@ -45,7 +45,7 @@ export class DatapathMaps {
   private readonly k8 = new DataView(this.key8.buffer);
   private readonly val16 = new Uint8Array(16);
   private readonly v16 = new DataView(this.val16.buffer);
-  private readonly cfg = new Uint8Array(32);
+  private readonly cfg = new Uint8Array(40);
   private readonly cfgView = new DataView(this.cfg.buffer);
   private readonly perCpuPort: Uint8Array;
   private readonly perCpuDrop: Uint8Array;
@@ -111,15 +111,17 @@ export class DatapathMaps {
   /**
    * config[0]: aging and refresh in ms, the slot above the highest attached
    * port, their smallest MTU, and the FDB key (VID << 48 | MAC) a new station
-   * costs while the table is full (0: none).
+   * costs while the table is full (0: none), and how many ports have a VLAN mode.
    */
-  setConfig(c: { agingMs: number; refreshMs: number; portHi: number; minMtu: number; victim: bigint }): void {
+  setConfig(c: { agingMs: number; refreshMs: number; portHi: number; minMtu: number; victim: bigint; vlanPorts: number }): void {
     const v = this.cfgView;
     v.setBigUint64(0, BigInt(c.agingMs) * 1_000_000n, true);
     v.setBigUint64(8, BigInt(c.refreshMs) * 1_000_000n, true);
     v.setUint32(16, c.portHi, true);
     v.setUint32(20, c.minMtu >>> 0, true);
     v.setBigUint64(24, BigInt.asUintN(64, c.victim), true);
+    v.setUint32(32, c.vlanPorts, true);
+    v.setUint32(36, 0, true);
     this.k4.setUint32(0, 0, true);
     mapUpdate(this.config, this.key4, this.cfg, BPF_ANY, 'config');
   }

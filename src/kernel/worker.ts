@@ -62,7 +62,7 @@ class KernelWorker implements LearnSink, LinkOwner {
   /** Per port: holds its --fdb-port-limit entries (VSW_PORT_LIMITED in the ports map). */
   private readonly limited: Uint8Array;
   /** config[0] as last written; victim -1 means the kernel may hold another than we think. */
-  private readonly cfg = { agingMs: 0, refreshMs: 0, portHi: 0, minMtu: 0xffffffff, victim: 0n };
+  private readonly cfg = { agingMs: 0, refreshMs: 0, portHi: 0, minMtu: 0xffffffff, victim: 0n, vlanPorts: 0 };
   /** Per port: its VLAN mode (core/vlan.ts), written to `ports` and `vlans`. */
   private readonly vlan: PortVlan[];
   /** Per port, VLAN_BITMAP_BYTES: the VLANs it carries, as in the `vlans` map. */
@@ -209,11 +209,17 @@ class KernelWorker implements LearnSink, LinkOwner {
   }
 
   private writeVlan(port: number, v: PortVlan): void {
+    const moded = (v.mode !== 'default' ? 1 : 0) - (this.vlan[port]!.mode !== 'default' ? 1 : 0);
     this.vlan[port] = v;
     const at = port * VLAN_BITMAP_BYTES;
     fillVlanBitmap(v, this.vlanBits, at);
     this.maps.setVlans(port, this.vlanBits.subarray(at, at + VLAN_BITMAP_BYTES));
     if (this.linkFdOf[port] >= 0) this.writePort(port);
+    if (moded !== 0) {
+      // After the port: the first frame that may need retagging finds the port's mode written.
+      this.cfg.vlanPorts += moded;
+      this.maps.setConfig(this.cfg);
+    }
   }
 
   /** After learn events were lost, drop whatever the kernel holds that the table of record does not. */
@@ -294,6 +300,7 @@ class KernelWorker implements LearnSink, LinkOwner {
     const ifindex = this.ifindex[port];
     this.ifindex[port] = -1;
     this.clearPortMaps(port, ifindex);
+    this.writeVlan(port, DEFAULT_PORT_VLAN); // the slot's next port has no mode
     this.fdb.flushPort(port);
     this.up[port] = 0;
     this.syncLearnControls();
