@@ -11,12 +11,14 @@
 #define VSW_PORT_ATTACHED 1
 #define VSW_PORT_UP 2
 #define VSW_PORT_LIMITED 4 /* holds --fdb-port-limit entries: a new station is left to vswitchd */
+#define VSW_PORT_PEER 8    /* a veth whose peer is in another netns: peer_mac, peer_mtu are set */
 
 struct vsw_port {
 	__u32 ifindex;
 	__u32 flags;
 	__u32 mtu;
-	__u32 pad;
+	__u32 peer_mtu; /* VSW_PORT_PEER: the veth peer's MTU */
+	__u64 peer_mac; /* VSW_PORT_PEER: the veth peer's MAC, as an fdb key */
 };
 
 /* config[0] */
