@@ -14,7 +14,9 @@
 //   deliver    through one predicate, should_deliver(): the egress port is
 //              attached and up (PORT_DOWN for unicast; a flood skips it) and
 //              the frame fits its MTU (MTU_EXCEEDED). Unicast leaves with
-//              bpf_redirect, a flood with one bpf_clone_redirect per port.
+//              bpf_redirect, or bpf_redirect_peer straight into the ingress
+//              of a veth's peer in another netns (to_peer()); a flood with
+//              one bpf_clone_redirect per port.
 //
 // Every path ends in TC_ACT_SHOT or a redirect: a port's frames never reach
 // the host's stack. vswitchd writes `ports`, `port_of`, `config` and deletes
@@ -33,6 +35,7 @@
 // redirected as they are; their MTU check is per segment (bpf_check_mtu).
 
 #include <linux/bpf.h>
+#include <linux/if_packet.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
@@ -228,6 +231,22 @@ static __always_inline int should_deliver(struct __sk_buff *skb, const struct vs
 }
 
 /*
+ * May known unicast skip the egress veth's TX (veth_xmit, then the backlog
+ * queue) and enter its peer's ingress at once (bpf_redirect_peer)? Only when
+ * the peer then gets what veth_xmit would have given it: the peer is in
+ * another netns (vswitchd's VSW_PORT_PEER; the kernel drops a peer redirect
+ * within one), the frame is for the peer's own MAC (veth_xmit's eth_type_trans
+ * makes any other PACKET_OTHERHOST, which a peer redirect does not: the frame
+ * then takes the veth's TX), and it fits the peer's MTU as veth_xmit checks
+ * it (is_skb_forwardable: MTU + Ethernet header + one tag, GSO exempt).
+ */
+static __always_inline int to_peer(const struct __sk_buff *skb, const struct vsw_port *out, __u64 dst)
+{
+	return (out->flags & VSW_PORT_PEER) && dst == out->peer_mac &&
+	       (skb->len <= out->peer_mtu + ETH_HLEN + VLAN_HLEN || skb->gso_size != 0);
+}
+
+/*
  * Learn src on the ingress port, as Fdb.learnHL. A new station on a full table
  * costs the victim vswitchd has named (the core's fair eviction), deleted here
  * in the same frame so that this frame's own lookup already misses it; a
@@ -390,6 +409,11 @@ int vsw_forward(struct __sk_buff *skb)
 			if (set_egress_tag(skb, out, vid, tci) != 0)
 				return drop(VSW_R_TX_ERROR);
 			count_tx(p, wire_len(skb));
+			if (to_peer(skb, out, dst)) {
+				/* For the peer's own MAC, as eth_type_trans on the peer would say (the frame is OTHERHOST here). */
+				bpf_skb_change_type(skb, PACKET_HOST);
+				return bpf_redirect_peer(out->ifindex, 0);
+			}
 			return bpf_redirect(out->ifindex, 0);
 		}
 	}

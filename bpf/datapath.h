@@ -11,6 +11,7 @@
 #define VSW_PORT_ATTACHED 1
 #define VSW_PORT_UP 2
 #define VSW_PORT_LIMITED 4 /* holds --fdb-port-limit entries: a new station is left to vswitchd */
+#define VSW_PORT_PEER 8    /* a veth whose peer is in another netns: peer_mac, peer_mtu are set */
 
 /* ports[port].vlan_mode (src/core/vlan.ts VlanMode) */
 #define VSW_VLAN_DEFAULT 0
@@ -25,6 +26,9 @@ struct vsw_port {
 	__u32 mtu;
 	__u16 vlan_mode; /* VSW_VLAN_* */
 	__u16 vlan_tag;  /* the access or native VLAN */
+	__u32 peer_mtu;  /* VSW_PORT_PEER: the veth peer's MTU */
+	__u32 pad;
+	__u64 peer_mac;  /* VSW_PORT_PEER: the veth peer's MAC (48 bits, no VLAN) */
 };
 
 /* vlans[port]: bit v (of word v / 64) set when the port carries VLAN v */

@@ -44,6 +44,13 @@ import {
 import type { RingSet } from './ringset.js';
 
 const MAC_PAIR = 12;
+/**
+ * Kicks in a row that fail without the kernel taking the oldest queued frame
+ * before that frame is given up (see stuck()).
+ */
+const STUCK_KICKS = 3;
+/** A tp_len no device takes: the kernel skips such a slot (PACKET_LOSS). */
+const UNSENDABLE_LEN = 0x7fffffff;
 
 /** The two calls that hand frames to the kernel (libc's, or a test's). */
 export interface TxCalls {
@@ -62,6 +69,9 @@ export class TxRings implements Egress {
   /** Per big buffer: its frame is rebuilt with its tag in the tag buffer already (this batch). */
   private readonly tagBuilt: Uint8Array;
   private anyTagBuilt = false;
+  /** Per port: the oldest queued slot when a kick last failed, and how many kicks in a row failed on it. */
+  private readonly stuckSlot: Int32Array;
+  private readonly stuckKicks: Uint8Array;
 
   /** `drops` is where a big frame the kernel refuses is counted (the forwarder's). */
   constructor(
@@ -73,6 +83,8 @@ export class TxRings implements Egress {
     this.bigPorts = new Int32Array(rings.maxPorts);
     this.bigListed = new Uint8Array(rings.maxPorts);
     this.tagBuilt = new Uint8Array(rings.bigRxSlots);
+    this.stuckSlot = new Int32Array(rings.maxPorts).fill(-1);
+    this.stuckKicks = new Uint8Array(rings.maxPorts);
   }
 
   transmit(port: number, batch: Batch, i: number): boolean {
@@ -210,8 +222,49 @@ export class TxRings implements Egress {
   private kick(port: number): void {
     const r = this.rings;
     const res = this.calls.kick(r.fd[port], libc.MSG_DONTWAIT);
-    if (res >= 0) r.txPending[port] = 0;
-    else if (res === -libc.ENETDOWN || res === -libc.ENXIO) this.takeBack(port);
+    if (res >= 0) {
+      r.txPending[port] = 0;
+      this.stuckKicks[port] = 0;
+    } else if (res === -libc.ENETDOWN || res === -libc.ENXIO) {
+      this.takeBack(port);
+    } else {
+      this.stuck(port);
+    }
+  }
+
+  /**
+   * A kick failed otherwise (ENOBUFS): the device dropped the frame at the
+   * kernel's head (NET_XMIT_DROP), and tpacket_snd then puts it back as
+   * SEND_REQUEST without moving on, to be sent again by the next kick. Most
+   * often that is a passing lack of buffers. But a frame the device will
+   * never take (a veth whose peer refuses its length: two tags inline past
+   * MTU + 18) would block the ring for good: after STUCK_KICKS failed kicks
+   * in a row on the same oldest frame, it is given a length no device takes,
+   * which makes the kernel skip it (PACKET_LOSS), and counted as tx-error.
+   */
+  private stuck(port: number): void {
+    const r = this.rings;
+    const base = r.txBase[port];
+    // The oldest queued frame: the first SEND_REQUEST slot from our head on.
+    let oldest = -1;
+    for (let n = 0, i = r.txHead[port]; n < this.slots; n++, i = i + 1 === this.slots ? 0 : i + 1) {
+      const slot = base + i * FRAME_SIZE;
+      if (slotStatus(r.u32, slot) === TP_STATUS_SEND_REQUEST) {
+        oldest = slot;
+        break;
+      }
+    }
+    if (oldest < 0) return;
+    if (oldest !== this.stuckSlot[port]) {
+      this.stuckSlot[port] = oldest;
+      this.stuckKicks[port] = 1;
+      return;
+    }
+    if (++this.stuckKicks[port] < STUCK_KICKS) return;
+    r.u32[(oldest + TP_LEN) >>> 2] = UNSENDABLE_LEN;
+    this.stuckKicks[port] = 0;
+    this.stuckSlot[port] = -1;
+    this.drops[Reason.TX_ERROR]++;
   }
 
   /**

@@ -11,6 +11,8 @@ export const KERNEL_MAX_PORTS = 1024;
 export const PORT_ATTACHED = 1;
 export const PORT_UP = 2;
 export const PORT_LIMITED = 4;
+/** A veth whose peer is in another netns: known unicast for the peer's MAC enters it directly (bpf_redirect_peer). */
+export const PORT_PEER = 8;
 const DROP_SLOTS = 16;
 /** drops[15]: learn events lost for want of room on the ring (not a frame drop). */
 export const EVENTS_LOST_SLOT = 15;
@@ -45,6 +47,8 @@ export class DatapathMaps {
   private readonly k8 = new DataView(this.key8.buffer);
   private readonly val16 = new Uint8Array(16);
   private readonly v16 = new DataView(this.val16.buffer);
+  private readonly portVal = new Uint8Array(32);
+  private readonly portView = new DataView(this.portVal.buffer);
   private readonly cfg = new Uint8Array(40);
   private readonly cfgView = new DataView(this.cfg.buffer);
   private readonly perCpuPort: Uint8Array;
@@ -80,14 +84,29 @@ export class DatapathMaps {
     return this.key4;
   }
 
-  /** ports[port] = { ifindex, flags, mtu, vlan_mode, vlan_tag }. */
-  setPort(port: number, ifindex: number, flags: number, mtu: number, vlanMode = 0, vlanTag = 0): void {
-    this.v16.setUint32(0, ifindex, true);
-    this.v16.setUint32(4, flags, true);
-    this.v16.setUint32(8, mtu, true);
-    this.v16.setUint16(12, vlanMode, true);
-    this.v16.setUint16(14, vlanTag, true);
-    mapUpdate(this.ports, this.portKey(port), this.val16, BPF_ANY, 'ports');
+  /**
+   * ports[port] = { ifindex, flags, mtu, vlan_mode, vlan_tag, peer_mtu, peer_mac }
+   * (the peer's only with PORT_PEER, else 0).
+   */
+  setPort(
+    port: number,
+    ifindex: number,
+    flags: number,
+    mtu: number,
+    vlanMode = 0,
+    vlanTag = 0,
+    peer?: { mac: number; mtu: number },
+  ): void {
+    const v = this.portView;
+    v.setUint32(0, ifindex, true);
+    v.setUint32(4, flags, true);
+    v.setUint32(8, mtu, true);
+    v.setUint16(12, vlanMode, true);
+    v.setUint16(14, vlanTag, true);
+    v.setUint32(16, peer?.mtu ?? 0, true);
+    v.setUint32(20, 0, true);
+    v.setBigUint64(24, BigInt(peer?.mac ?? 0), true);
+    mapUpdate(this.ports, this.portKey(port), this.portVal, BPF_ANY, 'ports');
   }
 
   /** vlans[port] = the port's membership bitmap (VLAN_BITMAP_BYTES, bit v of byte v >> 3). */

@@ -5,7 +5,10 @@
 //
 //   ports      attach/detach (a tcx link per port, owned by this process, so
 //              the kernel detaches it when vswitchd dies), link up/down and
-//              MTU from rtnetlink, the slot bound for the flood loop
+//              MTU from rtnetlink, the slot bound for the flood loop, and
+//              whether the port is a veth whose peer is in another netns
+//              (asked with RTM_GETLINK at attach and on each of its link
+//              messages): the program then delivers into the peer directly
 //   FDB        the TypeScript Fdb (src/core/fdb.ts) is the table of record:
 //              every learn, move or refresh the kernel makes comes here on
 //              the `events` ring and is applied to it; whatever it removes
@@ -30,9 +33,10 @@ import { dumpFdb } from '../dataplane/fdb-dump.js';
 import { openPromiscSocket } from '../dataplane/packet-socket.js';
 import { emit, POLLFD_SIZE, runThread, serveRequests, setPollFd, statsReply } from '../dataplane/thread.js';
 import { LinkMonitor, type LinkOwner } from '../dataplane/link-monitor.js';
+import { openRtnetlink, type VethPeer, vethPeerElsewhere } from '../dataplane/rtnetlink.js';
 import { DATAPATH_OBJECT_PATH } from './object.js';
 import { LEARNED, LearnRing, type LearnSink } from './learn-ring.js';
-import { DatapathMaps, KERNEL_MAX_PORTS, PORT_ATTACHED, PORT_LIMITED, PORT_UP } from './maps.js';
+import { DatapathMaps, KERNEL_MAX_PORTS, PORT_ATTACHED, PORT_LIMITED, PORT_PEER, PORT_UP } from './maps.js';
 
 const NFDS = 3; // eventfd, rtnetlink, events ring
 
@@ -49,6 +53,8 @@ class KernelWorker implements LearnSink, LinkOwner {
   private readonly fdb: Fdb;
   private readonly wakeFd: number;
   private readonly links: LinkMonitor;
+  /** RTM_GETLINK requests (is a port a veth with its peer elsewhere). */
+  private readonly rtnl: number;
   private readonly pollfds = new Uint8Array(NFDS * POLLFD_SIZE);
   private readonly pollView = new DataView(this.pollfds.buffer);
   private readonly refreshMs: number;
@@ -61,6 +67,8 @@ class KernelWorker implements LearnSink, LinkOwner {
   private readonly mtu: Int32Array;
   /** Per port: holds its --fdb-port-limit entries (VSW_PORT_LIMITED in the ports map). */
   private readonly limited: Uint8Array;
+  /** Per port: its veth peer in another netns (VSW_PORT_PEER), or null. */
+  private readonly peer: Array<VethPeer | null>;
   /** config[0] as last written; victim -1 means the kernel may hold another than we think. */
   private readonly cfg = { agingMs: 0, refreshMs: 0, portHi: 0, minMtu: 0xffffffff, victim: 0n, vlanPorts: 0 };
   /** Per port: its VLAN mode (core/vlan.ts), written to `ports` and `vlans`. */
@@ -85,6 +93,7 @@ class KernelWorker implements LearnSink, LinkOwner {
     this.limited = new Uint8Array(n);
     this.vlan = new Array<PortVlan>(n).fill(DEFAULT_PORT_VLAN);
     this.vlanBits = new Uint8Array(n * VLAN_BITMAP_BYTES);
+    this.peer = new Array<VethPeer | null>(n).fill(null);
     this.refreshMs = Math.min(FDB_GRANULARITY_MS, options.agingMs);
 
     this.obj = BpfObject.open(DATAPATH_OBJECT_PATH);
@@ -111,6 +120,7 @@ class KernelWorker implements LearnSink, LinkOwner {
     this.fdb.onRemove = (hi, lo) => this.maps.deleteFdb(hi, lo);
     this.wakeFd = libc.eventfd(0, libc.EFD_NONBLOCK | libc.EFD_CLOEXEC);
     this.links = new LinkMonitor();
+    this.rtnl = openRtnetlink();
     setPollFd(this.pollView, 0, this.wakeFd);
     setPollFd(this.pollView, 1, this.links.fd);
     setPollFd(this.pollView, 2, this.ring.fd);
@@ -195,9 +205,11 @@ class KernelWorker implements LearnSink, LinkOwner {
   }
 
   private writePort(port: number): void {
-    const flags = PORT_ATTACHED | (this.up[port] ? PORT_UP : 0) | (this.limited[port] ? PORT_LIMITED : 0);
+    const peer = this.peer[port];
+    const flags =
+      PORT_ATTACHED | (this.up[port] ? PORT_UP : 0) | (this.limited[port] ? PORT_LIMITED : 0) | (peer ? PORT_PEER : 0);
     const v = this.vlan[port];
-    this.maps.setPort(port, this.ifindex[port], flags, this.mtu[port], vlanModeNumber(v), v.tag);
+    this.maps.setPort(port, this.ifindex[port], flags, this.mtu[port], vlanModeNumber(v), v.tag, peer ?? undefined);
   }
 
   /** The port's VLAN mode: written before its entries are flushed, so the next frame has it. */
@@ -220,6 +232,18 @@ class KernelWorker implements LearnSink, LinkOwner {
       this.cfg.vlanPorts += moded;
       this.maps.setConfig(this.cfg);
     }
+  }
+
+  /**
+   * Asks the kernel again whether the port is a veth whose peer is in another
+   * netns, and with which MAC and MTU (a peer moved between namespaces takes
+   * its link down and up: the port gets link messages). True if that changed.
+   */
+  private refreshPeer(port: number): boolean {
+    const now = vethPeerElsewhere(this.rtnl, this.ifindex[port]);
+    const was = this.peer[port];
+    this.peer[port] = now;
+    return (now === null) !== (was === null) || (now !== null && was !== null && (now.mac !== was.mac || now.mtu !== was.mtu));
   }
 
   /** After learn events were lost, drop whatever the kernel holds that the table of record does not. */
@@ -276,12 +300,14 @@ class KernelWorker implements LearnSink, LinkOwner {
       this.up[port] = link.up ? 1 : 0;
       this.limited[port] = 0;
       this.writeVlan(port, DEFAULT_PORT_VLAN);
+      this.refreshPeer(port);
       this.writePort(port);
       this.maps.setPortOf(ifindex, port);
       this.updateConfig();
       this.linkFdOf[port] = linkCreate(this.progFd, ifindex, BPF_TCX_INGRESS, `tcx ingress of ${ifname}`);
     } catch (err) {
       this.ifindex[port] = -1;
+      this.peer[port] = null;
       this.clearPortMaps(port, ifindex);
       libc.close(promisc);
       throw err;
@@ -303,6 +329,7 @@ class KernelWorker implements LearnSink, LinkOwner {
     this.writeVlan(port, DEFAULT_PORT_VLAN); // the slot's next port has no mode
     this.fdb.flushPort(port);
     this.up[port] = 0;
+    this.peer[port] = null;
     this.syncLearnControls();
     libc.close(this.promiscFd[port]);
     this.promiscFd[port] = -1;
@@ -356,7 +383,11 @@ class KernelWorker implements LearnSink, LinkOwner {
 
   /** As Forwarder.setLink: a port going down loses its FDB entries. */
   linkChanged(port: number, up: boolean, mtu: number): void {
-    if ((up ? 1 : 0) === this.up[port] && mtu === this.mtu[port]) return;
+    const peerChanged = this.refreshPeer(port);
+    if ((up ? 1 : 0) === this.up[port] && mtu === this.mtu[port]) {
+      if (peerChanged) this.writePort(port);
+      return;
+    }
     const wasUp = this.up[port] === 1;
     const mtuChanged = mtu !== this.mtu[port];
     this.up[port] = up ? 1 : 0;
@@ -396,6 +427,7 @@ class KernelWorker implements LearnSink, LinkOwner {
     this.ring.close();
     this.obj.close();
     this.links.close();
+    libc.close(this.rtnl);
     libc.close(this.wakeFd);
     this.ctl.close();
   }

@@ -172,6 +172,12 @@ export function kick(fd: number, flags: number): number {
   return n < 0 ? -koffi.errno() : n;
 }
 
+/** send(2) of `buf` (a netlink request …); returns bytes sent or -errno. */
+export function send(fd: number, buf: Uint8Array, flags: number): number {
+  const n = Number(c_send(fd, buf, buf.byteLength, flags));
+  return n < 0 ? -koffi.errno() : n;
+}
+
 /** recv(2) into `buf`; returns bytes or -errno (EAGAIN when nothing is waiting). */
 export function recv(fd: number, buf: Uint8Array, flags: number): number {
   const n = Number(c_recv(fd, buf, buf.byteLength, flags));

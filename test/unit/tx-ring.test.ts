@@ -118,3 +118,56 @@ test('tx ring: a kick refused for lack of buffers keeps the frames queued for th
   assert.deepEqual(k.sent, [0]);
   assert.equal(drops.reduce((a, b) => a + b), 0);
 });
+
+test('tx ring: a frame the device never takes (dropped and put back by every kick) is given up after 3 kicks, counted tx-error, and the frames behind it leave', () => {
+  const rings = memoryRings();
+  const batch = oneFrame(rings);
+  const drops = newDrops();
+  const v = new DataView(rings.mem.buffer);
+  const { k, calls } = kernelTx(rings, 1);
+  // As tpacket_snd with a device that drops slot 0's frame: the slot stays
+  // SEND_REQUEST, the head does not move, the kick fails with ENOBUFS; a slot
+  // whose tp_len is past what the device takes is skipped (PACKET_LOSS).
+  const kick = (): number => {
+    const slot = rings.txBase[1] + k.head * FRAME_SIZE;
+    if (k.head === 0 && v.getUint32(slot, true) === TP_STATUS_SEND_REQUEST) {
+      if (v.getUint32(slot + 4, true) <= 65535) {
+        k.kicks++;
+        return -libc.ENOBUFS;
+      }
+      v.setUint32(slot, TP_STATUS_AVAILABLE, true);
+      k.head = 1;
+    }
+    return calls.kick();
+  };
+  const tx = new TxRings(rings, drops, { ...calls, kick });
+  for (let i = 0; i < 3; i++) assert.equal(tx.transmit(1, batch, 0), true);
+  for (let round = 0; round < 5; round++) tx.kickAll(Int32Array.of(1), 1);
+  assert.deepEqual(k.sent, [1, 2], 'the frames behind the refused one');
+  assert.equal(drops[Reason.TX_ERROR], 1);
+  assert.equal(txSlot(rings, 1, 0).status, TP_STATUS_AVAILABLE);
+  assert.equal(rings.txPending[1], 0);
+});
+
+test('tx ring: a lack of buffers that passes (each failed kick still sends one more frame) gives up no frame', () => {
+  const rings = memoryRings();
+  const batch = oneFrame(rings);
+  const drops = newDrops();
+  const { k, calls } = kernelTx(rings, 1);
+  const v = new DataView(rings.mem.buffer);
+  // Each kick sends one frame, then runs out of buffers while any is left.
+  const kick = (): number => {
+    const slot = rings.txBase[1] + k.head * FRAME_SIZE;
+    if (v.getUint32(slot, true) !== TP_STATUS_SEND_REQUEST) return 0;
+    k.sent.push(k.head);
+    v.setUint32(slot, TP_STATUS_AVAILABLE, true);
+    k.head = (k.head + 1) % rings.geometry.txFrames;
+    const next = rings.txBase[1] + k.head * FRAME_SIZE;
+    return v.getUint32(next, true) === TP_STATUS_SEND_REQUEST ? -libc.ENOBUFS : 60;
+  };
+  const tx = new TxRings(rings, drops, { ...calls, kick });
+  for (let i = 0; i < 4; i++) tx.transmit(1, batch, 0);
+  for (let round = 0; round < 8 && k.sent.length < 4; round++) tx.kickAll(Int32Array.of(1), 1);
+  assert.deepEqual(k.sent, [0, 1, 2, 3]);
+  assert.equal(drops[Reason.TX_ERROR], 0);
+});

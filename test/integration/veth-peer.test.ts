@@ -1,0 +1,80 @@
+// Known unicast to a veth port: the kernel datapath hands a frame for the
+// peer's own MAC straight to the peer (bpf_redirect_peer) when the peer is in
+// another namespace, and only then; whatever it delivers, the peer must get
+// what the veth's own TX would have given it.
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { addQuietPairs, assertOk, capturedFrames, type Host, Lab, TEST_DATAPATH, waitForFrames } from '../helpers/lab.js';
+
+/** IEEE 802 local experimental ethertype: nothing in the hosts' stacks sends or answers it. */
+const EXP = 0x88b5;
+const KERNEL = TEST_DATAPATH !== 'user';
+
+const lab = new Lab('10.79');
+/** Hosts that send nothing of their own (no IPv6, no address): a port's TX counts only what a test sends. */
+const quiet = new Lab('10.81');
+/** A second switch, with its ports and their peers all in its own namespace. */
+const local = new Lab('10.80');
+let A: Host, B: Host, C: Host, D: Host;
+
+before(async () => {
+  [A, B] = [1, 2].map((n) => lab.addHost(n));
+  [C, D] = [1, 2].map((n) => quiet.addHost(n, { quiet: true }));
+  for (const l of [lab, quiet]) {
+    await l.startSwitch();
+    for (const h of l.hosts) assertOk(l.vswconfig('add', h.port), `vswconfig add ${h.port}`);
+  }
+});
+
+after(async () => {
+  await lab.cleanup();
+  await quiet.cleanup();
+  await local.cleanup();
+});
+
+const macOf = (ns: string, ifname: string): string => local.inNs(ns, `cat /sys/class/net/${ifname}/address`).trim();
+
+if (KERNEL) test('kernel datapath: known unicast for a veth peer in another namespace enters the peer directly, past the port TX', async () => {
+  // D makes its MAC known; then C's frames for it must reach D without the switch side of D's veth transmitting them.
+  quiet.sendFrames(D.ns, D.ifname, `Ether(dst='ff:ff:ff:ff:ff:ff', src='${D.mac}', type=${EXP})/Raw(load=b'hello'*10)`);
+  const cap = await quiet.capture(D.ns, D.ifname, `ether src ${C.mac} and ether proto ${EXP}`);
+  const txBefore = quiet.stat(null, D.port, 'tx_packets');
+  const n = 20;
+  quiet.sendFrames(C.ns, C.ifname, `Ether(dst='${D.mac}', src='${C.mac}', type=${EXP})/Raw(load=b'direct'*10)`, n);
+  assert.ok(await waitForFrames(cap, n), `D saw ${capturedFrames(cap).length} of ${n} frames`);
+  await cap.stop();
+  assert.equal(quiet.stat(null, D.port, 'tx_packets') - txBefore, 0, `${D.port} transmitted what bpf_redirect_peer should have delivered`);
+});
+
+test('a unicast frame for a MAC the veth peer does not have reaches it as not its own: its IP stack ignores it, as behind a bridge', async () => {
+  const other = '02:79:00:00:00:99';
+  // `other` is known on B's port (B sends from it), but B's interface has its own MAC.
+  lab.sendFrames(B.ns, B.ifname, `Ether(dst='ff:ff:ff:ff:ff:ff', src='${other}', type=${EXP})/Raw(load=b'other'*10)`);
+  const echoes = (): number => Number(/IcmpInEchos\s+(\d+)/.exec(lab.inNs(B.ns, 'nstat -az IcmpInEchos'))?.[1] ?? NaN);
+  const base = echoes();
+  const cap = await lab.capture(B.ns, B.ifname, `ether dst ${other} and icmp`);
+  lab.sendFrames(A.ns, A.ifname, `Ether(dst='${other}', src='${A.mac}')/IP(src='${A.ip}', dst='${B.ip}')/ICMP(id=0x7979)`);
+  assert.ok(await waitForFrames(cap, 1), 'B did not get the echo request for the other MAC');
+  await cap.stop();
+  // A proper echo request afterwards is answered: B's stack counts it, and only it.
+  assert.ok(lab.ping(A, B.ip), `${A.ip} cannot ping ${B.ip}`);
+  assert.equal(echoes() - base, 1, 'B answered an echo request sent to a MAC it does not have');
+});
+
+test('a port whose veth peer is in the switch\'s own namespace gets known unicast (a peer redirect there would be dropped)', async () => {
+  // Everything in one namespace, the switch's: its ports' peers live beside them.
+  const sw = local.addNamespace('SW');
+  const [p0, p1] = addQuietPairs(local, 's', 2, sw);
+  const [q0, q1] = [p0!, p1!].map((p) => p.replace(`${local.prefix}s`, `${local.prefix}S`));
+  await local.startSwitch([], { netns: sw });
+  for (const p of [p0!, p1!]) assertOk(local.vswconfig('add', p), `vswconfig add ${p}`);
+  const m0 = macOf(sw, q0!);
+  const m1 = macOf(sw, q1!);
+  local.sendFrames(sw, q1!, `Ether(dst='ff:ff:ff:ff:ff:ff', src='${m1}', type=${EXP})/Raw(load=b'hello'*10)`);
+  const cap = await local.capture(sw, q1!, `ether src ${m0} and ether proto ${EXP}`);
+  const n = 10;
+  local.sendFrames(sw, q0!, `Ether(dst='${m1}', src='${m0}', type=${EXP})/Raw(load=b'samens'*10)`, n);
+  assert.ok(await waitForFrames(cap, n), `${q1} saw ${capturedFrames(cap).length} of ${n} frames for its own MAC`);
+  await cap.stop();
+});
