@@ -33,6 +33,11 @@ export interface Durations {
   tcpS: number;
   /** idle CPU window, s */
   idleS: number;
+  /**
+   * before it, s: the hosts' IPv6 start-up (DAD, router solicitations, MLD) is
+   * learned and node finishes compiling; the window measures the steady state
+   */
+  settleS: number;
   /** sender warm-up before a window, ms */
   warmupMs: number;
   /** pings per latency run */
@@ -43,8 +48,8 @@ export interface Durations {
   coreMs: number;
 }
 
-export const FULL: Durations = { trafficS: 5, tcpS: 5, idleS: 10, warmupMs: 500, pings: 500, pingIntervalS: 0.002, coreMs: 1500 };
-export const QUICK: Durations = { trafficS: 2, tcpS: 2, idleS: 3, warmupMs: 300, pings: 500, pingIntervalS: 0.002, coreMs: 300 };
+export const FULL: Durations = { trafficS: 5, tcpS: 5, idleS: 10, settleS: 20, warmupMs: 500, pings: 500, pingIntervalS: 0.002, coreMs: 1500 };
+export const QUICK: Durations = { trafficS: 2, tcpS: 2, idleS: 3, settleS: 3, warmupMs: 300, pings: 500, pingIntervalS: 0.002, coreMs: 300 };
 
 export interface Ctx {
   topo: Topology;
@@ -432,7 +437,7 @@ export interface IdleResult {
 }
 
 export async function idleCost(ctx: Ctx): Promise<IdleResult> {
-  await sleep(1000); // let the attach settle
+  await sleep(ctx.dur.settleS * 1000); // see Durations.settleS
   const main = ctx.sw.mainPid();
   const pids = ctx.sw.pids();
   const tck = ticksPerSecond();
