@@ -5,6 +5,9 @@
 //
 //   validate   runt (RUNT), destination 01:80:C2:00:00:00-0F (LINK_LOCAL),
 //              multicast/broadcast/zero source (INVALID_SOURCE)
+//   acl        the first matching rule of `acl` (config.acl_rules of them, in
+//              match order) counts a hit in acl_hits; a drop rule drops
+//              (ACL_DROP) before learning
 //   learn      source -> ingress port in `fdb`; a hit is rewritten only when
 //              it is refresh_ns old, a move or a new MAC always; each write
 //              goes on the `events` ring for vswitchd, which keeps the
