@@ -5,6 +5,9 @@
 //
 //   validate   runt (RUNT), destination 01:80:C2:00:00:00-0F (LINK_LOCAL),
 //              multicast/broadcast/zero source (INVALID_SOURCE)
+//   acl        the first matching rule of `acl` (config.acl_rules of them, in
+//              match order) counts a hit in acl_hits; a drop rule drops
+//              (ACL_DROP) before learning
 //   learn      source -> ingress port in `fdb`; a hit is rewritten only when
 //              it is refresh_ns old, a move or a new MAC always; each write
 //              goes on the `events` ring for vswitchd, which keeps the
@@ -94,6 +97,21 @@ struct {
 	__type(key, __u32);
 	__type(value, struct vsw_port_counters);
 } port_counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VSW_ACL_MAX);
+	__type(key, __u32);
+	__type(value, struct vsw_acl_rule);
+} acl SEC(".maps");
+
+/* acl_hits[k]: frames rule acl[k] matched (vswitchd carries them over when the table changes) */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VSW_ACL_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} acl_hits SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -284,6 +302,38 @@ static __always_inline void learn(__u64 src, __u32 ingress, __u32 in_flags, __u6
 		drop(VSW_R_EVENTS_LOST);
 }
 
+/* One rule of the ACL pass (the body of a bpf_loop, verified once whatever the rule count). */
+struct acl_ctx {
+	__u64 src;
+	__u64 dst;
+	__u32 count;
+	__s32 port;
+	__s32 type;
+	__s32 vid;
+	__u32 untagged;
+	__s32 hit; /* the first rule that matched, or -1 */
+};
+
+static long acl_one(__u32 k, void *data)
+{
+	struct acl_ctx *a = data;
+	if (k >= a->count)
+		return 1;
+	struct vsw_acl_rule *r = bpf_map_lookup_elem(&acl, &k);
+	if (!r)
+		return 1;
+	if (r->port != VSW_ACL_ANY && r->port != a->port)
+		return 0;
+	if ((a->src & r->src_mask) != r->src || (a->dst & r->dst_mask) != r->dst)
+		return 0;
+	if (r->type != VSW_ACL_ANY && r->type != a->type)
+		return 0;
+	if (r->vlan != VSW_ACL_ANY && (r->vlan == VSW_ACL_UNTAGGED ? !a->untagged : r->vlan != a->vid))
+		return 0;
+	a->hit = k;
+	return 1;
+}
+
 /* A flood's pass: every port (VLAN 0), or the ports a VLAN leaves untagged, or the others. */
 #define FLOOD_ALL 0
 #define FLOOD_UNTAGGED 1
@@ -387,6 +437,24 @@ int vsw_forward(struct __sk_buff *skb)
 	vid &= 0xfff;
 	/* The tag a tagged egress gives it: 802.1Q, the priority and DEI bits it came with. */
 	__u16 tci = vid | (q ? (skb->vlan_tci & 0xf000) : 0);
+
+	/* The ACL, after the VLAN and before learning: a dropped frame is not learned. */
+	if (cfg->acl_rules) {
+		struct acl_ctx a = {
+			.src = src, .dst = dst, .count = cfg->acl_rules, .port = ingress,
+			.type = (eth[12] << 8) | eth[13], .vid = vid, .untagged = !skb->vlan_present, .hit = -1,
+		};
+		bpf_loop(VSW_ACL_MAX, acl_one, &a, 0);
+		if (a.hit >= 0) {
+			__u32 k = a.hit;
+			__u64 *hits = bpf_map_lookup_elem(&acl_hits, &k);
+			if (hits)
+				*hits += 1;
+			struct vsw_acl_rule *r = bpf_map_lookup_elem(&acl, &k);
+			if (r && r->action == VSW_ACL_DROP)
+				return drop(VSW_R_ACL_DROP);
+		}
+	}
 
 	__u64 now = bpf_ktime_get_ns();
 	learn(src | ((__u64)vid << 48), ingress, in_port ? in_port->flags : 0, now, cfg);

@@ -45,7 +45,23 @@ struct vsw_config {
 	__u64 victim;     /* while the table is full: the key a new station costs (the core's
 			     fair eviction, chosen by vswitchd); 0 when none, or once taken */
 	__u32 vlan_ports; /* ports with a VLAN mode: while 0 every frame leaves as it came */
-	__u32 pad;
+	__u32 acl_rules;  /* rules in force: acl[0 .. acl_rules - 1], in match order */
+};
+
+/* acl[k]: the k-th rule in match order (src/core/acl.ts AclTable) */
+#define VSW_ACL_MAX 256
+#define VSW_ACL_ANY (-1)      /* port, type, vlan: any */
+#define VSW_ACL_UNTAGGED (-2) /* vlan: the frame came with no tag */
+#define VSW_ACL_DROP 1
+struct vsw_acl_rule {
+	__u64 src;      /* (source MAC & src_mask) == src */
+	__u64 src_mask;
+	__u64 dst;
+	__u64 dst_mask;
+	__s32 port;     /* ingress port slot */
+	__s32 type;     /* the 16 bits after the MACs (after the outer tag the kernel took) */
+	__s32 vlan;     /* the VLAN the frame was classified into, or VSW_ACL_UNTAGGED */
+	__u32 action;
 };
 
 /* fdb: key = (VLAN, MAC) as a u64: the MAC in the low 48 bits (octet 0 the most
@@ -88,6 +104,7 @@ struct vsw_port_counters {
 #define VSW_R_TX_ERROR 8
 #define VSW_R_VLAN_TAGGED 9
 #define VSW_R_VLAN_NOT_ALLOWED 10
+#define VSW_R_ACL_DROP 11
 #define VSW_R_EVENTS_LOST 15 /* not a frame drop: learn events the ring had no room for */
 #define VSW_DROP_SLOTS 16
 

@@ -10,6 +10,8 @@ export type ErrorCode =
   | 'EBUSY' // interface in use by something else (a bridge, a bond, another vswitchd)
   | 'ENOTATTACHED' // interface is not a port
   | 'EPORTLIMIT' // the switch has its maximum number of ports
+  | 'ENOACL' // no ACL rule has that id
+  | 'EACLFULL' // the switch holds its maximum number of ACL rules
   | 'ENOTRUNNING' // no daemon answers on the socket
   | 'EACCES' // permission denied
   | 'ESYSCALL' // a system call failed

@@ -1,11 +1,15 @@
 // Command line of vswconfig:
 //   vswconfig [--socket PATH] [-j] add IFNAME | delete IFNAME | show | fdb | stats
-//             | vlan IFNAME [access VID | trunk [VIDS] | native-tagged VID [VIDS] | native-untagged VID [VIDS]] | --help
+//             | vlan IFNAME [access VID | trunk [VIDS] | native-tagged VID [VIDS] | native-untagged VID [VIDS]]
+//             | acl add [priority N] [in PORT] [src MAC[/MASK]] [dst MAC[/MASK]] [type ETHERTYPE] [vlan VID|untagged] allow|drop
+//             | acl del ID | acl show | --help
 // Parsing never touches the daemon: a usage error is found before any connection.
 
 import { parseArgs } from 'node:util';
 import { DEFAULT_SOCKET_PATH, ifnameProblem } from '../control/protocol.js';
 import { parseVid, parseVids, type PortVlan } from '../core/vlan.js';
+import { parseAclVlan, parseEthertype, parseMacMask, parsePriority } from '../core/acl.js';
+import type { AclAddRequest } from '../control/protocol.js';
 
 export const USAGE = `usage: vswconfig [--socket PATH] [-j] COMMAND
 
@@ -21,10 +25,16 @@ commands:
     vlan IFNAME native-tagged VID [VIDS]   a trunk whose untagged frames are in VLAN VID (leaves tagged)
     vlan IFNAME native-untagged VID [VIDS] the same, VLAN VID leaving untagged
                   VID: 1-4094; VIDS: a list such as 10,20,100-199
+  acl add [priority N] [in PORT] [src MAC[/MASK]] [dst MAC[/MASK]] [type ETHERTYPE] [vlan VID|untagged] allow|drop
+                  add an L2 filter, checked at ingress before learning (prints its id);
+                  the highest priority wins (0-65535, default 32768), then the older rule;
+                  no match allows. ETHERTYPE: 0x0600-0xffff, the type after the outer tag
+  acl del ID      delete rule ID
+  acl show        list the rules in match order: id, priority, match, action, hits
 
 options:
   --socket PATH   control socket of vswitchd (default: $VSWITCH_SOCKET, else ${DEFAULT_SOCKET_PATH})
-  -j, --json      show, fdb and stats print one JSON document instead of text
+  -j, --json      show, fdb, stats, vlan and acl show print one JSON document instead of text
   -h, --help      show this help
 `;
 
@@ -38,9 +48,12 @@ export type CliCommand =
   | { kind: 'run'; socket: string; cmd: 'add' | 'delete'; ifname: string }
   | { kind: 'run'; socket: string; cmd: 'show' | 'fdb' | 'stats'; json: boolean }
   // set: null only prints the port's mode.
-  | { kind: 'run'; socket: string; cmd: 'vlan'; ifname: string; set: PortVlan | null; json: boolean };
+  | { kind: 'run'; socket: string; cmd: 'vlan'; ifname: string; set: PortVlan | null; json: boolean }
+  | { kind: 'run'; socket: string; cmd: 'acl-add'; rule: AclAddRequest }
+  | { kind: 'run'; socket: string; cmd: 'acl-del'; rule: number }
+  | { kind: 'run'; socket: string; cmd: 'acl-show'; json: boolean };
 
-const SUBCOMMANDS = ['add', 'delete', 'show', 'fdb', 'stats', 'vlan'] as const;
+const SUBCOMMANDS = ['add', 'delete', 'show', 'fdb', 'stats', 'vlan', 'acl'] as const;
 type Subcommand = (typeof SUBCOMMANDS)[number];
 
 function isSubcommand(s: string): s is Subcommand {
@@ -104,8 +117,77 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv = p
     if (problem !== null) throw new UsageError(`invalid interface name '${ifname}': ${problem}`);
     return { kind: 'run', socket, cmd: sub, ifname, set: mode === undefined ? null : parseVlanMode(mode, params), json };
   }
+  if (sub === 'acl') {
+    const [action, ...params] = rest;
+    switch (action) {
+      case 'add':
+        return { kind: 'run', socket, cmd: 'acl-add', rule: parseAclAdd(params) };
+      case 'del': {
+        const [id, extra] = params;
+        if (id === undefined) throw new UsageError("missing rule id for 'acl del'");
+        if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`);
+        if (!/^\d{1,15}$/.test(id)) throw new UsageError(`bad ACL rule id '${id}'`);
+        return { kind: 'run', socket, cmd: 'acl-del', rule: Number(id) };
+      }
+      case 'show':
+        if (params.length > 0) throw new UsageError(`unexpected argument '${params[0]}'`);
+        return { kind: 'run', socket, cmd: 'acl-show', json };
+      case undefined:
+        throw new UsageError("missing 'acl' command (one of add, del, show)");
+      default:
+        throw new UsageError(`unknown 'acl' command '${action}' (one of add, del, show)`);
+    }
+  }
   if (rest.length > 0) throw new UsageError(`unexpected argument '${rest[0]}'`);
   return { kind: 'run', socket, cmd: sub, json };
+}
+
+/** `[priority N] [in PORT] [src MAC[/MASK]] [dst MAC[/MASK]] [type ETHERTYPE] [vlan VID|untagged] allow|drop`. */
+function parseAclAdd(params: readonly string[]): AclAddRequest {
+  const parse = <T>(what: () => T): T => {
+    try {
+      return what();
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  };
+  const rule: Partial<AclAddRequest> = {};
+  for (let k = 0; k < params.length; k++) {
+    const word = params[k]!;
+    if (word === 'allow' || word === 'drop') {
+      if (k !== params.length - 1) throw new UsageError(`unexpected argument '${params[k + 1]}' after '${word}'`);
+      rule.action = word;
+      break;
+    }
+    if (!['priority', 'in', 'src', 'dst', 'type', 'vlan'].includes(word)) throw new UsageError(`unknown ACL match '${word}' (expected priority, in, src, dst, type, vlan, allow or drop)`);
+    if ((rule as Record<string, unknown>)[word] !== undefined) throw new UsageError(`'${word}' given twice`);
+    const value = params[++k];
+    if (value === undefined) throw new UsageError(`missing value for '${word}'`);
+    switch (word) {
+      case 'priority':
+        rule.priority = parse(() => parsePriority(value));
+        break;
+      case 'in': {
+        const problem = ifnameProblem(value);
+        if (problem !== null) throw new UsageError(`invalid interface name '${value}': ${problem}`);
+        rule.in = value;
+        break;
+      }
+      case 'src':
+      case 'dst':
+        parse(() => parseMacMask(value));
+        rule[word] = value;
+        break;
+      case 'type':
+        rule.type = parse(() => parseEthertype(value));
+        break;
+      case 'vlan':
+        rule.vlan = parse(() => parseAclVlan(value));
+        break;
+    }
+  }
+  if (rule.action === undefined) throw new UsageError("missing action for 'acl add' (allow or drop)");
+  return rule as AclAddRequest;
 }
 
 /** `access VID`, `trunk [VIDS]`, `native-tagged VID [VIDS]`, `native-untagged VID [VIDS]`. */

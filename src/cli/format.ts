@@ -1,8 +1,9 @@
 // Output of vswconfig: text, or with -j one JSON document per command, shaped
 // as iproute2's (`bridge -j fdb`): interfaces are "ifname".
 
-import type { FdbEntry, StatsResult, VlanResult } from '../control/protocol.js';
+import type { AclShowResult, FdbEntry, StatsResult, VlanResult } from '../control/protocol.js';
 import { formatPortVlan } from '../core/vlan.js';
+import { formatAclMatch } from '../core/acl.js';
 import { REASON_NAMES } from '../core/reasons.js';
 
 /** `show`: `datapath kernel`, then one port name per line, as the article prints them. */
@@ -26,6 +27,17 @@ export function formatVlan(r: VlanResult): string {
 /** `vlan PORT -j`: `{"ifname":…,"mode":…,"tag":…,"trunks":[[lo,hi],…] or null}`. */
 export function jsonVlan(r: VlanResult): string {
   return `${JSON.stringify(r)}\n`;
+}
+
+/** `acl show`: id, priority, match, action, hits; one rule a line, in match order. */
+export function formatAcl(r: AclShowResult): string {
+  const rows = r.rules.map((a) => [String(a.id), String(a.priority), formatAclMatch(a), a.action, String(a.hits)]);
+  return table(['id', 'priority', 'match', 'action', 'hits'], rows, new Set([0, 1, 4]));
+}
+
+/** `acl show -j`: `[{"id":1,"priority":32768,"in":null,"src":"…","dst":null,"type":null,"vlan":null,"action":"drop","hits":3},…]`. */
+export function jsonAcl(r: AclShowResult): string {
+  return `${JSON.stringify(r.rules)}\n`;
 }
 
 function table(header: readonly string[], rows: readonly string[][], rightAligned: ReadonlySet<number>): string {

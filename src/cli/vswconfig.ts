@@ -1,15 +1,17 @@
 // vswconfig: the management command of vswitch.
 //
-//   vswconfig [--socket PATH] [-j] add IFNAME | delete IFNAME | show | fdb | stats | vlan IFNAME [MODE …] | --help
+//   vswconfig [--socket PATH] [-j] add IFNAME | delete IFNAME | show | fdb | stats | vlan IFNAME [MODE …]
+//             | acl add … | acl del ID | acl show | --help
 //
 // Every error is one line on stderr starting with "vswconfig: "; exit status 2
-// for a usage error (the daemon is not contacted) and for a `vlan` on an
-// interface that is not a port, 1 for anything else.
+// for a usage error (the daemon is not contacted), for a `vlan` or `acl add in`
+// on an interface that is not a port and an `acl del` of no rule, 1 for
+// anything else.
 
 import { listFdb, request } from '../control/client.js';
 import { VswError } from '../errors.js';
 import { parseCliArgs, USAGE, UsageError } from './args.js';
-import { formatFdb, formatShow, formatStats, formatVlan, jsonFdb, jsonFdbItems, jsonShow, jsonStats, jsonVlan } from './format.js';
+import { formatAcl, formatFdb, formatShow, formatStats, formatVlan, jsonAcl, jsonFdb, jsonFdbItems, jsonShow, jsonStats, jsonVlan } from './format.js';
 
 function oneLine(s: string): string {
   return s.replace(/\s*\n\s*/g, ' ');
@@ -73,10 +75,24 @@ async function main(argv: readonly string[]): Promise<void> {
         if (cmd.set === null) print(cmd.json ? jsonVlan(r) : formatVlan(r));
         break;
       }
+      case 'acl-add': {
+        const { id } = await request(cmd.socket, { cmd: 'acl-add', ...cmd.rule });
+        print(`${id}\n`);
+        break;
+      }
+      case 'acl-del':
+        await request(cmd.socket, { cmd: 'acl-del', rule: cmd.rule });
+        break;
+      case 'acl-show': {
+        const r = await request(cmd.socket, { cmd: 'acl-show' });
+        print(cmd.json ? jsonAcl(r) : formatAcl(r));
+        break;
+      }
     }
   } catch (err) {
-    // An unknown port is bad input to `vlan`, as a bad VID is.
-    if (err instanceof VswError && err.code === 'ENOTATTACHED' && cmd.cmd === 'vlan') fail(err.message, 2);
+    // An unknown port is bad input to `vlan` and `acl add`, as a bad VID is; so is an ACL id that is not there.
+    const badInput = (err instanceof VswError && err.code === 'ENOTATTACHED' && (cmd.cmd === 'vlan' || cmd.cmd === 'acl-add')) || (err instanceof VswError && err.code === 'ENOACL');
+    if (badInput) fail((err as VswError).message, 2);
     else if (err instanceof VswError) fail(err.message, 1);
     else fail(`internal error: ${err instanceof Error ? err.message : String(err)}`, 1);
   }

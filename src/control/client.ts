@@ -23,7 +23,10 @@ export const DEFAULT_TIMEOUT_MS = 10_000;
 export type CommandArgs =
   | { cmd: 'add' | 'delete'; ifname: string }
   | { cmd: 'show' | 'fdb' | 'stats' }
-  | { cmd: 'vlan'; ifname: string; mode?: 'access' | 'trunk' | 'native-tagged' | 'native-untagged'; tag?: number; trunks?: Array<[number, number]> | null };
+  | { cmd: 'vlan'; ifname: string; mode?: 'access' | 'trunk' | 'native-tagged' | 'native-untagged'; tag?: number; trunks?: Array<[number, number]> | null }
+  | { cmd: 'acl-add'; priority?: number; in?: string; src?: string; dst?: string; type?: number; vlan?: number | 'untagged'; action: 'allow' | 'drop' }
+  | { cmd: 'acl-del'; rule: number }
+  | { cmd: 'acl-show' };
 
 export interface RequestOptions {
   /** Give up when the daemon sends nothing for this long (a long listing may take longer in all). */

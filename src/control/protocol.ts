@@ -20,7 +20,13 @@
 //   → {"v":1,"id":9,"cmd":"vlan","ifname":"veth1-vsw","mode":"trunk","trunks":[[10,10],[100,199]]}
 //   ← {"v":1,"id":9,"ok":true,"result":{"ifname":"veth1-vsw","mode":"trunk","tag":0,"trunks":[[10,10],[100,199]]}}
 //
-// Commands: add / delete (ifname), show, fdb, stats (no arguments), vlan. Anything
+// acl-add (priority, in, src, dst, type, vlan: each optional; action) answers
+// with the new rule's id; acl-del (id); acl-show lists the rules in match order:
+//
+//   → {"v":1,"id":10,"cmd":"acl-add","src":"02:00:00:00:00:01/ff:ff:ff:00:00:00","vlan":"untagged","action":"drop"}
+//   ← {"v":1,"id":10,"ok":true,"result":{"id":1}}
+//
+// Commands: add / delete (ifname), show, fdb, stats (no arguments), vlan, acl-*. Anything
 // else — bad JSON, another version, an unknown command or field, a line longer
 // than MAX_LINE_BYTES — is answered with code EPROTO (and the server then
 // closes the connection).
@@ -28,7 +34,8 @@
 import { z } from 'zod';
 import type { ErrorCode } from '../errors.js';
 import { ifnameProblem } from './ifname.js';
-import { portVlanProblem, VID_MAX } from '../core/vlan.js';
+import { ethertypeProblem, parseMacMask, priorityProblem } from '../core/acl.js';
+import { portVlanProblem, VID_MAX, vidProblem } from '../core/vlan.js';
 
 export { ifnameProblem, MAX_IFNAME_BYTES } from './ifname.js';
 
@@ -46,6 +53,8 @@ const ERROR_CODES = [
   'EBUSY',
   'ENOTATTACHED',
   'EPORTLIMIT',
+  'ENOACL',
+  'EACLFULL',
   'ENOTRUNNING',
   'EACCES',
   'ESYSCALL',
@@ -83,7 +92,41 @@ export const requestSchema = z.discriminatedUnion('cmd', [
       trunks: z.array(z.tuple([z.number().int(), z.number().int()])).max(VID_MAX).nullable().optional(),
     })
     .strict(),
+  z
+    .object({
+      v,
+      id: idSchema,
+      cmd: z.literal('acl-add'),
+      priority: z.number().optional(),
+      in: ifnameSchema.optional(),
+      src: z.string().max(64).optional(),
+      dst: z.string().max(64).optional(),
+      type: z.number().optional(),
+      vlan: z.union([z.number(), z.literal('untagged')]).optional(),
+      action: z.enum(['allow', 'drop']),
+    })
+    .strict(),
+  z.object({ v, id: idSchema, cmd: z.literal('acl-del'), rule: idSchema }).strict(),
+  z.object({ v, id: idSchema, cmd: z.literal('acl-show') }).strict(),
 ]).superRefine((r, ctx) => {
+  if (r.cmd === 'acl-add') {
+    const problems = [
+      r.priority === undefined ? null : priorityProblem(r.priority),
+      r.type === undefined ? null : ethertypeProblem(r.type),
+      r.vlan === undefined || r.vlan === 'untagged' ? null : vidProblem(r.vlan),
+      ...[r.src, r.dst].map((m) => {
+        if (m === undefined) return null;
+        try {
+          parseMacMask(m);
+          return null;
+        } catch (err) {
+          return (err as Error).message;
+        }
+      }),
+    ];
+    for (const p of problems) if (p !== null) ctx.addIssue({ code: z.ZodIssueCode.custom, message: p });
+    return;
+  }
   if (r.cmd !== 'vlan') return;
   if (r.mode === undefined) {
     if (r.tag !== undefined || r.trunks !== undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, message: "'tag' and 'trunks' need a 'mode'" });
@@ -95,7 +138,9 @@ export const requestSchema = z.discriminatedUnion('cmd', [
 
 export type Request = z.infer<typeof requestSchema>;
 export type Command = Request['cmd'];
-export const COMMANDS: readonly Command[] = ['add', 'delete', 'show', 'fdb', 'stats', 'vlan'];
+/** An acl-add request's rule (checked: every value in range, MACs parse). */
+export type AclAddRequest = Omit<Extract<Request, { cmd: 'acl-add' }>, 'v' | 'id' | 'cmd'>;
+export const COMMANDS: readonly Command[] = ['add', 'delete', 'show', 'fdb', 'stats', 'vlan', 'acl-add', 'acl-del', 'acl-show'];
 
 // ---- results ----------------------------------------------------------------
 
@@ -158,6 +203,22 @@ export const vlanResultSchema = z.object({
 });
 export type VlanResult = z.infer<typeof vlanResultSchema>;
 
+/** One ACL rule as `acl show` lists it (in: the port's name; src, dst: MAC[/MASK]). */
+export const aclRuleResultSchema = z.object({
+  id: count,
+  priority: count,
+  in: z.string().nullable(),
+  src: z.string().nullable(),
+  dst: z.string().nullable(),
+  type: count.nullable(),
+  vlan: z.union([count, z.literal('untagged')]).nullable(),
+  action: z.enum(['allow', 'drop']),
+  hits: count,
+});
+export type AclRuleResult = z.infer<typeof aclRuleResultSchema>;
+export const aclShowResultSchema = z.object({ rules: z.array(aclRuleResultSchema) });
+export type AclShowResult = z.infer<typeof aclShowResultSchema>;
+
 export type NamedPortStats = z.infer<typeof namedPortStatsSchema>;
 export type StatsResult = z.infer<typeof statsResultSchema>;
 
@@ -169,6 +230,9 @@ export interface ResultOf {
   fdb: FdbResult;
   stats: StatsResult;
   vlan: VlanResult;
+  'acl-add': { id: number };
+  'acl-del': null;
+  'acl-show': AclShowResult;
 }
 
 /** What the last (for most commands the only) reply line carries, by command. */
@@ -179,6 +243,9 @@ export const resultSchemas = {
   fdb: fdbEndSchema,
   stats: statsResultSchema,
   vlan: vlanResultSchema,
+  'acl-add': z.object({ id: count }),
+  'acl-del': z.null(),
+  'acl-show': aclShowResultSchema,
 } as const;
 
 // ---- replies ----------------------------------------------------------------

@@ -28,6 +28,8 @@ import {
   type Request,
   resultLines,
   type VlanResult,
+  type AclAddRequest,
+  type AclShowResult,
 } from './protocol.js';
 import type { PortVlan } from '../core/vlan.js';
 
@@ -43,6 +45,9 @@ export interface SwitchLike {
   stats(): Promise<unknown>;
   /** Set the port's 802.1Q mode (when given; valid), and return it. */
   vlan(ifname: string, set: PortVlan | null): Promise<VlanResult>;
+  aclAdd(r: AclAddRequest): Promise<number>;
+  aclDel(id: number): Promise<void>;
+  aclShow(): Promise<AclShowResult>;
 }
 
 /** Map protocol commands onto the switch. */
@@ -61,6 +66,15 @@ export function switchHandler(sw: SwitchLike): Handler {
         return { entries: await sw.fdb() } satisfies FdbListing;
       case 'stats':
         return await sw.stats();
+      case 'acl-add': {
+        const { v: _v, id: _id, cmd: _cmd, ...rule } = req;
+        return { id: await sw.aclAdd(rule) };
+      }
+      case 'acl-del':
+        await sw.aclDel(req.rule);
+        return null;
+      case 'acl-show':
+        return await sw.aclShow();
       case 'vlan':
         return await sw.vlan(req.ifname, req.mode === undefined ? null : { mode: req.mode, tag: req.tag ?? 0, trunks: req.trunks ?? null });
     }

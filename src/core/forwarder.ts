@@ -55,6 +55,10 @@
 // mode passes every tag (802.1ad included) unchanged. The tag stripped by the
 // kernel is put back in batch.vlan[i] after the frame's last copy.
 //
+// ACL (acl.ts): after the VLAN and before learning, a frame is matched against
+// the rules in table order; the first that matches counts a hit and decides
+// (ACL_DROP: not learned, not forwarded). With no rule the pass is skipped.
+//
 // Counters: drops by Reason; per-port rx/tx frames and bytes. Bytes are wire
 // bytes of the frame without FCS: len, plus 4 when a tag was stripped.
 
@@ -63,6 +67,10 @@ import type { Egress } from './egress.js';
 import { Fdb, FDB_DEFAULT_AGING_MS, FDB_DEFAULT_MAX_PORTS, FDB_DEFAULT_SIZE } from './fdb.js';
 import { LINK_LOCAL_HI, LINK_LOCAL_LO } from './mac.js';
 import { Reason, REASON_COUNT } from './reasons.js';
+import {
+  A_ACTION, A_DST_HI, A_DST_HI_MASK, A_DST_LO, A_DST_LO_MASK, A_PORT, A_SRC_HI, A_SRC_HI_MASK, A_SRC_LO, A_SRC_LO_MASK, A_TYPE, A_VLAN,
+  ACL_ANY, ACL_DROP, ACL_STRIDE, ACL_UNTAGGED, type AclTable,
+} from './acl.js';
 import { DEFAULT_PORT_VLAN, fillVlanBitmap, type PortVlan, untaggedVid, VLAN_BITMAP_BYTES, VlanMode, vlanModeNumber } from './vlan.js';
 
 export interface ForwarderOptions {
@@ -111,6 +119,7 @@ const R_TX_RING_FULL = Reason.TX_RING_FULL;
 const R_PORT_DOWN = Reason.PORT_DOWN;
 const R_VLAN_TAGGED = Reason.VLAN_TAGGED;
 const R_VLAN_NOT_ALLOWED = Reason.VLAN_NOT_ALLOWED;
+const R_ACL_DROP = Reason.ACL_DROP;
 const M_DEFAULT = VlanMode.DEFAULT;
 const M_ACCESS = VlanMode.ACCESS;
 const M_TRUNK = VlanMode.TRUNK;
@@ -145,6 +154,11 @@ export class Forwarder {
   private readonly vlanMembers: Uint8Array;
   /** Ports with a VLAN mode: while none has one, every frame leaves every port as it came. */
   private modedPorts = 0;
+  /** The ACL (acl.ts): rule ids, fields (ACL_STRIDE per rule) in match order, hits per rule. */
+  private aclIds: number[] = [];
+  private aclRules: Int32Array = new Int32Array(0);
+  private aclCount = 0;
+  private aclHits = new Float64Array(0);
 
   constructor(opts: ForwarderOptions, egress: Egress) {
     const { maxPorts, fdbSize, agingMs } = opts;
@@ -207,6 +221,45 @@ export class Forwarder {
     this.vlanTag[port] = c.tag;
     this.vlanUntagged[port] = untaggedVid(c);
     fillVlanBitmap(c, this.vlanMembers, port * VLAN_BITMAP_BYTES);
+  }
+
+  /** Take a new ACL, in force for the next frame; a rule kept (by id) keeps its hits. */
+  setAcl(table: AclTable): void {
+    const hits = new Float64Array(table.ids.length);
+    const old = new Map(this.aclIds.map((id, k) => [id, this.aclHits[k]]));
+    table.ids.forEach((id, k) => (hits[k] = old.get(id) ?? 0));
+    this.aclIds = table.ids.slice();
+    this.aclRules = table.rules;
+    this.aclHits = hits;
+    this.aclCount = table.ids.length;
+  }
+
+  /** Hits of each rule, in the order of the last table. */
+  aclHitCounts(): number[] {
+    return Array.from(this.aclHits);
+  }
+
+  /**
+   * The first rule frame i of a batch matches (source hi/lo, destination
+   * hi/lo, classified VLAN as given), or -1.
+   */
+  private aclMatch(batch: Batch, i: number, ingress: number, shi: number, slo: number, dhi: number, dlo: number, vid: number): number {
+    const r = this.aclRules;
+    const o = batch.off[i];
+    const type = (batch.mem[o + 12] << 8) | batch.mem[o + 13];
+    const untagged = batch.vlan[i] === NO_TAG;
+    for (let k = 0, at = 0; k < this.aclCount; k++, at += ACL_STRIDE) {
+      const port = r[at + A_PORT];
+      if (port !== ACL_ANY && port !== ingress) continue;
+      if ((shi & r[at + A_SRC_HI_MASK]) !== r[at + A_SRC_HI] || (slo & r[at + A_SRC_LO_MASK]) !== r[at + A_SRC_LO]) continue;
+      if ((dhi & r[at + A_DST_HI_MASK]) !== r[at + A_DST_HI] || (dlo & r[at + A_DST_LO_MASK]) !== r[at + A_DST_LO]) continue;
+      const t = r[at + A_TYPE];
+      if (t !== ACL_ANY && t !== type) continue;
+      const v = r[at + A_VLAN];
+      if (v !== ACL_ANY && (v === ACL_UNTAGGED ? !untagged : v !== vid)) continue;
+      return k;
+    }
+    return -1;
   }
 
   /** Does `port` carry VLAN `vid`? */
@@ -356,6 +409,17 @@ export class Forwarder {
         }
       }
       vids[i] = vid;
+      if (this.aclCount !== 0) {
+        const k = this.aclMatch(batch, i, ingress, shi, slo, dhi, dlo, vid);
+        if (k >= 0) {
+          this.aclHits[k]++;
+          if (this.aclRules[k * ACL_STRIDE + A_ACTION] === ACL_DROP) {
+            verdict[i] = DROP;
+            drops[R_ACL_DROP]++;
+            continue;
+          }
+        }
+      }
       // The FDB key is (VLAN, MAC): the VID above the MAC's first two octets.
       fdb.learnHL(shi | (vid << 16), slo, ingress, now);
       if ((dhi & 0x0100) !== 0) {

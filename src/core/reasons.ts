@@ -24,9 +24,11 @@ export const Reason = {
   VLAN_TAGGED: 9,
   /** The frame's VLAN is not carried by the port: not in a trunk's list on ingress, or the known egress port's. */
   VLAN_NOT_ALLOWED: 10,
+  /** An ACL rule (acl.ts) dropped it at ingress. */
+  ACL_DROP: 11,
 } as const;
 
-export const REASON_COUNT = 11;
+export const REASON_COUNT = 12;
 
 /** Names as printed by `vswconfig stats`, indexed by reason. */
 export const REASON_NAMES: readonly string[] = [
@@ -41,4 +43,5 @@ export const REASON_NAMES: readonly string[] = [
   'tx-error',
   'vlan-tagged',
   'vlan-not-allowed',
+  'acl-drop',
 ];

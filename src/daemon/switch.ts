@@ -11,13 +11,14 @@
 // under the new name, and an add or delete the dataplane finishes after the
 // request timed out is applied when its answer comes.
 
+import { ACL_DEFAULT_PRIORITY, ACL_MAX_RULES, type AclRule, aclTable, compareRules, formatMacMask, parseMacMask } from '../core/acl.js';
 import { formatMac } from '../core/mac.js';
 import { DEFAULT_PORT_VLAN, type PortVlan } from '../core/vlan.js';
 import type { Dataplane } from '../dataplane/dataplane.js';
 import { dumpAgeSeconds, dumpLength, dumpMac, dumpPort, dumpVlan, type FdbDump } from '../dataplane/fdb-dump.js';
 import type { Stats } from '../dataplane/messages.js';
 import { DataplaneTimeoutError, InUseError, VswError } from '../errors.js';
-import type { FdbEntry, StatsResult, VlanResult } from '../control/protocol.js';
+import type { AclAddRequest, AclShowResult, FdbEntry, StatsResult, VlanResult } from '../control/protocol.js';
 import { interfaceHolder, isEthernet, isLoopback, readInterface, SYSFS_NET } from '../control/sysfs.js';
 import type { Logger } from './log.js';
 import type { PortLock, PortLocks } from './port-lock.js';
@@ -64,6 +65,9 @@ export class Switch {
   private readonly pending = new Map<number, PendingAdd>();
   /** The claim on each port's interface (pending ones included), by index. */
   private readonly held = new Map<number, PortLock>();
+  /** The ACL in match order (core/acl.ts), as the dataplane has it. */
+  private acl: AclRule[] = [];
+  private nextAclId = 1;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   private readonly listeners: Array<[string, (...args: any[]) => void]> = [];
 
@@ -121,6 +125,14 @@ export class Switch {
   private forget(port: Port): void {
     this.ports = this.ports.filter((p) => p !== port);
     this.release(port.index);
+    // A rule on the port goes with it: its slot may be the next port's.
+    if (this.acl.some((r) => r.port === port.index)) {
+      const kept = this.acl.filter((r) => r.port !== port.index);
+      void this.pushAcl(kept).then(
+        () => this.log(`acl rules on ${port.ifname} deleted with the port`),
+        (err) => this.log(`acl rules on ${port.ifname}: not deleted: ${(err as Error)?.message ?? String(err)}`),
+      );
+    }
   }
 
   private onGone(ev: { port: number }): void {
@@ -279,6 +291,77 @@ export class Switch {
       this.log(`port ${port.ifname} vlan ${set.mode}${set.tag ? ` ${set.tag}` : ''}`);
     }
     return { ifname: port.ifname, mode: port.vlan.mode, tag: port.vlan.tag, trunks: port.vlan.trunks };
+  }
+
+  /**
+   * Add an ACL rule (valid: the protocol checked it) and return its id. It is
+   * in force for the next frame once the dataplane has the new table.
+   */
+  async aclAdd(r: AclAddRequest): Promise<number> {
+    let port: number | null = null;
+    if (r.in !== undefined) {
+      const p = this.byName(r.in);
+      if (!p) throw new VswError('ENOTATTACHED', `${r.in} is not a port of the switch`);
+      port = p.index;
+    }
+    if (this.acl.length >= ACL_MAX_RULES) throw new VswError('EACLFULL', `the switch holds at most ${ACL_MAX_RULES} ACL rules`);
+    const rule: AclRule = {
+      id: this.nextAclId,
+      priority: r.priority ?? ACL_DEFAULT_PRIORITY,
+      port,
+      src: r.src === undefined ? null : parseMacMask(r.src),
+      dst: r.dst === undefined ? null : parseMacMask(r.dst),
+      type: r.type ?? null,
+      vlan: r.vlan ?? null,
+      action: r.action,
+    };
+    await this.pushAcl([...this.acl, rule].sort(compareRules));
+    this.nextAclId++;
+    this.log(`acl ${rule.id} added`);
+    return rule.id;
+  }
+
+  async aclDel(id: number): Promise<void> {
+    if (!this.acl.some((r) => r.id === id)) throw new VswError('ENOACL', `no ACL rule ${id}`);
+    await this.pushAcl(this.acl.filter((r) => r.id !== id));
+    this.log(`acl ${id} deleted`);
+  }
+
+  async aclShow(): Promise<AclShowResult> {
+    const rules = this.acl;
+    const hits = await this.dataplane.aclHits();
+    const names: (string | undefined)[] = [];
+    for (const p of this.ports) names[p.index] = p.ifname;
+    return {
+      rules: rules.map((r, k) => ({
+        id: r.id,
+        priority: r.priority,
+        in: r.port === null ? null : names[r.port] ?? `port ${r.port}`,
+        src: r.src === null ? null : formatMacMask(r.src),
+        dst: r.dst === null ? null : formatMacMask(r.dst),
+        type: r.type,
+        vlan: r.vlan,
+        action: r.action,
+        hits: hits[k] ?? 0,
+      })),
+    };
+  }
+
+  /** Hand the dataplane `rules` (in match order); they are the ACL once it has them. */
+  private async pushAcl(rules: AclRule[]): Promise<void> {
+    try {
+      await this.dataplane.setAcl(aclTable(rules));
+    } catch (err) {
+      if (err instanceof DataplaneTimeoutError) {
+        void err.late.then((ok) => {
+          if (ok) this.acl = rules;
+          this.log(`acl ${ok ? 'changed' : 'not changed'} (the dataplane answered after the timeout)`);
+        });
+        throw new VswError('ETIMEDOUT', "the dataplane did not answer in time while changing the ACL; see 'vswconfig acl show'");
+      }
+      throw err;
+    }
+    this.acl = rules;
   }
 
   /** Port names, in the order they were added. */

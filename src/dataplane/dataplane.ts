@@ -2,6 +2,7 @@
 // the AF_PACKET worker thread; unit tests of the control plane may use another.
 
 import type { EventEmitter } from 'node:events';
+import type { AclTable } from '../core/acl.js';
 import type { PortVlan } from '../core/vlan.js';
 import type { FdbDump } from './fdb-dump.js';
 import type { Stats } from './messages.js';
@@ -20,6 +21,10 @@ export interface Dataplane extends EventEmitter {
   removePort(port: number): Promise<void>;
   /** Give the port its 802.1Q mode (valid: checked by the caller); applies to the next frame. */
   setVlan(port: number, vlan: PortVlan): Promise<void>;
+  /** Take the whole ACL (sorted, at most ACL_MAX_RULES); applies to the next frame. */
+  setAcl(table: AclTable): Promise<void>;
+  /** Hits of each rule of the last table, in its order. */
+  aclHits(): Promise<number[]>;
   /** Every live entry, compactly (see fdb-dump.ts). */
   fdb(): Promise<FdbDump>;
   stats(): Promise<Stats>;

@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import { writeSync } from 'node:fs';
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { DataplaneTimeoutError, VswError } from '../errors.js';
+import type { AclTable } from '../core/acl.js';
 import type { PortVlan } from '../core/vlan.js';
 import type { Dataplane } from './dataplane.js';
 import type { FdbDump } from './fdb-dump.js';
@@ -91,6 +92,14 @@ export class WorkerDataplane extends EventEmitter implements Dataplane {
 
   async setVlan(port: number, vlan: PortVlan): Promise<void> {
     await this.request({ op: 'vlan', port, vlan });
+  }
+
+  async setAcl(table: AclTable): Promise<void> {
+    await this.request({ op: 'acl', table });
+  }
+
+  async aclHits(): Promise<number[]> {
+    return (await this.request({ op: 'aclHits' })) as number[];
   }
 
   async fdb(): Promise<FdbDump> {

@@ -2,6 +2,7 @@
 // Requests carry an id; the worker answers each with a Reply of the same id.
 // Events are sent by the worker unasked (link changes, interfaces gone, logs).
 
+import type { AclTable } from '../core/acl.js';
 import type { PortVlan } from '../core/vlan.js';
 import type { ErrorCode } from '../errors.js';
 
@@ -25,6 +26,10 @@ export type Request =
   | { id: number; op: 'delete'; port: number }
   /** The port's 802.1Q mode (checked by the control plane): applies to the next frame. */
   | { id: number; op: 'vlan'; port: number; vlan: PortVlan }
+  /** The whole ACL, in match order (core/acl.ts): applies to the next frame; rules kept by id keep their hits. */
+  | { id: number; op: 'acl'; table: AclTable }
+  /** Answered with the hits of each rule of the last table, in its order. */
+  | { id: number; op: 'aclHits' }
   /** Answered with an FdbDump (fdb-dump.ts). */
   | { id: number; op: 'fdb' }
   | { id: number; op: 'stats' }

@@ -5,6 +5,7 @@
 
 import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import type { Fdb } from '../core/fdb.js';
+import type { AclTable } from '../core/acl.js';
 import type { PortVlan } from '../core/vlan.js';
 import { REASON_COUNT, REASON_NAMES } from '../core/reasons.js';
 import { SyscallError, VswError } from '../errors.js';
@@ -39,6 +40,8 @@ export interface RequestTarget {
   addPort(port: number, ifname: string, ifindex: number): void;
   removePort(port: number): void;
   setVlan(port: number, vlan: PortVlan): void;
+  setAcl(table: AclTable): void;
+  aclHits(): number[];
   fdbDump(): unknown;
   stats(): Stats;
   /** Stop after this round of requests (stopping is true from then on). */
@@ -54,6 +57,10 @@ function handle(t: RequestTarget, req: Request): unknown {
       return t.removePort(req.port);
     case 'vlan':
       return t.setVlan(req.port, req.vlan);
+    case 'acl':
+      return t.setAcl(req.table);
+    case 'aclHits':
+      return t.aclHits();
     case 'fdb':
       return t.fdbDump();
     case 'stats':

@@ -18,6 +18,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import { Batch } from '../core/batch.js';
 import { Forwarder } from '../core/forwarder.js';
+import type { AclTable } from '../core/acl.js';
 import type { PortVlan } from '../core/vlan.js';
 import { readLinkStateSync } from '../control/sysfs.js';
 import { REASON_COUNT } from '../core/reasons.js';
@@ -214,6 +215,14 @@ class DataplaneWorker implements LinkOwner {
   setVlan(port: number, vlan: PortVlan): void {
     if (!this.fwd.isAttached(port)) throw new VswError('ENOTATTACHED', `port ${port} is not attached`);
     this.fwd.setVlan(port, vlan);
+  }
+
+  setAcl(table: AclTable): void {
+    this.fwd.setAcl(table);
+  }
+
+  aclHits(): number[] {
+    return this.fwd.aclHitCounts();
   }
 
   removePort(port: number): void {

@@ -2,6 +2,7 @@
 // of bpf/datapath.h (which must change with this file), each map behind one
 // small method. Control path only: nothing here runs per frame.
 
+import { A_ACTION, A_DST_HI, A_DST_HI_MASK, A_DST_LO, A_DST_LO_MASK, A_PORT, A_SRC_HI, A_SRC_HI_MASK, A_SRC_LO, A_SRC_LO_MASK, A_TYPE, A_VLAN, ACL_MAX_RULES, ACL_STRIDE } from '../core/acl.js';
 import { REASON_COUNT } from '../core/reasons.js';
 import { VLAN_BITMAP_BYTES } from '../core/vlan.js';
 import { BPF_ANY, type BpfObject, mapDelete, mapLookup, mapNextKey, mapUpdate, possibleCpus } from '../native/libbpf.js';
@@ -37,6 +38,10 @@ export class DatapathMaps {
   readonly fdb: number;
   readonly events: number;
   readonly vlans: number;
+  readonly acl: number;
+  private readonly aclHitsFd: number;
+  private readonly ruleVal = new Uint8Array(48);
+  private readonly ruleView = new DataView(this.ruleVal.buffer);
   readonly ringBytes = RING_BYTES;
   private readonly portCounters: number;
   private readonly drops: number;
@@ -61,6 +66,8 @@ export class DatapathMaps {
     this.fdb = obj.mapFd('fdb');
     this.events = obj.mapFd('events');
     this.vlans = obj.mapFd('vlans');
+    this.acl = obj.mapFd('acl');
+    this.aclHitsFd = obj.mapFd('acl_hits');
     this.portCounters = obj.mapFd('port_counters');
     this.drops = obj.mapFd('drops');
     this.perCpuPort = new Uint8Array(32 * this.cpus);
@@ -132,7 +139,7 @@ export class DatapathMaps {
    * port, their smallest MTU, and the FDB key (VID << 48 | MAC) a new station
    * costs while the table is full (0: none), and how many ports have a VLAN mode.
    */
-  setConfig(c: { agingMs: number; refreshMs: number; portHi: number; minMtu: number; victim: bigint; vlanPorts: number }): void {
+  setConfig(c: { agingMs: number; refreshMs: number; portHi: number; minMtu: number; victim: bigint; vlanPorts: number; aclRules: number }): void {
     const v = this.cfgView;
     v.setBigUint64(0, BigInt(c.agingMs) * 1_000_000n, true);
     v.setBigUint64(8, BigInt(c.refreshMs) * 1_000_000n, true);
@@ -140,9 +147,43 @@ export class DatapathMaps {
     v.setUint32(20, c.minMtu >>> 0, true);
     v.setBigUint64(24, BigInt.asUintN(64, c.victim), true);
     v.setUint32(32, c.vlanPorts, true);
-    v.setUint32(36, 0, true);
+    v.setUint32(36, c.aclRules, true);
     this.k4.setUint32(0, 0, true);
     mapUpdate(this.config, this.key4, this.cfg, BPF_ANY, 'config');
+  }
+
+  /** acl[k] = rule k of `rules` (ACL_STRIDE int32s per rule, core/acl.ts), as struct vsw_acl_rule. */
+  setAclRule(k: number, rules: Int32Array): void {
+    if (k >= ACL_MAX_RULES) throw new RangeError(`the kernel holds at most ${ACL_MAX_RULES} ACL rules`);
+    const at = k * ACL_STRIDE;
+    const v = this.ruleView;
+    const mac = (off: number, hi: number, lo: number): void => {
+      v.setUint32(off, rules[at + lo] >>> 0, true);
+      v.setUint32(off + 4, rules[at + hi] >>> 0, true);
+    };
+    mac(0, A_SRC_HI, A_SRC_LO);
+    mac(8, A_SRC_HI_MASK, A_SRC_LO_MASK);
+    mac(16, A_DST_HI, A_DST_LO);
+    mac(24, A_DST_HI_MASK, A_DST_LO_MASK);
+    v.setInt32(32, rules[at + A_PORT], true);
+    v.setInt32(36, rules[at + A_TYPE], true);
+    v.setInt32(40, rules[at + A_VLAN], true);
+    v.setUint32(44, rules[at + A_ACTION], true);
+    mapUpdate(this.acl, this.portKey(k), this.ruleVal, BPF_ANY, 'acl');
+  }
+
+  /** acl_hits[k], summed over CPUs. */
+  aclHits(k: number): number {
+    if (!mapLookup(this.aclHitsFd, this.portKey(k), this.perCpuDrop, 'acl_hits')) return 0;
+    const v = new DataView(this.perCpuDrop.buffer);
+    let sum = 0;
+    for (let c = 0; c < this.cpus; c++) sum += Number(v.getBigUint64(c * 8, true));
+    return sum;
+  }
+
+  resetAclHits(k: number): void {
+    this.perCpuDrop.fill(0);
+    mapUpdate(this.aclHitsFd, this.portKey(k), this.perCpuDrop, BPF_ANY, 'acl_hits');
   }
 
   private macKey(hi: number, lo: number): Uint8Array {

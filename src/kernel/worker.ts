@@ -16,6 +16,8 @@
 //              down or away, the per-port limit) is deleted from the kernel's
 //              map. The program itself treats an entry older than the aging
 //              time as absent, so a late deletion never forwards to a stale port.
+//   acl        the rules in match order in acl[], their count in config;
+//              hits per rule per CPU in acl_hits, summed on `aclHits`
 //   counters   per-CPU maps, summed on `stats`
 //
 // One poll() loop over the wake-up eventfd (control requests), rtnetlink and
@@ -23,6 +25,7 @@
 
 import type { MessagePort } from 'node:worker_threads';
 import { readLinkStateSync } from '../control/sysfs.js';
+import { ACL_MAX_RULES, type AclTable } from '../core/acl.js';
 import { Fdb, FDB_GRANULARITY_MS } from '../core/fdb.js';
 import { DEFAULT_PORT_VLAN, fillVlanBitmap, type PortVlan, VLAN_BITMAP_BYTES, vlanModeNumber } from '../core/vlan.js';
 import { VswError } from '../errors.js';
@@ -70,7 +73,10 @@ class KernelWorker implements LearnSink, LinkOwner {
   /** Per port: its veth peer in another netns (VSW_PORT_PEER), or null. */
   private readonly peer: Array<VethPeer | null>;
   /** config[0] as last written; victim -1 means the kernel may hold another than we think. */
-  private readonly cfg = { agingMs: 0, refreshMs: 0, portHi: 0, minMtu: 0xffffffff, victim: 0n, vlanPorts: 0 };
+  private readonly cfg = { agingMs: 0, refreshMs: 0, portHi: 0, minMtu: 0xffffffff, victim: 0n, vlanPorts: 0, aclRules: 0 };
+  /** The ACL's rule ids in acl[] order, and the hits each had before it got its slot (acl_hits counts from there). */
+  private aclIds: number[] = [];
+  private aclBase: number[] = [];
   /** Per port: its VLAN mode (core/vlan.ts), written to `ports` and `vlans`. */
   private readonly vlan: PortVlan[];
   /** Per port, VLAN_BITMAP_BYTES: the VLANs it carries, as in the `vlans` map. */
@@ -218,6 +224,30 @@ class KernelWorker implements LearnSink, LinkOwner {
     this.writeVlan(port, v);
     this.fdb.flushPort(port);
     this.syncLearnControls(); // the table has room again: no victim to name
+  }
+
+  /**
+   * The new rules go into acl[], then their count into config: a frame sees
+   * the old rules or the new ones at each slot. A rule kept (by id) keeps its
+   * hits; frames counted between reading and zeroing a slot are lost.
+   */
+  setAcl(table: AclTable): void {
+    const hits = this.aclHits();
+    const old = new Map(this.aclIds.map((id, k) => [id, hits[k]!]));
+    const n = table.ids.length;
+    if (n > ACL_MAX_RULES) throw new VswError('EUSAGE', `the kernel datapath holds at most ${ACL_MAX_RULES} ACL rules`);
+    for (let k = 0; k < n; k++) {
+      this.maps.setAclRule(k, table.rules);
+      this.maps.resetAclHits(k);
+    }
+    this.aclIds = table.ids.slice();
+    this.aclBase = table.ids.map((id) => old.get(id) ?? 0);
+    this.cfg.aclRules = n;
+    this.maps.setConfig(this.cfg);
+  }
+
+  aclHits(): number[] {
+    return this.aclIds.map((_, k) => this.aclBase[k]! + this.maps.aclHits(k));
   }
 
   private writeVlan(port: number, v: PortVlan): void {

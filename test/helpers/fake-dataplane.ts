@@ -13,6 +13,7 @@ import type { Dataplane } from '../../src/dataplane/dataplane.js';
 import { parseMac } from '../../src/core/mac.js';
 import { type FdbDump, fdbDumpOf } from '../../src/dataplane/fdb-dump.js';
 import type { Stats } from '../../src/dataplane/messages.js';
+import type { AclTable } from '../../src/core/acl.js';
 import type { PortVlan } from '../../src/core/vlan.js';
 import { DataplaneTimeoutError, VswError } from '../../src/errors.js';
 
@@ -20,6 +21,8 @@ export type Call =
   | { op: 'addPort'; port: number; ifname: string; ifindex: number }
   | { op: 'removePort'; port: number }
   | { op: 'setVlan'; port: number; vlan: PortVlan }
+  | { op: 'setAcl'; table: AclTable }
+  | { op: 'aclHits' }
   | { op: 'fdb' }
   | { op: 'stats' }
   | { op: 'stop' };
@@ -85,6 +88,18 @@ export class FakeDataplane extends EventEmitter implements Dataplane {
   async setVlan(port: number, vlan: PortVlan): Promise<void> {
     this.calls.push({ op: 'setVlan', port, vlan });
     if (!this.ports.has(port)) throw new VswError('ENOTATTACHED', `fake dataplane: port ${port} is not open`);
+  }
+
+  /** What aclHits() answers (per rule of the last table). */
+  aclHitsValue: number[] = [];
+
+  async setAcl(table: AclTable): Promise<void> {
+    this.calls.push({ op: 'setAcl', table });
+  }
+
+  async aclHits(): Promise<number[]> {
+    this.calls.push({ op: 'aclHits' });
+    return this.aclHitsValue.slice();
   }
 
   async fdb(): Promise<FdbDump> {

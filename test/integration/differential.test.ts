@@ -30,11 +30,18 @@
 // tagged or untagged by port, so each captured frame is compared with the
 // bytes the core sent to that port.
 //
+// The first and third sequences also run under a few ACL rules (src/core/acl.ts:
+// a source MAC, a masked source on one ingress port at a higher priority, the
+// type after the outer tag, a masked destination of untagged frames, a VLAN):
+// acl-drop is among the drops compared, and each rule's hits must agree.
+//
 // The seed is printed; VSWITCH_DIFF_SEED=N runs the sequences again.
 
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
+import { parseCliArgs } from '../../src/cli/args.js';
+import { ACL_DEFAULT_PRIORITY, type AclRule, aclTable, compareRules, parseMacMask } from '../../src/core/acl.js';
 import { NO_TAG } from '../../src/core/batch.js';
 import { Forwarder } from '../../src/core/forwarder.js';
 import { formatMac, parseMac, writeMac } from '../../src/core/mac.js';
@@ -207,6 +214,8 @@ interface Outcome {
   ports: { rxFrames: number; rxBytes: number; txFrames: number; txBytes: number }[];
   /** `MAC port` lines, sorted. */
   fdb: string[];
+  /** Hits of each ACL rule, in match order. */
+  aclHits: number[];
 }
 
 /** A port's link or MTU changed before frame `beforeSeq` was sent. */
@@ -230,11 +239,13 @@ function modelOutcome(
   fdbSize: number,
   mtus: readonly number[],
   vlans: readonly (PortVlan | null)[],
+  acl: readonly AclRule[],
 ): Outcome {
   const egress = new MemPorts(mtus.length);
   const fwd = new Forwarder({ maxPorts: mtus.length, fdbSize, agingMs: 300_000 }, egress);
   mtus.forEach((mtu, p) => fwd.attach(p, true, mtu));
   vlans.forEach((v, p) => v !== null && fwd.setVlan(p, v));
+  fwd.setAcl(aclTable([...acl].sort(compareRules)));
   const delivered: number[][] = mtus.map(() => []);
   for (const s of sent) {
     for (const e of links) if (e.beforeSeq === s.seq) fwd.setLink(e.port, e.up, e.mtu);
@@ -270,8 +281,42 @@ function modelOutcome(
       .dumpFormatted(sentAt[sentAt.length - 1]!)
       .map((e) => `${e.mac} ${hosts[e.port]!.port} vlan ${e.vlan}`)
       .sort(),
+    aclHits: fwd.aclHitCounts(),
   };
 }
+
+/**
+ * `vswconfig acl add ARGS` for the switch, and the same rule for the model (the k-th rule
+ * has id k + 1, as the switch numbers them; `in HOSTn` names host n's port).
+ */
+function aclRules(hosts: readonly Host[], rules: readonly string[][]): { args: string[][]; model: AclRule[] } {
+  const args = rules.map((r) => r.map((w) => (/^HOST\d$/.test(w) ? hosts[Number(w.slice(4))]!.port : w)));
+  const model = args.map((a, k): AclRule => {
+    const cmd = parseCliArgs(['acl', 'add', ...a], {});
+    assert.ok(cmd.kind === 'run' && cmd.cmd === 'acl-add');
+    const r = cmd.rule;
+    return {
+      id: k + 1,
+      priority: r.priority ?? ACL_DEFAULT_PRIORITY,
+      port: r.in === undefined ? null : hosts.findIndex((h) => h.port === r.in),
+      src: r.src === undefined ? null : parseMacMask(r.src),
+      dst: r.dst === undefined ? null : parseMacMask(r.dst),
+      type: r.type ?? null,
+      vlan: r.vlan ?? null,
+      action: r.action,
+    };
+  });
+  return { args, model };
+}
+
+/** Rules every kind of frame of the sequences meets: see the header. */
+const ACL_RULES: readonly string[][] = [
+  ['src', formatMac(station(2)), 'drop'],
+  ['priority', '40000', 'in', 'HOST1', 'src', '02:d1:ff:00:00:00/ff:ff:ff:ff:ff:f0', 'allow'],
+  ['priority', '100', 'type', '0x8100', 'drop'],
+  ['dst', '01:00:5e:00:00:00/ff:ff:ff:00:00:00', 'vlan', 'untagged', 'drop'],
+  ['priority', '50000', 'vlan', '20', 'src', formatMac(station(5)), 'drop'],
+];
 
 const SEED = Number(process.env.VSWITCH_DIFF_SEED ?? Math.floor(Math.random() * 2 ** 31));
 
@@ -283,7 +328,14 @@ const SEED = Number(process.env.VSWITCH_DIFF_SEED ?? Math.floor(Math.random() * 
  */
 async function differential(
   t: TestContext,
-  opts: { fdbSize: number; stations: number; frames: number; maxChunk?: number; vlans?: { ports: readonly (PortVlan | null)[]; args: readonly (string[] | null)[]; vids: readonly number[] } },
+  opts: {
+    fdbSize: number;
+    stations: number;
+    frames: number;
+    maxChunk?: number;
+    vlans?: { ports: readonly (PortVlan | null)[]; args: readonly (string[] | null)[]; vids: readonly number[] };
+    acl?: readonly string[][];
+  },
 ): Promise<void> {
   const seed = SEED;
   t.diagnostic(`seed ${seed} (rerun with VSWITCH_DIFF_SEED=${seed}), datapath ${DATAPATH}`);
@@ -300,6 +352,11 @@ async function differential(
     const r = lab.vswconfig('vlan', hosts[p]!.port, ...args);
     assert.equal(r.code, 0, `vswconfig vlan ${hosts[p]!.port} ${args.join(' ')}: ${r.stderr}`);
   });
+  const acl = aclRules(hosts, opts.acl ?? []);
+  for (const a of acl.args) {
+    const r = lab.vswconfig('acl', 'add', ...a);
+    assert.equal(r.code, 0, `vswconfig acl add ${a.join(' ')}: ${r.stderr}`);
+  }
   const seq = new Sequence(seed, opts.stations);
   seq.vids = opts.vlans?.vids ?? null;
   const sent = seq.sent;
@@ -343,7 +400,7 @@ async function differential(
     await Promise.all(caps.map((c) => c.stop()));
   }
 
-  const want = modelOutcome(hosts, sent, sentAt, links, opts.fdbSize, mtus, vlans);
+  const want = modelOutcome(hosts, sent, sentAt, links, opts.fdbSize, mtus, vlans, acl.model);
 
   // Deliveries, per frame first: the first few frames that went elsewhere than the core sends them.
   const got: number[][] = hosts.map(() => []);
@@ -386,10 +443,14 @@ async function differential(
     .map((e) => `${e.mac} ${e.port} vlan ${e.vlan}`)
     .sort();
   assert.deepEqual(fdb, want.fdb, `seed ${seed}: FDB`);
+
+  if (acl.args.length > 0) t.diagnostic(`ACL hits per rule, in match order: ${want.aclHits.join(', ')}; acl-drop ${want.drops['acl-drop']}`);
+  const shown = JSON.parse(lab.vswconfig('-j', 'acl', 'show').stdout) as Array<{ hits: number }>;
+  assert.deepEqual(shown.map((r) => r.hits), want.aclHits, `seed ${seed}: ACL hits per rule, in match order`);
 }
 
-test(`the ${DATAPATH} datapath and the forwarding core agree on a random sequence: deliveries, drops, counters, FDB`, (t) =>
-  differential(t, { fdbSize: 1024, stations: 12, frames: 400 }));
+test(`the ${DATAPATH} datapath and the forwarding core agree on a random sequence under ACL rules: deliveries, drops, counters, FDB, rule hits`, (t) =>
+  differential(t, { fdbSize: 1024, stations: 12, frames: 400, acl: ACL_RULES }));
 
 // One frame per chunk, 20 ms apart: the kernel datapath evicts the victim
 // vswitchd named in the same frame, as the core does, but a second new station
@@ -399,7 +460,7 @@ test(`the ${DATAPATH} datapath and the forwarding core agree on frames 20 ms apa
   differential(t, { fdbSize: 16, stations: 40, frames: 200, maxChunk: 1 }));
 
 // Ports with VLAN modes: host 0 access 10, host 1 trunk 10,20, host 2 native-untagged 20 10, host 3 none.
-test(`the ${DATAPATH} datapath and the forwarding core agree with access, trunk and native ports: VLAN drops, per-VLAN floods and FDB, tagging`, (t) =>
+test(`the ${DATAPATH} datapath and the forwarding core agree with access, trunk and native ports and ACL rules: VLAN drops, per-VLAN floods and FDB, tagging, rule hits`, (t) =>
   differential(t, {
     fdbSize: 1024,
     stations: 12,
@@ -414,4 +475,5 @@ test(`the ${DATAPATH} datapath and the forwarding core agree with access, trunk 
       args: [['access', '10'], ['trunk', '10,20'], ['native-untagged', '20', '10'], null],
       vids: [0, 10, 20, 30],
     },
+    acl: ACL_RULES,
   }));

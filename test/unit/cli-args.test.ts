@@ -159,6 +159,23 @@ describe('vswconfig program', () => {
       [['vlan', 'veth1-vsw', 'native-tagged'], /missing native VLAN ID for 'native-tagged'/],
       [['vlan', 'veth1-vsw', 'native-untagged', '10', '0-5'], /VLAN ID 0 out of range/],
       [['vlan', 'veth1-vsw', 'hybrid', '10'], /unknown VLAN mode 'hybrid'/],
+      [['acl'], /missing 'acl' command/],
+      [['acl', 'add'], /missing action for 'acl add'/],
+      [['acl', 'add', 'src', '02:00:00:00:00:01/24', 'drop'], /MAC mask is not a MAC: '24'/],
+      [['acl', 'add', 'dst', '02:00:00:00:01', 'drop'], /not a MAC address: '02:00:00:00:01'/],
+      [['acl', 'add', 'priority', '65536', 'drop'], /priority 65536 out of range 0-65535/],
+      [['acl', 'add', 'priority', 'high', 'drop'], /bad priority 'high'/],
+      [['acl', 'add', 'vlan', '0', 'drop'], /VLAN ID 0 out of range 1-4094/],
+      [['acl', 'add', 'vlan', '4095', 'allow'], /VLAN ID 4095 out of range 1-4094/],
+      [['acl', 'add', 'type', '0x05ff', 'drop'], /ethertype 0x05ff out of range 0x0600-0xffff/],
+      [['acl', 'add', 'type', '0x10000', 'drop'], /ethertype 0x10000 out of range/],
+      [['acl', 'add', 'src'], /missing value for 'src'/],
+      [['acl', 'add', 'drop', 'src', '02:00:00:00:00:01'], /unexpected argument 'src' after 'drop'/],
+      [['acl', 'add', 'proto', 'tcp', 'drop'], /unknown ACL match 'proto'/],
+      [['acl', 'add', 'src', '02:00:00:00:00:01', 'src', '02:00:00:00:00:02', 'drop'], /'src' given twice/],
+      [['acl', 'del'], /missing rule id for 'acl del'/],
+      [['acl', 'del', 'x'], /bad ACL rule id 'x'/],
+      [['acl', 'show', 'y'], /unexpected argument 'y'/],
     ];
     const before = t.connections();
     for (const [args, pattern] of cases) {
@@ -261,6 +278,51 @@ describe('vswconfig program', () => {
     assert.equal(r.status, 2);
     assertOneErrorLine(r, /^vswconfig: veth3-vsw is not a port of the switch$/);
     assert.equal(t.dataplane.calls.length, calls, 'the dataplane was not asked');
+  });
+
+  it('acl: add prints the id, show lists rules in match order, del removes; an unknown port or rule id is one line, exit 2, nothing changed', async () => {
+    if (!t.sw.show().includes('veth1-vsw')) await run(['--socket', t.path, 'add', 'veth1-vsw']);
+    const add = (...args: string[]) => run(['--socket', t.path, 'acl', 'add', ...args]);
+    const a = await add('src', '02:00:00:00:00:01', 'drop');
+    assert.equal(a.status, 0, a.stderr);
+    const b = await add('priority', '40000', 'in', 'veth1-vsw', 'src', '02:00:00:00:00:00/ff:ff:ff:00:00:00', 'type', '0x0800', 'vlan', 'untagged', 'allow');
+    const c = await add('priority', '40000', 'dst', 'ff:ff:ff:ff:ff:ff', 'vlan', '10', 'drop');
+    const [ida, idb, idc] = [a, b, c].map((r) => Number(r.stdout.trim()));
+    assert.ok(ida! < idb! && idb! < idc!, 'ids grow');
+    t.dataplane.aclHitsValue = [5, 0, 7];
+    const shown = await run(['--socket', t.path, 'acl', 'show']);
+    assert.equal(shown.status, 0, shown.stderr);
+    const lines = shown.stdout.trimEnd().split('\n');
+    assert.match(lines[0]!, /^id\s+priority\s+match\s+action\s+hits$/);
+    assert.match(lines[1]!, new RegExp(`^\\s*${idb}\\s+40000\\s+in veth1-vsw src 02:00:00:00:00:00/ff:ff:ff:00:00:00 type 0x0800 vlan untagged\\s+allow\\s+5$`));
+    assert.match(lines[2]!, new RegExp(`^\\s*${idc}\\s+40000\\s+dst ff:ff:ff:ff:ff:ff vlan 10\\s+drop\\s+0$`));
+    assert.match(lines[3]!, new RegExp(`^\\s*${ida}\\s+32768\\s+src 02:00:00:00:00:01\\s+drop\\s+7$`));
+    const j = JSON.parse((await run(['--socket', t.path, '-j', 'acl', 'show'])).stdout);
+    assert.deepEqual(j.map((r: { id: number }) => r.id), [idb, idc, ida]);
+
+    const calls = t.dataplane.calls.length;
+    const r1 = await add('in', 'veth3-vsw', 'drop');
+    assert.equal(r1.status, 2);
+    assertOneErrorLine(r1, /^vswconfig: veth3-vsw is not a port of the switch$/);
+    const r2 = await run(['--socket', t.path, 'acl', 'del', '999']);
+    assert.equal(r2.status, 2);
+    assertOneErrorLine(r2, /^vswconfig: no ACL rule 999$/);
+    assert.equal(t.dataplane.calls.length, calls, 'the dataplane was not asked');
+
+    assert.deepEqual(await run(['--socket', t.path, 'acl', 'del', String(idc)]), { status: 0, stdout: '', stderr: '' });
+    const last = t.dataplane.calls.at(-1)!;
+    assert.ok(last.op === 'setAcl' && last.table.ids.join() === [idb, ida].join(), 'the dataplane has the table without it');
+    for (const id of [ida, idb]) await run(['--socket', t.path, 'acl', 'del', String(id)]);
+  });
+
+  it('acl: the 257th rule is refused with one line, exit 1', async () => {
+    for (let k = 0; k < 256; k++) await t.sw.aclAdd({ action: 'allow' });
+    const r = await run(['--socket', t.path, 'acl', 'add', 'drop']);
+    assert.equal(r.status, 1);
+    assertOneErrorLine(r, /at most 256 ACL rules/);
+    const rules = (await t.sw.aclShow()).rules;
+    assert.equal(rules.length, 256);
+    for (const x of rules) await t.sw.aclDel(x.id);
   });
 
   it('fdb prints one "MAC dev PORT age N" line per entry', async () => {

@@ -50,6 +50,22 @@ describe('control protocol: requests', () => {
     expectProto(JSON.stringify({ ...ask, tag: 5 }), /'tag' and 'trunks' need a 'mode'/, 4);
   });
 
+  it('accepts acl-add, acl-del and acl-show; refuses out-of-range values and a mask that is not a MAC with EPROTO', () => {
+    const add = { v: 1, id: 5, cmd: 'acl-add', priority: 100, in: 'veth1-vsw', src: '02:00:00:00:00:01/ff:ff:ff:00:00:00', dst: 'ff:ff:ff:ff:ff:ff', type: 0x0806, vlan: 'untagged', action: 'drop' };
+    assert.deepEqual(parseRequest(JSON.stringify(add)), { ok: true, request: add });
+    const del = { v: 1, id: 6, cmd: 'acl-del', rule: 3 };
+    assert.deepEqual(parseRequest(JSON.stringify(del)), { ok: true, request: del });
+    const show = { v: 1, id: 7, cmd: 'acl-show' };
+    assert.deepEqual(parseRequest(JSON.stringify(show)), { ok: true, request: show });
+    const bare = { v: 1, id: 5, cmd: 'acl-add', action: 'allow' };
+    expectProto(JSON.stringify({ ...bare, priority: 65536 }), /priority 65536 out of range 0-65535/, 5);
+    expectProto(JSON.stringify({ ...bare, type: 0x5ff }), /ethertype 0x05ff out of range/, 5);
+    expectProto(JSON.stringify({ ...bare, vlan: 4095 }), /VLAN ID 4095 out of range/, 5);
+    expectProto(JSON.stringify({ ...bare, src: '02:00:00:00:00:01/8' }), /MAC mask is not a MAC/, 5);
+    expectProto(JSON.stringify({ ...bare, dst: 'nope' }), /not a MAC address/, 5);
+    expectProto(JSON.stringify({ ...bare, action: 'reject' }), /field 'action'/, 5);
+  });
+
   it('accepts a request given as UTF-8 bytes', () => {
     const r = parseRequest(Buffer.from('{"v":1,"id":9,"cmd":"show"}'));
     assert.equal(r.ok, true);

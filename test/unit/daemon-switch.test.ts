@@ -176,3 +176,53 @@ describe('port registry: an answer after the request timeout', () => {
     assert.deepEqual(registryPorts(t), dataplanePorts(t));
   });
 });
+
+describe('ACL rules in the registry', () => {
+  let t: TestSwitch;
+  beforeEach(async () => {
+    t = await startTestSwitch();
+    await t.sysfs.add('veth1', { ifindex: 51 });
+    await t.sysfs.add('veth2', { ifindex: 52 });
+    await t.sw.add('veth1');
+    await t.sw.add('veth2');
+  });
+  afterEach(async () => t.close());
+
+  /** The ids of the last table handed to the dataplane. */
+  const lastTable = (): number[] => {
+    const c = [...t.dataplane.calls].reverse().find((x) => x.op === 'setAcl');
+    assert.ok(c !== undefined && c.op === 'setAcl');
+    return c.table.ids;
+  };
+
+  it('the dataplane gets the rules sorted by priority (highest first), then by age; the port is its slot', async () => {
+    const a = await t.sw.aclAdd({ action: 'drop' });
+    const b = await t.sw.aclAdd({ priority: 40000, in: 'veth2', action: 'allow' });
+    const c = await t.sw.aclAdd({ action: 'allow' });
+    const d = await t.sw.aclAdd({ priority: 0, action: 'allow' });
+    assert.deepEqual(lastTable(), [b, a, c, d]);
+    const c2 = [...t.dataplane.calls].reverse().find((x) => x.op === 'setAcl');
+    assert.ok(c2?.op === 'setAcl');
+    assert.equal(c2.table.rules[0], 1, 'in veth2: slot 1');
+    assert.deepEqual((await t.sw.aclShow()).rules.map((r) => [r.id, r.in]), [[b, 'veth2'], [a, null], [c, null], [d, null]]);
+  });
+
+  it('a rule on a port is deleted with the port (its slot may be the next port\'s)', async () => {
+    const a = await t.sw.aclAdd({ in: 'veth1', action: 'drop' });
+    const b = await t.sw.aclAdd({ in: 'veth2', action: 'drop' });
+    await t.sw.delete('veth1');
+    await settle();
+    assert.deepEqual(lastTable(), [b]);
+    assert.deepEqual((await t.sw.aclShow()).rules.map((r) => r.id), [b]);
+    t.dataplane.interfaceDeleted(1);
+    await settle();
+    assert.deepEqual(lastTable(), []);
+    assert.ok(a < b);
+  });
+
+  it('an unknown port or rule id is refused and nothing changes', async () => {
+    await assert.rejects(t.sw.aclAdd({ in: 'veth9', action: 'drop' }), vswError('ENOTATTACHED', /veth9 is not a port/));
+    await assert.rejects(t.sw.aclDel(7), vswError('ENOACL', /^no ACL rule 7$/));
+    assert.ok(!t.dataplane.calls.some((c) => c.op === 'setAcl'));
+  });
+});
