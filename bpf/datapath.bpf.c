@@ -349,6 +349,7 @@ struct flood_ctx {
 	__u32 last_ifindex;
 	__u32 vid;
 	__u32 pass;        /* FLOOD_* */
+	__u32 moded;       /* some port has a VLAN mode: else every port carries every VLAN */
 };
 
 static long flood_one(__u32 p, void *data)
@@ -361,7 +362,7 @@ static long flood_one(__u32 p, void *data)
 	struct vsw_port *out = bpf_map_lookup_elem(&ports, &p);
 	if (!out || !(out->flags & VSW_PORT_ATTACHED))
 		return 0;
-	if (!carries(p, f->vid))
+	if (f->moded && !carries(p, f->vid))
 		return 0;
 	if (f->pass != FLOOD_ALL && leaves_untagged(out, f->vid) != (f->pass == FLOOD_UNTAGGED))
 		return 0;
@@ -470,7 +471,7 @@ int vsw_forward(struct __sk_buff *skb)
 			struct vsw_port *out = bpf_map_lookup_elem(&ports, &p);
 			if (!out)
 				return drop(VSW_R_PORT_DOWN);
-			if (!carries(p, vid))
+			if (cfg->vlan_ports && !carries(p, vid))
 				return drop(VSW_R_VLAN_NOT_ALLOWED);
 			if (!should_deliver(skb, &z, out, 0))
 				return TC_ACT_SHOT;
@@ -494,6 +495,7 @@ int vsw_forward(struct __sk_buff *skb)
 	struct flood_ctx f = {
 		.skb = skb, .z = z, .ingress = ingress, .hi = cfg->port_hi, .last = VSW_MAX_PORTS,
 		.vid = vid, .pass = vid == 0 || cfg->vlan_ports == 0 ? FLOOD_ALL : FLOOD_UNTAGGED,
+		.moded = cfg->vlan_ports != 0,
 	};
 	/* With no port in a VLAN mode every port takes the frame as it came: one pass, no change. */
 	if (f.pass != FLOOD_ALL && skb->vlan_present && bpf_skb_vlan_pop(skb) != 0)
