@@ -115,6 +115,14 @@ export interface FdbEntry {
   ageMs: number;
 }
 
+/** Fdb.previewLearn's answer. */
+export interface LearnPreview {
+  kind: 'refresh' | 'move' | 'new' | 'refused';
+  from?: number;
+  victim?: [number, number];
+  victimPort?: number;
+}
+
 export const FDB_DEFAULT_SIZE = 65536;
 export const FDB_DEFAULT_AGING_MS = 300_000;
 export const FDB_DEFAULT_MAX_PORTS = 24;
@@ -288,6 +296,34 @@ export class Fdb {
       i = (i + 1) & mask;
     }
     this.insert(hi, lo, h, i, port, now);
+  }
+
+  /**
+   * What learnHL(hi, lo, port, now) would do, without doing it (for a trace):
+   * `refresh` (already there), `move` (from the port `from`), `new` (a new
+   * entry; `victim` [hi, lo] is the live entry it would evict from a full
+   * table), or `refused` (the port holds its limit). Not for the hot path.
+   */
+  previewLearn(hi: number, lo: number, port: number, now: number): LearnPreview {
+    const tab = this.tab;
+    const rec = this.rec;
+    for (let i = this.hash(hi, lo); ; i = (i + 1) & this.mask) {
+      const e = ~tab[2 * i];
+      if (e < 0) break;
+      if (tab[2 * i + 1] === lo && rec[e * STRIDE + R_HI] === hi) {
+        const old = rec[e * STRIDE + R_PORT];
+        if (old === port) return { kind: 'refresh' };
+        // A dead entry is rebound: a new binding, which takes no room.
+        return this.seenOf(e) + this.agingMs > now ? { kind: 'move', from: old } : { kind: 'new' };
+      }
+    }
+    if (this.portLimit !== 0 && this.portCount[port] >= this.portLimit) {
+      return this.seenOf(this.head[port]) + this.agingMs > now ? { kind: 'refused' } : { kind: 'new' };
+    }
+    if (this.count < this.size) return { kind: 'new' };
+    const v = this.roomVictim(now);
+    if (this.seenOf(v) + this.agingMs <= now) return { kind: 'new' };
+    return { kind: 'new', victim: [rec[v * STRIDE + R_HI], rec[v * STRIDE + R_LO]], victimPort: rec[v * STRIDE + R_PORT] };
   }
 
   private insert(hi: number, lo: number, h: number, i: number, port: number, now: number): void {

@@ -59,6 +59,12 @@
 // the rules in table order; the first that matches counts a hit and decides
 // (ACL_DROP: not learned, not forwarded). With no rule the pass is skipped.
 //
+// Mirrors (mirror.ts): a mirror's output port is off the flood lists and
+// whatever arrives on it is dropped (MIRROR_OUTPUT). In pass 2 each forwarded
+// frame gathers a mask of the mirrors that select it (its ingress port's, then
+// each egress port's it passes should_deliver for), keeps those that select
+// its VLAN, and is copied once to each of their outputs after its deliveries.
+//
 // Counters: drops by Reason; per-port rx/tx frames and bytes. Bytes are wire
 // bytes of the frame without FCS: len, plus 4 when a tag was stripped.
 
@@ -71,6 +77,8 @@ import {
   A_ACTION, A_DST_HI, A_DST_HI_MASK, A_DST_LO, A_DST_LO_MASK, A_PORT, A_SRC_HI, A_SRC_HI_MASK, A_SRC_LO, A_SRC_LO_MASK, A_TYPE, A_VLAN,
   ACL_ANY, ACL_DROP, ACL_STRIDE, ACL_UNTAGGED, type AclTable,
 } from './acl.js';
+import { type MirrorTable, noMirrors } from './mirror.js';
+import { type PipelineView, type Trace, type TraceFrame, traceFrame } from './trace.js';
 import { DEFAULT_PORT_VLAN, fillVlanBitmap, type PortVlan, untaggedVid, VLAN_BITMAP_BYTES, VlanMode, vlanModeNumber } from './vlan.js';
 
 export interface ForwarderOptions {
@@ -90,6 +98,8 @@ export interface ForwarderOptions {
    * refuses after the egress queued them.
    */
   drops?: Float64Array;
+  /** The FDB to learn into; default: a new one from the options above. The kernel datapath's thread passes its table of record. */
+  fdb?: Fdb;
 }
 
 export const DEFAULT_FORWARDER_OPTIONS: Readonly<ForwarderOptions> = Object.freeze({
@@ -120,6 +130,7 @@ const R_PORT_DOWN = Reason.PORT_DOWN;
 const R_VLAN_TAGGED = Reason.VLAN_TAGGED;
 const R_VLAN_NOT_ALLOWED = Reason.VLAN_NOT_ALLOWED;
 const R_ACL_DROP = Reason.ACL_DROP;
+const R_MIRROR_OUTPUT = Reason.MIRROR_OUTPUT;
 const M_DEFAULT = VlanMode.DEFAULT;
 const M_ACCESS = VlanMode.ACCESS;
 const M_TRUNK = VlanMode.TRUNK;
@@ -159,10 +170,15 @@ export class Forwarder {
   private aclRules: Int32Array = new Int32Array(0);
   private aclCount = 0;
   private aclHits = new Float64Array(0);
+  /** Mirrors (mirror.ts): the table in force, whether each port is an output, copies per mirror. */
+  private mirrors: MirrorTable;
+  private mirrorCount = 0;
+  private readonly mirrorOutput: Uint8Array;
+  private mirrorCopies = new Float64Array(0);
 
   constructor(opts: ForwarderOptions, egress: Egress) {
     const { maxPorts, fdbSize, agingMs } = opts;
-    this.fdb = new Fdb({ size: fdbSize, agingMs, maxPorts, portLimit: opts.fdbPortLimit, hashSecret: opts.hashSecret });
+    this.fdb = opts.fdb ?? new Fdb({ size: fdbSize, agingMs, maxPorts, portLimit: opts.fdbPortLimit, hashSecret: opts.hashSecret });
     this.maxPorts = maxPorts;
     this.egress = egress;
     this.drops = opts.drops ?? new Float64Array(REASON_COUNT);
@@ -179,6 +195,8 @@ export class Forwarder {
     this.vlanTag = new Int32Array(maxPorts);
     this.vlanUntagged = new Int32Array(maxPorts);
     this.vlanMembers = new Uint8Array(maxPorts * VLAN_BITMAP_BYTES);
+    this.mirrors = noMirrors(maxPorts);
+    this.mirrorOutput = new Uint8Array(maxPorts);
     for (let p = 0; p < maxPorts; p++) this.setVlanState(p, DEFAULT_PORT_VLAN);
   }
 
@@ -232,6 +250,54 @@ export class Forwarder {
     this.aclRules = table.rules;
     this.aclHits = hits;
     this.aclCount = table.ids.length;
+  }
+
+  /**
+   * Take new mirrors, in force for the next frame; a mirror kept (by name)
+   * keeps its count. An output port loses its FDB entries and leaves the flood
+   * lists: it gets copies only.
+   */
+  setMirrors(table: MirrorTable): void {
+    if (table.ingressMask.length !== this.maxPorts) throw new RangeError(`mirror table for ${table.ingressMask.length} ports, not ${this.maxPorts}`);
+    const old = new Map(this.mirrors.names.map((name, k) => [name, this.mirrorCopies[k]]));
+    const copies = new Float64Array(table.names.length);
+    table.names.forEach((name, k) => (copies[k] = old.get(name) ?? 0));
+    this.mirrors = table;
+    this.mirrorCopies = copies;
+    this.mirrorCount = table.names.length;
+    this.mirrorOutput.fill(0);
+    for (const p of table.outputs) {
+      this.mirrorOutput[p] = 1;
+      this.fdb.flushPort(p);
+    }
+    this.rebuildFloodLists();
+  }
+
+  /** Run a made-up frame through the pipeline without sending it or changing anything (trace.ts). */
+  trace(frame: TraceFrame, now: number): Trace {
+    this.checkPort(frame.ingress);
+    if ((this.state[frame.ingress] & ATTACHED) === 0) throw new RangeError(`port ${frame.ingress} is not attached`);
+    const view: PipelineView = {
+      maxPorts: this.maxPorts,
+      attached: (p) => this.isAttached(p),
+      up: (p) => this.isUp(p),
+      fdb: this.fdb,
+      vlanMode: this.vlanMode,
+      vlanTag: this.vlanTag,
+      vlanUntagged: this.vlanUntagged,
+      vlanMembers: this.vlanMembers,
+      moded: this.modedPorts !== 0,
+      aclIds: this.aclIds,
+      aclRules: this.aclRules,
+      mirrors: this.mirrors,
+      floodList: (p) => this.floodList(p),
+    };
+    return traceFrame(view, frame, now);
+  }
+
+  /** Frames each mirror copied, in the order of the last table. */
+  mirrorCopyCounts(): number[] {
+    return Array.from(this.mirrorCopies);
   }
 
   /** Hits of each rule, in the order of the last table. */
@@ -318,7 +384,7 @@ export class Forwarder {
     for (let ing = 0; ing < n; ing++) {
       let k = 0;
       for (let p = 0; p < n; p++) {
-        if (p !== ing && (this.state[p] & ATTACHED) !== 0) this.floodPorts[ing * n + k++] = p;
+        if (p !== ing && (this.state[p] & ATTACHED) !== 0 && this.mirrorOutput[p] === 0) this.floodPorts[ing * n + k++] = p;
       }
       this.floodLen[ing] = k;
     }
@@ -344,6 +410,18 @@ export class Forwarder {
     const verdict = batch.verdict;
     if (!(ingress >= 0 && ingress < this.maxPorts) || (this.state[ingress] & ATTACHED) === 0) {
       for (let i = 0; i < n; i++) verdict[i] = DROP;
+      return;
+    }
+    if (this.mirrorOutput[ingress] !== 0) {
+      // A mirror's output port only sends copies.
+      let bytes = 0;
+      for (let i = 0; i < n; i++) {
+        verdict[i] = DROP;
+        bytes += batch.vlan[i] === NO_TAG ? batch.len[i] : batch.len[i] + 4;
+      }
+      this.drops[R_MIRROR_OUTPUT] += n;
+      this.rxFrames[ingress] += n;
+      this.rxBytes[ingress] += bytes;
       return;
     }
     const mem = batch.mem;
@@ -447,7 +525,7 @@ export class Forwarder {
     const floodPorts = this.floodPorts;
     const base = ingress * this.maxPorts;
     const floodLen = this.floodLen[ingress];
-    if (this.modedPorts === 0) {
+    if (this.modedPorts === 0 && this.mirrorCount === 0) {
       // No port has a VLAN mode: every port carries every VLAN and a frame leaves as it came.
       for (let i = 0; i < n; i++) {
         const v = verdict[i];
@@ -462,6 +540,8 @@ export class Forwarder {
       }
       return;
     }
+    const mirrorIn = this.mirrorCount === 0 ? 0 : this.mirrors.ingressMask[ingress];
+    const mirrorEg = this.mirrors.egressMask;
     for (let i = 0; i < n; i++) {
       const v = verdict[i];
       if (v < 0 && v !== FLOOD) continue;
@@ -469,12 +549,14 @@ export class Forwarder {
       const vid = vids[i];
       // The tag a tagged egress gives it: VLAN 0 leaves as it came; else 802.1Q, priority kept.
       const tagged = vid === 0 ? tag : TAG_8021Q | vid | (tag !== NO_TAG && (tag & 0xffff0000) === TAG_8021Q ? tag & TAG_PRI : 0);
+      let selected = mirrorIn;
       if (v >= 0) {
         if (!this.carries(v, vid)) {
           drops[R_VLAN_NOT_ALLOWED]++;
         } else if (this.shouldDeliver(v, batch, i, false)) {
           vlan[i] = vid !== 0 && this.vlanUntagged[v] === vid ? NO_TAG : tagged;
           this.send(v, batch, i);
+          selected |= mirrorEg[v];
         }
       } else {
         for (let k = 0; k < floodLen; k++) {
@@ -482,9 +564,24 @@ export class Forwarder {
           if (!this.carries(p, vid) || !this.shouldDeliver(p, batch, i, true)) continue;
           vlan[i] = vid !== 0 && this.vlanUntagged[p] === vid ? NO_TAG : tagged;
           this.send(p, batch, i);
+          selected |= mirrorEg[p];
         }
       }
+      if (selected !== 0) this.mirror(selected, batch, i, vid, tagged);
       vlan[i] = tag;
+    }
+  }
+
+  /** Copy frame i (of VLAN vid) once to the output of each mirror in `selected` that selects vid. */
+  private mirror(selected: number, batch: Batch, i: number, vid: number, tagged: number): void {
+    const m = this.mirrors;
+    for (let k = 0; k < this.mirrorCount; k++) {
+      if ((selected & (1 << k)) === 0) continue;
+      if ((m.vlanBits[k * VLAN_BITMAP_BYTES + (vid >> 3)] & (1 << (vid & 7))) === 0) continue;
+      const out = m.outputs[k];
+      if (!this.shouldDeliver(out, batch, i, true)) continue;
+      batch.vlan[i] = vid !== 0 && this.vlanUntagged[out] === vid ? NO_TAG : tagged;
+      if (this.send(out, batch, i)) this.mirrorCopies[k]++;
     }
   }
 
@@ -506,13 +603,14 @@ export class Forwarder {
     return true;
   }
 
-  private send(port: number, batch: Batch, i: number): void {
+  private send(port: number, batch: Batch, i: number): boolean {
     if (this.egress.transmit(port, batch, i)) {
       this.txFrames[port]++;
       this.txBytes[port] += batch.vlan[i] === NO_TAG ? batch.len[i] : batch.len[i] + 4;
-    } else {
-      this.drops[R_TX_RING_FULL]++;
+      return true;
     }
+    this.drops[R_TX_RING_FULL]++;
+    return false;
   }
 }
 

@@ -26,9 +26,11 @@ export const Reason = {
   VLAN_NOT_ALLOWED: 10,
   /** An ACL rule (acl.ts) dropped it at ingress. */
   ACL_DROP: 11,
+  /** Arrived on a mirror's output port (mirror.ts): that port only sends copies. */
+  MIRROR_OUTPUT: 12,
 } as const;
 
-export const REASON_COUNT = 12;
+export const REASON_COUNT = 13;
 
 /** Names as printed by `vswconfig stats`, indexed by reason. */
 export const REASON_NAMES: readonly string[] = [
@@ -44,4 +46,5 @@ export const REASON_NAMES: readonly string[] = [
   'vlan-tagged',
   'vlan-not-allowed',
   'acl-drop',
+  'mirror-output',
 ];
