@@ -36,6 +36,15 @@
 // visits the ports that take it untagged first, then pushes the 802.1Q tag
 // (priority kept) for the rest. A frame of VLAN 0 leaves as it came. GSO and checksum-offloaded frames are
 // redirected as they are; their MTU check is per segment (bpf_check_mtu).
+//
+// Mirrors (src/core/mirror.ts): a mirror's output port (VSW_PORT_MIRROR_OUT)
+// drops what arrives on it (MIRROR_OUTPUT) and is left out of floods. A
+// forwarded frame gathers the mirrors of its ingress port (mirror_in) and of
+// each egress port that passed should_deliver (mirror_out); after its
+// deliveries and before its last redirect one bpf_loop clones it to the output
+// of each of them that selects its VLAN. The tag of each copy and each egress
+// goes through one state machine (tag_to), so the copies never disturb the
+// tag the frame itself leaves with.
 
 #include <linux/bpf.h>
 #include <linux/if_packet.h>
@@ -114,6 +123,21 @@ struct {
 } acl_hits SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VSW_MIRROR_MAX);
+	__type(key, __u32);
+	__type(value, struct vsw_mirror);
+} mirrors SEC(".maps");
+
+/* mirror_copies[k]: frames mirror k copied (vswitchd carries them over when the set changes) */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VSW_MIRROR_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} mirror_copies SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, VSW_DROP_SLOTS);
 	__type(key, __u32);
@@ -166,6 +190,41 @@ static __always_inline int set_egress_tag(struct __sk_buff *skb, const struct vs
 	}
 	/* A tag still present here is one from the payload the pop moved up: the push puts it back. */
 	return bpf_skb_vlan_push(skb, bpf_htons(ETH_P_8021Q), tci);
+}
+
+/*
+ * Where a frame of a nonzero VLAN stands with its outer tag: as it came, with
+ * the switch's 802.1Q tag taken off (a tag from the payload may have moved up
+ * into the metadata: it is part of the frame), or with the egress tag `tci`.
+ */
+#define TAG_AS_CAME 0
+#define TAG_NONE 1
+#define TAG_SET 2
+
+/* Bring the frame to state `want` (TAG_NONE or TAG_SET). Nonzero when the skb could not be changed. */
+static __always_inline int tag_to(struct __sk_buff *skb, __u32 want, __u16 tci, __u32 *st)
+{
+	if (*st == want)
+		return 0;
+	int r;
+	if (*st == TAG_AS_CAME) {
+		struct vsw_port none = { .vlan_mode = want == TAG_NONE ? VSW_VLAN_ACCESS : VSW_VLAN_TRUNK, .vlan_tag = tci & 0xfff };
+		r = set_egress_tag(skb, &none, tci & 0xfff, tci);
+	} else if (want == TAG_NONE) {
+		r = bpf_skb_vlan_pop(skb);
+	} else {
+		r = bpf_skb_vlan_push(skb, bpf_htons(ETH_P_8021Q), tci);
+	}
+	*st = want;
+	return r;
+}
+
+/* Give the frame the tag it leaves `out` with, from any state; VLAN 0 leaves as it came. */
+static __always_inline int tag_for(struct __sk_buff *skb, const struct vsw_port *out, __u32 vid, __u16 tci, __u32 *st)
+{
+	if (vid == 0)
+		return 0;
+	return tag_to(skb, leaves_untagged(out, vid) ? TAG_NONE : TAG_SET, tci, st);
 }
 
 /* Wire bytes without FCS: the frame, plus a tag the kernel took into metadata. */
@@ -350,6 +409,7 @@ struct flood_ctx {
 	__u32 vid;
 	__u32 pass;        /* FLOOD_* */
 	__u32 moded;       /* some port has a VLAN mode: else every port carries every VLAN */
+	__u32 sel;         /* mirrors selecting a port the flood reached (mirror_out) */
 };
 
 static long flood_one(__u32 p, void *data)
@@ -360,7 +420,7 @@ static long flood_one(__u32 p, void *data)
 	if (p == f->ingress)
 		return 0;
 	struct vsw_port *out = bpf_map_lookup_elem(&ports, &p);
-	if (!out || !(out->flags & VSW_PORT_ATTACHED))
+	if (!out || (out->flags & (VSW_PORT_ATTACHED | VSW_PORT_MIRROR_OUT)) != VSW_PORT_ATTACHED)
 		return 0;
 	if (f->moded && !carries(p, f->vid))
 		return 0;
@@ -368,6 +428,7 @@ static long flood_one(__u32 p, void *data)
 		return 0;
 	if (!should_deliver(f->skb, &f->z, out, 1))
 		return 0;
+	f->sel |= out->mirror_out;
 	if (f->last < VSW_MAX_PORTS) {
 		if (bpf_clone_redirect(f->skb, f->last_ifindex, 0) == 0)
 			count_tx(f->last, wire_len(f->skb));
@@ -377,6 +438,53 @@ static long flood_one(__u32 p, void *data)
 	f->last = p;
 	f->last_ifindex = out->ifindex;
 	return 0;
+}
+
+/* One mirror of a frame's copies (the body of a bpf_loop, verified once whatever the mirror count). */
+struct mirror_ctx {
+	struct __sk_buff *skb;
+	struct vsw_size z;
+	__u32 sel;   /* the mirrors that selected the frame's ports */
+	__u32 count;
+	__u32 vid;
+	__u32 st;    /* TAG_* */
+	__u16 tci;
+};
+
+static long mirror_one(__u32 k, void *data)
+{
+	struct mirror_ctx *m = data;
+	if (k >= m->count || k >= VSW_MIRROR_MAX)
+		return 1;
+	if (!((m->sel >> k) & 1))
+		return 0;
+	struct vsw_mirror *mr = bpf_map_lookup_elem(&mirrors, &k);
+	if (!mr || !((mr->vlans[(m->vid >> 6) & 63] >> (m->vid & 63)) & 1))
+		return 0;
+	__u32 o = mr->out_port;
+	struct vsw_port *out = bpf_map_lookup_elem(&ports, &o);
+	if (!out || !should_deliver(m->skb, &m->z, out, 1))
+		return 0;
+	if (tag_for(m->skb, out, m->vid, m->tci, &m->st) != 0 || bpf_clone_redirect(m->skb, out->ifindex, 0) != 0) {
+		drop(VSW_R_TX_ERROR);
+		return 0;
+	}
+	count_tx(o, wire_len(m->skb));
+	__u64 *n = bpf_map_lookup_elem(&mirror_copies, &k);
+	if (n)
+		*n += 1;
+	return 0;
+}
+
+/* Copy the frame to the mirrors in `sel` that select its VLAN; *st follows the tag. */
+static __always_inline void mirror_frame(struct __sk_buff *skb, const struct vsw_size *z, __u32 sel, const struct vsw_config *cfg,
+					 __u32 vid, __u16 tci, __u32 *st)
+{
+	if (!sel)
+		return;
+	struct mirror_ctx m = { .skb = skb, .z = *z, .sel = sel, .count = cfg->mirrors, .vid = vid, .st = *st, .tci = tci };
+	bpf_loop(VSW_MIRROR_MAX, mirror_one, &m, 0);
+	*st = m.st;
 }
 
 SEC("tc")
@@ -395,6 +503,9 @@ int vsw_forward(struct __sk_buff *skb)
 		rx->rx_frames += 1;
 		rx->rx_bytes += wire_len(skb);
 	}
+	struct vsw_port *in_port = bpf_map_lookup_elem(&ports, &ingress);
+	if (in_port && (in_port->flags & VSW_PORT_MIRROR_OUT))
+		return drop(VSW_R_MIRROR_OUTPUT); /* a mirror's output only sends copies */
 
 	if (skb->len < ETH_HLEN)
 		return drop(VSW_R_RUNT);
@@ -418,7 +529,6 @@ int vsw_forward(struct __sk_buff *skb)
 		return drop(VSW_R_INVALID_SOURCE);
 
 	/* br_allowed_ingress: the VLAN by the port's mode; only an 802.1Q outer tag is a VLAN. */
-	struct vsw_port *in_port = bpf_map_lookup_elem(&ports, &ingress);
 	int q = skb->vlan_present && skb->vlan_proto == bpf_htons(ETH_P_8021Q);
 	__u32 vid = q ? (skb->vlan_tci & 0xfff) : 0;
 	if (in_port && in_port->vlan_mode != VSW_VLAN_DEFAULT) {
@@ -460,6 +570,9 @@ int vsw_forward(struct __sk_buff *skb)
 	__u64 now = bpf_ktime_get_ns();
 	learn(src | ((__u64)vid << 48), ingress, in_port ? in_port->flags : 0, now, cfg);
 	struct vsw_size z = frame_size(skb, cfg);
+	/* Mirrors selecting the frame: its ingress port's, then each egress port's. */
+	__u32 sel = cfg->mirrors && in_port ? in_port->mirror_in : 0;
+	__u32 st = TAG_AS_CAME;
 
 	if (!(dst & (1ULL << 40))) {
 		__u64 key = dst | ((__u64)vid << 48);
@@ -469,13 +582,21 @@ int vsw_forward(struct __sk_buff *skb)
 			if (p == ingress)
 				return drop(VSW_R_SAME_PORT);
 			struct vsw_port *out = bpf_map_lookup_elem(&ports, &p);
+			int ok = 0;
 			if (!out)
-				return drop(VSW_R_PORT_DOWN);
-			if (cfg->vlan_ports && !carries(p, vid))
-				return drop(VSW_R_VLAN_NOT_ALLOWED);
-			if (!should_deliver(skb, &z, out, 0))
+				drop(VSW_R_PORT_DOWN);
+			else if (cfg->vlan_ports && !carries(p, vid))
+				drop(VSW_R_VLAN_NOT_ALLOWED);
+			else
+				ok = should_deliver(skb, &z, out, 0);
+			if (!ok || !out) {
+				/* Not delivered: the ingress port's mirrors still copy it. */
+				mirror_frame(skb, &z, sel, cfg, vid, tci, &st);
 				return TC_ACT_SHOT;
-			if (set_egress_tag(skb, out, vid, tci) != 0)
+			}
+			if (cfg->mirrors)
+				mirror_frame(skb, &z, sel | out->mirror_out, cfg, vid, tci, &st);
+			if (tag_for(skb, out, vid, tci, &st) != 0)
 				return drop(VSW_R_TX_ERROR);
 			count_tx(p, wire_len(skb));
 			if (to_peer(skb, out, dst)) {
@@ -498,7 +619,7 @@ int vsw_forward(struct __sk_buff *skb)
 		.moded = cfg->vlan_ports != 0,
 	};
 	/* With no port in a VLAN mode every port takes the frame as it came: one pass, no change. */
-	if (f.pass != FLOOD_ALL && skb->vlan_present && bpf_skb_vlan_pop(skb) != 0)
+	if (f.pass != FLOOD_ALL && tag_to(skb, TAG_NONE, tci, &st) != 0)
 		return drop(VSW_R_TX_ERROR);
 	bpf_loop(VSW_MAX_PORTS, flood_one, &f, 0);
 	if (f.pass != FLOOD_ALL) {
@@ -510,10 +631,17 @@ int vsw_forward(struct __sk_buff *skb)
 				drop(VSW_R_TX_ERROR);
 			f.last = VSW_MAX_PORTS;
 		}
-		if (bpf_skb_vlan_push(skb, bpf_htons(ETH_P_8021Q), tci) != 0)
+		if (tag_to(skb, TAG_SET, tci, &st) != 0)
 			return drop(VSW_R_TX_ERROR);
 		f.pass = FLOOD_TAGGED;
 		bpf_loop(VSW_MAX_PORTS, flood_one, &f, 0);
+	}
+	if (cfg->mirrors) {
+		__u32 last_st = st;
+		mirror_frame(skb, &z, sel | f.sel, cfg, vid, tci, &st);
+		/* The last port takes the frame as its pass left it. */
+		if (vid != 0 && last_st != TAG_AS_CAME && tag_to(skb, last_st, tci, &st) != 0)
+			return drop(VSW_R_TX_ERROR);
 	}
 	if (f.last >= VSW_MAX_PORTS)
 		return TC_ACT_SHOT; /* nowhere to go: not a drop, as in the core */

@@ -12,6 +12,7 @@
 #define VSW_PORT_UP 2
 #define VSW_PORT_LIMITED 4 /* holds --fdb-port-limit entries: a new station is left to vswitchd */
 #define VSW_PORT_PEER 8    /* a veth whose peer is in another netns: peer_mac, peer_mtu are set */
+#define VSW_PORT_MIRROR_OUT 16 /* a mirror's output: gets copies only, what arrives is dropped */
 
 /* ports[port].vlan_mode (src/core/vlan.ts VlanMode) */
 #define VSW_VLAN_DEFAULT 0
@@ -27,8 +28,10 @@ struct vsw_port {
 	__u16 vlan_mode; /* VSW_VLAN_* */
 	__u16 vlan_tag;  /* the access or native VLAN */
 	__u32 peer_mtu;  /* VSW_PORT_PEER: the veth peer's MTU */
-	__u32 pad;
+	__u32 mirror_in; /* bit k: mirror k copies the frames entering here */
 	__u64 peer_mac;  /* VSW_PORT_PEER: the veth peer's MAC (48 bits, no VLAN) */
+	__u32 mirror_out; /* bit k: mirror k copies the frames leaving here */
+	__u32 pad;
 };
 
 /* vlans[port]: bit v (of word v / 64) set when the port carries VLAN v */
@@ -46,6 +49,16 @@ struct vsw_config {
 			     fair eviction, chosen by vswitchd); 0 when none, or once taken */
 	__u32 vlan_ports; /* ports with a VLAN mode: while 0 every frame leaves as it came */
 	__u32 acl_rules;  /* rules in force: acl[0 .. acl_rules - 1], in match order */
+	__u32 mirrors;    /* mirrors in force: mirrors[0 .. mirrors - 1] */
+	__u32 pad;
+};
+
+/* mirrors[k]: the k-th mirror (src/core/mirror.ts MirrorTable) */
+#define VSW_MIRROR_MAX 32
+struct vsw_mirror {
+	__u32 out_port;  /* the output port's slot */
+	__u32 pad;
+	__u64 vlans[64]; /* bit v (of word v / 64): frames of VLAN v are copied */
 };
 
 /* acl[k]: the k-th rule in match order (src/core/acl.ts AclTable) */
@@ -105,6 +118,7 @@ struct vsw_port_counters {
 #define VSW_R_VLAN_TAGGED 9
 #define VSW_R_VLAN_NOT_ALLOWED 10
 #define VSW_R_ACL_DROP 11
+#define VSW_R_MIRROR_OUTPUT 12
 #define VSW_R_EVENTS_LOST 15 /* not a frame drop: learn events the ring had no room for */
 #define VSW_DROP_SLOTS 16
 

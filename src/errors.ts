@@ -12,6 +12,8 @@ export type ErrorCode =
   | 'EPORTLIMIT' // the switch has its maximum number of ports
   | 'ENOACL' // no ACL rule has that id
   | 'EACLFULL' // the switch holds its maximum number of ACL rules
+  | 'EMIRROR' // a mirror that cannot be: its name is taken, its output is selected or another mirror's, too many
+  | 'ENOMIRROR' // no mirror has that name
   | 'ENOTRUNNING' // no daemon answers on the socket
   | 'EACCES' // permission denied
   | 'ESYSCALL' // a system call failed

@@ -26,7 +26,15 @@
 //   → {"v":1,"id":10,"cmd":"acl-add","src":"02:00:00:00:00:01/ff:ff:ff:00:00:00","vlan":"untagged","action":"drop"}
 //   ← {"v":1,"id":10,"ok":true,"result":{"id":1}}
 //
-// Commands: add / delete (ifname), show, fdb, stats (no arguments), vlan, acl-*. Anything
+// mirror-add (name, output, select-ingress/-egress ports, select-vlans: each
+// list optional), mirror-del (name), mirror-show (with the frames each copied):
+//
+//   → {"v":1,"id":11,"cmd":"mirror-add","name":"span","output":"veth4-vsw","selectIngress":["veth1-vsw"],"selectVlans":[[10,10]]}
+//
+// trace (in, and optional src, dst, vlan, type) answers with each stage of the
+// pipeline for that made-up frame (core/trace.ts), ports named.
+//
+// Commands: add / delete (ifname), show, fdb, stats (no arguments), vlan, acl-*, mirror-*, trace. Anything
 // else — bad JSON, another version, an unknown command or field, a line longer
 // than MAX_LINE_BYTES — is answered with code EPROTO (and the server then
 // closes the connection).
@@ -35,6 +43,7 @@ import { z } from 'zod';
 import type { ErrorCode } from '../errors.js';
 import { ifnameProblem } from './ifname.js';
 import { ethertypeProblem, parseMacMask, priorityProblem } from '../core/acl.js';
+import { mirrorNameProblem } from '../core/mirror.js';
 import { portVlanProblem, VID_MAX, vidProblem } from '../core/vlan.js';
 
 export { ifnameProblem, MAX_IFNAME_BYTES } from './ifname.js';
@@ -55,6 +64,8 @@ const ERROR_CODES = [
   'EPORTLIMIT',
   'ENOACL',
   'EACLFULL',
+  'EMIRROR',
+  'ENOMIRROR',
   'ENOTRUNNING',
   'EACCES',
   'ESYSCALL',
@@ -72,6 +83,16 @@ export const ifnameSchema = z.string().superRefine((s, ctx) => {
 });
 
 const idSchema = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+const vidRangesSchema = z.array(z.tuple([z.number().int(), z.number().int()])).max(VID_MAX);
+
+/** What is wrong with a MAC address (no mask), or null. */
+function macProblem(m: string): string | null {
+  try {
+    return parseMacMask(m).mask === 0xffffffffffff && !m.includes('/') ? null : `not a MAC address: '${m}'`;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
 const v = z.literal(PROTOCOL_VERSION);
 
 export const requestSchema = z.discriminatedUnion('cmd', [
@@ -108,7 +129,47 @@ export const requestSchema = z.discriminatedUnion('cmd', [
     .strict(),
   z.object({ v, id: idSchema, cmd: z.literal('acl-del'), rule: idSchema }).strict(),
   z.object({ v, id: idSchema, cmd: z.literal('acl-show') }).strict(),
+  z
+    .object({
+      v,
+      id: idSchema,
+      cmd: z.literal('mirror-add'),
+      name: z.string().max(64),
+      output: ifnameSchema,
+      selectIngress: z.array(ifnameSchema).max(1024).optional(),
+      selectEgress: z.array(ifnameSchema).max(1024).optional(),
+      selectVlans: vidRangesSchema.optional(),
+    })
+    .strict(),
+  z.object({ v, id: idSchema, cmd: z.literal('mirror-del'), name: z.string().max(64) }).strict(),
+  z.object({ v, id: idSchema, cmd: z.literal('mirror-show') }).strict(),
+  z
+    .object({
+      v,
+      id: idSchema,
+      cmd: z.literal('trace'),
+      in: ifnameSchema,
+      src: z.string().max(64).optional(),
+      dst: z.string().max(64).optional(),
+      vlan: z.number().int().optional(),
+      type: z.number().optional(),
+    })
+    .strict(),
 ]).superRefine((r, ctx) => {
+  const report = (p: string | null): void => {
+    if (p !== null) ctx.addIssue({ code: z.ZodIssueCode.custom, message: p });
+  };
+  if (r.cmd === 'mirror-add') {
+    report(mirrorNameProblem(r.name));
+    for (const [lo, hi] of r.selectVlans ?? []) report(vidProblem(lo) ?? vidProblem(hi) ?? (lo > hi ? `reversed VLAN range ${lo}-${hi}` : null));
+    return;
+  }
+  if (r.cmd === 'trace') {
+    report(r.type === undefined ? null : ethertypeProblem(r.type));
+    report(r.vlan === undefined ? null : vidProblem(r.vlan));
+    for (const m of [r.src, r.dst]) report(m === undefined ? null : macProblem(m));
+    return;
+  }
   if (r.cmd === 'acl-add') {
     const problems = [
       r.priority === undefined ? null : priorityProblem(r.priority),
@@ -140,7 +201,11 @@ export type Request = z.infer<typeof requestSchema>;
 export type Command = Request['cmd'];
 /** An acl-add request's rule (checked: every value in range, MACs parse). */
 export type AclAddRequest = Omit<Extract<Request, { cmd: 'acl-add' }>, 'v' | 'id' | 'cmd'>;
-export const COMMANDS: readonly Command[] = ['add', 'delete', 'show', 'fdb', 'stats', 'vlan', 'acl-add', 'acl-del', 'acl-show'];
+/** A mirror-add request's mirror (checked: name, VLAN ranges). */
+export type MirrorAddRequest = Omit<Extract<Request, { cmd: 'mirror-add' }>, 'v' | 'id' | 'cmd'>;
+/** A trace request's frame (checked: MACs, VID, ethertype). */
+export type TraceRequest = Omit<Extract<Request, { cmd: 'trace' }>, 'v' | 'id' | 'cmd'>;
+export const COMMANDS: readonly Command[] = ['add', 'delete', 'show', 'fdb', 'stats', 'vlan', 'acl-add', 'acl-del', 'acl-show', 'mirror-add', 'mirror-del', 'mirror-show', 'trace'];
 
 // ---- results ----------------------------------------------------------------
 
@@ -219,6 +284,44 @@ export type AclRuleResult = z.infer<typeof aclRuleResultSchema>;
 export const aclShowResultSchema = z.object({ rules: z.array(aclRuleResultSchema) });
 export type AclShowResult = z.infer<typeof aclShowResultSchema>;
 
+/** One mirror as `mirror show` lists it. */
+export const mirrorResultSchema = z.object({
+  name: z.string(),
+  output: z.string(),
+  selectIngress: z.array(z.string()),
+  selectEgress: z.array(z.string()),
+  selectVlans: z.array(z.tuple([count, count])).nullable(),
+  copies: count,
+});
+export type MirrorResult = z.infer<typeof mirrorResultSchema>;
+export const mirrorShowResultSchema = z.object({ mirrors: z.array(mirrorResultSchema) });
+export type MirrorShowResult = z.infer<typeof mirrorShowResultSchema>;
+
+/** A trace (core/trace.ts) with ports named and MACs written out. */
+const tagSchema = count.nullable();
+export const traceResultSchema = z.object({
+  frame: z.object({ in: z.string(), src: z.string(), dst: z.string(), vlan: count.nullable(), type: count }),
+  ingress: z.object({ port: z.string(), mode: z.string(), mirrorOutput: z.boolean() }),
+  validation: z.object({ drop: z.string() }).nullable(),
+  vlan: z.object({ vid: count, why: z.string(), drop: z.string().optional() }).nullable(),
+  acl: z.object({ rule: count.nullable(), action: z.enum(['allow', 'drop']), rules: count }).nullable(),
+  learn: z
+    .object({
+      kind: z.enum(['refresh', 'move', 'new', 'refused']),
+      from: z.string().optional(),
+      evicts: z.object({ mac: z.string(), vlan: count, port: z.string() }).optional(),
+    })
+    .nullable(),
+  lookup: z.object({ kind: z.enum(['group', 'hit', 'miss', 'aged']), port: z.string().optional() }).nullable(),
+  egress: z.array(z.object({ port: z.string(), tag: tagSchema, skipped: z.string().optional() })),
+  mirrors: z.array(z.object({ mirror: z.string(), output: z.string(), tag: tagSchema, skipped: z.string().optional() })),
+  verdict: z.union([
+    z.object({ action: z.literal('forward'), ports: z.array(z.string()) }),
+    z.object({ action: z.literal('drop'), reason: z.string() }),
+  ]),
+});
+export type TraceResult = z.infer<typeof traceResultSchema>;
+
 export type NamedPortStats = z.infer<typeof namedPortStatsSchema>;
 export type StatsResult = z.infer<typeof statsResultSchema>;
 
@@ -233,6 +336,10 @@ export interface ResultOf {
   'acl-add': { id: number };
   'acl-del': null;
   'acl-show': AclShowResult;
+  'mirror-add': null;
+  'mirror-del': null;
+  'mirror-show': MirrorShowResult;
+  trace: TraceResult;
 }
 
 /** What the last (for most commands the only) reply line carries, by command. */
@@ -246,6 +353,10 @@ export const resultSchemas = {
   'acl-add': z.object({ id: count }),
   'acl-del': z.null(),
   'acl-show': aclShowResultSchema,
+  'mirror-add': z.null(),
+  'mirror-del': z.null(),
+  'mirror-show': mirrorShowResultSchema,
+  trace: traceResultSchema,
 } as const;
 
 // ---- replies ----------------------------------------------------------------

@@ -9,6 +9,8 @@ import { writeSync } from 'node:fs';
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { DataplaneTimeoutError, VswError } from '../errors.js';
 import type { AclTable } from '../core/acl.js';
+import type { MirrorTable } from '../core/mirror.js';
+import type { Trace, TraceFrame } from '../core/trace.js';
 import type { PortVlan } from '../core/vlan.js';
 import type { Dataplane } from './dataplane.js';
 import type { FdbDump } from './fdb-dump.js';
@@ -100,6 +102,18 @@ export class WorkerDataplane extends EventEmitter implements Dataplane {
 
   async aclHits(): Promise<number[]> {
     return (await this.request({ op: 'aclHits' })) as number[];
+  }
+
+  async setMirrors(table: MirrorTable): Promise<void> {
+    await this.request({ op: 'mirrors', table });
+  }
+
+  async mirrorCopies(): Promise<number[]> {
+    return (await this.request({ op: 'mirrorCopies' })) as number[];
+  }
+
+  async trace(frame: TraceFrame): Promise<Trace> {
+    return (await this.request({ op: 'trace', frame })) as Trace;
   }
 
   async fdb(): Promise<FdbDump> {

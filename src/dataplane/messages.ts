@@ -3,6 +3,8 @@
 // Events are sent by the worker unasked (link changes, interfaces gone, logs).
 
 import type { AclTable } from '../core/acl.js';
+import type { MirrorTable } from '../core/mirror.js';
+import type { TraceFrame } from '../core/trace.js';
 import type { PortVlan } from '../core/vlan.js';
 import type { ErrorCode } from '../errors.js';
 
@@ -30,6 +32,12 @@ export type Request =
   | { id: number; op: 'acl'; table: AclTable }
   /** Answered with the hits of each rule of the last table, in its order. */
   | { id: number; op: 'aclHits' }
+  /** The whole set of mirrors (core/mirror.ts): applies to the next frame; mirrors kept by name keep their counts. */
+  | { id: number; op: 'mirrors'; table: MirrorTable }
+  /** Answered with the frames each mirror of the last table copied, in its order. */
+  | { id: number; op: 'mirrorCopies' }
+  /** Answered with the Trace (core/trace.ts) of a made-up frame; nothing is sent or changed. */
+  | { id: number; op: 'trace'; frame: TraceFrame }
   /** Answered with an FdbDump (fdb-dump.ts). */
   | { id: number; op: 'fdb' }
   | { id: number; op: 'stats' }

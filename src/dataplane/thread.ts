@@ -6,6 +6,8 @@
 import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import type { Fdb } from '../core/fdb.js';
 import type { AclTable } from '../core/acl.js';
+import type { MirrorTable } from '../core/mirror.js';
+import type { Trace, TraceFrame } from '../core/trace.js';
 import type { PortVlan } from '../core/vlan.js';
 import { REASON_COUNT, REASON_NAMES } from '../core/reasons.js';
 import { SyscallError, VswError } from '../errors.js';
@@ -42,6 +44,9 @@ export interface RequestTarget {
   setVlan(port: number, vlan: PortVlan): void;
   setAcl(table: AclTable): void;
   aclHits(): number[];
+  setMirrors(table: MirrorTable): void;
+  mirrorCopies(): number[];
+  trace(frame: TraceFrame): Trace;
   fdbDump(): unknown;
   stats(): Stats;
   /** Stop after this round of requests (stopping is true from then on). */
@@ -61,6 +66,12 @@ function handle(t: RequestTarget, req: Request): unknown {
       return t.setAcl(req.table);
     case 'aclHits':
       return t.aclHits();
+    case 'mirrors':
+      return t.setMirrors(req.table);
+    case 'mirrorCopies':
+      return t.mirrorCopies();
+    case 'trace':
+      return t.trace(req.frame);
     case 'fdb':
       return t.fdbDump();
     case 'stats':

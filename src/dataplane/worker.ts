@@ -19,6 +19,8 @@ import type { MessagePort } from 'node:worker_threads';
 import { Batch } from '../core/batch.js';
 import { Forwarder } from '../core/forwarder.js';
 import type { AclTable } from '../core/acl.js';
+import type { MirrorTable } from '../core/mirror.js';
+import type { Trace, TraceFrame } from '../core/trace.js';
 import type { PortVlan } from '../core/vlan.js';
 import { readLinkStateSync } from '../control/sysfs.js';
 import { REASON_COUNT } from '../core/reasons.js';
@@ -223,6 +225,19 @@ class DataplaneWorker implements LinkOwner {
 
   aclHits(): number[] {
     return this.fwd.aclHitCounts();
+  }
+
+  setMirrors(table: MirrorTable): void {
+    this.fwd.setMirrors(table);
+  }
+
+  mirrorCopies(): number[] {
+    return this.fwd.mirrorCopyCounts();
+  }
+
+  /** The forwarder's clock is performance.now(), as in the loop. */
+  trace(frame: TraceFrame): Trace {
+    return this.fwd.trace(frame, performance.now());
   }
 
   removePort(port: number): void {

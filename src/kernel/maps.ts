@@ -14,6 +14,10 @@ export const PORT_UP = 2;
 export const PORT_LIMITED = 4;
 /** A veth whose peer is in another netns: known unicast for the peer's MAC enters it directly (bpf_redirect_peer). */
 export const PORT_PEER = 8;
+/** A mirror's output port: gets copies only; what arrives on it is dropped. */
+export const PORT_MIRROR_OUT = 16;
+/** Mirrors the program holds (VSW_MIRROR_MAX). */
+export const KERNEL_MAX_MIRRORS = 32;
 const DROP_SLOTS = 16;
 /** drops[15]: learn events lost for want of room on the ring (not a frame drop). */
 export const EVENTS_LOST_SLOT = 15;
@@ -31,6 +35,21 @@ export interface PortCounters {
   txBytes: number;
 }
 
+/** ports[port] as struct vsw_port. */
+export interface PortEntry {
+  ifindex: number;
+  flags: number;
+  mtu: number;
+  vlanMode: number;
+  vlanTag: number;
+  /** PORT_PEER: the veth peer's MAC and MTU. */
+  peer: { mac: number; mtu: number } | null;
+  mirrorIn: number;
+  mirrorOut: number;
+}
+
+export const NO_PORT: Readonly<PortEntry> = Object.freeze({ ifindex: 0, flags: 0, mtu: 0, vlanMode: 0, vlanTag: 0, peer: null, mirrorIn: 0, mirrorOut: 0 });
+
 export class DatapathMaps {
   readonly ports: number;
   readonly portOf: number;
@@ -40,6 +59,9 @@ export class DatapathMaps {
   readonly vlans: number;
   readonly acl: number;
   private readonly aclHitsFd: number;
+  private readonly mirrors: number;
+  private readonly mirrorCopiesFd: number;
+  private readonly mirrorVal = new Uint8Array(8 + VLAN_BITMAP_BYTES);
   private readonly ruleVal = new Uint8Array(48);
   private readonly ruleView = new DataView(this.ruleVal.buffer);
   readonly ringBytes = RING_BYTES;
@@ -52,9 +74,9 @@ export class DatapathMaps {
   private readonly k8 = new DataView(this.key8.buffer);
   private readonly val16 = new Uint8Array(16);
   private readonly v16 = new DataView(this.val16.buffer);
-  private readonly portVal = new Uint8Array(32);
+  private readonly portVal = new Uint8Array(40);
   private readonly portView = new DataView(this.portVal.buffer);
-  private readonly cfg = new Uint8Array(40);
+  private readonly cfg = new Uint8Array(48);
   private readonly cfgView = new DataView(this.cfg.buffer);
   private readonly perCpuPort: Uint8Array;
   private readonly perCpuDrop: Uint8Array;
@@ -68,6 +90,8 @@ export class DatapathMaps {
     this.vlans = obj.mapFd('vlans');
     this.acl = obj.mapFd('acl');
     this.aclHitsFd = obj.mapFd('acl_hits');
+    this.mirrors = obj.mapFd('mirrors');
+    this.mirrorCopiesFd = obj.mapFd('mirror_copies');
     this.portCounters = obj.mapFd('port_counters');
     this.drops = obj.mapFd('drops');
     this.perCpuPort = new Uint8Array(32 * this.cpus);
@@ -91,29 +115,47 @@ export class DatapathMaps {
     return this.key4;
   }
 
-  /**
-   * ports[port] = { ifindex, flags, mtu, vlan_mode, vlan_tag, peer_mtu, peer_mac }
-   * (the peer's only with PORT_PEER, else 0).
-   */
-  setPort(
-    port: number,
-    ifindex: number,
-    flags: number,
-    mtu: number,
-    vlanMode = 0,
-    vlanTag = 0,
-    peer?: { mac: number; mtu: number },
-  ): void {
+  /** ports[port] = { ifindex, flags, mtu, vlan_mode, vlan_tag, peer_mtu, mirror_in, peer_mac, mirror_out }. */
+  setPort(port: number, e: Readonly<PortEntry>): void {
     const v = this.portView;
-    v.setUint32(0, ifindex, true);
-    v.setUint32(4, flags, true);
-    v.setUint32(8, mtu, true);
-    v.setUint16(12, vlanMode, true);
-    v.setUint16(14, vlanTag, true);
-    v.setUint32(16, peer?.mtu ?? 0, true);
-    v.setUint32(20, 0, true);
-    v.setBigUint64(24, BigInt(peer?.mac ?? 0), true);
+    v.setUint32(0, e.ifindex, true);
+    v.setUint32(4, e.flags, true);
+    v.setUint32(8, e.mtu, true);
+    v.setUint16(12, e.vlanMode, true);
+    v.setUint16(14, e.vlanTag, true);
+    v.setUint32(16, e.peer?.mtu ?? 0, true);
+    v.setUint32(20, e.mirrorIn >>> 0, true);
+    v.setBigUint64(24, BigInt(e.peer?.mac ?? 0), true);
+    v.setUint32(32, e.mirrorOut >>> 0, true);
+    v.setUint32(36, 0, true);
     mapUpdate(this.ports, this.portKey(port), this.portVal, BPF_ANY, 'ports');
+  }
+
+  /** mirrors[k] = { out_port, vlans }: the output's slot and the selected VLANs (VLAN_BITMAP_BYTES). */
+  setMirror(k: number, outPort: number, vlanBits: Uint8Array): void {
+    if (k >= KERNEL_MAX_MIRRORS) throw new RangeError(`the kernel holds at most ${KERNEL_MAX_MIRRORS} mirrors`);
+    new DataView(this.mirrorVal.buffer).setUint32(0, outPort, true);
+    this.mirrorVal.set(vlanBits, 8);
+    mapUpdate(this.mirrors, this.portKey(k), this.mirrorVal, BPF_ANY, 'mirrors');
+  }
+
+  /** mirror_copies[k], summed over CPUs. */
+  mirrorCopies(k: number): number {
+    return this.perCpuSum(this.mirrorCopiesFd, k, 'mirror_copies');
+  }
+
+  resetMirrorCopies(k: number): void {
+    this.perCpuDrop.fill(0);
+    mapUpdate(this.mirrorCopiesFd, this.portKey(k), this.perCpuDrop, BPF_ANY, 'mirror_copies');
+  }
+
+  /** A per-CPU u64 slot, summed. */
+  private perCpuSum(fd: number, k: number, name: string): number {
+    if (!mapLookup(fd, this.portKey(k), this.perCpuDrop, name)) return 0;
+    const v = new DataView(this.perCpuDrop.buffer);
+    let sum = 0;
+    for (let c = 0; c < this.cpus; c++) sum += Number(v.getBigUint64(c * 8, true));
+    return sum;
   }
 
   /** vlans[port] = the port's membership bitmap (VLAN_BITMAP_BYTES, bit v of byte v >> 3). */
@@ -139,7 +181,7 @@ export class DatapathMaps {
    * port, their smallest MTU, and the FDB key (VID << 48 | MAC) a new station
    * costs while the table is full (0: none), and how many ports have a VLAN mode.
    */
-  setConfig(c: { agingMs: number; refreshMs: number; portHi: number; minMtu: number; victim: bigint; vlanPorts: number; aclRules: number }): void {
+  setConfig(c: { agingMs: number; refreshMs: number; portHi: number; minMtu: number; victim: bigint; vlanPorts: number; aclRules: number; mirrors: number }): void {
     const v = this.cfgView;
     v.setBigUint64(0, BigInt(c.agingMs) * 1_000_000n, true);
     v.setBigUint64(8, BigInt(c.refreshMs) * 1_000_000n, true);
@@ -148,6 +190,8 @@ export class DatapathMaps {
     v.setBigUint64(24, BigInt.asUintN(64, c.victim), true);
     v.setUint32(32, c.vlanPorts, true);
     v.setUint32(36, c.aclRules, true);
+    v.setUint32(40, c.mirrors, true);
+    v.setUint32(44, 0, true);
     this.k4.setUint32(0, 0, true);
     mapUpdate(this.config, this.key4, this.cfg, BPF_ANY, 'config');
   }
@@ -174,11 +218,7 @@ export class DatapathMaps {
 
   /** acl_hits[k], summed over CPUs. */
   aclHits(k: number): number {
-    if (!mapLookup(this.aclHitsFd, this.portKey(k), this.perCpuDrop, 'acl_hits')) return 0;
-    const v = new DataView(this.perCpuDrop.buffer);
-    let sum = 0;
-    for (let c = 0; c < this.cpus; c++) sum += Number(v.getBigUint64(c * 8, true));
-    return sum;
+    return this.perCpuSum(this.aclHitsFd, k, 'acl_hits');
   }
 
   resetAclHits(k: number): void {

@@ -18,6 +18,11 @@
 //              time as absent, so a late deletion never forwards to a stale port.
 //   acl        the rules in match order in acl[], their count in config;
 //              hits per rule per CPU in acl_hits, summed on `aclHits`
+//   mirrors    each mirror's output and VLANs in mirrors[], the masks of the
+//              mirrors selecting each port in ports[], their count in config
+//   trace      a Forwarder (the specification, src/core) kept in step with
+//              every port, VLAN, ACL and mirror change and sharing the Fdb:
+//              `vswconfig trace` runs on it (core/trace.ts); it never sees a frame
 //   counters   per-CPU maps, summed on `stats`
 //
 // One poll() loop over the wake-up eventfd (control requests), rtnetlink and
@@ -27,6 +32,9 @@ import type { MessagePort } from 'node:worker_threads';
 import { readLinkStateSync } from '../control/sysfs.js';
 import { ACL_MAX_RULES, type AclTable } from '../core/acl.js';
 import { Fdb, FDB_GRANULARITY_MS } from '../core/fdb.js';
+import { Forwarder } from '../core/forwarder.js';
+import { type MirrorTable, noMirrors } from '../core/mirror.js';
+import type { Trace, TraceFrame } from '../core/trace.js';
 import { DEFAULT_PORT_VLAN, fillVlanBitmap, type PortVlan, VLAN_BITMAP_BYTES, vlanModeNumber } from '../core/vlan.js';
 import { VswError } from '../errors.js';
 import { BPF_TCX_INGRESS, BpfObject, linkCreate } from '../native/libbpf.js';
@@ -39,7 +47,7 @@ import { LinkMonitor, type LinkOwner } from '../dataplane/link-monitor.js';
 import { openRtnetlink, type VethPeer, vethPeerElsewhere } from '../dataplane/rtnetlink.js';
 import { DATAPATH_OBJECT_PATH } from './object.js';
 import { LEARNED, LearnRing, type LearnSink } from './learn-ring.js';
-import { DatapathMaps, KERNEL_MAX_PORTS, PORT_ATTACHED, PORT_LIMITED, PORT_PEER, PORT_UP } from './maps.js';
+import { DatapathMaps, KERNEL_MAX_MIRRORS, KERNEL_MAX_PORTS, NO_PORT, PORT_ATTACHED, PORT_LIMITED, PORT_MIRROR_OUT, PORT_PEER, PORT_UP } from './maps.js';
 
 const NFDS = 3; // eventfd, rtnetlink, events ring
 
@@ -54,6 +62,8 @@ class KernelWorker implements LearnSink, LinkOwner {
   private readonly ring: LearnRing;
   private readonly progFd: number;
   private readonly fdb: Fdb;
+  /** The specification, for traces: same ports, modes, rules, mirrors and FDB; it forwards nothing. */
+  private readonly spec: Forwarder;
   private readonly wakeFd: number;
   private readonly links: LinkMonitor;
   /** RTM_GETLINK requests (is a port a veth with its peer elsewhere). */
@@ -73,7 +83,10 @@ class KernelWorker implements LearnSink, LinkOwner {
   /** Per port: its veth peer in another netns (VSW_PORT_PEER), or null. */
   private readonly peer: Array<VethPeer | null>;
   /** config[0] as last written; victim -1 means the kernel may hold another than we think. */
-  private readonly cfg = { agingMs: 0, refreshMs: 0, portHi: 0, minMtu: 0xffffffff, victim: 0n, vlanPorts: 0, aclRules: 0 };
+  private readonly cfg = { agingMs: 0, refreshMs: 0, portHi: 0, minMtu: 0xffffffff, victim: 0n, vlanPorts: 0, aclRules: 0, mirrors: 0 };
+  /** The mirrors in force, and the copies each had before it got its slot (mirror_copies counts from there). */
+  private mirrorSet: MirrorTable;
+  private mirrorBase: number[] = [];
   /** The ACL's rule ids in acl[] order, and the hits each had before it got its slot (acl_hits counts from there). */
   private aclIds: number[] = [];
   private aclBase: number[] = [];
@@ -124,6 +137,9 @@ class KernelWorker implements LearnSink, LinkOwner {
       hashSecret: options.hashSecret,
     });
     this.fdb.onRemove = (hi, lo) => this.maps.deleteFdb(hi, lo);
+    const noEgress = { transmit: () => false };
+    this.spec = new Forwarder({ maxPorts: n, fdbSize: options.fdbSize, agingMs: options.agingMs, fdb: this.fdb }, noEgress);
+    this.mirrorSet = noMirrors(n);
     this.wakeFd = libc.eventfd(0, libc.EFD_NONBLOCK | libc.EFD_CLOEXEC);
     this.links = new LinkMonitor();
     this.rtnl = openRtnetlink();
@@ -215,14 +231,63 @@ class KernelWorker implements LearnSink, LinkOwner {
     const flags =
       PORT_ATTACHED | (this.up[port] ? PORT_UP : 0) | (this.limited[port] ? PORT_LIMITED : 0) | (peer ? PORT_PEER : 0);
     const v = this.vlan[port];
-    this.maps.setPort(port, this.ifindex[port], flags, this.mtu[port], vlanModeNumber(v), v.tag, peer ?? undefined);
+    const m = this.mirrorSet;
+    this.maps.setPort(port, {
+      ifindex: this.ifindex[port],
+      flags: flags | (m.outputs.includes(port) ? PORT_MIRROR_OUT : 0),
+      mtu: this.mtu[port],
+      vlanMode: vlanModeNumber(v),
+      vlanTag: v.tag,
+      peer,
+      mirrorIn: m.ingressMask[port],
+      mirrorOut: m.egressMask[port],
+    });
+  }
+
+  /**
+   * Each mirror's output and VLANs go into mirrors[] first, then every port's
+   * masks and output flag, then the count into config: a frame sees a whole
+   * mirror or none. A mirror kept (by name) keeps its count. An output port
+   * loses its FDB entries (the spec's setMirrors flushes the shared Fdb, which
+   * deletes them from the kernel's map).
+   */
+  setMirrors(table: MirrorTable): void {
+    const n = table.names.length;
+    if (n > KERNEL_MAX_MIRRORS) throw new VswError('EUSAGE', `the kernel datapath holds at most ${KERNEL_MAX_MIRRORS} mirrors`);
+    const copies = this.mirrorCopies();
+    const old = new Map(this.mirrorSet.names.map((name, k) => [name, copies[k]!]));
+    if (n < this.cfg.mirrors) {
+      this.cfg.mirrors = n; // fewer first: no frame reads a slot being rewritten
+      this.maps.setConfig(this.cfg);
+    }
+    for (let k = 0; k < n; k++) {
+      this.maps.setMirror(k, table.outputs[k], table.vlanBits.subarray(k * VLAN_BITMAP_BYTES, (k + 1) * VLAN_BITMAP_BYTES));
+      this.maps.resetMirrorCopies(k);
+    }
+    this.mirrorSet = table;
+    this.mirrorBase = table.names.map((name) => old.get(name) ?? 0);
+    for (let p = 0; p < this.options.maxPorts; p++) if (this.linkFdOf[p] >= 0) this.writePort(p);
+    this.cfg.mirrors = n;
+    this.maps.setConfig(this.cfg);
+    this.spec.setMirrors(table);
+    this.syncLearnControls();
+  }
+
+  mirrorCopies(): number[] {
+    return this.mirrorSet.names.map((_, k) => this.mirrorBase[k]! + this.maps.mirrorCopies(k));
+  }
+
+  /** The FDB as of the last learn event the kernel sent. */
+  trace(frame: TraceFrame): Trace {
+    this.ring.drain(this);
+    return this.spec.trace(frame, monotonicMs());
   }
 
   /** The port's VLAN mode: written before its entries are flushed, so the next frame has it. */
   setVlan(port: number, v: PortVlan): void {
     if (port < 0 || port >= this.options.maxPorts || this.linkFdOf[port] < 0) throw new VswError('ENOTATTACHED', `port ${port} is not attached`);
     this.writeVlan(port, v);
-    this.fdb.flushPort(port);
+    this.spec.setVlan(port, v); // flushes the port's entries from the shared Fdb
     this.syncLearnControls(); // the table has room again: no victim to name
   }
 
@@ -244,6 +309,7 @@ class KernelWorker implements LearnSink, LinkOwner {
     this.aclBase = table.ids.map((id) => old.get(id) ?? 0);
     this.cfg.aclRules = n;
     this.maps.setConfig(this.cfg);
+    this.spec.setAcl(table);
   }
 
   aclHits(): number[] {
@@ -335,6 +401,7 @@ class KernelWorker implements LearnSink, LinkOwner {
       this.maps.setPortOf(ifindex, port);
       this.updateConfig();
       this.linkFdOf[port] = linkCreate(this.progFd, ifindex, BPF_TCX_INGRESS, `tcx ingress of ${ifname}`);
+      this.spec.attach(port, link.up, link.mtu);
     } catch (err) {
       this.ifindex[port] = -1;
       this.peer[port] = null;
@@ -357,7 +424,7 @@ class KernelWorker implements LearnSink, LinkOwner {
     this.ifindex[port] = -1;
     this.clearPortMaps(port, ifindex);
     this.writeVlan(port, DEFAULT_PORT_VLAN); // the slot's next port has no mode
-    this.fdb.flushPort(port);
+    this.spec.detach(port); // flushes the port's entries from the shared Fdb
     this.up[port] = 0;
     this.peer[port] = null;
     this.syncLearnControls();
@@ -367,7 +434,7 @@ class KernelWorker implements LearnSink, LinkOwner {
   }
 
   private clearPortMaps(port: number, ifindex: number): void {
-    this.maps.setPort(port, 0, 0, 0);
+    this.maps.setPort(port, NO_PORT);
     try {
       this.maps.deletePortOf(ifindex);
     } catch {
@@ -423,10 +490,8 @@ class KernelWorker implements LearnSink, LinkOwner {
     this.up[port] = up ? 1 : 0;
     this.mtu[port] = mtu;
     this.writePort(port);
-    if (!up && wasUp) {
-      this.fdb.flushPort(port);
-      this.syncLearnControls();
-    }
+    this.spec.setLink(port, up, mtu); // down: flushes the port's entries from the shared Fdb
+    if (!up && wasUp) this.syncLearnControls();
     if (mtuChanged) this.updateConfig();
     emit({ event: 'link', port, up, mtu });
   }
