@@ -34,8 +34,8 @@
 import { z } from 'zod';
 import type { ErrorCode } from '../errors.js';
 import { ifnameProblem } from './ifname.js';
-import { ethertypeProblem, parseMacMask, priorityProblem } from '../core/acl.js';
-import { portVlanProblem, VID_MAX, vidProblem } from '../core/vlan.js';
+import { aclRuleProblems } from '../core/acl.js';
+import { portVlanProblem, VID_MAX } from '../core/vlan.js';
 
 export { ifnameProblem, MAX_IFNAME_BYTES } from './ifname.js';
 
@@ -110,21 +110,7 @@ export const requestSchema = z.discriminatedUnion('cmd', [
   z.object({ v, id: idSchema, cmd: z.literal('acl-show') }).strict(),
 ]).superRefine((r, ctx) => {
   if (r.cmd === 'acl-add') {
-    const problems = [
-      r.priority === undefined ? null : priorityProblem(r.priority),
-      r.type === undefined ? null : ethertypeProblem(r.type),
-      r.vlan === undefined || r.vlan === 'untagged' ? null : vidProblem(r.vlan),
-      ...[r.src, r.dst].map((m) => {
-        if (m === undefined) return null;
-        try {
-          parseMacMask(m);
-          return null;
-        } catch (err) {
-          return (err as Error).message;
-        }
-      }),
-    ];
-    for (const p of problems) if (p !== null) ctx.addIssue({ code: z.ZodIssueCode.custom, message: p });
+    for (const [, p] of aclRuleProblems(r)) ctx.addIssue({ code: z.ZodIssueCode.custom, message: p });
     return;
   }
   if (r.cmd !== 'vlan') return;
