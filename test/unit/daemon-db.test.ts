@@ -234,6 +234,18 @@ describe('db: the registry keeps it', () => {
     assert.deepEqual(after.acl.rules.map((r) => r.id), [4, 1, 5]);
   });
 
+  it('restore: a port now held by a bridge is logged and dropped, as a missing one', async () => {
+    await t.sysfs.add('br0', { ifindex: 70, kind: 'bridge' });
+    await t.sysfs.add('eth9', { ifindex: 71, master: 'br0' });
+    writeFileSync(path, JSON.stringify(sampleWith((d) => d.ports.unshift({ ifname: 'eth9', vlan: { mode: 'default', tag: 0, trunks: null } }))));
+    const db = new Db(path);
+    await t.sw.restore(db.load(), path);
+    t.sw.record(db);
+    assert.deepEqual(t.sw.show(), ['veth1', 'veth2', 'veth3']);
+    assert.match(t.logs.join('\n'), new RegExp(`port eth9 dropped from ${path}: eth9 is a port of bridge br0`));
+    assert.deepEqual(file(), SAMPLE);
+  });
+
   it('a restore writes nothing until record; stopping (detachAll) keeps the file', async () => {
     writeFileSync(path, JSON.stringify(SAMPLE));
     const db = new Db(path);
