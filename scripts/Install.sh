@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Start vswitchd in the background and wait until it answers.
 #   sudo scripts/Install.sh [VSWITCHD OPTIONS...]
-# Env: VSWITCH_SOCKET (control socket, default /run/vswitch/vswitchd.sock).
+# Env: VSWITCH_SOCKET (control socket, default /run/vswitch/vswitchd.sock),
+#      VSWITCH_DB (the configuration kept across restarts, default /var/lib/vswitch/db.json).
 # Writes the daemon's pid to SOCKET.pid and its log beside the socket
 # (/run/vswitch/vswitchd.log by default).
 set -euo pipefail
@@ -15,6 +16,7 @@ case "$SOCKET" in
   *) LOG=$SOCKET.log ;;
 esac
 VSWCONFIG=("$ROOT/bin/vswconfig" --socket "$SOCKET")
+DB=${VSWITCH_DB:-/var/lib/vswitch/db.json}
 
 die() { echo "Install.sh: $*" >&2; exit 1; }
 
@@ -37,7 +39,7 @@ mkdir -p "$RUNDIR"
 # setsid: its own session, so the daemon outlives this shell and its terminal.
 # In a non-interactive shell the child is no group leader, so setsid execs in
 # place and $! is the daemon's pid (node replaces env and nohup too).
-setsid nohup "$ROOT/bin/vswitchd" --socket "$SOCKET" "$@" </dev/null >"$LOG" 2>&1 &
+setsid nohup "$ROOT/bin/vswitchd" --socket "$SOCKET" --db "$DB" "$@" </dev/null >"$LOG" 2>&1 &
 pid=$!
 echo "$pid" >"$PIDFILE"
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Stop the vswitchd started by Install.sh: SIGTERM (it detaches every port and
-# removes its socket), wait up to 10 s, then SIGKILL.
+# removes its socket), wait up to 10 s, then SIGKILL. The configuration file
+# (Install.sh's --db) stays: the next Install.sh starts the same switch.
 # Env: VSWITCH_SOCKET (control socket, default /run/vswitch/vswitchd.sock).
 set -euo pipefail
 

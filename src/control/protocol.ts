@@ -42,7 +42,7 @@
 import { z } from 'zod';
 import type { ErrorCode } from '../errors.js';
 import { ifnameProblem } from './ifname.js';
-import { ethertypeProblem, parseMacMask, priorityProblem } from '../core/acl.js';
+import { aclRuleProblems, ethertypeProblem, parseMacMask } from '../core/acl.js';
 import { mirrorNameProblem } from '../core/mirror.js';
 import { portVlanProblem, VID_MAX, vidProblem } from '../core/vlan.js';
 
@@ -171,21 +171,7 @@ export const requestSchema = z.discriminatedUnion('cmd', [
     return;
   }
   if (r.cmd === 'acl-add') {
-    const problems = [
-      r.priority === undefined ? null : priorityProblem(r.priority),
-      r.type === undefined ? null : ethertypeProblem(r.type),
-      r.vlan === undefined || r.vlan === 'untagged' ? null : vidProblem(r.vlan),
-      ...[r.src, r.dst].map((m) => {
-        if (m === undefined) return null;
-        try {
-          parseMacMask(m);
-          return null;
-        } catch (err) {
-          return (err as Error).message;
-        }
-      }),
-    ];
-    for (const p of problems) if (p !== null) ctx.addIssue({ code: z.ZodIssueCode.custom, message: p });
+    for (const [, p] of aclRuleProblems(r)) ctx.addIssue({ code: z.ZodIssueCode.custom, message: p });
     return;
   }
   if (r.cmd !== 'vlan') return;

@@ -16,7 +16,7 @@
 //          untagged: the frame arrived with no tag at all
 
 import { formatMac, parseMac } from './mac.js';
-import { parseVid } from './vlan.js';
+import { parseVid, vidProblem } from './vlan.js';
 
 export const ACL_DEFAULT_PRIORITY = 32768;
 export const ACL_PRIORITY_MAX = 65535;
@@ -144,6 +144,35 @@ export function parsePriority(s: string): number {
   const problem = priorityProblem(p);
   if (problem !== null) throw new RangeError(problem);
   return p;
+}
+
+/**
+ * The problems of a rule's values, by field (priority, type, vlan, src, dst);
+ * absent fields (undefined or null) have none. The protocol and the saved
+ * configuration (daemon/db.ts) both check rules with it.
+ */
+export function aclRuleProblems(r: {
+  priority?: number | null;
+  type?: number | null;
+  vlan?: number | 'untagged' | null;
+  src?: string | null;
+  dst?: string | null;
+}): Array<[field: string, problem: string]> {
+  const out: Array<[string, string]> = [];
+  const check = (field: string, p: string | null): void => void (p !== null && out.push([field, p]));
+  if (r.priority != null) check('priority', priorityProblem(r.priority));
+  if (r.type != null) check('type', ethertypeProblem(r.type));
+  if (r.vlan != null && r.vlan !== 'untagged') check('vlan', vidProblem(r.vlan));
+  for (const field of ['src', 'dst'] as const) {
+    const m = r[field];
+    if (m == null) continue;
+    try {
+      parseMacMask(m);
+    } catch (err) {
+      check(field, (err as Error).message);
+    }
+  }
+  return out;
 }
 
 /** `VID` (1-4094) or `untagged`. */

@@ -31,6 +31,8 @@ Runs the switch in the foreground (as root) and serves vswconfig on a Unix socke
 
 options:
   --socket PATH          control socket (default ${DEFAULT_SOCKET_PATH})
+  --db PATH              keep the configuration (ports, VLAN modes, ACL) in PATH and apply it at
+                         start (default: none, nothing is kept)
   --max-ports N          most ports the switch takes, ${LIMITS.maxPorts[0]}..${LIMITS.maxPorts[1]} (default ${DEFAULTS.maxPorts})
   --aging-time SECONDS   forget a MAC address not seen for this long, ${LIMITS.agingSeconds[0]}..${LIMITS.agingSeconds[1]} (default ${DEFAULTS.agingSeconds})
   --fdb-size N           most MAC addresses remembered, ${LIMITS.fdbSize[0]}..${LIMITS.fdbSize[1]} (default ${DEFAULTS.fdbSize})
@@ -52,6 +54,8 @@ export const DATAPATHS: readonly DatapathKind[] = ['kernel', 'user'];
 
 export interface DaemonConfig {
   socket: string;
+  /** The configuration file (--db); undefined: nothing is kept. */
+  db?: string;
   /** undefined: kernel where the kernel allows it, else user. */
   datapath?: DatapathKind;
   maxPorts: number;
@@ -117,6 +121,10 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonCommand {
       const value = takeValue('a path');
       if (value === '') throw new UsageError("option '--socket' needs a non-empty path");
       config.socket = value;
+    } else if (name === '--db') {
+      const value = takeValue('a path');
+      if (value === '') throw new UsageError("option '--db' needs a non-empty path");
+      config.db = value;
     } else if (name === '--datapath') {
       const value = takeValue('kernel or user');
       if (!(DATAPATHS as readonly string[]).includes(value)) {

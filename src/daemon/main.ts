@@ -23,6 +23,7 @@ import {
   type DaemonCommand,
 } from './args.js';
 import { errorText, log } from './log.js';
+import { Db, type DbConfig, DbError } from './db.js';
 import { PortLocks } from './port-lock.js';
 import { Switch } from './switch.js';
 
@@ -70,6 +71,16 @@ async function main(argv: readonly string[]): Promise<void> {
   // Fail fast, before starting the dataplane, if another daemon answers.
   if (await probeSocket(config.socket)) die(`another vswitchd is already running on ${config.socket}`, 1);
 
+  // The whole saved configuration is checked before anything is changed.
+  const db = config.db === undefined ? null : new Db(resolve(config.db));
+  let saved: DbConfig | null = null;
+  try {
+    saved = db?.load() ?? null;
+  } catch (err) {
+    if (err instanceof DbError) die(err.message, 1);
+    throw err;
+  }
+
   // A new FDB hash secret per process: senders cannot tell which MACs collide.
   const opts = dataplaneOptions(config, randomBytes(4).readUInt32LE(0));
   const portLimit = opts.fdbPortLimit === 0 ? 'none' : String(opts.fdbPortLimit);
@@ -110,6 +121,15 @@ async function main(argv: readonly string[]): Promise<void> {
   const stale = locks.sweep();
   if (stale > 0) log(`removed ${stale} stale port lock file(s) left by a daemon that crashed`);
   const sw = new Switch({ dataplane, datapath, maxPorts: config.maxPorts, log, locks });
+  if (db !== null && saved !== null) {
+    try {
+      await sw.restore(saved, db.path);
+    } catch (err) {
+      log(`cannot apply ${db.path}: ${errorText(err)}`);
+      process.exit(1);
+    }
+    sw.record(db);
+  }
   server = new ControlServer({ path: config.socket, handler: switchHandler(sw), log });
   try {
     await server.start();

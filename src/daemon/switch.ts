@@ -10,6 +10,12 @@
 // The registry follows the dataplane: an interface renamed keeps its port
 // under the new name, and an add or delete the dataplane finishes after the
 // request timed out is applied when its answer comes.
+//
+// With a configuration file (record(), db.ts), a change is written to it
+// before the dataplane is asked, as ovsdb commits before Open vSwitch
+// reconfigures: a change the file cannot take is refused and nothing changes.
+// Once the dataplane has answered (or a port went away, or was renamed) the
+// file is written again if the switch now differs from it.
 
 import { ACL_DEFAULT_PRIORITY, ACL_MAX_RULES, type AclRule, aclTable, compareRules, formatMacMask, parseMacMask } from '../core/acl.js';
 import { formatMac } from '../core/mac.js';
@@ -20,7 +26,8 @@ import type { Stats } from '../dataplane/messages.js';
 import { DataplaneTimeoutError, InUseError, VswError } from '../errors.js';
 import type { AclAddRequest, AclShowResult, FdbEntry, StatsResult, VlanResult } from '../control/protocol.js';
 import { interfaceHolder, isEthernet, isLoopback, readInterface, SYSFS_NET } from '../control/sysfs.js';
-import type { Logger } from './log.js';
+import { type DbConfig, type DbRule, type Db, DB_VERSION } from './db.js';
+import { errorText, type Logger } from './log.js';
 import type { PortLock, PortLocks } from './port-lock.js';
 
 export interface Port {
@@ -68,6 +75,8 @@ export class Switch {
   /** The ACL in match order (core/acl.ts), as the dataplane has it. */
   private acl: AclRule[] = [];
   private nextAclId = 1;
+  /** Where the configuration is kept; null: nowhere (no --db, during restore, shutting down). */
+  private db: Db | null = null;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   private readonly listeners: Array<[string, (...args: any[]) => void]> = [];
 
@@ -125,6 +134,7 @@ export class Switch {
   private forget(port: Port): void {
     this.ports = this.ports.filter((p) => p !== port);
     this.release(port.index);
+    this.persist();
     // A rule on the port goes with it: its slot may be the next port's.
     if (this.acl.some((r) => r.port === port.index)) {
       const kept = this.acl.filter((r) => r.port !== port.index);
@@ -158,6 +168,7 @@ export class Switch {
     if (entry === undefined || typeof ev.ifname !== 'string' || entry.ifname === ev.ifname) return;
     this.log(`port ${entry.ifname} renamed to ${ev.ifname}`);
     entry.ifname = ev.ifname;
+    this.persist();
   }
 
   private lowestFreeIndex(): number {
@@ -185,6 +196,14 @@ export class Switch {
     if (index < 0) throw new VswError('EPORTLIMIT', `the switch already has ${this.maxPorts} ports (the limit)`);
     // The last check, and the only one that takes something: given back below if the add fails.
     this.held.set(index, this.locks.claim(ifname, info.ifindex));
+    const doc = this.configuration();
+    doc.ports.push({ ifname, vlan: { ...DEFAULT_PORT_VLAN } });
+    try {
+      this.commit(doc);
+    } catch (err) {
+      this.release(index);
+      throw err;
+    }
 
     const slot: PendingAdd = { ifname, ifindex: info.ifindex, gone: false };
     this.pending.set(index, slot);
@@ -201,6 +220,7 @@ export class Switch {
       }
       this.pending.delete(index);
       this.release(index);
+      this.persist();
       throw err;
     }
     this.addAnswered(index, slot, true, false);
@@ -221,11 +241,16 @@ export class Switch {
       this.ports.push({ index, ifname: slot.ifname, ifindex: slot.ifindex, vlan: DEFAULT_PORT_VLAN });
       this.log(`port ${slot.ifname} added${when}`);
     }
+    this.persist();
   }
 
   async delete(ifname: string): Promise<void> {
     const port = this.byName(ifname);
     if (!port) throw new VswError('ENOTATTACHED', `${ifname} is not a port of the switch`);
+    const doc = this.configuration();
+    doc.ports = doc.ports.filter((p) => p.ifname !== ifname);
+    doc.acl.rules = doc.acl.rules.filter((r) => r.in !== ifname);
+    this.commit(doc);
     try {
       await this.dataplane.removePort(port.index);
     } catch (err) {
@@ -238,6 +263,7 @@ export class Switch {
           `the dataplane did not answer in time while deleting ${ifname}; the port is deleted if it finishes later (see 'vswconfig show')`,
         );
       }
+      this.persist();
       throw err;
     }
     this.deleteAnswered(port, true, false);
@@ -248,6 +274,7 @@ export class Switch {
     const when = late ? ' (the dataplane answered after the timeout)' : '';
     if (!ok) {
       this.log(`port ${port.ifname} not deleted${when}`);
+      this.persist();
       return;
     }
     this.forget(port);
@@ -256,6 +283,8 @@ export class Switch {
 
   /** Detach every port, last added first (on shutdown). Errors are logged, not thrown. */
   async detachAll(): Promise<void> {
+    // Stopping is no change of configuration: the file keeps the ports.
+    this.db = null;
     for (const port of [...this.ports].reverse()) {
       try {
         await this.dataplane.removePort(port.index);
@@ -275,6 +304,9 @@ export class Switch {
     const port = this.byName(ifname);
     if (!port) throw new VswError('ENOTATTACHED', `${ifname} is not a port of the switch`);
     if (set !== null) {
+      const doc = this.configuration();
+      doc.ports.find((p) => p.ifname === ifname)!.vlan = set;
+      this.commit(doc);
       try {
         await this.dataplane.setVlan(port.index, set);
       } catch (err) {
@@ -282,12 +314,15 @@ export class Switch {
           void err.late.then((ok) => {
             if (ok) port.vlan = set;
             this.log(`port ${port.ifname} vlan ${ok ? 'set' : 'not set'} (the dataplane answered after the timeout)`);
+            this.persist();
           });
           throw new VswError('ETIMEDOUT', `the dataplane did not answer in time while setting the VLAN mode of ${ifname}; see 'vswconfig vlan ${ifname}'`);
         }
+        this.persist();
         throw err;
       }
       port.vlan = set;
+      this.persist();
       this.log(`port ${port.ifname} vlan ${set.mode}${set.tag ? ` ${set.tag}` : ''}`);
     }
     return { ifname: port.ifname, mode: port.vlan.mode, tag: port.vlan.tag, trunks: port.vlan.trunks };
@@ -315,15 +350,19 @@ export class Switch {
       vlan: r.vlan ?? null,
       action: r.action,
     };
-    await this.pushAcl([...this.acl, rule].sort(compareRules));
+    const rules = [...this.acl, rule].sort(compareRules);
+    this.commit(this.configuration(rules, this.nextAclId + 1));
     this.nextAclId++;
+    await this.pushAcl(rules);
     this.log(`acl ${rule.id} added`);
     return rule.id;
   }
 
   async aclDel(id: number): Promise<void> {
     if (!this.acl.some((r) => r.id === id)) throw new VswError('ENOACL', `no ACL rule ${id}`);
-    await this.pushAcl(this.acl.filter((r) => r.id !== id));
+    const rules = this.acl.filter((r) => r.id !== id);
+    this.commit(this.configuration(rules));
+    await this.pushAcl(rules);
     this.log(`acl ${id} deleted`);
   }
 
@@ -356,12 +395,109 @@ export class Switch {
         void err.late.then((ok) => {
           if (ok) this.acl = rules;
           this.log(`acl ${ok ? 'changed' : 'not changed'} (the dataplane answered after the timeout)`);
+          this.persist();
         });
         throw new VswError('ETIMEDOUT', "the dataplane did not answer in time while changing the ACL; see 'vswconfig acl show'");
       }
+      this.persist();
       throw err;
     }
     this.acl = rules;
+    this.persist();
+  }
+
+  /**
+   * The configuration as the file keeps it: the ports in order, and `rules`
+   * (default: the ACL) named by port; a rule whose port has gone goes too.
+   */
+  configuration(rules: readonly AclRule[] = this.acl, nextId = this.nextAclId): DbConfig {
+    const names: (string | undefined)[] = [];
+    for (const p of this.ports) names[p.index] = p.ifname;
+    const kept: DbRule[] = [];
+    for (const r of rules) {
+      const name = r.port === null ? null : names[r.port];
+      if (name === undefined) continue;
+      kept.push({
+        id: r.id,
+        priority: r.priority,
+        in: name,
+        src: r.src === null ? null : formatMacMask(r.src),
+        dst: r.dst === null ? null : formatMacMask(r.dst),
+        type: r.type,
+        vlan: r.vlan,
+        action: r.action,
+      });
+    }
+    return {
+      version: DB_VERSION,
+      ports: this.ports.map((p) => ({ ifname: p.ifname, vlan: { mode: p.vlan.mode, tag: p.vlan.tag, trunks: p.vlan.trunks } })),
+      acl: { nextId, rules: kept },
+    };
+  }
+
+  /** Write `doc` before the change it holds; the change is refused if it cannot be written. */
+  private commit(doc: DbConfig): void {
+    if (this.db === null) return;
+    try {
+      this.db.save(doc);
+    } catch (err) {
+      throw new VswError('ESYSCALL', `cannot save the configuration to ${this.db.path} (${errorText(err)}); nothing changed`);
+    }
+  }
+
+  /** Write what the switch now is, if the file differs; a failure is logged (the change is made). */
+  private persist(): void {
+    if (this.db === null) return;
+    try {
+      this.db.save(this.configuration());
+    } catch (err) {
+      this.log(`configuration not saved to ${this.db.path}: ${errorText(err)}`);
+    }
+  }
+
+  /**
+   * Apply a saved configuration to this new switch as the commands would: the
+   * ports in order with their VLAN modes, then the ACL with its ids. A port
+   * that cannot be added (its interface is missing or in use, …) is logged
+   * and left out, and so are the rules on it. Nothing is written (see record).
+   */
+  async restore(saved: DbConfig, from: string): Promise<void> {
+    for (const p of saved.ports) {
+      try {
+        await this.add(p.ifname);
+        if (p.vlan.mode !== 'default') await this.vlan(p.ifname, p.vlan);
+      } catch (err) {
+        this.log(`port ${p.ifname} dropped from ${from}: ${errorText(err)}`);
+        // Not without its VLAN mode: the port would carry every VLAN.
+        if (this.byName(p.ifname)) await this.delete(p.ifname).catch((e: unknown) => this.log(`port ${p.ifname}: ${errorText(e)}`));
+      }
+    }
+    const rules: AclRule[] = [];
+    for (const r of saved.acl.rules) {
+      const port = r.in === null ? null : this.byName(r.in)?.index;
+      if (port === undefined) {
+        this.log(`acl ${r.id} dropped from ${from}: its port ${r.in} was dropped`);
+        continue;
+      }
+      rules.push({
+        id: r.id,
+        priority: r.priority,
+        port,
+        src: r.src === null ? null : parseMacMask(r.src),
+        dst: r.dst === null ? null : parseMacMask(r.dst),
+        type: r.type,
+        vlan: r.vlan,
+        action: r.action,
+      });
+    }
+    if (rules.length > 0) await this.pushAcl(rules.sort(compareRules));
+    this.nextAclId = saved.acl.nextId;
+  }
+
+  /** From now on keep the configuration in `db`; writes it now if the switch differs from it. */
+  record(db: Db): void {
+    this.db = db;
+    this.persist();
   }
 
   /** Port names, in the order they were added. */

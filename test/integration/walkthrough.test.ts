@@ -13,7 +13,8 @@ import { Lab, ROOT } from '../helpers/lab.js';
 
 const lab = new Lab();
 const P = lab.prefix;
-const env = { ...process.env, VSW_PREFIX: P, VSWITCH_SOCKET: lab.socket };
+// VSWITCH_DB: Install.sh's configuration file in the run's directory, not the machine's.
+const env = { ...process.env, VSW_PREFIX: P, VSWITCH_SOCKET: lab.socket, VSWITCH_DB: join(lab.dir, 'db.json') };
 
 /** Pids of processes whose command line names this run's socket (a vswitchd left running). */
 function daemonsOnSocket(): number[] {
@@ -77,6 +78,9 @@ test('walkthrough.sh installs, builds 4 hosts, answers 12 of 12 pings, and remov
     assert.match(out, new RegExp(`^${P}veth${i}@\\S+\\s+UP\\s+192\\.168\\.100\\.10${i}/24`, 'm'), report);
   }
   assert.ok(existsSync(join(lab.dir, 'vswitchd.log')), 'Install.sh did not put its log beside VSWITCH_SOCKET');
+  // Install.sh keeps the configuration in VSWITCH_DB and Uninstall.sh leaves it; the ports left with the walkthrough.
+  const db = JSON.parse(readFileSync(join(lab.dir, 'db.json'), 'utf8')) as { version: number; ports: unknown[] };
+  assert.deepEqual([db.version, db.ports], [1, []], 'the configuration file Install.sh passed with --db');
   assert.match(out, /^walkthrough: 12 of 12 pings answered$/m, report);
   assert.match(out, /^vswitch is uninstalled\.$/m, report);
   // Every learned address of the four hosts was shown on one of this run's ports.

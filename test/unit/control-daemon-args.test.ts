@@ -58,10 +58,12 @@ describe('vswitchd arguments', () => {
       '--tx-ring-frames',
       '32',
       '--spin-us=0',
+      '--db',
+      '/var/lib/x/db.json',
     ]);
     assert.deepEqual(cmd, {
       kind: 'run',
-      config: { socket: '/tmp/x.sock', maxPorts: 4, agingSeconds: 10, fdbSize: 16, fdbPortLimit: 8, ringFrames: 128, txRingFrames: 32, spinUs: 0 },
+      config: { socket: '/tmp/x.sock', db: '/var/lib/x/db.json', maxPorts: 4, agingSeconds: 10, fdbSize: 16, fdbPortLimit: 8, ringFrames: 128, txRingFrames: 32, spinUs: 0 },
     });
   });
 
@@ -112,6 +114,8 @@ describe('vswitchd arguments', () => {
       [['--max-ports', '1.5'], /needs a whole number/],
       [['--max-ports'], /'--max-ports' needs a number/],
       [['--socket'], /'--socket' needs a path/],
+      [['--db'], /^option '--db' needs a path$/],
+      [['--db='], /^option '--db' needs a non-empty path$/],
       [['--frobnicate'], /unknown option '--frobnicate'/],
       [['stray'], /unexpected argument 'stray'/],
     ];

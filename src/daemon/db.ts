@@ -1,0 +1,201 @@
+// The configuration that survives a restart (vswitchd --db PATH): the ports in
+// the order they were added with their VLAN modes, and the ACL with its ids.
+//
+//   {"version":1,
+//    "ports":[{"ifname":"veth1-vsw","vlan":{"mode":"access","tag":10,"trunks":null}}],
+//    "acl":{"nextId":3,"rules":[{"id":1,"priority":32768,"in":"veth1-vsw","src":"02:00:00:00:00:01",
+//                                "dst":null,"type":null,"vlan":null,"action":"drop"}]}}
+//
+// A rule names its port (`in`) by interface name: slots are given again at
+// each start. The values are checked by the same functions as the control
+// protocol's (core/vlan.ts portVlanProblem, core/acl.ts aclRuleProblems).
+// loadDb reads and checks the whole file before the daemon changes anything;
+// a problem is one DbError naming the file and the field. A new section is a
+// new key with a default (as `acl`), so older files still read.
+//
+// Db.save writes PATH.tmp beside PATH, fsyncs it, renames it over PATH and
+// fsyncs the directory: after a crash the file is the old or the new
+// configuration, never a mix.
+
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { z } from 'zod';
+import { ACL_MAX_RULES, aclRuleProblems } from '../core/acl.js';
+import { portVlanProblem, VID_MAX, VLAN_MODES } from '../core/vlan.js';
+import { ifnameSchema } from '../control/protocol.js';
+
+export const DB_VERSION = 1;
+
+const int = z.number().int();
+
+const vlanSchema = z
+  .object({ mode: z.enum(VLAN_MODES), tag: int, trunks: z.array(z.tuple([int, int])).max(VID_MAX).nullable() })
+  .strict()
+  .superRefine((v, ctx) => {
+    const problem = portVlanProblem(v);
+    if (problem === null) return;
+    // Without the list the mode and tag are fine: the problem is in the list.
+    const field = portVlanProblem({ ...v, trunks: null }) === null ? 'trunks' : 'tag';
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: [field], message: problem });
+  });
+
+const ruleSchema = z
+  .object({
+    id: int.min(1).max(Number.MAX_SAFE_INTEGER),
+    priority: int,
+    in: ifnameSchema.nullable(),
+    src: z.string().max(64).nullable(),
+    dst: z.string().max(64).nullable(),
+    type: int.nullable(),
+    vlan: z.union([int, z.literal('untagged')]).nullable(),
+    action: z.enum(['allow', 'drop']),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    for (const [field, message] of aclRuleProblems(r)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [field], message });
+  });
+
+const dbSchema = z
+  .object({
+    version: z.literal(DB_VERSION),
+    ports: z.array(z.object({ ifname: ifnameSchema, vlan: vlanSchema }).strict()),
+    acl: z
+      .object({ nextId: int.min(1).max(Number.MAX_SAFE_INTEGER), rules: z.array(ruleSchema).max(ACL_MAX_RULES) })
+      .strict()
+      .default({ nextId: 1, rules: [] }),
+  })
+  .strict();
+
+export type DbConfig = z.infer<typeof dbSchema>;
+export type DbPort = DbConfig['ports'][number];
+export type DbRule = DbConfig['acl']['rules'][number];
+
+export const EMPTY_DB: Readonly<DbConfig> = Object.freeze({ version: DB_VERSION, ports: [], acl: { nextId: 1, rules: [] } });
+
+/** A file that cannot be read or is not a configuration: `problem` names the field. */
+export class DbError extends Error {
+  override readonly name = 'DbError';
+  constructor(
+    readonly path: string,
+    readonly problem: string,
+  ) {
+    super(`${path}: ${problem}`);
+  }
+}
+
+/** `ports[1].vlan.tag` */
+function fieldPath(path: ReadonlyArray<string | number>): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+}
+
+function describeIssue(issue: z.ZodIssue): string {
+  const at = fieldPath(issue.path);
+  let message = issue.message;
+  if (issue.code === z.ZodIssueCode.unrecognized_keys) {
+    message = `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
+  } else if (issue.code === z.ZodIssueCode.invalid_type && issue.received === 'undefined') {
+    message = 'missing';
+  }
+  return at === '' ? message : `${at}: ${message}`;
+}
+
+/** The problem of a document that has the right shape: what the switch could not hold. */
+function consistencyProblem(doc: DbConfig): string | null {
+  const seen = new Map<string, number>();
+  for (const [i, p] of doc.ports.entries()) {
+    const first = seen.get(p.ifname);
+    if (first !== undefined) return `ports[${i}].ifname: ${p.ifname} is already ports[${first}]`;
+    seen.set(p.ifname, i);
+  }
+  const ids = new Set<number>();
+  for (const [i, r] of doc.acl.rules.entries()) {
+    if (ids.has(r.id)) return `acl.rules[${i}].id: rule ${r.id} appears twice`;
+    ids.add(r.id);
+    if (r.id >= doc.acl.nextId) return `acl.rules[${i}].id: rule ${r.id} is not below acl.nextId ${doc.acl.nextId}`;
+    if (r.in !== null && !seen.has(r.in)) return `acl.rules[${i}].in: ${r.in} is not in ports`;
+  }
+  return null;
+}
+
+/** Check a parsed document; throws DbError naming `path` and the first problem. */
+export function checkDb(path: string, value: unknown): DbConfig {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new DbError(path, 'not a JSON object');
+  const version = (value as Record<string, unknown>)['version'];
+  // The version first: a file from a newer vswitchd is told so, not that its fields are unknown.
+  if (version === undefined) throw new DbError(path, 'version: missing');
+  if (version !== DB_VERSION) throw new DbError(path, `version: unsupported version ${JSON.stringify(version)} (this vswitchd reads version ${DB_VERSION})`);
+  const parsed = dbSchema.safeParse(value);
+  if (!parsed.success) throw new DbError(path, describeIssue(parsed.error.issues[0]!));
+  const problem = consistencyProblem(parsed.data);
+  if (problem !== null) throw new DbError(path, problem);
+  return parsed.data;
+}
+
+export function serializeDb(doc: DbConfig): string {
+  return `${JSON.stringify(doc, null, 2)}\n`;
+}
+
+/** The configuration file at `path`. */
+export class Db {
+  /** What the file holds, as serializeDb writes it (null: unknown, or no file). */
+  private written: string | null = null;
+
+  constructor(readonly path: string) {}
+
+  /** The whole configuration, checked; a missing file is the empty one. Throws DbError. */
+  load(): DbConfig {
+    let text: string;
+    try {
+      text = readFileSync(this.path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return structuredClone(EMPTY_DB);
+      throw new DbError(this.path, `cannot read: ${(err as Error).message}`);
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      throw new DbError(this.path, `not valid JSON (${(err as Error).message})`);
+    }
+    const doc = checkDb(this.path, value);
+    this.written = serializeDb(doc);
+    return doc;
+  }
+
+  /**
+   * Replace the file with `doc`, atomically (nothing is written if the file
+   * already holds it). Throws the system's error, the file unchanged.
+   */
+  save(doc: DbConfig): void {
+    const text = serializeDb(doc);
+    if (text === this.written) return;
+    const dir = dirname(this.path);
+    const tmp = `${this.path}.tmp`;
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    try {
+      const fd = openSync(tmp, 'w', 0o600);
+      try {
+        writeSync(fd, text);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, this.path);
+    } catch (err) {
+      try {
+        rmSync(tmp, { force: true });
+      } catch {
+        // the error that matters is the one thrown
+      }
+      throw err;
+    }
+    // The rename itself is durable once the directory is.
+    const dirFd = openSync(dir, 'r');
+    try {
+      fsyncSync(dirFd);
+    } finally {
+      closeSync(dirFd);
+    }
+    this.written = text;
+  }
+}

@@ -1,0 +1,98 @@
+// The configuration that survives a restart (`vswitchd --db PATH`), on the
+// datapath VSWITCH_TEST_DATAPATH names: after `kill -9` a new vswitchd on the
+// same file has the same ports in the same order, VLAN modes and ACL (ids
+// too), and forwards by them; a port whose veth was deleted while the daemon
+// was down is logged and dropped from the file; a damaged file stops the
+// daemon with one line naming the file and the problem, before it touches
+// any interface.
+
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { type Host, Lab, promiscuity, run, showPorts, signalDaemon, TEST_DATAPATH, VSWITCHD } from '../helpers/lab.js';
+
+const lab = new Lab();
+// In a directory that does not exist yet: vswitchd makes it at the first change.
+const DB = join(lab.dir, 'state', 'db.json');
+let H1: Host, H2: Host, H3: Host;
+
+function ok(...args: string[]): string {
+  const r = lab.vswconfig(...args);
+  assert.equal(r.code, 0, `vswconfig ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** The configuration as vswconfig shows it: the ports, each port's mode, the rules (-j) without their hits. */
+function snapshot(): unknown {
+  const ports = showPorts(lab);
+  const rules = (JSON.parse(ok('-j', 'acl', 'show')) as Array<Record<string, unknown>>).map(({ hits: _hits, ...rule }) => rule);
+  return { ports, vlans: ports.map((p) => ok('vlan', p)), rules };
+}
+
+async function kill9(): Promise<void> {
+  assert.equal(await signalDaemon(lab.daemon!, 'SIGKILL'), null, 'killed');
+}
+
+before(async () => {
+  [H1, H2, H3] = [1, 2, 3].map((n) => lab.addHost(n));
+});
+
+after(async () => {
+  await lab.cleanup();
+});
+
+test('db: after kill -9 the same --db gives the same ports (in order), VLAN modes and ACL ids, and traffic follows them', async () => {
+  await lab.startSwitch(['--db', DB]);
+  for (const h of [H3, H1, H2]) ok('add', h.port);
+  ok('vlan', H1.port, 'access', '10');
+  ok('vlan', H2.port, 'access', '10');
+  ok('vlan', H3.port, 'native-untagged', '20', '30,100-199');
+  assert.equal(ok('acl', 'add', 'src', '02:00:00:00:00:99', 'drop').trim(), '1');
+  assert.equal(ok('acl', 'add', 'priority', '100', 'in', H3.port, 'type', '0x86dd', 'drop').trim(), '2');
+  assert.equal(ok('acl', 'add', 'priority', '40000', 'dst', '01:00:00:00:00:00/01:00:00:00:00:00', 'vlan', '30', 'allow').trim(), '3');
+  ok('acl', 'del', '1');
+  const before = snapshot();
+  assert.ok(lab.ping(H1, H2.ip), 'VLAN 10: NS1 -> NS2 before the kill');
+
+  await kill9();
+  await lab.startSwitch(['--db', DB]);
+  assert.deepEqual(snapshot(), before);
+  assert.deepEqual(showPorts(lab), [H3.port, H1.port, H2.port]);
+  assert.ok(lab.ping(H1, H2.ip), 'VLAN 10: NS1 -> NS2 after the restart');
+  assert.ok(!lab.ping(H1, H3.ip, '-c 1 -W 1'), 'VLAN 10 does not reach VLAN 20 after the restart');
+  assert.equal(ok('acl', 'add', 'drop').trim(), '4', 'ids go on from the last one given, not from the rules left');
+  ok('acl', 'del', '4');
+  assert.ok(!existsSync(`${DB}.tmp`), 'no .tmp left');
+});
+
+test('db: a port whose interface was deleted while vswitchd was down is logged and dropped from the file, with its rule', async () => {
+  await kill9();
+  lab.sh(`ip link del ${H3.port}`);
+  const d = await lab.startSwitch(['--db', DB]);
+  assert.deepEqual(showPorts(lab), [H1.port, H2.port]);
+  assert.match(d.stderr, new RegExp(`port ${H3.port} dropped from ${DB}: no such interface: ${H3.port}\n`));
+  assert.match(d.stderr, new RegExp(`acl 2 dropped from ${DB}: its port ${H3.port} was dropped\n`));
+  const file = JSON.parse(readFileSync(DB, 'utf8')) as { ports: Array<{ ifname: string }>; acl: { nextId: number; rules: Array<{ id: number }> } };
+  assert.deepEqual(file.ports.map((p) => p.ifname), [H1.port, H2.port]);
+  assert.deepEqual(file.acl.rules.map((r) => r.id), [3]);
+  assert.equal(file.acl.nextId, 5);
+  assert.ok(lab.ping(H1, H2.ip), 'VLAN 10 still forwards');
+});
+
+test('db: a damaged file stops vswitchd (exit 1) with one line naming the file and the problem; no interface is touched', async () => {
+  await kill9();
+  const file = JSON.parse(readFileSync(DB, 'utf8')) as { ports: Array<{ vlan: { tag: number } }> };
+  file.ports[1]!.vlan.tag = 5000;
+  const damaged = JSON.stringify(file);
+  writeFileSync(DB, damaged);
+  const state = (): unknown => [H1.port, H2.port].map((p) => [promiscuity(lab, p), lab.sh(`bpftool net show dev ${p}`)]);
+  const interfaces = state();
+  const datapath = TEST_DATAPATH === '' ? [] : ['--datapath', TEST_DATAPATH];
+  const r = run(process.execPath, [VSWITCHD, '--socket', lab.socket, ...datapath, '--db', DB]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.equal(r.stderr, `vswitchd: ${DB}: ports[1].vlan.tag: VLAN ID 5000 out of range 1-4094\n`);
+  assert.deepEqual(state(), interfaces, 'promiscuity and tc programs as before');
+  assert.equal(readFileSync(DB, 'utf8'), damaged, 'the file is left as it was');
+  assert.notEqual(lab.vswconfig('show').code, 0, 'no daemon answers');
+});

@@ -1,0 +1,259 @@
+// The configuration file (src/daemon/db.ts) on its own, and the registry
+// keeping it (src/daemon/switch.ts over the FakeDataplane): a round trip, each
+// kind of damaged file refused naming the file and the field, atomic writes,
+// every change written before it is made, a change the file cannot take
+// refused, and a restore that drops what is gone.
+
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { Db, type DbConfig, DbError, EMPTY_DB } from '../../src/daemon/db.js';
+import { VswError } from '../../src/errors.js';
+import { startTestSwitch, type TestSwitch } from '../helpers/fake-dataplane.js';
+
+const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+const SAMPLE: DbConfig = {
+  version: 1,
+  ports: [
+    { ifname: 'veth1', vlan: { mode: 'access', tag: 10, trunks: null } },
+    { ifname: 'veth2', vlan: { mode: 'native-untagged', tag: 20, trunks: [[10, 10], [100, 199]] } },
+    { ifname: 'veth3', vlan: { mode: 'default', tag: 0, trunks: null } },
+  ],
+  acl: {
+    nextId: 5,
+    rules: [
+      { id: 4, priority: 40000, in: 'veth2', src: '02:00:00:00:00:00/ff:ff:ff:00:00:00', dst: null, type: 2054, vlan: 'untagged', action: 'allow' },
+      { id: 1, priority: 32768, in: null, src: '02:00:00:00:00:01', dst: null, type: null, vlan: 10, action: 'drop' },
+    ],
+  },
+};
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'vsw-db-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The DbError loading `value` (written as JSON, or as is if a string) gives. */
+function loadError(value: unknown): string {
+  const path = join(dir, 'db.json');
+  writeFileSync(path, typeof value === 'string' ? value : JSON.stringify(value));
+  try {
+    new Db(path).load();
+  } catch (err) {
+    assert.ok(err instanceof DbError, `not a DbError: ${String(err)}`);
+    assert.ok(!err.message.includes('\n'), 'one line');
+    return err.message;
+  }
+  assert.fail('the file was accepted');
+}
+
+/** SAMPLE with `edit` applied to a copy. */
+function sampleWith(edit: (d: DbConfig) => void): DbConfig {
+  const d = structuredClone(SAMPLE);
+  edit(d);
+  return d;
+}
+
+describe('db: the file', () => {
+  it('round trip: what save writes, load gives back; the directory is made (0755) and no .tmp is left', () => {
+    const path = join(dir, 'var', 'lib', 'vswitch', 'db.json');
+    new Db(path).save(SAMPLE);
+    assert.deepEqual(new Db(path).load(), SAMPLE);
+    assert.equal(statSync(join(dir, 'var', 'lib', 'vswitch')).mode & 0o777, 0o755);
+    assert.deepEqual(readdirSync(join(dir, 'var', 'lib', 'vswitch')), ['db.json']);
+  });
+
+  it('a missing file is the empty configuration, and is not created by loading it', () => {
+    const path = join(dir, 'db.json');
+    assert.deepEqual(new Db(path).load(), EMPTY_DB);
+    assert.ok(!existsSync(path));
+  });
+
+  it('a file without the acl section reads as an empty ACL (an older file gains a new section)', () => {
+    const path = join(dir, 'db.json');
+    writeFileSync(path, JSON.stringify({ version: 1, ports: [{ ifname: 'veth1', vlan: { mode: 'trunk', tag: 0, trunks: null } }] }));
+    assert.deepEqual(new Db(path).load().acl, { nextId: 1, rules: [] });
+  });
+
+  const damaged: Array<[string, unknown, string]> = [
+    ['not JSON', '{"version":1,', 'not valid JSON ('],
+    ['empty', '', 'not valid JSON ('],
+    ['not an object', '[1]', 'not a JSON object'],
+    ['no version', { ports: [] }, 'version: missing'],
+    ['an unknown version', { version: 2, ports: [] }, 'version: unsupported version 2 (this vswitchd reads version 1)'],
+    ['ports missing', { version: 1 }, 'ports: missing'],
+    ['ports not a list', { version: 1, ports: {} }, 'ports: Expected array, received object'],
+    ['a VID out of range', sampleWith((d) => (d.ports[1]!.vlan.tag = 5000)), 'ports[1].vlan.tag: VLAN ID 5000 out of range 1-4094'],
+    ['a reversed trunk range', sampleWith((d) => (d.ports[1]!.vlan.trunks = [[20, 10]])), 'ports[1].vlan.trunks: reversed VLAN range 20-10'],
+    ['a list on an access port', sampleWith((d) => (d.ports[0]!.vlan.trunks = [[20, 20]])), 'ports[0].vlan.trunks: mode access takes no VLAN list'],
+    ['an unknown mode', sampleWith((d) => ((d.ports[0]!.vlan as { mode: string }).mode = 'hybrid')), 'ports[0].vlan.mode: Invalid enum value'],
+    ['a misspelt field', sampleWith((d) => ((d.ports[0]!.vlan as Record<string, unknown>)['tga'] = 1)), "ports[0].vlan: unknown field 'tga'"],
+    ['a field missing', sampleWith((d) => delete (d.ports[0] as Partial<DbConfig['ports'][0]>).vlan), 'ports[0].vlan: missing'],
+    ['a bad interface name', sampleWith((d) => (d.ports[2]!.ifname = 'a/b')), 'ports[2].ifname: invalid interface name'],
+    ['a duplicate port', sampleWith((d) => (d.ports[2]!.ifname = 'veth1')), 'ports[2].ifname: veth1 is already ports[0]'],
+    ['a priority out of range', sampleWith((d) => (d.acl.rules[1]!.priority = 70000)), 'acl.rules[1].priority: priority 70000 out of range 0-65535'],
+    ['a bad MAC mask', sampleWith((d) => (d.acl.rules[0]!.src = '02:00:00:00:00:00/16')), "acl.rules[0].src: MAC mask is not a MAC: '16'"],
+    ['an ethertype out of range', sampleWith((d) => (d.acl.rules[1]!.type = 0x100)), 'acl.rules[1].type: ethertype 0x0100 out of range'],
+    ['a rule VID out of range', sampleWith((d) => (d.acl.rules[1]!.vlan = 4095)), 'acl.rules[1].vlan: VLAN ID 4095 out of range 1-4094'],
+    ['a duplicate rule id', sampleWith((d) => (d.acl.rules[1]!.id = 4)), 'acl.rules[1].id: rule 4 appears twice'],
+    ['a rule id not below nextId', sampleWith((d) => (d.acl.nextId = 4)), 'acl.rules[0].id: rule 4 is not below acl.nextId 4'],
+    ['a rule on a port not in ports', sampleWith((d) => (d.acl.rules[0]!.in = 'veth9')), 'acl.rules[0].in: veth9 is not in ports'],
+  ];
+  for (const [what, value, problem] of damaged) {
+    it(`${what}: refused with one line naming the file and the problem`, () => {
+      const message = loadError(value);
+      assert.ok(message.startsWith(`${join(dir, 'db.json')}: ${problem}`), message);
+    });
+  }
+
+  it('a file that cannot be read (a directory) is refused naming it', () => {
+    const path = join(dir, 'db.json');
+    mkdirSync(path);
+    assert.throws(() => new Db(path).load(), (e: unknown) => e instanceof DbError && e.message.startsWith(`${path}: cannot read: EISDIR`));
+  });
+
+  it('a save that fails leaves the old file, no .tmp, and throws', () => {
+    const path = join(dir, 'db.json');
+    mkdirSync(path); // rename over a directory fails
+    assert.throws(() => new Db(path).save(SAMPLE), /EISDIR|ENOTEMPTY|EEXIST/);
+    assert.deepEqual(readdirSync(dir), ['db.json']);
+    assert.ok(statSync(path).isDirectory());
+  });
+});
+
+describe('db: the registry keeps it', () => {
+  let t: TestSwitch;
+  let path: string;
+  const file = (): DbConfig => JSON.parse(readFileSync(path, 'utf8')) as DbConfig;
+
+  beforeEach(async () => {
+    t = await startTestSwitch();
+    path = join(dir, 'db.json');
+    for (const [n, ifindex] of [['veth1', 61], ['veth2', 62], ['veth3', 63]] as const) await t.sysfs.add(n, { ifindex });
+  });
+  afterEach(async () => t.close());
+
+  it('every change is in the file: add, vlan, acl add and del, delete (with its rules), a rename and a deleted interface', async () => {
+    t.sw.record(new Db(path));
+    await t.sw.add('veth1');
+    await t.sw.add('veth2');
+    await t.sw.add('veth3');
+    assert.deepEqual(file().ports.map((p) => p.ifname), ['veth1', 'veth2', 'veth3']);
+    await t.sw.vlan('veth2', { mode: 'trunk', tag: 0, trunks: [[10, 20]] });
+    assert.deepEqual(file().ports[1]!.vlan, { mode: 'trunk', tag: 0, trunks: [[10, 20]] });
+    const a = await t.sw.aclAdd({ src: '02:00:00:00:00:01', action: 'drop' });
+    const b = await t.sw.aclAdd({ in: 'veth1', priority: 40000, action: 'allow' });
+    assert.deepEqual(file().acl, {
+      nextId: b + 1,
+      rules: [
+        { id: b, priority: 40000, in: 'veth1', src: null, dst: null, type: null, vlan: null, action: 'allow' },
+        { id: a, priority: 32768, in: null, src: '02:00:00:00:00:01', dst: null, type: null, vlan: null, action: 'drop' },
+      ],
+    });
+    await t.sw.aclDel(a);
+    assert.deepEqual(file().acl.rules.map((r) => r.id), [b]);
+    await t.sw.delete('veth1');
+    assert.deepEqual(file().ports.map((p) => p.ifname), ['veth2', 'veth3']);
+    assert.deepEqual(file().acl, { nextId: b + 1, rules: [] }, 'the rule on veth1 went with it');
+    t.dataplane.interfaceRenamed(2, 'veth3b');
+    assert.deepEqual(file().ports.map((p) => p.ifname), ['veth2', 'veth3b']);
+    t.dataplane.interfaceDeleted(1);
+    await settle();
+    assert.deepEqual(file().ports.map((p) => p.ifname), ['veth3b']);
+    assert.deepEqual(readdirSync(dir), ['db.json'], 'no .tmp left');
+  });
+
+  it('the file is written before the dataplane is asked; a change the dataplane refuses is taken back out', async () => {
+    t.sw.record(new Db(path));
+    let during: string[] = [];
+    let release!: () => void;
+    t.dataplane.addGate = new Promise((r) => (release = r));
+    const adding = t.sw.add('veth1');
+    while (!t.dataplane.calls.some((c) => c.op === 'addPort')) await settle();
+    during = file().ports.map((p) => p.ifname);
+    release();
+    await adding;
+    assert.deepEqual(during, ['veth1'], 'in the file while the dataplane opens it');
+    t.dataplane.addGate = null;
+    t.dataplane.failNextAdd = new VswError('ESYSCALL', 'socket: EPERM');
+    await assert.rejects(t.sw.add('veth2'), /EPERM/);
+    assert.deepEqual(file().ports.map((p) => p.ifname), ['veth1']);
+  });
+
+  it('a change the file cannot take is refused (ESYSCALL naming the file) and nothing changes', async () => {
+    writeFileSync(join(dir, 'notadir'), '');
+    const bad = join(dir, 'notadir', 'db.json');
+    t.sw.record(new Db(bad));
+    assert.match(t.logs.join('\n'), new RegExp(`configuration not saved to ${bad}`));
+    await assert.rejects(t.sw.add('veth1'), (e: unknown) => {
+      assert.ok(e instanceof VswError && e.code === 'ESYSCALL', String(e));
+      assert.match(e.message, new RegExp(`^cannot save the configuration to ${bad} \\(.*\\); nothing changed$`));
+      return true;
+    });
+    assert.deepEqual(t.sw.show(), []);
+    assert.deepEqual(t.dataplane.calls, []);
+    // The same for a port already in (added before the file went bad) and the ACL.
+    const ok = join(dir, 'ok', 'db.json');
+    const db = new Db(ok);
+    t.sw.record(db);
+    await t.sw.add('veth1');
+    rmSync(join(dir, 'ok'), { recursive: true });
+    writeFileSync(join(dir, 'ok'), '');
+    const calls = t.dataplane.calls.length;
+    await assert.rejects(t.sw.vlan('veth1', { mode: 'access', tag: 10, trunks: null }), /cannot save the configuration/);
+    await assert.rejects(t.sw.aclAdd({ action: 'drop' }), /cannot save the configuration/);
+    await assert.rejects(t.sw.delete('veth1'), /cannot save the configuration/);
+    assert.equal(t.dataplane.calls.length, calls, 'the dataplane was not asked');
+    assert.deepEqual(t.sw.show(), ['veth1']);
+    assert.equal((await t.sw.vlan('veth1', null)).mode, 'default');
+    assert.deepEqual((await t.sw.aclShow()).rules, []);
+  });
+
+  it('restore: ports in order with their modes, rules with their ids and the next id; a missing interface is logged, dropped with its rules, and the file rewritten', async () => {
+    const before = sampleWith((d) => {
+      d.ports.splice(1, 0, { ifname: 'gone0', vlan: { mode: 'access', tag: 30, trunks: null } });
+      d.acl.rules.push({ id: 2, priority: 1, in: 'gone0', src: null, dst: null, type: null, vlan: null, action: 'drop' });
+    });
+    writeFileSync(path, JSON.stringify(before));
+    const db = new Db(path);
+    await t.sw.restore(db.load(), path);
+    t.sw.record(db);
+    assert.deepEqual(t.sw.show(), ['veth1', 'veth2', 'veth3']);
+    assert.deepEqual((await t.sw.vlan('veth2', null)).trunks, [[10, 10], [100, 199]]);
+    assert.deepEqual((await t.sw.aclShow()).rules.map((r) => [r.id, r.in]), [[4, 'veth2'], [1, null]]);
+    assert.equal(await t.sw.aclAdd({ action: 'allow' }), 5, 'the next id is kept');
+    const logs = t.logs.join('\n');
+    assert.match(logs, new RegExp(`port gone0 dropped from ${path}: no such interface: gone0`));
+    assert.match(logs, new RegExp(`acl 2 dropped from ${path}: its port gone0 was dropped`));
+    const after = file();
+    assert.deepEqual(after.ports, SAMPLE.ports);
+    assert.deepEqual(after.acl.rules.map((r) => r.id), [4, 1, 5]);
+  });
+
+  it('restore: a port now held by a bridge is logged and dropped, as a missing one', async () => {
+    await t.sysfs.add('br0', { ifindex: 70, kind: 'bridge' });
+    await t.sysfs.add('eth9', { ifindex: 71, master: 'br0' });
+    writeFileSync(path, JSON.stringify(sampleWith((d) => d.ports.unshift({ ifname: 'eth9', vlan: { mode: 'default', tag: 0, trunks: null } }))));
+    const db = new Db(path);
+    await t.sw.restore(db.load(), path);
+    t.sw.record(db);
+    assert.deepEqual(t.sw.show(), ['veth1', 'veth2', 'veth3']);
+    assert.match(t.logs.join('\n'), new RegExp(`port eth9 dropped from ${path}: eth9 is a port of bridge br0`));
+    assert.deepEqual(file(), SAMPLE);
+  });
+
+  it('a restore writes nothing until record; stopping (detachAll) keeps the file', async () => {
+    writeFileSync(path, JSON.stringify(SAMPLE));
+    const db = new Db(path);
+    await t.sw.restore(db.load(), path);
+    assert.deepEqual(JSON.parse(readFileSync(path, 'utf8')), SAMPLE);
+    t.sw.record(db);
+    await t.sw.detachAll();
+    assert.deepEqual(t.sw.show(), []);
+    assert.deepEqual(file(), SAMPLE);
+  });
+});
