@@ -2,14 +2,20 @@
 //   vswconfig [--socket PATH] [-j] add IFNAME | delete IFNAME | show | fdb | stats
 //             | vlan IFNAME [access VID | trunk [VIDS] | native-tagged VID [VIDS] | native-untagged VID [VIDS]]
 //             | acl add [priority N] [in PORT] [src MAC[/MASK]] [dst MAC[/MASK]] [type ETHERTYPE] [vlan VID|untagged] allow|drop
-//             | acl del ID | acl show | --help
+//             | acl del ID | acl show
+//             | mirror add NAME output PORT [select-ingress PORTS] [select-egress PORTS] [select-vlan VIDS]
+//             | mirror del NAME | mirror show
+//             | trace in PORT [src MAC] [dst MAC] [vlan VID] [type ETHERTYPE] | --help
 // Parsing never touches the daemon: a usage error is found before any connection.
 
 import { parseArgs } from 'node:util';
 import { DEFAULT_SOCKET_PATH, ifnameProblem } from '../control/protocol.js';
 import { parseVid, parseVids, type PortVlan } from '../core/vlan.js';
 import { parseAclVlan, parseEthertype, parseMacMask, parsePriority } from '../core/acl.js';
-import type { AclAddRequest } from '../control/protocol.js';
+import type { AclAddRequest, MirrorAddRequest, TraceRequest } from '../control/protocol.js';
+import { mirrorNameProblem } from '../core/mirror.js';
+import { parseMac } from '../core/mac.js';
+import { TRACE_DEFAULT_DST, TRACE_DEFAULT_SRC } from '../core/trace.js';
 
 export const USAGE = `usage: vswconfig [--socket PATH] [-j] COMMAND
 
@@ -31,10 +37,20 @@ commands:
                   no match allows. ETHERTYPE: 0x0600-0xffff, the type after the outer tag
   acl del ID      delete rule ID
   acl show        list the rules in match order: id, priority, match, action, hits
+  mirror add NAME output PORT [select-ingress PORTS] [select-egress PORTS] [select-vlan VIDS]
+                  copy the frames entering a select-ingress port or leaving a select-egress
+                  port (no list: every frame), of VIDS (default: all), to PORT, once each;
+                  PORT then only sends copies. PORTS: IFNAME[,IFNAME…]
+  mirror del NAME delete mirror NAME
+  mirror show     list the mirrors with the frames each copied
+  trace in PORT [src MAC] [dst MAC] [vlan VID] [type ETHERTYPE]
+                  run a made-up frame through the pipeline, sending nothing and changing
+                  nothing, and print each stage and the verdict (default: src
+                  ${TRACE_DEFAULT_SRC}, dst ${TRACE_DEFAULT_DST}, untagged, type 0x0800)
 
 options:
   --socket PATH   control socket of vswitchd (default: $VSWITCH_SOCKET, else ${DEFAULT_SOCKET_PATH})
-  -j, --json      show, fdb, stats, vlan and acl show print one JSON document instead of text
+  -j, --json      show, fdb, stats, vlan, acl show, mirror show and trace print one JSON document
   -h, --help      show this help
 `;
 
@@ -51,9 +67,13 @@ export type CliCommand =
   | { kind: 'run'; socket: string; cmd: 'vlan'; ifname: string; set: PortVlan | null; json: boolean }
   | { kind: 'run'; socket: string; cmd: 'acl-add'; rule: AclAddRequest }
   | { kind: 'run'; socket: string; cmd: 'acl-del'; rule: number }
-  | { kind: 'run'; socket: string; cmd: 'acl-show'; json: boolean };
+  | { kind: 'run'; socket: string; cmd: 'acl-show'; json: boolean }
+  | { kind: 'run'; socket: string; cmd: 'mirror-add'; mirror: MirrorAddRequest }
+  | { kind: 'run'; socket: string; cmd: 'mirror-del'; name: string }
+  | { kind: 'run'; socket: string; cmd: 'mirror-show'; json: boolean }
+  | { kind: 'run'; socket: string; cmd: 'trace'; frame: TraceRequest; json: boolean };
 
-const SUBCOMMANDS = ['add', 'delete', 'show', 'fdb', 'stats', 'vlan', 'acl'] as const;
+const SUBCOMMANDS = ['add', 'delete', 'show', 'fdb', 'stats', 'vlan', 'acl', 'mirror', 'trace'] as const;
 type Subcommand = (typeof SUBCOMMANDS)[number];
 
 function isSubcommand(s: string): s is Subcommand {
@@ -138,8 +158,94 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv = p
         throw new UsageError(`unknown 'acl' command '${action}' (one of add, del, show)`);
     }
   }
+  if (sub === 'mirror') {
+    const [action, name, ...params] = rest;
+    if (action === 'show') {
+      if (name !== undefined) throw new UsageError(`unexpected argument '${name}'`);
+      return { kind: 'run', socket, cmd: 'mirror-show', json };
+    }
+    if (action !== 'add' && action !== 'del') {
+      throw new UsageError(action === undefined ? "missing 'mirror' command (one of add, del, show)" : `unknown 'mirror' command '${action}' (one of add, del, show)`);
+    }
+    if (name === undefined) throw new UsageError(`missing mirror name for 'mirror ${action}'`);
+    const problem = mirrorNameProblem(name);
+    if (problem !== null) throw new UsageError(problem);
+    if (action === 'del') {
+      if (params.length > 0) throw new UsageError(`unexpected argument '${params[0]}'`);
+      return { kind: 'run', socket, cmd: 'mirror-del', name };
+    }
+    return { kind: 'run', socket, cmd: 'mirror-add', mirror: parseMirrorAdd(name, params) };
+  }
+  if (sub === 'trace') return { kind: 'run', socket, cmd: 'trace', frame: parseTrace(rest), json };
   if (rest.length > 0) throw new UsageError(`unexpected argument '${rest[0]}'`);
   return { kind: 'run', socket, cmd: sub, json };
+}
+
+/** Runs a parser of core/, its RangeError becoming a UsageError. */
+function usage<T>(what: () => T): T {
+  try {
+    return what();
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+/** `word value` pairs, each word one of `words` and given once. */
+function keywordPairs(params: readonly string[], words: readonly string[], command: string): Map<string, string> {
+  const pairs = new Map<string, string>();
+  for (let k = 0; k < params.length; k += 2) {
+    const word = params[k]!;
+    if (!words.includes(word)) throw new UsageError(`unknown '${command}' argument '${word}' (expected ${words.join(', ')})`);
+    if (pairs.has(word)) throw new UsageError(`'${word}' given twice`);
+    const value = params[k + 1];
+    if (value === undefined) throw new UsageError(`missing value for '${word}'`);
+    pairs.set(word, value);
+  }
+  return pairs;
+}
+
+function checkedIfname(value: string): string {
+  const problem = ifnameProblem(value);
+  if (problem !== null) throw new UsageError(`invalid interface name '${value}': ${problem}`);
+  return value;
+}
+
+/** `output PORT [select-ingress PORTS] [select-egress PORTS] [select-vlan VIDS]`. */
+function parseMirrorAdd(name: string, params: readonly string[]): MirrorAddRequest {
+  const p = keywordPairs(params, ['output', 'select-ingress', 'select-egress', 'select-vlan'], 'mirror add');
+  const output = p.get('output');
+  if (output === undefined) throw new UsageError("missing 'output PORT' for 'mirror add'");
+  const ports = (word: string): string[] | undefined => p.get(word)?.split(',').map(checkedIfname);
+  const m: MirrorAddRequest = { name, output: checkedIfname(output) };
+  const ingress = ports('select-ingress');
+  const egress = ports('select-egress');
+  const vids = p.get('select-vlan');
+  if (ingress !== undefined) m.selectIngress = ingress;
+  if (egress !== undefined) m.selectEgress = egress;
+  if (vids !== undefined) m.selectVlans = usage(() => parseVids(vids));
+  for (const s of [...(ingress ?? []), ...(egress ?? [])]) {
+    if (s === m.output) throw new UsageError(`${s} cannot be both the output of mirror ${name} and selected by it`);
+  }
+  return m;
+}
+
+/** `in PORT [src MAC] [dst MAC] [vlan VID] [type ETHERTYPE]`. */
+function parseTrace(params: readonly string[]): TraceRequest {
+  const p = keywordPairs(params, ['in', 'src', 'dst', 'vlan', 'type'], 'trace');
+  const port = p.get('in');
+  if (port === undefined) throw new UsageError("missing 'in PORT' for 'trace'");
+  const t: TraceRequest = { in: checkedIfname(port) };
+  for (const word of ['src', 'dst'] as const) {
+    const mac = p.get(word);
+    if (mac === undefined) continue;
+    usage(() => parseMac(mac));
+    t[word] = mac;
+  }
+  const vlan = p.get('vlan');
+  const type = p.get('type');
+  if (vlan !== undefined) t.vlan = usage(() => parseVid(vlan));
+  if (type !== undefined) t.type = usage(() => parseEthertype(type));
+  return t;
 }
 
 /** `[priority N] [in PORT] [src MAC[/MASK]] [dst MAC[/MASK]] [type ETHERTYPE] [vlan VID|untagged] allow|drop`. */

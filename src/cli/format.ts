@@ -1,8 +1,8 @@
 // Output of vswconfig: text, or with -j one JSON document per command, shaped
 // as iproute2's (`bridge -j fdb`): interfaces are "ifname".
 
-import type { AclShowResult, FdbEntry, StatsResult, VlanResult } from '../control/protocol.js';
-import { formatPortVlan } from '../core/vlan.js';
+import type { AclShowResult, FdbEntry, MirrorShowResult, StatsResult, VlanResult } from '../control/protocol.js';
+import { formatPortVlan, formatVids } from '../core/vlan.js';
 import { formatAclMatch } from '../core/acl.js';
 import { REASON_NAMES } from '../core/reasons.js';
 
@@ -38,6 +38,17 @@ export function formatAcl(r: AclShowResult): string {
 /** `acl show -j`: `[{"id":1,"priority":32768,"in":null,"src":"…","dst":null,"type":null,"vlan":null,"action":"drop","hits":3},…]`. */
 export function jsonAcl(r: AclShowResult): string {
   return `${JSON.stringify(r.rules)}\n`;
+}
+
+/** `mirror show`: name, output, select-ingress, select-egress, select-vlan, copies (`-` for an empty list). */
+export function formatMirrors(r: MirrorShowResult): string {
+  const list = (xs: readonly string[]): string => (xs.length === 0 ? '-' : xs.join(','));
+  const rows = r.mirrors.map((m) => [m.name, m.output, list(m.selectIngress), list(m.selectEgress), formatVids(m.selectVlans), String(m.copies)]);
+  return table(['name', 'output', 'select-ingress', 'select-egress', 'select-vlan', 'copies'], rows, new Set([5]));
+}
+
+export function jsonMirrors(r: MirrorShowResult): string {
+  return `${JSON.stringify(r.mirrors)}\n`;
 }
 
 function table(header: readonly string[], rows: readonly string[][], rightAligned: ReadonlySet<number>): string {

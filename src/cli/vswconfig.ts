@@ -1,17 +1,20 @@
 // vswconfig: the management command of vswitch.
 //
 //   vswconfig [--socket PATH] [-j] add IFNAME | delete IFNAME | show | fdb | stats | vlan IFNAME [MODE …]
-//             | acl add … | acl del ID | acl show | --help
+//             | acl add … | acl del ID | acl show | mirror add … | mirror del NAME | mirror show
+//             | trace in PORT … | --help
 //
 // Every error is one line on stderr starting with "vswconfig: "; exit status 2
-// for a usage error (the daemon is not contacted), for a `vlan` or `acl add in`
-// on an interface that is not a port and an `acl del` of no rule, 1 for
+// for a usage error (the daemon is not contacted), for a `vlan`, `acl add in`,
+// `mirror add` or `trace` naming an interface that is not a port, an `acl del`
+// of no rule, a mirror the others forbid or a `mirror del` of none; 1 for
 // anything else.
 
 import { listFdb, request } from '../control/client.js';
 import { VswError } from '../errors.js';
 import { parseCliArgs, USAGE, UsageError } from './args.js';
-import { formatAcl, formatFdb, formatShow, formatStats, formatVlan, jsonAcl, jsonFdb, jsonFdbItems, jsonShow, jsonStats, jsonVlan } from './format.js';
+import { formatAcl, formatFdb, formatMirrors, formatShow, formatStats, formatVlan, jsonAcl, jsonFdb, jsonFdbItems, jsonMirrors, jsonShow, jsonStats, jsonVlan } from './format.js';
+import { formatTrace, jsonTrace } from './format-trace.js';
 
 function oneLine(s: string): string {
   return s.replace(/\s*\n\s*/g, ' ');
@@ -88,10 +91,27 @@ async function main(argv: readonly string[]): Promise<void> {
         print(cmd.json ? jsonAcl(r) : formatAcl(r));
         break;
       }
+      case 'mirror-add':
+        await request(cmd.socket, { cmd: 'mirror-add', ...cmd.mirror });
+        break;
+      case 'mirror-del':
+        await request(cmd.socket, { cmd: 'mirror-del', name: cmd.name });
+        break;
+      case 'mirror-show': {
+        const r = await request(cmd.socket, { cmd: 'mirror-show' });
+        print(cmd.json ? jsonMirrors(r) : formatMirrors(r));
+        break;
+      }
+      case 'trace': {
+        const r = await request(cmd.socket, { cmd: 'trace', ...cmd.frame });
+        print(cmd.json ? jsonTrace(r) : formatTrace(r));
+        break;
+      }
     }
   } catch (err) {
     // An unknown port is bad input to `vlan` and `acl add`, as a bad VID is; so is an ACL id that is not there.
-    const badInput = (err instanceof VswError && err.code === 'ENOTATTACHED' && (cmd.cmd === 'vlan' || cmd.cmd === 'acl-add')) || (err instanceof VswError && err.code === 'ENOACL');
+    const naming = ['vlan', 'acl-add', 'mirror-add', 'trace'].includes(cmd.cmd);
+    const badInput = err instanceof VswError && ((err.code === 'ENOTATTACHED' && naming) || err.code === 'ENOACL' || err.code === 'EMIRROR' || err.code === 'ENOMIRROR');
     if (badInput) fail((err as VswError).message, 2);
     else if (err instanceof VswError) fail(err.message, 1);
     else fail(`internal error: ${err instanceof Error ? err.message : String(err)}`, 1);

@@ -16,6 +16,8 @@ import {
   type Command,
   type Request,
   type ResultOf,
+  type MirrorAddRequest,
+  type TraceRequest,
 } from './protocol.js';
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
@@ -26,7 +28,11 @@ export type CommandArgs =
   | { cmd: 'vlan'; ifname: string; mode?: 'access' | 'trunk' | 'native-tagged' | 'native-untagged'; tag?: number; trunks?: Array<[number, number]> | null }
   | { cmd: 'acl-add'; priority?: number; in?: string; src?: string; dst?: string; type?: number; vlan?: number | 'untagged'; action: 'allow' | 'drop' }
   | { cmd: 'acl-del'; rule: number }
-  | { cmd: 'acl-show' };
+  | { cmd: 'acl-show' }
+  | ({ cmd: 'mirror-add' } & MirrorAddRequest)
+  | { cmd: 'mirror-del'; name: string }
+  | { cmd: 'mirror-show' }
+  | ({ cmd: 'trace' } & TraceRequest);
 
 export interface RequestOptions {
   /** Give up when the daemon sends nothing for this long (a long listing may take longer in all). */

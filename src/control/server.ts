@@ -30,6 +30,10 @@ import {
   type VlanResult,
   type AclAddRequest,
   type AclShowResult,
+  type MirrorAddRequest,
+  type MirrorShowResult,
+  type TraceRequest,
+  type TraceResult,
 } from './protocol.js';
 import type { PortVlan } from '../core/vlan.js';
 
@@ -48,6 +52,10 @@ export interface SwitchLike {
   aclAdd(r: AclAddRequest): Promise<number>;
   aclDel(id: number): Promise<void>;
   aclShow(): Promise<AclShowResult>;
+  mirrorAdd(r: MirrorAddRequest): Promise<void>;
+  mirrorDel(name: string): Promise<void>;
+  mirrorShow(): Promise<MirrorShowResult>;
+  trace(r: TraceRequest): Promise<TraceResult>;
 }
 
 /** Map protocol commands onto the switch. */
@@ -75,6 +83,20 @@ export function switchHandler(sw: SwitchLike): Handler {
         return null;
       case 'acl-show':
         return await sw.aclShow();
+      case 'mirror-add': {
+        const { v: _v, id: _id, cmd: _cmd, ...mirror } = req;
+        await sw.mirrorAdd(mirror);
+        return null;
+      }
+      case 'mirror-del':
+        await sw.mirrorDel(req.name);
+        return null;
+      case 'mirror-show':
+        return await sw.mirrorShow();
+      case 'trace': {
+        const { v: _v, id: _id, cmd: _cmd, ...frame } = req;
+        return await sw.trace(frame);
+      }
       case 'vlan':
         return await sw.vlan(req.ifname, req.mode === undefined ? null : { mode: req.mode, tag: req.tag ?? 0, trunks: req.trunks ?? null });
     }

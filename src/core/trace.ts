@@ -14,6 +14,11 @@ import { LINK_LOCAL_HI, LINK_LOCAL_LO } from './mac.js';
 import type { MirrorTable } from './mirror.js';
 import { VLAN_BITMAP_BYTES, VlanMode } from './vlan.js';
 
+/** What a trace's frame is unless told: from a locally administered MAC, broadcast, IPv4. */
+export const TRACE_DEFAULT_SRC = '02:00:00:00:00:01';
+export const TRACE_DEFAULT_DST = 'ff:ff:ff:ff:ff:ff';
+export const TRACE_DEFAULT_TYPE = 0x0800;
+
 /** The frame to trace. */
 export interface TraceFrame {
   ingress: number;

@@ -21,8 +21,10 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rm
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { ACL_MAX_RULES, aclRuleProblems } from '../core/acl.js';
-import { portVlanProblem, VID_MAX, VLAN_MODES } from '../core/vlan.js';
+import { MIRROR_MAX, mirrorNameProblem } from '../core/mirror.js';
+import { portVlanProblem, VID_MAX, vidProblem, VLAN_MODES } from '../core/vlan.js';
 import { ifnameSchema } from '../control/protocol.js';
+import { type Mirror, mirrorConflict } from './mirrors.js';
 
 export const DB_VERSION = 1;
 
@@ -55,6 +57,23 @@ const ruleSchema = z
     for (const [field, message] of aclRuleProblems(r)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [field], message });
   });
 
+const mirrorSchema = z
+  .object({
+    name: z.string(),
+    output: ifnameSchema,
+    selectIngress: z.array(ifnameSchema).default([]),
+    selectEgress: z.array(ifnameSchema).default([]),
+    selectVlans: z.array(z.tuple([int, int])).max(VID_MAX).nullable().default(null),
+  })
+  .strict()
+  .superRefine((m, ctx) => {
+    const report = (path: string, p: string | null): void => {
+      if (p !== null) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [path], message: p });
+    };
+    report('name', mirrorNameProblem(m.name));
+    for (const [lo, hi] of m.selectVlans ?? []) report('selectVlans', vidProblem(lo) ?? vidProblem(hi) ?? (lo > hi ? `reversed VLAN range ${lo}-${hi}` : null));
+  });
+
 const dbSchema = z
   .object({
     version: z.literal(DB_VERSION),
@@ -63,6 +82,7 @@ const dbSchema = z
       .object({ nextId: int.min(1).max(Number.MAX_SAFE_INTEGER), rules: z.array(ruleSchema).max(ACL_MAX_RULES) })
       .strict()
       .default({ nextId: 1, rules: [] }),
+    mirrors: z.array(mirrorSchema).max(MIRROR_MAX).default([]),
   })
   .strict();
 
@@ -70,7 +90,7 @@ export type DbConfig = z.infer<typeof dbSchema>;
 export type DbPort = DbConfig['ports'][number];
 export type DbRule = DbConfig['acl']['rules'][number];
 
-export const EMPTY_DB: Readonly<DbConfig> = Object.freeze({ version: DB_VERSION, ports: [], acl: { nextId: 1, rules: [] } });
+export const EMPTY_DB: Readonly<DbConfig> = Object.freeze({ version: DB_VERSION, ports: [], acl: { nextId: 1, rules: [] }, mirrors: [] });
 
 /** A file that cannot be read or is not a configuration: `problem` names the field. */
 export class DbError extends Error {
@@ -113,6 +133,24 @@ function consistencyProblem(doc: DbConfig): string | null {
     ids.add(r.id);
     if (r.id >= doc.acl.nextId) return `acl.rules[${i}].id: rule ${r.id} is not below acl.nextId ${doc.acl.nextId}`;
     if (r.in !== null && !seen.has(r.in)) return `acl.rules[${i}].in: ${r.in} is not in ports`;
+  }
+  // Mirrors: their ports are ports, and each keeps the rules of mirrors.ts with those before it.
+  const slotOf = new Map<string, number>([...seen.entries()]);
+  const kept: Mirror[] = [];
+  for (const [i, m] of doc.mirrors.entries()) {
+    for (const [field, names] of [['output', [m.output]], ['selectIngress', m.selectIngress], ['selectEgress', m.selectEgress]] as const) {
+      for (const n of names) if (!slotOf.has(n)) return `mirrors[${i}].${field}: ${n} is not in ports`;
+    }
+    const mirror: Mirror = {
+      name: m.name,
+      output: slotOf.get(m.output)!,
+      selectIngress: m.selectIngress.map((n) => slotOf.get(n)!),
+      selectEgress: m.selectEgress.map((n) => slotOf.get(n)!),
+      selectVlans: m.selectVlans,
+    };
+    const problem = mirrorConflict(mirror, kept, (s) => doc.ports[s]?.ifname ?? `port ${s}`);
+    if (problem !== null) return `mirrors[${i}]: ${problem}`;
+    kept.push(mirror);
   }
   return null;
 }

@@ -18,16 +18,20 @@
 // file is written again if the switch now differs from it.
 
 import { ACL_DEFAULT_PRIORITY, ACL_MAX_RULES, type AclRule, aclTable, compareRules, formatMacMask, parseMacMask } from '../core/acl.js';
-import { formatMac } from '../core/mac.js';
+import { formatMac, parseMac } from '../core/mac.js';
+import { mirrorTable } from '../core/mirror.js';
+import { TRACE_DEFAULT_DST, TRACE_DEFAULT_SRC, TRACE_DEFAULT_TYPE } from '../core/trace.js';
 import { DEFAULT_PORT_VLAN, type PortVlan } from '../core/vlan.js';
 import type { Dataplane } from '../dataplane/dataplane.js';
 import { dumpAgeSeconds, dumpLength, dumpMac, dumpPort, dumpVlan, type FdbDump } from '../dataplane/fdb-dump.js';
 import type { Stats } from '../dataplane/messages.js';
 import { DataplaneTimeoutError, InUseError, VswError } from '../errors.js';
-import type { AclAddRequest, AclShowResult, FdbEntry, StatsResult, VlanResult } from '../control/protocol.js';
+import type { AclAddRequest, AclShowResult, FdbEntry, MirrorAddRequest, MirrorShowResult, StatsResult, TraceRequest, TraceResult, VlanResult } from '../control/protocol.js';
 import { interfaceHolder, isEthernet, isLoopback, readInterface, SYSFS_NET } from '../control/sysfs.js';
 import { type DbConfig, type DbRule, type Db, DB_VERSION } from './db.js';
 import { errorText, type Logger } from './log.js';
+import { type Mirror, mirrorConflict, mirrorsWithoutPort } from './mirrors.js';
+import { namedTrace } from './named-trace.js';
 import type { PortLock, PortLocks } from './port-lock.js';
 
 export interface Port {
@@ -75,6 +79,8 @@ export class Switch {
   /** The ACL in match order (core/acl.ts), as the dataplane has it. */
   private acl: AclRule[] = [];
   private nextAclId = 1;
+  /** The mirrors (mirrors.ts), as the dataplane has them. */
+  private mirrors: Mirror[] = [];
   /** Where the configuration is kept; null: nowhere (no --db, during restore, shutting down). */
   private db: Db | null = null;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -135,6 +141,14 @@ export class Switch {
     this.ports = this.ports.filter((p) => p !== port);
     this.release(port.index);
     this.persist();
+    // Mirrors forget it too: its slot may be the next port's. A mirror whose output it was goes.
+    if (this.mirrors.some((m) => m.output === port.index || m.selectIngress.includes(port.index) || m.selectEgress.includes(port.index))) {
+      const { kept, dropped } = mirrorsWithoutPort(this.mirrors, port.index);
+      void this.pushMirrors(kept).then(
+        () => this.log(`mirrors changed with port ${port.ifname}${dropped.length ? `: ${dropped.join(', ')} deleted (their output)` : ''}`),
+        (err) => this.log(`mirrors on ${port.ifname}: not changed: ${errorText(err)}`),
+      );
+    }
     // A rule on the port goes with it: its slot may be the next port's.
     if (this.acl.some((r) => r.port === port.index)) {
       const kept = this.acl.filter((r) => r.port !== port.index);
@@ -388,31 +402,112 @@ export class Switch {
 
   /** Hand the dataplane `rules` (in match order); they are the ACL once it has them. */
   private async pushAcl(rules: AclRule[]): Promise<void> {
+    await this.pushTable(() => this.dataplane.setAcl(aclTable(rules)), () => (this.acl = rules), 'the ACL', 'acl show');
+  }
+
+  /** Hand the dataplane `mirrors`; they are the mirrors once it has them. */
+  private async pushMirrors(mirrors: Mirror[]): Promise<void> {
+    await this.pushTable(() => this.dataplane.setMirrors(mirrorTable(mirrors, this.maxPorts)), () => (this.mirrors = mirrors), 'the mirrors', 'mirror show');
+  }
+
+  /** Send a whole table to the dataplane; `adopt` makes it the registry's once the dataplane has it, even late. */
+  private async pushTable(send: () => Promise<void>, adopt: () => void, what: string, see: string): Promise<void> {
     try {
-      await this.dataplane.setAcl(aclTable(rules));
+      await send();
     } catch (err) {
       if (err instanceof DataplaneTimeoutError) {
         void err.late.then((ok) => {
-          if (ok) this.acl = rules;
-          this.log(`acl ${ok ? 'changed' : 'not changed'} (the dataplane answered after the timeout)`);
+          if (ok) adopt();
+          this.log(`${what} ${ok ? 'changed' : 'not changed'} (the dataplane answered after the timeout)`);
           this.persist();
         });
-        throw new VswError('ETIMEDOUT', "the dataplane did not answer in time while changing the ACL; see 'vswconfig acl show'");
+        throw new VswError('ETIMEDOUT', `the dataplane did not answer in time while changing ${what}; see 'vswconfig ${see}'`);
       }
       this.persist();
       throw err;
     }
-    this.acl = rules;
+    adopt();
     this.persist();
+  }
+
+  /**
+   * Add a mirror (name and VLANs checked by the protocol): its ports must be
+   * ports of the switch and it must keep the rules of mirrors.ts with the
+   * others. In force for the next frame once the dataplane has it.
+   */
+  async mirrorAdd(r: MirrorAddRequest): Promise<void> {
+    const slot = (ifname: string): number => {
+      const p = this.byName(ifname);
+      if (!p) throw new VswError('ENOTATTACHED', `${ifname} is not a port of the switch`);
+      return p.index;
+    };
+    const m: Mirror = {
+      name: r.name,
+      output: slot(r.output),
+      selectIngress: [...new Set((r.selectIngress ?? []).map(slot))],
+      selectEgress: [...new Set((r.selectEgress ?? []).map(slot))],
+      selectVlans: r.selectVlans ?? null,
+    };
+    const problem = mirrorConflict(m, this.mirrors, (s) => this.byIndex(s)?.ifname ?? `port ${s}`);
+    if (problem !== null) throw new VswError('EMIRROR', problem);
+    const mirrors = [...this.mirrors, m];
+    this.commit(this.configuration(this.acl, this.nextAclId, mirrors));
+    await this.pushMirrors(mirrors);
+    this.log(`mirror ${m.name} added`);
+  }
+
+  async mirrorDel(name: string): Promise<void> {
+    if (!this.mirrors.some((m) => m.name === name)) throw new VswError('ENOMIRROR', `no mirror ${name}`);
+    const mirrors = this.mirrors.filter((m) => m.name !== name);
+    this.commit(this.configuration(this.acl, this.nextAclId, mirrors));
+    await this.pushMirrors(mirrors);
+    this.log(`mirror ${name} deleted`);
+  }
+
+  async mirrorShow(): Promise<MirrorShowResult> {
+    const copies = await this.dataplane.mirrorCopies();
+    const names = this.portNames();
+    const name = (s: number): string => names[s] ?? `port ${s}`;
+    return {
+      mirrors: this.mirrors.map((m, k) => ({
+        name: m.name,
+        output: name(m.output),
+        selectIngress: m.selectIngress.map(name),
+        selectEgress: m.selectEgress.map(name),
+        selectVlans: m.selectVlans,
+        copies: copies[k] ?? 0,
+      })),
+    };
+  }
+
+  /** A made-up frame through the pipeline of the datapath (core/trace.ts); nothing is sent or changed. */
+  async trace(r: TraceRequest): Promise<TraceResult> {
+    const port = this.byName(r.in);
+    if (!port) throw new VswError('ENOTATTACHED', `${r.in} is not a port of the switch`);
+    const frame = {
+      ingress: port.index,
+      src: parseMac(r.src ?? TRACE_DEFAULT_SRC),
+      dst: parseMac(r.dst ?? TRACE_DEFAULT_DST),
+      vlan: r.vlan ?? null,
+      type: r.type ?? TRACE_DEFAULT_TYPE,
+    };
+    const t = await this.dataplane.trace(frame);
+    return namedTrace(t, frame, this.portNames(), port.vlan);
+  }
+
+  /** Port names by slot. */
+  private portNames(): (string | undefined)[] {
+    const names: (string | undefined)[] = [];
+    for (const p of this.ports) names[p.index] = p.ifname;
+    return names;
   }
 
   /**
    * The configuration as the file keeps it: the ports in order, and `rules`
    * (default: the ACL) named by port; a rule whose port has gone goes too.
    */
-  configuration(rules: readonly AclRule[] = this.acl, nextId = this.nextAclId): DbConfig {
-    const names: (string | undefined)[] = [];
-    for (const p of this.ports) names[p.index] = p.ifname;
+  configuration(rules: readonly AclRule[] = this.acl, nextId = this.nextAclId, mirrors: readonly Mirror[] = this.mirrors): DbConfig {
+    const names = this.portNames();
     const kept: DbRule[] = [];
     for (const r of rules) {
       const name = r.port === null ? null : names[r.port];
@@ -432,6 +527,13 @@ export class Switch {
       version: DB_VERSION,
       ports: this.ports.map((p) => ({ ifname: p.ifname, vlan: { mode: p.vlan.mode, tag: p.vlan.tag, trunks: p.vlan.trunks } })),
       acl: { nextId, rules: kept },
+      // A mirror whose output has gone goes; selected ports that have gone are left out.
+      mirrors: mirrors.flatMap((m) => {
+        const out = names[m.output];
+        if (out === undefined) return [];
+        const named = (slots: number[]): string[] => slots.flatMap((s) => (names[s] === undefined ? [] : [names[s]!]));
+        return [{ name: m.name, output: out, selectIngress: named(m.selectIngress), selectEgress: named(m.selectEgress), selectVlans: m.selectVlans }];
+      }),
     };
   }
 
@@ -492,6 +594,16 @@ export class Switch {
     }
     if (rules.length > 0) await this.pushAcl(rules.sort(compareRules));
     this.nextAclId = saved.acl.nextId;
+    for (const m of saved.mirrors) {
+      const present = (ifname: string): boolean => this.byName(ifname) !== undefined;
+      if (!present(m.output)) {
+        this.log(`mirror ${m.name} dropped from ${from}: its output ${m.output} was dropped`);
+        continue;
+      }
+      const ports = [...m.selectIngress, ...m.selectEgress];
+      for (const p of ports) if (!present(p)) this.log(`mirror ${m.name}: ${p} was dropped from ${from}`);
+      await this.mirrorAdd({ ...m, selectIngress: m.selectIngress.filter(present), selectEgress: m.selectEgress.filter(present), selectVlans: m.selectVlans ?? undefined });
+    }
   }
 
   /** From now on keep the configuration in `db`; writes it now if the switch differs from it. */

@@ -3,6 +3,8 @@
 
 import type { EventEmitter } from 'node:events';
 import type { AclTable } from '../core/acl.js';
+import type { MirrorTable } from '../core/mirror.js';
+import type { Trace, TraceFrame } from '../core/trace.js';
 import type { PortVlan } from '../core/vlan.js';
 import type { FdbDump } from './fdb-dump.js';
 import type { Stats } from './messages.js';
@@ -25,6 +27,12 @@ export interface Dataplane extends EventEmitter {
   setAcl(table: AclTable): Promise<void>;
   /** Hits of each rule of the last table, in its order. */
   aclHits(): Promise<number[]>;
+  /** The whole set of mirrors, in force for the next frame; a mirror kept by name keeps its count. */
+  setMirrors(table: MirrorTable): Promise<void>;
+  /** Frames each mirror of the last table copied, in its order. */
+  mirrorCopies(): Promise<number[]>;
+  /** A made-up frame through the pipeline (core/trace.ts): nothing is sent or changed. */
+  trace(frame: TraceFrame): Promise<Trace>;
   /** Every live entry, compactly (see fdb-dump.ts). */
   fdb(): Promise<FdbDump>;
   stats(): Promise<Stats>;

@@ -14,6 +14,8 @@ import { parseMac } from '../../src/core/mac.js';
 import { type FdbDump, fdbDumpOf } from '../../src/dataplane/fdb-dump.js';
 import type { Stats } from '../../src/dataplane/messages.js';
 import type { AclTable } from '../../src/core/acl.js';
+import type { MirrorTable } from '../../src/core/mirror.js';
+import type { Trace, TraceFrame } from '../../src/core/trace.js';
 import type { PortVlan } from '../../src/core/vlan.js';
 import { DataplaneTimeoutError, VswError } from '../../src/errors.js';
 
@@ -23,6 +25,9 @@ export type Call =
   | { op: 'setVlan'; port: number; vlan: PortVlan }
   | { op: 'setAcl'; table: AclTable }
   | { op: 'aclHits' }
+  | { op: 'setMirrors'; table: MirrorTable }
+  | { op: 'mirrorCopies' }
+  | { op: 'trace'; frame: TraceFrame }
   | { op: 'fdb' }
   | { op: 'stats' }
   | { op: 'stop' };
@@ -100,6 +105,27 @@ export class FakeDataplane extends EventEmitter implements Dataplane {
   async aclHits(): Promise<number[]> {
     this.calls.push({ op: 'aclHits' });
     return this.aclHitsValue.slice();
+  }
+
+  /** What mirrorCopies() answers (per mirror of the last table). */
+  mirrorCopiesValue: number[] = [];
+
+  async setMirrors(table: MirrorTable): Promise<void> {
+    this.calls.push({ op: 'setMirrors', table });
+  }
+
+  async mirrorCopies(): Promise<number[]> {
+    this.calls.push({ op: 'mirrorCopies' });
+    return this.mirrorCopiesValue.slice();
+  }
+
+  /** What trace() answers; a fake has no pipeline to run. */
+  traceValue: Trace | null = null;
+
+  async trace(frame: TraceFrame): Promise<Trace> {
+    this.calls.push({ op: 'trace', frame });
+    if (this.traceValue === null) throw new VswError('EINTERNAL', 'fake dataplane: no trace to answer with');
+    return this.traceValue;
   }
 
   async fdb(): Promise<FdbDump> {

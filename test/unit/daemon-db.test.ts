@@ -29,6 +29,7 @@ const SAMPLE: DbConfig = {
       { id: 1, priority: 32768, in: null, src: '02:00:00:00:00:01', dst: null, type: null, vlan: 10, action: 'drop' },
     ],
   },
+  mirrors: [{ name: 'span', output: 'veth3', selectIngress: ['veth1'], selectEgress: ['veth2'], selectVlans: [[10, 10]] }],
 };
 
 let dir: string;
