@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'EPORTLIMIT' // the switch has its maximum number of ports
   | 'ENOACL' // no ACL rule has that id
   | 'EACLFULL' // the switch holds its maximum number of ACL rules
+  | 'ETUNNEL' // a tunnel request that cannot be carried out as given (local remote, no underlay, a tunnel port deleted alone)
   | 'ENOTRUNNING' // no daemon answers on the socket
   | 'EACCES' // permission denied
   | 'ESYSCALL' // a system call failed

@@ -2,14 +2,17 @@
 //   vswconfig [--socket PATH] [-j] add IFNAME | delete IFNAME | show | fdb | stats
 //             | vlan IFNAME [access VID | trunk [VIDS] | native-tagged VID [VIDS] | native-untagged VID [VIDS]]
 //             | acl add [priority N] [in PORT] [src MAC[/MASK]] [dst MAC[/MASK]] [type ETHERTYPE] [vlan VID|untagged] allow|drop
-//             | acl del ID | acl show | --help
+//             | acl del ID | acl show
+//             | tunnel add NAME vxlan vni N remote IP[,IP...] [local IP] [dstport PORT] [vlan VID]
+//             | tunnel del NAME | tunnel show | --help
 // Parsing never touches the daemon: a usage error is found before any connection.
 
 import { parseArgs } from 'node:util';
 import { DEFAULT_SOCKET_PATH, ifnameProblem } from '../control/protocol.js';
 import { parseVid, parseVids, type PortVlan } from '../core/vlan.js';
 import { parseAclVlan, parseEthertype, parseMacMask, parsePriority } from '../core/acl.js';
-import type { AclAddRequest } from '../control/protocol.js';
+import type { AclAddRequest, TunnelAddRequest } from '../control/protocol.js';
+import { tunnelSpecProblem } from '../control/tunnel-spec.js';
 
 export const USAGE = `usage: vswconfig [--socket PATH] [-j] COMMAND
 
@@ -31,10 +34,16 @@ commands:
                   no match allows. ETHERTYPE: 0x0600-0xffff, the type after the outer tag
   acl del ID      delete rule ID
   acl show        list the rules in match order: id, priority, match, action, hits
+  tunnel add NAME vxlan vni N remote IP[,IP...] [local IP] [dstport PORT] [vlan VID]
+                  create a VXLAN device NAME (VNI 0-16777215, UDP port default 4789) sending
+                  unknown and group frames to every remote, and attach it as a port;
+                  vlan VID: it carries that VLAN only (an access port), else all
+  tunnel del NAME detach the tunnel and delete its device
+  tunnel show     name, VNI, local, remotes, MTU, VLAN, frames in/out; ports whose MTU is too big
 
 options:
   --socket PATH   control socket of vswitchd (default: $VSWITCH_SOCKET, else ${DEFAULT_SOCKET_PATH})
-  -j, --json      show, fdb, stats, vlan and acl show print one JSON document instead of text
+  -j, --json      show, fdb, stats, vlan, acl show and tunnel show print one JSON document instead of text
   -h, --help      show this help
 `;
 
@@ -51,9 +60,12 @@ export type CliCommand =
   | { kind: 'run'; socket: string; cmd: 'vlan'; ifname: string; set: PortVlan | null; json: boolean }
   | { kind: 'run'; socket: string; cmd: 'acl-add'; rule: AclAddRequest }
   | { kind: 'run'; socket: string; cmd: 'acl-del'; rule: number }
-  | { kind: 'run'; socket: string; cmd: 'acl-show'; json: boolean };
+  | { kind: 'run'; socket: string; cmd: 'acl-show'; json: boolean }
+  | { kind: 'run'; socket: string; cmd: 'tunnel-add'; tunnel: TunnelAddRequest }
+  | { kind: 'run'; socket: string; cmd: 'tunnel-del'; name: string }
+  | { kind: 'run'; socket: string; cmd: 'tunnel-show'; json: boolean };
 
-const SUBCOMMANDS = ['add', 'delete', 'show', 'fdb', 'stats', 'vlan', 'acl'] as const;
+const SUBCOMMANDS = ['add', 'delete', 'show', 'fdb', 'stats', 'vlan', 'acl', 'tunnel'] as const;
 type Subcommand = (typeof SUBCOMMANDS)[number];
 
 function isSubcommand(s: string): s is Subcommand {
@@ -138,8 +150,67 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv = p
         throw new UsageError(`unknown 'acl' command '${action}' (one of add, del, show)`);
     }
   }
+  if (sub === 'tunnel') {
+    const [action, ...params] = rest;
+    switch (action) {
+      case 'add':
+        return { kind: 'run', socket, cmd: 'tunnel-add', tunnel: parseTunnelAdd(params) };
+      case 'del': {
+        const [name, extra] = params;
+        if (name === undefined) throw new UsageError("missing tunnel name for 'tunnel del'");
+        if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`);
+        const problem = ifnameProblem(name);
+        if (problem !== null) throw new UsageError(`invalid interface name '${name}': ${problem}`);
+        return { kind: 'run', socket, cmd: 'tunnel-del', name };
+      }
+      case 'show':
+        if (params.length > 0) throw new UsageError(`unexpected argument '${params[0]}'`);
+        return { kind: 'run', socket, cmd: 'tunnel-show', json };
+      case undefined:
+        throw new UsageError("missing 'tunnel' command (one of add, del, show)");
+      default:
+        throw new UsageError(`unknown 'tunnel' command '${action}' (one of add, del, show)`);
+    }
+  }
   if (rest.length > 0) throw new UsageError(`unexpected argument '${rest[0]}'`);
   return { kind: 'run', socket, cmd: sub, json };
+}
+
+/** `NAME vxlan vni N remote IP[,IP...] [local IP] [dstport PORT] [vlan VID]`, checked as the daemon checks it. */
+function parseTunnelAdd(params: readonly string[]): TunnelAddRequest {
+  const [name, type, ...words] = params;
+  if (name === undefined) throw new UsageError("missing tunnel name for 'tunnel add'");
+  const problem = ifnameProblem(name);
+  if (problem !== null) throw new UsageError(`invalid interface name '${name}': ${problem}`);
+  if (type === undefined) throw new UsageError("missing tunnel type for 'tunnel add' (vxlan)");
+  if (type !== 'vxlan') throw new UsageError(`unknown tunnel type '${type}' (vxlan)`);
+  const given: Record<string, string> = {};
+  for (let k = 0; k < words.length; k += 2) {
+    const word = words[k]!;
+    if (!['vni', 'remote', 'local', 'dstport', 'vlan'].includes(word)) throw new UsageError(`unknown tunnel parameter '${word}' (expected vni, remote, local, dstport or vlan)`);
+    if (given[word] !== undefined) throw new UsageError(`'${word}' given twice`);
+    const value = words[k + 1];
+    if (value === undefined) throw new UsageError(`missing value for '${word}'`);
+    given[word] = value;
+  }
+  const number = (word: string, what: string): number | undefined => {
+    const text = given[word];
+    if (text === undefined) return undefined;
+    if (!/^\d{1,10}$/.test(text)) throw new UsageError(`bad ${what} '${text}'`);
+    return Number(text);
+  };
+  const vni = number('vni', 'VNI');
+  if (vni === undefined) throw new UsageError("missing 'vni' for 'tunnel add'");
+  if (given['remote'] === undefined) throw new UsageError("missing 'remote' for 'tunnel add'");
+  const spec: TunnelAddRequest = { name, vni, remotes: given['remote'].split(',') };
+  if (given['local'] !== undefined) spec.local = given['local'];
+  const dstport = number('dstport', 'UDP port');
+  if (dstport !== undefined) spec.dstport = dstport;
+  const vlan = number('vlan', 'VLAN ID');
+  if (vlan !== undefined) spec.vlan = vlan;
+  const specProblem = tunnelSpecProblem(spec);
+  if (specProblem !== null) throw new UsageError(specProblem);
+  return spec;
 }
 
 /** `[priority N] [in PORT] [src MAC[/MASK]] [dst MAC[/MASK]] [type ETHERTYPE] [vlan VID|untagged] allow|drop`. */

@@ -5,13 +5,13 @@
 //
 // Every error is one line on stderr starting with "vswconfig: "; exit status 2
 // for a usage error (the daemon is not contacted), for a `vlan` or `acl add in`
-// on an interface that is not a port and an `acl del` of no rule, 1 for
-// anything else.
+// on an interface that is not a port and an `acl del` of no rule, for a tunnel
+// the daemon refuses as given (see tunnels.ts), 1 for anything else.
 
 import { listFdb, request } from '../control/client.js';
 import { VswError } from '../errors.js';
 import { parseCliArgs, USAGE, UsageError } from './args.js';
-import { formatAcl, formatFdb, formatShow, formatStats, formatVlan, jsonAcl, jsonFdb, jsonFdbItems, jsonShow, jsonStats, jsonVlan } from './format.js';
+import { formatAcl, formatFdb, formatShow, formatStats, formatTunnels, formatVlan, jsonAcl, jsonFdb, jsonFdbItems, jsonShow, jsonStats, jsonVlan } from './format.js';
 
 function oneLine(s: string): string {
   return s.replace(/\s*\n\s*/g, ' ');
@@ -88,10 +88,27 @@ async function main(argv: readonly string[]): Promise<void> {
         print(cmd.json ? jsonAcl(r) : formatAcl(r));
         break;
       }
+      case 'tunnel-add':
+        await request(cmd.socket, { cmd: 'tunnel-add', ...cmd.tunnel });
+        break;
+      case 'tunnel-del':
+        await request(cmd.socket, { cmd: 'tunnel-del', name: cmd.name });
+        break;
+      case 'tunnel-show': {
+        const r = await request(cmd.socket, { cmd: 'tunnel-show' });
+        print(cmd.json ? `${JSON.stringify(r)}\n` : formatTunnels(r));
+        break;
+      }
     }
   } catch (err) {
     // An unknown port is bad input to `vlan` and `acl add`, as a bad VID is; so is an ACL id that is not there.
-    const badInput = (err instanceof VswError && err.code === 'ENOTATTACHED' && (cmd.cmd === 'vlan' || cmd.cmd === 'acl-add')) || (err instanceof VswError && err.code === 'ENOACL');
+    // So is a tunnel the daemon refuses (a local remote, no underlay, a name in use, not a tunnel), and deleting a tunnel as a plain port.
+    const tunnelCmd = cmd.cmd === 'tunnel-add' || cmd.cmd === 'tunnel-del';
+    const badInput =
+      (err instanceof VswError && err.code === 'ENOTATTACHED' && (cmd.cmd === 'vlan' || cmd.cmd === 'acl-add' || tunnelCmd)) ||
+      (err instanceof VswError && err.code === 'ENOACL') ||
+      (err instanceof VswError && err.code === 'EEXIST' && tunnelCmd) ||
+      (err instanceof VswError && err.code === 'ETUNNEL');
     if (badInput) fail((err as VswError).message, 2);
     else if (err instanceof VswError) fail(err.message, 1);
     else fail(`internal error: ${err instanceof Error ? err.message : String(err)}`, 1);

@@ -26,7 +26,10 @@ export type CommandArgs =
   | { cmd: 'vlan'; ifname: string; mode?: 'access' | 'trunk' | 'native-tagged' | 'native-untagged'; tag?: number; trunks?: Array<[number, number]> | null }
   | { cmd: 'acl-add'; priority?: number; in?: string; src?: string; dst?: string; type?: number; vlan?: number | 'untagged'; action: 'allow' | 'drop' }
   | { cmd: 'acl-del'; rule: number }
-  | { cmd: 'acl-show' };
+  | { cmd: 'acl-show' }
+  | { cmd: 'tunnel-add'; name: string; vni: number; remotes: string[]; local?: string; dstport?: number; vlan?: number }
+  | { cmd: 'tunnel-del'; name: string }
+  | { cmd: 'tunnel-show' };
 
 export interface RequestOptions {
   /** Give up when the daemon sends nothing for this long (a long listing may take longer in all). */

@@ -26,6 +26,12 @@
 //   → {"v":1,"id":10,"cmd":"acl-add","src":"02:00:00:00:00:01/ff:ff:ff:00:00:00","vlan":"untagged","action":"drop"}
 //   ← {"v":1,"id":10,"ok":true,"result":{"id":1}}
 //
+// tunnel-add (name, vni, remotes, and optional local, dstport, vlan), tunnel-del
+// (name), tunnel-show (tunnels, and the ports whose MTU is larger than a tunnel's):
+//
+//   → {"v":1,"id":11,"cmd":"tunnel-add","name":"vx1","vni":1000,"remotes":["10.0.0.2"],"vlan":10}
+//   ← {"v":1,"id":11,"ok":true,"result":null}
+//
 // Commands: add / delete (ifname), show, fdb, stats (no arguments), vlan, acl-*. Anything
 // else — bad JSON, another version, an unknown command or field, a line longer
 // than MAX_LINE_BYTES — is answered with code EPROTO (and the server then
@@ -36,6 +42,7 @@ import type { ErrorCode } from '../errors.js';
 import { ifnameProblem } from './ifname.js';
 import { ethertypeProblem, parseMacMask, priorityProblem } from '../core/acl.js';
 import { portVlanProblem, VID_MAX, vidProblem } from '../core/vlan.js';
+import { MAX_REMOTES, tunnelSpecProblem } from './tunnel-spec.js';
 
 export { ifnameProblem, MAX_IFNAME_BYTES } from './ifname.js';
 
@@ -55,6 +62,7 @@ const ERROR_CODES = [
   'EPORTLIMIT',
   'ENOACL',
   'EACLFULL',
+  'ETUNNEL',
   'ENOTRUNNING',
   'EACCES',
   'ESYSCALL',
@@ -108,7 +116,27 @@ export const requestSchema = z.discriminatedUnion('cmd', [
     .strict(),
   z.object({ v, id: idSchema, cmd: z.literal('acl-del'), rule: idSchema }).strict(),
   z.object({ v, id: idSchema, cmd: z.literal('acl-show') }).strict(),
+  z
+    .object({
+      v,
+      id: idSchema,
+      cmd: z.literal('tunnel-add'),
+      name: ifnameSchema,
+      vni: z.number(),
+      remotes: z.array(z.string().max(64)).max(MAX_REMOTES),
+      local: z.string().max(64).optional(),
+      dstport: z.number().optional(),
+      vlan: z.number().optional(),
+    })
+    .strict(),
+  z.object({ v, id: idSchema, cmd: z.literal('tunnel-del'), name: ifnameSchema }).strict(),
+  z.object({ v, id: idSchema, cmd: z.literal('tunnel-show') }).strict(),
 ]).superRefine((r, ctx) => {
+  if (r.cmd === 'tunnel-add') {
+    const problem = tunnelSpecProblem(r);
+    if (problem !== null) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+    return;
+  }
   if (r.cmd === 'acl-add') {
     const problems = [
       r.priority === undefined ? null : priorityProblem(r.priority),
@@ -140,7 +168,7 @@ export type Request = z.infer<typeof requestSchema>;
 export type Command = Request['cmd'];
 /** An acl-add request's rule (checked: every value in range, MACs parse). */
 export type AclAddRequest = Omit<Extract<Request, { cmd: 'acl-add' }>, 'v' | 'id' | 'cmd'>;
-export const COMMANDS: readonly Command[] = ['add', 'delete', 'show', 'fdb', 'stats', 'vlan', 'acl-add', 'acl-del', 'acl-show'];
+export const COMMANDS: readonly Command[] = ['add', 'delete', 'show', 'fdb', 'stats', 'vlan', 'acl-add', 'acl-del', 'acl-show', 'tunnel-add', 'tunnel-del', 'tunnel-show'];
 
 // ---- results ----------------------------------------------------------------
 
@@ -219,6 +247,27 @@ export type AclRuleResult = z.infer<typeof aclRuleResultSchema>;
 export const aclShowResultSchema = z.object({ rules: z.array(aclRuleResultSchema) });
 export type AclShowResult = z.infer<typeof aclShowResultSchema>;
 
+/** One tunnel as `tunnel show` lists it; rx/tx: frames the switch took from it and gave it. */
+export const tunnelResultSchema = z.object({
+  name: z.string(),
+  vni: count,
+  local: z.string().nullable(),
+  remotes: z.array(z.string()),
+  dstport: count,
+  underlay: z.string(),
+  mtu: count,
+  vlan: count.nullable(),
+  rxFrames: count,
+  txFrames: count,
+});
+/** A port whose MTU is larger than a tunnel's: frames over `tunnelMtu` from it are dropped (mtu-exceeded). */
+export const mtuWarningSchema = z.object({ port: z.string(), mtu: count, tunnel: z.string(), tunnelMtu: count });
+export const tunnelShowResultSchema = z.object({ tunnels: z.array(tunnelResultSchema), mtuWarnings: z.array(mtuWarningSchema) });
+export type TunnelResult = z.infer<typeof tunnelResultSchema>;
+export type MtuWarning = z.infer<typeof mtuWarningSchema>;
+export type TunnelShowResult = z.infer<typeof tunnelShowResultSchema>;
+export type TunnelAddRequest = Omit<Extract<Request, { cmd: 'tunnel-add' }>, 'v' | 'id' | 'cmd'>;
+
 export type NamedPortStats = z.infer<typeof namedPortStatsSchema>;
 export type StatsResult = z.infer<typeof statsResultSchema>;
 
@@ -233,6 +282,9 @@ export interface ResultOf {
   'acl-add': { id: number };
   'acl-del': null;
   'acl-show': AclShowResult;
+  'tunnel-add': null;
+  'tunnel-del': null;
+  'tunnel-show': TunnelShowResult;
 }
 
 /** What the last (for most commands the only) reply line carries, by command. */
@@ -246,6 +298,9 @@ export const resultSchemas = {
   'acl-add': z.object({ id: count }),
   'acl-del': z.null(),
   'acl-show': aclShowResultSchema,
+  'tunnel-add': z.null(),
+  'tunnel-del': z.null(),
+  'tunnel-show': tunnelShowResultSchema,
 } as const;
 
 // ---- replies ----------------------------------------------------------------

@@ -25,6 +25,7 @@ import {
 import { errorText, log } from './log.js';
 import { PortLocks } from './port-lock.js';
 import { Switch } from './switch.js';
+import { rtnetlinkKernel, Tunnels } from './tunnels.js';
 
 const STOP_TIMEOUT_MS = 15_000;
 
@@ -110,7 +111,8 @@ async function main(argv: readonly string[]): Promise<void> {
   const stale = locks.sweep();
   if (stale > 0) log(`removed ${stale} stale port lock file(s) left by a daemon that crashed`);
   const sw = new Switch({ dataplane, datapath, maxPorts: config.maxPorts, log, locks });
-  server = new ControlServer({ path: config.socket, handler: switchHandler(sw), log });
+  const tunnels = new Tunnels(sw, rtnetlinkKernel(), log);
+  server = new ControlServer({ path: config.socket, handler: switchHandler(sw, tunnels), log });
   try {
     await server.start();
   } catch (err) {
@@ -135,6 +137,7 @@ async function main(argv: readonly string[]): Promise<void> {
       // listener closes; removeSocket below makes sure it is gone).
       await server!.close(false);
       await withTimeout(sw.detachAll(), STOP_TIMEOUT_MS, 'detaching the ports');
+      tunnels.removeDevices();
       await withTimeout(dataplane.stop(), STOP_TIMEOUT_MS, 'stopping the dataplane');
     } catch (err) {
       log(`error while shutting down: ${errorText(err)}`);

@@ -30,6 +30,8 @@ export interface Port {
   ifindex: number;
   /** Its 802.1Q mode, as the dataplane has it (a new port has none: DEFAULT_PORT_VLAN). */
   vlan: PortVlan;
+  /** A VXLAN tunnel's device (daemon/tunnels.ts): only `tunnel del` removes it. */
+  tunnel: boolean;
 }
 
 export interface SwitchOptions {
@@ -50,6 +52,7 @@ interface PendingAdd {
   ifindex: number;
   /** The interface vanished meanwhile. */
   gone: boolean;
+  tunnel: boolean;
 }
 
 export class Switch {
@@ -70,6 +73,8 @@ export class Switch {
   private nextAclId = 1;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   private readonly listeners: Array<[string, (...args: any[]) => void]> = [];
+  /** Told when a port is added or a port's link changes (its MTU may have): tunnels check their MTU then. */
+  private portsChanged: () => void = () => undefined;
 
   constructor(opts: SwitchOptions) {
     this.dataplane = opts.dataplane;
@@ -151,6 +156,11 @@ export class Switch {
     const name = port?.ifname ?? this.pending.get(ev?.port)?.ifname;
     if (name === undefined) return;
     this.log(`port ${name} link ${ev.up ? 'up' : 'down'} (mtu ${ev.mtu})`);
+    if (port) this.portsChanged();
+  }
+
+  onPortsChanged(fn: () => void): void {
+    this.portsChanged = fn;
   }
 
   private onRenamed(ev: { port: number; ifname: string }): void {
@@ -167,7 +177,7 @@ export class Switch {
     return -1;
   }
 
-  async add(ifname: string): Promise<void> {
+  async add(ifname: string, opts: { tunnel?: boolean } = {}): Promise<void> {
     const info = await readInterface(ifname, this.sysfsRoot);
     if (info === null) throw new VswError('ENODEV', `no such interface: ${ifname}`);
     if (isLoopback(info)) throw new VswError('ENOTETHER', `${ifname} is a loopback interface, not Ethernet`);
@@ -186,7 +196,7 @@ export class Switch {
     // The last check, and the only one that takes something: given back below if the add fails.
     this.held.set(index, this.locks.claim(ifname, info.ifindex));
 
-    const slot: PendingAdd = { ifname, ifindex: info.ifindex, gone: false };
+    const slot: PendingAdd = { ifname, ifindex: info.ifindex, gone: false, tunnel: opts.tunnel === true };
     this.pending.set(index, slot);
     try {
       await this.dataplane.addPort(index, ifname, info.ifindex);
@@ -218,14 +228,17 @@ export class Switch {
       this.release(index);
       this.log(`port ${slot.ifname} removed: interface deleted`);
     } else {
-      this.ports.push({ index, ifname: slot.ifname, ifindex: slot.ifindex, vlan: DEFAULT_PORT_VLAN });
+      this.ports.push({ index, ifname: slot.ifname, ifindex: slot.ifindex, vlan: DEFAULT_PORT_VLAN, tunnel: slot.tunnel });
       this.log(`port ${slot.ifname} added${when}`);
+      this.portsChanged();
     }
   }
 
-  async delete(ifname: string): Promise<void> {
+  async delete(ifname: string, opts: { tunnel?: boolean } = {}): Promise<void> {
     const port = this.byName(ifname);
     if (!port) throw new VswError('ENOTATTACHED', `${ifname} is not a port of the switch`);
+    // Detached alone, its device would stay behind: the tunnel goes as a whole.
+    if (port.tunnel && opts.tunnel !== true) throw new VswError('ETUNNEL', `${ifname} is a tunnel: remove it with 'vswconfig tunnel del ${ifname}'`);
     try {
       await this.dataplane.removePort(port.index);
     } catch (err) {
@@ -370,7 +383,7 @@ export class Switch {
   }
 
   /** A snapshot of the ports, without their VLAN mode (vlan() gives it), for tests and diagnostics. */
-  list(): Array<Omit<Port, 'vlan'>> {
+  list(): Array<Omit<Port, 'vlan' | 'tunnel'>> {
     return this.ports.map(({ index, ifname, ifindex }) => ({ index, ifname, ifindex }));
   }
 
