@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'EACLFULL' // the switch holds its maximum number of ACL rules
   | 'EMIRROR' // a mirror that cannot be: its name is taken, its output is selected or another mirror's, too many
   | 'ENOMIRROR' // no mirror has that name
+  | 'ETUNNEL' // a tunnel request that cannot be carried out as given (local remote, no underlay, a tunnel port deleted alone)
   | 'ENOTRUNNING' // no daemon answers on the socket
   | 'EACCES' // permission denied
   | 'ESYSCALL' // a system call failed

@@ -5,14 +5,17 @@
 //             | acl del ID | acl show
 //             | mirror add NAME output PORT [select-ingress PORTS] [select-egress PORTS] [select-vlan VIDS]
 //             | mirror del NAME | mirror show
-//             | trace in PORT [src MAC] [dst MAC] [vlan VID] [type ETHERTYPE] | --help
+//             | trace in PORT [src MAC] [dst MAC] [vlan VID] [type ETHERTYPE]
+//             | tunnel add NAME vxlan vni N remote IP[,IP...] [local IP] [dstport PORT] [vlan VID]
+//             | tunnel del NAME | tunnel show | --help
 // Parsing never touches the daemon: a usage error is found before any connection.
 
 import { parseArgs } from 'node:util';
 import { DEFAULT_SOCKET_PATH, ifnameProblem } from '../control/protocol.js';
 import { parseVid, parseVids, type PortVlan } from '../core/vlan.js';
 import { parseAclVlan, parseEthertype, parseMacMask, parsePriority } from '../core/acl.js';
-import type { AclAddRequest, MirrorAddRequest, TraceRequest } from '../control/protocol.js';
+import type { AclAddRequest, MirrorAddRequest, TraceRequest, TunnelAddRequest } from '../control/protocol.js';
+import { tunnelSpecProblem } from '../control/tunnel-spec.js';
 import { mirrorNameProblem } from '../core/mirror.js';
 import { parseMac } from '../core/mac.js';
 import { TRACE_DEFAULT_DST, TRACE_DEFAULT_SRC } from '../core/trace.js';
@@ -47,10 +50,16 @@ commands:
                   run a made-up frame through the pipeline, sending nothing and changing
                   nothing, and print each stage and the verdict (default: src
                   ${TRACE_DEFAULT_SRC}, dst ${TRACE_DEFAULT_DST}, untagged, type 0x0800)
+  tunnel add NAME vxlan vni N remote IP[,IP...] [local IP] [dstport PORT] [vlan VID]
+                  create a VXLAN device NAME (VNI 0-16777215, UDP port default 4789) sending
+                  unknown and group frames to every remote, and attach it as a port;
+                  vlan VID: it carries that VLAN only (an access port), else all
+  tunnel del NAME detach the tunnel and delete its device
+  tunnel show     name, VNI, local, remotes, MTU, VLAN, frames in/out; ports whose MTU is too big
 
 options:
   --socket PATH   control socket of vswitchd (default: $VSWITCH_SOCKET, else ${DEFAULT_SOCKET_PATH})
-  -j, --json      show, fdb, stats, vlan, acl show, mirror show and trace print one JSON document
+  -j, --json      show, fdb, stats, vlan, acl show, mirror show, tunnel show and trace print one JSON document
   -h, --help      show this help
 `;
 
@@ -71,9 +80,12 @@ export type CliCommand =
   | { kind: 'run'; socket: string; cmd: 'mirror-add'; mirror: MirrorAddRequest }
   | { kind: 'run'; socket: string; cmd: 'mirror-del'; name: string }
   | { kind: 'run'; socket: string; cmd: 'mirror-show'; json: boolean }
-  | { kind: 'run'; socket: string; cmd: 'trace'; frame: TraceRequest; json: boolean };
+  | { kind: 'run'; socket: string; cmd: 'trace'; frame: TraceRequest; json: boolean }
+  | { kind: 'run'; socket: string; cmd: 'tunnel-add'; tunnel: TunnelAddRequest }
+  | { kind: 'run'; socket: string; cmd: 'tunnel-del'; name: string }
+  | { kind: 'run'; socket: string; cmd: 'tunnel-show'; json: boolean };
 
-const SUBCOMMANDS = ['add', 'delete', 'show', 'fdb', 'stats', 'vlan', 'acl', 'mirror', 'trace'] as const;
+const SUBCOMMANDS = ['add', 'delete', 'show', 'fdb', 'stats', 'vlan', 'acl', 'mirror', 'trace', 'tunnel'] as const;
 type Subcommand = (typeof SUBCOMMANDS)[number];
 
 function isSubcommand(s: string): s is Subcommand {
@@ -177,6 +189,28 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv = p
     return { kind: 'run', socket, cmd: 'mirror-add', mirror: parseMirrorAdd(name, params) };
   }
   if (sub === 'trace') return { kind: 'run', socket, cmd: 'trace', frame: parseTrace(rest), json };
+  if (sub === 'tunnel') {
+    const [action, ...params] = rest;
+    switch (action) {
+      case 'add':
+        return { kind: 'run', socket, cmd: 'tunnel-add', tunnel: parseTunnelAdd(params) };
+      case 'del': {
+        const [name, extra] = params;
+        if (name === undefined) throw new UsageError("missing tunnel name for 'tunnel del'");
+        if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`);
+        const problem = ifnameProblem(name);
+        if (problem !== null) throw new UsageError(`invalid interface name '${name}': ${problem}`);
+        return { kind: 'run', socket, cmd: 'tunnel-del', name };
+      }
+      case 'show':
+        if (params.length > 0) throw new UsageError(`unexpected argument '${params[0]}'`);
+        return { kind: 'run', socket, cmd: 'tunnel-show', json };
+      case undefined:
+        throw new UsageError("missing 'tunnel' command (one of add, del, show)");
+      default:
+        throw new UsageError(`unknown 'tunnel' command '${action}' (one of add, del, show)`);
+    }
+  }
   if (rest.length > 0) throw new UsageError(`unexpected argument '${rest[0]}'`);
   return { kind: 'run', socket, cmd: sub, json };
 }
@@ -246,6 +280,36 @@ function parseTrace(params: readonly string[]): TraceRequest {
   if (vlan !== undefined) t.vlan = usage(() => parseVid(vlan));
   if (type !== undefined) t.type = usage(() => parseEthertype(type));
   return t;
+}
+
+/** `NAME vxlan vni N remote IP[,IP...] [local IP] [dstport PORT] [vlan VID]`, checked as the daemon checks it. */
+function parseTunnelAdd(params: readonly string[]): TunnelAddRequest {
+  const [name, type, ...words] = params;
+  if (name === undefined) throw new UsageError("missing tunnel name for 'tunnel add'");
+  const problem = ifnameProblem(name);
+  if (problem !== null) throw new UsageError(`invalid interface name '${name}': ${problem}`);
+  if (type === undefined) throw new UsageError("missing tunnel type for 'tunnel add' (vxlan)");
+  if (type !== 'vxlan') throw new UsageError(`unknown tunnel type '${type}' (vxlan)`);
+  const p = keywordPairs(words, ['vni', 'remote', 'local', 'dstport', 'vlan'], 'tunnel add');
+  const given = Object.fromEntries(p) as Record<string, string | undefined>;
+  const number = (word: string, what: string): number | undefined => {
+    const text = given[word];
+    if (text === undefined) return undefined;
+    if (!/^\d{1,10}$/.test(text)) throw new UsageError(`bad ${what} '${text}'`);
+    return Number(text);
+  };
+  const vni = number('vni', 'VNI');
+  if (vni === undefined) throw new UsageError("missing 'vni' for 'tunnel add'");
+  if (given['remote'] === undefined) throw new UsageError("missing 'remote' for 'tunnel add'");
+  const spec: TunnelAddRequest = { name, vni, remotes: given['remote'].split(',') };
+  if (given['local'] !== undefined) spec.local = given['local'];
+  const dstport = number('dstport', 'UDP port');
+  if (dstport !== undefined) spec.dstport = dstport;
+  const vlan = number('vlan', 'VLAN ID');
+  if (vlan !== undefined) spec.vlan = vlan;
+  const specProblem = tunnelSpecProblem(spec);
+  if (specProblem !== null) throw new UsageError(specProblem);
+  return spec;
 }
 
 /** `[priority N] [in PORT] [src MAC[/MASK]] [dst MAC[/MASK]] [type ETHERTYPE] [vlan VID|untagged] allow|drop`. */

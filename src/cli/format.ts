@@ -1,7 +1,7 @@
 // Output of vswconfig: text, or with -j one JSON document per command, shaped
 // as iproute2's (`bridge -j fdb`): interfaces are "ifname".
 
-import type { AclShowResult, FdbEntry, MirrorShowResult, StatsResult, VlanResult } from '../control/protocol.js';
+import type { AclShowResult, FdbEntry, MirrorShowResult, StatsResult, TunnelShowResult, VlanResult } from '../control/protocol.js';
 import { formatPortVlan, formatVids } from '../core/vlan.js';
 import { formatAclMatch } from '../core/acl.js';
 import { REASON_NAMES } from '../core/reasons.js';
@@ -49,6 +49,30 @@ export function formatMirrors(r: MirrorShowResult): string {
 
 export function jsonMirrors(r: MirrorShowResult): string {
   return `${JSON.stringify(r.mirrors)}\n`;
+}
+
+/**
+ * `tunnel show`: one tunnel a line (name, vni, local, remotes, dstport, underlay, mtu, vlan, rx/tx
+ * frames), then one line per port whose MTU is larger than a tunnel's, with the MTU to set.
+ */
+export function formatTunnels(r: TunnelShowResult): string {
+  const rows = r.tunnels.map((t) => [
+    t.name,
+    String(t.vni),
+    t.local ?? '-',
+    t.remotes.join(','),
+    String(t.dstport),
+    t.underlay,
+    String(t.mtu),
+    t.vlan === null ? 'all' : String(t.vlan),
+    String(t.rxFrames),
+    String(t.txFrames),
+  ]);
+  let out = table(['name', 'vni', 'local', 'remotes', 'dstport', 'underlay', 'mtu', 'vlan', 'rx frames', 'tx frames'], rows, new Set([1, 4, 6, 8, 9]));
+  for (const w of r.mtuWarnings) {
+    out += `mtu: port ${w.port} has MTU ${w.mtu} > tunnel ${w.tunnel} ${w.tunnelMtu}: set ${w.port}'s MTU to ${w.tunnelMtu} (or raise the underlay's by ${w.mtu - w.tunnelMtu})\n`;
+  }
+  return out;
 }
 
 function table(header: readonly string[], rows: readonly string[][], rightAligned: ReadonlySet<number>): string {

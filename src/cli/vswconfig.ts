@@ -6,14 +6,15 @@
 //
 // Every error is one line on stderr starting with "vswconfig: "; exit status 2
 // for a usage error (the daemon is not contacted), for a `vlan`, `acl add in`,
-// `mirror add` or `trace` naming an interface that is not a port, an `acl del`
-// of no rule, a mirror the others forbid or a `mirror del` of none; 1 for
+// `mirror add`, `trace` or a tunnel command naming an interface that is not a
+// port, an `acl del` of no rule, a mirror the others forbid or a `mirror del`
+// of none, a tunnel the daemon refuses as given (see tunnels.ts); 1 for
 // anything else.
 
 import { listFdb, request } from '../control/client.js';
 import { VswError } from '../errors.js';
 import { parseCliArgs, USAGE, UsageError } from './args.js';
-import { formatAcl, formatFdb, formatMirrors, formatShow, formatStats, formatVlan, jsonAcl, jsonFdb, jsonFdbItems, jsonMirrors, jsonShow, jsonStats, jsonVlan } from './format.js';
+import { formatAcl, formatFdb, formatMirrors, formatShow, formatStats, formatTunnels, formatVlan, jsonAcl, jsonFdb, jsonFdbItems, jsonMirrors, jsonShow, jsonStats, jsonVlan } from './format.js';
 import { formatTrace, jsonTrace } from './format-trace.js';
 
 function oneLine(s: string): string {
@@ -107,11 +108,26 @@ async function main(argv: readonly string[]): Promise<void> {
         print(cmd.json ? jsonTrace(r) : formatTrace(r));
         break;
       }
+      case 'tunnel-add':
+        await request(cmd.socket, { cmd: 'tunnel-add', ...cmd.tunnel });
+        break;
+      case 'tunnel-del':
+        await request(cmd.socket, { cmd: 'tunnel-del', name: cmd.name });
+        break;
+      case 'tunnel-show': {
+        const r = await request(cmd.socket, { cmd: 'tunnel-show' });
+        print(cmd.json ? `${JSON.stringify(r)}\n` : formatTunnels(r));
+        break;
+      }
     }
   } catch (err) {
     // An unknown port is bad input to `vlan` and `acl add`, as a bad VID is; so is an ACL id that is not there.
-    const naming = ['vlan', 'acl-add', 'mirror-add', 'trace'].includes(cmd.cmd);
-    const badInput = err instanceof VswError && ((err.code === 'ENOTATTACHED' && naming) || err.code === 'ENOACL' || err.code === 'EMIRROR' || err.code === 'ENOMIRROR');
+    // So is a tunnel the daemon refuses (a local remote, no underlay, a name in use, not a tunnel), and deleting a tunnel as a plain port.
+    const tunnelCmd = cmd.cmd === 'tunnel-add' || cmd.cmd === 'tunnel-del';
+    const naming = ['vlan', 'acl-add', 'mirror-add', 'trace'].includes(cmd.cmd) || tunnelCmd;
+    const badInput =
+      err instanceof VswError &&
+      ((err.code === 'ENOTATTACHED' && naming) || (err.code === 'EEXIST' && tunnelCmd) || ['ENOACL', 'EMIRROR', 'ENOMIRROR', 'ETUNNEL'].includes(err.code));
     if (badInput) fail((err as VswError).message, 2);
     else if (err instanceof VswError) fail(err.message, 1);
     else fail(`internal error: ${err instanceof Error ? err.message : String(err)}`, 1);

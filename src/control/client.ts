@@ -32,7 +32,10 @@ export type CommandArgs =
   | ({ cmd: 'mirror-add' } & MirrorAddRequest)
   | { cmd: 'mirror-del'; name: string }
   | { cmd: 'mirror-show' }
-  | ({ cmd: 'trace' } & TraceRequest);
+  | ({ cmd: 'trace' } & TraceRequest)
+  | { cmd: 'tunnel-add'; name: string; vni: number; remotes: string[]; local?: string; dstport?: number; vlan?: number }
+  | { cmd: 'tunnel-del'; name: string }
+  | { cmd: 'tunnel-show' };
 
 export interface RequestOptions {
   /** Give up when the daemon sends nothing for this long (a long listing may take longer in all). */

@@ -34,7 +34,13 @@
 // trace (in, and optional src, dst, vlan, type) answers with each stage of the
 // pipeline for that made-up frame (core/trace.ts), ports named.
 //
-// Commands: add / delete (ifname), show, fdb, stats (no arguments), vlan, acl-*, mirror-*, trace. Anything
+// tunnel-add (name, vni, remotes, and optional local, dstport, vlan), tunnel-del
+// (name), tunnel-show (tunnels, and the ports whose MTU is larger than a tunnel's):
+//
+//   → {"v":1,"id":11,"cmd":"tunnel-add","name":"vx1","vni":1000,"remotes":["10.0.0.2"],"vlan":10}
+//   ← {"v":1,"id":11,"ok":true,"result":null}
+//
+// Commands: add / delete (ifname), show, fdb, stats (no arguments), vlan, acl-*, mirror-*, trace, tunnel-*. Anything
 // else — bad JSON, another version, an unknown command or field, a line longer
 // than MAX_LINE_BYTES — is answered with code EPROTO (and the server then
 // closes the connection).
@@ -45,6 +51,7 @@ import { ifnameProblem } from './ifname.js';
 import { aclRuleProblems, ethertypeProblem, parseMacMask } from '../core/acl.js';
 import { mirrorNameProblem } from '../core/mirror.js';
 import { portVlanProblem, VID_MAX, vidProblem } from '../core/vlan.js';
+import { MAX_REMOTES, tunnelSpecProblem } from './tunnel-spec.js';
 
 export { ifnameProblem, MAX_IFNAME_BYTES } from './ifname.js';
 
@@ -66,6 +73,7 @@ const ERROR_CODES = [
   'EACLFULL',
   'EMIRROR',
   'ENOMIRROR',
+  'ETUNNEL',
   'ENOTRUNNING',
   'EACCES',
   'ESYSCALL',
@@ -155,6 +163,21 @@ export const requestSchema = z.discriminatedUnion('cmd', [
       type: z.number().optional(),
     })
     .strict(),
+  z
+    .object({
+      v,
+      id: idSchema,
+      cmd: z.literal('tunnel-add'),
+      name: ifnameSchema,
+      vni: z.number(),
+      remotes: z.array(z.string().max(64)).max(MAX_REMOTES),
+      local: z.string().max(64).optional(),
+      dstport: z.number().optional(),
+      vlan: z.number().optional(),
+    })
+    .strict(),
+  z.object({ v, id: idSchema, cmd: z.literal('tunnel-del'), name: ifnameSchema }).strict(),
+  z.object({ v, id: idSchema, cmd: z.literal('tunnel-show') }).strict(),
 ]).superRefine((r, ctx) => {
   const report = (p: string | null): void => {
     if (p !== null) ctx.addIssue({ code: z.ZodIssueCode.custom, message: p });
@@ -168,6 +191,11 @@ export const requestSchema = z.discriminatedUnion('cmd', [
     report(r.type === undefined ? null : ethertypeProblem(r.type));
     report(r.vlan === undefined ? null : vidProblem(r.vlan));
     for (const m of [r.src, r.dst]) report(m === undefined ? null : macProblem(m));
+    return;
+  }
+  if (r.cmd === 'tunnel-add') {
+    const problem = tunnelSpecProblem(r);
+    if (problem !== null) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
     return;
   }
   if (r.cmd === 'acl-add') {
@@ -191,7 +219,7 @@ export type AclAddRequest = Omit<Extract<Request, { cmd: 'acl-add' }>, 'v' | 'id
 export type MirrorAddRequest = Omit<Extract<Request, { cmd: 'mirror-add' }>, 'v' | 'id' | 'cmd'>;
 /** A trace request's frame (checked: MACs, VID, ethertype). */
 export type TraceRequest = Omit<Extract<Request, { cmd: 'trace' }>, 'v' | 'id' | 'cmd'>;
-export const COMMANDS: readonly Command[] = ['add', 'delete', 'show', 'fdb', 'stats', 'vlan', 'acl-add', 'acl-del', 'acl-show', 'mirror-add', 'mirror-del', 'mirror-show', 'trace'];
+export const COMMANDS: readonly Command[] = ['add', 'delete', 'show', 'fdb', 'stats', 'vlan', 'acl-add', 'acl-del', 'acl-show', 'mirror-add', 'mirror-del', 'mirror-show', 'trace', 'tunnel-add', 'tunnel-del', 'tunnel-show'];
 
 // ---- results ----------------------------------------------------------------
 
@@ -308,6 +336,27 @@ export const traceResultSchema = z.object({
 });
 export type TraceResult = z.infer<typeof traceResultSchema>;
 
+/** One tunnel as `tunnel show` lists it; rx/tx: frames the switch took from it and gave it. */
+export const tunnelResultSchema = z.object({
+  name: z.string(),
+  vni: count,
+  local: z.string().nullable(),
+  remotes: z.array(z.string()),
+  dstport: count,
+  underlay: z.string(),
+  mtu: count,
+  vlan: count.nullable(),
+  rxFrames: count,
+  txFrames: count,
+});
+/** A port whose MTU is larger than a tunnel's: frames over `tunnelMtu` from it are dropped (mtu-exceeded). */
+export const mtuWarningSchema = z.object({ port: z.string(), mtu: count, tunnel: z.string(), tunnelMtu: count });
+export const tunnelShowResultSchema = z.object({ tunnels: z.array(tunnelResultSchema), mtuWarnings: z.array(mtuWarningSchema) });
+export type TunnelResult = z.infer<typeof tunnelResultSchema>;
+export type MtuWarning = z.infer<typeof mtuWarningSchema>;
+export type TunnelShowResult = z.infer<typeof tunnelShowResultSchema>;
+export type TunnelAddRequest = Omit<Extract<Request, { cmd: 'tunnel-add' }>, 'v' | 'id' | 'cmd'>;
+
 export type NamedPortStats = z.infer<typeof namedPortStatsSchema>;
 export type StatsResult = z.infer<typeof statsResultSchema>;
 
@@ -326,6 +375,9 @@ export interface ResultOf {
   'mirror-del': null;
   'mirror-show': MirrorShowResult;
   trace: TraceResult;
+  'tunnel-add': null;
+  'tunnel-del': null;
+  'tunnel-show': TunnelShowResult;
 }
 
 /** What the last (for most commands the only) reply line carries, by command. */
@@ -343,6 +395,9 @@ export const resultSchemas = {
   'mirror-del': z.null(),
   'mirror-show': mirrorShowResultSchema,
   trace: traceResultSchema,
+  'tunnel-add': z.null(),
+  'tunnel-del': z.null(),
+  'tunnel-show': tunnelShowResultSchema,
 } as const;
 
 // ---- replies ----------------------------------------------------------------

@@ -34,6 +34,8 @@ import {
   type MirrorShowResult,
   type TraceRequest,
   type TraceResult,
+  type TunnelAddRequest,
+  type TunnelShowResult,
 } from './protocol.js';
 import type { PortVlan } from '../core/vlan.js';
 
@@ -58,8 +60,15 @@ export interface SwitchLike {
   trace(r: TraceRequest): Promise<TraceResult>;
 }
 
-/** Map protocol commands onto the switch. */
-export function switchHandler(sw: SwitchLike): Handler {
+/** The tunnel ports of the switch (daemon/tunnels.ts). */
+export interface TunnelsLike {
+  add(spec: TunnelAddRequest): Promise<void>;
+  del(name: string): Promise<void>;
+  show(): Promise<TunnelShowResult>;
+}
+
+/** Map protocol commands onto the switch (and its tunnels, when it has them). */
+export function switchHandler(sw: SwitchLike, tunnels?: TunnelsLike): Handler {
   return async (req) => {
     switch (req.cmd) {
       case 'add':
@@ -96,6 +105,18 @@ export function switchHandler(sw: SwitchLike): Handler {
       case 'trace': {
         const { v: _v, id: _id, cmd: _cmd, ...frame } = req;
         return await sw.trace(frame);
+      }
+      case 'tunnel-add':
+      case 'tunnel-del':
+      case 'tunnel-show': {
+        if (tunnels === undefined) throw new VswError('ETUNNEL', 'this switch has no tunnels');
+        if (req.cmd === 'tunnel-show') return await tunnels.show();
+        if (req.cmd === 'tunnel-del') await tunnels.del(req.name);
+        else {
+          const { v: _v, id: _id, cmd: _cmd, ...spec } = req;
+          await tunnels.add(spec);
+        }
+        return null;
       }
       case 'vlan':
         return await sw.vlan(req.ifname, req.mode === undefined ? null : { mode: req.mode, tag: req.tag ?? 0, trunks: req.trunks ?? null });

@@ -26,6 +26,7 @@ import { errorText, log } from './log.js';
 import { Db, type DbConfig, DbError } from './db.js';
 import { PortLocks } from './port-lock.js';
 import { Switch } from './switch.js';
+import { rtnetlinkKernel, Tunnels } from './tunnels.js';
 
 const STOP_TIMEOUT_MS = 15_000;
 
@@ -130,7 +131,8 @@ async function main(argv: readonly string[]): Promise<void> {
     }
     sw.record(db);
   }
-  server = new ControlServer({ path: config.socket, handler: switchHandler(sw), log });
+  const tunnels = new Tunnels(sw, rtnetlinkKernel(), log);
+  server = new ControlServer({ path: config.socket, handler: switchHandler(sw, tunnels), log });
   try {
     await server.start();
   } catch (err) {
@@ -155,6 +157,7 @@ async function main(argv: readonly string[]): Promise<void> {
       // listener closes; removeSocket below makes sure it is gone).
       await server!.close(false);
       await withTimeout(sw.detachAll(), STOP_TIMEOUT_MS, 'detaching the ports');
+      tunnels.removeDevices();
       await withTimeout(dataplane.stop(), STOP_TIMEOUT_MS, 'stopping the dataplane');
     } catch (err) {
       log(`error while shutting down: ${errorText(err)}`);

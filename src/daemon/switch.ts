@@ -41,6 +41,8 @@ export interface Port {
   ifindex: number;
   /** Its 802.1Q mode, as the dataplane has it (a new port has none: DEFAULT_PORT_VLAN). */
   vlan: PortVlan;
+  /** A VXLAN tunnel's device (daemon/tunnels.ts): only `tunnel del` removes it. */
+  tunnel: boolean;
 }
 
 export interface SwitchOptions {
@@ -61,6 +63,7 @@ interface PendingAdd {
   ifindex: number;
   /** The interface vanished meanwhile. */
   gone: boolean;
+  tunnel: boolean;
 }
 
 export class Switch {
@@ -85,6 +88,8 @@ export class Switch {
   private db: Db | null = null;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   private readonly listeners: Array<[string, (...args: any[]) => void]> = [];
+  /** Told when a port is added or a port's link changes (its MTU may have): tunnels check their MTU then. */
+  private portsChanged: () => void = () => undefined;
 
   constructor(opts: SwitchOptions) {
     this.dataplane = opts.dataplane;
@@ -175,6 +180,11 @@ export class Switch {
     const name = port?.ifname ?? this.pending.get(ev?.port)?.ifname;
     if (name === undefined) return;
     this.log(`port ${name} link ${ev.up ? 'up' : 'down'} (mtu ${ev.mtu})`);
+    if (port) this.portsChanged();
+  }
+
+  onPortsChanged(fn: () => void): void {
+    this.portsChanged = fn;
   }
 
   private onRenamed(ev: { port: number; ifname: string }): void {
@@ -192,7 +202,7 @@ export class Switch {
     return -1;
   }
 
-  async add(ifname: string): Promise<void> {
+  async add(ifname: string, opts: { tunnel?: boolean } = {}): Promise<void> {
     const info = await readInterface(ifname, this.sysfsRoot);
     if (info === null) throw new VswError('ENODEV', `no such interface: ${ifname}`);
     if (isLoopback(info)) throw new VswError('ENOTETHER', `${ifname} is a loopback interface, not Ethernet`);
@@ -219,7 +229,7 @@ export class Switch {
       throw err;
     }
 
-    const slot: PendingAdd = { ifname, ifindex: info.ifindex, gone: false };
+    const slot: PendingAdd = { ifname, ifindex: info.ifindex, gone: false, tunnel: opts.tunnel === true };
     this.pending.set(index, slot);
     try {
       await this.dataplane.addPort(index, ifname, info.ifindex);
@@ -252,15 +262,18 @@ export class Switch {
       this.release(index);
       this.log(`port ${slot.ifname} removed: interface deleted`);
     } else {
-      this.ports.push({ index, ifname: slot.ifname, ifindex: slot.ifindex, vlan: DEFAULT_PORT_VLAN });
+      this.ports.push({ index, ifname: slot.ifname, ifindex: slot.ifindex, vlan: DEFAULT_PORT_VLAN, tunnel: slot.tunnel });
       this.log(`port ${slot.ifname} added${when}`);
+      this.portsChanged();
     }
     this.persist();
   }
 
-  async delete(ifname: string): Promise<void> {
+  async delete(ifname: string, opts: { tunnel?: boolean } = {}): Promise<void> {
     const port = this.byName(ifname);
     if (!port) throw new VswError('ENOTATTACHED', `${ifname} is not a port of the switch`);
+    // Detached alone, its device would stay behind: the tunnel goes as a whole.
+    if (port.tunnel && opts.tunnel !== true) throw new VswError('ETUNNEL', `${ifname} is a tunnel: remove it with 'vswconfig tunnel del ${ifname}'`);
     const doc = this.configuration();
     doc.ports = doc.ports.filter((p) => p.ifname !== ifname);
     doc.acl.rules = doc.acl.rules.filter((r) => r.in !== ifname);
@@ -618,7 +631,7 @@ export class Switch {
   }
 
   /** A snapshot of the ports, without their VLAN mode (vlan() gives it), for tests and diagnostics. */
-  list(): Array<Omit<Port, 'vlan'>> {
+  list(): Array<Omit<Port, 'vlan' | 'tunnel'>> {
     return this.ports.map(({ index, ifname, ifindex }) => ({ index, ifname, ifindex }));
   }
 

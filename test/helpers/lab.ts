@@ -482,3 +482,88 @@ export async function dropGrowth(lab: Lab, reason: string, base: Record<string, 
   );
   return (now[reason] ?? 0) - (base[reason] ?? 0);
 }
+
+// ---- Added for the tunnel tests: hosts joined by an underlay, tenants behind them ----
+
+/** A /24 of 10.0.0.0/8 picked at random for the run ("10.213.7"), away from the 10.77/16 of addHost. */
+export function randomSubnet24(): string {
+  return `10.${200 + Math.floor(Math.random() * 50)}.${Math.floor(Math.random() * 256)}`;
+}
+
+/**
+ * Namespaces `<prefix><name>` joined by a Linux bridge in a namespace of their
+ * own (the underlay network): host i gets interface `u<i>` at `<subnet>.<i+1>/24`.
+ */
+export function addUnderlay(lab: Lab, names: readonly string[], subnet: string): { ns: string; ifname: string; ip: string }[] {
+  const net = lab.addNamespace('net');
+  lab.sh(`ip -n ${net} link add br0 type bridge && ip -n ${net} link set br0 up`);
+  return names.map((name, i) => {
+    const ns = lab.addNamespace(name);
+    const ifname = `u${i}`;
+    const ip = `${subnet}.${i + 1}`;
+    lab.sh(
+      `ip -n ${ns} link add ${ifname} type veth peer name p${i} netns ${net} && ip -n ${net} link set p${i} master br0 up && ` +
+        `ip -n ${ns} addr add ${ip}/24 dev ${ifname} && ip -n ${ns} link set ${ifname} up && ip -n ${ns} link set lo up`,
+    );
+    return { ns, ifname, ip };
+  });
+}
+
+export interface Tenant {
+  ns: string;
+  /** Its interface in its namespace. */
+  ifname: string;
+  /** The other end, in the host's namespace. */
+  port: string;
+  ip: string;
+  mac: string;
+}
+
+/**
+ * A tenant of `hostNs`: namespace `<prefix><tag>` whose `eth0` (at `ip`/24,
+ * IPv6 off: it sends only what a test makes it send) is paired with
+ * `<prefix><tag>` in hostNs, up, at `mtu` on both ends. Deleted with its namespace.
+ */
+export function addTenant(lab: Lab, hostNs: string, tag: string, ip: string, mtu = 1500): Tenant {
+  const ns = lab.addNamespace(tag);
+  const port = `${lab.prefix}${tag}`;
+  lab.sh(
+    `ip -n ${ns} link add eth0 mtu ${mtu} type veth peer name ${port} mtu ${mtu} netns ${hostNs} && ` +
+      `ip netns exec ${ns} sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1 && ip netns exec ${hostNs} sysctl -qw net.ipv6.conf.${port}.disable_ipv6=1 && ` +
+      `ip -n ${ns} addr add ${ip}/24 dev eth0 && ip -n ${ns} link set eth0 up && ip -n ${ns} link set lo up && ip -n ${hostNs} link set ${port} up`,
+  );
+  const mac = lab.inNs(ns, 'cat /sys/class/net/eth0/address').trim();
+  return { ns, ifname: 'eth0', port, ip, mac };
+}
+
+/**
+ * Linux's own VXLAN end in `hostNs`, as the kernel's selftest
+ * forwarding/vxlan_bridge_1d.sh builds it: a bridge br1 with a vxlan device vx1
+ * (learning, UDP port 4789) and one head-end replication entry per remote.
+ */
+export function addLinuxVxlanBridge(lab: Lab, hostNs: string, vni: number, local: string, remotes: readonly string[]): void {
+  lab.sh(
+    `ip -n ${hostNs} link add br1 type bridge && ip -n ${hostNs} link set br1 up && ` +
+      `ip -n ${hostNs} link add vx1 type vxlan id ${vni} local ${local} dstport 4789 && ` +
+      `ip -n ${hostNs} link set vx1 master br1 up` +
+      remotes.map((r) => ` && bridge -n ${hostNs} fdb append 00:00:00:00:00:00 dev vx1 dst ${r} self`).join(''),
+  );
+}
+
+/** Put `port` of hostNs into its bridge br1. */
+export function bridgePort(lab: Lab, hostNs: string, port: string): void {
+  lab.sh(`ip -n ${hostNs} link set ${port} master br1`);
+}
+
+/** Of the VXLAN packets a capture on an underlay saw, how many went to `dst` (an IPv4 address). */
+export function vxlanPacketsTo(lines: readonly string[], dst: string): number {
+  const to = new RegExp(` > ${dst.replace(/\./g, '\\.')}\\.4789: `);
+  return lines.filter((l) => to.test(l)).length;
+}
+
+/** A tcpdump filter for IPv4 VXLAN packets whose inner frame has this destination or source MAC (offsets: 14 + 20 + 8 + 8). */
+export function innerMacFilter(which: 'dst' | 'src', mac: string): string {
+  const hex = mac.replace(/:/g, '');
+  const at = which === 'dst' ? 50 : 56;
+  return `udp dst port 4789 and ether[${at}:4] = 0x${hex.slice(0, 8)} and ether[${at + 4}:2] = 0x${hex.slice(8)}`;
+}

@@ -1,0 +1,259 @@
+// VXLAN tunnel ports: a Linux vxlan device in flood-and-learn mode, one
+// head-end replication entry per remote, attached to the switch as a port.
+// The device does the per-remote work: it sends an unknown, broadcast or
+// multicast frame to every remote once, learns which remote each MAC is
+// behind, and sends a frame to a learned MAC to that remote only; the switch
+// sees one port.
+//
+// add() checks everything it can before it creates anything (the spec, the
+// name, the remotes are not this host's, an underlay carries them), then
+// creates the device, its entries and the port in that order, and undoes
+// what it made if a later step fails. The tunnel's MTU is its underlay's minus
+// the encapsulation (50 bytes over IPv4, 70 over IPv6); a port with a larger
+// MTU is logged, and `tunnel show` lists it with the MTU to set.
+//
+// Requests come one at a time (control/server.ts queues them), so nothing
+// here races another request.
+
+import { networkInterfaces } from 'node:os';
+import type { MtuWarning, TunnelAddRequest, TunnelResult, TunnelShowResult } from '../control/protocol.js';
+import { readInterface, SYSFS_NET } from '../control/sysfs.js';
+import { addressBytes, endpointFamily, tunnelSpecProblem, VXLAN_PORT } from '../control/tunnel-spec.js';
+import { VswError } from '../errors.js';
+import * as libc from '../native/libc.js';
+import { openRtnetlink } from '../dataplane/rtnetlink.js';
+import type { Logger } from './log.js';
+import type { Switch } from './switch.js';
+import {
+  appendRemoteRequest,
+  askExtendedAcks,
+  delLinkRequest,
+  getRouteRequest,
+  newVxlanRequest,
+  type Reply,
+  RTN_LOCAL,
+  rtnlTalk,
+  type VxlanLink,
+} from './tunnel-netlink.js';
+
+/** Outer Ethernet (14) + IP (20 or 40) + UDP (8) + VXLAN (8). */
+export function encapOverhead(family: 4 | 6): number {
+  return family === 6 ? 70 : 50;
+}
+
+interface Tunnel {
+  name: string;
+  ifindex: number;
+  vni: number;
+  local: string | null;
+  remotes: string[];
+  dstport: number;
+  underlay: string;
+  vlan: number | null;
+}
+
+/** The kernel side, replaceable in tests: each call is one rtnetlink request and its answer. */
+export interface TunnelKernel {
+  talk(make: (seq: number) => Uint8Array): Exclude<Reply, null>;
+}
+
+export function rtnetlinkKernel(): TunnelKernel & { close(): void } {
+  const fd = openRtnetlink();
+  askExtendedAcks(fd);
+  return { talk: (make) => rtnlTalk(fd, make), close: () => libc.close(fd) };
+}
+
+function errnoText(r: { errno: number; message: string | null }): string {
+  return r.message ? `${r.message} (${libc.errnoName(r.errno)})` : libc.errnoName(r.errno);
+}
+
+export class Tunnels {
+  private readonly tunnels: Tunnel[] = [];
+  /** The MTU conflicts already logged ("port>tunnel"), so each is logged once until it changes. */
+  private logged = new Set<string>();
+
+  constructor(
+    private readonly sw: Switch,
+    private readonly kernel: TunnelKernel,
+    private readonly log: Logger,
+    private readonly sysfsRoot: string = SYSFS_NET,
+  ) {
+    sw.onPortsChanged(() => void this.checkMtus().catch((err: unknown) => this.log(`tunnel MTU check: ${(err as Error)?.message ?? String(err)}`)));
+  }
+
+  /** The tunnel's current name: its port's (a port may be renamed), or null if its device is gone. */
+  private portName(t: Tunnel): string | null {
+    return this.sw.list().find((p) => p.ifindex === t.ifindex)?.ifname ?? null;
+  }
+
+  /** Forget tunnels whose device was deleted behind our back (the switch removed the port). */
+  private prune(): void {
+    for (let i = this.tunnels.length - 1; i >= 0; i--) {
+      const t = this.tunnels[i]!;
+      if (this.portName(t) === null) {
+        this.tunnels.splice(i, 1);
+        this.log(`tunnel ${t.name} forgotten: its device is gone`);
+      }
+    }
+    for (const t of this.tunnels) t.name = this.portName(t)!;
+  }
+
+  async add(spec: TunnelAddRequest): Promise<void> {
+    this.prune();
+    const problem = tunnelSpecProblem(spec);
+    if (problem !== null) throw new VswError('ETUNNEL', problem);
+    const { name } = spec;
+    if (this.tunnels.some((t) => t.name === name) || (await readInterface(name, this.sysfsRoot)) !== null) {
+      throw new VswError('EEXIST', `an interface named ${name} already exists`);
+    }
+    const family = endpointFamily(spec.remotes[0]!, 'remote');
+    for (const remote of spec.remotes) {
+      const r = this.kernel.talk((seq) => getRouteRequest(seq, addressBytes(remote)));
+      if (r.kind === 'route' && r.type === RTN_LOCAL) throw new VswError('ETUNNEL', `remote ${remote} is an address of this host`);
+      if (r.kind !== 'route' && spec.local === undefined) throw new VswError('ETUNNEL', `unknown underlay: no route to remote ${remote} (${r.kind === 'error' ? errnoText(r) : 'no answer'})`);
+    }
+    const underlay = await this.underlay(spec);
+    const dstport = spec.dstport ?? VXLAN_PORT;
+    const link: VxlanLink = {
+      name,
+      vni: spec.vni,
+      local: spec.local !== undefined ? addressBytes(spec.local) : family === 6 ? new Uint8Array(16) : null,
+      dstport,
+      mtu: underlay.mtu - encapOverhead(family),
+      underlay: underlay.ifindex,
+    };
+
+    const created = this.kernel.talk((seq) => newVxlanRequest(seq, link));
+    if (created.kind === 'error') {
+      // The name was free: EEXIST is another vxlan device with this VNI, port and local address.
+      if (created.errno === 17) throw new VswError('EEXIST', `cannot create vxlan device ${name}: another vxlan device already has VNI ${spec.vni} on UDP port ${dstport}`);
+      throw new VswError('ESYSCALL', `cannot create vxlan device ${name}: ${errnoText(created)}`);
+    }
+    const info = await readInterface(name, this.sysfsRoot);
+    if (info === null) throw new VswError('ESYSCALL', `vxlan device ${name} vanished as it was created`);
+    const undo = async (what: string, err: unknown): Promise<never> => {
+      if (this.sw.list().some((p) => p.ifindex === info.ifindex)) await this.sw.delete(name, { tunnel: true }).catch(() => undefined);
+      const r = this.kernel.talk((seq) => delLinkRequest(seq, info.ifindex));
+      if (r.kind === 'error' && r.errno !== 19) this.log(`tunnel ${name}: could not delete its device after a failed add: ${errnoText(r)}`);
+      if (err instanceof VswError) throw new VswError(err.code, `${what}: ${err.message}`);
+      throw new VswError('ESYSCALL', `${what}: ${(err as Error)?.message ?? String(err)}`);
+    };
+    for (const remote of spec.remotes) {
+      const r = this.kernel.talk((seq) => appendRemoteRequest(seq, info.ifindex, addressBytes(remote)));
+      if (r.kind === 'error') return undo(`tunnel ${name} not added`, new Error(`remote ${remote}: ${errnoText(r)}`));
+    }
+    try {
+      await this.sw.add(name, { tunnel: true });
+      if (spec.vlan !== undefined) await this.sw.vlan(name, { mode: 'access', tag: spec.vlan, trunks: null });
+    } catch (err) {
+      return undo(`tunnel ${name} not added`, err);
+    }
+    this.tunnels.push({
+      name,
+      ifindex: info.ifindex,
+      vni: spec.vni,
+      local: spec.local ?? null,
+      remotes: [...spec.remotes],
+      dstport,
+      underlay: underlay.name,
+      vlan: spec.vlan ?? null,
+    });
+    this.log(`tunnel ${name} added: vxlan vni ${spec.vni} remote ${spec.remotes.join(',')} dstport ${dstport} over ${underlay.name}, mtu ${link.mtu}${spec.vlan !== undefined ? `, vlan ${spec.vlan}` : ''}`);
+    await this.checkMtus();
+  }
+
+  /** The interface the tunnel's packets leave by: the one with the local address, else the one routing to the first remote. */
+  private async underlay(spec: TunnelAddRequest): Promise<{ name: string; ifindex: number; mtu: number }> {
+    let ifname: string | null = null;
+    if (spec.local !== undefined) {
+      const want = addressBytes(spec.local).join('.');
+      for (const [n, addrs] of Object.entries(networkInterfaces())) {
+        if (addrs?.some((a) => addressBytes(a.address.split('%')[0]!).join('.') === want)) ifname = n;
+      }
+      if (ifname === null) throw new VswError('ETUNNEL', `unknown underlay: local address ${spec.local} is not an address of this host`);
+    } else {
+      const r = this.kernel.talk((seq) => getRouteRequest(seq, addressBytes(spec.remotes[0]!)));
+      if (r.kind === 'route') ifname = libc.ifIndexToName(r.oif);
+      if (ifname === null) throw new VswError('ETUNNEL', `unknown underlay: no interface routes to remote ${spec.remotes[0]}`);
+    }
+    const info = await readInterface(ifname, this.sysfsRoot);
+    if (info === null) throw new VswError('ETUNNEL', `unknown underlay: ${ifname} is gone`);
+    return { name: ifname, ifindex: info.ifindex, mtu: info.mtu };
+  }
+
+  async del(name: string): Promise<void> {
+    this.prune();
+    const t = this.tunnels.find((x) => x.name === name);
+    if (t === undefined) throw new VswError('ENOTATTACHED', `${name} is not a tunnel of the switch`);
+    await this.sw.delete(name, { tunnel: true });
+    this.tunnels.splice(this.tunnels.indexOf(t), 1);
+    const r = this.kernel.talk((seq) => delLinkRequest(seq, t.ifindex));
+    if (r.kind === 'error' && r.errno !== 19) throw new VswError('ESYSCALL', `tunnel ${name} detached, but its device was not deleted: ${errnoText(r)}`);
+    this.log(`tunnel ${name} deleted`);
+    await this.checkMtus();
+  }
+
+  /** On shutdown, after the ports are detached: the devices the daemon made go with it. */
+  removeDevices(): void {
+    for (const t of this.tunnels.splice(0)) {
+      const r = this.kernel.talk((seq) => delLinkRequest(seq, t.ifindex));
+      this.log(r.kind === 'error' && r.errno !== 19 ? `tunnel ${t.name}: device not deleted: ${errnoText(r)}` : `tunnel ${t.name} removed`);
+    }
+  }
+
+  async show(): Promise<TunnelShowResult> {
+    this.prune();
+    const stats = await this.sw.stats();
+    const { mtus, warnings } = await this.mtuWarnings();
+    const tunnels: TunnelResult[] = this.tunnels.map((t) => {
+      const s = stats.ports.find((p) => p.port === t.name);
+      return {
+        name: t.name,
+        vni: t.vni,
+        local: t.local,
+        remotes: t.remotes,
+        dstport: t.dstport,
+        underlay: t.underlay,
+        mtu: mtus.get(t.name) ?? 0,
+        vlan: t.vlan,
+        rxFrames: s?.rxFrames ?? 0,
+        txFrames: s?.txFrames ?? 0,
+      };
+    });
+    return { tunnels, mtuWarnings: warnings };
+  }
+
+  /** Every port's MTU (sysfs), and the ports with a larger MTU than a tunnel that carries their VLANs. */
+  private async mtuWarnings(): Promise<{ mtus: Map<string, number>; warnings: MtuWarning[] }> {
+    const mtus = new Map<string, number>();
+    for (const p of this.sw.list()) {
+      const info = await readInterface(p.ifname, this.sysfsRoot).catch(() => null);
+      if (info !== null) mtus.set(p.ifname, info.mtu);
+    }
+    const warnings: MtuWarning[] = [];
+    for (const t of this.tunnels) {
+      const tunnelMtu = mtus.get(t.name);
+      if (tunnelMtu === undefined) continue;
+      for (const [port, mtu] of mtus) {
+        if (port !== t.name && mtu > tunnelMtu) warnings.push({ port, mtu, tunnel: t.name, tunnelMtu });
+      }
+    }
+    return { mtus, warnings };
+  }
+
+  /** Log each port whose MTU is (newly) larger than a tunnel's. */
+  async checkMtus(): Promise<void> {
+    const { warnings } = await this.mtuWarnings();
+    const now = new Set<string>();
+    for (const w of warnings) {
+      const key = `${w.port}>${w.tunnel}:${w.mtu}:${w.tunnelMtu}`;
+      now.add(key);
+      if (this.logged.has(key)) continue;
+      this.log(
+        `mtu: port ${w.port} has MTU ${w.mtu}, larger than tunnel ${w.tunnel}'s ${w.tunnelMtu}: its frames over ${w.tunnelMtu} bytes are dropped (mtu-exceeded); ` +
+          `set ${w.port}'s MTU (and its hosts') to ${w.tunnelMtu}, or raise the underlay's MTU by ${w.mtu - w.tunnelMtu}`,
+      );
+    }
+    this.logged = now;
+  }
+}
