@@ -2,7 +2,7 @@
 // ovs-appctl ofproto/trace prints its stages; -j prints the same as JSON.
 //
 //   frame    in veth1-vsw src 02:00:00:00:00:01 dst ff:ff:ff:ff:ff:ff untagged type 0x0800
-//   ingress  veth1-vsw (access 10)
+//   ingress  veth1-vsw: access 10
 //   vlan     10: untagged frame on an access port: the port's VLAN
 //   acl      no rule matched (3 rules): allow
 //   learn    02:00:00:00:00:01 in VLAN 10 on veth1-vsw: new entry
@@ -24,7 +24,7 @@ export function formatTrace(t: TraceResult): string {
   const lines: Array<[string, string]> = [];
   const f = t.frame;
   lines.push(['frame', `in ${f.in} src ${f.src} dst ${f.dst} ${f.vlan === null ? 'untagged' : `vlan ${f.vlan}`} type ${hex4(f.type)}`]);
-  lines.push(['ingress', `${t.ingress.port} (${t.ingress.mirrorOutput ? 'output of a mirror' : t.ingress.mode})`]);
+  lines.push(['ingress', `${t.ingress.port}: ${t.ingress.mirrorOutput ? 'the output of a mirror' : t.ingress.mode}`]);
   if (t.validation !== null) lines.push(['validate', `drop: ${t.validation.drop}`]);
   if (t.vlan !== null) lines.push(['vlan', `${t.vlan.vid}: ${t.vlan.why}${t.vlan.drop ? `: drop (${t.vlan.drop})` : ''}`]);
   if (t.acl !== null) {
