@@ -10,12 +10,12 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { type Host, Lab, promiscuity, run, showPorts, signalDaemon, TEST_DATAPATH, VSWITCHD } from '../helpers/lab.js';
+import { type Host, Lab, promiscuity, run, showPorts, signalDaemon, TEST_DATAPATH, VSWITCHD, waitUntil } from '../helpers/lab.js';
 
 const lab = new Lab();
 // In a directory that does not exist yet: vswitchd makes it at the first change.
 const DB = join(lab.dir, 'state', 'db.json');
-let H1: Host, H2: Host, H3: Host;
+let H1: Host, H2: Host, H3: Host, H4: Host;
 
 function ok(...args: string[]): string {
   const r = lab.vswconfig(...args);
@@ -27,7 +27,8 @@ function ok(...args: string[]): string {
 function snapshot(): unknown {
   const ports = showPorts(lab);
   const rules = (JSON.parse(ok('-j', 'acl', 'show')) as Array<Record<string, unknown>>).map(({ hits: _hits, ...rule }) => rule);
-  return { ports, vlans: ports.map((p) => ok('vlan', p)), rules };
+  const mirrors = (JSON.parse(ok('-j', 'mirror', 'show')) as Array<Record<string, unknown>>).map(({ copies: _copies, ...m }) => m);
+  return { ports, vlans: ports.map((p) => ok('vlan', p)), rules, mirrors };
 }
 
 async function kill9(): Promise<void> {
@@ -35,16 +36,16 @@ async function kill9(): Promise<void> {
 }
 
 before(async () => {
-  [H1, H2, H3] = [1, 2, 3].map((n) => lab.addHost(n));
+  [H1, H2, H3, H4] = [1, 2, 3, 4].map((n) => lab.addHost(n));
 });
 
 after(async () => {
   await lab.cleanup();
 });
 
-test('db: after kill -9 the same --db gives the same ports (in order), VLAN modes and ACL ids, and traffic follows them', async () => {
+test('db: after kill -9 the same --db gives the same ports (in order), VLAN modes, ACL ids and mirrors, and traffic follows them', async () => {
   await lab.startSwitch(['--db', DB]);
-  for (const h of [H3, H1, H2]) ok('add', h.port);
+  for (const h of [H3, H1, H2, H4]) ok('add', h.port);
   ok('vlan', H1.port, 'access', '10');
   ok('vlan', H2.port, 'access', '10');
   ok('vlan', H3.port, 'native-untagged', '20', '30,100-199');
@@ -52,30 +53,43 @@ test('db: after kill -9 the same --db gives the same ports (in order), VLAN mode
   assert.equal(ok('acl', 'add', 'priority', '100', 'in', H3.port, 'type', '0x86dd', 'drop').trim(), '2');
   assert.equal(ok('acl', 'add', 'priority', '40000', 'dst', '01:00:00:00:00:00/01:00:00:00:00:00', 'vlan', '30', 'allow').trim(), '3');
   ok('acl', 'del', '1');
+  ok('mirror', 'add', 'span', 'output', H4.port, 'select-ingress', H1.port, 'select-vlan', '10');
   const before = snapshot();
   assert.ok(lab.ping(H1, H2.ip), 'VLAN 10: NS1 -> NS2 before the kill');
 
   await kill9();
   await lab.startSwitch(['--db', DB]);
   assert.deepEqual(snapshot(), before);
-  assert.deepEqual(showPorts(lab), [H3.port, H1.port, H2.port]);
-  assert.ok(lab.ping(H1, H2.ip), 'VLAN 10: NS1 -> NS2 after the restart');
+  assert.deepEqual(showPorts(lab), [H3.port, H1.port, H2.port, H4.port]);
+  const cap = await lab.capture(H4.ns, H4.ifname, 'icmp');
+  try {
+    assert.ok(lab.ping(H1, H2.ip), 'VLAN 10: NS1 -> NS2 after the restart');
+  } finally {
+    await cap.stop();
+  }
+  assert.match(cap.out, new RegExp(`vlan 10, p 0, ethertype IPv4 \\(0x0800\\), ${H1.ip.replace(/\./g, '\\.')} > ${H2.ip.replace(/\./g, '\\.')}: ICMP echo request`), 'the mirror copies again after the restart');
   assert.ok(!lab.ping(H1, H3.ip, '-c 1 -W 1'), 'VLAN 10 does not reach VLAN 20 after the restart');
   assert.equal(ok('acl', 'add', 'drop').trim(), '4', 'ids go on from the last one given, not from the rules left');
   ok('acl', 'del', '4');
   assert.ok(!existsSync(`${DB}.tmp`), 'no .tmp left');
 });
 
-test('db: a port whose interface was deleted while vswitchd was down is logged and dropped from the file, with its rule', async () => {
+test('db: a port whose interface was deleted while vswitchd was down is logged and dropped from the file, with its rule and the mirror it was the output of', async () => {
   await kill9();
   lab.sh(`ip link del ${H3.port}`);
+  lab.sh(`ip link del ${H4.port}`);
   const d = await lab.startSwitch(['--db', DB]);
   assert.deepEqual(showPorts(lab), [H1.port, H2.port]);
+  const mirrorDropped = new RegExp(`mirror span dropped from ${DB}: its output ${H4.port} was dropped\n`);
+  await waitUntil(() => mirrorDropped.test(d.stderr));
+  assert.match(d.stderr, mirrorDropped);
+  assert.equal(ok('mirror', 'show'), 'name  output  select-ingress  select-egress  select-vlan  copies\n');
   assert.match(d.stderr, new RegExp(`port ${H3.port} dropped from ${DB}: no such interface: ${H3.port}\n`));
   assert.match(d.stderr, new RegExp(`acl 2 dropped from ${DB}: its port ${H3.port} was dropped\n`));
   const file = JSON.parse(readFileSync(DB, 'utf8')) as { ports: Array<{ ifname: string }>; acl: { nextId: number; rules: Array<{ id: number }> } };
   assert.deepEqual(file.ports.map((p) => p.ifname), [H1.port, H2.port]);
   assert.deepEqual(file.acl.rules.map((r) => r.id), [3]);
+  assert.deepEqual((file as unknown as { mirrors: unknown[] }).mirrors, []);
   assert.equal(file.acl.nextId, 5);
   assert.ok(lab.ping(H1, H2.ip), 'VLAN 10 still forwards');
 });
