@@ -97,6 +97,54 @@ describe('vswconfig argument parsing', () => {
     assert.equal((parseCliArgs(['add', '--', '-odd'], env) as { ifname: string }).ifname, '-odd');
   });
 
+  it('parses mirror add/del/show and trace', () => {
+    const S = DEFAULT_SOCKET_PATH;
+    assert.deepEqual(parseCliArgs(['mirror', 'add', 'span', 'output', 'p4', 'select-ingress', 'p1,p2', 'select-vlan', '10,20-30'], env), {
+      kind: 'run', socket: S, cmd: 'mirror-add',
+      mirror: { name: 'span', output: 'p4', selectIngress: ['p1', 'p2'], selectVlans: [[10, 10], [20, 30]] },
+    });
+    assert.deepEqual(parseCliArgs(['mirror', 'add', 'all', 'output', 'p4'], env), { kind: 'run', socket: S, cmd: 'mirror-add', mirror: { name: 'all', output: 'p4' } });
+    assert.deepEqual(parseCliArgs(['mirror', 'del', 'span'], env), { kind: 'run', socket: S, cmd: 'mirror-del', name: 'span' });
+    assert.deepEqual(parseCliArgs(['-j', 'mirror', 'show'], env), { kind: 'run', socket: S, cmd: 'mirror-show', json: true });
+    assert.deepEqual(parseCliArgs(['trace', 'in', 'p1', 'dst', '02:00:00:00:00:02', 'vlan', '10', 'type', '0x86dd'], env), {
+      kind: 'run', socket: S, cmd: 'trace', json: false, frame: { in: 'p1', dst: '02:00:00:00:00:02', vlan: 10, type: 0x86dd },
+    });
+  });
+
+  it('throws a UsageError for every malformed mirror or trace command line', () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['mirror'], /^missing 'mirror' command/],
+      [['mirror', 'list'], /^unknown 'mirror' command 'list'/],
+      [['mirror', 'add'], /^missing mirror name for 'mirror add'$/],
+      [['mirror', 'add', 'a b', 'output', 'p4'], /^bad mirror name 'a b'/],
+      [['mirror', 'add', 'm'], /^missing 'output PORT' for 'mirror add'$/],
+      [['mirror', 'add', 'm', 'output'], /^missing value for 'output'$/],
+      [['mirror', 'add', 'm', 'output', 'p4', 'output', 'p5'], /^'output' given twice$/],
+      [['mirror', 'add', 'm', 'output', 'p4', 'select', 'p1'], /^unknown 'mirror add' argument 'select'/],
+      [['mirror', 'add', 'm', 'output', 'p4', 'select-ingress', 'p4'], /^p4 cannot be both the output of mirror m and selected by it$/],
+      [['mirror', 'add', 'm', 'output', 'p4', 'select-vlan', '0'], /^VLAN ID 0 out of range 1-4094$/],
+      [['mirror', 'add', 'm', 'output', 'p4', 'select-vlan', '4095'], /^VLAN ID 4095 out of range 1-4094$/],
+      [['mirror', 'add', 'm', 'output', 'p4', 'select-vlan', '5000'], /^VLAN ID 5000 out of range 1-4094$/],
+      [['mirror', 'add', 'm', 'output', 'p4', 'select-vlan', '30-20'], /^reversed VLAN range 30-20$/],
+      [['mirror', 'add', 'm', 'output', 'a/b'], /^invalid interface name 'a\/b'/],
+      [['mirror', 'del'], /^missing mirror name for 'mirror del'$/],
+      [['mirror', 'del', 'm', 'x'], /^unexpected argument 'x'$/],
+      [['mirror', 'show', 'x'], /^unexpected argument 'x'$/],
+      [['trace'], /^missing 'in PORT' for 'trace'$/],
+      [['trace', 'in', 'p1', 'src', '02:00:00:00:00'], /MAC/],
+      [['trace', 'in', 'p1', 'vlan', '0'], /^VLAN ID 0 out of range 1-4094$/],
+      [['trace', 'in', 'p1', 'type', '0x10'], /^ethertype 0x0010 out of range/],
+      [['trace', 'in', 'p1', 'ttl', '3'], /^unknown 'trace' argument 'ttl'/],
+    ];
+    for (const [argv, pattern] of cases) {
+      assert.throws(
+        () => parseCliArgs(argv, env),
+        (e: unknown) => e instanceof UsageError && pattern.test(e.message),
+        argv.join(' '),
+      );
+    }
+  });
+
   it('throws a UsageError for every malformed command line', () => {
     const cases: Array<[string[], RegExp]> = [
       [[], /^missing command/],

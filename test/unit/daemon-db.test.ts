@@ -103,6 +103,11 @@ describe('db: the file', () => {
     ['a duplicate rule id', sampleWith((d) => (d.acl.rules[1]!.id = 4)), 'acl.rules[1].id: rule 4 appears twice'],
     ['a rule id not below nextId', sampleWith((d) => (d.acl.nextId = 4)), 'acl.rules[0].id: rule 4 is not below acl.nextId 4'],
     ['a rule on a port not in ports', sampleWith((d) => (d.acl.rules[0]!.in = 'veth9')), 'acl.rules[0].in: veth9 is not in ports'],
+    ['a mirror output not in ports', sampleWith((d) => (d.mirrors[0]!.output = 'veth9')), 'mirrors[0].output: veth9 is not in ports'],
+    ['a mirror that selects its own output', sampleWith((d) => (d.mirrors[0]!.selectIngress = ['veth3'])), 'mirrors[0]: veth3 cannot be both the output of mirror span and selected by it'],
+    ['two mirrors on one output', sampleWith((d) => d.mirrors.push({ ...d.mirrors[0]!, name: 'span2', selectIngress: [], selectEgress: [] })), 'mirrors[1]: veth3 is already the output of mirror span'],
+    ['a bad mirror name', sampleWith((d) => (d.mirrors[0]!.name = 'a b')), "mirrors[0].name: bad mirror name 'a b'"],
+    ['a reversed select-vlan range', sampleWith((d) => (d.mirrors[0]!.selectVlans = [[20, 10]])), 'mirrors[0].selectVlans: reversed VLAN range 20-10'],
   ];
   for (const [what, value, problem] of damaged) {
     it(`${what}: refused with one line naming the file and the problem`, () => {

@@ -1,0 +1,38 @@
+// The rules a new mirror keeps with the others (src/daemon/mirrors.ts), and
+// what a port leaving the switch does to the mirrors.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MIRROR_MAX } from '../../src/core/mirror.js';
+import { type Mirror, mirrorConflict, mirrorsWithoutPort } from '../../src/daemon/mirrors.js';
+
+const name = (s: number): string => `p${s}`;
+const m = (x: Partial<Mirror> & Pick<Mirror, 'name' | 'output'>): Mirror => ({ selectIngress: [], selectEgress: [], selectVlans: null, ...x });
+const span = m({ name: 'span', output: 4, selectIngress: [1], selectEgress: [2] });
+
+test('mirrors: a mirror that keeps the rules is accepted', () => {
+  assert.equal(mirrorConflict(m({ name: 'b', output: 5, selectIngress: [1, 2, 3] }), [span], name), null);
+});
+
+test('mirrors: each broken rule is named', () => {
+  const cases: Array<[Mirror, string]> = [
+    [m({ name: 'span', output: 5 }), 'mirror span exists'],
+    [m({ name: 'b', output: 4 }), 'p4 is already the output of mirror span'],
+    [m({ name: 'b', output: 1 }), 'p1 is selected by mirror span: it cannot be an output'],
+    [m({ name: 'b', output: 2 }), 'p2 is selected by mirror span: it cannot be an output'],
+    [m({ name: 'b', output: 5, selectEgress: [4] }), 'p4 is the output of mirror span: it cannot be selected'],
+    [m({ name: 'b', output: 5, selectIngress: [5] }), 'p5 cannot be both the output of mirror b and selected by it'],
+  ];
+  for (const [mirror, problem] of cases) assert.equal(mirrorConflict(mirror, [span], name), problem);
+  const full = Array.from({ length: MIRROR_MAX }, (_, k) => m({ name: `m${k}`, output: 100 + k }));
+  assert.equal(mirrorConflict(m({ name: 'one-more', output: 5 }), full, name), `the switch holds at most ${MIRROR_MAX} mirrors`);
+});
+
+test('mirrors: a port leaving takes itself out of every selection, and the mirror whose output it was goes', () => {
+  const other = m({ name: 'b', output: 5, selectIngress: [1, 4 + 10], selectEgress: [1] });
+  assert.deepEqual(mirrorsWithoutPort([span, other], 1), {
+    kept: [m({ name: 'span', output: 4, selectEgress: [2] }), m({ name: 'b', output: 5, selectIngress: [14] })],
+    dropped: [],
+  });
+  assert.deepEqual(mirrorsWithoutPort([span, other], 4), { kept: [other], dropped: ['span'] });
+});
