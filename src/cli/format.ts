@@ -1,14 +1,19 @@
 // Output of vswconfig: text, or with -j one JSON document per command, shaped
 // as iproute2's (`bridge -j fdb`): interfaces are "ifname".
 
-import type { AclShowResult, FdbEntry, MirrorShowResult, StatsResult, TunnelShowResult, VlanResult } from '../control/protocol.js';
+import type { AclShowResult, FdbEntry, MirrorShowResult, MtuWarning, StatsResult, TunnelShowResult, VlanResult } from '../control/protocol.js';
 import { formatPortVlan, formatVids } from '../core/vlan.js';
 import { formatAclMatch } from '../core/acl.js';
 import { REASON_NAMES } from '../core/reasons.js';
 
 /** `show`: `datapath kernel`, then one port name per line, as the article prints them. */
-export function formatShow(datapath: string, ports: readonly string[]): string {
-  return `datapath ${datapath}\n${ports.map((p) => `${p}\n`).join('')}`;
+export function formatShow(datapath: string, ports: readonly string[], mtuWarnings: readonly MtuWarning[] = []): string {
+  return `datapath ${datapath}\n${ports.map((p) => `${p}\n`).join('')}${mtuWarnings.map((w) => `warning: ${mtuWarningText(w)}\n`).join('')}`;
+}
+
+/** A port whose MTU is larger than a tunnel's, and what to do about it. */
+function mtuWarningText(w: MtuWarning): string {
+  return `port ${w.port} has MTU ${w.mtu} > tunnel ${w.tunnel} ${w.tunnelMtu}: set ${w.port}'s MTU to ${w.tunnelMtu} (or raise the underlay's by ${w.mtu - w.tunnelMtu})`;
 }
 
 /**
@@ -70,7 +75,7 @@ export function formatTunnels(r: TunnelShowResult): string {
   ]);
   let out = table(['name', 'vni', 'local', 'remotes', 'dstport', 'underlay', 'mtu', 'vlan', 'rx frames', 'tx frames'], rows, new Set([1, 4, 6, 8, 9]));
   for (const w of r.mtuWarnings) {
-    out += `mtu: port ${w.port} has MTU ${w.mtu} > tunnel ${w.tunnel} ${w.tunnelMtu}: set ${w.port}'s MTU to ${w.tunnelMtu} (or raise the underlay's by ${w.mtu - w.tunnelMtu})\n`;
+    out += `mtu: ${mtuWarningText(w)}\n`;
   }
   return out;
 }
@@ -126,8 +131,8 @@ export function formatStats(s: StatsResult): string {
 }
 
 /** `show -j`: `{"datapath":"kernel","ports":[{"ifname":"veth1-vsw"},…]}`. */
-export function jsonShow(datapath: string, ports: readonly string[]): string {
-  return `${JSON.stringify({ datapath, ports: ports.map((ifname) => ({ ifname })) })}\n`;
+export function jsonShow(datapath: string, ports: readonly string[], mtuWarnings: readonly MtuWarning[] = []): string {
+  return `${JSON.stringify({ datapath, ports: ports.map((ifname) => ({ ifname })), ...(mtuWarnings.length > 0 ? { mtuWarnings } : {}) })}\n`;
 }
 
 /**

@@ -52,8 +52,8 @@ async function main(argv: readonly string[]): Promise<void> {
         await request(cmd.socket, { cmd: cmd.cmd, ifname: cmd.ifname });
         break;
       case 'show': {
-        const { datapath, ports } = await request(cmd.socket, { cmd: 'show' });
-        print(cmd.json ? jsonShow(datapath, ports) : formatShow(datapath, ports));
+        const { datapath, ports, mtuWarnings } = await request(cmd.socket, { cmd: 'show' });
+        print(cmd.json ? jsonShow(datapath, ports, mtuWarnings) : formatShow(datapath, ports, mtuWarnings));
         break;
       }
       case 'fdb': {

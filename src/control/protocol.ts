@@ -226,8 +226,6 @@ export const COMMANDS: readonly Command[] = ['add', 'delete', 'show', 'fdb', 'st
 const count = z.number().int().nonnegative();
 
 /** The ports in the order they were added, and which datapath forwards their frames. */
-export const showResultSchema = z.object({ datapath: z.enum(['kernel', 'user']), ports: z.array(z.string()) });
-export type ShowResult = z.infer<typeof showResultSchema>;
 
 export const fdbEntrySchema = z.object({ mac: z.string(), vlan: count.default(0), port: z.string(), ageSeconds: z.number().nonnegative() });
 export type FdbEntry = z.infer<typeof fdbEntrySchema>;
@@ -354,6 +352,15 @@ export const mtuWarningSchema = z.object({ port: z.string(), mtu: count, tunnel:
 export const tunnelShowResultSchema = z.object({ tunnels: z.array(tunnelResultSchema), mtuWarnings: z.array(mtuWarningSchema) });
 export type TunnelResult = z.infer<typeof tunnelResultSchema>;
 export type MtuWarning = z.infer<typeof mtuWarningSchema>;
+
+/** The ports in the order they were added, which datapath forwards their frames, and ports whose MTU is larger than a tunnel's. */
+export const showResultSchema = z.object({
+  datapath: z.enum(['kernel', 'user']),
+  ports: z.array(z.string()),
+  /** Only when there is one. */
+  mtuWarnings: z.array(mtuWarningSchema).optional(),
+});
+export type ShowResult = z.infer<typeof showResultSchema>;
 export type TunnelShowResult = z.infer<typeof tunnelShowResultSchema>;
 export type TunnelAddRequest = Omit<Extract<Request, { cmd: 'tunnel-add' }>, 'v' | 'id' | 'cmd'>;
 

@@ -36,6 +36,7 @@ import {
   type TraceResult,
   type TunnelAddRequest,
   type TunnelShowResult,
+  type MtuWarning,
 } from './protocol.js';
 import type { PortVlan } from '../core/vlan.js';
 
@@ -65,6 +66,8 @@ export interface TunnelsLike {
   add(spec: TunnelAddRequest): Promise<void>;
   del(name: string): Promise<void>;
   show(): Promise<TunnelShowResult>;
+  /** Ports whose MTU is larger than a tunnel's. */
+  warnings(): Promise<MtuWarning[]>;
 }
 
 /** Map protocol commands onto the switch (and its tunnels, when it has them). */
@@ -77,8 +80,10 @@ export function switchHandler(sw: SwitchLike, tunnels?: TunnelsLike): Handler {
       case 'delete':
         await sw.delete(req.ifname);
         return null;
-      case 'show':
-        return { datapath: sw.datapath, ports: sw.show() };
+      case 'show': {
+        const mtuWarnings = tunnels === undefined ? [] : await tunnels.warnings();
+        return { datapath: sw.datapath, ports: sw.show(), ...(mtuWarnings.length > 0 ? { mtuWarnings } : {}) };
+      }
       case 'fdb':
         return { entries: await sw.fdb() } satisfies FdbListing;
       case 'stats':

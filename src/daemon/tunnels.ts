@@ -241,6 +241,11 @@ export class Tunnels {
     return { mtus, warnings };
   }
 
+  /** The ports whose MTU is larger than a tunnel's (`vswconfig show` lists them). */
+  async warnings(): Promise<MtuWarning[]> {
+    return (await this.mtuWarnings()).warnings;
+  }
+
   /** Log each port whose MTU is (newly) larger than a tunnel's. */
   async checkMtus(): Promise<void> {
     const { warnings } = await this.mtuWarnings();

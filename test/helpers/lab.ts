@@ -360,7 +360,7 @@ export async function waitFor<T>(what: string, cond: () => T | Promise<T>, timeo
 export function showPorts(lab: Lab): string[] {
   const r = lab.vswconfig('show');
   if (r.code !== 0) throw new Error(`vswconfig show failed (${r.code}): ${r.stderr}`);
-  return r.stdout.split('\n').filter((l) => l !== '' && !l.startsWith('datapath '));
+  return r.stdout.split('\n').filter((l) => l !== '' && !l.startsWith('datapath ') && !l.startsWith('warning: '));
 }
 
 export interface PortRow {

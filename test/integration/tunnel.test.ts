@@ -125,6 +125,9 @@ describe('tunnel to a Linux VXLAN bridge (two hosts)', () => {
     assert.ok(await waitUntil(() => lab.daemon!.stderr.includes(warning)), `no warning in the log:\n${lab.daemon!.stderr}`);
     const show = lab.vswconfig('tunnel', 'show');
     assert.match(show.stdout, new RegExp(`^mtu: port ${a2.port} has MTU 1500 > tunnel ${vx} 1450: set ${a2.port}'s MTU to 1450`, 'm'));
+    const plain = lab.vswconfig('show');
+    assert.match(plain.stdout, new RegExp(`^warning: port ${a2.port} has MTU 1500 > tunnel ${vx} 1450: set ${a2.port}'s MTU to 1450`, 'm'), 'vswconfig show says so too');
+    assert.deepEqual((JSON.parse(lab.vswconfig('-j', 'show').stdout) as { mtuWarnings: unknown[] }).mtuWarnings, [{ port: a2.port, mtu: 1500, tunnel: vx, tunnelMtu: 1450 }]);
     assert.ok(ping(a2.ns, b1.ip), 'small packets cross');
     const base = dropCounts(lab);
     assert.equal(ping(a2.ns, b1.ip, ['-s', '1472', '-M', 'do']), false, 'a 1500-byte packet crossed a 1450 tunnel');
