@@ -145,8 +145,13 @@ export class DatapathMaps {
   }
 
   resetMirrorCopies(k: number): void {
+    this.resetPerCpu(this.mirrorCopiesFd, k, 'mirror_copies');
+  }
+
+  /** Zeroes a per-CPU u64 slot on every CPU. */
+  private resetPerCpu(fd: number, k: number, name: string): void {
     this.perCpuDrop.fill(0);
-    mapUpdate(this.mirrorCopiesFd, this.portKey(k), this.perCpuDrop, BPF_ANY, 'mirror_copies');
+    mapUpdate(fd, this.portKey(k), this.perCpuDrop, BPF_ANY, name);
   }
 
   /** A per-CPU u64 slot, summed. */
@@ -222,8 +227,7 @@ export class DatapathMaps {
   }
 
   resetAclHits(k: number): void {
-    this.perCpuDrop.fill(0);
-    mapUpdate(this.aclHitsFd, this.portKey(k), this.perCpuDrop, BPF_ANY, 'acl_hits');
+    this.resetPerCpu(this.aclHitsFd, k, 'acl_hits');
   }
 
   private macKey(hi: number, lo: number): Uint8Array {
