@@ -14,9 +14,10 @@ fi
 # the integration tests' clients; ethtool: offload checks; netsniff-ng: trafgen
 # for the benchmark; clang, libbpf-dev, libbpf1: the eBPF programs (bpf/), built
 # with Debian's clang and loaded with Debian's libbpf; bpftool: the tests look
-# at what is attached.
+# at what is attached; wireguard-go, wireguard-tools: the encrypted underlay of
+# construct-encrypted-hosts.sh (this kernel has no WireGuard module).
 packages=(iproute2 iputils-ping tcpdump iperf3 ethtool netsniff-ng python3-scapy procps util-linux
-  clang libbpf-dev libbpf1 bpftool)
+  clang libbpf-dev libbpf1 bpftool wireguard-go wireguard-tools)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
