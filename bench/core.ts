@@ -9,6 +9,8 @@
 //   knownUnicast  two ports, one host each, traffic both ways
 //   flood23       24 ports attached, broadcast from one port to the 23 others
 //   fdb50k        50,000 MACs learned (25,000 per port), random host pairs
+//   acl100        knownUnicast under 100 ACL rules that match none of its
+//                 frames, so each frame is checked against all of them
 //
 // Figures are frames decided per second (each frame of a flood is one
 // decision, delivered 23 times).
@@ -16,6 +18,7 @@
 import { pathToFileURL } from 'node:url';
 import { Batch, NO_TAG } from '../src/core/batch.js';
 import type { Egress } from '../src/core/egress.js';
+import { ACL_DEFAULT_PRIORITY, type AclRule, aclTable, compareRules } from '../src/core/acl.js';
 import { Forwarder } from '../src/core/forwarder.js';
 import { writeMac } from '../src/core/mac.js';
 
@@ -30,6 +33,7 @@ export interface CoreBenchResult {
   knownUnicast: number;
   flood23: number;
   fdb50k: number;
+  acl100: number;
 }
 
 const BATCH = 64;
@@ -86,6 +90,32 @@ function knownUnicastCase(): Case {
   fwd.fdb.learn(a, 0, Date.now());
   fwd.fdb.learn(b, 1, Date.now());
   return { fwd, egress, batches: [buildBatch([[b, a]]), buildBatch([[a, b]])], ingress: [0, 1] };
+}
+
+/**
+ * knownUnicast with 100 rules, half allow, half drop, none matching: another
+ * source; host 1's source to another destination; 1 → 2 on its port but
+ * IPv6; 1 (masked) → 2 as IPv4 in VLAN 100+; another ingress port (as the
+ * benchmark's measure (9) installs in the switch).
+ */
+function acl100Case(): Case {
+  const c = knownUnicastCase();
+  const a = host(1);
+  const b = host(2);
+  const full = 0xffffffffffff;
+  const rules: AclRule[] = [];
+  for (let k = 0; k < 100; k++) {
+    const r: AclRule = { id: k + 1, priority: ACL_DEFAULT_PRIORITY - k, port: null, src: null, dst: null, type: null, vlan: null, action: k % 2 === 0 ? 'drop' : 'allow' };
+    const other = 0x02ac00000001 + k * 0x10000;
+    if (k % 5 === 0) r.src = { mac: other, mask: full };
+    else if (k % 5 === 1) Object.assign(r, { src: { mac: a, mask: full }, dst: { mac: other, mask: full } });
+    else if (k % 5 === 2) Object.assign(r, { port: 0, src: { mac: a, mask: full }, dst: { mac: b, mask: full }, type: 0x86dd });
+    else if (k % 5 === 3) Object.assign(r, { src: { mac: a, mask: 0xffffffffff00 }, dst: { mac: b, mask: full }, type: 0x0800, vlan: 100 + k });
+    else r.port = 2 + (k % 20);
+    rules.push(r);
+  }
+  c.fwd.setAcl(aclTable(rules.sort(compareRules)));
+  return c;
 }
 
 function flood23Case(): Case {
@@ -166,7 +196,8 @@ export async function runCoreBench(opts: CoreBenchOptions = {}): Promise<CoreBen
   const knownUnicast = run(knownUnicastCase(), ms, 1);
   const flood23 = run(flood23Case(), ms, 23);
   const fdb50k = run(fdb50kCase(), ms, 1);
-  const result = { knownUnicast, flood23, fdb50k };
+  const acl100 = run(acl100Case(), ms, 1);
+  const result = { knownUnicast, flood23, fdb50k, acl100 };
   if (opts.print) {
     const fmt = (x: number) => (x / 1e6).toFixed(2).padStart(8);
     console.log('core micro-benchmark (batches of 64 x 60-byte frames, counting egress)');
@@ -174,6 +205,7 @@ export async function runCoreBench(opts: CoreBenchOptions = {}): Promise<CoreBen
     console.log(`knownUnicast    ${fmt(knownUnicast)}    ${fmt(knownUnicast)}`);
     console.log(`flood23         ${fmt(flood23)}    ${fmt(flood23 * 23)}`);
     console.log(`fdb50k          ${fmt(fdb50k)}    ${fmt(fdb50k)}`);
+    console.log(`acl100          ${fmt(acl100)}    ${fmt(acl100)}`);
   }
   return result;
 }

@@ -9,6 +9,9 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { runCoreBench } from './core.js';
 import {
+  acl,
+  ACL_RULES,
+  accessToTrunk,
   type Ctx,
   type Durations,
   fdbScale,
@@ -25,7 +28,7 @@ import {
   type WindowResult,
 } from './measures.js';
 import { ensureOvsInstalled, Ovs, ovsVersion } from './ovs.js';
-import { BenchError, cleanupAll, onCleanup, run, sleep, stopAll, which } from './proc.js';
+import { BenchError, cleanupAll, NotAvailable, onCleanup, run, sleep, stopAll, which } from './proc.js';
 import { markdownTable, type SampleSet, SWITCH_ORDER, type SwitchName } from './report.js';
 import { DATAPATH_OF, isVswitchd, LinuxBridge, ROOT, type Switch, Vswitchd } from './switches.js';
 import { Topology } from './topology.js';
@@ -47,14 +50,15 @@ options:
                            vswitchd-user (or user), bridge, ovs (the bridge is what ratios need)
   --only LIST            some measures only, comma-separated names or numbers:
                            1 64b   2 tcp   3 latency   4 flood   5 fdb   6 cost   7 core
-                         (latency, fdb and cost need 64b, which then runs too)
+                           8 vlan (64b from an access port into a trunk)   9 acl (64b under 100 rules)
+                         (latency, fdb, cost, vlan and acl need 64b, which then runs too)
   --vswitchd-args ARGS   extra vswitchd options for both datapaths, e.g. "--ring-frames 256"
                          (not --datapath: the bench runs each)
   --node-args ARGS       options for vswitchd's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
   -h, --help             show this help
 `;
 
-const MEASURES = ['64b', 'tcp', 'latency', 'flood', 'fdb', 'cost', 'core'] as const;
+const MEASURES = ['64b', 'tcp', 'latency', 'flood', 'fdb', 'cost', 'core', 'vlan', 'acl'] as const;
 type Measure = (typeof MEASURES)[number];
 
 interface Options {
@@ -111,7 +115,7 @@ function parseArgs(argv: string[]): Options | 'help' {
         o.only = new Set();
         for (const part of value().split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)) {
           const m = /^\d$/.test(part) ? MEASURES[Number(part) - 1] : (MEASURES as readonly string[]).includes(part) ? (part as Measure) : undefined;
-          if (!m) throw new BenchError(`--only: unknown measure '${part}' (one of ${MEASURES.join(', ')} or 1–7)`);
+          if (!m) throw new BenchError(`--only: unknown measure '${part}' (one of ${MEASURES.join(', ')} or 1–${MEASURES.length})`);
           o.only.add(m);
         }
         if (o.only.size === 0) throw new BenchError('--only needs at least one measure');
@@ -155,8 +159,9 @@ function preflight(o: Options): string {
   need('taskset', 'install util-linux (scripts/setup.sh)');
   need('getconf', 'install libc-bin');
   need('sysctl', 'install procps (scripts/setup.sh)');
-  const traffic = ['64b', 'latency', 'flood', 'fdb', 'cost'].some((m) => o.only.has(m as Measure));
+  const traffic = ['64b', 'latency', 'flood', 'fdb', 'cost', 'vlan', 'acl'].some((m) => o.only.has(m as Measure));
   if (traffic) need('trafgen', 'install netsniff-ng (scripts/setup.sh)');
+  if (o.only.has('vlan')) need('tcpdump', 'install tcpdump (scripts/setup.sh): it checks that frames leave the trunk tagged');
   if (o.only.has('tcp')) need('iperf3', 'install iperf3 (scripts/setup.sh)');
   let python = '';
   if (o.only.has('fdb') || o.only.has('latency')) {
@@ -229,11 +234,9 @@ async function main(): Promise<number> {
   const o = parsed;
   const only = new Set(o.only);
   const implied: string[] = [];
-  for (const m of ['latency', 'fdb', 'cost'] as const) {
-    if (only.has(m) && !only.has('64b')) {
-      only.add('64b');
-      implied.push(m);
-    }
+  if (!only.has('64b')) {
+    for (const m of ['latency', 'fdb', 'cost', 'vlan', 'acl'] as const) if (only.has(m)) implied.push(m);
+    if (implied.length > 0) only.add('64b');
   }
   const python = preflight({ ...o, only });
   if (implied.length > 0) log(`bench: 64b runs too (${implied.join(', ')} need it)`);
@@ -316,7 +319,8 @@ async function main(): Promise<number> {
       add('core.unicast', 'vswitchd-user', c.knownUnicast);
       add('core.flood23', 'vswitchd-user', c.flood23);
       add('core.fdb50k', 'vswitchd-user', c.fdb50k);
-      log(`  core: unicast ${(c.knownUnicast / 1e6).toFixed(1)} M/s, flood23 ${(c.flood23 / 1e6).toFixed(2)} M/s, fdb50k ${(c.fdb50k / 1e6).toFixed(2)} M/s`);
+      add('core.acl100', 'vswitchd-user', c.acl100);
+      log(`  core: unicast ${(c.knownUnicast / 1e6).toFixed(1)} M/s, flood23 ${(c.flood23 / 1e6).toFixed(2)} M/s, fdb50k ${(c.fdb50k / 1e6).toFixed(2)} M/s, acl100 ${(c.acl100 / 1e6).toFixed(2)} M/s`);
     }
     for (const name of switches) {
       const tag = `[round ${round}/${o.rounds} ${name}]`;
@@ -328,6 +332,10 @@ async function main(): Promise<number> {
         try {
           return await fn();
         } catch (err) {
+          if (err instanceof NotAvailable) {
+            log(`${tag} ${what}: n/a (${err.message})`);
+            return undefined;
+          }
           const msg = `${name}, round ${round}, ${what}: ${(err as Error).message}`;
           log(`${tag} ${what}: FAILED: ${(err as Error).message}`);
           sessionErrors.push(msg);
@@ -425,6 +433,28 @@ async function main(): Promise<number> {
             if (u64 && u64.rxRate > 0) add('fdb.own', name, r.window.rxRate / u64.rxRate);
             const own = u64 && u64.rxRate > 0 ? ` (${(r.window.rxRate / u64.rxRate).toFixed(2)}× its own)` : '';
             log(`${tag} FDB: ${r.fill.entries} entries (${r.fill.passes.length} pass(es)); 64 B: received ${fmtRate(r.window.rxRate)}${own}${others(r.window.otherCpuS, r.window.seconds)}`);
+          });
+        }
+        // (9) then (8): the ACL is removed again, VLAN modes stay until the switch stops
+        const ownShare = (id: string, w: WindowResult): string => {
+          if (!u64 || u64.rxRate <= 0) return '';
+          add(id, name, w.rxRate / u64.rxRate);
+          return ` (${(w.rxRate / u64.rxRate).toFixed(2)}× its own 64 B)`;
+        };
+        if (only.has('acl')) {
+          await step(`64 B under ${ACL_RULES} ACL rules`, async () => {
+            const r = await acl(ctx);
+            details['acl'] = r;
+            add('acl.rx', name, r.window.rxRate);
+            log(`${tag} 64 B under ${r.rules} ACL rules: received ${fmtRate(r.window.rxRate)}${ownShare('acl.own', r.window)}, loss ${(r.window.loss * 100).toFixed(1)} %${others(r.window.otherCpuS, r.window.seconds)}`);
+          });
+        }
+        if (only.has('vlan')) {
+          await step('64 B access → trunk', async () => {
+            const w = await accessToTrunk(ctx);
+            details['accessToTrunk'] = w;
+            add('vlan.rx', name, w.rxRate);
+            log(`${tag} 64 B access 10 → trunk 10 (tagged): received ${fmtRate(w.rxRate)}${ownShare('vlan.own', w)}, loss ${(w.loss * 100).toFixed(1)} %${others(w.otherCpuS, w.seconds)}`);
           });
         }
         if (only.has('cost')) {

@@ -6,7 +6,7 @@
 // /proc/stat, /proc/PID/stat), and only then is the sender stopped.
 
 import { join } from 'node:path';
-import { BenchError, ourGroups, run, sleep, start } from './proc.js';
+import { BenchError, NotAvailable, ourGroups, run, sleep, start } from './proc.js';
 import {
   allProcesses,
   busyTicks,
@@ -417,6 +417,125 @@ export async function fdbScale(ctx: Ctx, count: number, seed: number, log: (s: s
   const fill = await fillFdb(ctx, count, seed, log);
   const window = await unicast64(ctx);
   return { fill, window };
+}
+
+// ---- (8) 64 B from an access port into a trunk ----
+
+export const VLAN_VID = 10;
+
+/**
+ * NS1's port in `access 10`, NS2's a trunk of VLAN 10: NS1's untagged frames
+ * reach NS2 tagged. NS2 has no VLAN interface (this kernel has no 802.1Q
+ * sub-interfaces), so no ping can teach the switch NS2's MAC in VLAN 10:
+ * NS2 sends a few tagged frames first. NS2's interface counts every frame
+ * that arrives, tagged or not, before its stack drops it.
+ */
+export async function accessToTrunk(ctx: Ctx): Promise<WindowResult> {
+  const h1 = ctx.topo.host(1);
+  const h2 = ctx.topo.host(2);
+  if (!ctx.sw.vlanAccessTrunk) throw new NotAvailable(`no VLAN modes measured for ${ctx.sw.name}`);
+  await ctx.sw.vlanAccessTrunk(h1, h2, VLAN_VID);
+  await Trafgen.send(h2, join(ctx.dir, 'trafgen-learn.cfg'), frameConfig(h1.mac, h2.mac, VLAN_VID), 10);
+  await leavesTagged(ctx, h1, h2, VLAN_VID);
+  // NS2 must be known in VLAN 10: flooded, the frames would also reach NS3 (its port carries every VLAN)
+  const h3 = ctx.topo.host(3);
+  const before = ctx.topo.hostDev(h3).rxPackets;
+  const w = await trafficWindow(ctx, h1, h2.mac, [h2]);
+  const flooded = ctx.topo.hostDev(h3).rxPackets - before;
+  if (flooded > w.received / 100) throw new BenchError(`${flooded} frames were flooded to ${h3.ns}: ${h2.ns}'s MAC was not learned in VLAN ${VLAN_VID}`);
+  return w;
+}
+
+/** A few of from's untagged frames must reach `to` under a tag of `vid` (tcpdump in to's namespace). */
+async function leavesTagged(ctx: Ctx, from: Host, to: Host, vid: number): Promise<void> {
+  const cap = start('tcpdump', 'ip', ['netns', 'exec', to.ns, 'tcpdump', '-i', to.ifname, '-nn', '-e', '-l', '-c', '1', `vlan ${vid} and ether src ${from.mac}`]);
+  try {
+    const deadline = Date.now() + 5000;
+    while (!/listening on/.test(cap.stderr)) {
+      if (cap.code !== null || Date.now() > deadline) throw new BenchError(`tcpdump in ${to.ns} did not start: ${cap.stderr.trim().split('\n').pop()}`);
+      await sleep(20);
+    }
+    await Trafgen.send(from, join(ctx.dir, 'trafgen-probe.cfg'), frameConfig(to.mac, from.mac), 20);
+    await cap.wait(3000).catch(() => undefined);
+    if (cap.code !== 0) throw new BenchError(`${from.ns}'s frames did not reach ${to.ns} tagged with VLAN ${vid}`);
+  } finally {
+    await cap.stop('SIGTERM', 1000);
+  }
+}
+
+// ---- (9) 64 B under 100 ACL rules ----
+
+/** One filter rule (vswconfig acl add's fields); switches translate it into their own. */
+export interface AclRule {
+  priority: number;
+  in?: Host;
+  src?: string;
+  dst?: string;
+  type?: number;
+  vlan?: number;
+  action: 'allow' | 'drop';
+}
+
+export const ACL_RULES = 100;
+
+/**
+ * `n` rules, half allow and half drop, none of which matches (1)'s frames
+ * (NS1 → NS2, untagged, 0x88B5) nor the pings that teach the switch both
+ * MACs: each frame is checked against every rule. They fail on different
+ * fields, most of them late: another source; NS1's source to another
+ * destination; NS1 → NS2 on NS1's port but IPv6 (the hosts have it off);
+ * NS1 (masked) → NS2 with 0x88B5 but in a VLAN (the frames are in VLAN 0);
+ * another ingress port.
+ */
+export function aclRules(topo: Topology, n: number): AclRule[] {
+  const h1 = topo.host(1);
+  const h2 = topo.host(2);
+  const other = (k: number): string => `02:ac:${(k >> 8).toString(16).padStart(2, '0')}:${(k & 0xff).toString(16).padStart(2, '0')}:00:01`;
+  const rules: AclRule[] = [];
+  for (let k = 0; k < n; k++) {
+    const r: AclRule = { priority: 1000 + ((k * 37) % n), action: k % 2 === 0 ? 'drop' : 'allow' };
+    switch (k % 5) {
+      case 0:
+        r.src = other(k);
+        break;
+      case 1:
+        Object.assign(r, { src: h1.mac, dst: other(k) });
+        break;
+      case 2:
+        Object.assign(r, { in: h1, src: h1.mac, dst: h2.mac, type: 0x86dd });
+        break;
+      case 3:
+        Object.assign(r, { src: `${h1.mac}/ff:ff:ff:ff:ff:00`, dst: h2.mac, type: 0x88b5, vlan: 100 + k });
+        break;
+      default:
+        r.in = topo.host(3 + (k % (topo.hosts.length - 2)));
+    }
+    rules.push(r);
+  }
+  return rules;
+}
+
+export interface AclResult {
+  rules: number;
+  window: WindowResult;
+}
+
+/** (1) with ACL_RULES rules installed (removed again afterwards); not one may match. */
+export async function acl(ctx: Ctx): Promise<AclResult> {
+  const h1 = ctx.topo.host(1);
+  const h2 = ctx.topo.host(2);
+  if (!ctx.sw.installAcl || !ctx.sw.aclHits) throw new NotAvailable(`no equivalent of the ACL measured for ${ctx.sw.name}`);
+  const rules = aclRules(ctx.topo, ACL_RULES);
+  const remove = await ctx.sw.installAcl(rules);
+  try {
+    await learn(ctx, h1, h2);
+    const window = await trafficWindow(ctx, h1, h2.mac, [h2]);
+    const hits = await ctx.sw.aclHits();
+    if (hits !== 0) throw new BenchError(`the rules matched ${hits} frame(s): they must match none`);
+    return { rules: rules.length, window };
+  } finally {
+    await remove();
+  }
 }
 
 // ---- (6) cost ----

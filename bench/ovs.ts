@@ -18,7 +18,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BenchError, check, lastLine, onCleanup, type Proc, run, runSync, sleep, start, which } from './proc.js';
 import type { Switch } from './switches.js';
-import type { Topology } from './topology.js';
+import type { AclRule } from './measures.js';
+import type { Host, Topology } from './topology.js';
 
 const SCHEMA_PATHS = ['/usr/share/openvswitch/vswitch.ovsschema'];
 const POLICY_RC_D = '/usr/sbin/policy-rc.d';
@@ -165,6 +166,46 @@ export class Ovs implements Switch {
   async fdbEntries(): Promise<number> {
     const out = await this.appctl(['fdb/show', this.br], 60_000);
     return out.split('\n').filter((l) => /^\s*\d+\s+\d+\s+[0-9a-f:]{17}/i.test(l)).length;
+  }
+
+  /** `tag=` on the access port, `trunks=` on the trunk (Open vSwitch's own port modes). */
+  async vlanAccessTrunk(access: Host, trunk: Host, vid: number): Promise<void> {
+    await this.vsctl(['set', 'port', access.port, `tag=${vid}`, '--', 'set', 'port', trunk.port, `trunks=${vid}`]);
+  }
+
+  /** OpenFlow rules above the bridge's default (priority 0, NORMAL): allow is NORMAL. */
+  async installAcl(rules: readonly AclRule[]): Promise<() => Promise<void>> {
+    const flows = rules.map((r) => {
+      const m = [`priority=${r.priority}`];
+      if (r.in) m.push(`in_port=${r.in.port}`);
+      if (r.src) m.push(`dl_src=${r.src}`);
+      if (r.dst) m.push(`dl_dst=${r.dst}`);
+      if (r.type !== undefined) m.push(`dl_type=0x${r.type.toString(16)}`);
+      if (r.vlan !== undefined) m.push(`dl_vlan=${r.vlan}`);
+      return `${m.join(',')},actions=${r.action === 'drop' ? 'drop' : 'NORMAL'}`;
+    });
+    const file = join(this.dir, 'acl.flows');
+    writeFileSync(file, flows.join('\n') + '\n');
+    await this.ofctl(['add-flows', this.br, file]);
+    return async () => {
+      await this.ofctl(['del-flows', this.br]);
+      await this.ofctl(['add-flow', this.br, 'priority=0,actions=NORMAL']);
+    };
+  }
+
+  /** n_packets of every flow but the default one. */
+  async aclHits(): Promise<number> {
+    const out = await this.ofctl(['dump-flows', this.br]);
+    let n = 0;
+    for (const line of out.split('\n')) {
+      if (!/priority=[1-9]/.test(line)) continue;
+      n += Number(/n_packets=(\d+)/.exec(line)?.[1] ?? 0);
+    }
+    return n;
+  }
+
+  private ofctl(args: string[]): Promise<string> {
+    return check(`ovs-ofctl ${args[0] ?? ''}`, 'ovs-ofctl', args, { env: this.env, timeoutMs: 30_000, keep: 16 << 20 });
   }
 
   async counters(): Promise<unknown> {

@@ -14,6 +14,9 @@ export class BenchError extends Error {
   override readonly name = 'BenchError';
 }
 
+/** A measure this switch has no equivalent of (on this machine): its cell stays empty, not an error. */
+export class NotAvailable extends BenchError {}
+
 export const sleep = (ms: number): Promise<void> => new Promise((res) => setTimeout(res, ms));
 
 export function sleepSync(ms: number): void {

@@ -81,6 +81,11 @@ export const METRICS: MetricDef[] = [
   { id: 'core.unicast', group: 7, label: 'core alone: known unicast', unit: 'Mdecisions/s', scale: 1e6, better: 'higher', targets: user(atLeast(20, '≥ 20 M/s')) },
   { id: 'core.flood23', group: 7, label: 'core alone: flood to 23 ports', unit: 'Mdecisions/s', scale: 1e6, better: 'higher' },
   { id: 'core.fdb50k', group: 7, label: 'core alone: 50,000 MACs in the FDB', unit: 'Mdecisions/s', scale: 1e6, better: 'higher' },
+  { id: 'core.acl100', group: 7, label: 'core alone: known unicast under 100 ACL rules, none matching', unit: 'Mdecisions/s', scale: 1e6, better: 'higher' },
+  { id: 'vlan.rx', group: 8, label: '64 B NS1 (access 10) → NS2 (trunk of 10), received tagged in NS2', unit: 'Mframes/s', scale: 1e6, better: 'higher' },
+  { id: 'vlan.own', group: 8, label: '… as a share of its own 64 B rate', unit: '×', scale: 1, better: 'higher', noRatio: true, targets: both(atLeast(0.9, '≥ 0.9')) },
+  { id: 'acl.rx', group: 9, label: '64 B NS1→NS2 under 100 ACL rules, none matching', unit: 'Mframes/s', scale: 1e6, better: 'higher' },
+  { id: 'acl.own', group: 9, label: '… as a share of its own 64 B rate', unit: '×', scale: 1, better: 'higher', noRatio: true, targets: both(atLeast(0.9, '≥ 0.9')) },
 ];
 
 /** What the table needs from a results file: each switch's samples per metric. */

@@ -7,9 +7,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from '../src/control/client.js';
-import { BenchError, check, lastLine, onCleanup, type Proc, runSync, sleep, start } from './proc.js';
+import { BenchError, check, lastLine, NotAvailable, onCleanup, type Proc, runSync, sleep, start } from './proc.js';
 import type { SwitchName } from './report.js';
-import type { Topology } from './topology.js';
+import type { AclRule } from './measures.js';
+import type { Host, Topology } from './topology.js';
 
 /** Repository root (this file is dist/bench/switches.js once built). */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -28,6 +29,15 @@ export interface Switch {
   fdbEntries(): Promise<number>;
   /** Its own counters, kept with the samples (drops and the like). */
   counters(): Promise<unknown>;
+  /**
+   * For (8): `access` takes untagged frames into VLAN `vid` and `trunk` carries
+   * it tagged, until stop(). Absent where the switch has no such modes.
+   */
+  vlanAccessTrunk?(access: Host, trunk: Host, vid: number): Promise<void>;
+  /** For (9): install the rules; resolves to what removes them again. Absent: no equivalent. */
+  installAcl?(rules: readonly AclRule[]): Promise<() => Promise<void>>;
+  /** For (9): frames the installed rules matched, summed. */
+  aclHits?(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -117,6 +127,35 @@ export class Vswitchd implements Switch {
     return { drops: s.drops, rxRingDrops, fdb: s.fdb };
   }
 
+  async vlanAccessTrunk(access: Host, trunk: Host, vid: number): Promise<void> {
+    await request(this.socket, { cmd: 'vlan', ifname: access.port, mode: 'access', tag: vid });
+    await request(this.socket, { cmd: 'vlan', ifname: trunk.port, mode: 'trunk', trunks: [[vid, vid]] });
+  }
+
+  async installAcl(rules: readonly AclRule[]): Promise<() => Promise<void>> {
+    const ids: number[] = [];
+    const undo = async (): Promise<void> => {
+      for (const rule of ids.splice(0)) await request(this.socket, { cmd: 'acl-del', rule });
+    };
+    try {
+      for (const r of rules) {
+        const { id } = await request(this.socket, {
+          cmd: 'acl-add', priority: r.priority, in: r.in?.port, src: r.src, dst: r.dst, type: r.type, vlan: r.vlan, action: r.action,
+        });
+        ids.push(id);
+      }
+    } catch (err) {
+      await undo().catch(() => undefined);
+      throw new BenchError(`acl add: ${(err as Error).message}`);
+    }
+    return undo;
+  }
+
+  async aclHits(): Promise<number> {
+    const { rules } = await request(this.socket, { cmd: 'acl-show' });
+    return rules.reduce((n, r) => n + r.hits, 0);
+  }
+
   async stop(): Promise<void> {
     if (this.proc) {
       await this.proc.stop('SIGTERM', 10_000);
@@ -175,6 +214,25 @@ export class LinuxBridge implements Switch {
     let n = 0;
     for (const line of out.split('\n')) if (line.trim() !== '' && !line.includes('permanent')) n++;
     return n;
+  }
+
+  /** VLAN filtering on: `access` untagged in `vid` (its pvid), `trunk` a tagged member of it. */
+  async vlanAccessTrunk(access: Host, trunk: Host, vid: number): Promise<void> {
+    const sw = this.topo.sw;
+    const lines = [
+      'set -e',
+      `ip -n ${sw} link set ${this.br} type bridge vlan_filtering 1`,
+      `bridge -n ${sw} vlan add dev ${access.port} vid ${vid} pvid untagged`,
+      `bridge -n ${sw} vlan del dev ${access.port} vid 1`,
+      `bridge -n ${sw} vlan add dev ${trunk.port} vid ${vid}`,
+    ];
+    try {
+      await check('bridge VLANs', 'bash', ['-c', lines.join('\n')]);
+    } catch (err) {
+      // a kernel built without CONFIG_BRIDGE_VLAN_FILTERING, as this VM's
+      if (/not supported/i.test((err as Error).message)) throw new NotAvailable('this kernel\'s bridge has no VLAN filtering');
+      throw err;
+    }
   }
 
   /** Drop counters of the bridge's ports (the switch side of each veth). */

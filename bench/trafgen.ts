@@ -12,7 +12,7 @@
 // to CPU 0), so that the switch has the other core and runs are comparable.
 
 import { writeFileSync } from 'node:fs';
-import { BenchError, lastLine, type Proc, sleep, start } from './proc.js';
+import { BenchError, check, lastLine, type Proc, sleep, start } from './proc.js';
 import type { Host } from './topology.js';
 
 export const ETHERTYPE = 0x88b5;
@@ -25,9 +25,10 @@ function macBytes(mac: string): string {
     .join(', ');
 }
 
-/** trafgen configuration for one frame dst <- src. */
-export function frameConfig(dstMac: string, srcMac: string): string {
-  return `{ ${macBytes(dstMac)}, ${macBytes(srcMac)}, 0x88, 0xb5, fill(0x00, ${FRAME_BYTES - 14}) }\n`;
+/** trafgen configuration for one frame dst <- src; with `vid`, under an 802.1Q tag (still 60 bytes). */
+export function frameConfig(dstMac: string, srcMac: string, vid?: number): string {
+  const tag = vid === undefined ? '' : `0x81, 0x00, 0x${(vid >> 8).toString(16)}, 0x${(vid & 0xff).toString(16)}, `;
+  return `{ ${macBytes(dstMac)}, ${macBytes(srcMac)}, ${tag}0x88, 0xb5, fill(0x00, ${FRAME_BYTES - 14 - (vid === undefined ? 0 : 4)}) }\n`;
 }
 
 export const BROADCAST = 'ff:ff:ff:ff:ff:ff';
@@ -58,6 +59,12 @@ export class Trafgen {
       await sleep(20);
     }
     return t;
+  }
+
+  /** Send `count` frames and wait until trafgen is done (to teach the switch a MAC, say). */
+  static async send(from: Host, confPath: string, config: string, count: number): Promise<void> {
+    writeFileSync(confPath, config);
+    await check(`trafgen --num ${count} from ${from.ns}`, 'ip', ['netns', 'exec', from.ns, 'trafgen', '--dev', from.ifname, '--conf', confPath, '--cpus', '1', '--num', String(count), '--no-sock-mem', '--notouch-irq'], { timeoutMs: 10_000 });
   }
 
   get running(): boolean {

@@ -1,20 +1,22 @@
 // The article's walkthrough (scripts/walkthrough.sh) end to end: Install.sh,
 // construct-tap-bridge.sh, vswconfig show, 12 pings, destruct, Uninstall.sh —
-// with names and the control socket unique to this run, so that nothing of the
-// machine's own (NS1…, /run/vswitch) is touched, and checking that it leaves
-// nothing behind.
+// and its two-VLAN version (--vlans: NS1, NS3 in VLAN 10, NS2, NS4 in VLAN 20)
+// — on the datapath under test, with names and the control socket unique to
+// this run, so that nothing of the machine's own (NS1…, /run/vswitch) is
+// touched, and checking that it leaves nothing behind.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { Lab, ROOT } from '../helpers/lab.js';
+import { Lab, ROOT, TEST_DATAPATH } from '../helpers/lab.js';
 
 const lab = new Lab();
 const P = lab.prefix;
 // VSWITCH_DB: Install.sh's configuration file in the run's directory, not the machine's.
 const env = { ...process.env, VSW_PREFIX: P, VSWITCH_SOCKET: lab.socket, VSWITCH_DB: join(lab.dir, 'db.json') };
+const DATAPATH = TEST_DATAPATH || 'kernel';
 
 /** Pids of processes whose command line names this run's socket (a vswitchd left running). */
 function daemonsOnSocket(): number[] {
@@ -60,18 +62,32 @@ after(async () => {
   await lab.cleanup();
 });
 
-test('walkthrough.sh installs, builds 4 hosts, answers 12 of 12 pings, and removes everything', () => {
+const ports = [1, 2, 3, 4].map((i) => `${P}veth${i}-vsw`);
+
+/** Run walkthrough.sh with `args` on the datapath under test; its stdout and a report for failures. */
+function walkthrough(...args: string[]): { out: string; report: string } {
   assert.ok(P.length <= 6, `prefix ${P} must fit construct-tap-bridge.sh's 6 characters`);
   assert.deepEqual(namespacesWithPrefix(), [], 'namespaces with the prefix exist before the run');
-
-  const r = spawnSync('bash', [join(ROOT, 'scripts', 'walkthrough.sh')], { env, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync('bash', [join(ROOT, 'scripts', 'walkthrough.sh'), ...args, '--datapath', DATAPATH], { env, encoding: 'utf8', timeout: 120_000 });
   const out = r.stdout ?? '';
   const report = `exit ${r.status} signal ${r.signal}\n--- stdout\n${out}\n--- stderr\n${r.stderr}`;
-
   assert.equal(r.status, 0, report);
   assert.match(out, /^vswitch is installed\.$/m, report);
-  const ports = [1, 2, 3, 4].map((i) => `${P}veth${i}-vsw`);
-  assert.match(out, new RegExp(`# vswconfig show\ndatapath (kernel|user)\n${ports.join('\n')}\n#`), `vswconfig show did not list ${ports.join(', ')} in order:\n${report}`);
+  assert.match(out, new RegExp(`# vswconfig show\ndatapath ${DATAPATH}\n${ports.join('\n')}\n#`), `vswconfig show did not list ${ports.join(', ')} in order on the ${DATAPATH} datapath:\n${report}`);
+  return { out, report };
+}
+
+/** Nothing is left behind: no namespace or interface with the prefix, no daemon on the socket. */
+function assertAllRemoved(): void {
+  assert.deepEqual(namespacesWithPrefix(), [], 'namespaces left behind');
+  assert.deepEqual(linksWithPrefix(), [], 'interfaces left behind');
+  assert.deepEqual(daemonsOnSocket(), [], `vswitchd still running on ${lab.socket}`);
+  const show = lab.vswconfig('show');
+  assert.notEqual(show.code, 0, `vswconfig still reaches a daemon on ${lab.socket}: ${show.stdout}`);
+}
+
+test(`walkthrough.sh installs, builds 4 hosts, answers 12 of 12 pings, and removes everything (${DATAPATH} datapath)`, () => {
+  const { out, report } = walkthrough();
   // The hosts were this run's namespaces and interfaces, and the daemon used this run's socket.
   for (const i of [1, 2, 3, 4]) {
     assert.ok(out.includes(`# ip netns exec ${P}NS${i} ping`), `pings not run in ${P}NS${i}:\n${report}`);
@@ -86,11 +102,20 @@ test('walkthrough.sh installs, builds 4 hosts, answers 12 of 12 pings, and remov
   // Every learned address of the four hosts was shown on one of this run's ports.
   const fdb = out.slice(out.indexOf('# vswconfig fdb'), out.indexOf('# destruct-tap-bridge.sh'));
   for (const port of ports) assert.match(fdb, new RegExp(`^\\S+ dev ${port} age \\d+$`, 'm'), report);
+  assertAllRemoved();
+});
 
-  // Nothing is left behind: no namespace or interface with the prefix, no daemon on the socket.
-  assert.deepEqual(namespacesWithPrefix(), [], 'namespaces left behind');
-  assert.deepEqual(linksWithPrefix(), [], 'interfaces left behind');
-  assert.deepEqual(daemonsOnSocket(), [], `vswitchd still running on ${lab.socket}`);
-  const show = lab.vswconfig('show');
-  assert.notEqual(show.code, 0, `vswconfig still reaches a daemon on ${lab.socket}: ${show.stdout}`);
+test(`walkthrough.sh --vlans: NS1, NS3 in VLAN 10 and NS2, NS4 in VLAN 20 answer the 4 pings inside a VLAN and none of the 8 across (${DATAPATH} datapath)`, () => {
+  const { out, report } = walkthrough('--vlans');
+  const vlanOf = (i: number): number => (i % 2 === 1 ? 10 : 20);
+  for (const i of [1, 2, 3, 4]) assert.match(out, new RegExp(`^# vswconfig vlan ${P}veth${i}-vsw\n${P}veth${i}-vsw access ${vlanOf(i)}$`, 'm'), `mode of ${P}veth${i}-vsw not shown:\n${report}`);
+  for (const [a, b] of [[1, 3], [3, 1], [2, 4], [4, 2]]) {
+    assert.match(out, new RegExp(`# ip netns exec ${P}NS${a} ping -c 1 192\\.168\\.100\\.10${b}\n[^#]*?1 packets transmitted, 1 received`), `NS${a} → NS${b} not answered:\n${report}`);
+  }
+  assert.match(out, /^walkthrough: 4 of 4 pings inside a VLAN answered, 0 of 8 across VLANs$/m, report);
+  // The FDB shows each host's MAC in its VLAN, on its port.
+  const fdb = out.slice(out.indexOf('# vswconfig fdb'), out.indexOf('# destruct-tap-bridge.sh'));
+  for (const i of [1, 2, 3, 4]) assert.match(fdb, new RegExp(`^\\S+ dev ${P}veth${i}-vsw vlan ${vlanOf(i)} age \\d+$`, 'm'), report);
+  assert.match(out, /^vswitch is uninstalled\.$/m, report);
+  assertAllRemoved();
 });
