@@ -58,6 +58,8 @@
 // ACL (acl.ts): after the VLAN and before learning, a frame is matched against
 // the rules in table order; the first that matches counts a hit and decides
 // (ACL_DROP: not learned, not forwarded). With no rule the pass is skipped.
+// Which rule matches is cached per (port, MACs, type, VLAN) in acl-cache.ts,
+// so a flow pays the scan of the rules once per ACL, not once per frame.
 //
 // Mirrors (mirror.ts): a mirror's output port is off the flood lists and
 // whatever arrives on it is dropped (MIRROR_OUTPUT). In pass 2 each forwarded
@@ -77,6 +79,7 @@ import {
   A_ACTION, A_DST_HI, A_DST_HI_MASK, A_DST_LO, A_DST_LO_MASK, A_PORT, A_SRC_HI, A_SRC_HI_MASK, A_SRC_LO, A_SRC_LO_MASK, A_TYPE, A_VLAN,
   ACL_ANY, ACL_DROP, ACL_STRIDE, ACL_UNTAGGED, type AclTable,
 } from './acl.js';
+import { ACL_CACHE_MISS, AclCache } from './acl-cache.js';
 import { type MirrorTable, noMirrors } from './mirror.js';
 import { type PipelineView, type Trace, type TraceFrame, traceFrame } from './trace.js';
 import { DEFAULT_PORT_VLAN, fillVlanBitmap, type PortVlan, untaggedVid, VLAN_BITMAP_BYTES, VlanMode, vlanModeNumber } from './vlan.js';
@@ -170,6 +173,7 @@ export class Forwarder {
   private aclRules: Int32Array = new Int32Array(0);
   private aclCount = 0;
   private aclHits = new Float64Array(0);
+  private readonly aclCache = new AclCache();
   /** Mirrors (mirror.ts): the table in force, whether each port is an output, copies per mirror. */
   private mirrors: MirrorTable;
   private mirrorCount = 0;
@@ -250,6 +254,7 @@ export class Forwarder {
     this.aclRules = table.rules;
     this.aclHits = hits;
     this.aclCount = table.ids.length;
+    this.aclCache.invalidate();
   }
 
   /**
@@ -307,13 +312,25 @@ export class Forwarder {
 
   /**
    * The first rule frame i of a batch matches (source hi/lo, destination
-   * hi/lo, classified VLAN as given), or -1.
+   * hi/lo, classified VLAN as given), or -1: from the cache, else by scanning.
    */
-  private aclMatch(batch: Batch, i: number, ingress: number, shi: number, slo: number, dhi: number, dlo: number, vid: number): number {
-    const r = this.aclRules;
+  private aclRuleOf(batch: Batch, i: number, ingress: number, shi: number, slo: number, dhi: number, dlo: number, vid: number): number {
     const o = batch.off[i];
     const type = (batch.mem[o + 12] << 8) | batch.mem[o + 13];
     const untagged = batch.vlan[i] === NO_TAG;
+    const k0 = (ingress << 16) | shi;
+    const k4 = (type << 13) | (vid << 1) | (untagged ? 1 : 0);
+    let k = this.aclCache.lookup(k0, slo, dhi, dlo, k4);
+    if (k === ACL_CACHE_MISS) {
+      k = this.aclMatch(ingress, shi, slo, dhi, dlo, type, vid, untagged);
+      this.aclCache.store(k0, slo, dhi, dlo, k4, k);
+    }
+    return k;
+  }
+
+  /** The first rule in table order the fields match, or -1. */
+  private aclMatch(ingress: number, shi: number, slo: number, dhi: number, dlo: number, type: number, vid: number, untagged: boolean): number {
+    const r = this.aclRules;
     for (let k = 0, at = 0; k < this.aclCount; k++, at += ACL_STRIDE) {
       const port = r[at + A_PORT];
       if (port !== ACL_ANY && port !== ingress) continue;
@@ -488,7 +505,7 @@ export class Forwarder {
       }
       vids[i] = vid;
       if (this.aclCount !== 0) {
-        const k = this.aclMatch(batch, i, ingress, shi, slo, dhi, dlo, vid);
+        const k = this.aclRuleOf(batch, i, ingress, shi, slo, dhi, dlo, vid);
         if (k >= 0) {
           this.aclHits[k]++;
           if (this.aclRules[k * ACL_STRIDE + A_ACTION] === ACL_DROP) {
