@@ -114,6 +114,14 @@ struct {
 	__type(value, struct vsw_acl_rule);
 } acl SEC(".maps");
 
+/* acl_cache: which rule a (port, MACs, type, VLAN) matched, so a flow scans the rules once per ACL */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VSW_ACL_CACHE);
+	__type(key, __u32);
+	__type(value, struct vsw_acl_cache_entry);
+} acl_cache SEC(".maps");
+
 /* acl_hits[k]: frames rule acl[k] matched (vswitchd carries them over when the table changes) */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -551,13 +559,33 @@ int vsw_forward(struct __sk_buff *skb)
 
 	/* The ACL, after the VLAN and before learning: a dropped frame is not learned. */
 	if (cfg->acl_rules) {
-		struct acl_ctx a = {
-			.src = src, .dst = dst, .count = cfg->acl_rules, .port = ingress,
-			.type = (eth[12] << 8) | eth[13], .vid = vid, .untagged = !skb->vlan_present, .hit = -1,
-		};
-		bpf_loop(VSW_ACL_MAX, acl_one, &a, 0);
-		if (a.hit >= 0) {
-			__u32 k = a.hit;
+		__u32 gen = cfg->acl_gen; /* read once: an answer found under a table being rewritten is of the old generation */
+		__u32 type = (eth[12] << 8) | eth[13];
+		__u32 tv = (type << 13) | (vid << 1) | !skb->vlan_present;
+		__u32 slot = (__u32)(((src * 0x9E3779B97F4A7C15ULL) ^ (dst * 0xC2B2AE3D27D4EB4FULL) ^
+				      ((((__u64)ingress << 32) | tv) * 0x165667B19E3779F9ULL)) >> 40) & (VSW_ACL_CACHE - 1);
+		struct vsw_acl_cache_entry *c = bpf_map_lookup_elem(&acl_cache, &slot);
+		__s32 hit;
+		if (c && c->gen == gen && c->src == src && c->dst == dst && c->port == ingress && c->tv == tv) {
+			hit = c->hit;
+		} else {
+			struct acl_ctx a = {
+				.src = src, .dst = dst, .count = cfg->acl_rules, .port = ingress,
+				.type = type, .vid = vid, .untagged = !skb->vlan_present, .hit = -1,
+			};
+			bpf_loop(VSW_ACL_MAX, acl_one, &a, 0);
+			hit = a.hit;
+			if (c) {
+				c->src = src;
+				c->dst = dst;
+				c->port = ingress;
+				c->tv = tv;
+				c->gen = gen;
+				c->hit = hit;
+			}
+		}
+		if (hit >= 0) {
+			__u32 k = hit;
 			__u64 *hits = bpf_map_lookup_elem(&acl_hits, &k);
 			if (hits)
 				*hits += 1;

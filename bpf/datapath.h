@@ -50,7 +50,7 @@ struct vsw_config {
 	__u32 vlan_ports; /* ports with a VLAN mode: while 0 every frame leaves as it came */
 	__u32 acl_rules;  /* rules in force: acl[0 .. acl_rules - 1], in match order */
 	__u32 mirrors;    /* mirrors in force: mirrors[0 .. mirrors - 1] */
-	__u32 pad;
+	__u32 acl_gen;    /* bumped with every new ACL: acl_cache entries of another generation are empty */
 };
 
 /* mirrors[k]: the k-th mirror (src/core/mirror.ts MirrorTable) */
@@ -75,6 +75,18 @@ struct vsw_acl_rule {
 	__s32 type;     /* the 16 bits after the MACs (after the outer tag the kernel took) */
 	__s32 vlan;     /* the VLAN the frame was classified into, or VSW_ACL_UNTAGGED */
 	__u32 action;
+};
+
+/* acl_cache[slot], per CPU, direct-mapped (src/core/acl-cache.ts): the rule (or -1)
+ * these fields matched in generation gen */
+#define VSW_ACL_CACHE 4096
+struct vsw_acl_cache_entry {
+	__u64 src;
+	__u64 dst;
+	__u32 port;
+	__u32 tv;  /* type << 13 | VID << 1 | arrived untagged */
+	__u32 gen;
+	__s32 hit;
 };
 
 /* fdb: key = (VLAN, MAC) as a u64: the MAC in the low 48 bits (octet 0 the most

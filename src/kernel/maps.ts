@@ -186,7 +186,7 @@ export class DatapathMaps {
    * port, their smallest MTU, and the FDB key (VID << 48 | MAC) a new station
    * costs while the table is full (0: none), and how many ports have a VLAN mode.
    */
-  setConfig(c: { agingMs: number; refreshMs: number; portHi: number; minMtu: number; victim: bigint; vlanPorts: number; aclRules: number; mirrors: number }): void {
+  setConfig(c: { agingMs: number; refreshMs: number; portHi: number; minMtu: number; victim: bigint; vlanPorts: number; aclRules: number; mirrors: number; aclGen: number }): void {
     const v = this.cfgView;
     v.setBigUint64(0, BigInt(c.agingMs) * 1_000_000n, true);
     v.setBigUint64(8, BigInt(c.refreshMs) * 1_000_000n, true);
@@ -196,7 +196,7 @@ export class DatapathMaps {
     v.setUint32(32, c.vlanPorts, true);
     v.setUint32(36, c.aclRules, true);
     v.setUint32(40, c.mirrors, true);
-    v.setUint32(44, 0, true);
+    v.setUint32(44, c.aclGen >>> 0, true);
     this.k4.setUint32(0, 0, true);
     mapUpdate(this.config, this.key4, this.cfg, BPF_ANY, 'config');
   }

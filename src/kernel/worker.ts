@@ -83,7 +83,7 @@ class KernelWorker implements LearnSink, LinkOwner {
   /** Per port: its veth peer in another netns (VSW_PORT_PEER), or null. */
   private readonly peer: Array<VethPeer | null>;
   /** config[0] as last written; victim -1 means the kernel may hold another than we think. */
-  private readonly cfg = { agingMs: 0, refreshMs: 0, portHi: 0, minMtu: 0xffffffff, victim: 0n, vlanPorts: 0, aclRules: 0, mirrors: 0 };
+  private readonly cfg = { agingMs: 0, refreshMs: 0, portHi: 0, minMtu: 0xffffffff, victim: 0n, vlanPorts: 0, aclRules: 0, mirrors: 0, aclGen: 1 };
   /** The mirrors in force, and the copies each had before it got its slot (mirror_copies counts from there). */
   private mirrorSet: MirrorTable;
   private mirrorBase: number[] = [];
@@ -308,6 +308,7 @@ class KernelWorker implements LearnSink, LinkOwner {
     this.aclIds = table.ids.slice();
     this.aclBase = table.ids.map((id) => old.get(id) ?? 0);
     this.cfg.aclRules = n;
+    this.cfg.aclGen = (this.cfg.aclGen + 1) >>> 0 || 1; // the program's cached answers are of the old table
     this.maps.setConfig(this.cfg);
     this.spec.setAcl(table);
   }
