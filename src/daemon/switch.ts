@@ -228,7 +228,8 @@ export class Switch {
     // The last check, and the only one that takes something: given back below if the add fails.
     this.held.set(index, this.locks.claim(ifname, info.ifindex));
     const doc = this.configuration();
-    doc.ports.push({ ifname, vlan: { ...DEFAULT_PORT_VLAN } });
+    // A tunnel's port as it will be once tunnels.ts has set its VLAN: never in the file carrying every VLAN.
+    doc.ports.push({ ifname, vlan: opts.tunnel ? tunnelPortVlan(opts.tunnel) : { ...DEFAULT_PORT_VLAN } });
     if (opts.tunnel) doc.tunnels.push({ ...opts.tunnel, name: ifname });
     try {
       this.commit(doc);
@@ -273,6 +274,9 @@ export class Switch {
       this.ports.push({ index, ifname: slot.ifname, ifindex: slot.ifindex, vlan: DEFAULT_PORT_VLAN, tunnel: slot.tunnel });
       this.log(`port ${slot.ifname} added${when}`);
       this.portsChanged();
+      // The file keeps the tunnel's VLAN (add wrote it), which tunnels.ts sets next: a restart
+      // in between must not find its port in no VLAN mode, carrying every VLAN.
+      if (slot.tunnel?.vlan != null) return;
     }
     this.persist();
   }
@@ -573,7 +577,7 @@ export class Switch {
    */
   commitTunnel(t: DbTunnel): void {
     const doc = this.configuration();
-    doc.ports.push({ ifname: t.name, vlan: t.vlan === null ? { ...DEFAULT_PORT_VLAN } : { mode: 'access', tag: t.vlan, trunks: null } });
+    doc.ports.push({ ifname: t.name, vlan: tunnelPortVlan(t) });
     doc.tunnels.push(t);
     this.commit(doc);
   }
@@ -701,6 +705,11 @@ export class Switch {
     }
     return { ports, drops: { ...s.drops }, fdb: { ...s.fdb } };
   }
+}
+
+/** The mode `tunnel add` gives a tunnel's port: access port of its `vlan`, else none. */
+function tunnelPortVlan(t: DbTunnel): PortVlan {
+  return t.vlan === null ? { ...DEFAULT_PORT_VLAN } : { mode: 'access', tag: t.vlan, trunks: null };
 }
 
 function sameVlan(a: PortVlan, b: PortVlan): boolean {

@@ -104,12 +104,19 @@ describe('tunnels in --db', () => {
   });
   afterEach(() => t.close());
 
-  it('tunnel add is in the file before its device is made, its port in its place; tunnel del takes both out', async () => {
-    t.sw.record(new Db(path));
+  it('tunnel add is in the file before its device is made, its port in its place and VLAN; tunnel del takes both out', async () => {
+    const db = new Db(path);
+    t.sw.record(db);
     await t.sw.add('veth1');
     let during: DbConfig | null = null;
     kernel.onCreate = () => (during = file());
+    const written: DbConfig[] = [];
+    const save = db.save.bind(db);
+    db.save = (doc) => (written.push(structuredClone(doc)), save(doc));
     await tunnels.add({ name: 'vx1', vni: 1000, remotes: ['10.0.0.2'], vlan: 10 });
+    for (const doc of written) {
+      assert.deepEqual(doc.ports[1], { ifname: 'vx1', vlan: { mode: 'access', tag: 10, trunks: null } }, 'written in no VLAN mode before its VLAN was set');
+    }
     await t.sw.add('veth2');
     assert.deepEqual(during!.tunnels, [VX1], 'in the file as the device is made');
     assert.deepEqual(during!.ports.map((p) => p.ifname), ['veth1', 'vx1']);
