@@ -1,14 +1,19 @@
 // The configuration that survives a restart (vswitchd --db PATH): the ports in
-// the order they were added with their VLAN modes, and the ACL with its ids.
+// the order they were added with their VLAN modes, the ACL with its ids, the
+// mirrors, and the tunnels (each one's spec; its port is in `ports`, in its
+// place in the order, and is re-made as a tunnel, never as a plain port).
 //
 //   {"version":1,
 //    "ports":[{"ifname":"veth1-vsw","vlan":{"mode":"access","tag":10,"trunks":null}}],
 //    "acl":{"nextId":3,"rules":[{"id":1,"priority":32768,"in":"veth1-vsw","src":"02:00:00:00:00:01",
-//                                "dst":null,"type":null,"vlan":null,"action":"drop"}]}}
+//                                "dst":null,"type":null,"vlan":null,"action":"drop"}]},
+//    "mirrors":[],
+//    "tunnels":[{"name":"vx1","vni":1000,"remotes":["10.0.0.2"],"local":null,"dstport":4789,"vlan":10}]}
 //
 // A rule names its port (`in`) by interface name: slots are given again at
 // each start. The values are checked by the same functions as the control
-// protocol's (core/vlan.ts portVlanProblem, core/acl.ts aclRuleProblems).
+// protocol's (core/vlan.ts portVlanProblem, core/acl.ts aclRuleProblems,
+// control/tunnel-spec.ts tunnelSpecProblem).
 // loadDb reads and checks the whole file before the daemon changes anything;
 // a problem is one DbError naming the file and the field. A new section is a
 // new key with a default (as `acl`), so older files still read.
@@ -24,6 +29,7 @@ import { ACL_MAX_RULES, aclRuleProblems } from '../core/acl.js';
 import { MIRROR_MAX, mirrorNameProblem } from '../core/mirror.js';
 import { portVlanProblem, VID_MAX, vidProblem, VLAN_MODES } from '../core/vlan.js';
 import { ifnameSchema } from '../control/protocol.js';
+import { dstportProblem, MAX_REMOTES, type TunnelSpec, tunnelSpecProblem, vniProblem } from '../control/tunnel-spec.js';
 import { type Mirror, mirrorConflict } from './mirrors.js';
 
 export const DB_VERSION = 1;
@@ -74,6 +80,31 @@ const mirrorSchema = z
     for (const [lo, hi] of m.selectVlans ?? []) report('selectVlans', vidProblem(lo) ?? vidProblem(hi) ?? (lo > hi ? `reversed VLAN range ${lo}-${hi}` : null));
   });
 
+/** The field of a tunnel spec whose problem tunnelSpecProblem gave: its checks one by one, the addresses last. */
+function tunnelProblemField(t: TunnelSpec): string {
+  if (vniProblem(t.vni) !== null) return 'vni';
+  if (t.dstport !== undefined && dstportProblem(t.dstport) !== null) return 'dstport';
+  if (t.vlan !== undefined && vidProblem(t.vlan) !== null) return 'vlan';
+  // Without the local address the remotes are fine: the problem is the local address.
+  return tunnelSpecProblem({ name: t.name, vni: t.vni, remotes: t.remotes }) === null ? 'local' : 'remotes';
+}
+
+const tunnelSchema = z
+  .object({
+    name: ifnameSchema,
+    vni: int,
+    remotes: z.array(z.string().max(64)).max(MAX_REMOTES),
+    local: z.string().max(64).nullable(),
+    dstport: int,
+    vlan: int.nullable(),
+  })
+  .strict()
+  .superRefine((t, ctx) => {
+    const spec = tunnelSpecOf(t);
+    const problem = tunnelSpecProblem(spec);
+    if (problem !== null) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [tunnelProblemField(spec)], message: problem });
+  });
+
 const dbSchema = z
   .object({
     version: z.literal(DB_VERSION),
@@ -83,14 +114,45 @@ const dbSchema = z
       .strict()
       .default({ nextId: 1, rules: [] }),
     mirrors: z.array(mirrorSchema).max(MIRROR_MAX).default([]),
+    tunnels: z.array(tunnelSchema).default([]),
   })
   .strict();
 
 export type DbConfig = z.infer<typeof dbSchema>;
 export type DbPort = DbConfig['ports'][number];
 export type DbRule = DbConfig['acl']['rules'][number];
+export type DbTunnel = DbConfig['tunnels'][number];
 
-export const EMPTY_DB: Readonly<DbConfig> = Object.freeze({ version: DB_VERSION, ports: [], acl: { nextId: 1, rules: [] }, mirrors: [] });
+export const EMPTY_DB: Readonly<DbConfig> = Object.freeze({ version: DB_VERSION, ports: [], acl: { nextId: 1, rules: [] }, mirrors: [], tunnels: [] });
+
+/** What `tunnel add` would have been asked for this saved tunnel. */
+export function tunnelSpecOf(t: DbTunnel): TunnelSpec {
+  return {
+    name: t.name,
+    vni: t.vni,
+    remotes: t.remotes,
+    ...(t.local === null ? {} : { local: t.local }),
+    dstport: t.dstport,
+    ...(t.vlan === null ? {} : { vlan: t.vlan }),
+  };
+}
+
+/**
+ * `doc` without the port `ifname` and what names it: its rules, the mirrors
+ * whose output it is, its place in other mirrors' selections, its tunnel.
+ * The file a delete writes first must load as it is.
+ */
+export function withoutPort(doc: DbConfig, ifname: string): DbConfig {
+  return {
+    ...doc,
+    ports: doc.ports.filter((p) => p.ifname !== ifname),
+    acl: { nextId: doc.acl.nextId, rules: doc.acl.rules.filter((r) => r.in !== ifname) },
+    mirrors: doc.mirrors
+      .filter((m) => m.output !== ifname)
+      .map((m) => ({ ...m, selectIngress: m.selectIngress.filter((n) => n !== ifname), selectEgress: m.selectEgress.filter((n) => n !== ifname) })),
+    tunnels: doc.tunnels.filter((t) => t.name !== ifname),
+  };
+}
 
 /** A file that cannot be read or is not a configuration: `problem` names the field. */
 export class DbError extends Error {
@@ -151,6 +213,14 @@ function consistencyProblem(doc: DbConfig): string | null {
     const problem = mirrorConflict(mirror, kept, (s) => doc.ports[s]?.ifname ?? `port ${s}`);
     if (problem !== null) return `mirrors[${i}]: ${problem}`;
     kept.push(mirror);
+  }
+  // A tunnel is re-made in its port's place: its port is in ports, once.
+  const tunnels = new Map<string, number>();
+  for (const [i, t] of doc.tunnels.entries()) {
+    if (!seen.has(t.name)) return `tunnels[${i}].name: ${t.name} is not in ports`;
+    const first = tunnels.get(t.name);
+    if (first !== undefined) return `tunnels[${i}].name: ${t.name} is already tunnels[${first}]`;
+    tunnels.set(t.name, i);
   }
   return null;
 }

@@ -122,16 +122,16 @@ async function main(argv: readonly string[]): Promise<void> {
   const stale = locks.sweep();
   if (stale > 0) log(`removed ${stale} stale port lock file(s) left by a daemon that crashed`);
   const sw = new Switch({ dataplane, datapath, maxPorts: config.maxPorts, log, locks });
+  const tunnels = new Tunnels(sw, rtnetlinkKernel(), log);
   if (db !== null && saved !== null) {
     try {
-      await sw.restore(saved, db.path);
+      await sw.restore(saved, db.path, tunnels);
     } catch (err) {
       log(`cannot apply ${db.path}: ${errorText(err)}`);
       process.exit(1);
     }
     sw.record(db);
   }
-  const tunnels = new Tunnels(sw, rtnetlinkKernel(), log);
   server = new ControlServer({ path: config.socket, handler: switchHandler(sw, tunnels), log });
   try {
     await server.start();

@@ -28,7 +28,7 @@ import type { Stats } from '../dataplane/messages.js';
 import { DataplaneTimeoutError, InUseError, VswError } from '../errors.js';
 import type { AclAddRequest, AclShowResult, FdbEntry, MirrorAddRequest, MirrorShowResult, StatsResult, TraceRequest, TraceResult, VlanResult } from '../control/protocol.js';
 import { interfaceHolder, isEthernet, isLoopback, readInterface, SYSFS_NET } from '../control/sysfs.js';
-import { type DbConfig, type DbRule, type Db, DB_VERSION } from './db.js';
+import { type DbConfig, type DbRule, type DbTunnel, type Db, DB_VERSION, withoutPort } from './db.js';
 import { errorText, type Logger } from './log.js';
 import { type Mirror, mirrorConflict, mirrorsWithoutPort } from './mirrors.js';
 import { namedTrace } from './named-trace.js';
@@ -41,8 +41,8 @@ export interface Port {
   ifindex: number;
   /** Its 802.1Q mode, as the dataplane has it (a new port has none: DEFAULT_PORT_VLAN). */
   vlan: PortVlan;
-  /** A VXLAN tunnel's device (daemon/tunnels.ts): only `tunnel del` removes it. */
-  tunnel: boolean;
+  /** A VXLAN tunnel's device (daemon/tunnels.ts), as the file keeps it: only `tunnel del` removes it. */
+  tunnel: DbTunnel | null;
 }
 
 export interface SwitchOptions {
@@ -63,7 +63,14 @@ interface PendingAdd {
   ifindex: number;
   /** The interface vanished meanwhile. */
   gone: boolean;
-  tunnel: boolean;
+  tunnel: DbTunnel | null;
+}
+
+/** What restore() needs of the tunnels (daemon/tunnels.ts). */
+export interface TunnelRestorer {
+  /** Make the saved tunnel again, device, entries and port (with its spec's VLAN); throws why not. */
+  restore(t: DbTunnel): Promise<void>;
+  del(name: string): Promise<void>;
 }
 
 export class Switch {
@@ -202,7 +209,7 @@ export class Switch {
     return -1;
   }
 
-  async add(ifname: string, opts: { tunnel?: boolean } = {}): Promise<void> {
+  async add(ifname: string, opts: { tunnel?: DbTunnel } = {}): Promise<void> {
     const info = await readInterface(ifname, this.sysfsRoot);
     if (info === null) throw new VswError('ENODEV', `no such interface: ${ifname}`);
     if (isLoopback(info)) throw new VswError('ENOTETHER', `${ifname} is a loopback interface, not Ethernet`);
@@ -221,7 +228,9 @@ export class Switch {
     // The last check, and the only one that takes something: given back below if the add fails.
     this.held.set(index, this.locks.claim(ifname, info.ifindex));
     const doc = this.configuration();
-    doc.ports.push({ ifname, vlan: { ...DEFAULT_PORT_VLAN } });
+    // A tunnel's port as it will be once tunnels.ts has set its VLAN: never in the file carrying every VLAN.
+    doc.ports.push({ ifname, vlan: opts.tunnel ? tunnelPortVlan(opts.tunnel) : { ...DEFAULT_PORT_VLAN } });
+    if (opts.tunnel) doc.tunnels.push({ ...opts.tunnel, name: ifname });
     try {
       this.commit(doc);
     } catch (err) {
@@ -229,7 +238,7 @@ export class Switch {
       throw err;
     }
 
-    const slot: PendingAdd = { ifname, ifindex: info.ifindex, gone: false, tunnel: opts.tunnel === true };
+    const slot: PendingAdd = { ifname, ifindex: info.ifindex, gone: false, tunnel: opts.tunnel ?? null };
     this.pending.set(index, slot);
     try {
       await this.dataplane.addPort(index, ifname, info.ifindex);
@@ -265,6 +274,9 @@ export class Switch {
       this.ports.push({ index, ifname: slot.ifname, ifindex: slot.ifindex, vlan: DEFAULT_PORT_VLAN, tunnel: slot.tunnel });
       this.log(`port ${slot.ifname} added${when}`);
       this.portsChanged();
+      // The file keeps the tunnel's VLAN (add wrote it), which tunnels.ts sets next: a restart
+      // in between must not find its port in no VLAN mode, carrying every VLAN.
+      if (slot.tunnel?.vlan != null) return;
     }
     this.persist();
   }
@@ -274,10 +286,7 @@ export class Switch {
     if (!port) throw new VswError('ENOTATTACHED', `${ifname} is not a port of the switch`);
     // Detached alone, its device would stay behind: the tunnel goes as a whole.
     if (port.tunnel && opts.tunnel !== true) throw new VswError('ETUNNEL', `${ifname} is a tunnel: remove it with 'vswconfig tunnel del ${ifname}'`);
-    const doc = this.configuration();
-    doc.ports = doc.ports.filter((p) => p.ifname !== ifname);
-    doc.acl.rules = doc.acl.rules.filter((r) => r.in !== ifname);
-    this.commit(doc);
+    this.commit(withoutPort(this.configuration(), ifname));
     try {
       await this.dataplane.removePort(port.index);
     } catch (err) {
@@ -547,6 +556,7 @@ export class Switch {
         const named = (slots: number[]): string[] => slots.flatMap((s) => (names[s] === undefined ? [] : [names[s]!]));
         return [{ name: m.name, output: out, selectIngress: named(m.selectIngress), selectEgress: named(m.selectEgress), selectVlans: m.selectVlans }];
       }),
+      tunnels: this.ports.flatMap((p) => (p.tunnel ? [{ ...p.tunnel, name: p.ifname }] : [])),
     };
   }
 
@@ -560,8 +570,25 @@ export class Switch {
     }
   }
 
+  /**
+   * Write the configuration with tunnel `t` as a new last port (in its spec's
+   * VLAN) before its device is made; refused (ESYSCALL) if the file cannot take it.
+   * If the tunnel is then not made, persist() takes it back out.
+   */
+  commitTunnel(t: DbTunnel): void {
+    const doc = this.configuration();
+    doc.ports.push({ ifname: t.name, vlan: tunnelPortVlan(t) });
+    doc.tunnels.push(t);
+    this.commit(doc);
+  }
+
+  /** Throw InUseError if another running vswitchd holds this interface (a claim taken and given back at once). */
+  checkUnclaimed(ifname: string, ifindex: number): void {
+    this.locks.claim(ifname, ifindex).release();
+  }
+
   /** Write what the switch now is, if the file differs; a failure is logged (the change is made). */
-  private persist(): void {
+  persist(): void {
     if (this.db === null) return;
     try {
       this.db.save(this.configuration());
@@ -572,19 +599,30 @@ export class Switch {
 
   /**
    * Apply a saved configuration to this new switch as the commands would: the
-   * ports in order with their VLAN modes, then the ACL with its ids. A port
+   * ports in order with their VLAN modes (a tunnel's port by `tunnels`, which
+   * makes its device again), then the ACL with its ids. A port or tunnel
    * that cannot be added (its interface is missing or in use, …) is logged
    * and left out, and so are the rules on it. Nothing is written (see record).
    */
-  async restore(saved: DbConfig, from: string): Promise<void> {
+  async restore(saved: DbConfig, from: string, tunnels: TunnelRestorer | null = null): Promise<void> {
+    const specs = new Map(saved.tunnels.map((t) => [t.name, t]));
     for (const p of saved.ports) {
+      const spec = specs.get(p.ifname);
+      const what = spec ? 'tunnel' : 'port';
       try {
-        await this.add(p.ifname);
-        if (p.vlan.mode !== 'default') await this.vlan(p.ifname, p.vlan);
+        // Never a plain port for a tunnel: its device may be missing, or not ours.
+        if (spec === undefined) await this.add(p.ifname);
+        else if (tunnels === null) throw new VswError('ETUNNEL', 'no tunnels in this switch');
+        else await tunnels.restore(spec);
+        const now = this.byName(p.ifname)?.vlan;
+        if (now !== undefined && !sameVlan(now, p.vlan)) await this.vlan(p.ifname, p.vlan);
       } catch (err) {
-        this.log(`port ${p.ifname} dropped from ${from}: ${errorText(err)}`);
+        this.log(`${what} ${p.ifname} dropped from ${from}: ${errorText(err)}`);
         // Not without its VLAN mode: the port would carry every VLAN.
-        if (this.byName(p.ifname)) await this.delete(p.ifname).catch((e: unknown) => this.log(`port ${p.ifname}: ${errorText(e)}`));
+        if (this.byName(p.ifname)) {
+          const undo = spec && tunnels ? tunnels.del(p.ifname) : this.delete(p.ifname);
+          await undo.catch((e: unknown) => this.log(`${what} ${p.ifname}: ${errorText(e)}`));
+        }
       }
     }
     const rules: AclRule[] = [];
@@ -667,6 +705,15 @@ export class Switch {
     }
     return { ports, drops: { ...s.drops }, fdb: { ...s.fdb } };
   }
+}
+
+/** The mode `tunnel add` gives a tunnel's port: access port of its `vlan`, else none. */
+function tunnelPortVlan(t: DbTunnel): PortVlan {
+  return t.vlan === null ? { ...DEFAULT_PORT_VLAN } : { mode: 'access', tag: t.vlan, trunks: null };
+}
+
+function sameVlan(a: PortVlan, b: PortVlan): boolean {
+  return a.mode === b.mode && a.tag === b.tag && JSON.stringify(a.trunks) === JSON.stringify(b.trunks);
 }
 
 function* namedEntries(dump: FdbDump, names: readonly (string | undefined)[]): Generator<FdbEntry, void, undefined> {

@@ -1,6 +1,8 @@
 // The rtnetlink messages of a VXLAN tunnel port: create the vxlan device
 // (what `ip link add NAME type vxlan id N local IP dstport P dev UNDERLAY up`
-// sends), add a head-end replication entry per remote (`bridge fdb append
+// sends), mark it as vswitchd's (`ip link set NAME alias …`: the kernel takes
+// no alias in the request that creates a device), read a device back
+// (`ip -d link show NAME`: kind, alias, VNI, port), add a head-end replication entry per remote (`bridge fdb append
 // 00:00:00:00:00:00 dev NAME dst IP self`), delete the device, and ask the
 // kernel which route reaches a remote (`ip route get IP`). Building and
 // parsing are pure functions over bytes (unit-tested without root); only
@@ -22,6 +24,7 @@ const NLA_TYPE_MASK = 0x3fff;
 
 export const RTM_NEWLINK = 16;
 export const RTM_DELLINK = 17;
+export const RTM_GETLINK = 18;
 export const RTM_NEWROUTE = 24;
 export const RTM_GETROUTE = 26;
 export const RTM_NEWNEIGH = 28;
@@ -34,6 +37,7 @@ const IFF_UP = 0x1;
 const IFLA_IFNAME = 3;
 const IFLA_MTU = 4;
 const IFLA_LINKINFO = 18;
+const IFLA_IFALIAS = 20;
 const IFLA_INFO_KIND = 1;
 const IFLA_INFO_DATA = 2;
 export const IFLA_VXLAN_ID = 1;
@@ -139,6 +143,18 @@ export function newVxlanRequest(seq: number, l: VxlanLink): Uint8Array {
   }, attrs);
 }
 
+/** RTM_NEWLINK setting the alias of the interface with this index. */
+export function setAliasRequest(seq: number, ifindex: number, alias: string): Uint8Array {
+  return message(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, seq, IFINFOMSG_LEN, (v, at) => v.setInt32(at + 4, ifindex, true), [
+    [IFLA_IFALIAS, cString(alias)],
+  ]);
+}
+
+/** RTM_GETLINK of the interface named `name` (answered by a link, or ENODEV). */
+export function getLinkRequest(seq: number, name: string): Uint8Array {
+  return message(RTM_GETLINK, NLM_F_REQUEST, seq, IFINFOMSG_LEN, () => undefined, [[IFLA_IFNAME, cString(name)]]);
+}
+
 /** RTM_DELLINK of the interface with this index (an index, not a name: never someone else's device). */
 export function delLinkRequest(seq: number, ifindex: number): Uint8Array {
   return message(RTM_DELLINK, NLM_F_REQUEST | NLM_F_ACK, seq, IFINFOMSG_LEN, (v, at) => v.setInt32(at + 4, ifindex, true), []);
@@ -170,7 +186,18 @@ export type Reply =
   | { kind: 'ack' }
   | { kind: 'error'; errno: number; message: string | null }
   | { kind: 'route'; type: number; oif: number }
+  | LinkReply
   | null;
+
+/** An interface as RTM_GETLINK describes it: its kind ('vxlan', 'veth', or null for none), alias, and for vxlan its VNI and UDP port. */
+export interface LinkReply {
+  kind: 'link';
+  ifindex: number;
+  linkKind: string | null;
+  alias: string | null;
+  vni: number | null;
+  dstport: number | null;
+}
 
 /** The reply to request `seq` in one datagram of `length` bytes. */
 export function parseReply(buf: Uint8Array, length: number, seq: number): Reply {
@@ -205,10 +232,46 @@ export function parseReply(buf: Uint8Array, length: number, seq: number): Reply 
         }
         return { kind: 'route', type: v.getUint8(rtm + 7), oif };
       }
+      if (type === RTM_NEWLINK && msgLen >= NLMSG_HDRLEN + IFINFOMSG_LEN) return parseLink(buf, v, off + NLMSG_HDRLEN, off + msgLen);
     }
     off += align(msgLen);
   }
   return null;
+}
+
+/** Each attribute in [start, end): its type and where its payload is. */
+function* attrs(v: DataView, start: number, end: number): Generator<[type: number, at: number, len: number]> {
+  for (let a = start; a + 4 <= end; ) {
+    const alen = v.getUint16(a, true);
+    if (alen < 4 || a + alen > end) return;
+    yield [v.getUint16(a + 2, true) & NLA_TYPE_MASK, a + 4, alen - 4];
+    a += align(alen);
+  }
+}
+
+function stringAt(buf: Uint8Array, at: number, len: number): string {
+  let e = at;
+  while (e < at + len && buf[e] !== 0) e++;
+  return Buffer.from(buf.buffer, buf.byteOffset + at, e - at).toString('latin1');
+}
+
+function parseLink(buf: Uint8Array, v: DataView, ifi: number, end: number): LinkReply {
+  const link: LinkReply = { kind: 'link', ifindex: v.getInt32(ifi + 4, true), linkKind: null, alias: null, vni: null, dstport: null };
+  for (const [type, at, len] of attrs(v, ifi + IFINFOMSG_LEN, end)) {
+    if (type === IFLA_IFALIAS) link.alias = stringAt(buf, at, len);
+    if (type !== IFLA_LINKINFO) continue;
+    for (const [t, a, l] of attrs(v, at, at + len)) {
+      if (t === IFLA_INFO_KIND) link.linkKind = stringAt(buf, a, l);
+      if (t !== IFLA_INFO_DATA) continue;
+      for (const [d, da, dl] of attrs(v, a, a + l)) {
+        if (d === IFLA_VXLAN_ID && dl >= 4) link.vni = v.getUint32(da, true);
+        if (d === IFLA_VXLAN_PORT && dl >= 2) link.dstport = v.getUint16(da, false);
+      }
+    }
+  }
+  // Data of a kind not known here is not read as vxlan's.
+  if (link.linkKind !== 'vxlan') link.vni = link.dstport = null;
+  return link;
 }
 
 function extackMessage(buf: Uint8Array, v: DataView, start: number, end: number): string | null {

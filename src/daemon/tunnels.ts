@@ -14,12 +14,24 @@
 //
 // Requests come one at a time (control/server.ts queues them), so nothing
 // here races another request.
+//
+// With --db the tunnel is written to the file (Switch.commitTunnel) before its
+// device is made, and restore() makes it again at the next start. Each device
+// is marked as vswitchd's with the alias TUNNEL_ALIAS. vswitchd deletes its
+// devices when it stops; one killed (kill -9, a crash) leaves them, so at
+// restore a device of the tunnel's name that is a vxlan device with that alias,
+// VNI and UDP port, in no bridge and no other vswitchd's port, is deleted and
+// made anew from the file. Any other interface of that name is never touched:
+// the tunnel is logged and dropped. Without --db a leftover is an interface
+// like any other, and `tunnel add` of its name is refused (name in use).
 
 import { networkInterfaces } from 'node:os';
 import type { MtuWarning, TunnelAddRequest, TunnelResult, TunnelShowResult } from '../control/protocol.js';
 import { readInterface, SYSFS_NET } from '../control/sysfs.js';
 import { addressBytes, endpointFamily, tunnelSpecProblem, VXLAN_PORT } from '../control/tunnel-spec.js';
+import { interfaceHolder } from '../control/sysfs.js';
 import { VswError } from '../errors.js';
+import { type DbTunnel, tunnelSpecOf } from './db.js';
 import * as libc from '../native/libc.js';
 import { openRtnetlink } from '../dataplane/rtnetlink.js';
 import type { Logger } from './log.js';
@@ -28,13 +40,32 @@ import {
   appendRemoteRequest,
   askExtendedAcks,
   delLinkRequest,
+  getLinkRequest,
   getRouteRequest,
+  type LinkReply,
   newVxlanRequest,
   type Reply,
   RTN_LOCAL,
   rtnlTalk,
+  setAliasRequest,
   type VxlanLink,
 } from './tunnel-netlink.js';
+
+/** The alias of every vxlan device vswitchd makes: how a later vswitchd knows a leftover as its own. */
+export const TUNNEL_ALIAS = 'vswitch tunnel';
+
+/**
+ * Why the interface `link`, found with the name of saved tunnel `t`, is not a
+ * device vswitchd made for it (said as "a veth device, not made by
+ * vswitchd"), or null if it is: a vxlan device with TUNNEL_ALIAS, t's VNI and UDP port.
+ */
+export function leftoverProblem(link: LinkReply, t: DbTunnel): string | null {
+  if (link.linkKind !== 'vxlan') return `${link.linkKind === null ? 'a device of no kind' : `a ${link.linkKind} device`}, not made by vswitchd`;
+  if (link.alias !== TUNNEL_ALIAS) return 'a vxlan device not made by vswitchd';
+  if (link.vni !== t.vni) return `a vxlan device made by vswitchd, but with VNI ${link.vni}, not ${t.vni}`;
+  if (link.dstport !== t.dstport) return `a vxlan device made by vswitchd, but with UDP port ${link.dstport}, not ${t.dstport}`;
+  return null;
+}
 
 /** Outer Ethernet (14) + IP (20 or 40) + UDP (8) + VXLAN (8). */
 export function encapOverhead(family: 4 | 6): number {
@@ -114,6 +145,7 @@ export class Tunnels {
     }
     const underlay = await this.underlay(spec);
     const dstport = spec.dstport ?? VXLAN_PORT;
+    const saved: DbTunnel = { name, vni: spec.vni, remotes: [...spec.remotes], local: spec.local ?? null, dstport, vlan: spec.vlan ?? null };
     const link: VxlanLink = {
       name,
       vni: spec.vni,
@@ -123,27 +155,36 @@ export class Tunnels {
       underlay: underlay.ifindex,
     };
 
+    // In the file before the device exists: a crash from here on leaves a tunnel restore() makes again.
+    this.sw.commitTunnel(saved);
     const created = this.kernel.talk((seq) => newVxlanRequest(seq, link));
     if (created.kind === 'error') {
+      this.sw.persist();
       // The name was free: EEXIST is another vxlan device with this VNI, port and local address.
       if (created.errno === 17) throw new VswError('EEXIST', `cannot create vxlan device ${name}: another vxlan device already has VNI ${spec.vni} on UDP port ${dstport}`);
       throw new VswError('ESYSCALL', `cannot create vxlan device ${name}: ${errnoText(created)}`);
     }
     const info = await readInterface(name, this.sysfsRoot);
-    if (info === null) throw new VswError('ESYSCALL', `vxlan device ${name} vanished as it was created`);
+    if (info === null) {
+      this.sw.persist();
+      throw new VswError('ESYSCALL', `vxlan device ${name} vanished as it was created`);
+    }
     const undo = async (what: string, err: unknown): Promise<never> => {
       if (this.sw.list().some((p) => p.ifindex === info.ifindex)) await this.sw.delete(name, { tunnel: true }).catch(() => undefined);
+      this.sw.persist();
       const r = this.kernel.talk((seq) => delLinkRequest(seq, info.ifindex));
       if (r.kind === 'error' && r.errno !== 19) this.log(`tunnel ${name}: could not delete its device after a failed add: ${errnoText(r)}`);
       if (err instanceof VswError) throw new VswError(err.code, `${what}: ${err.message}`);
       throw new VswError('ESYSCALL', `${what}: ${(err as Error)?.message ?? String(err)}`);
     };
+    const marked = this.kernel.talk((seq) => setAliasRequest(seq, info.ifindex, TUNNEL_ALIAS));
+    if (marked.kind === 'error') return undo(`tunnel ${name} not added`, new Error(`cannot set its alias: ${errnoText(marked)}`));
     for (const remote of spec.remotes) {
       const r = this.kernel.talk((seq) => appendRemoteRequest(seq, info.ifindex, addressBytes(remote)));
       if (r.kind === 'error') return undo(`tunnel ${name} not added`, new Error(`remote ${remote}: ${errnoText(r)}`));
     }
     try {
-      await this.sw.add(name, { tunnel: true });
+      await this.sw.add(name, { tunnel: saved });
       if (spec.vlan !== undefined) await this.sw.vlan(name, { mode: 'access', tag: spec.vlan, trunks: null });
     } catch (err) {
       return undo(`tunnel ${name} not added`, err);
@@ -160,6 +201,26 @@ export class Tunnels {
     });
     this.log(`tunnel ${name} added: vxlan vni ${spec.vni} remote ${spec.remotes.join(',')} dstport ${dstport} over ${underlay.name}, mtu ${link.mtu}${spec.vlan !== undefined ? `, vlan ${spec.vlan}` : ''}`);
     await this.checkMtus();
+  }
+
+  /**
+   * Make saved tunnel `t` again at start (Switch.restore), deleting first a
+   * device of its name an earlier vswitchd left (see the top of this file).
+   * Throws why it cannot: the tunnel is then dropped, and the interface of its
+   * name, if not ours, left as it is.
+   */
+  async restore(t: DbTunnel): Promise<void> {
+    const found = this.kernel.talk((seq) => getLinkRequest(seq, t.name));
+    if (found.kind === 'error' && found.errno !== 19) throw new VswError('ESYSCALL', `cannot look up ${t.name}: ${errnoText(found)}`);
+    if (found.kind === 'link') {
+      const notOurs = leftoverProblem(found, t) ?? (await interfaceHolder(t.name, this.sysfsRoot).then((h) => (h === null ? null : `a vxlan device made by vswitchd, but now ${h}`)));
+      if (notOurs !== null) throw new VswError('EEXIST', `an interface named ${t.name} already exists (${notOurs}): left as it is`);
+      this.sw.checkUnclaimed(t.name, found.ifindex);
+      const r = this.kernel.talk((seq) => delLinkRequest(seq, found.ifindex));
+      if (r.kind === 'error' && r.errno !== 19) throw new VswError('ESYSCALL', `cannot delete the device ${t.name} an earlier vswitchd left: ${errnoText(r)}`);
+      this.log(`tunnel ${t.name}: deleted its device left by an earlier vswitchd (vxlan vni ${t.vni}, ifindex ${found.ifindex}), to make it again`);
+    }
+    await this.add(tunnelSpecOf(t));
   }
 
   /** The interface the tunnel's packets leave by: the one with the local address, else the one routing to the first remote. */

@@ -30,7 +30,30 @@ const SAMPLE: DbConfig = {
     ],
   },
   mirrors: [{ name: 'span', output: 'veth3', selectIngress: ['veth1'], selectEgress: ['veth2'], selectVlans: [[10, 10]] }],
+  tunnels: [],
 };
+
+/** SAMPLE with two tunnel ports: vx1 (IPv4, vlan 10) between veth1 and veth2, vx6 (IPv6, a local address) last. */
+const WITH_TUNNELS: DbConfig = {
+  ...SAMPLE,
+  ports: [
+    SAMPLE.ports[0]!,
+    { ifname: 'vx1', vlan: { mode: 'access', tag: 10, trunks: null } },
+    ...SAMPLE.ports.slice(1),
+    { ifname: 'vx6', vlan: { mode: 'default', tag: 0, trunks: null } },
+  ],
+  tunnels: [
+    { name: 'vx1', vni: 1000, remotes: ['10.0.0.2', '10.0.0.3'], local: null, dstport: 4789, vlan: 10 },
+    { name: 'vx6', vni: 0, remotes: ['fd00::2'], local: 'fd00::1', dstport: 8472, vlan: null },
+  ],
+};
+
+/** WITH_TUNNELS with `edit` applied to a copy of its first tunnel. */
+function tunnelWith(edit: (t: Record<string, unknown>) => void): DbConfig {
+  const d = structuredClone(WITH_TUNNELS);
+  edit(d.tunnels[0] as unknown as Record<string, unknown>);
+  return d;
+}
 
 let dir: string;
 beforeEach(() => {
@@ -66,6 +89,19 @@ describe('db: the file', () => {
     assert.deepEqual(new Db(path).load(), SAMPLE);
     assert.equal(statSync(join(dir, 'var', 'lib', 'vswitch')).mode & 0o777, 0o755);
     assert.deepEqual(readdirSync(join(dir, 'var', 'lib', 'vswitch')), ['db.json']);
+  });
+
+  it('round trip with tunnels: their specs and their ports in their places', () => {
+    const path = join(dir, 'db.json');
+    new Db(path).save(WITH_TUNNELS);
+    assert.deepEqual(new Db(path).load(), WITH_TUNNELS);
+  });
+
+  it('a file without the tunnels section reads as no tunnels (files of before tunnels still load)', () => {
+    const path = join(dir, 'db.json');
+    const { tunnels: _tunnels, ...old } = SAMPLE;
+    writeFileSync(path, JSON.stringify(old));
+    assert.deepEqual(new Db(path).load(), SAMPLE);
   });
 
   it('a missing file is the empty configuration, and is not created by loading it', () => {
@@ -108,6 +144,19 @@ describe('db: the file', () => {
     ['two mirrors on one output', sampleWith((d) => d.mirrors.push({ ...d.mirrors[0]!, name: 'span2', selectIngress: [], selectEgress: [] })), 'mirrors[1]: veth3 is already the output of mirror span'],
     ['a bad mirror name', sampleWith((d) => (d.mirrors[0]!.name = 'a b')), "mirrors[0].name: bad mirror name 'a b'"],
     ['a reversed select-vlan range', sampleWith((d) => (d.mirrors[0]!.selectVlans = [[20, 10]])), 'mirrors[0].selectVlans: reversed VLAN range 20-10'],
+    ['a VNI out of range', tunnelWith((t) => (t['vni'] = 16777216)), 'tunnels[0].vni: bad VNI 16777216 (0-16777215)'],
+    ['a VNI that is not an integer', tunnelWith((t) => (t['vni'] = 1.5)), 'tunnels[0].vni: Expected integer, received float'],
+    ['a UDP port out of range', tunnelWith((t) => (t['dstport'] = 0)), 'tunnels[0].dstport: bad UDP port 0 (1-65535)'],
+    ['a tunnel VID out of range', tunnelWith((t) => (t['vlan'] = 4095)), 'tunnels[0].vlan: VLAN ID 4095 out of range 1-4094'],
+    ['no remote', tunnelWith((t) => (t['remotes'] = [])), 'tunnels[0].remotes: a tunnel needs at least one remote'],
+    ['a multicast remote', tunnelWith((t) => (t['remotes'] = ['239.1.1.1'])), "tunnels[0].remotes: bad remote address '239.1.1.1': not unicast"],
+    ['a remote twice', tunnelWith((t) => (t['remotes'] = ['10.0.0.2', '10.0.0.2'])), 'tunnels[0].remotes: remote 10.0.0.2 given twice'],
+    ['a local address of the other family', tunnelWith((t) => (t['local'] = 'fd00::1')), 'tunnels[0].local: the remotes and the local address must be all IPv4 or all IPv6'],
+    ['a malformed local address', tunnelWith((t) => (t['local'] = '10.0.0')), "tunnels[0].local: bad local address '10.0.0'"],
+    ['a tunnel field missing', tunnelWith((t) => delete t['dstport']), 'tunnels[0].dstport: missing'],
+    ['an unknown tunnel field', tunnelWith((t) => (t['ttl'] = 64)), "tunnels[0]: unknown field 'ttl'"],
+    ['a tunnel whose port is not in ports', tunnelWith((t) => (t['name'] = 'vx9')), 'tunnels[0].name: vx9 is not in ports'],
+    ['a tunnel twice', sampleWith((d) => Object.assign(d, structuredClone(WITH_TUNNELS), { tunnels: [WITH_TUNNELS.tunnels[0], WITH_TUNNELS.tunnels[0]] })), 'tunnels[1].name: vx1 is already tunnels[0]'],
   ];
   for (const [what, value, problem] of damaged) {
     it(`${what}: refused with one line naming the file and the problem`, () => {
@@ -188,6 +237,25 @@ describe('db: the registry keeps it', () => {
     t.dataplane.failNextAdd = new VswError('ESYSCALL', 'socket: EPERM');
     await assert.rejects(t.sw.add('veth2'), /EPERM/);
     assert.deepEqual(file().ports.map((p) => p.ifname), ['veth1']);
+  });
+
+  it('while a delete waits for the dataplane, the file written first loads: the port leaves the mirrors that name it', async () => {
+    t.sw.record(new Db(path));
+    for (const n of ['veth1', 'veth2', 'veth3']) await t.sw.add(n);
+    await t.sw.mirrorAdd({ name: 'span', output: 'veth3', selectIngress: ['veth1'], selectEgress: ['veth2'] });
+    const during: DbConfig[] = [];
+    for (const gone of ['veth1', 'veth3']) {
+      let release!: () => void;
+      t.dataplane.removeGate = new Promise((r) => (release = r));
+      const calls = t.dataplane.calls.length;
+      const deleting = t.sw.delete(gone);
+      while (!t.dataplane.calls.slice(calls).some((c) => c.op === 'removePort')) await settle();
+      during.push(new Db(path).load());
+      release();
+      await deleting;
+    }
+    assert.deepEqual(during[0]!.mirrors, [{ name: 'span', output: 'veth3', selectIngress: [], selectEgress: ['veth2'], selectVlans: null }]);
+    assert.deepEqual(during[1]!.mirrors, [], 'the mirror whose output it was');
   });
 
   it('a change the file cannot take is refused (ESYSCALL naming the file) and nothing changes', async () => {

@@ -1,56 +1,30 @@
 // Tunnel ports (src/daemon/tunnels.ts) over a fake kernel, the FakeDataplane
 // and a fake sysfs: a failure halfway through `tunnel add` leaves nothing
 // behind, and a port with a larger MTU than a tunnel's is logged and listed.
+// With --db: tunnels are written before their device is made and made again at
+// restore; a device a killed vswitchd left is deleted and made anew, and any
+// other interface of the tunnel's name is left untouched.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { Tunnels, type TunnelKernel } from '../../src/daemon/tunnels.js';
-import { RTM_DELLINK, RTM_GETROUTE, RTM_NEWLINK, RTM_NEWNEIGH } from '../../src/daemon/tunnel-netlink.js';
+import { Db, type DbConfig, type DbTunnel } from '../../src/daemon/db.js';
+import { PortLocks } from '../../src/daemon/port-lock.js';
+import { TUNNEL_ALIAS, Tunnels } from '../../src/daemon/tunnels.js';
+import { type LinkReply, RTM_DELLINK, RTM_GETROUTE, RTM_NEWLINK, RTM_NEWNEIGH } from '../../src/daemon/tunnel-netlink.js';
+import { FakeTunnelKernel } from '../helpers/fake-tunnel-kernel.js';
 import { VswError } from '../../src/errors.js';
 import { startTestSwitch, type TestSwitch } from '../helpers/fake-dataplane.js';
 
-/** A kernel that routes every address through ifindex 1 ('lo' for if_indextoname), makes the device in the fake sysfs, and fails what it is told to. */
-class FakeKernel implements TunnelKernel {
-  readonly sent: number[] = [];
-  failNeigh = 0;
-  constructor(private readonly root: string) {}
-
-  talk(make: (seq: number) => Uint8Array): { kind: 'ack' } | { kind: 'error'; errno: number; message: string | null } | { kind: 'route'; type: number; oif: number } {
-    const m = make(1);
-    const v = new DataView(m.buffer);
-    const type = v.getUint16(4, true);
-    this.sent.push(type);
-    if (type === RTM_GETROUTE) return { kind: 'route', type: 1, oif: 1 };
-    if (type === RTM_NEWLINK) {
-      const name = Buffer.from(m.subarray(36)).toString('latin1').split('\0')[0]!;
-      const mtu = v.getUint32(32 + 8 + ((4 + name.length + 1 + 3) & ~3) - 4, true);
-      const dir = join(this.root, name);
-      mkdirSync(dir);
-      for (const [f, c] of [['ifindex', '50'], ['type', '1'], ['flags', '0x1003'], ['mtu', String(mtu)], ['address', '02:00:00:00:00:50']]) writeFileSync(join(dir, f!), `${c}\n`);
-      this.made = dir;
-      return { kind: 'ack' };
-    }
-    if (type === RTM_NEWNEIGH && this.failNeigh > 0) {
-      this.failNeigh--;
-      return { kind: 'error', errno: 105, message: null };
-    }
-    if (type === RTM_DELLINK && this.made) rmSync(this.made, { recursive: true });
-    return { kind: 'ack' };
-  }
-
-  made: string | null = null;
-}
-
 describe('tunnels', () => {
   let t: TestSwitch;
-  let kernel: FakeKernel;
+  let kernel: FakeTunnelKernel;
   let tunnels: Tunnels;
   beforeEach(async () => {
     t = await startTestSwitch();
     await t.sysfs.add('lo', { ifindex: 1, mtu: 1500 }); // the underlay, as if_indextoname(1) names it
-    kernel = new FakeKernel(t.sysfs.root);
+    kernel = new FakeTunnelKernel(t.sysfs.root);
     tunnels = new Tunnels(t.sw, kernel, (m) => t.logs.push(m), t.sysfs.root);
   });
   afterEach(() => t.close());
@@ -58,7 +32,7 @@ describe('tunnels', () => {
   it('a remote the device refuses: the device is deleted again, no port', async () => {
     kernel.failNeigh = 1;
     await assert.rejects(tunnels.add({ name: 'vx1', vni: 1, remotes: ['10.0.0.2', '10.0.0.3'] }), (e: unknown) => e instanceof VswError && /remote 10\.0\.0\.2: ENOBUFS/.test(e.message));
-    assert.deepEqual(kernel.sent, [RTM_GETROUTE, RTM_GETROUTE, RTM_GETROUTE, RTM_NEWLINK, RTM_NEWNEIGH, RTM_DELLINK]);
+    assert.deepEqual(kernel.sent, [RTM_GETROUTE, RTM_GETROUTE, RTM_GETROUTE, RTM_NEWLINK, RTM_NEWLINK, RTM_NEWNEIGH, RTM_DELLINK]);
     assert.deepEqual(t.sw.show(), []);
     assert.deepEqual((await tunnels.show()).tunnels, []);
   });
@@ -89,5 +63,154 @@ describe('tunnels', () => {
     assert.deepEqual(t.sw.show(), []);
     assert.equal(kernel.sent.at(-1), RTM_DELLINK);
     await assert.rejects(tunnels.del('vx1'), (e: unknown) => e instanceof VswError && e.code === 'ENOTATTACHED');
+  });
+});
+
+describe('tunnels in --db', () => {
+  let t: TestSwitch;
+  let kernel: FakeTunnelKernel;
+  let tunnels: Tunnels;
+  let path: string;
+  const file = (): DbConfig => JSON.parse(readFileSync(path, 'utf8')) as DbConfig;
+  const plain = { mode: 'default', tag: 0, trunks: null } as const;
+  const VX1: DbTunnel = { name: 'vx1', vni: 1000, remotes: ['10.0.0.2'], local: null, dstport: 4789, vlan: 10 };
+  /** veth1, the tunnel vx1 (since moved from VLAN 10 to 20), veth2. */
+  const SAVED: DbConfig = {
+    version: 1,
+    ports: [
+      { ifname: 'veth1', vlan: plain },
+      { ifname: 'vx1', vlan: { mode: 'access', tag: 20, trunks: null } },
+      { ifname: 'veth2', vlan: plain },
+    ],
+    acl: { nextId: 1, rules: [] },
+    mirrors: [],
+    tunnels: [VX1],
+  };
+  const restore = async (doc: DbConfig): Promise<void> => {
+    writeFileSync(path, JSON.stringify(doc));
+    const db = new Db(path);
+    await t.sw.restore(db.load(), path, tunnels);
+    t.sw.record(db);
+  };
+
+  beforeEach(async () => {
+    t = await startTestSwitch();
+    await t.sysfs.add('lo', { ifindex: 1, mtu: 1500 });
+    await t.sysfs.add('veth1', { ifindex: 61 });
+    await t.sysfs.add('veth2', { ifindex: 62 });
+    kernel = new FakeTunnelKernel(t.sysfs.root);
+    tunnels = new Tunnels(t.sw, kernel, (m) => t.logs.push(m), t.sysfs.root);
+    path = join(t.dir, 'db.json');
+  });
+  afterEach(() => t.close());
+
+  it('tunnel add is in the file before its device is made, its port in its place and VLAN; tunnel del takes both out', async () => {
+    const db = new Db(path);
+    t.sw.record(db);
+    await t.sw.add('veth1');
+    let during: DbConfig | null = null;
+    kernel.onCreate = () => (during = file());
+    const written: DbConfig[] = [];
+    const save = db.save.bind(db);
+    db.save = (doc) => (written.push(structuredClone(doc)), save(doc));
+    await tunnels.add({ name: 'vx1', vni: 1000, remotes: ['10.0.0.2'], vlan: 10 });
+    for (const doc of written) {
+      assert.deepEqual(doc.ports[1], { ifname: 'vx1', vlan: { mode: 'access', tag: 10, trunks: null } }, 'written in no VLAN mode before its VLAN was set');
+    }
+    await t.sw.add('veth2');
+    assert.deepEqual(during!.tunnels, [VX1], 'in the file as the device is made');
+    assert.deepEqual(during!.ports.map((p) => p.ifname), ['veth1', 'vx1']);
+    assert.deepEqual(file().ports, [SAVED.ports[0], { ifname: 'vx1', vlan: { mode: 'access', tag: 10, trunks: null } }, SAVED.ports[2]]);
+    assert.deepEqual(file().tunnels, [VX1]);
+    await tunnels.del('vx1');
+    assert.deepEqual(file().ports.map((p) => p.ifname), ['veth1', 'veth2']);
+    assert.deepEqual(file().tunnels, []);
+  });
+
+  it('a tunnel add that fails halfway (a remote refused) leaves the file as it was', async () => {
+    t.sw.record(new Db(path));
+    await t.sw.add('veth1');
+    const before = readFileSync(path, 'utf8');
+    kernel.failNeigh = 1;
+    await assert.rejects(tunnels.add({ name: 'vx1', vni: 1000, remotes: ['10.0.0.2'] }), /not added/);
+    assert.equal(readFileSync(path, 'utf8'), before);
+  });
+
+  it('a tunnel add the file cannot take is refused before any device is made', async () => {
+    writeFileSync(join(t.dir, 'notadir'), '');
+    t.sw.record(new Db(join(t.dir, 'notadir', 'db.json')));
+    await assert.rejects(tunnels.add({ name: 'vx1', vni: 1000, remotes: ['10.0.0.2'] }), /cannot save the configuration .*; nothing changed/);
+    assert.ok(!kernel.sent.includes(RTM_NEWLINK), 'a device was made');
+  });
+
+  it('restore: the tunnel is made again in its place among the ports, with its spec and its port\'s VLAN mode; the file is unchanged', async () => {
+    await restore(SAVED);
+    assert.deepEqual(t.sw.show(), ['veth1', 'vx1', 'veth2']);
+    assert.equal(kernel.links.get('vx1')?.vni, 1000);
+    assert.equal(kernel.links.get('vx1')?.alias, TUNNEL_ALIAS, 'marked as ours');
+    assert.deepEqual(await t.sw.vlan('vx1', null), { ifname: 'vx1', mode: 'access', tag: 20, trunks: null });
+    const [shown] = (await tunnels.show()).tunnels;
+    assert.deepEqual([shown?.name, shown?.vni, shown?.remotes, shown?.dstport, shown?.vlan], ['vx1', 1000, ['10.0.0.2'], 4789, 10]);
+    assert.deepEqual(file(), SAVED);
+    await assert.rejects(t.sw.delete('vx1'), (e: unknown) => e instanceof VswError && e.code === 'ETUNNEL', 'restored as a tunnel port');
+  });
+
+  it('restore: a device a killed vswitchd left (vxlan, our alias, same VNI and port) is deleted and made again', async () => {
+    kernel.addLink('vx1', { ifindex: 40, linkKind: 'vxlan', alias: TUNNEL_ALIAS, vni: 1000, dstport: 4789 });
+    await restore(SAVED);
+    assert.deepEqual(kernel.deleted, [40]);
+    assert.deepEqual(t.sw.show(), ['veth1', 'vx1', 'veth2']);
+    assert.notEqual(t.sw.list().find((p) => p.ifname === 'vx1')?.ifindex, 40, 'a new device');
+    assert.match(t.logs.join('\n'), /tunnel vx1: deleted its device left by an earlier vswitchd \(vxlan vni 1000, ifindex 40\), to make it again/);
+    assert.deepEqual(file(), SAVED);
+  });
+
+  const notOurs: Array<[string, Omit<LinkReply, 'kind' | 'ifindex'>, string]> = [
+    ['a veth the user made', { linkKind: 'veth', alias: null, vni: null, dstport: null }, 'a veth device, not made by vswitchd'],
+    ['a vxlan device the user made', { linkKind: 'vxlan', alias: null, vni: 1000, dstport: 4789 }, 'a vxlan device not made by vswitchd'],
+    ['a vxlan device with an alias of its own', { linkKind: 'vxlan', alias: 'vswitch', vni: 1000, dstport: 4789 }, 'a vxlan device not made by vswitchd'],
+    ['a device of vswitchd with another VNI', { linkKind: 'vxlan', alias: TUNNEL_ALIAS, vni: 7, dstport: 4789 }, 'a vxlan device made by vswitchd, but with VNI 7, not 1000'],
+    ['a device of vswitchd with another port', { linkKind: 'vxlan', alias: TUNNEL_ALIAS, vni: 1000, dstport: 8472 }, 'a vxlan device made by vswitchd, but with UDP port 8472, not 4789'],
+  ];
+  for (const [what, link, reason] of notOurs) {
+    it(`restore: ${what} with the tunnel's name is left untouched; the tunnel is logged and dropped, the ports after it restored`, async () => {
+      kernel.addLink('vx1', { ifindex: 40, ...link });
+      await restore(SAVED);
+      assert.deepEqual(kernel.deleted, [], 'deleted');
+      assert.ok(!kernel.sent.includes(RTM_NEWLINK), 'a device was made or changed');
+      assert.deepEqual(t.sw.show(), ['veth1', 'veth2'], 'never a plain port');
+      assert.match(t.logs.join('\n'), new RegExp(`tunnel vx1 dropped from ${path}: an interface named vx1 already exists \\(${reason}\\): left as it is`));
+      assert.deepEqual(file(), { ...SAVED, ports: [SAVED.ports[0], SAVED.ports[2]], tunnels: [] });
+    });
+  }
+
+  it('restore: a device of vswitchd now in a bridge is left untouched', async () => {
+    kernel.addLink('vx1', { ifindex: 40, linkKind: 'vxlan', alias: TUNNEL_ALIAS, vni: 1000, dstport: 4789 });
+    await t.sysfs.add('br0', { ifindex: 70, kind: 'bridge' });
+    symlinkSync('../br0', join(t.sysfs.root, 'vx1', 'master'));
+    await restore(SAVED);
+    assert.match(t.logs.join('\n'), /tunnel vx1 dropped from .*: an interface named vx1 already exists \(a vxlan device made by vswitchd, but now a port of bridge br0\): left as it is/);
+    assert.deepEqual(kernel.deleted, []);
+  });
+
+  it('restore: a device of vswitchd that another running vswitchd has as a port is left untouched', async () => {
+    kernel.addLink('vx1', { ifindex: 40, linkKind: 'vxlan', alias: TUNNEL_ALIAS, vni: 1000, dstport: 4789 });
+    const other = new PortLocks({ dir: join(t.dir, 'ports'), owner: { pid: 4242, socket: '/run/other.sock' } }).claim('vx1', 40);
+    try {
+      await restore(SAVED);
+    } finally {
+      other.release();
+    }
+    assert.match(t.logs.join('\n'), /tunnel vx1 dropped from .*: vx1 is a port of another vswitchd \(pid 4242, control socket \/run\/other\.sock\)/);
+    assert.deepEqual(kernel.deleted, []);
+    assert.deepEqual(t.sw.show(), ['veth1', 'veth2']);
+  });
+
+  it('restore without tunnels: a tunnel\'s port is dropped, never attached as a plain port', async () => {
+    await t.sysfs.add('vx1', { ifindex: 40 }); // a device of that name exists
+    writeFileSync(path, JSON.stringify(SAVED));
+    await t.sw.restore(new Db(path).load(), path);
+    assert.deepEqual(t.sw.show(), ['veth1', 'veth2']);
+    assert.match(t.logs.join('\n'), new RegExp(`tunnel vx1 dropped from ${path}: no tunnels in this switch`));
   });
 });

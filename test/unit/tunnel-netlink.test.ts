@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import {
   appendRemoteRequest,
   delLinkRequest,
+  getLinkRequest,
   getRouteRequest,
   IFLA_VXLAN_ID,
   IFLA_VXLAN_LEARNING,
@@ -16,10 +17,12 @@ import {
   newVxlanRequest,
   parseReply,
   RTM_DELLINK,
+  RTM_GETLINK,
   RTM_GETROUTE,
   RTM_NEWLINK,
   RTM_NEWNEIGH,
   RTM_NEWROUTE,
+  setAliasRequest,
 } from '../../src/daemon/tunnel-netlink.js';
 
 /** Attributes between start and end as type → payload (the last one of a type wins). */
@@ -97,6 +100,21 @@ describe('tunnel rtnetlink requests', () => {
     assert.equal(header(m).type, RTM_DELLINK);
   });
 
+  it('RTM_NEWLINK setting an alias (`ip link set dev vx1 alias "vswitch tunnel"`): the index, IFLA_IFALIAS, ack, no create', () => {
+    const m = setAliasRequest(4, 42, 'vswitch tunnel');
+    assert.equal(
+      hex(m),
+      '34000000' + '1000' + '0500' + '04000000' + '00000000' + '00000000' + '2a000000' + '00000000' + '00000000' +
+        '1300' + '1400' + Buffer.from('vswitch tunnel\0').toString('hex') + '00',
+    );
+  });
+
+  it('RTM_GETLINK by name (`ip link show vx1`): no index, IFLA_IFNAME, no dump', () => {
+    const m = getLinkRequest(5, 'vx1');
+    assert.equal(hex(m), '28000000' + '1200' + '0100' + '05000000' + '00000000' + '00000000' + '00000000' + '00000000' + '00000000' + '0800' + '0300' + '76783100');
+    assert.equal(header(m).type, RTM_GETLINK);
+  });
+
   it('RTM_GETROUTE for one IPv4 or IPv6 address', () => {
     const m4 = getRouteRequest(4, Uint8Array.of(192, 0, 2, 1));
     assert.equal(header(m4).type, RTM_GETROUTE);
@@ -161,6 +179,21 @@ describe('tunnel rtnetlink answers', () => {
     v.setUint16(38, 4, true); // RTA_OIF
     v.setUint32(40, 5, true);
     assert.deepEqual(parseReply(b, len, 3), { kind: 'route', type: 2, oif: 5 });
+  });
+
+  // Linux 6.18's answers to RTM_GETLINK, trimmed to the attributes read (name, MTU, alias, link info).
+  const VXLAN_LINK =
+    '1c01000010000000770000000000000000000100020000000210000000000000080003007678310008000400dc05000013001400767377697463682074756e6e656c0000' +
+    'd80012000a00010076786c616e000000c80002000800010092100000050005000000000005001c0000000000050006000000000005001d000000000008001a000000000008002000000000' +
+    '00050007000100000005000b000000000005000c000000000005000d000000000005000e00000000000500190000000000080008002c010000080009000000000006000f0012b5000005001200' +
+    '01000000050013000000000005001400000000000500150000000000050016000000000005001f000100000008000a00000000000c002100f7ffffff000000ff';
+  const VETH_LINK = '4000000010000000770000000000000000000100040000000210000000000000080003007665310008000400dc05000010001200090001007665746800000000';
+
+  it('a link: its index, kind, alias, and for vxlan its VNI and UDP port (as the kernel answers `ip link show`)', () => {
+    const vx = Buffer.from(VXLAN_LINK, 'hex');
+    assert.deepEqual(parseReply(vx, vx.length, 0x77), { kind: 'link', ifindex: 2, linkKind: 'vxlan', alias: 'vswitch tunnel', vni: 4242, dstport: 4789 });
+    const veth = Buffer.from(VETH_LINK, 'hex');
+    assert.deepEqual(parseReply(veth, veth.length, 0x77), { kind: 'link', ifindex: 4, linkKind: 'veth', alias: null, vni: null, dstport: null });
   });
 
   it('a truncated datagram is no answer', () => {
