@@ -41,7 +41,7 @@
 // port) in any VLAN. Its output has the 1400-byte MTU and, with VLAN modes,
 // is native-untagged 20 10, so copies leave tagged, untagged or (VLAN 0) as
 // they came, or are too big. These runs send 40% of the frames 802.1Q
-// tagged (20% otherwise). The captures of the outputs are compared like any
+// tagged (20% otherwise) and 5% 802.1Q in 802.1Q. The captures of the outputs are compared like any
 // port's (the copies' bytes), the outputs' hosts send a share of the frames
 // (dropped as mirror-output, not learned), the first output is down while
 // host 2's port is, and the copies of each mirror must agree.
@@ -114,6 +114,8 @@ class Sequence {
   vids: readonly number[] | null = null;
   /** The share of frames with one 802.1Q tag (then 5% 802.1ad, 5% 802.1ad + 802.1Q). */
   tagged = 0.2;
+  /** Then the share of 802.1Q + 802.1Q: untagging moves the inner tag up (the kernel's skb_vlan_pop). */
+  doubleQ = 0;
 
   constructor(seed: number, stations: number) {
     this.pool = Array.from({ length: stations }, (_, i) => station(i));
@@ -159,9 +161,11 @@ class Sequence {
         const tags: number[] = []; // (TPID << 16) | TCI, outer first
         const vids = this.vids;
         const q = this.tagged;
-        if (t < q) tags.push(((ETH_P_8021Q << 16) | (vids === null ? int(0x10000) : (int(16) << 12) | pick(vids))) >>> 0);
+        const outerQ = (): number => ((ETH_P_8021Q << 16) | (vids === null ? int(0x10000) : (int(16) << 12) | pick(vids))) >>> 0;
+        if (t < q) tags.push(outerQ());
         else if (t < q + 0.05) tags.push(((ETH_P_8021AD << 16) | int(0x10000)) >>> 0);
         else if (t < q + 0.1) tags.push(((ETH_P_8021AD << 16) | int(0x10000)) >>> 0, ((ETH_P_8021Q << 16) | int(0x10000)) >>> 0);
+        else if (t < q + 0.1 + this.doubleQ) tags.push(outerQ(), ((ETH_P_8021Q << 16) | int(0x10000)) >>> 0);
 
         // l3len = bytes past the Ethernet header once the kernel took the outer tag: an inner tag counts.
         // The sender's packet socket takes MTU + 14 bytes, 4 more only when the outer TPID is 0x8100.
@@ -420,7 +424,7 @@ async function differential(
   const seq = new Sequence(seed, opts.stations);
   seq.vids = opts.vlans?.vids ?? null;
   // More tagged frames with mirrors: a mirror selecting VLANs copies only those.
-  if (opts.mirrors) seq.tagged = 0.4;
+  if (opts.mirrors) [seq.tagged, seq.doubleQ] = [0.4, 0.05];
   const sent = seq.sent;
   const third = Math.ceil(opts.frames / 3);
   const p3 = hosts[3]!.port;
@@ -524,9 +528,16 @@ async function differential(
     const drop = want.drops['mirror-output'];
     t.diagnostic(`mirror copies: ${JSON.stringify(want.mirrorCopies)}; mirror-output drops ${drop}`);
     for (const p of outputs) {
-      const outer = (f: Uint8Array): string => ({ 0x8100: '802.1Q', 0x88a8: '802.1ad' })[(f[12]! << 8) | f[13]!] ?? 'untagged';
+      // The tags of each copy (TPIDs, outer first): what the copies exercised.
       const kinds: Record<string, number> = {};
-      for (const f of want.bytes[p]!) kinds[outer(f)] = (kinds[outer(f)] ?? 0) + 1;
+      for (const f of want.bytes[p]!) {
+        const tpids: string[] = [];
+        for (let o = 12; (f[o]! << 8) + f[o + 1]! === ETH_P_8021Q || (f[o]! << 8) + f[o + 1]! === ETH_P_8021AD; o += 4) {
+          tpids.push(((f[o]! << 8) + f[o + 1]!).toString(16));
+        }
+        const k = tpids.join('+') || 'untagged';
+        kinds[k] = (kinds[k] ?? 0) + 1;
+      }
       t.diagnostic(`host ${p} got ${JSON.stringify(kinds)}`);
     }
   }
