@@ -41,10 +41,11 @@
 // port) in any VLAN. Its output has the 1400-byte MTU and, with VLAN modes,
 // is native-untagged 20 10, so copies leave tagged, untagged or (VLAN 0) as
 // they came, or are too big. These runs send 40% of the frames 802.1Q
-// tagged (20% otherwise) and 5% 802.1Q in 802.1Q. The captures of the outputs are compared like any
-// port's (the copies' bytes), the outputs' hosts send a share of the frames
-// (dropped as mirror-output, not learned), the first output is down while
-// host 2's port is, and the copies of each mirror must agree.
+// tagged (20% otherwise) and 5% 802.1Q in 802.1Q. The captures of the
+// outputs are compared like any port's (the copies' bytes), the outputs'
+// hosts send a share of the frames (dropped as mirror-output, not learned),
+// the first output is down while host 2's port is, and the copies of each
+// mirror must agree.
 //
 // The seed is printed; VSWITCH_DIFF_SEED=N runs the sequences again.
 
