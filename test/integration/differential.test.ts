@@ -35,6 +35,18 @@
 // type after the outer tag, a masked destination of untagged frames, a VLAN):
 // acl-drop is among the drops compared, and each rule's hits must agree.
 //
+// Both run once more with two mirrors (src/core/mirror.ts) whose outputs are
+// two more hosts: one selects frames entering two ports in some VLANs, the
+// other frames leaving two ports (and, with VLAN modes, entering host 3's
+// port) in any VLAN. Its output has the 1400-byte MTU and, with VLAN modes,
+// is native-untagged 20 10, so copies leave tagged, untagged or (VLAN 0) as
+// they came, or are too big. These runs send 40% of the frames 802.1Q
+// tagged (20% otherwise) and 5% 802.1Q in 802.1Q. The captures of the
+// outputs are compared like any port's (the copies' bytes), the outputs'
+// hosts send a share of the frames (dropped as mirror-output, not learned),
+// the first output is down while host 2's port is, and the copies of each
+// mirror must agree.
+//
 // The seed is printed; VSWITCH_DIFF_SEED=N runs the sequences again.
 
 import assert from 'node:assert/strict';
@@ -45,6 +57,7 @@ import { ACL_DEFAULT_PRIORITY, type AclRule, aclTable, compareRules, parseMacMas
 import { NO_TAG } from '../../src/core/batch.js';
 import { Forwarder } from '../../src/core/forwarder.js';
 import { formatMac, parseMac, writeMac } from '../../src/core/mac.js';
+import { type MirrorSpec, mirrorTable } from '../../src/core/mirror.js';
 import { REASON_NAMES } from '../../src/core/reasons.js';
 import type { PortVlan } from '../../src/core/vlan.js';
 import {
@@ -100,6 +113,10 @@ class Sequence {
   private readonly rand: () => number;
   /** VIDs of 802.1Q tags (random when absent). */
   vids: readonly number[] | null = null;
+  /** The share of frames with one 802.1Q tag (then 5% 802.1ad, 5% 802.1ad + 802.1Q). */
+  tagged = 0.2;
+  /** Then the share of 802.1Q + 802.1Q: untagging moves the inner tag up (the kernel's skb_vlan_pop). */
+  doubleQ = 0;
 
   constructor(seed: number, stations: number) {
     this.pool = Array.from({ length: stations }, (_, i) => station(i));
@@ -144,9 +161,12 @@ class Sequence {
         const t = rand();
         const tags: number[] = []; // (TPID << 16) | TCI, outer first
         const vids = this.vids;
-        if (t < 0.2) tags.push(((ETH_P_8021Q << 16) | (vids === null ? int(0x10000) : (int(16) << 12) | pick(vids))) >>> 0);
-        else if (t < 0.25) tags.push(((ETH_P_8021AD << 16) | int(0x10000)) >>> 0);
-        else if (t < 0.3) tags.push(((ETH_P_8021AD << 16) | int(0x10000)) >>> 0, ((ETH_P_8021Q << 16) | int(0x10000)) >>> 0);
+        const q = this.tagged;
+        const outerQ = (): number => ((ETH_P_8021Q << 16) | (vids === null ? int(0x10000) : (int(16) << 12) | pick(vids))) >>> 0;
+        if (t < q) tags.push(outerQ());
+        else if (t < q + 0.05) tags.push(((ETH_P_8021AD << 16) | int(0x10000)) >>> 0);
+        else if (t < q + 0.1) tags.push(((ETH_P_8021AD << 16) | int(0x10000)) >>> 0, ((ETH_P_8021Q << 16) | int(0x10000)) >>> 0);
+        else if (t < q + 0.1 + this.doubleQ) tags.push(outerQ(), ((ETH_P_8021Q << 16) | int(0x10000)) >>> 0);
 
         // l3len = bytes past the Ethernet header once the kernel took the outer tag: an inner tag counts.
         // The sender's packet socket takes MTU + 14 bytes, 4 more only when the outer TPID is 0x8100.
@@ -216,6 +236,8 @@ interface Outcome {
   fdb: string[];
   /** Hits of each ACL rule, in match order. */
   aclHits: number[];
+  /** Frames each mirror copied, by name. */
+  mirrorCopies: Record<string, number>;
 }
 
 /** A port's link or MTU changed before frame `beforeSeq` was sent. */
@@ -240,12 +262,15 @@ function modelOutcome(
   mtus: readonly number[],
   vlans: readonly (PortVlan | null)[],
   acl: readonly AclRule[],
+  mirrors: readonly MirrorSpec[],
 ): Outcome {
   const egress = new MemPorts(mtus.length);
   const fwd = new Forwarder({ maxPorts: mtus.length, fdbSize, agingMs: 300_000 }, egress);
   mtus.forEach((mtu, p) => fwd.attach(p, true, mtu));
   vlans.forEach((v, p) => v !== null && fwd.setVlan(p, v));
   fwd.setAcl(aclTable([...acl].sort(compareRules)));
+  const table = mirrorTable(mirrors, mtus.length);
+  fwd.setMirrors(table);
   const delivered: number[][] = mtus.map(() => []);
   for (const s of sent) {
     for (const e of links) if (e.beforeSeq === s.seq) fwd.setLink(e.port, e.up, e.mtu);
@@ -282,6 +307,7 @@ function modelOutcome(
       .map((e) => `${e.mac} ${hosts[e.port]!.port} vlan ${e.vlan}`)
       .sort(),
     aclHits: fwd.aclHitCounts(),
+    mirrorCopies: Object.fromEntries(fwd.mirrorCopyCounts().map((n, k) => [table.names[k]!, n])),
   };
 }
 
@@ -309,6 +335,29 @@ function aclRules(hosts: readonly Host[], rules: readonly string[][]): { args: s
   return { args, model };
 }
 
+/**
+ * `vswconfig mirror add NAME ARGS` for the switch, and the same mirror for the model
+ * (`HOSTn` names host n's port, in a list too).
+ */
+function mirrorRules(hosts: readonly Host[], mirrors: readonly string[][]): { args: string[][]; model: MirrorSpec[] } {
+  const port = (w: string): string => w.replace(/HOST(\d)/g, (_, n: string) => hosts[Number(n)]!.port);
+  const slot = (name: string): number => hosts.findIndex((h) => h.port === name);
+  const args = mirrors.map((m) => m.map(port));
+  const model = args.map((a): MirrorSpec => {
+    const cmd = parseCliArgs(['mirror', 'add', ...a], {});
+    assert.ok(cmd.kind === 'run' && cmd.cmd === 'mirror-add');
+    const m = cmd.mirror;
+    return {
+      name: m.name,
+      output: slot(m.output),
+      selectIngress: (m.selectIngress ?? []).map(slot),
+      selectEgress: (m.selectEgress ?? []).map(slot),
+      selectVlans: m.selectVlans ?? null,
+    };
+  });
+  return { args, model };
+}
+
 /** Rules every kind of frame of the sequences meets: see the header. */
 const ACL_RULES: readonly string[][] = [
   ['src', formatMac(station(2)), 'drop'],
@@ -325,6 +374,10 @@ const SEED = Number(process.env.VSWITCH_DIFF_SEED ?? Math.floor(Math.random() * 
  * sequence in three phases, and the comparison. Between phases, host 2's port goes down
  * (its stations are forgotten, floods skip it), then up again while host 3's port shrinks
  * to an MTU of 1300; each change is waited for until the switch shows it.
+ *
+ * With `mirrors`, one more host per output MTU (hosts 4, 5, ...) and the mirrors (`HOSTn`
+ * for host n's port); the output hosts send a chunk in 10 of the sequence each, and the
+ * first of them is down with host 2.
  */
 async function differential(
   t: TestContext,
@@ -335,12 +388,15 @@ async function differential(
     maxChunk?: number;
     vlans?: { ports: readonly (PortVlan | null)[]; args: readonly (string[] | null)[]; vids: readonly number[] };
     acl?: readonly string[][];
+    mirrors?: { outputMtus: readonly number[]; rules: readonly string[][] };
   },
 ): Promise<void> {
   const seed = SEED;
   t.diagnostic(`seed ${seed} (rerun with VSWITCH_DIFF_SEED=${seed}), datapath ${DATAPATH}`);
   const lab = newLab();
-  const hosts = MTUS.map((mtu, n) => lab.addHost(n, { mtu, quiet: true }));
+  const outputMtus = opts.mirrors?.outputMtus ?? [];
+  const allMtus = [...MTUS, ...outputMtus];
+  const hosts = allMtus.map((mtu, n) => lab.addHost(n, { mtu, quiet: true }));
   await lab.startSwitch(['--datapath', DATAPATH, '--fdb-size', String(opts.fdbSize)]);
   for (const h of hosts) {
     const r = lab.vswconfig('add', h.port);
@@ -357,16 +413,30 @@ async function differential(
     const r = lab.vswconfig('acl', 'add', ...a);
     assert.equal(r.code, 0, `vswconfig acl add ${a.join(' ')}: ${r.stderr}`);
   }
+  const mirrors = mirrorRules(hosts, opts.mirrors?.rules ?? []);
+  for (const a of mirrors.args) {
+    const r = lab.vswconfig('mirror', 'add', ...a);
+    assert.equal(r.code, 0, `vswconfig mirror add ${a.join(' ')}: ${r.stderr}`);
+  }
+  // Outputs send too, but less: a port twice in the list sends twice as often.
+  const outputs = outputMtus.map((_, k) => MTUS.length + k);
+  const senders = (ports: readonly number[], outs: readonly number[]): number[] =>
+    outs.length === 0 ? [...ports] : [...ports.flatMap((p) => [p, p]), ...outs];
   const seq = new Sequence(seed, opts.stations);
   seq.vids = opts.vlans?.vids ?? null;
+  // More tagged frames with mirrors: a mirror selecting VLANs copies only those.
+  if (opts.mirrors) [seq.tagged, seq.doubleQ] = [0.4, 0.05];
   const sent = seq.sent;
   const third = Math.ceil(opts.frames / 3);
-  const [p2, p3] = [hosts[2]!.port, hosts[3]!.port];
+  const p3 = hosts[3]!.port;
+  // The first output (if any) goes down and up with host 2.
+  const down = [2, ...outputs.slice(0, 1)];
+  const downPorts = down.map((p) => hosts[p]!.port);
 
   // The model gets the MTUs the switch itself reports.
   const before = portStats(lab);
   const mtus = hosts.map((h) => before.get(h.port)!.mtu);
-  assert.deepEqual(mtus, MTUS, 'port MTUs seen by the switch');
+  assert.deepEqual(mtus, allMtus, 'port MTUs seen by the switch');
   const drops0 = dropCounts(lab);
 
   const pcaps = hosts.map((h) => join(lab.dir, `${h.ifname}.pcap`));
@@ -376,21 +446,28 @@ async function differential(
   const sentAt: number[] = [];
   const links: LinkEvent[] = [];
   try {
-    sentAt.push(...sendChunks(lab, hosts, seq.phase(third, [0, 1, 2, 3], MTUS, opts.maxChunk), GAP_MS));
+    sentAt.push(...sendChunks(lab, hosts, seq.phase(third, senders([0, 1, 2, 3], outputs), allMtus, opts.maxChunk), GAP_MS));
 
-    lab.sh(`ip link set ${p2} down`);
-    await waitFor(`the switch to see ${p2} down`, () => portStats(lab).get(p2)?.link === 'down');
-    links.push({ beforeSeq: sent.length, port: 2, up: false, mtu: MTUS[2]! });
-    sentAt.push(...sendChunks(lab, hosts, seq.phase(third, [0, 1, 3], MTUS, opts.maxChunk), GAP_MS));
-
-    lab.sh(`ip link set ${p2} up && ip link set ${p3} mtu 1300`);
-    await waitFor(`the switch to see ${p2} up and ${p3} at 1300`, () => {
+    for (const p of downPorts) lab.sh(`ip link set ${p} down`);
+    await waitFor(`the switch to see ${downPorts.join(', ')} down`, () => {
       const s = portStats(lab);
-      return s.get(p2)?.link === 'up' && s.get(p3)?.mtu === 1300;
+      return downPorts.every((p) => s.get(p)?.link === 'down');
     });
-    links.push({ beforeSeq: sent.length, port: 2, up: true, mtu: MTUS[2]! }, { beforeSeq: sent.length, port: 3, up: true, mtu: 1300 });
+    for (const p of down) links.push({ beforeSeq: sent.length, port: p, up: false, mtu: allMtus[p]! });
+    // A port that is down does not send either.
+    const phase2 = seq.phase(third, senders([0, 1, 3], outputs.slice(1)), allMtus, opts.maxChunk);
+    sentAt.push(...sendChunks(lab, hosts, phase2, GAP_MS));
+
+    lab.sh(`${downPorts.map((p) => `ip link set ${p} up`).join(' && ')} && ip link set ${p3} mtu 1300`);
+    await waitFor(`the switch to see ${downPorts.join(', ')} up and ${p3} at 1300`, () => {
+      const s = portStats(lab);
+      return downPorts.every((p) => s.get(p)?.link === 'up') && s.get(p3)?.mtu === 1300;
+    });
+    for (const p of down) links.push({ beforeSeq: sent.length, port: p, up: true, mtu: allMtus[p]! });
+    links.push({ beforeSeq: sent.length, port: 3, up: true, mtu: 1300 });
     // Host 3's own interface stays at 1400: its port now refuses more, so it sends at most 1300.
-    sentAt.push(...sendChunks(lab, hosts, seq.phase(opts.frames - 2 * third, [0, 1, 2, 3], [...MTUS.slice(0, 3), 1300], opts.maxChunk), GAP_MS));
+    const mtus3 = allMtus.map((m, p) => (p === 3 ? 1300 : m));
+    sentAt.push(...sendChunks(lab, hosts, seq.phase(opts.frames - 2 * third, senders([0, 1, 2, 3], outputs), mtus3, opts.maxChunk), GAP_MS));
     // Everything sent has been received by the switch (then 200 ms more in Capture.stop for the last copies).
     await waitUntil(() => {
       const s = portStats(lab);
@@ -400,7 +477,7 @@ async function differential(
     await Promise.all(caps.map((c) => c.stop()));
   }
 
-  const want = modelOutcome(hosts, sent, sentAt, links, opts.fdbSize, mtus, vlans, acl.model);
+  const want = modelOutcome(hosts, sent, sentAt, links, opts.fdbSize, mtus, vlans, acl.model, mirrors.model);
 
   // Deliveries, per frame first: the first few frames that went elsewhere than the core sends them.
   const got: number[][] = hosts.map(() => []);
@@ -447,6 +524,26 @@ async function differential(
   if (acl.args.length > 0) t.diagnostic(`ACL hits per rule, in match order: ${want.aclHits.join(', ')}; acl-drop ${want.drops['acl-drop']}`);
   const shown = JSON.parse(lab.vswconfig('-j', 'acl', 'show').stdout) as Array<{ hits: number }>;
   assert.deepEqual(shown.map((r) => r.hits), want.aclHits, `seed ${seed}: ACL hits per rule, in match order`);
+
+  if (mirrors.args.length > 0) {
+    const drop = want.drops['mirror-output'];
+    t.diagnostic(`mirror copies: ${JSON.stringify(want.mirrorCopies)}; mirror-output drops ${drop}`);
+    for (const p of outputs) {
+      // The tags of each copy (TPIDs, outer first): what the copies exercised.
+      const kinds: Record<string, number> = {};
+      for (const f of want.bytes[p]!) {
+        const tpids: string[] = [];
+        for (let o = 12; (f[o]! << 8) + f[o + 1]! === ETH_P_8021Q || (f[o]! << 8) + f[o + 1]! === ETH_P_8021AD; o += 4) {
+          tpids.push(((f[o]! << 8) + f[o + 1]!).toString(16));
+        }
+        const k = tpids.join('+') || 'untagged';
+        kinds[k] = (kinds[k] ?? 0) + 1;
+      }
+      t.diagnostic(`host ${p} got ${JSON.stringify(kinds)}`);
+    }
+  }
+  const copies = JSON.parse(lab.vswconfig('-j', 'mirror', 'show').stdout) as Array<{ name: string; copies: number }>;
+  assert.deepEqual(Object.fromEntries(copies.map((m) => [m.name, m.copies])), want.mirrorCopies, `seed ${seed}: copies per mirror`);
 }
 
 test(`the ${DATAPATH} datapath and the forwarding core agree on a random sequence under ACL rules: deliveries, drops, counters, FDB, rule hits`, (t) =>
@@ -476,4 +573,54 @@ test(`the ${DATAPATH} datapath and the forwarding core agree with access, trunk 
       vids: [0, 10, 20, 30],
     },
     acl: ACL_RULES,
+  }));
+
+// Two mirrors, outputs hosts 4 and 5 (MTU 1400): 'in' copies frames entering host 1's or
+// host 3's port in VLANs 1-3000 (802.1Q tagged only: VLAN 0 cannot be selected), 'eg'
+// those leaving host 0's or host 2's port, any VLAN (as they came: no port has a mode).
+test(`the ${DATAPATH} datapath and the forwarding core agree on a random sequence under ACL rules and two mirrors: copies on the outputs, mirror-output drops, copies per mirror`, (t) =>
+  differential(t, {
+    fdbSize: 1024,
+    stations: 12,
+    frames: 400,
+    acl: ACL_RULES,
+    mirrors: {
+      outputMtus: [1500, 1400],
+      rules: [
+        ['in', 'output', 'HOST4', 'select-ingress', 'HOST1,HOST3', 'select-vlan', '1-3000'],
+        ['eg', 'output', 'HOST5', 'select-egress', 'HOST0,HOST2'],
+      ],
+    },
+  }));
+
+// The VLAN modes above, and two mirrors: 'in' copies VLANs 10 and 30 entering host 1's (trunk)
+// or host 3's port to host 4 (no mode: every copy tagged); 'eg' copies what leaves host 0's
+// or host 2's port, and what enters host 3's, to host 5, native-untagged 20 10 (MTU 1400):
+// VLAN 20 leaves it untagged, the others tagged, VLAN 0 (host 3: untagged, priority-tagged,
+// 802.1ad, QinQ) as it came.
+test(`the ${DATAPATH} datapath and the forwarding core agree with VLAN modes, ACL rules and two mirrors: copies tagged, untagged and as they came, mirror-output drops, copies per mirror`, (t) =>
+  differential(t, {
+    fdbSize: 1024,
+    stations: 12,
+    frames: 400,
+    vlans: {
+      ports: [
+        { mode: 'access', tag: 10, trunks: null },
+        { mode: 'trunk', tag: 0, trunks: [[10, 10], [20, 20]] },
+        { mode: 'native-untagged', tag: 20, trunks: [[10, 10]] },
+        null,
+        null,
+        { mode: 'native-untagged', tag: 20, trunks: [[10, 10]] },
+      ],
+      args: [['access', '10'], ['trunk', '10,20'], ['native-untagged', '20', '10'], null, null, ['native-untagged', '20', '10']],
+      vids: [0, 10, 20, 30],
+    },
+    acl: ACL_RULES,
+    mirrors: {
+      outputMtus: [1500, 1400],
+      rules: [
+        ['in', 'output', 'HOST4', 'select-ingress', 'HOST1,HOST3', 'select-vlan', '10,30'],
+        ['eg', 'output', 'HOST5', 'select-ingress', 'HOST3', 'select-egress', 'HOST0,HOST2'],
+      ],
+    },
   }));
