@@ -1,6 +1,7 @@
 // npm run bench [-- OPTIONS]: vswitchd's kernel and userspace datapaths
 // against the Linux bridge (and Open vSwitch's userspace datapath with
-// --with-ovs) on the same topology, in rounds (A B C D A B C D …). See
+// --with-ovs) on the same topology, in rounds (A B C D A B C D …); with
+// --hosts, pairs of them on two hosts joined by VXLAN (hosts-mode.ts). See
 // bench/README.md.
 
 import { execFileSync } from 'node:child_process';
@@ -8,18 +9,22 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import os from 'node:os';
 import { join } from 'node:path';
 import { runCoreBench } from './core.js';
+import { runHostsMode } from './hosts-mode.js';
 import {
   acl,
   ACL_RULES,
   accessToTrunk,
+  cpuSplitText,
   type Ctx,
   type Durations,
   fdbScale,
   flood,
+  fmtRate,
   FULL,
   idleCost,
   latencyIdle,
   latencyLoaded,
+  others,
   QUICK,
   rssNow,
   startIperfServer,
@@ -28,8 +33,8 @@ import {
   type WindowResult,
 } from './measures.js';
 import { ensureOvsInstalled, Ovs, ovsVersion } from './ovs.js';
-import { BenchError, cleanupAll, NotAvailable, onCleanup, run, sleep, stopAll, which } from './proc.js';
-import { markdownTable, type SampleSet, SWITCH_ORDER, type SwitchName } from './report.js';
+import { attempt, BenchError, cleanupAll, onCleanup, run, sleep, stopAll, which } from './proc.js';
+import { HOST_SWITCHES, markdownTable, type SampleSet, SWITCH_ORDER, type SwitchName } from './report.js';
 import { DATAPATH_OF, isVswitchd, LinuxBridge, ROOT, type Switch, Vswitchd } from './switches.js';
 import { Topology } from './topology.js';
 import { ETHERTYPE, FRAME_BYTES } from './trafgen.js';
@@ -52,6 +57,9 @@ options:
                            1 64b   2 tcp   3 latency   4 flood   5 fdb   6 cost   7 core
                            8 vlan (64b from an access port into a trunk)   9 acl (64b under 100 rules)
                          (latency, fdb, cost, vlan and acl need 64b, which then runs too)
+  --hosts                the hosts mode instead: tenants on two hosts (namespaces), a switch on each
+                           joined by VXLAN, plain and over WireGuard; TCP and 64 B for each pair of
+                           vswitchd (kernel, user) and the Linux bridge (--switches picks among them)
   --vswitchd-args ARGS   extra vswitchd options for both datapaths, e.g. "--ring-frames 256"
                          (not --datapath: the bench runs each)
   --node-args ARGS       options for vswitchd's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
@@ -63,6 +71,8 @@ type Measure = (typeof MEASURES)[number];
 
 interface Options {
   withOvs: boolean;
+  /** the hosts mode (hosts-mode.ts) instead of the one-switch measures */
+  hosts: boolean;
   /** --switches; undefined: all but OVS, which --with-ovs adds */
   switches?: Set<SwitchName>;
   rounds: number;
@@ -73,8 +83,9 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options | 'help' {
-  const o: Options = { withOvs: false, rounds: 3, quick: false, only: new Set(MEASURES), vswitchdArgs: [], nodeArgs: [] };
+  const o: Options = { withOvs: false, hosts: false, rounds: 3, quick: false, only: new Set(MEASURES), vswitchdArgs: [], nodeArgs: [] };
   let rounds: number | undefined;
+  let onlyGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
@@ -95,6 +106,9 @@ function parseArgs(argv: string[]): Options | 'help' {
       case '--quick':
         o.quick = true;
         break;
+      case '--hosts':
+        o.hosts = true;
+        break;
       case '--rounds': {
         const v = value();
         if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 100) throw new BenchError(`--rounds needs a whole number from 1 to 100, not '${v}'`);
@@ -112,6 +126,7 @@ function parseArgs(argv: string[]): Options | 'help' {
         break;
       }
       case '--only': {
+        onlyGiven = true;
         o.only = new Set();
         for (const part of value().split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)) {
           const m = /^\d$/.test(part) ? MEASURES[Number(part) - 1] : (MEASURES as readonly string[]).includes(part) ? (part as Measure) : undefined;
@@ -134,6 +149,11 @@ function parseArgs(argv: string[]): Options | 'help' {
     }
   }
   o.rounds = rounds ?? (o.quick ? 1 : 3);
+  if (o.hosts) {
+    if (o.withOvs || o.switches?.has('ovs')) throw new BenchError('--hosts: no Open vSwitch in the hosts mode (its switches are vswitchd-kernel, vswitchd-user and bridge)');
+    if (onlyGiven) throw new BenchError('--hosts: no --only (the hosts mode measures TCP and 64 B, each pair on each underlay)');
+    return o;
+  }
   if (o.withOvs) o.switches?.add('ovs');
   if (o.switches?.has('ovs')) o.withOvs = true;
   return o;
@@ -159,6 +179,13 @@ function preflight(o: Options): string {
   need('taskset', 'install util-linux (scripts/setup.sh)');
   need('getconf', 'install libc-bin');
   need('sysctl', 'install procps (scripts/setup.sh)');
+  if (o.hosts) {
+    need('trafgen', 'install netsniff-ng (scripts/setup.sh)');
+    need('iperf3', 'install iperf3 (scripts/setup.sh)');
+    need('wg', 'install wireguard-tools (scripts/setup.sh)');
+    need('wireguard-go', 'install wireguard-go (scripts/setup.sh)');
+    return '';
+  }
   const traffic = ['64b', 'latency', 'flood', 'fdb', 'cost', 'vlan', 'acl'].some((m) => o.only.has(m as Measure));
   if (traffic) need('trafgen', 'install netsniff-ng (scripts/setup.sh)');
   if (o.only.has('vlan')) need('tcpdump', 'install tcpdump (scripts/setup.sh): it checks that frames leave the trunk tagged');
@@ -214,16 +241,6 @@ function timestamp(d: Date): string {
   return d.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
 }
 
-/** A note when other processes used a noticeable share of the CPUs during a window. */
-function others(cpuS: number, seconds: number): string {
-  const pct = (100 * cpuS) / seconds;
-  return pct >= 10 ? ` [other processes on the machine: ${pct.toFixed(0)} % of a core]` : '';
-}
-
-function fmtRate(x: number): string {
-  return `${(x / 1e6).toFixed(3)} Mframes/s`;
-}
-
 async function main(): Promise<number> {
   let parsed: Options | 'help';
   parsed = parseArgs(process.argv.slice(2));
@@ -232,6 +249,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const o = parsed;
+  if (o.hosts) return hostsMain(o);
   const only = new Set(o.only);
   const implied: string[] = [];
   if (!only.has('64b')) {
@@ -245,9 +263,7 @@ async function main(): Promise<number> {
   const dur: Durations = o.quick ? QUICK : FULL;
   const switches = SWITCH_ORDER.filter((s) => (o.switches ? o.switches.has(s) : s !== 'ovs' || o.withOvs));
   const started = new Date();
-  const resultsDir = join(ROOT, 'bench', 'results');
-  mkdirSync(resultsDir, { recursive: true });
-  const resultsFile = join(resultsDir, `${timestamp(started)}.json`);
+  const resultsFile = newResultsFile(started);
   const samples: SampleSet['samples'] = {};
   const add = (id: string, sw: SwitchName, v: number | null | undefined): void => {
     if (v === null || v === undefined || !Number.isFinite(v)) return;
@@ -299,11 +315,11 @@ async function main(): Promise<number> {
   results['prefix'] = topo.prefix;
   const work = mkdtempSync(join(os.tmpdir(), `vswbench-${topo.prefix}-`));
   onCleanup(`work dir ${work}`, () => rmSync(work, { recursive: true, force: true }));
-  if (only.has('tcp')) await startIperfServer(topo);
+  if (only.has('tcp')) await startIperfServer(topo.host(2));
 
   const make = (name: SwitchName): Switch => {
-    if (isVswitchd(name)) return new Vswitchd(topo, name, { args: o.vswitchdArgs, nodeArgs: o.nodeArgs });
-    if (name === 'bridge') return new LinuxBridge(topo);
+    if (isVswitchd(name)) return new Vswitchd(topo.site, name, { args: o.vswitchdArgs, nodeArgs: o.nodeArgs });
+    if (name === 'bridge') return new LinuxBridge(topo.site);
     return new Ovs(topo);
   };
 
@@ -328,21 +344,16 @@ async function main(): Promise<number> {
       const sessionErrors: string[] = [];
       const sessionStart = Date.now();
       (roundRec['sessions'] as unknown[]).push({ switch: name, startedAt: new Date().toISOString(), details, errors: sessionErrors });
-      const step = async <T>(what: string, fn: () => Promise<T>): Promise<T | undefined> => {
-        try {
-          return await fn();
-        } catch (err) {
-          if (err instanceof NotAvailable) {
-            log(`${tag} ${what}: n/a (${err.message})`);
-            return undefined;
-          }
-          const msg = `${name}, round ${round}, ${what}: ${(err as Error).message}`;
-          log(`${tag} ${what}: FAILED: ${(err as Error).message}`);
-          sessionErrors.push(msg);
-          errors.push(msg);
-          return undefined;
-        }
-      };
+      const step = <T>(what: string, fn: () => Promise<T>): Promise<T | undefined> =>
+        attempt(fn, {
+          na: (why) => log(`${tag} ${what}: n/a (${why})`),
+          failed: (why) => {
+            const msg = `${name}, round ${round}, ${what}: ${why}`;
+            log(`${tag} ${what}: FAILED: ${why}`);
+            sessionErrors.push(msg);
+            errors.push(msg);
+          },
+        });
       log(`${tag} starting`);
       const sw = make(name);
       const ctx: Ctx = { topo, sw, dur, dir: work, python };
@@ -384,11 +395,7 @@ async function main(): Promise<number> {
               add('cpu.softirqPerM', name, w.softirqCpuS / mframes);
               if (w.processCpuS !== null) add('cpu.processPerM', name, w.processCpuS / mframes);
             }
-            const cpus = Object.entries(w.cpuSplit)
-              .filter(([k]) => k !== 'cpu')
-              .map(([k, v]) => `${k} usr ${v.user}% sys ${v.system}% si ${v.softirq}% idle ${v.idle}%`)
-              .join('; ');
-            log(`${tag} 64 B: received ${fmtRate(w.rxRate)}, sent ${fmtRate(w.sentRate)}, loss ${(w.loss * 100).toFixed(1)} % [${cpus}]${others(w.otherCpuS, w.seconds)}`);
+            log(`${tag} 64 B: received ${fmtRate(w.rxRate)}, sent ${fmtRate(w.sentRate)}, loss ${(w.loss * 100).toFixed(1)} % [${cpuSplitText(w.cpuSplit)}]${others(w.otherCpuS, w.seconds)}`);
             return w;
           });
         }
@@ -478,15 +485,30 @@ async function main(): Promise<number> {
   results['table'] = table;
   save();
   process.stdout.write(`\n${table}\n`);
-  const m = results['machine'] as { cpuModel: string; nproc: number; kernel: string };
-  process.stdout.write(
-    `${o.rounds} round(s)${o.quick ? ' (--quick)' : ''}; medians with min–max over the rounds; ${m.cpuModel}, ${m.nproc} CPUs, Linux ${os.release()}, Node ${process.version}\n`,
-  );
+  process.stdout.write(footer(o, results['machine'] as Machine));
   if (floor !== null) {
     process.stdout.write(
       `thread wake-up round trip on this machine (two processes, pipes, 2 ms apart, median): ${floor.sameCpuUs.toFixed(0)} µs on one CPU, ${floor.crossCpuUs.toFixed(0)} µs across two\n`,
     );
   }
+  return finishRun(resultsFile, errors);
+}
+
+/** The results file's name for a run started at `started`. */
+function newResultsFile(started: Date): string {
+  const resultsDir = join(ROOT, 'bench', 'results');
+  mkdirSync(resultsDir, { recursive: true });
+  return join(resultsDir, `${timestamp(started)}.json`);
+}
+
+type Machine = { cpuModel: string; nproc: number };
+
+function footer(o: Options, m: Machine): string {
+  return `${o.rounds} round(s)${o.quick ? ' (--quick)' : ''}; medians with min–max over the rounds; ${m.cpuModel}, ${m.nproc} CPUs, Linux ${os.release()}, Node ${process.version}\n`;
+}
+
+/** Says where the results are and which measures failed; the exit status. */
+function finishRun(resultsFile: string, errors: readonly string[]): number {
   process.stdout.write(`results: ${resultsFile}\n`);
   if (errors.length > 0) {
     log(`bench: ${errors.length} measure(s) failed:`);
@@ -494,6 +516,33 @@ async function main(): Promise<number> {
     return 1;
   }
   return 0;
+}
+
+/** --hosts: the two-host measures (hosts-mode.ts), a table of their own. */
+async function hostsMain(o: Options): Promise<number> {
+  preflight(o);
+  const started = new Date();
+  const resultsFile = newResultsFile(started);
+  const switches = HOST_SWITCHES.filter((s) => !o.switches || o.switches.has(s));
+  const mach = await machine(false);
+  const { table, errors } = await runHostsMode({
+    switches,
+    rounds: o.rounds,
+    dur: o.quick ? QUICK : FULL,
+    vswitchdArgs: o.vswitchdArgs,
+    nodeArgs: o.nodeArgs,
+    resultsFile,
+    header: {
+      version: 2,
+      startedAt: started.toISOString(),
+      options: { hosts: true, switches, rounds: o.rounds, quick: o.quick, vswitchdArgs: o.vswitchdArgs, nodeArgs: o.nodeArgs },
+      machine: mach,
+    },
+    log,
+  });
+  process.stdout.write(`\n${table}\n`);
+  process.stdout.write(footer(o, mach as Machine));
+  return finishRun(resultsFile, errors);
 }
 
 // ---- clean-up on every way out ----

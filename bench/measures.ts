@@ -23,7 +23,7 @@ import {
   ticksPerSecond,
 } from './stats.js';
 import type { Switch } from './switches.js';
-import type { Host, Topology } from './topology.js';
+import type { Host, Namespaces, Topology } from './topology.js';
 import { BROADCAST, frameConfig, Trafgen } from './trafgen.js';
 
 export interface Durations {
@@ -51,12 +51,21 @@ export interface Durations {
 export const FULL: Durations = { trafficS: 5, tcpS: 5, idleS: 10, settleS: 20, warmupMs: 500, pings: 500, pingIntervalS: 0.002, coreMs: 1500 };
 export const QUICK: Durations = { trafficS: 2, tcpS: 2, idleS: 3, settleS: 3, warmupMs: 300, pings: 500, pingIntervalS: 0.002, coreMs: 300 };
 
-export interface Ctx {
-  topo: Topology;
-  sw: Switch;
+/**
+ * What (1) and (2) need: hosts 1 and 2 and whatever forwards between them
+ * (one switch, or the hosts mode's pair of switches joined by a tunnel).
+ */
+export interface PairCtx {
+  topo: Namespaces;
+  sw: Pick<Switch, 'counters' | 'pids' | 'mainPid'> & { readonly name: string };
   dur: Durations;
   /** a directory for trafgen configurations */
   dir: string;
+}
+
+export interface Ctx extends PairCtx {
+  topo: Topology;
+  sw: Switch;
   python: string;
 }
 
@@ -103,6 +112,24 @@ export interface WindowResult {
   switchAfter: unknown;
 }
 
+/** For the log: each CPU's share of user, system, softirq and idle time in a window. */
+export function cpuSplitText(split: CpuSplit): string {
+  return Object.entries(split)
+    .filter(([k]) => k !== 'cpu')
+    .map(([k, v]) => `${k} usr ${v.user}% sys ${v.system}% si ${v.softirq}% idle ${v.idle}%`)
+    .join('; ');
+}
+
+/** For the log: a note when other processes used a noticeable share of the CPUs during a window. */
+export function others(cpuS: number, seconds: number): string {
+  const pct = (100 * cpuS) / seconds;
+  return pct >= 10 ? ` [other processes on the machine: ${pct.toFixed(0)} % of a core]` : '';
+}
+
+export function fmtRate(x: number): string {
+  return `${(x / 1e6).toFixed(3)} Mframes/s`;
+}
+
 function split(d: Record<string, CpuTimes>): CpuSplit {
   const out: CpuSplit = {};
   for (const [cpu, t] of Object.entries(d)) {
@@ -124,7 +151,7 @@ interface Snapshot {
   ours: Set<number>;
 }
 
-function snapshot(ctx: Ctx, from: Host, to: Host[]): Snapshot {
+function snapshot(ctx: PairCtx, from: Host, to: Host[]): Snapshot {
   const t = performance.now();
   const s = ctx.topo.hostDev(from);
   const rx = to.map((h) => ctx.topo.hostDev(h).rxPackets);
@@ -138,7 +165,7 @@ function snapshot(ctx: Ctx, from: Host, to: Host[]): Snapshot {
 
 /** Send 64-byte frames from `from` to `dstMac` and count them at `to` over a window. */
 export async function trafficWindow(
-  ctx: Ctx,
+  ctx: PairCtx,
   from: Host,
   dstMac: string,
   to: Host[],
@@ -195,14 +222,14 @@ export async function trafficWindow(
 }
 
 /** Make sure the switch has learned both hosts (otherwise unicast floods). */
-export async function learn(ctx: Ctx, a: Host, b: Host): Promise<void> {
+export async function learn(ctx: PairCtx, a: Host, b: Host): Promise<void> {
   if (!(await ctx.topo.pingUntilAnswered(a, b, 10_000))) throw new BenchError(`${a.ns} cannot ping ${b.ns} through ${ctx.sw.name}`);
   if (!(await ctx.topo.pingUntilAnswered(b, a, 5000))) throw new BenchError(`${b.ns} cannot ping ${a.ns} through ${ctx.sw.name}`);
 }
 
 // ---- (1) 64-byte frames NS1 -> NS2 ----
 
-export async function unicast64(ctx: Ctx): Promise<WindowResult> {
+export async function unicast64(ctx: PairCtx): Promise<WindowResult> {
   const h1 = ctx.topo.host(1);
   const h2 = ctx.topo.host(2);
   await learn(ctx, h1, h2);
@@ -284,7 +311,7 @@ export interface TcpResult {
   receiverCpuPct: number;
 }
 
-export async function tcp(ctx: Ctx, streams: number): Promise<TcpResult> {
+export async function tcp(ctx: PairCtx, streams: number): Promise<TcpResult> {
   const h1 = ctx.topo.host(1);
   const h2 = ctx.topo.host(2);
   await learn(ctx, h1, h2);
@@ -596,9 +623,8 @@ export function rssNow(sw: Switch): { rssKiB: number | null; rssAllKiB: number |
 
 // ---- iperf3 server ----
 
-/** iperf3 -s in NS2 for the whole run (tracked: killed by cleanupAll()). */
-export async function startIperfServer(topo: Topology): Promise<void> {
-  const h2 = topo.host(2);
+/** iperf3 -s in host 2 (NS2) for the whole run (tracked: killed by cleanupAll()). */
+export async function startIperfServer(h2: Host): Promise<void> {
   const p = start('iperf3 server', 'ip', ['netns', 'exec', h2.ns, 'iperf3', '-s', '-B', h2.ip, '--forceflush']);
   const deadline = Date.now() + 5000;
   while (!/Server listening/.test(p.stdout)) {

@@ -17,6 +17,20 @@ export class BenchError extends Error {
 /** A measure this switch has no equivalent of (on this machine): its cell stays empty, not an error. */
 export class NotAvailable extends BenchError {}
 
+/**
+ * One step of a run: a failure goes to `failed` and a NotAvailable to `na`
+ * (the run goes on with the next step); either way it resolves to undefined.
+ */
+export async function attempt<T>(fn: () => Promise<T>, report: { na: (why: string) => void; failed: (why: string) => void }): Promise<T | undefined> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof NotAvailable) report.na(err.message);
+    else report.failed((err as Error).message);
+    return undefined;
+  }
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((res) => setTimeout(res, ms));
 
 export function sleepSync(ms: number): void {

@@ -1,6 +1,8 @@
 // The results table: rows = measures, columns = switches (median and
 // min–max over the rounds) and each figure's ratio to the Linux bridge, then
-// each vswitchd datapath's target and whether its median meets it.
+// each vswitchd datapath's target and whether its median meets it. The hosts
+// mode's table: rows = underlay, measure and pair of switches, each figure's
+// ratio to bridge ↔ bridge on the same underlay and the target.
 //
 //   node dist/bench/report.js bench/results/latest.json   # print a saved run's table
 
@@ -178,6 +180,114 @@ export function markdownTable(set: SampleSet): string {
   return lines.join('\n') + '\n';
 }
 
+// ---- the hosts mode (--hosts): tenants on two hosts, a switch on each, joined by VXLAN ----
+
+/** What the tunnel between the two hosts runs over: the underlay link itself, or WireGuard on it. */
+export const HOST_UNDERLAYS = ['plain', 'wireguard'] as const;
+export type Underlay = (typeof HOST_UNDERLAYS)[number];
+
+/** The switches a host can run, in the order of a round. */
+export const HOST_SWITCHES = ['vswitchd-kernel', 'vswitchd-user', 'bridge'] as const;
+export type HostSwitchName = (typeof HOST_SWITCHES)[number];
+/** The switch on host A (tenant A, the sender) and on host B. */
+export type HostPair = readonly [HostSwitchName, HostSwitchName];
+
+/**
+ * The pairs measured among `switches`, in the order of a round: each vswitchd
+ * datapath against itself and against the bridge (vswitchd on the sending
+ * host), then bridge ↔ bridge, the reference.
+ */
+export function hostPairs(switches: readonly HostSwitchName[]): HostPair[] {
+  const out: HostPair[] = [];
+  const bridge = switches.includes('bridge');
+  for (const sw of HOST_SWITCHES) {
+    if (sw === 'bridge' || !switches.includes(sw)) continue;
+    out.push([sw, sw]);
+    if (bridge) out.push([sw, 'bridge']);
+  }
+  if (bridge) out.push(['bridge', 'bridge']);
+  return out;
+}
+
+export function pairLabel(p: HostPair): string {
+  return `${p[0]} ↔ ${p[1]}`;
+}
+
+export const BRIDGE_PAIR = pairLabel(['bridge', 'bridge']);
+
+/** Every pair with vswitchd on a host must reach this share of bridge ↔ bridge on the same underlay. */
+export const HOSTS_TARGET = 0.9;
+
+export interface HostMetricDef {
+  id: string;
+  label: string;
+  unit: string;
+  scale: number;
+}
+
+export const HOST_METRICS: HostMetricDef[] = [
+  { id: 'tcp', label: 'TCP tenant A → tenant B, 1 stream', unit: 'Gbit/s', scale: 1 },
+  { id: 'u64', label: '64 B tenant A → tenant B, received at B', unit: 'Mframes/s', scale: 1e6 },
+];
+
+/** The key of a hosts-mode figure in `samples`. */
+export function hostsKey(underlay: Underlay, metric: string): string {
+  return `${underlay}.${metric}`;
+}
+
+export interface HostsSampleSet {
+  /** pair labels, in the order of a round */
+  pairs: string[];
+  /** hostsKey(underlay, metric) -> pair label -> one value per round (raw units) */
+  samples: Record<string, Record<string, number[]>>;
+}
+
+export interface HostsRow {
+  underlay: Underlay;
+  def: HostMetricDef;
+  pair: string;
+  cell: Summary | null;
+  /** median ÷ bridge ↔ bridge's median on the same underlay; null for the reference itself or without it */
+  ratio: number | null;
+  /** pairs with vswitchd: is the ratio ≥ HOSTS_TARGET (null: no ratio); undefined for bridge ↔ bridge */
+  met?: boolean | null;
+}
+
+export function hostsRows(set: HostsSampleSet): HostsRow[] {
+  const out: HostsRow[] = [];
+  for (const underlay of HOST_UNDERLAYS) {
+    for (const def of HOST_METRICS) {
+      const per = set.samples[hostsKey(underlay, def.id)];
+      if (!per) continue;
+      const summary = (pair: string): Summary | null => summarize((per[pair] ?? []).map((x) => x / def.scale));
+      const ref = summary(BRIDGE_PAIR)?.median;
+      for (const pair of set.pairs) {
+        const cell = summary(pair);
+        if (pair === BRIDGE_PAIR) {
+          out.push({ underlay, def, pair, cell, ratio: null });
+          continue;
+        }
+        const ratio = cell && ref !== undefined && ref > 0 ? cell.median / ref : null;
+        out.push({ underlay, def, pair, cell, ratio, met: ratio === null ? null : ratio >= HOSTS_TARGET });
+      }
+    }
+  }
+  return out;
+}
+
+export function hostsTable(set: HostsSampleSet): string {
+  const lines = [
+    `| underlay | measure | unit | tenant A's host ↔ tenant B's host | median (min–max) | ÷ ${BRIDGE_PAIR} | target | met |`,
+    '|---|---|---|---|---:|---:|---|---|',
+  ];
+  for (const r of hostsRows(set)) {
+    const target = r.met === undefined ? '' : `≥ ${HOSTS_TARGET.toFixed(1)}× ${BRIDGE_PAIR}`;
+    const met = r.met === undefined ? '' : r.met === null ? '—' : r.met ? 'yes' : '**no**';
+    lines.push(`| ${r.underlay} | ${r.def.label} | ${r.def.unit} | ${r.pair} | ${cell(r.cell)} | ${r.met === undefined ? '—' : ratioCell(r.ratio)} | ${target} | ${met} |`);
+  }
+  return lines.join('\n') + '\n';
+}
+
 /**
  * The metric samples of a saved results file. Files from before the kernel
  * datapath name the userspace one `vswitchd`.
@@ -199,8 +309,8 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
     process.exit(2);
   }
   try {
-    const j = JSON.parse(readFileSync(file, 'utf8')) as Parameters<typeof sampleSetOf>[0];
-    process.stdout.write(markdownTable(sampleSetOf(j)));
+    const j = JSON.parse(readFileSync(file, 'utf8')) as Parameters<typeof sampleSetOf>[0] & HostsSampleSet & { mode?: string };
+    process.stdout.write(j.mode === 'hosts' ? hostsTable(j) : markdownTable(sampleSetOf(j)));
   } catch (err) {
     process.stderr.write(`report: ${file}: ${(err as Error).message}\n`);
     process.exit(1);

@@ -1,6 +1,7 @@
 // The switches under test: vswitchd (once per datapath) and the Linux bridge
-// (Open vSwitch is in ovs.ts). Each runs in the topology's switch namespace
-// with all 24 ports attached, one switch at a time.
+// (Open vSwitch is in ovs.ts). Each runs at a Site: the topology's switch
+// namespace with all 24 ports attached, one switch at a time, or in the hosts
+// mode one host with its tenant's port (host-pair.ts).
 
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,7 @@ import { request } from '../src/control/client.js';
 import { BenchError, check, lastLine, NotAvailable, onCleanup, type Proc, runSync, sleep, start } from './proc.js';
 import type { SwitchName } from './report.js';
 import type { AclRule } from './measures.js';
-import type { Host, Topology } from './topology.js';
+import type { Host, Site } from './topology.js';
 
 /** Repository root (this file is dist/bench/switches.js once built). */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -64,11 +65,11 @@ export class Vswitchd implements Switch {
   private readonly unregister: () => void;
 
   constructor(
-    private readonly topo: Topology,
+    private readonly site: Site,
     readonly name: VswitchdName,
     private readonly opts: VswitchdOptions = {},
   ) {
-    this.dir = mkdtempSync(join(tmpdir(), `vswbench-${topo.prefix}-`));
+    this.dir = mkdtempSync(join(tmpdir(), `vswbench-${site.prefix}-`));
     this.socket = join(this.dir, 'vswitchd.sock');
     const dir = this.dir;
     this.unregister = onCleanup(`vswitchd dir ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
@@ -76,9 +77,9 @@ export class Vswitchd implements Switch {
 
   async start(): Promise<void> {
     if (!existsSync(join(ROOT, 'dist', 'src', 'daemon', 'main.js'))) throw new BenchError('vswitchd is not built: run npm run build');
-    const maxPorts = Math.max(24, this.topo.hosts.length);
+    const maxPorts = Math.max(24, this.site.ports.length);
     this.proc = start(this.name, 'ip', [
-      'netns', 'exec', this.topo.sw,
+      'netns', 'exec', this.site.ns,
       process.execPath, ...(this.opts.nodeArgs ?? []), VSWITCHD,
       '--socket', this.socket, '--max-ports', String(maxPorts), '--datapath', DATAPATH_OF[this.name], ...(this.opts.args ?? []),
     ]);
@@ -95,11 +96,11 @@ export class Vswitchd implements Switch {
         await sleep(50);
       }
     }
-    for (const h of this.topo.hosts) {
+    for (const port of this.site.ports) {
       try {
-        await request(this.socket, { cmd: 'add', ifname: h.port });
+        await request(this.socket, { cmd: 'add', ifname: port });
       } catch (err) {
-        throw new BenchError(`vswconfig add ${h.port}: ${(err as Error).message}`);
+        throw new BenchError(`vswconfig add ${port}: ${(err as Error).message}`);
       }
     }
   }
@@ -180,12 +181,12 @@ export class LinuxBridge implements Switch {
   readonly br: string;
   private unregister?: () => void;
 
-  constructor(private readonly topo: Topology) {
-    this.br = `${topo.prefix}br`;
+  constructor(private readonly site: Site) {
+    this.br = `${site.prefix}br`;
   }
 
   async start(): Promise<void> {
-    const sw = this.topo.sw;
+    const sw = this.site.ns;
     const br = this.br;
     this.unregister = onCleanup(`bridge ${br}`, () => runSync('ip', ['-n', sw, 'link', 'del', br]));
     // STP off, forward_delay 0: ports forward at once; ageing 300 s (as
@@ -194,7 +195,7 @@ export class LinuxBridge implements Switch {
     const lines = [
       'set -e',
       `ip -n ${sw} link add ${br} type bridge stp_state 0 forward_delay 0 ageing_time 30000 nf_call_iptables 0 nf_call_ip6tables 0 nf_call_arptables 0`,
-      ...this.topo.hosts.map((h) => `ip -n ${sw} link set ${h.port} master ${br}`),
+      ...this.site.ports.map((port) => `ip -n ${sw} link set ${port} master ${br}`),
       `ip -n ${sw} link set ${br} up`,
     ];
     await check('creating the Linux bridge', 'bash', ['-c', lines.join('\n')]);
@@ -210,7 +211,7 @@ export class LinuxBridge implements Switch {
 
   /** Learned entries of `bridge fdb show` (the permanent ones left out). */
   async fdbEntries(): Promise<number> {
-    const out = await check('bridge fdb show', 'bridge', ['-n', this.topo.sw, 'fdb', 'show', 'br', this.br], { timeoutMs: 60_000, keep: 256 << 20 });
+    const out = await check('bridge fdb show', 'bridge', ['-n', this.site.ns, 'fdb', 'show', 'br', this.br], { timeoutMs: 60_000, keep: 256 << 20 });
     let n = 0;
     for (const line of out.split('\n')) if (line.trim() !== '' && !line.includes('permanent')) n++;
     return n;
@@ -218,7 +219,7 @@ export class LinuxBridge implements Switch {
 
   /** VLAN filtering on: `access` untagged in `vid` (its pvid), `trunk` a tagged member of it. */
   async vlanAccessTrunk(access: Host, trunk: Host, vid: number): Promise<void> {
-    const sw = this.topo.sw;
+    const sw = this.site.ns;
     const lines = [
       'set -e',
       `ip -n ${sw} link set ${this.br} type bridge vlan_filtering 1`,
@@ -235,12 +236,12 @@ export class LinuxBridge implements Switch {
     }
   }
 
-  /** Drop counters of the bridge's ports (the switch side of each veth). */
+  /** Drop counters of the bridge's ports. */
   async counters(): Promise<unknown> {
     let rxDropped = 0;
     let txDropped = 0;
-    for (const [name, c] of this.topo.netDev(this.topo.sw)) {
-      if (!name.endsWith('-vsw')) continue;
+    for (const [name, c] of this.site.net.netDev(this.site.ns)) {
+      if (!this.site.ports.includes(name)) continue;
       rxDropped += c.rxDropped;
       txDropped += c.txDropped;
     }
@@ -248,7 +249,7 @@ export class LinuxBridge implements Switch {
   }
 
   async stop(): Promise<void> {
-    await check('deleting the Linux bridge', 'ip', ['-n', this.topo.sw, 'link', 'del', this.br]);
+    await check('deleting the Linux bridge', 'ip', ['-n', this.site.ns, 'link', 'del', this.br]);
     this.unregister?.();
     // ports leave the bridge; give the kernel a moment before the next switch takes them
     await sleep(200);

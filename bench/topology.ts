@@ -45,67 +45,54 @@ async function existingNamespaces(): Promise<string[]> {
     .filter(Boolean);
 }
 
-export class Topology {
-  readonly sw: string;
+/**
+ * Shell lines that make namespace `ns`: loopback up, IPv6 off (its hosts stay
+ * silent), and where a Linux bridge will run, br_netfilter off: its switches
+ * are per namespace (on by default in a new one when the module is loaded, as
+ * here), and off the bridge bridges only, without touching the system's settings.
+ */
+export function newNamespace(ns: string, bridge = false): string[] {
+  const nf = bridge ? `for f in /proc/sys/net/bridge/bridge-nf-call-*; do [ -e "$f" ] && echo 0 > "$f"; done; ` : '';
+  return [
+    `ip netns add ${ns}`,
+    `ip -n ${ns} link set lo up`,
+    `ip netns exec ${ns} sh -c '${nf}sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1'`,
+  ];
+}
+
+/** Where a switch runs: a namespace of the run, the interfaces it takes as ports, and the run's prefix for names of its own. */
+export interface Site {
+  net: Namespaces;
+  ns: string;
+  ports: readonly string[];
+  prefix: string;
+}
+
+/** A prefix for the run's names, 'b' + 4 random characters, that no namespace starts with. */
+export async function uniquePrefix(): Promise<string> {
+  const taken = await existingNamespaces();
+  let prefix = randomPrefix();
+  while (taken.some((n) => n.startsWith(prefix))) prefix = randomPrefix();
+  return prefix;
+}
+
+/**
+ * Namespaces the run made, with hosts in some of them: counters of their
+ * interfaces and commands inside them. Topology (the star of 24 hosts) and
+ * the hosts mode's two hosts (hosts.ts) are both one.
+ */
+export class Namespaces {
   readonly hosts: Host[] = [];
   private readonly sleepers = new Map<string, Proc>();
 
-  private constructor(
-    readonly prefix: string,
-    readonly macBase: string,
-  ) {
-    this.sw = `${prefix}SW`;
-  }
-
-  /** Build the namespaces and veth pairs; everything is removed by cleanupAll(). */
-  static async create(nHosts: number, log: (s: string) => void): Promise<Topology> {
-    const taken = await existingNamespaces();
-    let prefix = randomPrefix();
-    while (taken.some((n) => n.startsWith(prefix))) prefix = randomPrefix();
-    const r = () => Math.floor(Math.random() * 256).toString(16).padStart(2, '0');
-    const topo = new Topology(prefix, `02:b0:${r()}:${r()}:00`);
-    for (let n = 1; n <= nHosts; n++) {
-      topo.hosts.push({
-        n,
-        ns: `${prefix}NS${n}`,
-        ifname: `${prefix}veth${n}`,
-        port: `${prefix}veth${n}-vsw`,
-        ip: `${SUBNET}.${100 + n}`,
-        mac: `${topo.macBase}:${n.toString(16).padStart(2, '0')}`,
-      });
-    }
-    const all = [topo.sw, ...topo.hosts.map((h) => h.ns)];
-    onCleanup(`namespaces ${prefix}*`, () => {
-      for (const ns of all) runSync('ip', ['netns', 'del', ns]);
-    });
-
-    const lines = [
-      'set -e',
-      `ip netns add ${topo.sw}`,
-      `ip -n ${topo.sw} link set lo up`,
-      // br_netfilter's switches are per namespace (on by default in a new one
-      // when the module is loaded): off here, so the bridge bridges only.
-      `ip netns exec ${topo.sw} sh -c 'for f in /proc/sys/net/bridge/bridge-nf-call-*; do [ -e "$f" ] && echo 0 > "$f"; done; sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1'`,
-    ];
-    for (const h of topo.hosts) {
-      lines.push(
-        `ip netns add ${h.ns}`,
-        `ip netns exec ${h.ns} sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1`,
-        `ip -n ${topo.sw} link add ${h.port} type veth peer name ${h.ifname} address ${h.mac} netns ${h.ns}`,
-        `ip -n ${h.ns} link set lo up`,
-        `ip -n ${h.ns} addr add ${h.ip}/24 dev ${h.ifname}`,
-        `ip -n ${h.ns} link set ${h.ifname} up`,
-        `ip -n ${topo.sw} link set ${h.port} up`,
-      );
-    }
-    log(`topology: namespaces ${topo.sw}, ${topo.hosts[0]!.ns}…${topo.hosts[nHosts - 1]!.ns}`);
-    await check('building the namespaces', 'bash', ['-c', lines.join('\n')], { timeoutMs: 60_000 });
-
-    // One idle process per namespace: /proc/PID/net/dev then gives that
-    // namespace's interface counters without starting a process per reading.
-    for (const ns of all) topo.sleepers.set(ns, start(`sleep in ${ns}`, 'ip', ['netns', 'exec', ns, 'sleep', 'infinity']));
+  /**
+   * One idle process per namespace: /proc/PID/net/dev then gives that
+   * namespace's interface counters without starting a process per reading.
+   */
+  protected async watch(namespaces: readonly string[]): Promise<void> {
+    for (const ns of namespaces) this.sleepers.set(ns, start(`sleep in ${ns}`, 'ip', ['netns', 'exec', ns, 'sleep', 'infinity']));
     const deadline = Date.now() + 10_000;
-    for (const [ns, p] of topo.sleepers) {
+    for (const [ns, p] of this.sleepers) {
       for (;;) {
         let comm = '';
         try {
@@ -118,7 +105,6 @@ export class Topology {
         await sleep(10);
       }
     }
-    return topo;
   }
 
   host(n: number): Host {
@@ -155,5 +141,59 @@ export class Topology {
       await sleep(100);
     }
     return false;
+  }
+}
+
+export class Topology extends Namespaces {
+  readonly sw: string;
+
+  private constructor(
+    readonly prefix: string,
+    readonly macBase: string,
+  ) {
+    super();
+    this.sw = `${prefix}SW`;
+  }
+
+  /** Build the namespaces and veth pairs; everything is removed by cleanupAll(). */
+  static async create(nHosts: number, log: (s: string) => void): Promise<Topology> {
+    const prefix = await uniquePrefix();
+    const r = () => Math.floor(Math.random() * 256).toString(16).padStart(2, '0');
+    const topo = new Topology(prefix, `02:b0:${r()}:${r()}:00`);
+    for (let n = 1; n <= nHosts; n++) {
+      topo.hosts.push({
+        n,
+        ns: `${prefix}NS${n}`,
+        ifname: `${prefix}veth${n}`,
+        port: `${prefix}veth${n}-vsw`,
+        ip: `${SUBNET}.${100 + n}`,
+        mac: `${topo.macBase}:${n.toString(16).padStart(2, '0')}`,
+      });
+    }
+    const all = [topo.sw, ...topo.hosts.map((h) => h.ns)];
+    onCleanup(`namespaces ${prefix}*`, () => {
+      for (const ns of all) runSync('ip', ['netns', 'del', ns]);
+    });
+
+    const lines = ['set -e', ...newNamespace(topo.sw, true)];
+    for (const h of topo.hosts) {
+      lines.push(
+        ...newNamespace(h.ns),
+        `ip -n ${topo.sw} link add ${h.port} type veth peer name ${h.ifname} address ${h.mac} netns ${h.ns}`,
+        `ip -n ${h.ns} addr add ${h.ip}/24 dev ${h.ifname}`,
+        `ip -n ${h.ns} link set ${h.ifname} up`,
+        `ip -n ${topo.sw} link set ${h.port} up`,
+      );
+    }
+    log(`topology: namespaces ${topo.sw}, ${topo.hosts[0]!.ns}…${topo.hosts[nHosts - 1]!.ns}`);
+    await check('building the namespaces', 'bash', ['-c', lines.join('\n')], { timeoutMs: 60_000 });
+
+    await topo.watch(all);
+    return topo;
+  }
+
+  /** The switch namespace with every host's port. */
+  get site(): Site {
+    return { net: this, ns: this.sw, ports: this.hosts.map((h) => h.port), prefix: this.prefix };
   }
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { markdownTable, rows, sampleSetOf, type SampleSet } from '../../bench/report.js';
+import { hostPairs, hostsKey, hostsRows, type HostsSampleSet, hostsTable, markdownTable, pairLabel, rows, sampleSetOf, type SampleSet } from '../../bench/report.js';
 
 const ALL: SampleSet['switches'] = ['vswitchd-kernel', 'vswitchd-user', 'bridge'];
 
@@ -43,4 +43,59 @@ test('bench report: a results file from before the kernel datapath reads as the 
   const set = sampleSetOf({ switches: ['vswitchd', 'bridge'], samples: { 'u64.rx': { vswitchd: [600_000], bridge: [500_000] } } });
   assert.deepEqual(set.switches, ['vswitchd-user', 'bridge']);
   assert.equal(row(set, 'u64.rx').met['vswitchd-user'], true);
+});
+
+// ---- the hosts mode ----
+
+const PAIRS = hostPairs(['vswitchd-kernel', 'vswitchd-user', 'bridge']).map(pairLabel);
+
+test('bench hosts: each datapath against itself and against the bridge, then bridge against bridge', () => {
+  assert.deepEqual(PAIRS, [
+    'vswitchd-kernel ↔ vswitchd-kernel',
+    'vswitchd-kernel ↔ bridge',
+    'vswitchd-user ↔ vswitchd-user',
+    'vswitchd-user ↔ bridge',
+    'bridge ↔ bridge',
+  ]);
+  // without the bridge there is no mixed pair and no reference
+  assert.deepEqual(hostPairs(['vswitchd-user']).map(pairLabel), ['vswitchd-user ↔ vswitchd-user']);
+});
+
+test('bench hosts: each pair is compared with bridge ↔ bridge on the same underlay, target 0.9×', () => {
+  const set: HostsSampleSet = {
+    pairs: PAIRS,
+    samples: {
+      // plain: kernel pairs at 0.95× and 0.85×; WireGuard: the bridge is slower, so 0.85 Gbit/s meets it there
+      [hostsKey('plain', 'tcp')]: { 'vswitchd-kernel ↔ vswitchd-kernel': [9.5], 'vswitchd-kernel ↔ bridge': [8.5], 'bridge ↔ bridge': [10, 9, 11] },
+      [hostsKey('wireguard', 'tcp')]: { 'vswitchd-kernel ↔ vswitchd-kernel': [0.85], 'bridge ↔ bridge': [0.9] },
+    },
+  };
+  const rs = hostsRows(set);
+  const find = (underlay: string, pair: string) => rs.find((r) => r.underlay === underlay && r.def.id === 'tcp' && r.pair === pair)!;
+  assert.equal(find('plain', 'vswitchd-kernel ↔ vswitchd-kernel').ratio, 0.95);
+  assert.equal(find('plain', 'vswitchd-kernel ↔ vswitchd-kernel').met, true);
+  assert.equal(find('plain', 'vswitchd-kernel ↔ bridge').met, false);
+  assert.equal(find('wireguard', 'vswitchd-kernel ↔ vswitchd-kernel').met, true);
+  // a pair not measured: no median, no verdict; the reference has neither ratio nor target
+  assert.equal(find('plain', 'vswitchd-user ↔ bridge').met, null);
+  assert.equal(find('plain', 'bridge ↔ bridge').ratio, null);
+  assert.equal('met' in find('plain', 'bridge ↔ bridge'), false);
+  // no 64 B samples: no 64 B rows
+  assert.equal(rs.filter((r) => r.def.id === 'u64').length, 0);
+});
+
+test('bench hosts: without bridge ↔ bridge on an underlay its pairs have no ratio and no verdict', () => {
+  const set: HostsSampleSet = { pairs: PAIRS, samples: { [hostsKey('wireguard', 'u64')]: { 'vswitchd-user ↔ vswitchd-user': [90_000] } } };
+  const r = hostsRows(set).find((x) => x.pair === 'vswitchd-user ↔ vswitchd-user')!;
+  assert.equal(r.cell?.median, 0.09);
+  assert.equal(r.ratio, null);
+  assert.equal(r.met, null);
+});
+
+test('bench hosts: the table has one line per underlay, measure and pair, with ratio, target and met', () => {
+  const set: HostsSampleSet = { pairs: PAIRS, samples: { [hostsKey('plain', 'u64')]: { 'vswitchd-kernel ↔ bridge': [400_000, 500_000, 450_000], 'bridge ↔ bridge': [500_000] } } };
+  const lines = hostsTable(set).trim().split('\n');
+  assert.equal(lines.length, 2 + PAIRS.length);
+  assert.equal(lines[3], '| plain | 64 B tenant A → tenant B, received at B | Mframes/s | vswitchd-kernel ↔ bridge | 0.450 (0.400–0.500) | 0.90× | ≥ 0.9× bridge ↔ bridge | yes |');
+  assert.equal(lines[6], '| plain | 64 B tenant A → tenant B, received at B | Mframes/s | bridge ↔ bridge | 0.500 | — |  |  |');
 });
