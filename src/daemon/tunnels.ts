@@ -231,7 +231,8 @@ export class Tunnels {
       for (const [n, addrs] of Object.entries(networkInterfaces())) {
         if (addrs?.some((a) => addressBytes(a.address.split('%')[0]!).join('.') === want)) ifname = n;
       }
-      if (ifname === null) throw new VswError('ETUNNEL', `unknown underlay: local address ${spec.local} is not an address of this host`);
+      // networkInterfaces() lists the interfaces that are up with a carrier (IFF_RUNNING) only.
+      if (ifname === null) throw new VswError('ETUNNEL', `unknown underlay: local address ${spec.local} is not an address of an interface of this host that is up and running`);
     } else {
       const r = this.kernel.talk((seq) => getRouteRequest(seq, addressBytes(spec.remotes[0]!)));
       if (r.kind === 'route') ifname = libc.ifIndexToName(r.oif);

@@ -171,7 +171,7 @@ describe('tunnel add: bad input is one line, exit 2, and creates nothing', () =>
     ['a multicast remote', ['vni', '7', 'remote', '239.1.1.1'], /^vswconfig: bad remote address '239\.1\.1\.1': not unicast/],
     ['a remote that is this host', ['vni', '7', 'remote', '%A'], /^vswconfig: remote %A is an address of this host\n/],
     ['a remote no interface routes to', ['vni', '7', 'remote', '192.0.2.1'], /^vswconfig: unknown underlay: no route to remote 192\.0\.2\.1/],
-    ['a local address that is not this host\'s', ['vni', '7', 'remote', '%B', 'local', '198.51.100.7'], /^vswconfig: unknown underlay: local address 198\.51\.100\.7 is not an address of this host\n/],
+    ['a local address that is not this host\'s', ['vni', '7', 'remote', '%B', 'local', '198.51.100.7'], /^vswconfig: unknown underlay: local address 198\.51\.100\.7 is not an address of an interface of this host that is up and running\n/],
     ['VLAN 0', ['vni', '7', 'remote', '%B', 'vlan', '0'], /^vswconfig: VLAN ID 0 out of range 1-4094/],
     ['VLAN 4095', ['vni', '7', 'remote', '%B', 'vlan', '4095'], /^vswconfig: VLAN ID 4095 out of range 1-4094/],
   ];
