@@ -4,7 +4,7 @@
 // is touched. Needs root.
 
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
@@ -41,9 +41,20 @@ process.on('exit', () => {
   for (const lab of live) lab.cleanupSync();
 });
 
+/** Prefixes this process has given out: several labs live at once in one test file. */
+const usedPrefixes = new Set<string>();
+
 function uniquePrefix(): string {
-  // 'v' + 4 base-36 chars: names stay within 15 characters ("v1a2bp24" …).
-  return 'v' + (process.pid % 1296).toString(36).padStart(2, '0') + Math.floor(Math.random() * 1296).toString(36).padStart(2, '0');
+  // 'v' + 4 base-36 chars: names stay within 15 characters ("v1a2bp24" …). Two random
+  // characters give 1296 prefixes per pid: one already given out here, or with a
+  // namespace of its name on the machine, is drawn again.
+  const taken = (p: string): boolean => usedPrefixes.has(p) || (existsSync('/run/netns') && readdirSync('/run/netns').some((ns) => ns.startsWith(p)));
+  for (;;) {
+    const p = 'v' + (process.pid % 1296).toString(36).padStart(2, '0') + Math.floor(Math.random() * 1296).toString(36).padStart(2, '0');
+    if (taken(p)) continue;
+    usedPrefixes.add(p);
+    return p;
+  }
 }
 
 export class Lab {
