@@ -12,6 +12,8 @@
 //   `tunnel show`, and its big frames are counted mtu-exceeded; `delete` of
 //   the tunnel port is refused, `tunnel del` removes the device;
 // - bad input: one line, exit 2, no device;
+// - an IPv6 underlay: the device at MTU 1430 with its IPv6 remote, tenants
+//   ping both ways with full-size packets;
 // - three hosts (vswitch on A and C, Linux on B): a broadcast reaches each
 //   remote exactly once; a frame to a MAC learned behind one remote goes to
 //   that remote only.
@@ -262,4 +264,34 @@ describe('three hosts: vswitch on A and C, Linux on B', () => {
       assert.equal(vxlanPacketsTo(lines, other().ip), 0, lines.join('\n'));
     });
   }
+});
+
+describe('tunnel over an IPv6 underlay, to a Linux VXLAN bridge', () => {
+  const lab = newLab();
+  const under = randomSubnet24();
+  const tenants = randomSubnet24();
+  const [A, B] = addUnderlay(lab, ['A', 'B'], under);
+  // The run's own IPv6 underlay (ULA), beside the IPv4 one.
+  const six = `fd${Math.floor(Math.random() * 0xff).toString(16).padStart(2, '0')}:${Math.floor(Math.random() * 0xffff).toString(16)}::`;
+  const [a6, b6] = [`${six}1`, `${six}2`];
+  lab.sh(`ip -n ${A!.ns} addr add ${a6}/64 dev ${A!.ifname} nodad && ip -n ${B!.ns} addr add ${b6}/64 dev ${B!.ifname} nodad`);
+  const vx = `${lab.prefix}vx`;
+  // IPv6 takes 70 bytes: the tunnel's MTU is 1430, and so are the tenants'.
+  const a1 = addTenant(lab, A!.ns, 'ta1', `${tenants}.1`, 1430);
+  const b1 = addTenant(lab, B!.ns, 'tb1', `${tenants}.2`, 1430);
+  addLinuxVxlanBridge(lab, B!.ns, VNI, b6, [a6]);
+  bridgePort(lab, B!.ns, b1.port);
+
+  it('tunnel add with an IPv6 remote makes a device at MTU 1430 whose remote is that address, and tenants ping both ways with full-size packets', async () => {
+    await lab.startSwitch([], { netns: A!.ns });
+    assertOk(lab.vswconfig('add', a1.port), 'add');
+    assertOk(lab.vswconfig('tunnel', 'add', vx, 'vxlan', 'vni', String(VNI), 'remote', b6), 'tunnel add');
+    assert.match(lab.inNs(A!.ns, `ip -d link show ${vx}`), /mtu 1430 /);
+    assert.match(lab.inNs(A!.ns, `bridge fdb show dev ${vx}`), new RegExp(`00:00:00:00:00:00 dst ${b6} self permanent`));
+    assert.ok(await waitUntil(() => ping(a1.ns, b1.ip), 10_000), 'tenant A -> tenant B');
+    assert.ok(ping(b1.ns, a1.ip), 'tenant B -> tenant A');
+    assert.ok(ping(a1.ns, b1.ip, ['-s', String(1430 - 28), '-M', 'do']), 'a 1430-byte packet crosses');
+    const show = JSON.parse(lab.vswconfig('-j', 'tunnel', 'show').stdout) as { tunnels: Array<{ remotes: string[]; mtu: number }> };
+    assert.deepEqual(show.tunnels.map((t) => [t.remotes, t.mtu]), [[[b6], 1430]]);
+  });
 });
