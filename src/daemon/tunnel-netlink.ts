@@ -8,6 +8,7 @@
 // parsing are pure functions over bytes (unit-tested without root); only
 // rtnlTalk() sends, on a NETLINK_ROUTE socket of dataplane/rtnetlink.ts.
 
+import { cString as stringAt, walkAttributes } from '../dataplane/rtnetlink.js';
 import * as libc from '../native/libc.js';
 
 const NLMSG_HDRLEN = 16;
@@ -20,7 +21,6 @@ const NLM_F_APPEND = 0x800;
 const NLM_F_CAPPED = 0x100; // in an NLMSG_ERROR: the request is not echoed, only its header
 const NLM_F_ACK_TLVS = 0x200; // in an NLMSG_ERROR: extended ack attributes follow
 const NLMSGERR_ATTR_MSG = 1;
-const NLA_TYPE_MASK = 0x3fff;
 
 export const RTM_NEWLINK = 16;
 export const RTM_DELLINK = 17;
@@ -224,12 +224,9 @@ export function parseReply(buf: Uint8Array, length: number, seq: number): Reply 
       if (type === RTM_NEWROUTE && msgLen >= NLMSG_HDRLEN + RTMSG_LEN) {
         const rtm = off + NLMSG_HDRLEN;
         let oif = 0;
-        for (let a = rtm + RTMSG_LEN; a + 4 <= off + msgLen; ) {
-          const alen = v.getUint16(a, true);
-          if (alen < 4 || a + alen > off + msgLen) break;
-          if ((v.getUint16(a + 2, true) & NLA_TYPE_MASK) === RTA_OIF && alen >= 8) oif = v.getUint32(a + 4, true);
-          a += align(alen);
-        }
+        walkAttributes(v, rtm + RTMSG_LEN, off + msgLen, (t, a, l) => {
+          if (t === RTA_OIF && l >= 4) oif = v.getUint32(a, true);
+        });
         return { kind: 'route', type: v.getUint8(rtm + 7), oif };
       }
       if (type === RTM_NEWLINK && msgLen >= NLMSG_HDRLEN + IFINFOMSG_LEN) return parseLink(buf, v, off + NLMSG_HDRLEN, off + msgLen);
@@ -239,53 +236,34 @@ export function parseReply(buf: Uint8Array, length: number, seq: number): Reply 
   return null;
 }
 
-/** Each attribute in [start, end): its type and where its payload is. */
-function* attrs(v: DataView, start: number, end: number): Generator<[type: number, at: number, len: number]> {
-  for (let a = start; a + 4 <= end; ) {
-    const alen = v.getUint16(a, true);
-    if (alen < 4 || a + alen > end) return;
-    yield [v.getUint16(a + 2, true) & NLA_TYPE_MASK, a + 4, alen - 4];
-    a += align(alen);
-  }
-}
-
-function stringAt(buf: Uint8Array, at: number, len: number): string {
-  let e = at;
-  while (e < at + len && buf[e] !== 0) e++;
-  return Buffer.from(buf.buffer, buf.byteOffset + at, e - at).toString('latin1');
-}
-
 function parseLink(buf: Uint8Array, v: DataView, ifi: number, end: number): LinkReply {
   const link: LinkReply = { kind: 'link', ifindex: v.getInt32(ifi + 4, true), linkKind: null, alias: null, vni: null, dstport: null };
-  for (const [type, at, len] of attrs(v, ifi + IFINFOMSG_LEN, end)) {
+  walkAttributes(v, ifi + IFINFOMSG_LEN, end, (type, at, len) => {
     if (type === IFLA_IFALIAS) link.alias = stringAt(buf, at, len);
-    if (type !== IFLA_LINKINFO) continue;
-    for (const [t, a, l] of attrs(v, at, at + len)) {
+    if (type !== IFLA_LINKINFO) return;
+    walkAttributes(v, at, at + len, (t, a, l) => {
       if (t === IFLA_INFO_KIND) link.linkKind = stringAt(buf, a, l);
-      if (t !== IFLA_INFO_DATA) continue;
-      for (const [d, da, dl] of attrs(v, a, a + l)) {
+      if (t !== IFLA_INFO_DATA) return;
+      walkAttributes(v, a, a + l, (d, da, dl) => {
         if (d === IFLA_VXLAN_ID && dl >= 4) link.vni = v.getUint32(da, true);
         if (d === IFLA_VXLAN_PORT && dl >= 2) link.dstport = v.getUint16(da, false);
-      }
-    }
-  }
+      });
+    });
+  });
   // Data of a kind not known here is not read as vxlan's.
   if (link.linkKind !== 'vxlan') link.vni = link.dstport = null;
   return link;
 }
 
 function extackMessage(buf: Uint8Array, v: DataView, start: number, end: number): string | null {
-  for (let a = start; a + 4 <= end; ) {
-    const alen = v.getUint16(a, true);
-    if (alen < 4 || a + alen > end) break;
-    if ((v.getUint16(a + 2, true) & NLA_TYPE_MASK) === NLMSGERR_ATTR_MSG) {
-      let e = a + 4;
-      while (e < a + alen && buf[e] !== 0) e++;
-      return Buffer.from(buf.buffer, buf.byteOffset + a + 4, e - a - 4).toString('utf8');
-    }
-    a += align(alen);
-  }
-  return null;
+  let message: string | null = null;
+  walkAttributes(v, start, end, (t, at, len) => {
+    if (t !== NLMSGERR_ATTR_MSG || message !== null) return;
+    let e = at;
+    while (e < at + len && buf[e] !== 0) e++;
+    message = Buffer.from(buf.buffer, buf.byteOffset + at, e - at).toString('utf8'); // the kernel's words: UTF-8
+  });
+  return message;
 }
 
 const SOL_NETLINK = 270;

@@ -68,7 +68,7 @@ export function openLinkMonitor(): number {
  * `start` and `end`: `at` is where its payload starts. Stops at the first
  * malformed one.
  */
-function walkAttributes(v: DataView, start: number, end: number, visit: (type: number, at: number, len: number) => void): void {
+export function walkAttributes(v: DataView, start: number, end: number, visit: (type: number, at: number, len: number) => void): void {
   let a = start;
   while (a + 4 <= end) {
     const alen = v.getUint16(a, true);
@@ -78,7 +78,8 @@ function walkAttributes(v: DataView, start: number, end: number, visit: (type: n
   }
 }
 
-function cString(buf: Uint8Array, at: number, len: number): string {
+/** The NUL-terminated string of an attribute's payload (latin1: interface names, kinds, aliases). */
+export function cString(buf: Uint8Array, at: number, len: number): string {
   let e = at;
   while (e < at + len && buf[e] !== 0) e++;
   return Buffer.from(buf.buffer, buf.byteOffset + at, e - at).toString('latin1');
