@@ -557,21 +557,19 @@ test(`the ${DATAPATH} datapath and the forwarding core agree on frames 20 ms apa
   differential(t, { fdbSize: 16, stations: 40, frames: 200, maxChunk: 1 }));
 
 // Ports with VLAN modes: host 0 access 10, host 1 trunk 10,20, host 2 native-untagged 20 10, host 3 none.
+const VLAN_PORTS: Array<PortVlan | null> = [
+  { mode: 'access', tag: 10, trunks: null },
+  { mode: 'trunk', tag: 0, trunks: [[10, 10], [20, 20]] },
+  { mode: 'native-untagged', tag: 20, trunks: [[10, 10]] },
+  null,
+];
+const VLAN_ARGS: Array<string[] | null> = [['access', '10'], ['trunk', '10,20'], ['native-untagged', '20', '10'], null];
 test(`the ${DATAPATH} datapath and the forwarding core agree with access, trunk and native ports and ACL rules: VLAN drops, per-VLAN floods and FDB, tagging, rule hits`, (t) =>
   differential(t, {
     fdbSize: 1024,
     stations: 12,
     frames: 400,
-    vlans: {
-      ports: [
-        { mode: 'access', tag: 10, trunks: null },
-        { mode: 'trunk', tag: 0, trunks: [[10, 10], [20, 20]] },
-        { mode: 'native-untagged', tag: 20, trunks: [[10, 10]] },
-        null,
-      ],
-      args: [['access', '10'], ['trunk', '10,20'], ['native-untagged', '20', '10'], null],
-      vids: [0, 10, 20, 30],
-    },
+    vlans: { ports: VLAN_PORTS, args: VLAN_ARGS, vids: [0, 10, 20, 30] },
     acl: ACL_RULES,
   }));
 
@@ -603,18 +601,7 @@ test(`the ${DATAPATH} datapath and the forwarding core agree with VLAN modes, AC
     fdbSize: 1024,
     stations: 12,
     frames: 400,
-    vlans: {
-      ports: [
-        { mode: 'access', tag: 10, trunks: null },
-        { mode: 'trunk', tag: 0, trunks: [[10, 10], [20, 20]] },
-        { mode: 'native-untagged', tag: 20, trunks: [[10, 10]] },
-        null,
-        null,
-        { mode: 'native-untagged', tag: 20, trunks: [[10, 10]] },
-      ],
-      args: [['access', '10'], ['trunk', '10,20'], ['native-untagged', '20', '10'], null, null, ['native-untagged', '20', '10']],
-      vids: [0, 10, 20, 30],
-    },
+    vlans: { ports: [...VLAN_PORTS, null, VLAN_PORTS[2]!], args: [...VLAN_ARGS, null, VLAN_ARGS[2]!], vids: [0, 10, 20, 30] },
     acl: ACL_RULES,
     mirrors: {
       outputMtus: [1500, 1400],
