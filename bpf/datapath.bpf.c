@@ -272,36 +272,33 @@ static __always_inline __u32 tag_bytes_in_frame(struct __sk_buff *skb)
 }
 
 /* A frame's size against the MTUs: l3 bytes past the Ethernet header, and as many without its tags. */
+#define VSW_NOT_SCANNED 0xffffffff
 struct vsw_size {
 	__u32 l3;
-	__u32 l3_untagged;
+	__u32 l3_untagged; /* VSW_NOT_SCANNED until a port's MTU needs it */
 };
 
 /*
- * Tags do not count against an MTU. They are looked for once per frame, and
- * only in a frame too big for the smallest MTU of the switch (rare).
+ * Does the frame fit the egress port's MTU? A GSO frame is checked per
+ * segment. Tags do not count against an MTU: as in the core's
+ * should_deliver, they are looked for only in a frame too big for this port
+ * with them (rare), and at most once per frame.
  */
-static __always_inline struct vsw_size frame_size(struct __sk_buff *skb, const struct vsw_config *cfg)
-{
-	struct vsw_size z = { .l3 = skb->len - ETH_HLEN };
-	z.l3_untagged = z.l3;
-	if (z.l3 > cfg->min_mtu)
-		z.l3_untagged -= tag_bytes_in_frame(skb);
-	return z;
-}
-
-/* Does the frame fit the egress port's MTU? A GSO frame is checked per segment. */
-static __always_inline int fits(struct __sk_buff *skb, const struct vsw_size *z, const struct vsw_port *out)
+static __always_inline int fits(struct __sk_buff *skb, struct vsw_size *z, const struct vsw_port *out)
 {
 	if (skb->gso_segs > 1) {
 		__u32 mtu = 0;
 		return bpf_check_mtu(skb, out->ifindex, &mtu, 0, BPF_MTU_CHK_SEGS) == BPF_MTU_CHK_RET_SUCCESS;
 	}
-	return z->l3 <= out->mtu || z->l3_untagged <= out->mtu;
+	if (z->l3 <= out->mtu)
+		return 1;
+	if (z->l3_untagged == VSW_NOT_SCANNED)
+		z->l3_untagged = z->l3 - tag_bytes_in_frame(skb);
+	return z->l3_untagged <= out->mtu;
 }
 
 /* THE egress predicate (Linux should_deliver). Counts why not, except a flood skipping a down port. */
-static __always_inline int should_deliver(struct __sk_buff *skb, const struct vsw_size *z, const struct vsw_port *out, int flood)
+static __always_inline int should_deliver(struct __sk_buff *skb, struct vsw_size *z, const struct vsw_port *out, int flood)
 {
 	if ((out->flags & (VSW_PORT_ATTACHED | VSW_PORT_UP)) != (VSW_PORT_ATTACHED | VSW_PORT_UP)) {
 		if (!flood)
@@ -430,9 +427,10 @@ static long flood_one(__u32 p, void *data)
 	struct vsw_port *out = bpf_map_lookup_elem(&ports, &p);
 	if (!out || (out->flags & (VSW_PORT_ATTACHED | VSW_PORT_MIRROR_OUT)) != VSW_PORT_ATTACHED)
 		return 0;
-	if (f->moded && !carries(p, f->vid))
-		return 0;
+	/* The pass first: it reads the port already looked up, the VLAN bitmap is another lookup. */
 	if (f->pass != FLOOD_ALL && leaves_untagged(out, f->vid) != (f->pass == FLOOD_UNTAGGED))
+		return 0;
+	if (f->moded && !carries(p, f->vid))
 		return 0;
 	if (!should_deliver(f->skb, &f->z, out, 1))
 		return 0;
@@ -597,7 +595,7 @@ int vsw_forward(struct __sk_buff *skb)
 
 	__u64 now = bpf_ktime_get_ns();
 	learn(src | ((__u64)vid << 48), ingress, in_port ? in_port->flags : 0, now, cfg);
-	struct vsw_size z = frame_size(skb, cfg);
+	struct vsw_size z = { .l3 = skb->len - ETH_HLEN, .l3_untagged = VSW_NOT_SCANNED };
 	/* Mirrors selecting the frame: its ingress port's, then each egress port's. */
 	__u32 sel = cfg->mirrors && in_port ? in_port->mirror_in : 0;
 	__u32 st = TAG_AS_CAME;

@@ -44,7 +44,7 @@ struct vsw_config {
 	__u64 aging_ns;   /* an FDB entry older than this is absent */
 	__u64 refresh_ns; /* a hit rewrites an entry only when it is this old */
 	__u32 port_hi;    /* ports at or above this slot are never attached */
-	__u32 min_mtu;    /* the smallest MTU of an attached port: below it no frame needs its tags counted */
+	__u32 pad0;
 	__u64 victim;     /* while the table is full: the key a new station costs (the core's
 			     fair eviction, chosen by vswitchd); 0 when none, or once taken */
 	__u32 vlan_ports; /* ports with a VLAN mode: while 0 every frame leaves as it came */

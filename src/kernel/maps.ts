@@ -186,12 +186,12 @@ export class DatapathMaps {
    * port, their smallest MTU, and the FDB key (VID << 48 | MAC) a new station
    * costs while the table is full (0: none), and how many ports have a VLAN mode.
    */
-  setConfig(c: { agingMs: number; refreshMs: number; portHi: number; minMtu: number; victim: bigint; vlanPorts: number; aclRules: number; mirrors: number; aclGen: number }): void {
+  setConfig(c: { agingMs: number; refreshMs: number; portHi: number; victim: bigint; vlanPorts: number; aclRules: number; mirrors: number; aclGen: number }): void {
     const v = this.cfgView;
     v.setBigUint64(0, BigInt(c.agingMs) * 1_000_000n, true);
     v.setBigUint64(8, BigInt(c.refreshMs) * 1_000_000n, true);
     v.setUint32(16, c.portHi, true);
-    v.setUint32(20, c.minMtu >>> 0, true);
+    v.setUint32(20, 0, true);
     v.setBigUint64(24, BigInt.asUintN(64, c.victim), true);
     v.setUint32(32, c.vlanPorts, true);
     v.setUint32(36, c.aclRules, true);

@@ -83,7 +83,7 @@ class KernelWorker implements LearnSink, LinkOwner {
   /** Per port: its veth peer in another netns (VSW_PORT_PEER), or null. */
   private readonly peer: Array<VethPeer | null>;
   /** config[0] as last written; victim -1 means the kernel may hold another than we think. */
-  private readonly cfg = { agingMs: 0, refreshMs: 0, portHi: 0, minMtu: 0xffffffff, victim: 0n, vlanPorts: 0, aclRules: 0, mirrors: 0, aclGen: 1 };
+  private readonly cfg = { agingMs: 0, refreshMs: 0, portHi: 0, victim: 0n, vlanPorts: 0, aclRules: 0, mirrors: 0, aclGen: 1 };
   /** The mirrors in force, and the copies each had before it got its slot (mirror_copies counts from there). */
   private mirrorSet: MirrorTable;
   private mirrorBase: number[] = [];
@@ -217,6 +217,7 @@ class KernelWorker implements LearnSink, LinkOwner {
       this.cfg.victim = victim;
       this.maps.setConfig(this.cfg);
     }
+    if (!this.options.fdbPortLimit) return; // no port is ever limited
     for (let p = 0; p < this.options.maxPorts; p++) {
       if (this.linkFdOf[p] < 0) continue;
       const limited = this.fdb.atPortLimit(p) ? 1 : 0;
@@ -444,20 +445,11 @@ class KernelWorker implements LearnSink, LinkOwner {
     this.updateConfig();
   }
 
-  /**
-   * The flood loop stops at the slot above the highest attached port; a frame
-   * is searched for tags only when it is bigger than the smallest MTU.
-   */
+  /** The flood loop stops at the slot above the highest attached port. */
   private updateConfig(): void {
     let hi = 0;
-    let minMtu = 0xffffffff;
-    for (let p = 0; p < this.options.maxPorts; p++) {
-      if (this.ifindex[p] < 0) continue;
-      hi = p + 1;
-      minMtu = Math.min(minMtu, this.mtu[p]);
-    }
+    for (let p = 0; p < this.options.maxPorts; p++) if (this.ifindex[p] >= 0) hi = p + 1;
     this.cfg.portHi = hi;
-    this.cfg.minMtu = minMtu;
     this.maps.setConfig(this.cfg);
   }
 
@@ -487,13 +479,11 @@ class KernelWorker implements LearnSink, LinkOwner {
       return;
     }
     const wasUp = this.up[port] === 1;
-    const mtuChanged = mtu !== this.mtu[port];
     this.up[port] = up ? 1 : 0;
     this.mtu[port] = mtu;
     this.writePort(port);
     this.spec.setLink(port, up, mtu); // down: flushes the port's entries from the shared Fdb
     if (!up && wasUp) this.syncLearnControls();
-    if (mtuChanged) this.updateConfig();
     emit({ event: 'link', port, up, mtu });
   }
 
