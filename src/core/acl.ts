@@ -66,6 +66,28 @@ export interface AclTable {
   rules: Int32Array;
 }
 
+/**
+ * The first of the `count` rules of `r` (AclTable.rules, in match order) a
+ * frame matches, or -1: the ingress port slot, source and destination as
+ * (hi, lo) pairs, the type after the outer tag, the classified VLAN, and
+ * whether it arrived untagged. The forwarder (on a cache miss) and the trace
+ * both call it, so they cannot disagree.
+ */
+export function aclFirstMatch(r: Int32Array, count: number, ingress: number, shi: number, slo: number, dhi: number, dlo: number, type: number, vid: number, untagged: boolean): number {
+  for (let k = 0, at = 0; k < count; k++, at += ACL_STRIDE) {
+    const port = r[at + A_PORT];
+    if (port !== ACL_ANY && port !== ingress) continue;
+    if ((shi & r[at + A_SRC_HI_MASK]) !== r[at + A_SRC_HI] || (slo & r[at + A_SRC_LO_MASK]) !== r[at + A_SRC_LO]) continue;
+    if ((dhi & r[at + A_DST_HI_MASK]) !== r[at + A_DST_HI] || (dlo & r[at + A_DST_LO_MASK]) !== r[at + A_DST_LO]) continue;
+    const t = r[at + A_TYPE];
+    if (t !== ACL_ANY && t !== type) continue;
+    const v = r[at + A_VLAN];
+    if (v !== ACL_ANY && (v === ACL_UNTAGGED ? !untagged : v !== vid)) continue;
+    return k;
+  }
+  return -1;
+}
+
 /** Match order: priority descending, then id ascending. */
 export function compareRules(a: AclRule, b: AclRule): number {
   return b.priority - a.priority || a.id - b.id;

@@ -76,8 +76,7 @@ import { Fdb, FDB_DEFAULT_AGING_MS, FDB_DEFAULT_MAX_PORTS, FDB_DEFAULT_SIZE } fr
 import { LINK_LOCAL_HI, LINK_LOCAL_LO } from './mac.js';
 import { Reason, REASON_COUNT } from './reasons.js';
 import {
-  A_ACTION, A_DST_HI, A_DST_HI_MASK, A_DST_LO, A_DST_LO_MASK, A_PORT, A_SRC_HI, A_SRC_HI_MASK, A_SRC_LO, A_SRC_LO_MASK, A_TYPE, A_VLAN,
-  ACL_ANY, ACL_DROP, ACL_STRIDE, ACL_UNTAGGED, type AclTable,
+  A_ACTION, ACL_DROP, ACL_STRIDE, aclFirstMatch, type AclTable,
 } from './acl.js';
 import { ACL_CACHE_MISS, AclCache } from './acl-cache.js';
 import { type MirrorTable, noMirrors } from './mirror.js';
@@ -322,27 +321,10 @@ export class Forwarder {
     const k4 = (type << 13) | (vid << 1) | (untagged ? 1 : 0);
     let k = this.aclCache.lookup(k0, slo, dhi, dlo, k4);
     if (k === ACL_CACHE_MISS) {
-      k = this.aclMatch(ingress, shi, slo, dhi, dlo, type, vid, untagged);
+      k = aclFirstMatch(this.aclRules, this.aclCount, ingress, shi, slo, dhi, dlo, type, vid, untagged);
       this.aclCache.store(k0, slo, dhi, dlo, k4, k);
     }
     return k;
-  }
-
-  /** The first rule in table order the fields match, or -1. */
-  private aclMatch(ingress: number, shi: number, slo: number, dhi: number, dlo: number, type: number, vid: number, untagged: boolean): number {
-    const r = this.aclRules;
-    for (let k = 0, at = 0; k < this.aclCount; k++, at += ACL_STRIDE) {
-      const port = r[at + A_PORT];
-      if (port !== ACL_ANY && port !== ingress) continue;
-      if ((shi & r[at + A_SRC_HI_MASK]) !== r[at + A_SRC_HI] || (slo & r[at + A_SRC_LO_MASK]) !== r[at + A_SRC_LO]) continue;
-      if ((dhi & r[at + A_DST_HI_MASK]) !== r[at + A_DST_HI] || (dlo & r[at + A_DST_LO_MASK]) !== r[at + A_DST_LO]) continue;
-      const t = r[at + A_TYPE];
-      if (t !== ACL_ANY && t !== type) continue;
-      const v = r[at + A_VLAN];
-      if (v !== ACL_ANY && (v === ACL_UNTAGGED ? !untagged : v !== vid)) continue;
-      return k;
-    }
-    return -1;
   }
 
   /** Does `port` carry VLAN `vid`? */
@@ -559,6 +541,8 @@ export class Forwarder {
     }
     const mirrorIn = this.mirrorCount === 0 ? 0 : this.mirrors.ingressMask[ingress];
     const mirrorEg = this.mirrors.egressMask;
+    // Only mirrors, no VLAN mode: every port carries every VLAN (as the kernel's cfg->vlan_ports).
+    const moded = this.modedPorts !== 0;
     for (let i = 0; i < n; i++) {
       const v = verdict[i];
       if (v < 0 && v !== FLOOD) continue;
@@ -568,7 +552,7 @@ export class Forwarder {
       const tagged = vid === 0 ? tag : TAG_8021Q | vid | (tag !== NO_TAG && (tag & 0xffff0000) === TAG_8021Q ? tag & TAG_PRI : 0);
       let selected = mirrorIn;
       if (v >= 0) {
-        if (!this.carries(v, vid)) {
+        if (moded && !this.carries(v, vid)) {
           drops[R_VLAN_NOT_ALLOWED]++;
         } else if (this.shouldDeliver(v, batch, i, false)) {
           vlan[i] = vid !== 0 && this.vlanUntagged[v] === vid ? NO_TAG : tagged;
@@ -578,7 +562,7 @@ export class Forwarder {
       } else {
         for (let k = 0; k < floodLen; k++) {
           const p = floodPorts[base + k];
-          if (!this.carries(p, vid) || !this.shouldDeliver(p, batch, i, true)) continue;
+          if ((moded && !this.carries(p, vid)) || !this.shouldDeliver(p, batch, i, true)) continue;
           vlan[i] = vid !== 0 && this.vlanUntagged[p] === vid ? NO_TAG : tagged;
           this.send(p, batch, i);
           selected |= mirrorEg[p];

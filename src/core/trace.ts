@@ -8,7 +8,7 @@
 //
 // The frame is the smallest one (60 bytes): it fits every MTU.
 
-import { ACL_ANY, ACL_DROP, ACL_STRIDE, ACL_UNTAGGED, A_ACTION, A_DST_HI, A_DST_HI_MASK, A_DST_LO, A_DST_LO_MASK, A_PORT, A_SRC_HI, A_SRC_HI_MASK, A_SRC_LO, A_SRC_LO_MASK, A_TYPE, A_VLAN } from './acl.js';
+import { A_ACTION, ACL_DROP, ACL_STRIDE, aclFirstMatch } from './acl.js';
 import type { Fdb } from './fdb.js';
 import { LINK_LOCAL_HI, LINK_LOCAL_LO } from './mac.js';
 import type { MirrorTable } from './mirror.js';
@@ -127,20 +127,9 @@ export function traceFrame(v: PipelineView, f: TraceFrame, now: number): Trace {
   // ACL.
   const count = v.aclIds.length;
   if (count !== 0) {
-    const r = v.aclRules;
-    t.acl = { rule: null, action: 'allow', rules: count };
-    for (let k = 0, at = 0; k < count; k++, at += ACL_STRIDE) {
-      const port = r[at + A_PORT];
-      if (port !== ACL_ANY && port !== ingress) continue;
-      if ((shi & r[at + A_SRC_HI_MASK]) !== r[at + A_SRC_HI] || (slo & r[at + A_SRC_LO_MASK]) !== r[at + A_SRC_LO]) continue;
-      if ((dhi & r[at + A_DST_HI_MASK]) !== r[at + A_DST_HI] || (dlo & r[at + A_DST_LO_MASK]) !== r[at + A_DST_LO]) continue;
-      if (r[at + A_TYPE] !== ACL_ANY && r[at + A_TYPE] !== f.type) continue;
-      const rv = r[at + A_VLAN];
-      if (rv !== ACL_ANY && (rv === ACL_UNTAGGED ? f.vlan !== null : rv !== vid)) continue;
-      t.acl = { rule: v.aclIds[k]!, action: r[at + A_ACTION] === ACL_DROP ? 'drop' : 'allow', rules: count };
-      if (t.acl.action === 'drop') return drop('acl-drop');
-      break;
-    }
+    const k = aclFirstMatch(v.aclRules, count, ingress, shi, slo, dhi, dlo, f.type, vid, f.vlan === null);
+    t.acl = k < 0 ? { rule: null, action: 'allow', rules: count } : { rule: v.aclIds[k]!, action: v.aclRules[k * ACL_STRIDE + A_ACTION] === ACL_DROP ? 'drop' : 'allow', rules: count };
+    if (t.acl.action === 'drop') return drop('acl-drop');
   } else {
     t.acl = { rule: null, action: 'allow', rules: 0 };
   }
