@@ -105,7 +105,7 @@ export function vlanModeNumber(c: PortVlan): number {
   }
 }
 
-/** The VLAN whose frames leave the port untagged, or -1 (the kernel's vsw_port.untagged is this + 1). */
+/** The VLAN whose frames leave the port untagged (access, native-untagged), or -1. */
 export function untaggedVid(c: PortVlan): number {
   return c.mode === 'access' || c.mode === 'native-untagged' ? c.tag : -1;
 }
