@@ -251,7 +251,7 @@ export interface PingResult {
  * ping runs on CPU 0, beside trafgen, off the switch's core: at 2 ms intervals
  * iputils ping busy-waits between probes (sched_yield while the next one is
  * due within a clock tick), and on CPU 1 it took the CPU from vswitchd's
- * dataplane thread for ~1.4 ms at a time (perf sched timehist), long enough to
+ * datapath thread for ~1.4 ms at a time (perf sched timehist), long enough to
  * overflow its RX ring at half rate (12 % of the frames lost, 9-15 % of the pings).
  */
 export async function pingRun(ctx: Ctx, from: Host, to: Host): Promise<PingResult> {

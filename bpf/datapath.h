@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The kernel datapath's maps, shared in layout with src/kernel/maps.ts (which
+/* The kernel datapath's maps, shared in layout with src/datapath/kernel/maps.ts (which
  * must change with this file). Little-endian x86-64/arm64 layouts. */
 #ifndef VSW_DATAPATH_H
 #define VSW_DATAPATH_H

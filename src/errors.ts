@@ -1,4 +1,4 @@
-// Errors that cross a boundary (CLI, control socket, dataplane) carry a code,
+// Errors that cross a boundary (CLI, control socket, datapath) carry a code,
 // so callers decide by code and users read one clear message.
 
 export type ErrorCode =
@@ -18,7 +18,7 @@ export type ErrorCode =
   | 'ENOTRUNNING' // no daemon answers on the socket
   | 'EACCES' // permission denied
   | 'ESYSCALL' // a system call failed
-  | 'ETIMEDOUT' // the dataplane did not answer a request in time
+  | 'ETIMEDOUT' // the datapath did not answer a request in time
   | 'EINTERNAL';
 
 export class VswError extends Error {
@@ -54,15 +54,15 @@ export class InUseError extends VswError {
 }
 
 /**
- * The dataplane did not answer a request in time. It may still carry it out:
+ * The datapath did not answer a request in time. It may still carry it out:
  * `late` resolves when it answers after all, to whether the request succeeded
  * (false if it never can, e.g. the thread exited), so the caller can follow.
  */
-export class DataplaneTimeoutError extends VswError {
+export class DatapathTimeoutError extends VswError {
   constructor(
     readonly op: string,
     readonly late: Promise<boolean>,
   ) {
-    super('ETIMEDOUT', `the dataplane did not answer '${op}' in time`);
+    super('ETIMEDOUT', `the datapath did not answer '${op}' in time`);
   }
 }

@@ -47,13 +47,13 @@
 
 import { z } from 'zod';
 import type { ErrorCode } from '../errors.js';
-import { ifnameProblem } from './ifname.js';
+import { ifnameProblem } from '../os/ifname.js';
 import { aclRuleProblems, ethertypeProblem, parseMacMask } from '../core/acl.js';
 import { mirrorNameProblem } from '../core/mirror.js';
 import { portVlanProblem, VID_MAX, vidProblem } from '../core/vlan.js';
 import { MAX_REMOTES, tunnelSpecProblem } from './tunnel-spec.js';
 
-export { ifnameProblem, MAX_IFNAME_BYTES } from './ifname.js';
+export { ifnameProblem, MAX_IFNAME_BYTES } from '../os/ifname.js';
 
 export const PROTOCOL_VERSION = 1;
 /** Longest request or reply line, in bytes, without its newline. */

@@ -44,7 +44,7 @@ export type Handler = (req: Request) => Promise<unknown>;
 
 /** What the control plane can be asked; the daemon's Switch fits it. */
 export interface SwitchLike {
-  readonly datapath: 'kernel' | 'user';
+  readonly datapathKind: 'kernel' | 'user';
   add(ifname: string): Promise<void>;
   delete(ifname: string): Promise<void>;
   show(): string[];
@@ -82,7 +82,7 @@ export function switchHandler(sw: SwitchLike, tunnels?: TunnelsLike): Handler {
         return null;
       case 'show': {
         const mtuWarnings = tunnels === undefined ? [] : await tunnels.warnings();
-        return { datapath: sw.datapath, ports: sw.show(), ...(mtuWarnings.length > 0 ? { mtuWarnings } : {}) };
+        return { datapath: sw.datapathKind, ports: sw.show(), ...(mtuWarnings.length > 0 ? { mtuWarnings } : {}) };
       }
       case 'fdb':
         return { entries: await sw.fdb() } satisfies FdbListing;

@@ -1,6 +1,6 @@
 // A batch of received frames, described by offsets into one block of memory.
 //
-// The dataplane fills a Batch from an ingress ring (or a test fills it from an
+// The datapath fills a Batch from an ingress ring (or a test fills it from an
 // in-memory port), the forwarding core writes a verdict per frame, and the
 // egress step copies each frame out. A Batch is allocated once per ingress
 // port and reused for every batch: nothing here is created per frame.

@@ -1,4 +1,4 @@
-// How the forwarding core hands a frame to a port. The AF_PACKET dataplane
+// How the forwarding core hands a frame to a port. The AF_PACKET datapath
 // implements it over TX rings (and hands them to the kernel once per batch);
 // tests implement it over arrays.
 

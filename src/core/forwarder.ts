@@ -96,7 +96,7 @@ export interface ForwarderOptions {
   hashSecret?: number;
   /**
    * Drop counters by reason (REASON_COUNT long). Default: a new array. The
-   * dataplane passes the one its egress also counts in, for frames the kernel
+   * datapath passes the one its egress also counts in, for frames the kernel
    * refuses after the egress queued them.
    */
   drops?: Float64Array;

@@ -2,7 +2,7 @@
 
 import { readFileSync } from 'node:fs';
 import { DEFAULT_SOCKET_PATH } from '../control/protocol.js';
-import type { DataplaneOptions } from '../dataplane/messages.js';
+import type { DatapathOptions } from '../datapath/messages.js';
 
 export const DEFAULTS = {
   maxPorts: 24,
@@ -158,8 +158,8 @@ export function packageVersion(): string {
   return 'unknown';
 }
 
-/** DataplaneOptions from the configuration and the FDB hash secret (random, drawn by the caller). */
-export function dataplaneOptions(c: DaemonConfig, hashSecret: number): DataplaneOptions {
+/** DatapathOptions from the configuration and the FDB hash secret (random, drawn by the caller). */
+export function datapathOptions(c: DaemonConfig, hashSecret: number): DatapathOptions {
   return {
     maxPorts: c.maxPorts,
     fdbSize: c.fdbSize,

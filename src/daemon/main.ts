@@ -1,21 +1,23 @@
 // vswitchd: the switch daemon. Runs in the foreground, as root.
 //
-// Starts the dataplane worker, serves the control socket, and on SIGTERM or
+// Starts the datapath worker, serves the control socket, and on SIGTERM or
 // SIGINT stops accepting, detaches every port, removes the socket and exits 0.
 // An error in the control plane is logged and the daemon keeps running; the
-// dataplane worker failing is fatal (log, remove the socket, exit 1).
+// datapath worker failing is fatal (log, remove the socket, exit 1).
 
 import { resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ControlServer, probeSocket, switchHandler } from '../control/server.js';
-import type { Dataplane } from '../dataplane/dataplane.js';
-import { startDataplane } from '../dataplane/handle.js';
-import type { DataplaneOptions } from '../dataplane/messages.js';
-import { kernelHasTcx } from '../kernel/object.js';
+import type { Datapath } from '../datapath/datapath.js';
+import { startDatapath } from '../datapath/handle.js';
+import type { DatapathOptions } from '../datapath/messages.js';
+import { kernelHasTcx } from '../datapath/bpf.js';
+import { KERNEL_WORKER } from '../datapath/kernel/index.js';
+import { USER_WORKER } from '../datapath/user/index.js';
 import { release } from 'node:os';
 import {
   type DatapathKind,
-  dataplaneOptions,
+  datapathOptions,
   packageVersion,
   parseDaemonArgs,
   USAGE,
@@ -69,7 +71,7 @@ async function main(argv: readonly string[]): Promise<void> {
   process.on('uncaughtException', (err) => log(`uncaught error: ${(err as Error)?.stack ?? errorText(err)}`));
   process.on('unhandledRejection', (err) => log(`unhandled rejection: ${(err as Error)?.stack ?? errorText(err)}`));
 
-  // Fail fast, before starting the dataplane, if another daemon answers.
+  // Fail fast, before starting the datapath, if another daemon answers.
   if (await probeSocket(config.socket)) die(`another vswitchd is already running on ${config.socket}`, 1);
 
   // The whole saved configuration is checked before anything is changed.
@@ -83,22 +85,22 @@ async function main(argv: readonly string[]): Promise<void> {
   }
 
   // A new FDB hash secret per process: senders cannot tell which MACs collide.
-  const opts = dataplaneOptions(config, randomBytes(4).readUInt32LE(0));
+  const opts = datapathOptions(config, randomBytes(4).readUInt32LE(0));
   const portLimit = opts.fdbPortLimit === 0 ? 'none' : String(opts.fdbPortLimit);
   log(
     `vswitchd ${packageVersion()} starting (max ports ${opts.maxPorts}, fdb size ${opts.fdbSize}, fdb port limit ${portLimit}, ` +
       `aging ${config.agingSeconds} s, ring frames rx ${opts.rxFrames} tx ${opts.txFrames}, spin ${config.spinUs} µs)`,
   );
 
-  let dataplane: Dataplane;
-  let datapath: DatapathKind;
+  let datapath: Datapath;
+  let kind: DatapathKind;
   try {
-    ({ dataplane, datapath } = await startDatapath(config.datapath, opts));
+    ({ datapath, kind } = await chooseDatapath(config.datapath, opts));
   } catch (err) {
-    log(`cannot start the dataplane: ${errorText(err)}`);
+    log(`cannot start the datapath: ${errorText(err)}`);
     process.exit(1);
   }
-  log(`datapath: ${datapath}`);
+  log(`datapath: ${kind}`);
 
   let stopping = false;
   let server: ControlServer | undefined;
@@ -115,13 +117,13 @@ async function main(argv: readonly string[]): Promise<void> {
     process.exit(1);
   };
 
-  dataplane.on('exit', (code: unknown) => void fatal(`the dataplane thread exited (code ${String(code)})`));
-  dataplane.on('error', (err: unknown) => void fatal(`the dataplane failed: ${errorText(err)}`));
+  datapath.on('exit', (code: unknown) => void fatal(`the datapath thread exited (code ${String(code)})`));
+  datapath.on('error', (err: unknown) => void fatal(`the datapath failed: ${errorText(err)}`));
 
   const locks = new PortLocks({ owner: { pid: process.pid, socket: resolve(config.socket) } });
   const stale = locks.sweep();
   if (stale > 0) log(`removed ${stale} stale port lock file(s) left by a daemon that crashed`);
-  const sw = new Switch({ dataplane, datapath, maxPorts: config.maxPorts, log, locks });
+  const sw = new Switch({ datapath, datapathKind: kind, maxPorts: config.maxPorts, log, locks });
   const tunnels = new Tunnels(sw, rtnetlinkKernel(), log);
   if (db !== null && saved !== null) {
     try {
@@ -138,7 +140,7 @@ async function main(argv: readonly string[]): Promise<void> {
   } catch (err) {
     stopping = true;
     log(`cannot listen on ${config.socket}: ${errorText(err)}`);
-    await withTimeout(dataplane.stop(), STOP_TIMEOUT_MS, 'stopping the dataplane').catch((e: unknown) => log(errorText(e)));
+    await withTimeout(datapath.stop(), STOP_TIMEOUT_MS, 'stopping the datapath').catch((e: unknown) => log(errorText(e)));
     process.exit(1);
   }
   log(`listening on ${config.socket}`);
@@ -158,7 +160,7 @@ async function main(argv: readonly string[]): Promise<void> {
       await server!.close(false);
       await withTimeout(sw.detachAll(), STOP_TIMEOUT_MS, 'detaching the ports');
       tunnels.removeDevices();
-      await withTimeout(dataplane.stop(), STOP_TIMEOUT_MS, 'stopping the dataplane');
+      await withTimeout(datapath.stop(), STOP_TIMEOUT_MS, 'stopping the datapath');
     } catch (err) {
       log(`error while shutting down: ${errorText(err)}`);
       status = 1;
@@ -172,27 +174,30 @@ async function main(argv: readonly string[]): Promise<void> {
   process.on('SIGHUP', () => log('SIGHUP ignored (use SIGTERM to stop)'));
 }
 
+/** The thread of each datapath, by the name --datapath takes. */
+const WORKERS: Record<DatapathKind, URL> = { user: USER_WORKER, kernel: KERNEL_WORKER };
+
 /**
  * The datapath asked for; without one, the kernel datapath where this kernel
  * allows it, else (saying why) the userspace one.
  */
-async function startDatapath(
+async function chooseDatapath(
   asked: DatapathKind | undefined,
-  opts: DataplaneOptions,
-): Promise<{ dataplane: Dataplane; datapath: DatapathKind }> {
-  if (asked !== undefined) return { dataplane: await startDataplane(opts, asked), datapath: asked };
+  opts: DatapathOptions,
+): Promise<{ datapath: Datapath; kind: DatapathKind }> {
+  if (asked !== undefined) return { datapath: await startDatapath(opts, WORKERS[asked]), kind: asked };
   let why: string;
   if (!kernelHasTcx()) {
     why = `this kernel (${release()}) has no tcx links (Linux 6.6)`;
   } else {
     try {
-      return { dataplane: await startDataplane(opts, 'kernel'), datapath: 'kernel' };
+      return { datapath: await startDatapath(opts, WORKERS['kernel']), kind: 'kernel' };
     } catch (err) {
       why = errorText(err);
     }
   }
   log(`the kernel datapath is not available (${why}): using the userspace datapath`);
-  return { dataplane: await startDataplane(opts, 'user'), datapath: 'user' };
+  return { datapath: await startDatapath(opts, WORKERS['user']), kind: 'user' };
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {

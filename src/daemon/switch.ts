@@ -4,17 +4,17 @@
 // anything: the interface exists, is Ethernet (not loopback), is nobody else's
 // (not a port of a bridge or bond, not a bridge, not a port of another
 // vswitchd: port-lock.ts), is not already a port, and the switch has room.
-// Only once the dataplane has opened the port is it recorded, so a failed add
+// Only once the datapath has opened the port is it recorded, so a failed add
 // leaves nothing behind.
 //
-// The registry follows the dataplane: an interface renamed keeps its port
-// under the new name, and an add or delete the dataplane finishes after the
+// The registry follows the datapath: an interface renamed keeps its port
+// under the new name, and an add or delete the datapath finishes after the
 // request timed out is applied when its answer comes.
 //
 // With a configuration file (record(), db.ts), a change is written to it
-// before the dataplane is asked, as ovsdb commits before Open vSwitch
+// before the datapath is asked, as ovsdb commits before Open vSwitch
 // reconfigures: a change the file cannot take is refused and nothing changes.
-// Once the dataplane has answered (or a port went away, or was renamed) the
+// Once the datapath has answered (or a port went away, or was renamed) the
 // file is written again if the switch now differs from it.
 
 import { ACL_DEFAULT_PRIORITY, ACL_MAX_RULES, type AclRule, aclTable, compareRules, formatMacMask, parseMacMask } from '../core/acl.js';
@@ -22,12 +22,12 @@ import { formatMac, parseMac } from '../core/mac.js';
 import { mirrorTable } from '../core/mirror.js';
 import { TRACE_DEFAULT_DST, TRACE_DEFAULT_SRC, TRACE_DEFAULT_TYPE } from '../core/trace.js';
 import { DEFAULT_PORT_VLAN, type PortVlan } from '../core/vlan.js';
-import type { Dataplane } from '../dataplane/dataplane.js';
-import { dumpAgeSeconds, dumpLength, dumpMac, dumpPort, dumpVlan, type FdbDump } from '../dataplane/fdb-dump.js';
-import type { Stats } from '../dataplane/messages.js';
-import { DataplaneTimeoutError, InUseError, VswError } from '../errors.js';
+import type { Datapath } from '../datapath/datapath.js';
+import { dumpAgeSeconds, dumpLength, dumpMac, dumpPort, dumpVlan, type FdbDump } from '../datapath/fdb-dump.js';
+import type { Stats } from '../datapath/messages.js';
+import { DatapathTimeoutError, InUseError, VswError } from '../errors.js';
 import type { AclAddRequest, AclShowResult, FdbEntry, MirrorAddRequest, MirrorShowResult, StatsResult, TraceRequest, TraceResult, VlanResult } from '../control/protocol.js';
-import { interfaceHolder, isEthernet, isLoopback, readInterface, SYSFS_NET } from '../control/sysfs.js';
+import { interfaceHolder, isEthernet, isLoopback, readInterface, SYSFS_NET } from '../os/sysfs.js';
 import { type DbConfig, type DbRule, type DbTunnel, type Db, DB_VERSION, withoutPort } from './db.js';
 import { errorText, type Logger } from './log.js';
 import { type Mirror, mirrorConflict, mirrorsWithoutPort } from './mirrors.js';
@@ -35,20 +35,20 @@ import { namedTrace } from './named-trace.js';
 import type { PortLock, PortLocks } from './port-lock.js';
 
 export interface Port {
-  /** Index in the dataplane, 0..maxPorts-1. */
+  /** Index in the datapath, 0..maxPorts-1. */
   index: number;
   ifname: string;
   ifindex: number;
-  /** Its 802.1Q mode, as the dataplane has it (a new port has none: DEFAULT_PORT_VLAN). */
+  /** Its 802.1Q mode, as the datapath has it (a new port has none: DEFAULT_PORT_VLAN). */
   vlan: PortVlan;
   /** A VXLAN tunnel's device (daemon/tunnels.ts), as the file keeps it: only `tunnel del` removes it. */
   tunnel: DbTunnel | null;
 }
 
 export interface SwitchOptions {
-  dataplane: Dataplane;
-  /** Which datapath the dataplane is (shown by `vswconfig show`); default user. */
-  datapath?: 'kernel' | 'user';
+  datapath: Datapath;
+  /** Which datapath the datapath is (shown by `vswconfig show`); default user. */
+  datapathKind?: 'kernel' | 'user';
   maxPorts: number;
   log: Logger;
   /** Claims on interfaces, shared with every other vswitchd of the host. */
@@ -57,7 +57,7 @@ export interface SwitchOptions {
   sysfsRoot?: string;
 }
 
-/** A port whose add is in flight (or timed out and awaits the dataplane's late answer). */
+/** A port whose add is in flight (or timed out and awaits the datapath's late answer). */
 interface PendingAdd {
   ifname: string;
   ifindex: number;
@@ -74,8 +74,8 @@ export interface TunnelRestorer {
 }
 
 export class Switch {
-  readonly datapath: 'kernel' | 'user';
-  private readonly dataplane: Dataplane;
+  readonly datapathKind: 'kernel' | 'user';
+  private readonly datapath: Datapath;
   private readonly maxPorts: number;
   private readonly log: Logger;
   private readonly locks: PortLocks;
@@ -86,10 +86,10 @@ export class Switch {
   private readonly pending = new Map<number, PendingAdd>();
   /** The claim on each port's interface (pending ones included), by index. */
   private readonly held = new Map<number, PortLock>();
-  /** The ACL in match order (core/acl.ts), as the dataplane has it. */
+  /** The ACL in match order (core/acl.ts), as the datapath has it. */
   private acl: AclRule[] = [];
   private nextAclId = 1;
-  /** The mirrors (mirrors.ts), as the dataplane has them. */
+  /** The mirrors (mirrors.ts), as the datapath has them. */
   private mirrors: Mirror[] = [];
   /** Where the configuration is kept; null: nowhere (no --db, during restore, shutting down). */
   private db: Db | null = null;
@@ -99,8 +99,8 @@ export class Switch {
   private portsChanged: () => void = () => undefined;
 
   constructor(opts: SwitchOptions) {
-    this.dataplane = opts.dataplane;
-    this.datapath = opts.datapath ?? 'user';
+    this.datapath = opts.datapath;
+    this.datapathKind = opts.datapathKind ?? 'user';
     this.maxPorts = opts.maxPorts;
     this.log = opts.log;
     this.locks = opts.locks;
@@ -120,16 +120,16 @@ export class Switch {
       try {
         fn(arg);
       } catch (err) {
-        this.log(`error handling dataplane event '${event}': ${(err as Error)?.message ?? String(err)}`);
+        this.log(`error handling datapath event '${event}': ${(err as Error)?.message ?? String(err)}`);
       }
     };
-    this.dataplane.on(event, safe);
+    this.datapath.on(event, safe);
     this.listeners.push([event, safe]);
   }
 
-  /** Stop listening to the dataplane's events and give up every interface. */
+  /** Stop listening to the datapath's events and give up every interface. */
   detach(): void {
-    for (const [event, fn] of this.listeners) this.dataplane.off(event, fn);
+    for (const [event, fn] of this.listeners) this.datapath.off(event, fn);
     this.listeners.length = 0;
     for (const lock of this.held.values()) lock.release();
     this.held.clear();
@@ -148,7 +148,7 @@ export class Switch {
     this.held.delete(index);
   }
 
-  /** Forget a port: the dataplane has closed it. */
+  /** Forget a port: the datapath has closed it. */
   private forget(port: Port): void {
     this.ports = this.ports.filter((p) => p !== port);
     this.release(port.index);
@@ -241,14 +241,14 @@ export class Switch {
     const slot: PendingAdd = { ifname, ifindex: info.ifindex, gone: false, tunnel: opts.tunnel ?? null };
     this.pending.set(index, slot);
     try {
-      await this.dataplane.addPort(index, ifname, info.ifindex);
+      await this.datapath.addPort(index, ifname, info.ifindex);
     } catch (err) {
-      if (err instanceof DataplaneTimeoutError) {
-        // The slot and the claim stay reserved until the dataplane answers.
+      if (err instanceof DatapathTimeoutError) {
+        // The slot and the claim stay reserved until the datapath answers.
         void err.late.then((ok) => this.addAnswered(index, slot, ok, true));
         throw new VswError(
           'ETIMEDOUT',
-          `the dataplane did not answer in time while adding ${ifname}; the port is added if it finishes later (see 'vswconfig show')`,
+          `the datapath did not answer in time while adding ${ifname}; the port is added if it finishes later (see 'vswconfig show')`,
         );
       }
       this.pending.delete(index);
@@ -261,13 +261,13 @@ export class Switch {
 
   private addAnswered(index: number, slot: PendingAdd, ok: boolean, late: boolean): void {
     this.pending.delete(index);
-    const when = late ? ' (the dataplane answered after the timeout)' : '';
+    const when = late ? ' (the datapath answered after the timeout)' : '';
     if (!ok) {
       this.release(index);
       this.log(`port ${slot.ifname} not added${when}`);
     } else if (slot.gone) {
       // The interface was deleted while the port was being opened; the
-      // dataplane has closed it already.
+      // datapath has closed it already.
       this.release(index);
       this.log(`port ${slot.ifname} removed: interface deleted`);
     } else {
@@ -288,15 +288,15 @@ export class Switch {
     if (port.tunnel && opts.tunnel !== true) throw new VswError('ETUNNEL', `${ifname} is a tunnel: remove it with 'vswconfig tunnel del ${ifname}'`);
     this.commit(withoutPort(this.configuration(), ifname));
     try {
-      await this.dataplane.removePort(port.index);
+      await this.datapath.removePort(port.index);
     } catch (err) {
       // If the interface vanished meanwhile, the port is gone all the same.
       if (!this.ports.includes(port)) return;
-      if (err instanceof DataplaneTimeoutError) {
+      if (err instanceof DatapathTimeoutError) {
         void err.late.then((ok) => this.deleteAnswered(port, ok, true));
         throw new VswError(
           'ETIMEDOUT',
-          `the dataplane did not answer in time while deleting ${ifname}; the port is deleted if it finishes later (see 'vswconfig show')`,
+          `the datapath did not answer in time while deleting ${ifname}; the port is deleted if it finishes later (see 'vswconfig show')`,
         );
       }
       this.persist();
@@ -307,7 +307,7 @@ export class Switch {
 
   private deleteAnswered(port: Port, ok: boolean, late: boolean): void {
     if (!this.ports.includes(port)) return; // its interface was deleted meanwhile
-    const when = late ? ' (the dataplane answered after the timeout)' : '';
+    const when = late ? ' (the datapath answered after the timeout)' : '';
     if (!ok) {
       this.log(`port ${port.ifname} not deleted${when}`);
       this.persist();
@@ -323,7 +323,7 @@ export class Switch {
     this.db = null;
     for (const port of [...this.ports].reverse()) {
       try {
-        await this.dataplane.removePort(port.index);
+        await this.datapath.removePort(port.index);
         this.log(`port ${port.ifname} detached`);
       } catch (err) {
         this.log(`port ${port.ifname}: detach failed: ${(err as Error)?.message ?? String(err)}`);
@@ -334,7 +334,7 @@ export class Switch {
 
   /**
    * The port's 802.1Q mode; given `set` (valid: the protocol checked it), the
-   * port takes it first. The registry records it once the dataplane has it.
+   * port takes it first. The registry records it once the datapath has it.
    */
   async vlan(ifname: string, set: PortVlan | null): Promise<VlanResult> {
     const port = this.byName(ifname);
@@ -344,15 +344,15 @@ export class Switch {
       doc.ports.find((p) => p.ifname === ifname)!.vlan = set;
       this.commit(doc);
       try {
-        await this.dataplane.setVlan(port.index, set);
+        await this.datapath.setVlan(port.index, set);
       } catch (err) {
-        if (err instanceof DataplaneTimeoutError) {
+        if (err instanceof DatapathTimeoutError) {
           void err.late.then((ok) => {
             if (ok) port.vlan = set;
-            this.log(`port ${port.ifname} vlan ${ok ? 'set' : 'not set'} (the dataplane answered after the timeout)`);
+            this.log(`port ${port.ifname} vlan ${ok ? 'set' : 'not set'} (the datapath answered after the timeout)`);
             this.persist();
           });
-          throw new VswError('ETIMEDOUT', `the dataplane did not answer in time while setting the VLAN mode of ${ifname}; see 'vswconfig vlan ${ifname}'`);
+          throw new VswError('ETIMEDOUT', `the datapath did not answer in time while setting the VLAN mode of ${ifname}; see 'vswconfig vlan ${ifname}'`);
         }
         this.persist();
         throw err;
@@ -366,7 +366,7 @@ export class Switch {
 
   /**
    * Add an ACL rule (valid: the protocol checked it) and return its id. It is
-   * in force for the next frame once the dataplane has the new table.
+   * in force for the next frame once the datapath has the new table.
    */
   async aclAdd(r: AclAddRequest): Promise<number> {
     let port: number | null = null;
@@ -404,7 +404,7 @@ export class Switch {
 
   async aclShow(): Promise<AclShowResult> {
     const rules = this.acl;
-    const hits = await this.dataplane.aclHits();
+    const hits = await this.datapath.aclHits();
     const names: (string | undefined)[] = [];
     for (const p of this.ports) names[p.index] = p.ifname;
     return {
@@ -422,28 +422,28 @@ export class Switch {
     };
   }
 
-  /** Hand the dataplane `rules` (in match order); they are the ACL once it has them. */
+  /** Hand the datapath `rules` (in match order); they are the ACL once it has them. */
   private async pushAcl(rules: AclRule[]): Promise<void> {
-    await this.pushTable(() => this.dataplane.setAcl(aclTable(rules)), () => (this.acl = rules), 'the ACL', 'acl show');
+    await this.pushTable(() => this.datapath.setAcl(aclTable(rules)), () => (this.acl = rules), 'the ACL', 'acl show');
   }
 
-  /** Hand the dataplane `mirrors`; they are the mirrors once it has them. */
+  /** Hand the datapath `mirrors`; they are the mirrors once it has them. */
   private async pushMirrors(mirrors: Mirror[]): Promise<void> {
-    await this.pushTable(() => this.dataplane.setMirrors(mirrorTable(mirrors, this.maxPorts)), () => (this.mirrors = mirrors), 'the mirrors', 'mirror show');
+    await this.pushTable(() => this.datapath.setMirrors(mirrorTable(mirrors, this.maxPorts)), () => (this.mirrors = mirrors), 'the mirrors', 'mirror show');
   }
 
-  /** Send a whole table to the dataplane; `adopt` makes it the registry's once the dataplane has it, even late. */
+  /** Send a whole table to the datapath; `adopt` makes it the registry's once the datapath has it, even late. */
   private async pushTable(send: () => Promise<void>, adopt: () => void, what: string, see: string): Promise<void> {
     try {
       await send();
     } catch (err) {
-      if (err instanceof DataplaneTimeoutError) {
+      if (err instanceof DatapathTimeoutError) {
         void err.late.then((ok) => {
           if (ok) adopt();
-          this.log(`${what} ${ok ? 'changed' : 'not changed'} (the dataplane answered after the timeout)`);
+          this.log(`${what} ${ok ? 'changed' : 'not changed'} (the datapath answered after the timeout)`);
           this.persist();
         });
-        throw new VswError('ETIMEDOUT', `the dataplane did not answer in time while changing ${what}; see 'vswconfig ${see}'`);
+        throw new VswError('ETIMEDOUT', `the datapath did not answer in time while changing ${what}; see 'vswconfig ${see}'`);
       }
       this.persist();
       throw err;
@@ -455,7 +455,7 @@ export class Switch {
   /**
    * Add a mirror (name and VLANs checked by the protocol): its ports must be
    * ports of the switch and it must keep the rules of mirrors.ts with the
-   * others. In force for the next frame once the dataplane has it.
+   * others. In force for the next frame once the datapath has it.
    */
   async mirrorAdd(r: MirrorAddRequest): Promise<void> {
     const slot = (ifname: string): number => {
@@ -487,7 +487,7 @@ export class Switch {
   }
 
   async mirrorShow(): Promise<MirrorShowResult> {
-    const copies = await this.dataplane.mirrorCopies();
+    const copies = await this.datapath.mirrorCopies();
     const names = this.portNames();
     const name = (s: number): string => names[s] ?? `port ${s}`;
     return {
@@ -513,7 +513,7 @@ export class Switch {
       vlan: r.vlan ?? null,
       type: r.type ?? TRACE_DEFAULT_TYPE,
     };
-    const t = await this.dataplane.trace(frame);
+    const t = await this.datapath.trace(frame);
     return namedTrace(t, frame, this.portNames(), port.vlan);
   }
 
@@ -674,19 +674,19 @@ export class Switch {
   }
 
   /**
-   * The learned MACs, named by port: one snapshot of the dataplane's FDB, read
+   * The learned MACs, named by port: one snapshot of the datapath's FDB, read
    * an entry at a time as it is listed, so a big table never becomes a big
    * array of objects.
    */
   async fdb(): Promise<Iterable<FdbEntry>> {
-    const dump = await this.dataplane.fdb();
+    const dump = await this.datapath.fdb();
     const names: (string | undefined)[] = [];
     for (const p of this.ports) names[p.index] = p.ifname;
     return namedEntries(dump, names);
   }
 
   async stats(): Promise<StatsResult> {
-    const s: Stats = await this.dataplane.stats();
+    const s: Stats = await this.datapath.stats();
     const byIndex = new Map(s.ports.map((p) => [p.port, p]));
     const ports: StatsResult['ports'] = [];
     for (const p of this.ports) {

@@ -27,13 +27,13 @@
 
 import { networkInterfaces } from 'node:os';
 import type { MtuWarning, TunnelAddRequest, TunnelResult, TunnelShowResult } from '../control/protocol.js';
-import { readInterface, SYSFS_NET } from '../control/sysfs.js';
+import { readInterface, SYSFS_NET } from '../os/sysfs.js';
 import { addressBytes, endpointFamily, tunnelSpecProblem, VXLAN_PORT } from '../control/tunnel-spec.js';
-import { interfaceHolder } from '../control/sysfs.js';
+import { interfaceHolder } from '../os/sysfs.js';
 import { VswError } from '../errors.js';
 import { type DbTunnel, tunnelSpecOf } from './db.js';
 import * as libc from '../native/libc.js';
-import { openRtnetlink } from '../dataplane/rtnetlink.js';
+import { openRtnetlink } from '../os/rtnetlink.js';
 import type { Logger } from './log.js';
 import type { Switch } from './switch.js';
 import {
@@ -49,7 +49,7 @@ import {
   rtnlTalk,
   setAliasRequest,
   type VxlanLink,
-} from './tunnel-netlink.js';
+} from '../os/tunnel-netlink.js';
 
 /** The alias of every vxlan device vswitchd makes: how a later vswitchd knows a leftover as its own. */
 export const TUNNEL_ALIAS = 'vswitch tunnel';

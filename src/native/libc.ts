@@ -3,7 +3,7 @@
 // SyscallError, and exposes ring memory as ArrayBuffers. Nothing above it
 // knows about koffi or pointers: addresses are plain bigints.
 //
-// Calls are synchronous on purpose: the dataplane worker blocks in poll(),
+// Calls are synchronous on purpose: the datapath worker blocks in poll(),
 // and koffi's async calls would add a thread hop per wake-up.
 
 import koffi from 'koffi';

@@ -6,7 +6,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TunnelKernel } from '../../src/daemon/tunnels.js';
-import { type LinkReply, type Reply, RTM_DELLINK, RTM_GETLINK, RTM_GETROUTE, RTM_NEWLINK, RTM_NEWNEIGH } from '../../src/daemon/tunnel-netlink.js';
+import { type LinkReply, type Reply, RTM_DELLINK, RTM_GETLINK, RTM_GETROUTE, RTM_NEWLINK, RTM_NEWNEIGH } from '../../src/os/tunnel-netlink.js';
 
 const NLM_F_CREATE = 0x400;
 

@@ -15,8 +15,8 @@ import {
   TP_STATUS_VLAN_VALID,
   TX_DATA_OFFSET,
   VNET_HDR_LEN,
-} from '../../src/dataplane/ring.js';
-import { RingSet } from '../../src/dataplane/ringset.js';
+} from '../../src/datapath/user/ring.js';
+import { RingSet } from '../../src/datapath/user/ringset.js';
 
 /** Where the kernel puts the Ethernet header in a V2 slot with a virtio header. */
 export const MAC_OFFSET = 76;

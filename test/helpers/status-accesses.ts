@@ -5,9 +5,9 @@
 // next to the status words those steps use.
 
 import { Batch } from '../../src/core/batch.js';
-import { FRAME_SIZE, TP_STATUS_KERNEL, TP_STATUS_SEND_REQUEST } from '../../src/dataplane/ring.js';
-import { readRx, releaseRx } from '../../src/dataplane/rx-ring.js';
-import { TxRings } from '../../src/dataplane/tx-ring.js';
+import { FRAME_SIZE, TP_STATUS_KERNEL, TP_STATUS_SEND_REQUEST } from '../../src/datapath/user/ring.js';
+import { readRx, releaseRx } from '../../src/datapath/user/rx-ring.js';
+import { TxRings } from '../../src/datapath/user/tx-ring.js';
 import { fillRx, frame, memoryRings, newDrops } from './memrings.js';
 
 const rings = memoryRings();

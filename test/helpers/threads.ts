@@ -37,11 +37,11 @@ export function inPoll(s: ThreadSample): boolean {
 }
 
 /**
- * The dataplane thread of a running vswitchd: the one thread that sleeps in
+ * The datapath thread of a running vswitchd: the one thread that sleeps in
  * poll() (node's own threads wait in epoll or on futexes). Waits until it is
  * asleep there.
  */
-export async function dataplaneThread(pid: number, timeoutMs = 10_000): Promise<number> {
+export async function datapathThread(pid: number, timeoutMs = 10_000): Promise<number> {
   return waitFor(
     `one thread of vswitchd ${pid} asleep in poll()`,
     () => {

@@ -18,7 +18,7 @@ import {
   VSWITCHD,
   waitFor,
 } from '../helpers/lab.js';
-import { dataplaneThread, inPoll, threadSample } from '../helpers/threads.js';
+import { datapathThread, inPoll, threadSample } from '../helpers/threads.js';
 
 const newLab = labsCleanedAfterAll();
 
@@ -172,10 +172,10 @@ describe('vswitchd', () => {
     );
   });
 
-  it('--spin-us (userspace datapath): after a frame the dataplane keeps polling that long before it sleeps; 0 sleeps at once', async () => {
+  it('--spin-us (userspace datapath): after a frame the datapath keeps polling that long before it sleeps; 0 sleeps at once', async () => {
     /**
      * `count` pings `interval` s apart through a switch with this --spin-us,
-     * while the dataplane thread is looked at every few ms: how often it was
+     * while the datapath thread is looked at every few ms: how often it was
      * found asleep in poll(), and how many times it went to sleep, from the
      * first reply to the last.
      */
@@ -188,7 +188,7 @@ describe('vswitchd', () => {
       ok(lab.vswconfig('add', b.port), 'add');
       assert.ok(lab.ping(a, b.ip), 'no ping through the switch');
       const pid = d.proc.pid!;
-      const tid = await dataplaneThread(pid);
+      const tid = await datapathThread(pid);
       const ping = lab.spawn('ip', ['netns', 'exec', a.ns, 'ping', '-c', String(count), '-i', interval, '-W', '2', b.ip]);
       let out = '';
       ping.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
@@ -209,10 +209,10 @@ describe('vswitchd', () => {
 
     // 0.3 s between frames is less than 0.9 s: the thread never blocks in poll() between them...
     const spinning = await duringPings(900_000, 10, '0.3');
-    assert.ok(spinning.samples >= 5, `the dataplane thread was looked at only ${spinning.samples} times`);
+    assert.ok(spinning.samples >= 5, `the datapath thread was looked at only ${spinning.samples} times`);
     assert.equal(spinning.asleepInPoll, 0, `with --spin-us 900000 it slept in poll() in ${spinning.asleepInPoll} of ${spinning.samples} looks`);
     // ...and once the frames stop, it does.
-    await waitFor('the dataplane thread asleep in poll() after the pings', () => inPoll(threadSample(spinning.pid, spinning.tid)), 10_000);
+    await waitFor('the datapath thread asleep in poll() after the pings', () => inPoll(threadSample(spinning.pid, spinning.tid)), 10_000);
     await spinning.lab.cleanup();
 
     // With 0 it goes back to poll() after every round: even between pings 10 ms apart.
@@ -222,7 +222,7 @@ describe('vswitchd', () => {
     await sleeping.lab.cleanup();
   });
 
-  it('an idle daemon with 24 ports uses no CPU: its dataplane thread sleeps in poll() and nothing wakes it', async () => {
+  it('an idle daemon with 24 ports uses no CPU: its datapath thread sleeps in poll() and nothing wakes it', async () => {
     const lab = newLab();
     // A namespace of its own: links other programs add or remove on the host
     // would wake it (rtnetlink), and it would be right to wake.
@@ -232,12 +232,12 @@ describe('vswitchd', () => {
     for (const n of names) ok(lab.vswconfig('add', n), `add ${n}`);
     assert.equal(showPorts(lab).length, 24);
     const pid = d.proc.pid!;
-    const tid = await dataplaneThread(pid);
+    const tid = await datapathThread(pid);
 
     // Let the link events of the ports' promiscuity pass: 1 s in which it is not woken.
     let before = threadSample(pid, tid);
     await waitFor(
-      'the dataplane thread to stay asleep for 1 s',
+      'the datapath thread to stay asleep for 1 s',
       async () => {
         await sleep(1000);
         const now = threadSample(pid, tid);
@@ -252,8 +252,8 @@ describe('vswitchd', () => {
     await sleep(3000);
     const after = threadSample(pid, tid);
     assert.ok(d.alive, 'the daemon died');
-    assert.ok(inPoll(after), `the dataplane thread is not asleep in poll(): state ${after.state}, in ${after.wchan}`);
-    assert.equal(after.sleeps - before.sleeps, 0, 'the dataplane thread was woken while idle');
+    assert.ok(inPoll(after), `the datapath thread is not asleep in poll(): state ${after.state}, in ${after.wchan}`);
+    assert.equal(after.sleeps - before.sleeps, 0, 'the datapath thread was woken while idle');
     // node's own threads (timers, GC) wake now and then; they must stay near nothing too.
     const clkTck = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
     const used = cpuTicks(pid) - ticks;

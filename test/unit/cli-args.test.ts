@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseCliArgs, UsageError } from '../../src/cli/args.js';
 import { DEFAULT_SOCKET_PATH } from '../../src/control/protocol.js';
-import { startTestSwitch, type TestSwitch } from '../helpers/fake-dataplane.js';
+import { startTestSwitch, type TestSwitch } from '../helpers/fake-datapath.js';
 
 const VSWCONFIG = fileURLToPath(new URL('../../src/cli/vswconfig.js', import.meta.url));
 
@@ -231,7 +231,7 @@ describe('vswconfig program', () => {
       assertOneErrorLine(r, pattern);
     }
     assert.equal(t.connections(), before, 'no usage error may connect to the daemon');
-    assert.deepEqual(t.dataplane.calls, []);
+    assert.deepEqual(t.datapath.calls, []);
   });
 
   it('--help prints the usage on stdout and exits 0', async () => {
@@ -301,11 +301,11 @@ describe('vswconfig program', () => {
     }
     const j = await run(['--socket', t.path, '-j', 'vlan', 'veth1-vsw']);
     assert.deepEqual(JSON.parse(j.stdout), { ifname: 'veth1-vsw', mode: 'native-untagged', tag: 7, trunks: null });
-    const calls = t.dataplane.calls.length;
+    const calls = t.datapath.calls.length;
     const r = await run(['--socket', t.path, 'vlan', 'veth3-vsw', 'access', '10']);
     assert.equal(r.status, 2);
     assertOneErrorLine(r, /^vswconfig: veth3-vsw is not a port of the switch$/);
-    assert.equal(t.dataplane.calls.length, calls, 'the dataplane was not asked');
+    assert.equal(t.datapath.calls.length, calls, 'the datapath was not asked');
   });
 
   it('acl: add prints the id, show lists rules in match order, del removes; an unknown port or rule id is one line, exit 2, nothing changed', async () => {
@@ -317,7 +317,7 @@ describe('vswconfig program', () => {
     const c = await add('priority', '40000', 'dst', 'ff:ff:ff:ff:ff:ff', 'vlan', '10', 'drop');
     const [ida, idb, idc] = [a, b, c].map((r) => Number(r.stdout.trim()));
     assert.ok(ida! < idb! && idb! < idc!, 'ids grow');
-    t.dataplane.aclHitsValue = [5, 0, 7];
+    t.datapath.aclHitsValue = [5, 0, 7];
     const shown = await run(['--socket', t.path, 'acl', 'show']);
     assert.equal(shown.status, 0, shown.stderr);
     const lines = shown.stdout.trimEnd().split('\n');
@@ -328,18 +328,18 @@ describe('vswconfig program', () => {
     const j = JSON.parse((await run(['--socket', t.path, '-j', 'acl', 'show'])).stdout);
     assert.deepEqual(j.map((r: { id: number }) => r.id), [idb, idc, ida]);
 
-    const calls = t.dataplane.calls.length;
+    const calls = t.datapath.calls.length;
     const r1 = await add('in', 'veth3-vsw', 'drop');
     assert.equal(r1.status, 2);
     assertOneErrorLine(r1, /^vswconfig: veth3-vsw is not a port of the switch$/);
     const r2 = await run(['--socket', t.path, 'acl', 'del', '999']);
     assert.equal(r2.status, 2);
     assertOneErrorLine(r2, /^vswconfig: no ACL rule 999$/);
-    assert.equal(t.dataplane.calls.length, calls, 'the dataplane was not asked');
+    assert.equal(t.datapath.calls.length, calls, 'the datapath was not asked');
 
     assert.deepEqual(await run(['--socket', t.path, 'acl', 'del', String(idc)]), { status: 0, stdout: '', stderr: '' });
-    const last = t.dataplane.calls.at(-1)!;
-    assert.ok(last.op === 'setAcl' && last.table.ids.join() === [idb, ida].join(), 'the dataplane has the table without it');
+    const last = t.datapath.calls.at(-1)!;
+    assert.ok(last.op === 'setAcl' && last.table.ids.join() === [idb, ida].join(), 'the datapath has the table without it');
     for (const id of [ida, idb]) await run(['--socket', t.path, 'acl', 'del', String(id)]);
   });
 
@@ -356,7 +356,7 @@ describe('vswconfig program', () => {
   it('fdb prints one "MAC dev PORT age N" line per entry', async () => {
     if (!t.sw.show().includes('veth1-vsw')) await run(['--socket', t.path, 'add', 'veth1-vsw']);
     const index = t.sw.list().find((p) => p.ifname === 'veth1-vsw')!.index;
-    t.dataplane.fdbRows = [{ mac: 'aa:bb:cc:dd:ee:ff', port: index, ageSeconds: 12.7 }];
+    t.datapath.fdbRows = [{ mac: 'aa:bb:cc:dd:ee:ff', port: index, ageSeconds: 12.7 }];
     const r = await run(['--socket', t.path, 'fdb']);
     assert.deepEqual(r, { status: 0, stdout: 'aa:bb:cc:dd:ee:ff dev veth1-vsw age 12\n', stderr: '' });
   });
@@ -364,11 +364,11 @@ describe('vswconfig program', () => {
   it('-j: show, fdb and stats print one JSON document each, interfaces as "ifname"', async () => {
     if (!t.sw.show().includes('veth1-vsw')) await run(['--socket', t.path, 'add', 'veth1-vsw']);
     const index = t.sw.list().find((p) => p.ifname === 'veth1-vsw')!.index;
-    t.dataplane.fdbRows = [
+    t.datapath.fdbRows = [
       { mac: 'aa:bb:cc:dd:ee:ff', port: index, ageSeconds: 12.7 },
       { mac: '02:00:00:00:00:01', port: index, ageSeconds: 0 },
     ];
-    t.dataplane.statsValue = {
+    t.datapath.statsValue = {
       ports: [{ port: index, up: true, mtu: 1500, rxFrames: 3, rxBytes: 300, txFrames: 4, txBytes: 400, rxRingDrops: 0 }],
       drops: { 'link-local': 2 },
       fdb: { entries: 2, learned: 2, moved: 0, expired: 0, evicted: 0, flushed: 0, refused: 0 },
@@ -395,7 +395,7 @@ describe('vswconfig program', () => {
   it('stats prints the port table, drops by reason and fdb counters', async () => {
     if (!t.sw.show().includes('veth1-vsw')) await run(['--socket', t.path, 'add', 'veth1-vsw']);
     const index = t.sw.list().find((p) => p.ifname === 'veth1-vsw')!.index;
-    t.dataplane.statsValue = {
+    t.datapath.statsValue = {
       ports: [{ port: index, up: true, mtu: 1500, rxFrames: 3, rxBytes: 300, txFrames: 4, txBytes: 400, rxRingDrops: 0 }],
       drops: { 'link-local': 2 },
       fdb: { entries: 1, learned: 1, moved: 0, expired: 0, evicted: 0, flushed: 0, refused: 0 },

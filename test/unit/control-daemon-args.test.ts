@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_SOCKET_PATH } from '../../src/control/protocol.js';
-import { dataplaneOptions, parseDaemonArgs, UsageError } from '../../src/daemon/args.js';
+import { datapathOptions, parseDaemonArgs, UsageError } from '../../src/daemon/args.js';
 import { createLogger, formatLogLine } from '../../src/daemon/log.js';
 import { NOBODY, programCopy } from '../helpers/program-copy.js';
 
@@ -67,11 +67,11 @@ describe('vswitchd arguments', () => {
     });
   });
 
-  it('maps the configuration and the hash secret to DataplaneOptions', () => {
+  it('maps the configuration and the hash secret to DatapathOptions', () => {
     const cmd = parseDaemonArgs(['--ring-frames', '128', '--tx-ring-frames', '96', '--aging-time', '20', '--spin-us', '2500', '--fdb-port-limit', '100']);
     assert.equal(cmd.kind, 'run');
     if (cmd.kind !== 'run') return;
-    assert.deepEqual(dataplaneOptions(cmd.config, 0xdeadbeef), {
+    assert.deepEqual(datapathOptions(cmd.config, 0xdeadbeef), {
       maxPorts: 24,
       fdbSize: 65536,
       agingMs: 20_000,
@@ -83,7 +83,7 @@ describe('vswitchd arguments', () => {
     });
     const d = parseDaemonArgs([]);
     if (d.kind === 'run') {
-      const o = dataplaneOptions(d.config, 1);
+      const o = datapathOptions(d.config, 1);
       assert.deepEqual([o.rxFrames, o.txFrames, o.fdbPortLimit], [256, 64, 0]);
     }
   });

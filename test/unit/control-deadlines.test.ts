@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { afterEach, describe, it } from 'node:test';
-import { startTestSwitch, type TestSwitch } from '../helpers/fake-dataplane.js';
+import { startTestSwitch, type TestSwitch } from '../helpers/fake-datapath.js';
 
 interface Conn {
   sock: net.Socket;
@@ -109,7 +109,7 @@ describe('control server deadlines', () => {
     t = await startTestSwitch({ idleTimeoutMs: 200 });
     await t.sysfs.add('veth1-vsw', { ifindex: 101 });
     let release!: () => void;
-    t.dataplane.addGate = new Promise((r) => (release = r));
+    t.datapath.addGate = new Promise((r) => (release = r));
     const c = await connect(t.path);
     c.sock.write('{"v":1,"id":1,"cmd":"add","ifname":"veth1-vsw"}\n');
     // The request outlasts the idle timeout several times: the connection is busy, not idle.

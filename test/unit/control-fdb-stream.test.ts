@@ -1,5 +1,5 @@
 // The fdb listing of a big table, through the real control server and client
-// over a Unix socket (the FakeDataplane holds the table): streamed as part
+// over a Unix socket (the FakeDatapath holds the table): streamed as part
 // lines that each fit the line limit, then the count.
 
 import assert from 'node:assert/strict';
@@ -8,7 +8,7 @@ import { afterEach, describe, it } from 'node:test';
 import { request } from '../../src/control/client.js';
 import { FDB_PART_ENTRIES, MAX_LINE_BYTES } from '../../src/control/protocol.js';
 import { formatMac } from '../../src/core/mac.js';
-import { type FdbRow, startTestSwitch, type TestSwitch } from '../helpers/fake-dataplane.js';
+import { type FdbRow, startTestSwitch, type TestSwitch } from '../helpers/fake-datapath.js';
 
 /** `n` distinct locally administered MACs, spread over ports 0..ports-1. */
 function rows(n: number, ports: number): FdbRow[] {
@@ -54,11 +54,11 @@ describe('control server: fdb listing of a big table', { timeout: 30_000 }, () =
       await t.sysfs.add(`veth${i}-vsw`, { ifindex: 100 + i });
       await request(t.path, { cmd: 'add', ifname: `veth${i}-vsw` });
     }
-    t.dataplane.fdbRows = rows(65_536, 4);
+    t.datapath.fdbRows = rows(65_536, 4);
     const { entries } = await request(t.path, { cmd: 'fdb' });
     assert.equal(entries.length, 65_536);
     assert.equal(new Set(entries.map((e) => e.mac)).size, 65_536, 'every MAC once');
-    const expected = new Map(t.dataplane.fdbRows.map((r) => [r.mac, `veth${r.port + 1}-vsw`]));
+    const expected = new Map(t.datapath.fdbRows.map((r) => [r.mac, `veth${r.port + 1}-vsw`]));
     for (const e of entries) assert.equal(e.port, expected.get(e.mac), e.mac);
   });
 
@@ -68,7 +68,7 @@ describe('control server: fdb listing of a big table', { timeout: 30_000 }, () =
     await t.sysfs.add(worst, { ifindex: 101 });
     await request(t.path, { cmd: 'add', ifname: worst });
     const n = 10 * FDB_PART_ENTRIES + 7;
-    t.dataplane.fdbRows = rows(n, 1).map((r) => ({ ...r, ageSeconds: 999_999 }));
+    t.datapath.fdbRows = rows(n, 1).map((r) => ({ ...r, ageSeconds: 999_999 }));
     const lines = await rawLines(t.path, '{"v":1,"id":5,"cmd":"fdb"}\n');
     for (const l of lines) assert.ok(Buffer.byteLength(l) <= MAX_LINE_BYTES, `a line of ${Buffer.byteLength(l)} bytes`);
     const replies = lines.map((l) => JSON.parse(l) as { id: number; part?: { entries: unknown[] }; result?: unknown });
@@ -89,7 +89,7 @@ describe('control server: fdb listing of a big table', { timeout: 30_000 }, () =
     t = await startTestSwitch({ maxPorts: 1, idleTimeoutMs: 500 });
     await t.sysfs.add('veth1-vsw', { ifindex: 101 });
     await request(t.path, { cmd: 'add', ifname: 'veth1-vsw' });
-    t.dataplane.fdbRows = rows(65_536, 1);
+    t.datapath.fdbRows = rows(65_536, 1);
     const reader = net.createConnection({ path: t.path });
     reader.on('error', () => undefined);
     await new Promise((r) => reader.once('connect', r));

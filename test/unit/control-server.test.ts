@@ -1,5 +1,5 @@
 // The control server and the port registry, over a real Unix socket in a temp
-// dir, with the FakeDataplane and a fake sysfs (no root needed).
+// dir, with the FakeDatapath and a fake sysfs (no root needed).
 
 import assert from 'node:assert/strict';
 import { lstat, mkdir, writeFile } from 'node:fs/promises';
@@ -11,7 +11,7 @@ import { request } from '../../src/control/client.js';
 import { MAX_LINE_BYTES } from '../../src/control/protocol.js';
 import { ControlServer, switchHandler } from '../../src/control/server.js';
 import { VswError } from '../../src/errors.js';
-import { ask, exchange, startTestSwitch, type TestSwitch } from '../helpers/fake-dataplane.js';
+import { ask, exchange, startTestSwitch, type TestSwitch } from '../helpers/fake-datapath.js';
 
 const ok = (result: unknown = null, id = 1) => ({ v: 1, id, ok: true, result });
 const err = (code: string, message: string, id: number | null = 1) => ({ v: 1, id, ok: false, error: { code, message } });
@@ -35,7 +35,7 @@ describe('control server and port registry', () => {
     assert.deepEqual(await ask(t.path, { cmd: 'show' }), ok({ datapath: 'user', ports: ['veth2-vsw', 'veth1-vsw', 'veth3-vsw'] }));
     assert.deepEqual(await ask(t.path, { cmd: 'delete', ifname: 'veth1-vsw' }), ok());
     assert.deepEqual(await ask(t.path, { cmd: 'show' }), ok({ datapath: 'user', ports: ['veth2-vsw', 'veth3-vsw'] }));
-    assert.deepEqual(t.dataplane.calls, [
+    assert.deepEqual(t.datapath.calls, [
       { op: 'addPort', port: 0, ifname: 'veth2-vsw', ifindex: 102 },
       { op: 'addPort', port: 1, ifname: 'veth1-vsw', ifindex: 101 },
       { op: 'addPort', port: 2, ifname: 'veth3-vsw', ifindex: 103 },
@@ -62,17 +62,17 @@ describe('control server and port registry', () => {
       await ask(t.path, { cmd: 'add', ifname: 'veth1-vsw' }),
       err('EEXIST', 'veth1-vsw is already a port of the switch'),
     );
-    assert.equal(t.dataplane.calls.filter((c) => c.op === 'addPort').length, 1);
+    assert.equal(t.datapath.calls.filter((c) => c.op === 'addPort').length, 1);
     assert.deepEqual(t.sw.show(), ['veth1-vsw']);
   });
 
-  it('adding beyond the port limit fails with EPORTLIMIT and does not touch the dataplane', async () => {
+  it('adding beyond the port limit fails with EPORTLIMIT and does not touch the datapath', async () => {
     for (const i of [1, 2, 3]) assert.deepEqual(await ask(t.path, { cmd: 'add', ifname: `veth${i}-vsw` }), ok());
     assert.deepEqual(
       await ask(t.path, { cmd: 'add', ifname: 'veth4-vsw' }),
       err('EPORTLIMIT', 'the switch already has 3 ports (the limit)'),
     );
-    assert.equal(t.dataplane.calls.length, 3);
+    assert.equal(t.datapath.calls.length, 3);
     assert.deepEqual(t.sw.show(), ['veth1-vsw', 'veth2-vsw', 'veth3-vsw']);
   });
 
@@ -81,12 +81,12 @@ describe('control server and port registry', () => {
       await ask(t.path, { cmd: 'delete', ifname: 'veth1-vsw' }),
       err('ENOTATTACHED', 'veth1-vsw is not a port of the switch'),
     );
-    assert.deepEqual(t.dataplane.calls, []);
+    assert.deepEqual(t.datapath.calls, []);
   });
 
   it('adding an interface that does not exist fails with ENODEV', async () => {
     assert.deepEqual(await ask(t.path, { cmd: 'add', ifname: 'nope0' }), err('ENODEV', 'no such interface: nope0'));
-    assert.deepEqual(t.dataplane.calls, []);
+    assert.deepEqual(t.datapath.calls, []);
   });
 
   it('adding a non-Ethernet interface fails with ENOTETHER', async () => {
@@ -95,7 +95,7 @@ describe('control server and port registry', () => {
       await ask(t.path, { cmd: 'add', ifname: 'gre0' }),
       err('ENOTETHER', 'gre0 is not an Ethernet interface'),
     );
-    assert.deepEqual(t.dataplane.calls, []);
+    assert.deepEqual(t.datapath.calls, []);
   });
 
   it('adding the loopback interface fails with ENOTETHER', async () => {
@@ -103,11 +103,11 @@ describe('control server and port registry', () => {
     await t.sysfs.add('lo2', { ifindex: 2, type: 1, flags: 0x9 }); // Ethernet type but IFF_LOOPBACK
     assert.deepEqual(await ask(t.path, { cmd: 'add', ifname: 'lo' }), err('ENOTETHER', 'lo is a loopback interface, not Ethernet'));
     assert.deepEqual(await ask(t.path, { cmd: 'add', ifname: 'lo2' }), err('ENOTETHER', 'lo2 is a loopback interface, not Ethernet'));
-    assert.deepEqual(t.dataplane.calls, []);
+    assert.deepEqual(t.datapath.calls, []);
   });
 
-  it('a failed dataplane add leaves nothing registered', async () => {
-    t.dataplane.failNextAdd = new VswError('ESYSCALL', 'bind (veth1-vsw): ENETDOWN');
+  it('a failed datapath add leaves nothing registered', async () => {
+    t.datapath.failNextAdd = new VswError('ESYSCALL', 'bind (veth1-vsw): ENETDOWN');
     assert.deepEqual(await ask(t.path, { cmd: 'add', ifname: 'veth1-vsw' }), err('ESYSCALL', 'bind (veth1-vsw): ENETDOWN'));
     assert.deepEqual(await ask(t.path, { cmd: 'show' }), ok({ datapath: 'user', ports: [] }));
     // The index is free again and the name can be added.
@@ -118,7 +118,7 @@ describe('control server and port registry', () => {
   it("a 'gone' event removes the port, logs it, and the re-created interface can be added again", async () => {
     await ask(t.path, { cmd: 'add', ifname: 'veth1-vsw' });
     await ask(t.path, { cmd: 'add', ifname: 'veth2-vsw' });
-    t.dataplane.interfaceDeleted(0);
+    t.datapath.interfaceDeleted(0);
     await t.sysfs.remove('veth1-vsw');
     assert.deepEqual(await ask(t.path, { cmd: 'show' }), ok({ datapath: 'user', ports: ['veth2-vsw'] }));
     assert.ok(t.logs.includes('port veth1-vsw removed: interface deleted'), t.logs.join('\n'));
@@ -136,10 +136,10 @@ describe('control server and port registry', () => {
 
   it("'link' and 'log' events are logged with the port name", async () => {
     await ask(t.path, { cmd: 'add', ifname: 'veth1-vsw' });
-    t.dataplane.linkChanged(0, false, 1500);
-    t.dataplane.linkChanged(0, true, 9000);
-    t.dataplane.emit('log', { event: 'log', message: 'ring of port 0 overflowed' });
-    t.dataplane.emit('log', 'plain string message');
+    t.datapath.linkChanged(0, false, 1500);
+    t.datapath.linkChanged(0, true, 9000);
+    t.datapath.emit('log', { event: 'log', message: 'ring of port 0 overflowed' });
+    t.datapath.emit('log', 'plain string message');
     assert.ok(t.logs.includes('port veth1-vsw link down (mtu 1500)'));
     assert.ok(t.logs.includes('port veth1-vsw link up (mtu 9000)'));
     assert.ok(t.logs.includes('ring of port 0 overflowed'));
@@ -149,11 +149,11 @@ describe('control server and port registry', () => {
   it('fdb and stats name ports by interface', async () => {
     await ask(t.path, { cmd: 'add', ifname: 'veth1-vsw' });
     await ask(t.path, { cmd: 'add', ifname: 'veth2-vsw' });
-    t.dataplane.fdbRows = [
+    t.datapath.fdbRows = [
       { mac: '02:00:00:00:00:01', port: 0, ageSeconds: 3 },
       { mac: '02:00:00:00:00:02', port: 1, ageSeconds: 0, vlan: 20 },
     ];
-    t.dataplane.statsValue = {
+    t.datapath.statsValue = {
       ports: [
         { port: 1, up: true, mtu: 1500, rxFrames: 5, rxBytes: 500, txFrames: 6, txBytes: 600, rxRingDrops: 0 },
         { port: 0, up: false, mtu: 9000, rxFrames: 1, rxBytes: 100, txFrames: 2, txBytes: 200, rxRingDrops: 7 },
@@ -221,11 +221,11 @@ describe('control server and port registry', () => {
 
   it('handles requests one at a time across connections', async () => {
     let release!: () => void;
-    t.dataplane.addGate = new Promise((r) => (release = r));
+    t.datapath.addGate = new Promise((r) => (release = r));
     const first = ask(t.path, { cmd: 'add', ifname: 'veth1-vsw' });
     const second = ask(t.path, { cmd: 'add', ifname: 'veth2-vsw' });
     await new Promise((r) => setTimeout(r, 100));
-    assert.equal(t.dataplane.calls.length, 1, 'the second add must wait for the first');
+    assert.equal(t.datapath.calls.length, 1, 'the second add must wait for the first');
     release();
     assert.deepEqual(await first, ok());
     assert.deepEqual(await second, ok());

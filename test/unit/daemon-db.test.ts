@@ -1,5 +1,5 @@
 // The configuration file (src/daemon/db.ts) on its own, and the registry
-// keeping it (src/daemon/switch.ts over the FakeDataplane): a round trip, each
+// keeping it (src/daemon/switch.ts over the FakeDatapath): a round trip, each
 // kind of damaged file refused naming the file and the field, atomic writes,
 // every change written before it is made, a change the file cannot take
 // refused, and a restore that drops what is gone.
@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { Db, type DbConfig, DbError, EMPTY_DB } from '../../src/daemon/db.js';
 import { VswError } from '../../src/errors.js';
-import { startTestSwitch, type TestSwitch } from '../helpers/fake-dataplane.js';
+import { startTestSwitch, type TestSwitch } from '../helpers/fake-datapath.js';
 
 const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
 
@@ -214,42 +214,42 @@ describe('db: the registry keeps it', () => {
     await t.sw.delete('veth1');
     assert.deepEqual(file().ports.map((p) => p.ifname), ['veth2', 'veth3']);
     assert.deepEqual(file().acl, { nextId: b + 1, rules: [] }, 'the rule on veth1 went with it');
-    t.dataplane.interfaceRenamed(2, 'veth3b');
+    t.datapath.interfaceRenamed(2, 'veth3b');
     assert.deepEqual(file().ports.map((p) => p.ifname), ['veth2', 'veth3b']);
-    t.dataplane.interfaceDeleted(1);
+    t.datapath.interfaceDeleted(1);
     await settle();
     assert.deepEqual(file().ports.map((p) => p.ifname), ['veth3b']);
     assert.deepEqual(readdirSync(dir), ['db.json'], 'no .tmp left');
   });
 
-  it('the file is written before the dataplane is asked; a change the dataplane refuses is taken back out', async () => {
+  it('the file is written before the datapath is asked; a change the datapath refuses is taken back out', async () => {
     t.sw.record(new Db(path));
     let during: string[] = [];
     let release!: () => void;
-    t.dataplane.addGate = new Promise((r) => (release = r));
+    t.datapath.addGate = new Promise((r) => (release = r));
     const adding = t.sw.add('veth1');
-    while (!t.dataplane.calls.some((c) => c.op === 'addPort')) await settle();
+    while (!t.datapath.calls.some((c) => c.op === 'addPort')) await settle();
     during = file().ports.map((p) => p.ifname);
     release();
     await adding;
-    assert.deepEqual(during, ['veth1'], 'in the file while the dataplane opens it');
-    t.dataplane.addGate = null;
-    t.dataplane.failNextAdd = new VswError('ESYSCALL', 'socket: EPERM');
+    assert.deepEqual(during, ['veth1'], 'in the file while the datapath opens it');
+    t.datapath.addGate = null;
+    t.datapath.failNextAdd = new VswError('ESYSCALL', 'socket: EPERM');
     await assert.rejects(t.sw.add('veth2'), /EPERM/);
     assert.deepEqual(file().ports.map((p) => p.ifname), ['veth1']);
   });
 
-  it('while a delete waits for the dataplane, the file written first loads: the port leaves the mirrors that name it', async () => {
+  it('while a delete waits for the datapath, the file written first loads: the port leaves the mirrors that name it', async () => {
     t.sw.record(new Db(path));
     for (const n of ['veth1', 'veth2', 'veth3']) await t.sw.add(n);
     await t.sw.mirrorAdd({ name: 'span', output: 'veth3', selectIngress: ['veth1'], selectEgress: ['veth2'] });
     const during: DbConfig[] = [];
     for (const gone of ['veth1', 'veth3']) {
       let release!: () => void;
-      t.dataplane.removeGate = new Promise((r) => (release = r));
-      const calls = t.dataplane.calls.length;
+      t.datapath.removeGate = new Promise((r) => (release = r));
+      const calls = t.datapath.calls.length;
       const deleting = t.sw.delete(gone);
-      while (!t.dataplane.calls.slice(calls).some((c) => c.op === 'removePort')) await settle();
+      while (!t.datapath.calls.slice(calls).some((c) => c.op === 'removePort')) await settle();
       during.push(new Db(path).load());
       release();
       await deleting;
@@ -269,7 +269,7 @@ describe('db: the registry keeps it', () => {
       return true;
     });
     assert.deepEqual(t.sw.show(), []);
-    assert.deepEqual(t.dataplane.calls, []);
+    assert.deepEqual(t.datapath.calls, []);
     // The same for a port already in (added before the file went bad) and the ACL.
     const ok = join(dir, 'ok', 'db.json');
     const db = new Db(ok);
@@ -277,11 +277,11 @@ describe('db: the registry keeps it', () => {
     await t.sw.add('veth1');
     rmSync(join(dir, 'ok'), { recursive: true });
     writeFileSync(join(dir, 'ok'), '');
-    const calls = t.dataplane.calls.length;
+    const calls = t.datapath.calls.length;
     await assert.rejects(t.sw.vlan('veth1', { mode: 'access', tag: 10, trunks: null }), /cannot save the configuration/);
     await assert.rejects(t.sw.aclAdd({ action: 'drop' }), /cannot save the configuration/);
     await assert.rejects(t.sw.delete('veth1'), /cannot save the configuration/);
-    assert.equal(t.dataplane.calls.length, calls, 'the dataplane was not asked');
+    assert.equal(t.datapath.calls.length, calls, 'the datapath was not asked');
     assert.deepEqual(t.sw.show(), ['veth1']);
     assert.equal((await t.sw.vlan('veth1', null)).mode, 'default');
     assert.deepEqual((await t.sw.aclShow()).rules, []);

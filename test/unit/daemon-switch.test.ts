@@ -1,11 +1,11 @@
-// The port registry (src/daemon/switch.ts) over the FakeDataplane and a fake
+// The port registry (src/daemon/switch.ts) over the FakeDatapath and a fake
 // sysfs: interfaces held by something else are refused, the registry follows
-// renames, and it agrees with the dataplane after a late answer.
+// renames, and it agrees with the datapath after a late answer.
 
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { VswError } from '../../src/errors.js';
-import { startTestSwitch, type TestSwitch } from '../helpers/fake-dataplane.js';
+import { startTestSwitch, type TestSwitch } from '../helpers/fake-datapath.js';
 
 /** A VswError with this code whose message matches. */
 function vswError(code: string, message: RegExp): (e: unknown) => boolean {
@@ -17,12 +17,12 @@ function vswError(code: string, message: RegExp): (e: unknown) => boolean {
   };
 }
 
-/** Let every pending promise callback run (the fake dataplane answers on promises). */
+/** Let every pending promise callback run (the fake datapath answers on promises). */
 const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-/** Which interface each open dataplane port has, as [index, ifname] sorted by index. */
-function dataplanePorts(t: TestSwitch): [number, string][] {
-  return [...t.dataplane.ports].map(([i, p]) => [i, p.ifname] as [number, string]).sort((a, b) => a[0] - b[0]);
+/** Which interface each open datapath port has, as [index, ifname] sorted by index. */
+function datapathPorts(t: TestSwitch): [number, string][] {
+  return [...t.datapath.ports].map(([i, p]) => [i, p.ifname] as [number, string]).sort((a, b) => a[0] - b[0]);
 }
 
 function registryPorts(t: TestSwitch): [number, string][] {
@@ -53,7 +53,7 @@ describe('port registry: interfaces in use are refused', () => {
   ] as const) {
     it(`${ifname} (${holder}) is refused with EBUSY naming it and its holder; nothing changes`, async () => {
       await assert.rejects(t.sw.add(ifname), vswError('EBUSY', new RegExp(`^${ifname} is ${holder}$`)));
-      assert.deepEqual(t.dataplane.calls, []);
+      assert.deepEqual(t.datapath.calls, []);
       assert.deepEqual(t.sw.show(), []);
     });
   }
@@ -86,7 +86,7 @@ describe('port registry: an interface is a port of one vswitchd at a time', () =
       b.sw.add('veth1'),
       vswError('EBUSY', new RegExp(`^veth1 is a port of another vswitchd \\(pid ${process.pid}, control socket ${a.path}\\)$`)),
     );
-    assert.deepEqual(b.dataplane.calls, []);
+    assert.deepEqual(b.datapath.calls, []);
     assert.deepEqual(b.sw.show(), []);
     await b.sw.add('veth2'); // another interface is free
     assert.deepEqual(b.sw.show(), ['veth2']);
@@ -96,8 +96,8 @@ describe('port registry: an interface is a port of one vswitchd at a time', () =
     await a.sw.add('veth1');
     await a.sw.delete('veth1');
     await b.sw.add('veth1');
-    b.dataplane.interfaceDeleted(0);
-    a.dataplane.failNextAdd = new VswError('ESYSCALL', 'bind (veth1): ENETDOWN');
+    b.datapath.interfaceDeleted(0);
+    a.datapath.failNextAdd = new VswError('ESYSCALL', 'bind (veth1): ENETDOWN');
     await assert.rejects(a.sw.add('veth1'), vswError('ESYSCALL', /ENETDOWN/));
     await a.sw.add('veth1');
     assert.deepEqual(a.sw.show(), ['veth1']);
@@ -116,9 +116,9 @@ describe('port registry: renames', () => {
   it("a 'renamed' event renames the port: show, fdb and delete use the new name, and it is logged", async () => {
     await t.sw.add('veth1');
     await t.sw.add('veth2');
-    t.dataplane.interfaceRenamed(0, 'uplink');
+    t.datapath.interfaceRenamed(0, 'uplink');
     assert.deepEqual(t.sw.show(), ['uplink', 'veth2']);
-    t.dataplane.fdbRows = [{ mac: '02:00:00:00:00:01', port: 0, ageSeconds: 1 }];
+    t.datapath.fdbRows = [{ mac: '02:00:00:00:00:01', port: 0, ageSeconds: 1 }];
     assert.deepEqual([...(await t.sw.fdb())], [{ mac: '02:00:00:00:00:01', vlan: 0, port: 'uplink', ageSeconds: 1 }]);
     assert.ok(t.logs.includes('port veth1 renamed to uplink'), t.logs.join('\n'));
     await assert.rejects(t.sw.delete('veth1'), vswError('ENOTATTACHED', /veth1/));
@@ -134,46 +134,46 @@ describe('port registry: an answer after the request timeout', () => {
     t = await startTestSwitch();
     await t.sysfs.add('veth1', { ifindex: 51 });
     await t.sysfs.add('veth2', { ifindex: 52 });
-    t.dataplane.requestTimeoutMs = 10;
+    t.datapath.requestTimeoutMs = 10;
   });
   afterEach(async () => t.close());
 
   const gate = (): Promise<void> => new Promise<void>((r) => (open = r));
 
-  it('an add that completes after the timeout: the caller gets ETIMEDOUT, then registry and dataplane agree (the port is listed)', async () => {
-    t.dataplane.addGate = gate();
+  it('an add that completes after the timeout: the caller gets ETIMEDOUT, then registry and datapath agree (the port is listed)', async () => {
+    t.datapath.addGate = gate();
     await assert.rejects(t.sw.add('veth1'), vswError('ETIMEDOUT', /veth1/));
     // Meanwhile the slot and the name stay reserved.
     await assert.rejects(t.sw.add('veth1'), vswError('EEXIST', /veth1/));
     open();
     await settle();
-    assert.deepEqual(dataplanePorts(t), [[0, 'veth1']]);
-    assert.deepEqual(registryPorts(t), dataplanePorts(t));
+    assert.deepEqual(datapathPorts(t), [[0, 'veth1']]);
+    assert.deepEqual(registryPorts(t), datapathPorts(t));
     assert.ok(t.logs.some((l) => /veth1 added.*after the timeout/.test(l)), t.logs.join('\n'));
   });
 
-  it('an add that fails after the timeout: registry and dataplane agree (no port), and the slot is free', async () => {
-    t.dataplane.addGate = gate();
-    t.dataplane.failNextAdd = new VswError('ESYSCALL', 'bind (veth1): ENETDOWN');
+  it('an add that fails after the timeout: registry and datapath agree (no port), and the slot is free', async () => {
+    t.datapath.addGate = gate();
+    t.datapath.failNextAdd = new VswError('ESYSCALL', 'bind (veth1): ENETDOWN');
     await assert.rejects(t.sw.add('veth1'), vswError('ETIMEDOUT', /veth1/));
     open();
     await settle();
-    assert.deepEqual(dataplanePorts(t), []);
+    assert.deepEqual(datapathPorts(t), []);
     assert.deepEqual(registryPorts(t), []);
-    t.dataplane.addGate = null;
+    t.datapath.addGate = null;
     await t.sw.add('veth2');
     assert.deepEqual(registryPorts(t), [[0, 'veth2']]);
   });
 
-  it('a delete that completes after the timeout: the caller gets ETIMEDOUT, then registry and dataplane agree (the port is gone)', async () => {
+  it('a delete that completes after the timeout: the caller gets ETIMEDOUT, then registry and datapath agree (the port is gone)', async () => {
     await t.sw.add('veth1');
     await t.sw.add('veth2');
-    t.dataplane.removeGate = gate();
+    t.datapath.removeGate = gate();
     await assert.rejects(t.sw.delete('veth1'), vswError('ETIMEDOUT', /veth1/));
     open();
     await settle();
-    assert.deepEqual(dataplanePorts(t), [[1, 'veth2']]);
-    assert.deepEqual(registryPorts(t), dataplanePorts(t));
+    assert.deepEqual(datapathPorts(t), [[1, 'veth2']]);
+    assert.deepEqual(registryPorts(t), datapathPorts(t));
   });
 });
 
@@ -188,20 +188,20 @@ describe('ACL rules in the registry', () => {
   });
   afterEach(async () => t.close());
 
-  /** The ids of the last table handed to the dataplane. */
+  /** The ids of the last table handed to the datapath. */
   const lastTable = (): number[] => {
-    const c = [...t.dataplane.calls].reverse().find((x) => x.op === 'setAcl');
+    const c = [...t.datapath.calls].reverse().find((x) => x.op === 'setAcl');
     assert.ok(c !== undefined && c.op === 'setAcl');
     return c.table.ids;
   };
 
-  it('the dataplane gets the rules sorted by priority (highest first), then by age; the port is its slot', async () => {
+  it('the datapath gets the rules sorted by priority (highest first), then by age; the port is its slot', async () => {
     const a = await t.sw.aclAdd({ action: 'drop' });
     const b = await t.sw.aclAdd({ priority: 40000, in: 'veth2', action: 'allow' });
     const c = await t.sw.aclAdd({ action: 'allow' });
     const d = await t.sw.aclAdd({ priority: 0, action: 'allow' });
     assert.deepEqual(lastTable(), [b, a, c, d]);
-    const c2 = [...t.dataplane.calls].reverse().find((x) => x.op === 'setAcl');
+    const c2 = [...t.datapath.calls].reverse().find((x) => x.op === 'setAcl');
     assert.ok(c2?.op === 'setAcl');
     assert.equal(c2.table.rules[0], 1, 'in veth2: slot 1');
     assert.deepEqual((await t.sw.aclShow()).rules.map((r) => [r.id, r.in]), [[b, 'veth2'], [a, null], [c, null], [d, null]]);
@@ -214,7 +214,7 @@ describe('ACL rules in the registry', () => {
     await settle();
     assert.deepEqual(lastTable(), [b]);
     assert.deepEqual((await t.sw.aclShow()).rules.map((r) => r.id), [b]);
-    t.dataplane.interfaceDeleted(1);
+    t.datapath.interfaceDeleted(1);
     await settle();
     assert.deepEqual(lastTable(), []);
     assert.ok(a < b);
@@ -223,6 +223,6 @@ describe('ACL rules in the registry', () => {
   it('an unknown port or rule id is refused and nothing changes', async () => {
     await assert.rejects(t.sw.aclAdd({ in: 'veth9', action: 'drop' }), vswError('ENOTATTACHED', /veth9 is not a port/));
     await assert.rejects(t.sw.aclDel(7), vswError('ENOACL', /^no ACL rule 7$/));
-    assert.ok(!t.dataplane.calls.some((c) => c.op === 'setAcl'));
+    assert.ok(!t.datapath.calls.some((c) => c.op === 'setAcl'));
   });
 });

@@ -1,4 +1,4 @@
-// Tunnel ports (src/daemon/tunnels.ts) over a fake kernel, the FakeDataplane
+// Tunnel ports (src/daemon/tunnels.ts) over a fake kernel, the FakeDatapath
 // and a fake sysfs: a failure halfway through `tunnel add` leaves nothing
 // behind, and a port with a larger MTU than a tunnel's is logged and listed.
 // With --db: tunnels are written before their device is made and made again at
@@ -12,10 +12,10 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { Db, type DbConfig, type DbTunnel } from '../../src/daemon/db.js';
 import { PortLocks } from '../../src/daemon/port-lock.js';
 import { TUNNEL_ALIAS, Tunnels } from '../../src/daemon/tunnels.js';
-import { type LinkReply, RTM_DELLINK, RTM_GETROUTE, RTM_NEWLINK, RTM_NEWNEIGH } from '../../src/daemon/tunnel-netlink.js';
+import { type LinkReply, RTM_DELLINK, RTM_GETROUTE, RTM_NEWLINK, RTM_NEWNEIGH } from '../../src/os/tunnel-netlink.js';
 import { FakeTunnelKernel } from '../helpers/fake-tunnel-kernel.js';
 import { VswError } from '../../src/errors.js';
-import { startTestSwitch, type TestSwitch } from '../helpers/fake-dataplane.js';
+import { startTestSwitch, type TestSwitch } from '../helpers/fake-datapath.js';
 
 describe('tunnels', () => {
   let t: TestSwitch;
@@ -38,7 +38,7 @@ describe('tunnels', () => {
   });
 
   it('the switch refuses the port: the device is deleted again', async () => {
-    t.dataplane.failNextAdd = new VswError('ESYSCALL', 'socket: EPERM');
+    t.datapath.failNextAdd = new VswError('ESYSCALL', 'socket: EPERM');
     await assert.rejects(tunnels.add({ name: 'vx1', vni: 1, remotes: ['10.0.0.2'] }), /tunnel vx1 not added: socket: EPERM/);
     assert.equal(kernel.sent.at(-1), RTM_DELLINK);
     assert.deepEqual(t.sw.show(), []);

@@ -1,0 +1,165 @@
+// The control plane's handle on the datapath worker thread.
+//
+// A request is posted on a MessageChannel and the worker is woken by a write
+// to its eventfd (it is blocked in poll(), not in Node's event loop); the
+// reply comes back on parentPort with the same id.
+
+import { EventEmitter } from 'node:events';
+import { writeSync } from 'node:fs';
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
+import { DatapathTimeoutError, VswError } from '../errors.js';
+import type { AclTable } from '../core/acl.js';
+import type { MirrorTable } from '../core/mirror.js';
+import type { Trace, TraceFrame } from '../core/trace.js';
+import type { PortVlan } from '../core/vlan.js';
+import type { Datapath } from './datapath.js';
+import type { FdbDump } from './fdb-dump.js';
+import type { DatapathOptions, Reply, Request, Stats } from './messages.js';
+import type { ThreadData } from './thread.js';
+
+type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
+type RequestBody = Request extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
+
+const ONE = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]);
+const REQUEST_TIMEOUT_MS = 10_000;
+
+/** Exported for tests, which drive it with a stand-in worker and a short timeout. */
+export class WorkerDatapath extends EventEmitter implements Datapath {
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private exited = false;
+
+  constructor(
+    private readonly worker: Worker,
+    private readonly ctl: MessagePort,
+    private readonly eventFd: number,
+    private readonly requestTimeoutMs = REQUEST_TIMEOUT_MS,
+  ) {
+    super();
+    worker.on('message', (m: Reply | { event: string }) => {
+      if ('event' in m) {
+        this.emit(m.event, m);
+        return;
+      }
+      const p = this.pending.get(m.id);
+      if (p === undefined) return;
+      this.pending.delete(m.id);
+      if (m.ok) p.resolve(m.result);
+      else p.reject(new VswError(m.code, m.message));
+    });
+    // A crash of the datapath thread is reported as 'exit' (below), never as an unhandled 'error'.
+    worker.on('error', (err) => this.emit('log', { event: 'log', message: `datapath error: ${err.message}` }));
+    worker.on('exit', (code) => {
+      this.exited = true;
+      for (const p of this.pending.values()) p.reject(new VswError('EINTERNAL', 'the datapath thread has exited'));
+      this.pending.clear();
+      this.emit('exit', code);
+    });
+  }
+
+  private request(body: RequestBody): Promise<unknown> {
+    if (this.exited) return Promise.reject(new VswError('EINTERNAL', 'the datapath thread has exited'));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        // The worker may still carry the request out: its late answer (or its
+        // exit) settles `late`, so that the caller can follow what it did.
+        const late = new Promise<boolean>((settle) =>
+          this.pending.set(id, { resolve: () => settle(true), reject: () => settle(false) }),
+        );
+        reject(new DatapathTimeoutError(body.op, late));
+      }, this.requestTimeoutMs);
+      this.pending.set(id, {
+        resolve: (v) => {
+          clearTimeout(timer);
+          resolve(v);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+      this.ctl.postMessage({ ...body, id });
+      writeSync(this.eventFd, ONE);
+    });
+  }
+
+  async addPort(port: number, ifname: string, ifindex: number): Promise<void> {
+    await this.request({ op: 'add', port, ifname, ifindex });
+  }
+
+  async removePort(port: number): Promise<void> {
+    await this.request({ op: 'delete', port });
+  }
+
+  async setVlan(port: number, vlan: PortVlan): Promise<void> {
+    await this.request({ op: 'vlan', port, vlan });
+  }
+
+  async setAcl(table: AclTable): Promise<void> {
+    await this.request({ op: 'acl', table });
+  }
+
+  async aclHits(): Promise<number[]> {
+    return (await this.request({ op: 'aclHits' })) as number[];
+  }
+
+  async setMirrors(table: MirrorTable): Promise<void> {
+    await this.request({ op: 'mirrors', table });
+  }
+
+  async mirrorCopies(): Promise<number[]> {
+    return (await this.request({ op: 'mirrorCopies' })) as number[];
+  }
+
+  async trace(frame: TraceFrame): Promise<Trace> {
+    return (await this.request({ op: 'trace', frame })) as Trace;
+  }
+
+  async fdb(): Promise<FdbDump> {
+    return (await this.request({ op: 'fdb' })) as FdbDump;
+  }
+
+  async stats(): Promise<Stats> {
+    return (await this.request({ op: 'stats' })) as Stats;
+  }
+
+  async stop(): Promise<void> {
+    if (this.exited) return;
+    const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
+    await this.request({ op: 'shutdown' });
+    await exited;
+  }
+}
+
+/**
+ * Start a datapath's thread (`worker`: its module, chosen by the daemon); resolves once it is ready (rings reserved, or the
+ * eBPF program loaded), rejects with the reason it could not start.
+ */
+export async function startDatapath(options: DatapathOptions, worker: URL): Promise<Datapath> {
+  const { port1, port2 } = new MessageChannel();
+  const data: ThreadData = { options, ctl: port2 };
+  const thread = new Worker(worker, { workerData: data, transferList: [port2] });
+  const eventFd = await new Promise<number>((resolve, reject) => {
+    const onMessage = (m: { event?: string; eventFd?: number; message?: string }) => {
+      if (m.event === 'ready') {
+        cleanup();
+        resolve(m.eventFd!);
+      } else if (m.event === 'failed') {
+        cleanup();
+        reject(new VswError('EINTERNAL', `the datapath could not start: ${m.message}`));
+      }
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(new VswError('EINTERNAL', `the datapath could not start: ${err.message}`));
+    };
+    const cleanup = () => {
+      thread.off('message', onMessage);
+      thread.off('error', onError);
+    };
+    thread.on('message', onMessage);
+    thread.on('error', onError);
+  });
+  return new WorkerDatapath(thread, port1, eventFd);
+}

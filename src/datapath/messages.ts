@@ -1,0 +1,76 @@
+// Messages between the control plane (main thread) and the datapath worker.
+// Requests carry an id; the worker answers each with a Reply of the same id.
+// Events are sent by the worker unasked (link changes, interfaces gone, logs).
+
+import type { AclTable } from '../core/acl.js';
+import type { MirrorTable } from '../core/mirror.js';
+import type { TraceFrame } from '../core/trace.js';
+import type { PortVlan } from '../core/vlan.js';
+import type { ErrorCode } from '../errors.js';
+
+export interface DatapathOptions {
+  maxPorts: number;
+  fdbSize: number;
+  agingMs: number;
+  /** Most FDB entries a port learns (0: no limit). */
+  fdbPortLimit: number;
+  /** Seed of the FDB's index hash: random per process (uint32), see core/fdb.ts. */
+  hashSecret: number;
+  /** Frames per RX ring and per TX ring of each port. */
+  rxFrames: number;
+  txFrames: number;
+  /** After the last frame, keep reading the rings this long (ms) before sleeping in poll(). */
+  spinMs: number;
+}
+
+export type Request =
+  | { id: number; op: 'add'; port: number; ifname: string; ifindex: number }
+  | { id: number; op: 'delete'; port: number }
+  /** The port's 802.1Q mode (checked by the control plane): applies to the next frame. */
+  | { id: number; op: 'vlan'; port: number; vlan: PortVlan }
+  /** The whole ACL, in match order (core/acl.ts): applies to the next frame; rules kept by id keep their hits. */
+  | { id: number; op: 'acl'; table: AclTable }
+  /** Answered with the hits of each rule of the last table, in its order. */
+  | { id: number; op: 'aclHits' }
+  /** The whole set of mirrors (core/mirror.ts): applies to the next frame; mirrors kept by name keep their counts. */
+  | { id: number; op: 'mirrors'; table: MirrorTable }
+  /** Answered with the frames each mirror of the last table copied, in its order. */
+  | { id: number; op: 'mirrorCopies' }
+  /** Answered with the Trace (core/trace.ts) of a made-up frame; nothing is sent or changed. */
+  | { id: number; op: 'trace'; frame: TraceFrame }
+  /** Answered with an FdbDump (fdb-dump.ts). */
+  | { id: number; op: 'fdb' }
+  | { id: number; op: 'stats' }
+  | { id: number; op: 'shutdown' };
+
+export interface PortStats {
+  port: number;
+  up: boolean;
+  mtu: number;
+  rxFrames: number;
+  rxBytes: number;
+  txFrames: number;
+  txBytes: number;
+  /** Frames the kernel dropped because the RX ring was full (PACKET_STATISTICS). */
+  rxRingDrops: number;
+}
+
+export interface Stats {
+  ports: PortStats[];
+  /** Drop counts by reason name (see core/reasons.ts). */
+  drops: Record<string, number>;
+  fdb: { entries: number; learned: number; moved: number; expired: number; evicted: number; flushed: number; refused: number };
+}
+
+export type Reply =
+  | { id: number; ok: true; result?: unknown }
+  | { id: number; ok: false; code: ErrorCode; message: string };
+
+export type DatapathEvent =
+  /** Link state or MTU of a port changed (rtnetlink). */
+  | { event: 'link'; port: number; up: boolean; mtu: number }
+  /** The interface of a port was deleted (or left this network namespace); the port is gone. */
+  | { event: 'gone'; port: number }
+  /** The interface of a port was renamed; the port stays. */
+  | { event: 'renamed'; port: number; ifname: string }
+  | { event: 'log'; message: string };

@@ -1,0 +1,61 @@
+// The main thread's handle on the datapath (src/datapath/handle.ts), driven
+// with a stand-in worker: what a request that times out tells its caller.
+
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import { closeSync, openSync } from 'node:fs';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { MessageChannel, type MessagePort, receiveMessageOnPort, type Worker } from 'node:worker_threads';
+import { WorkerDatapath } from '../../src/datapath/handle.js';
+import { DatapathTimeoutError } from '../../src/errors.js';
+
+describe('datapath handle: a request not answered in time', () => {
+  let worker: EventEmitter;
+  let inbox: MessagePort;
+  let ctl: MessagePort;
+  let eventFd: number;
+  let dp: WorkerDatapath;
+
+  beforeEach(() => {
+    worker = new EventEmitter();
+    ({ port1: ctl, port2: inbox } = new MessageChannel());
+    eventFd = openSync('/dev/null', 'w'); // stands in for the worker's eventfd
+    dp = new WorkerDatapath(worker as unknown as Worker, ctl, eventFd, 10);
+  });
+  afterEach(() => {
+    ctl.close();
+    inbox.close();
+    closeSync(eventFd);
+  });
+
+  /** The timeout error of a request the stand-in worker does not answer, and the request's id. */
+  async function timedOut(request: Promise<void>): Promise<{ err: DatapathTimeoutError; id: number }> {
+    const err = await request.then(
+      () => assert.fail('the request should time out'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof DatapathTimeoutError, `not a DatapathTimeoutError: ${String(err)}`);
+    assert.equal(err.code, 'ETIMEDOUT');
+    const id = (receiveMessageOnPort(inbox)?.message as { id: number }).id;
+    return { err, id };
+  }
+
+  it("rejects with ETIMEDOUT, and a late success settles the error's `late` to true", async () => {
+    const { err, id } = await timedOut(dp.addPort(0, 'veth1', 7));
+    assert.equal(err.op, 'add');
+    worker.emit('message', { id, ok: true });
+    assert.equal(await err.late, true);
+  });
+
+  it('a late error settles `late` to false', async () => {
+    const { err, id } = await timedOut(dp.removePort(3));
+    worker.emit('message', { id, ok: false, code: 'ENOTATTACHED', message: 'port slot 3 is not attached' });
+    assert.equal(await err.late, false);
+  });
+
+  it('the worker exiting before it answers settles `late` to false', async () => {
+    const { err } = await timedOut(dp.addPort(0, 'veth1', 7));
+    worker.emit('exit', 1);
+    assert.equal(await err.late, false);
+  });
+});
