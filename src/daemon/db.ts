@@ -22,7 +22,7 @@
 // fsyncs the directory: after a crash the file is the old or the new
 // configuration, never a mix.
 
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { ACL_MAX_RULES, aclRuleProblems } from '../core/acl.js';
@@ -273,6 +273,12 @@ export class Db {
   /**
    * Replace the file with `doc`, atomically (nothing is written if the file
    * already holds it). Throws the system's error, the file unchanged.
+   *
+   * The temporary file is made afresh (O_EXCL, O_NOFOLLOW, mode 0600): a
+   * symlink or a file planted at PATH.tmp is never written through nor keeps
+   * its mode; a leftover of a crash is removed first. Every byte is written
+   * (a full disk gives a short write, then ENOSPC) before fsync and rename, so
+   * only a whole, synced file ever replaces the old one.
    */
   save(doc: DbConfig): void {
     const text = serializeDb(doc);
@@ -281,9 +287,9 @@ export class Db {
     const tmp = `${this.path}.tmp`;
     mkdirSync(dir, { recursive: true, mode: 0o755 });
     try {
-      const fd = openSync(tmp, 'w', 0o600);
+      const fd = openFresh(tmp);
       try {
-        writeSync(fd, text);
+        writeWhole(fd, Buffer.from(text, 'utf8'));
         fsyncSync(fd);
       } finally {
         closeSync(fd);
@@ -305,5 +311,28 @@ export class Db {
       closeSync(dirFd);
     }
     this.written = text;
+  }
+}
+
+const CREATE_FRESH = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW; // libuv adds O_CLOEXEC
+
+/** Create `path` as a new regular file of ours, removing whatever a crash or anyone else left there. */
+function openFresh(path: string): number {
+  try {
+    return openSync(path, CREATE_FRESH, 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  unlinkSync(path); // a link is removed, never followed
+  return openSync(path, CREATE_FRESH, 0o600);
+}
+
+/** write(2) until every byte is down; a short write is followed by another, which reports why (ENOSPC). */
+export function writeWhole(fd: number, bytes: Uint8Array, write: typeof writeSync = writeSync): void {
+  let done = 0;
+  while (done < bytes.length) {
+    const n = write(fd, bytes, done, bytes.length - done);
+    if (n <= 0) throw Object.assign(new Error(`write returned ${n}`), { code: 'EIO' });
+    done += n;
   }
 }

@@ -7,7 +7,8 @@
 // any interface.
 
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Host, Lab, promiscuity, run, showPorts, signalDaemon, TEST_DATAPATH, VSWITCHD, waitUntil } from '../helpers/lab.js';
@@ -109,4 +110,37 @@ test('db: a damaged file stops vswitchd (exit 1) with one line naming the file a
   assert.deepEqual(state(), interfaces, 'promiscuity and tc programs as before');
   assert.equal(readFileSync(DB, 'utf8'), damaged, 'the file is left as it was');
   assert.notEqual(lab.vswconfig('show').code, 0, 'no daemon answers');
+});
+
+test('db: on a full disk (a real tmpfs filled to the brim) a change is refused with one line and the file is left whole; with room again the next change is saved', async () => {
+  await kill9();
+  const mnt = join(lab.dir, 'full');
+  mkdirSync(mnt);
+  lab.sh(`mount -t tmpfs -o size=256k,mode=0700 vswitch-test ${mnt}`);
+  try {
+    const db = join(mnt, 'db.json');
+    await lab.startSwitch(['--db', db]);
+    ok('add', H1.port);
+    // A file of several pages, so that a write into the last free page is a short one.
+    for (let k = 0; k < 60; k++) ok('acl', 'add', 'in', H1.port, 'src', `02:00:00:00:01:${k.toString(16).padStart(2, '0')}`, 'drop');
+    const saved = readFileSync(db, 'utf8');
+    assert.ok(saved.length > 3 * 4096, `the file is ${saved.length} bytes`);
+    const rules = ok('acl', 'show');
+    // Fill the tmpfs, then give back one page: the next file gets 4096 bytes and then ENOSPC.
+    spawnSync('dd', ['if=/dev/zero', `of=${join(mnt, 'fill')}`, 'bs=4096'], { stdio: 'ignore' });
+    const fill = join(mnt, 'fill');
+    truncateSync(fill, statSync(fill).size - 4096);
+    const r = lab.vswconfig('acl', 'add', 'src', '02:00:00:00:02:00', 'drop');
+    assert.notEqual(r.code, 0, 'the change is refused');
+    assert.match(r.stderr, new RegExp(`^vswconfig: cannot save the configuration to ${db} \\(.*ENOSPC.*\\); nothing changed\\n$`));
+    assert.equal(readFileSync(db, 'utf8'), saved, 'the old file is whole');
+    assert.ok(!existsSync(`${db}.tmp`), 'no .tmp left');
+    assert.equal(ok('acl', 'show'), rules, 'the ACL is as it was');
+    rmSync(fill);
+    assert.equal(ok('acl', 'add', 'src', '02:00:00:00:02:00', 'drop').trim(), '61');
+    assert.equal((JSON.parse(readFileSync(db, 'utf8')) as { acl: { rules: unknown[] } }).acl.rules.length, 61);
+    await kill9();
+  } finally {
+    lab.sh(`umount ${mnt}`);
+  }
 });

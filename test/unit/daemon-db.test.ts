@@ -5,11 +5,11 @@
 // refused, and a restore that drops what is gone.
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { Db, type DbConfig, DbError, EMPTY_DB } from '../../src/daemon/db.js';
+import { Db, type DbConfig, DbError, EMPTY_DB, writeWhole } from '../../src/daemon/db.js';
 import { VswError } from '../../src/errors.js';
 import { startTestSwitch, type TestSwitch } from '../helpers/fake-datapath.js';
 
@@ -177,6 +177,45 @@ describe('db: the file', () => {
     assert.throws(() => new Db(path).save(SAMPLE), /EISDIR|ENOTEMPTY|EEXIST/);
     assert.deepEqual(readdirSync(dir), ['db.json']);
     assert.ok(statSync(path).isDirectory());
+  });
+  it('a symlink planted at PATH.tmp is removed, not written through; the file is made 0600 whatever was there', () => {
+    const path = join(dir, 'db.json');
+    const victim = join(dir, 'victim');
+    writeFileSync(victim, 'precious\n', { mode: 0o644 });
+    symlinkSync(victim, `${path}.tmp`);
+    new Db(path).save(SAMPLE);
+    assert.equal(readFileSync(victim, 'utf8'), 'precious\n', 'the link target is untouched');
+    assert.deepEqual(new Db(path).load(), SAMPLE);
+    assert.equal(statSync(path).mode & 0o777, 0o600);
+    assert.ok(!existsSync(`${path}.tmp`));
+  });
+
+  it('a file left at PATH.tmp (world-readable, by a crash or anyone) does not keep its mode or its bytes', () => {
+    const path = join(dir, 'db.json');
+    writeFileSync(`${path}.tmp`, 'x'.repeat(100_000), { mode: 0o666 });
+    new Db(path).save(SAMPLE);
+    assert.equal(statSync(path).mode & 0o777, 0o600);
+    assert.deepEqual(new Db(path).load(), SAMPLE);
+  });
+
+  it('writeWhole writes on after a short write and throws the error of the write that fails (a full disk)', () => {
+    const bytes = new Uint8Array(10_000).fill(7);
+    const got: number[] = [];
+    writeWhole(3, bytes, ((_fd: number, _b: Uint8Array, off: number, len: number) => {
+      got.push(off);
+      return Math.min(len, 4096);
+    }) as never);
+    assert.deepEqual(got, [0, 4096, 8192]);
+    let calls = 0;
+    assert.throws(
+      () =>
+        writeWhole(3, bytes, (() => {
+          if (++calls === 1) return 4096;
+          throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+        }) as never),
+      /ENOSPC/,
+    );
+    assert.equal(calls, 2);
   });
 });
 
