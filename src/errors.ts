@@ -66,3 +66,9 @@ export class DatapathTimeoutError extends VswError {
     super('ETIMEDOUT', `the datapath did not answer '${op}' in time`);
   }
 }
+
+/** A message made one line whatever it holds (a JSON parser's excerpt, a path with a newline): newlines become ' | ', other control characters \xNN. */
+export function oneLine(message: string): string {
+  // eslint-disable-next-line no-control-regex
+  return message.replace(/\s*\r?\n\s*/g, ' | ').replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}

@@ -12,14 +12,10 @@
 // anything else.
 
 import { listFdb, request } from '../control/client.js';
-import { VswError } from '../errors.js';
+import { oneLine, VswError } from '../errors.js';
 import { parseCliArgs, USAGE, UsageError } from './args.js';
 import { formatAcl, formatFdb, formatMirrors, formatShow, formatStats, formatTunnels, formatVlan, jsonAcl, jsonFdb, jsonFdbItems, jsonMirrors, jsonShow, jsonStats, jsonVlan } from './format.js';
 import { formatTrace, jsonTrace } from './format-trace.js';
-
-function oneLine(s: string): string {
-  return s.replace(/\s*\n\s*/g, ' ');
-}
 
 function fail(message: string, status: number): void {
   process.stderr.write(`vswconfig: ${oneLine(message)}\n`);

@@ -22,6 +22,7 @@
 // fsyncs the directory: after a crash the file is the old or the new
 // configuration, never a mix.
 
+import { oneLine } from '../errors.js';
 import { closeSync, constants, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
@@ -161,20 +162,24 @@ export class DbError extends Error {
     readonly path: string,
     readonly problem: string,
   ) {
-    super(`${path}: ${problem}`);
+    super(`${path}: ${oneLine(problem)}`);
   }
 }
 
 /** `ports[1].vlan.tag` */
+/** ports[1].vlan.tag; a key that is no identifier is quoted: mirrors[0]["select Vlans"]. */
 function fieldPath(path: ReadonlyArray<string | number>): string {
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+  return path
+    .map((p, i) => (typeof p === 'number' ? `[${p}]` : !/^[A-Za-z_][A-Za-z0-9_]*$/.test(p) ? `[${JSON.stringify(p)}]` : i === 0 ? p : `.${p}`))
+    .join('');
 }
 
 function describeIssue(issue: z.ZodIssue): string {
   const at = fieldPath(issue.path);
   let message = issue.message;
   if (issue.code === z.ZodIssueCode.unrecognized_keys) {
-    message = `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
+    // Named by its own path, as every other field: PATH: acl.rules[0].color: unknown field.
+    return `${fieldPath([...issue.path, issue.keys[0]!])}: unknown field`;
   } else if (issue.code === z.ZodIssueCode.invalid_type && issue.received === 'undefined') {
     message = 'missing';
   }

@@ -1,16 +1,14 @@
 // Daemon log: one line per event on stderr, with an ISO timestamp:
 //   2026-11-25T12:00:00.000Z vswitchd: port veth1-vsw added
 
+import { oneLine } from '../errors.js';
+
+export { oneLine };
+
 export type Logger = (message: string) => void;
 
 export interface LogSink {
   write(chunk: string): unknown;
-}
-
-/** Keep a log record on one line whatever the message contains. */
-export function oneLine(message: string): string {
-  // eslint-disable-next-line no-control-regex
-  return message.replace(/\r?\n/g, ' | ').replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 export function formatLogLine(message: string, now: Date, name = 'vswitchd'): string {

@@ -5,6 +5,7 @@
 // An error in the control plane is logged and the daemon keeps running; the
 // datapath worker failing is fatal (log, remove the socket, exit 1).
 
+import { oneLine } from '../errors.js';
 import { resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ControlServer, probeSocket, switchHandler } from '../control/server.js';
@@ -33,7 +34,7 @@ import { rtnetlinkKernel, Tunnels } from './tunnels.js';
 const STOP_TIMEOUT_MS = 15_000;
 
 function die(message: string, status: number): never {
-  process.stderr.write(`vswitchd: ${message}\n`);
+  process.stderr.write(`vswitchd: ${oneLine(message)}\n`);
   process.exit(status);
 }
 

@@ -11,6 +11,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import fc from 'fast-check';
+import { Db } from '../../src/daemon/db.js';
+import { mutatedDb } from '../helpers/db-mutations.js';
 import { type Host, Lab, promiscuity, run, showPorts, signalDaemon, TEST_DATAPATH, VSWITCHD, waitUntil } from '../helpers/lab.js';
 
 const lab = new Lab();
@@ -143,4 +146,33 @@ test('db: on a full disk (a real tmpfs filled to the brim) a change is refused w
   } finally {
     lab.sh(`umount ${mnt}`);
   }
+});
+
+test('db: vswitchd on randomly damaged files (fast-check mutations of a valid one naming this lab\'s ports): exit 1, the loader\'s one line, no interface touched', async () => {
+  const names: Record<string, string> = { veth1: H1.port, veth2: H2.port, veth3: H3.port };
+  const seed = Number(process.env.VSWITCH_FUZZ_SEED ?? Date.now() % 2 ** 31);
+  const path = join(lab.dir, 'fuzzed.json');
+  const refused: Array<[string, string]> = [];
+  for (const text of fc.sample(mutatedDb, { seed, numRuns: 200 })) {
+    const named = text.replace(/"veth([123])"/g, (_m, n: string) => JSON.stringify(names[`veth${n}`]));
+    writeFileSync(path, named);
+    try {
+      new Db(path).load();
+    } catch (err) {
+      refused.push([named, (err as Error).message]);
+    }
+    if (refused.length === 8) break;
+  }
+  assert.equal(refused.length, 8, `seed ${seed}`);
+  const state = (): unknown => [H1.port, H2.port].map((p) => [promiscuity(lab, p), lab.sh(`bpftool net show dev ${p}`), lab.sh(`ip -d link show ${p}`)]);
+  const interfaces = state();
+  const datapath = TEST_DATAPATH === '' ? [] : ['--datapath', TEST_DATAPATH];
+  for (const [text, message] of refused) {
+    writeFileSync(path, text);
+    const r = run(process.execPath, [VSWITCHD, '--socket', lab.socket, ...datapath, '--db', path]);
+    assert.equal(r.code, 1, `seed ${seed}: ${r.stderr}`);
+    assert.equal(r.stderr, `vswitchd: ${message}\n`, `seed ${seed}`);
+    assert.equal(readFileSync(path, 'utf8'), text, 'the file is left as it was');
+  }
+  assert.deepEqual(state(), interfaces, 'promiscuity, tc programs and link flags as before');
 });

@@ -128,7 +128,7 @@ describe('db: the file', () => {
     ['a reversed trunk range', sampleWith((d) => (d.ports[1]!.vlan.trunks = [[20, 10]])), 'ports[1].vlan.trunks: reversed VLAN range 20-10'],
     ['a list on an access port', sampleWith((d) => (d.ports[0]!.vlan.trunks = [[20, 20]])), 'ports[0].vlan.trunks: mode access takes no VLAN list'],
     ['an unknown mode', sampleWith((d) => ((d.ports[0]!.vlan as { mode: string }).mode = 'hybrid')), 'ports[0].vlan.mode: Invalid enum value'],
-    ['a misspelt field', sampleWith((d) => ((d.ports[0]!.vlan as Record<string, unknown>)['tga'] = 1)), "ports[0].vlan: unknown field 'tga'"],
+    ['a misspelt field', sampleWith((d) => ((d.ports[0]!.vlan as Record<string, unknown>)['tga'] = 1)), 'ports[0].vlan.tga: unknown field'],
     ['a field missing', sampleWith((d) => delete (d.ports[0] as Partial<DbConfig['ports'][0]>).vlan), 'ports[0].vlan: missing'],
     ['a bad interface name', sampleWith((d) => (d.ports[2]!.ifname = 'a/b')), 'ports[2].ifname: invalid interface name'],
     ['a duplicate port', sampleWith((d) => (d.ports[2]!.ifname = 'veth1')), 'ports[2].ifname: veth1 is already ports[0]'],
@@ -154,7 +154,7 @@ describe('db: the file', () => {
     ['a local address of the other family', tunnelWith((t) => (t['local'] = 'fd00::1')), 'tunnels[0].local: the remotes and the local address must be all IPv4 or all IPv6'],
     ['a malformed local address', tunnelWith((t) => (t['local'] = '10.0.0')), "tunnels[0].local: bad local address '10.0.0'"],
     ['a tunnel field missing', tunnelWith((t) => delete t['dstport']), 'tunnels[0].dstport: missing'],
-    ['an unknown tunnel field', tunnelWith((t) => (t['ttl'] = 64)), "tunnels[0]: unknown field 'ttl'"],
+    ['an unknown tunnel field', tunnelWith((t) => (t['ttl'] = 64)), 'tunnels[0].ttl: unknown field'],
     ['a tunnel whose port is not in ports', tunnelWith((t) => (t['name'] = 'vx9')), 'tunnels[0].name: vx9 is not in ports'],
     ['a tunnel twice', sampleWith((d) => Object.assign(d, structuredClone(WITH_TUNNELS), { tunnels: [WITH_TUNNELS.tunnels[0], WITH_TUNNELS.tunnels[0]] })), 'tunnels[1].name: vx1 is already tunnels[0]'],
   ];
