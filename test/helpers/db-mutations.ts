@@ -55,7 +55,7 @@ function apply(doc: Json, path: Array<string | number>, m: Mutation): void {
   let parent = doc as Record<string | number, Json>;
   for (const k of path.slice(0, -1)) parent = parent[k] as Record<string | number, Json>;
   const last = path[path.length - 1]!;
-  if (m.kind === 'set') parent[last] = m.value;
+  if (m.kind === 'set') parent[last] = structuredClone(m.value);
   else if (m.kind === 'delete') {
     if (Array.isArray(parent)) parent.splice(last as number, 1);
     else delete parent[last];

@@ -40,7 +40,7 @@ describe('fuzz: the configuration file', () => {
           assert.ok(err instanceof DbError, `not a DbError: ${(err as Error)?.stack ?? String(err)}`);
           assert.ok(err.message.startsWith(`${path}: `) && !err.message.includes('\n'), err.message);
           // A field to blame is named by its path, as ports[1].vlan.tag.
-          assert.match(err.problem, /^(not valid JSON|not a JSON object|cannot read|[A-Za-z]+(\[\d+\]|\["[^\n]*"\])*(\.[A-Za-z]+(\[\d+\]|\["[^\n]*"\])*)*: )/, err.message);
+          assert.match(err.problem, /^(not valid JSON|not a JSON object|cannot read|([A-Za-z_]\w*|\[\d+\]|\["([^"\\]|\\.)*"\]|\.[A-Za-z_]\w*)+: )/, err.message);
           refused++;
         }
       }),
