@@ -1,50 +1,71 @@
 // SPDX-License-Identifier: MIT
 // The kernel datapath: vsw_forward runs at tc ingress (a tcx link) of every
 // port and does to each frame what the TypeScript forwarding core
-// (src/core/forwarder.ts, the specification) does, inside the kernel:
+// (src/core/forwarder.ts, the specification) does, inside the kernel. Its
+// stages, in the order a frame meets them:
 //
+//   ingress    the port from port_of[ifindex]; rx counted; a mirror's output
+//              port (VSW_PORT_MIRROR_OUT) only sends copies: what arrives on
+//              it is dropped (MIRROR_OUTPUT)
 //   validate   runt (RUNT), destination 01:80:C2:00:00:00-0F (LINK_LOCAL),
 //              multicast/broadcast/zero source (INVALID_SOURCE)
-//   acl        the first matching rule of `acl` (config.acl_rules of them, in
-//              match order) counts a hit in acl_hits; a drop rule drops
-//              (ACL_DROP) before learning
-//   learn      source -> ingress port in `fdb`; a hit is rewritten only when
-//              it is refresh_ns old, a move or a new MAC always; each write
-//              goes on the `events` ring for vswitchd, which keeps the
-//              authoritative table (size limit, fair eviction, aging timer)
-//   classify   group destination or unknown/aged unicast -> flood; known
-//              unicast -> its port (SAME_PORT if it is the ingress port)
-//   deliver    through one predicate, should_deliver(): the egress port is
-//              attached and up (PORT_DOWN for unicast; a flood skips it) and
-//              the frame fits its MTU (MTU_EXCEEDED). Unicast leaves with
-//              bpf_redirect, or bpf_redirect_peer straight into the ingress
-//              of a veth's peer in another netns (to_peer()); a flood with
-//              one bpf_clone_redirect per port.
+//   vlan       on a port with a VLAN mode (`ports`, `vlans`), the frame's VLAN
+//              by that mode (br_allowed_ingress): a tagged frame on an access
+//              port (VLAN_TAGGED), a VLAN the port does not carry or an 802.1ad
+//              outer tag on a trunk (VLAN_NOT_ALLOWED); on a port with no
+//              mode, its 802.1Q VID, or 0
+//   acl        when config.acl_rules is not 0: the first matching rule of
+//              `acl` (in match order), found through the per-CPU acl_cache
+//              (an answer of another config.acl_gen is a miss) or one bpf_loop
+//              over the rules; it counts a hit in acl_hits, and a drop rule
+//              drops (ACL_DROP) before learning
+//   learn      (VLAN, source) -> ingress port in `fdb`; a hit is rewritten only
+//              when it is refresh_ns old, a move or a new MAC always; a new
+//              station on a full table takes the victim config names, one
+//              from a port at its limit is left to vswitchd; each write goes on
+//              the `events` ring for vswitchd, which keeps the authoritative
+//              table (size limit, fair eviction, aging timer)
+//   classify   group destination or unknown/aged (VLAN, destination) -> flood;
+//              known -> its port (SAME_PORT if it is the ingress port)
+//   deliver    only to a port carrying the frame's VLAN (VLAN_NOT_ALLOWED for
+//              unicast; a flood skips it), then through one predicate,
+//              should_deliver(): the port is attached and up (PORT_DOWN for
+//              unicast; a flood skips it) and the frame fits its MTU
+//              (MTU_EXCEEDED). Each leaves with its port's tagging. Unicast
+//              leaves with bpf_redirect, or bpf_redirect_peer straight into
+//              the ingress of a veth's peer in another netns (to_peer()); a
+//              flood (bpf_loop over the ports below config.port_hi, mirror
+//              outputs left out) with one bpf_clone_redirect per port and the
+//              frame itself to the last
+//   mirror     when config.mirrors is not 0: a copy to the output of each
+//              mirror that selected one of the frame's ports and its VLAN,
+//              after the deliveries and before the last redirect
 //
 // Every path ends in TC_ACT_SHOT or a redirect: a port's frames never reach
-// the host's stack. vswitchd writes `ports`, `port_of`, `config` and deletes
-// from `fdb`; a change applies to the very next frame, because nothing here
-// caches a decision: each frame reads the maps afresh.
+// the host's stack. vswitchd writes `ports`, `vlans`, `port_of`, `config`,
+// `acl` and `mirrors`, zeroes the counters of a slot it reuses, and writes and
+// deletes `fdb` entries beside the program's learning; a change applies to the very
+// next frame, because nothing here caches a decision across a change: each
+// frame reads the maps afresh, and acl_cache answers only for the ACL
+// generation they were found in.
 //
 // 802.1Q/802.1ad: the kernel has taken the outer tag into skb metadata
 // (vlan_present, vlan_proto, vlan_tci) before tc ingress, and an inner tag is
-// part of the payload. VLANs (port modes, src/core/vlan.ts): after validation
-// the frame is put in a VLAN by its ingress port's mode (`ports`, `vlans`;
-// VLAN_TAGGED, VLAN_NOT_ALLOWED), learning and lookup key on (VLAN, MAC), only
-// ports carrying the VLAN get it, and each leaves with its port's tagging:
-// bpf_skb_vlan_pop/push rewrite the metadata tag before the redirect; a flood
-// visits the ports that take it untagged first, then pushes the 802.1Q tag
-// (priority kept) for the rest. A frame of VLAN 0 leaves as it came. GSO and checksum-offloaded frames are
-// redirected as they are; their MTU check is per segment (bpf_check_mtu).
+// part of the payload. VLANs (port modes, src/core/vlan.ts): learning and
+// lookup key on (VLAN, MAC); bpf_skb_vlan_pop/push rewrite the metadata tag
+// before each redirect or clone; a flood of a nonzero VLAN visits the ports
+// that take it untagged first, then pushes the 802.1Q tag (priority and DEI
+// kept) for the rest. A frame of VLAN 0 leaves as it came. GSO and
+// checksum-offloaded frames are redirected as they are; their MTU check is
+// per segment (bpf_check_mtu).
 //
-// Mirrors (src/core/mirror.ts): a mirror's output port (VSW_PORT_MIRROR_OUT)
-// drops what arrives on it (MIRROR_OUTPUT) and is left out of floods. A
-// forwarded frame gathers the mirrors of its ingress port (mirror_in) and of
-// each egress port that passed should_deliver (mirror_out); after its
-// deliveries and before its last redirect one bpf_loop clones it to the output
-// of each of them that selects its VLAN. The tag of each copy and each egress
-// goes through one state machine (tag_to), so the copies never disturb the
-// tag the frame itself leaves with.
+// Mirrors (src/core/mirror.ts): a forwarded frame gathers the mirrors of its
+// ingress port (mirror_in) and of each egress port that passed should_deliver
+// (mirror_out); a unicast frame not delivered is still copied for its ingress
+// port's mirrors. One bpf_loop over `mirrors` clones it to the output of each
+// of them that selects its VLAN. The tag of each copy and each egress goes
+// through one state machine (tag_to), so the copies never disturb the tag the
+// frame itself leaves with.
 
 #include <linux/bpf.h>
 #include <linux/if_packet.h>

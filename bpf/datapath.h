@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* The kernel datapath's maps, shared in layout with src/datapath/kernel/maps.ts (which
- * must change with this file). Little-endian x86-64/arm64 layouts. */
+/* The kernel datapath's maps, shared in layout with src/datapath/kernel/layout.ts
+ * (which must change with this file; the asserts at the end hold both to the
+ * same numbers). Little-endian x86-64/arm64 layouts. */
 #ifndef VSW_DATAPATH_H
 #define VSW_DATAPATH_H
+
+#include <stddef.h> /* offsetof */
 
 /* Port slots; vswitchd's --max-ports may not exceed it with --datapath kernel. */
 #define VSW_MAX_PORTS 1024
@@ -133,5 +136,65 @@ struct vsw_port_counters {
 #define VSW_R_MIRROR_OUTPUT 12
 #define VSW_R_EVENTS_LOST 15 /* not a frame drop: learn events the ring had no room for */
 #define VSW_DROP_SLOTS 16
+
+/*
+ * Every struct vswitchd writes or reads, by size and by each field's offset:
+ * the numbers of LAYOUT in src/datapath/kernel/layout.ts, in its order. A
+ * struct changed here and not there fails this build;
+ * test/unit/kernel-maps.test.ts reads these lines and the structs above and
+ * fails unless LAYOUT says the same. (vsw_acl_cache_entry is the program's
+ * alone.)
+ */
+_Static_assert(sizeof(struct vsw_port) == 40, "vsw_port");
+_Static_assert(offsetof(struct vsw_port, ifindex) == 0, "vsw_port.ifindex");
+_Static_assert(offsetof(struct vsw_port, flags) == 4, "vsw_port.flags");
+_Static_assert(offsetof(struct vsw_port, mtu) == 8, "vsw_port.mtu");
+_Static_assert(offsetof(struct vsw_port, vlan_mode) == 12, "vsw_port.vlan_mode");
+_Static_assert(offsetof(struct vsw_port, vlan_tag) == 14, "vsw_port.vlan_tag");
+_Static_assert(offsetof(struct vsw_port, peer_mtu) == 16, "vsw_port.peer_mtu");
+_Static_assert(offsetof(struct vsw_port, mirror_in) == 20, "vsw_port.mirror_in");
+_Static_assert(offsetof(struct vsw_port, peer_mac) == 24, "vsw_port.peer_mac");
+_Static_assert(offsetof(struct vsw_port, mirror_out) == 32, "vsw_port.mirror_out");
+_Static_assert(offsetof(struct vsw_port, pad) == 36, "vsw_port.pad");
+_Static_assert(sizeof(struct vsw_vlans) == 512, "vsw_vlans");
+_Static_assert(offsetof(struct vsw_vlans, bits) == 0, "vsw_vlans.bits");
+_Static_assert(sizeof(struct vsw_config) == 48, "vsw_config");
+_Static_assert(offsetof(struct vsw_config, aging_ns) == 0, "vsw_config.aging_ns");
+_Static_assert(offsetof(struct vsw_config, refresh_ns) == 8, "vsw_config.refresh_ns");
+_Static_assert(offsetof(struct vsw_config, port_hi) == 16, "vsw_config.port_hi");
+_Static_assert(offsetof(struct vsw_config, pad0) == 20, "vsw_config.pad0");
+_Static_assert(offsetof(struct vsw_config, victim) == 24, "vsw_config.victim");
+_Static_assert(offsetof(struct vsw_config, vlan_ports) == 32, "vsw_config.vlan_ports");
+_Static_assert(offsetof(struct vsw_config, acl_rules) == 36, "vsw_config.acl_rules");
+_Static_assert(offsetof(struct vsw_config, mirrors) == 40, "vsw_config.mirrors");
+_Static_assert(offsetof(struct vsw_config, acl_gen) == 44, "vsw_config.acl_gen");
+_Static_assert(sizeof(struct vsw_mirror) == 520, "vsw_mirror");
+_Static_assert(offsetof(struct vsw_mirror, out_port) == 0, "vsw_mirror.out_port");
+_Static_assert(offsetof(struct vsw_mirror, pad) == 4, "vsw_mirror.pad");
+_Static_assert(offsetof(struct vsw_mirror, vlans) == 8, "vsw_mirror.vlans");
+_Static_assert(sizeof(struct vsw_acl_rule) == 48, "vsw_acl_rule");
+_Static_assert(offsetof(struct vsw_acl_rule, src) == 0, "vsw_acl_rule.src");
+_Static_assert(offsetof(struct vsw_acl_rule, src_mask) == 8, "vsw_acl_rule.src_mask");
+_Static_assert(offsetof(struct vsw_acl_rule, dst) == 16, "vsw_acl_rule.dst");
+_Static_assert(offsetof(struct vsw_acl_rule, dst_mask) == 24, "vsw_acl_rule.dst_mask");
+_Static_assert(offsetof(struct vsw_acl_rule, port) == 32, "vsw_acl_rule.port");
+_Static_assert(offsetof(struct vsw_acl_rule, type) == 36, "vsw_acl_rule.type");
+_Static_assert(offsetof(struct vsw_acl_rule, vlan) == 40, "vsw_acl_rule.vlan");
+_Static_assert(offsetof(struct vsw_acl_rule, action) == 44, "vsw_acl_rule.action");
+_Static_assert(sizeof(struct vsw_fdb_entry) == 16, "vsw_fdb_entry");
+_Static_assert(offsetof(struct vsw_fdb_entry, port) == 0, "vsw_fdb_entry.port");
+_Static_assert(offsetof(struct vsw_fdb_entry, pad) == 4, "vsw_fdb_entry.pad");
+_Static_assert(offsetof(struct vsw_fdb_entry, seen_ns) == 8, "vsw_fdb_entry.seen_ns");
+_Static_assert(sizeof(struct vsw_learn_event) == 32, "vsw_learn_event");
+_Static_assert(offsetof(struct vsw_learn_event, mac) == 0, "vsw_learn_event.mac");
+_Static_assert(offsetof(struct vsw_learn_event, port) == 8, "vsw_learn_event.port");
+_Static_assert(offsetof(struct vsw_learn_event, kind) == 12, "vsw_learn_event.kind");
+_Static_assert(offsetof(struct vsw_learn_event, seen_ns) == 16, "vsw_learn_event.seen_ns");
+_Static_assert(offsetof(struct vsw_learn_event, evicted) == 24, "vsw_learn_event.evicted");
+_Static_assert(sizeof(struct vsw_port_counters) == 32, "vsw_port_counters");
+_Static_assert(offsetof(struct vsw_port_counters, rx_frames) == 0, "vsw_port_counters.rx_frames");
+_Static_assert(offsetof(struct vsw_port_counters, rx_bytes) == 8, "vsw_port_counters.rx_bytes");
+_Static_assert(offsetof(struct vsw_port_counters, tx_frames) == 16, "vsw_port_counters.tx_frames");
+_Static_assert(offsetof(struct vsw_port_counters, tx_bytes) == 24, "vsw_port_counters.tx_bytes");
 
 #endif

@@ -129,6 +129,11 @@ export const FDB_DEFAULT_MAX_PORTS = 24;
 /** Refresh granularity of `seen`, and the shortest interval expire() asks for. */
 export const FDB_GRANULARITY_MS = 1000;
 
+/** How old an entry must be before a hit on its own port rewrites `seen` (the kernel datapath's refresh_ns too). */
+export function fdbRefreshMs(agingMs: number): number {
+  return Math.min(FDB_GRANULARITY_MS, agingMs);
+}
+
 const NONE = -1;
 
 // Entry record layout: 8 int32 (32 bytes) per entry in one buffer, viewed both
@@ -205,7 +210,7 @@ export class Fdb {
     this.secret = secret | 0;
     this.agingMs = agingMs;
     this.maxPorts = maxPorts;
-    this.refreshMs = Math.min(FDB_GRANULARITY_MS, agingMs);
+    this.refreshMs = fdbRefreshMs(agingMs);
 
     const buf = new ArrayBuffer(size * STRIDE * 4);
     this.rec = new Int32Array(buf);

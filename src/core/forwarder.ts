@@ -85,8 +85,9 @@ import { DEFAULT_PORT_VLAN, fillVlanBitmap, type PortVlan, untaggedVid, VLAN_BIT
 
 export interface ForwarderOptions {
   maxPorts: number;
-  fdbSize: number;
-  agingMs: number;
+  /** Of a new Fdb (absent: the Fdb's defaults); not read when `fdb` is given, whose own size and aging hold. */
+  fdbSize?: number;
+  agingMs?: number;
   /** Most FDB entries a port learns; 0 or absent: no limit (see Fdb). */
   fdbPortLimit?: number;
   /**

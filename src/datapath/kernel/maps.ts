@@ -1,11 +1,11 @@
-// The kernel datapath's maps as vswitchd writes and reads them: byte layouts
-// of bpf/datapath.h (which must change with this file), each map behind one
-// small method. Control path only: nothing here runs per frame.
+// The kernel datapath's maps as vswitchd writes and reads them, each map
+// behind one small method; the bytes of each value are layout.ts's (the
+// structs of bpf/datapath.h). Control path only: nothing here runs per frame.
 
-import { A_ACTION, A_DST_HI, A_DST_HI_MASK, A_DST_LO, A_DST_LO_MASK, A_PORT, A_SRC_HI, A_SRC_HI_MASK, A_SRC_LO, A_SRC_LO_MASK, A_TYPE, A_VLAN, ACL_MAX_RULES, ACL_STRIDE } from '../../core/acl.js';
+import { ACL_MAX_RULES } from '../../core/acl.js';
 import { REASON_COUNT } from '../../core/reasons.js';
-import { VLAN_BITMAP_BYTES } from '../../core/vlan.js';
 import { BPF_ANY, type BpfObject, mapDelete, mapLookup, mapNextKey, mapUpdate, possibleCpus } from '../../native/libbpf.js';
+import { addPortCounters, type ConfigWords, encodeAclRule, encodeConfig, encodeFdbEntry, encodeMirror, encodePort, FDB_KEY_HI_MASK, LAYOUT, type PortCounters, type PortEntry } from './layout.js';
 
 /** Port slots the program knows (VSW_MAX_PORTS). */
 export const KERNEL_MAX_PORTS = 1024;
@@ -28,28 +28,6 @@ export function fdbHeadroom(fdbSize: number): number {
   return Math.max(256, Math.ceil(fdbSize / 4));
 }
 
-export interface PortCounters {
-  rxFrames: number;
-  rxBytes: number;
-  txFrames: number;
-  txBytes: number;
-}
-
-/** ports[port] as struct vsw_port. */
-export interface PortEntry {
-  ifindex: number;
-  flags: number;
-  mtu: number;
-  vlanMode: number;
-  vlanTag: number;
-  /** PORT_PEER: the veth peer's MAC and MTU. */
-  peer: { mac: number; mtu: number } | null;
-  mirrorIn: number;
-  mirrorOut: number;
-}
-
-export const NO_PORT: Readonly<PortEntry> = Object.freeze({ ifindex: 0, flags: 0, mtu: 0, vlanMode: 0, vlanTag: 0, peer: null, mirrorIn: 0, mirrorOut: 0 });
-
 export class DatapathMaps {
   readonly ports: number;
   readonly portOf: number;
@@ -61,8 +39,9 @@ export class DatapathMaps {
   private readonly aclHitsFd: number;
   private readonly mirrors: number;
   private readonly mirrorCopiesFd: number;
-  private readonly mirrorVal = new Uint8Array(8 + VLAN_BITMAP_BYTES);
-  private readonly ruleVal = new Uint8Array(48);
+  private readonly mirrorVal = new Uint8Array(LAYOUT.vsw_mirror.size);
+  private readonly mirrorView = new DataView(this.mirrorVal.buffer);
+  private readonly ruleVal = new Uint8Array(LAYOUT.vsw_acl_rule.size);
   private readonly ruleView = new DataView(this.ruleVal.buffer);
   readonly ringBytes = RING_BYTES;
   private readonly portCounters: number;
@@ -72,11 +51,11 @@ export class DatapathMaps {
   private readonly key8 = new Uint8Array(8);
   private readonly k4 = new DataView(this.key4.buffer);
   private readonly k8 = new DataView(this.key8.buffer);
-  private readonly val16 = new Uint8Array(16);
-  private readonly v16 = new DataView(this.val16.buffer);
-  private readonly portVal = new Uint8Array(40);
+  private readonly fdbVal = new Uint8Array(LAYOUT.vsw_fdb_entry.size);
+  private readonly fdbView = new DataView(this.fdbVal.buffer);
+  private readonly portVal = new Uint8Array(LAYOUT.vsw_port.size);
   private readonly portView = new DataView(this.portVal.buffer);
-  private readonly cfg = new Uint8Array(48);
+  private readonly cfg = new Uint8Array(LAYOUT.vsw_config.size);
   private readonly cfgView = new DataView(this.cfg.buffer);
   private readonly perCpuPort: Uint8Array;
   private readonly perCpuDrop: Uint8Array;
@@ -94,7 +73,7 @@ export class DatapathMaps {
     this.mirrorCopiesFd = obj.mapFd('mirror_copies');
     this.portCounters = obj.mapFd('port_counters');
     this.drops = obj.mapFd('drops');
-    this.perCpuPort = new Uint8Array(32 * this.cpus);
+    this.perCpuPort = new Uint8Array(LAYOUT.vsw_port_counters.size * this.cpus);
     this.perCpuDrop = new Uint8Array(8 * this.cpus);
   }
 
@@ -115,27 +94,16 @@ export class DatapathMaps {
     return this.key4;
   }
 
-  /** ports[port] = { ifindex, flags, mtu, vlan_mode, vlan_tag, peer_mtu, mirror_in, peer_mac, mirror_out }. */
+  /** ports[port] = struct vsw_port. */
   setPort(port: number, e: Readonly<PortEntry>): void {
-    const v = this.portView;
-    v.setUint32(0, e.ifindex, true);
-    v.setUint32(4, e.flags, true);
-    v.setUint32(8, e.mtu, true);
-    v.setUint16(12, e.vlanMode, true);
-    v.setUint16(14, e.vlanTag, true);
-    v.setUint32(16, e.peer?.mtu ?? 0, true);
-    v.setUint32(20, e.mirrorIn >>> 0, true);
-    v.setBigUint64(24, BigInt(e.peer?.mac ?? 0), true);
-    v.setUint32(32, e.mirrorOut >>> 0, true);
-    v.setUint32(36, 0, true);
+    encodePort(this.portView, e);
     mapUpdate(this.ports, this.portKey(port), this.portVal, BPF_ANY, 'ports');
   }
 
-  /** mirrors[k] = { out_port, vlans }: the output's slot and the selected VLANs (VLAN_BITMAP_BYTES). */
+  /** mirrors[k] = { out_port, vlans }: the output's slot and the selected VLANs (a VLAN bitmap, as vlans[]). */
   setMirror(k: number, outPort: number, vlanBits: Uint8Array): void {
     if (k >= KERNEL_MAX_MIRRORS) throw new RangeError(`the kernel holds at most ${KERNEL_MAX_MIRRORS} mirrors`);
-    new DataView(this.mirrorVal.buffer).setUint32(0, outPort, true);
-    this.mirrorVal.set(vlanBits, 8);
+    encodeMirror(this.mirrorView, outPort, vlanBits);
     mapUpdate(this.mirrors, this.portKey(k), this.mirrorVal, BPF_ANY, 'mirrors');
   }
 
@@ -163,9 +131,9 @@ export class DatapathMaps {
     return sum;
   }
 
-  /** vlans[port] = the port's membership bitmap (VLAN_BITMAP_BYTES, bit v of byte v >> 3). */
+  /** vlans[port] = the port's membership bitmap (struct vsw_vlans: bit v of byte v >> 3, core/vlan.ts). */
   setVlans(port: number, bitmap: Uint8Array): void {
-    if (bitmap.length !== VLAN_BITMAP_BYTES) throw new RangeError('a VLAN bitmap is 512 bytes');
+    if (bitmap.length !== LAYOUT.vsw_vlans.size) throw new RangeError(`a VLAN bitmap is ${LAYOUT.vsw_vlans.size} bytes`);
     mapUpdate(this.vlans, this.portKey(port), bitmap, BPF_ANY, 'vlans');
   }
 
@@ -182,21 +150,13 @@ export class DatapathMaps {
   }
 
   /**
-   * config[0]: aging and refresh in ms, the slot above the highest attached
-   * port, their smallest MTU, and the FDB key (VID << 48 | MAC) a new station
-   * costs while the table is full (0: none), and how many ports have a VLAN mode.
+   * config[0]: aging and refresh time, the slot above the highest attached
+   * port (the flood's bound), the FDB key (VID << 48 | MAC) a new station
+   * costs while the table is full (0: none), how many ports have a VLAN mode,
+   * how many ACL rules and mirrors are in force, and the ACL's generation.
    */
-  setConfig(c: { agingMs: number; refreshMs: number; portHi: number; victim: bigint; vlanPorts: number; aclRules: number; mirrors: number; aclGen: number }): void {
-    const v = this.cfgView;
-    v.setBigUint64(0, BigInt(c.agingMs) * 1_000_000n, true);
-    v.setBigUint64(8, BigInt(c.refreshMs) * 1_000_000n, true);
-    v.setUint32(16, c.portHi, true);
-    v.setUint32(20, 0, true);
-    v.setBigUint64(24, BigInt.asUintN(64, c.victim), true);
-    v.setUint32(32, c.vlanPorts, true);
-    v.setUint32(36, c.aclRules, true);
-    v.setUint32(40, c.mirrors, true);
-    v.setUint32(44, c.aclGen >>> 0, true);
+  setConfig(c: Readonly<ConfigWords>): void {
+    encodeConfig(this.cfgView, c);
     this.k4.setUint32(0, 0, true);
     mapUpdate(this.config, this.key4, this.cfg, BPF_ANY, 'config');
   }
@@ -204,20 +164,7 @@ export class DatapathMaps {
   /** acl[k] = rule k of `rules` (ACL_STRIDE int32s per rule, core/acl.ts), as struct vsw_acl_rule. */
   setAclRule(k: number, rules: Int32Array): void {
     if (k >= ACL_MAX_RULES) throw new RangeError(`the kernel holds at most ${ACL_MAX_RULES} ACL rules`);
-    const at = k * ACL_STRIDE;
-    const v = this.ruleView;
-    const mac = (off: number, hi: number, lo: number): void => {
-      v.setUint32(off, rules[at + lo] >>> 0, true);
-      v.setUint32(off + 4, rules[at + hi] >>> 0, true);
-    };
-    mac(0, A_SRC_HI, A_SRC_LO);
-    mac(8, A_SRC_HI_MASK, A_SRC_LO_MASK);
-    mac(16, A_DST_HI, A_DST_LO);
-    mac(24, A_DST_HI_MASK, A_DST_LO_MASK);
-    v.setInt32(32, rules[at + A_PORT], true);
-    v.setInt32(36, rules[at + A_TYPE], true);
-    v.setInt32(40, rules[at + A_VLAN], true);
-    v.setUint32(44, rules[at + A_ACTION], true);
+    encodeAclRule(this.ruleView, rules, k);
     mapUpdate(this.acl, this.portKey(k), this.ruleVal, BPF_ANY, 'acl');
   }
 
@@ -238,11 +185,9 @@ export class DatapathMaps {
 
   /** fdb[key] = { port, seen }; false if the map is full. The key is (hi, lo) as Fdb.learnHL's. */
   setFdb(hi: number, lo: number, port: number, seenMs: number): boolean {
-    this.v16.setUint32(0, port, true);
-    this.v16.setUint32(4, 0, true);
-    this.v16.setBigUint64(8, BigInt(Math.round(seenMs * 1e6)), true);
+    encodeFdbEntry(this.fdbView, port, seenMs);
     try {
-      mapUpdate(this.fdb, this.macKey(hi, lo), this.val16, BPF_ANY, 'fdb');
+      mapUpdate(this.fdb, this.macKey(hi, lo), this.fdbVal, BPF_ANY, 'fdb');
       return true;
     } catch {
       return false;
@@ -260,7 +205,7 @@ export class DatapathMaps {
     const nv = new DataView(next.buffer);
     let prev: Uint8Array | null = null;
     while (mapNextKey(this.fdb, prev, next, 'fdb')) {
-      keys.push([nv.getUint32(4, true) & 0x0fffffff, nv.getInt32(0, true)]);
+      keys.push([nv.getUint32(4, true) & FDB_KEY_HI_MASK, nv.getInt32(0, true)]);
       prev = next.slice();
     }
     return keys;
@@ -271,12 +216,7 @@ export class DatapathMaps {
     const out = { rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0 };
     if (!mapLookup(this.portCounters, this.portKey(port), this.perCpuPort, 'port_counters')) return out;
     const v = new DataView(this.perCpuPort.buffer);
-    for (let c = 0; c < this.cpus; c++) {
-      out.rxFrames += Number(v.getBigUint64(c * 32, true));
-      out.rxBytes += Number(v.getBigUint64(c * 32 + 8, true));
-      out.txFrames += Number(v.getBigUint64(c * 32 + 16, true));
-      out.txBytes += Number(v.getBigUint64(c * 32 + 24, true));
-    }
+    for (let c = 0; c < this.cpus; c++) addPortCounters(out, v, c * LAYOUT.vsw_port_counters.size);
     return out;
   }
 

@@ -1,0 +1,232 @@
+// The kernel datapath's ports: one KernelPort record per attached slot, made at
+// attach (control path), and what keeps `ports`, `port_of`, `vlans` and the
+// port words of `config` (flood bound, ports with a VLAN mode) in step with
+// them. A record is the one place a port's link state, MTU and VLAN mode are
+// read from; each change is written from it into the maps and then into the
+// specification (the Forwarder kept for traces), which is only written.
+//
+// A port is a tcx link (owned by this process, so the kernel detaches it when
+// vswitchd dies), an AF_PACKET socket holding it promiscuous, and whether it
+// is a veth whose peer is in another netns (asked with RTM_GETLINK at attach
+// and on each of its link messages): the program then delivers known unicast
+// for the peer's own MAC into the peer directly.
+
+import type { Fdb } from '../../core/fdb.js';
+import type { Forwarder } from '../../core/forwarder.js';
+import { type MirrorTable, noMirrors } from '../../core/mirror.js';
+import { DEFAULT_PORT_VLAN, fillVlanBitmap, type PortVlan, VLAN_BITMAP_BYTES, vlanModeNumber } from '../../core/vlan.js';
+import { VswError } from '../../errors.js';
+import * as libc from '../../native/libc.js';
+import { openPromiscSocket } from '../../os/af-packet.js';
+import { type VethPeer, vethPeerElsewhere } from '../../os/rtnetlink.js';
+import { readLinkStateSync } from '../../os/sysfs.js';
+import { attachIngress, detachIngress } from '../bpf.js';
+import { type ConfigWords, NO_PORT } from './layout.js';
+import { type DatapathMaps, PORT_ATTACHED, PORT_LIMITED, PORT_MIRROR_OUT, PORT_PEER, PORT_UP } from './maps.js';
+
+/** One attached port as vswitchd knows it; ports[] and vlans[] are written from it. */
+export class KernelPort {
+  /** Holds its --fdb-port-limit entries (PORT_LIMITED). */
+  limited = false;
+  /** Its veth peer in another netns (PORT_PEER), or null. */
+  peer: VethPeer | null = null;
+  /** Its VLAN mode (core/vlan.ts) and the VLANs it carries (VLAN_BITMAP_BYTES, as in vlans[]). */
+  vlan: PortVlan = DEFAULT_PORT_VLAN;
+  readonly vlanBits = new Uint8Array(VLAN_BITMAP_BYTES);
+  /** The tcx link's fd; -1 until the program is attached, and again once detached. */
+  linkFd = -1;
+
+  constructor(
+    readonly ifindex: number,
+    public ifname: string,
+    /** The AF_PACKET socket that holds it promiscuous. */
+    readonly promiscFd: number,
+    public up: boolean,
+    public mtu: number,
+  ) {}
+
+  carries(vid: number): boolean {
+    return (this.vlanBits[vid >> 3] & (1 << (vid & 7))) !== 0;
+  }
+}
+
+export class KernelPorts {
+  /** Per slot: its record, or null while free. */
+  private readonly slots: Array<KernelPort | null>;
+  /** The mirrors in force: their masks and output flags are part of each port's entry. */
+  private mirrors: MirrorTable;
+
+  /** `cfg` is config[0] as last written (shared with the other writers of config). */
+  constructor(
+    readonly maxPorts: number,
+    private readonly maps: DatapathMaps,
+    private readonly cfg: ConfigWords,
+    private readonly spec: Forwarder,
+    /** RTM_GETLINK requests (is a port a veth with its peer elsewhere). */
+    private readonly rtnl: number,
+  ) {
+    this.slots = new Array<KernelPort | null>(maxPorts).fill(null);
+    this.mirrors = noMirrors(maxPorts);
+  }
+
+  /** The port in slot `port`, or null. */
+  at(port: number): KernelPort | null {
+    return port >= 0 && port < this.maxPorts ? this.slots[port] : null;
+  }
+
+  /** The attached slots, in order. */
+  *attached(): Generator<[number, KernelPort]> {
+    for (let p = 0; p < this.maxPorts; p++) {
+      const r = this.slots[p];
+      if (r !== null) yield [p, r];
+    }
+  }
+
+  /** May a learn on `port` in VLAN `vid` stay (FdbSync's gate)? */
+  takes(port: number, vid: number): boolean {
+    const r = this.at(port);
+    return r !== null && r.linkFd >= 0 && r.up && r.carries(vid);
+  }
+
+  /**
+   * The maps first, then the tcx link: the very first frame through the link
+   * finds its port. A failure leaves the slot free and the maps cleared.
+   */
+  add(port: number, ifname: string, ifindex: number, progFd: number): void {
+    if (port < 0 || port >= this.maxPorts || this.slots[port] !== null) {
+      throw new VswError('EINTERNAL', `port slot ${port} is not free`);
+    }
+    const link = readLinkStateSync(ifname, ifindex);
+    const promisc = openPromiscSocket(ifindex, ifname);
+    const r = new KernelPort(ifindex, ifname, promisc, link.up, link.mtu);
+    try {
+      this.maps.resetPortCounters(port);
+      this.slots[port] = r;
+      this.writeVlan(port, r, DEFAULT_PORT_VLAN);
+      r.peer = vethPeerElsewhere(this.rtnl, ifindex);
+      this.write(port, r);
+      this.maps.setPortOf(ifindex, port);
+      this.writePortHi();
+      r.linkFd = attachIngress(progFd, ifindex, ifname);
+      this.spec.attach(port, r.up, r.mtu);
+    } catch (err) {
+      this.slots[port] = null;
+      this.clearMaps(port, ifindex);
+      libc.close(promisc);
+      throw err;
+    }
+  }
+
+  /** The link first: from then on the port's frames reach the host again, not the switch. Flushes its FDB entries. */
+  remove(port: number): void {
+    const r = this.at(port);
+    if (r === null) throw new VswError('ENOTATTACHED', `port slot ${port} is not attached`);
+    detachIngress(r.linkFd);
+    r.linkFd = -1;
+    this.slots[port] = null;
+    this.clearMaps(port, r.ifindex);
+    this.writeVlan(port, r, DEFAULT_PORT_VLAN); // the slot's next port has no mode
+    this.spec.detach(port); // flushes the port's entries from the shared Fdb
+    libc.close(r.promiscFd);
+  }
+
+  /** The port's VLAN mode: written before its entries are flushed, so the next frame has it. */
+  setVlan(port: number, r: KernelPort, v: PortVlan): void {
+    this.writeVlan(port, r, v);
+    this.spec.setVlan(port, v); // flushes the port's entries from the shared Fdb
+  }
+
+  /**
+   * A link message (or a resync): asks about the veth peer again, and takes
+   * the new state and MTU. True if either changed; going down flushes the
+   * port's entries (as Forwarder.setLink).
+   */
+  setLink(port: number, r: KernelPort, up: boolean, mtu: number): boolean {
+    const peerChanged = this.refreshPeer(r);
+    if (up === r.up && mtu === r.mtu) {
+      if (peerChanged) this.write(port, r);
+      return false;
+    }
+    r.up = up;
+    r.mtu = mtu;
+    this.write(port, r);
+    this.spec.setLink(port, up, mtu); // down: flushes the port's entries from the shared Fdb
+    return true;
+  }
+
+  /** Flags the ports that hold their --fdb-port-limit entries (the program leaves their new stations to vswitchd). */
+  syncLimits(fdb: Fdb): void {
+    for (const [p, r] of this.attached()) {
+      const limited = fdb.atPortLimit(p);
+      if (limited === r.limited) continue;
+      r.limited = limited;
+      this.write(p, r);
+    }
+  }
+
+  /** Every port's mirror masks and output flag from `table` (mirrors.ts writes mirrors[] around this). */
+  setMirrors(table: MirrorTable): void {
+    this.mirrors = table;
+    for (const [p, r] of this.attached()) this.write(p, r);
+  }
+
+  private write(port: number, r: KernelPort): void {
+    const m = this.mirrors;
+    const flags =
+      PORT_ATTACHED | (r.up ? PORT_UP : 0) | (r.limited ? PORT_LIMITED : 0) | (r.peer ? PORT_PEER : 0) |
+      (m.outputs.includes(port) ? PORT_MIRROR_OUT : 0);
+    this.maps.setPort(port, {
+      ifindex: r.ifindex,
+      flags,
+      mtu: r.mtu,
+      vlanMode: vlanModeNumber(r.vlan),
+      vlanTag: r.vlan.tag,
+      peer: r.peer,
+      mirrorIn: m.ingressMask[port],
+      mirrorOut: m.egressMask[port],
+    });
+  }
+
+  /** vlans[] first, then the port's entry (once attached), then the count in config: a frame that may need retagging finds the mode written. */
+  private writeVlan(port: number, r: KernelPort, v: PortVlan): void {
+    const moded = (v.mode !== 'default' ? 1 : 0) - (r.vlan.mode !== 'default' ? 1 : 0);
+    r.vlan = v;
+    fillVlanBitmap(v, r.vlanBits);
+    this.maps.setVlans(port, r.vlanBits);
+    if (r.linkFd >= 0) this.write(port, r);
+    if (moded !== 0) {
+      this.cfg.vlanPorts += moded;
+      this.maps.setConfig(this.cfg);
+    }
+  }
+
+  /**
+   * Asks the kernel again whether the port is a veth whose peer is in another
+   * netns, and with which MAC and MTU (a peer moved between namespaces takes
+   * its link down and up: the port gets link messages). True if that changed.
+   */
+  private refreshPeer(r: KernelPort): boolean {
+    const now = vethPeerElsewhere(this.rtnl, r.ifindex);
+    const was = r.peer;
+    r.peer = now;
+    return (now === null) !== (was === null) || (now !== null && was !== null && (now.mac !== was.mac || now.mtu !== was.mtu));
+  }
+
+  private clearMaps(port: number, ifindex: number): void {
+    this.maps.setPort(port, NO_PORT);
+    try {
+      this.maps.deletePortOf(ifindex);
+    } catch {
+      // never written
+    }
+    this.writePortHi();
+  }
+
+  /** The flood loop stops at the slot above the highest attached port. */
+  private writePortHi(): void {
+    let hi = 0;
+    for (let p = 0; p < this.maxPorts; p++) if (this.slots[p] !== null) hi = p + 1;
+    this.cfg.portHi = hi;
+    this.maps.setConfig(this.cfg);
+  }
+}
