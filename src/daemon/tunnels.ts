@@ -36,9 +36,9 @@ import * as libc from '../native/libc.js';
 import { openRtnetlink } from '../os/rtnetlink.js';
 import type { Logger } from './log.js';
 import type { Switch } from './switch.js';
+import { askExtendedAcks } from '../os/netlink.js';
 import {
   appendRemoteRequest,
-  askExtendedAcks,
   delLinkRequest,
   getLinkRequest,
   getRouteRequest,
