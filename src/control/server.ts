@@ -17,27 +17,9 @@ import { chmod, chown, lstat, mkdir, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import { dirname } from 'node:path';
 import { VswError } from '../errors.js';
-import {
-  encodeReply,
-  errorReply,
-  type FdbEntry,
-  type FdbListing,
-  LineSplitter,
-  MAX_LINE_BYTES,
-  parseRequest,
-  type Request,
-  resultLines,
-  type VlanResult,
-  type AclAddRequest,
-  type AclShowResult,
-  type MirrorAddRequest,
-  type MirrorShowResult,
-  type TraceRequest,
-  type TraceResult,
-  type TunnelAddRequest,
-  type TunnelShowResult,
-  type MtuWarning,
-} from './protocol.js';
+import { encodeReply, errorReply, LineSplitter, MAX_LINE_BYTES, parseRequest, resultLines } from './protocol.js';
+import type { AclAddRequest, MirrorAddRequest, Request, TraceRequest, TunnelAddRequest } from './requests.js';
+import type { AclShowResult, FdbEntry, FdbListing, MirrorShowResult, MtuWarning, TraceResult, TunnelShowResult, VlanResult } from './results.js';
 import type { PortVlan } from '../core/vlan.js';
 
 export type Handler = (req: Request) => Promise<unknown>;

@@ -26,7 +26,8 @@
 // like any other, and `tunnel add` of its name is refused (name in use).
 
 import { networkInterfaces } from 'node:os';
-import type { MtuWarning, TunnelAddRequest, TunnelResult, TunnelShowResult } from '../control/protocol.js';
+import type { TunnelAddRequest } from '../control/requests.js';
+import type { MtuWarning, TunnelResult, TunnelShowResult } from '../control/results.js';
 import { readInterface, SYSFS_NET } from '../os/sysfs.js';
 import { addressBytes, endpointFamily, tunnelSpecProblem, VXLAN_PORT } from '../control/tunnel-spec.js';
 import { interfaceHolder } from '../os/sysfs.js';
