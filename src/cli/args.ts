@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_SOCKET_PATH, ifnameProblem } from '../control/protocol.js';
 import { parseVid, parseVids, type PortVlan } from '../core/vlan.js';
 import { parseAclVlan, parseEthertype, parseMacMask, parsePriority } from '../core/acl.js';
-import type { AclAddRequest, MirrorAddRequest, TraceRequest, TunnelAddRequest } from '../control/protocol.js';
+import type { AclAddRequest, MirrorAddRequest, TraceRequest, TunnelAddRequest } from '../control/requests.js';
 import { tunnelSpecProblem } from '../control/tunnel-spec.js';
 import { mirrorNameProblem } from '../core/mirror.js';
 import { parseMac } from '../core/mac.js';
@@ -138,16 +138,12 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv = p
     const [ifname, extra] = rest;
     if (ifname === undefined) throw new UsageError(`missing interface name for '${sub}'`);
     if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`);
-    const problem = ifnameProblem(ifname);
-    if (problem !== null) throw new UsageError(`invalid interface name '${ifname}': ${problem}`);
-    return { kind: 'run', socket, cmd: sub, ifname };
+    return { kind: 'run', socket, cmd: sub, ifname: checkedIfname(ifname) };
   }
   if (sub === 'vlan') {
     const [ifname, mode, ...params] = rest;
     if (ifname === undefined) throw new UsageError("missing interface name for 'vlan'");
-    const problem = ifnameProblem(ifname);
-    if (problem !== null) throw new UsageError(`invalid interface name '${ifname}': ${problem}`);
-    return { kind: 'run', socket, cmd: sub, ifname, set: mode === undefined ? null : parseVlanMode(mode, params), json };
+    return { kind: 'run', socket, cmd: sub, ifname: checkedIfname(ifname), set: mode === undefined ? null : parseVlanMode(mode, params), json };
   }
   if (sub === 'acl') {
     const [action, ...params] = rest;
@@ -198,9 +194,7 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv = p
         const [name, extra] = params;
         if (name === undefined) throw new UsageError("missing tunnel name for 'tunnel del'");
         if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`);
-        const problem = ifnameProblem(name);
-        if (problem !== null) throw new UsageError(`invalid interface name '${name}': ${problem}`);
-        return { kind: 'run', socket, cmd: 'tunnel-del', name };
+        return { kind: 'run', socket, cmd: 'tunnel-del', name: checkedIfname(name) };
       }
       case 'show':
         if (params.length > 0) throw new UsageError(`unexpected argument '${params[0]}'`);
@@ -286,8 +280,7 @@ function parseTrace(params: readonly string[]): TraceRequest {
 function parseTunnelAdd(params: readonly string[]): TunnelAddRequest {
   const [name, type, ...words] = params;
   if (name === undefined) throw new UsageError("missing tunnel name for 'tunnel add'");
-  const problem = ifnameProblem(name);
-  if (problem !== null) throw new UsageError(`invalid interface name '${name}': ${problem}`);
+  checkedIfname(name);
   if (type === undefined) throw new UsageError("missing tunnel type for 'tunnel add' (vxlan)");
   if (type !== 'vxlan') throw new UsageError(`unknown tunnel type '${type}' (vxlan)`);
   const p = keywordPairs(words, ['vni', 'remote', 'local', 'dstport', 'vlan'], 'tunnel add');
@@ -314,13 +307,6 @@ function parseTunnelAdd(params: readonly string[]): TunnelAddRequest {
 
 /** `[priority N] [in PORT] [src MAC[/MASK]] [dst MAC[/MASK]] [type ETHERTYPE] [vlan VID|untagged] allow|drop`. */
 function parseAclAdd(params: readonly string[]): AclAddRequest {
-  const parse = <T>(what: () => T): T => {
-    try {
-      return what();
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
-  };
   const rule: Partial<AclAddRequest> = {};
   for (let k = 0; k < params.length; k++) {
     const word = params[k]!;
@@ -335,24 +321,21 @@ function parseAclAdd(params: readonly string[]): AclAddRequest {
     if (value === undefined) throw new UsageError(`missing value for '${word}'`);
     switch (word) {
       case 'priority':
-        rule.priority = parse(() => parsePriority(value));
+        rule.priority = usage(() => parsePriority(value));
         break;
-      case 'in': {
-        const problem = ifnameProblem(value);
-        if (problem !== null) throw new UsageError(`invalid interface name '${value}': ${problem}`);
-        rule.in = value;
+      case 'in':
+        rule.in = checkedIfname(value);
         break;
-      }
       case 'src':
       case 'dst':
-        parse(() => parseMacMask(value));
+        usage(() => parseMacMask(value));
         rule[word] = value;
         break;
       case 'type':
-        rule.type = parse(() => parseEthertype(value));
+        rule.type = usage(() => parseEthertype(value));
         break;
       case 'vlan':
-        rule.vlan = parse(() => parseAclVlan(value));
+        rule.vlan = usage(() => parseAclVlan(value));
         break;
     }
   }
@@ -362,25 +345,18 @@ function parseAclAdd(params: readonly string[]): AclAddRequest {
 
 /** `access VID`, `trunk [VIDS]`, `native-tagged VID [VIDS]`, `native-untagged VID [VIDS]`. */
 function parseVlanMode(mode: string, params: readonly string[]): PortVlan {
-  const parse = <T>(what: () => T): T => {
-    try {
-      return what();
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
-  };
   const most = mode === 'access' ? 1 : mode === 'trunk' ? 1 : 2;
   if (params.length > most) throw new UsageError(`unexpected argument '${params[most]}'`);
   switch (mode) {
     case 'access':
       if (params[0] === undefined) throw new UsageError("missing VLAN ID for 'access'");
-      return { mode, tag: parse(() => parseVid(params[0]!)), trunks: null };
+      return { mode, tag: usage(() => parseVid(params[0]!)), trunks: null };
     case 'trunk':
-      return { mode, tag: 0, trunks: params[0] === undefined ? null : parse(() => parseVids(params[0]!)) };
+      return { mode, tag: 0, trunks: params[0] === undefined ? null : usage(() => parseVids(params[0]!)) };
     case 'native-tagged':
     case 'native-untagged':
       if (params[0] === undefined) throw new UsageError(`missing native VLAN ID for '${mode}'`);
-      return { mode, tag: parse(() => parseVid(params[0]!)), trunks: params[1] === undefined ? null : parse(() => parseVids(params[1]!)) };
+      return { mode, tag: usage(() => parseVid(params[0]!)), trunks: params[1] === undefined ? null : usage(() => parseVids(params[1]!)) };
     default:
       throw new UsageError(`unknown VLAN mode '${mode}' (one of access, trunk, native-tagged, native-untagged)`);
   }

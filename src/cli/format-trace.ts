@@ -12,7 +12,7 @@
 //   mirror   span to veth4-vsw: tagged 10
 //   verdict  forward to veth3-vsw, veth4-vsw
 
-import type { TraceResult } from '../control/protocol.js';
+import type { TraceResult } from '../control/results.js';
 
 const hex4 = (t: number): string => `0x${t.toString(16).padStart(4, '0')}`;
 

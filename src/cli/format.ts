@@ -1,7 +1,7 @@
 // Output of vswconfig: text, or with -j one JSON document per command, shaped
 // as iproute2's (`bridge -j fdb`): interfaces are "ifname".
 
-import type { AclShowResult, FdbEntry, MirrorShowResult, MtuWarning, StatsResult, TunnelShowResult, VlanResult } from '../control/protocol.js';
+import type { AclShowResult, FdbEntry, MirrorShowResult, MtuWarning, StatsResult, TunnelShowResult, VlanResult } from '../control/results.js';
 import { formatPortVlan, formatVids } from '../core/vlan.js';
 import { formatAclMatch } from '../core/acl.js';
 import { REASON_NAMES } from '../core/reasons.js';

@@ -3,22 +3,9 @@
 
 import net from 'node:net';
 import { VswError } from '../errors.js';
-import {
-  encodeRequest,
-  type FdbEntry,
-  fdbPartSchema,
-  isErrorCode,
-  LineSplitter,
-  MAX_LINE_BYTES,
-  parseReply,
-  PROTOCOL_VERSION,
-  resultSchemas,
-  type Command,
-  type Request,
-  type ResultOf,
-  type MirrorAddRequest,
-  type TraceRequest,
-} from './protocol.js';
+import { encodeRequest, isErrorCode, LineSplitter, MAX_LINE_BYTES, parseReply } from './protocol.js';
+import { type Command, type MirrorAddRequest, PROTOCOL_VERSION, type Request, type TraceRequest } from './requests.js';
+import { type FdbEntry, fdbPartSchema, type ResultOf, resultSchemas } from './results.js';
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
 

@@ -17,32 +17,14 @@ import { chmod, chown, lstat, mkdir, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import { dirname } from 'node:path';
 import { VswError } from '../errors.js';
-import {
-  encodeReply,
-  errorReply,
-  type FdbEntry,
-  type FdbListing,
-  LineSplitter,
-  MAX_LINE_BYTES,
-  parseRequest,
-  type Request,
-  resultLines,
-  type VlanResult,
-  type AclAddRequest,
-  type AclShowResult,
-  type MirrorAddRequest,
-  type MirrorShowResult,
-  type TraceRequest,
-  type TraceResult,
-  type TunnelAddRequest,
-  type TunnelShowResult,
-  type MtuWarning,
-} from './protocol.js';
+import { encodeReply, errorReply, LineSplitter, MAX_LINE_BYTES, parseRequest, resultLines } from './protocol.js';
+import type { AclAddRequest, MirrorAddRequest, Request, TraceRequest, TunnelAddRequest } from './requests.js';
+import type { AclShowResult, FdbEntry, FdbListing, MirrorShowResult, MtuWarning, TraceResult, TunnelShowResult, VlanResult } from './results.js';
 import type { PortVlan } from '../core/vlan.js';
 
 export type Handler = (req: Request) => Promise<unknown>;
 
-/** What the control plane can be asked; the daemon's Switch fits it. */
+/** What the control plane can be asked; the daemon's Switch fits it (its ACL and mirrors are parts of it). */
 export interface SwitchLike {
   readonly datapathKind: 'kernel' | 'user';
   add(ifname: string): Promise<void>;
@@ -52,13 +34,17 @@ export interface SwitchLike {
   stats(): Promise<unknown>;
   /** Set the port's 802.1Q mode (when given; valid), and return it. */
   vlan(ifname: string, set: PortVlan | null): Promise<VlanResult>;
-  aclAdd(r: AclAddRequest): Promise<number>;
-  aclDel(id: number): Promise<void>;
-  aclShow(): Promise<AclShowResult>;
-  mirrorAdd(r: MirrorAddRequest): Promise<void>;
-  mirrorDel(name: string): Promise<void>;
-  mirrorShow(): Promise<MirrorShowResult>;
   trace(r: TraceRequest): Promise<TraceResult>;
+  readonly acl: {
+    add(r: AclAddRequest): Promise<number>;
+    del(id: number): Promise<void>;
+    show(): Promise<AclShowResult>;
+  };
+  readonly mirrors: {
+    add(r: MirrorAddRequest): Promise<void>;
+    del(name: string): Promise<void>;
+    show(): Promise<MirrorShowResult>;
+  };
 }
 
 /** The tunnel ports of the switch (daemon/tunnels.ts). */
@@ -90,23 +76,23 @@ export function switchHandler(sw: SwitchLike, tunnels?: TunnelsLike): Handler {
         return await sw.stats();
       case 'acl-add': {
         const { v: _v, id: _id, cmd: _cmd, ...rule } = req;
-        return { id: await sw.aclAdd(rule) };
+        return { id: await sw.acl.add(rule) };
       }
       case 'acl-del':
-        await sw.aclDel(req.rule);
+        await sw.acl.del(req.rule);
         return null;
       case 'acl-show':
-        return await sw.aclShow();
+        return await sw.acl.show();
       case 'mirror-add': {
         const { v: _v, id: _id, cmd: _cmd, ...mirror } = req;
-        await sw.mirrorAdd(mirror);
+        await sw.mirrors.add(mirror);
         return null;
       }
       case 'mirror-del':
-        await sw.mirrorDel(req.name);
+        await sw.mirrors.del(req.name);
         return null;
       case 'mirror-show':
-        return await sw.mirrorShow();
+        return await sw.mirrors.show();
       case 'trace': {
         const { v: _v, id: _id, cmd: _cmd, ...frame } = req;
         return await sw.trace(frame);

@@ -70,27 +70,54 @@ export function addressBytes(addr: string): Uint8Array {
 }
 
 /**
- * The first problem of a spec, in one line, or null. Remotes are distinct,
- * unicast, and of one family with the local address.
+ * The problems of a spec by field (vni, dstport, vlan, remotes, local), in
+ * the order they are checked; of the addresses, the first only. Remotes are
+ * distinct, unicast, and of one family with the local address. The protocol
+ * and the saved configuration (daemon/db.ts) both check a spec with it.
  */
+export function tunnelSpecProblems(s: TunnelSpec): Array<[field: string, problem: string]> {
+  const out: Array<[string, string]> = [];
+  const check = (field: string, p: string | null): void => void (p !== null && out.push([field, p]));
+  check('vni', vniProblem(s.vni));
+  if (s.dstport !== undefined) check('dstport', dstportProblem(s.dstport));
+  if (s.vlan !== undefined) check('vlan', vidProblem(s.vlan));
+  const endpoints = endpointsProblem(s);
+  if (endpoints !== null) out.push(endpoints);
+  return out;
+}
+
+/** The first problem of a spec, in one line, or null. */
 export function tunnelSpecProblem(s: TunnelSpec): string | null {
-  const problems = [vniProblem(s.vni), s.dstport === undefined ? null : dstportProblem(s.dstport), s.vlan === undefined ? null : vidProblem(s.vlan)];
-  for (const p of problems) if (p !== null) return p;
-  if (s.remotes.length === 0) return 'a tunnel needs at least one remote';
-  if (s.remotes.length > MAX_REMOTES) return `at most ${MAX_REMOTES} remotes`;
-  try {
-    const families = new Set(s.remotes.map((r) => endpointFamily(r, 'remote')));
-    if (s.local !== undefined) families.add(endpointFamily(s.local, 'local'));
-    if (families.size > 1) return 'the remotes and the local address must be all IPv4 or all IPv6';
-  } catch (err) {
-    return (err as Error).message;
+  return tunnelSpecProblems(s)[0]?.[1] ?? null;
+}
+
+function endpointsProblem(s: TunnelSpec): [field: string, problem: string] | null {
+  if (s.remotes.length === 0) return ['remotes', 'a tunnel needs at least one remote'];
+  if (s.remotes.length > MAX_REMOTES) return ['remotes', `at most ${MAX_REMOTES} remotes`];
+  const family = (addr: string, field: 'remotes' | 'local'): 4 | 6 | [string, string] => {
+    try {
+      return endpointFamily(addr, field === 'remotes' ? 'remote' : 'local');
+    } catch (err) {
+      return [field, (err as Error).message];
+    }
+  };
+  const families = new Set<number>();
+  for (const r of s.remotes) {
+    const f = family(r, 'remotes');
+    if (typeof f !== 'number') return f;
+    families.add(f);
   }
+  const local = s.local === undefined ? null : family(s.local, 'local');
+  if (local !== null && typeof local !== 'number') return local;
+  const mixed = 'the remotes and the local address must be all IPv4 or all IPv6';
+  if (families.size > 1) return ['remotes', mixed];
+  if (local !== null && !families.has(local)) return ['local', mixed];
   const seen = new Set<string>();
   for (const r of s.remotes) {
     const key = addressBytes(r).join('.');
-    if (seen.has(key)) return `remote ${r} given twice`;
+    if (seen.has(key)) return ['remotes', `remote ${r} given twice`];
     seen.add(key);
-    if (s.local !== undefined && key === addressBytes(s.local).join('.')) return `remote ${r} is the local address`;
+    if (s.local !== undefined && key === addressBytes(s.local).join('.')) return ['local', `remote ${r} is the local address`];
   }
   return null;
 }

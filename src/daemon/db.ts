@@ -13,7 +13,7 @@
 // A rule names its port (`in`) by interface name: slots are given again at
 // each start. The values are checked by the same functions as the control
 // protocol's (core/vlan.ts portVlanProblem, core/acl.ts aclRuleProblems,
-// control/tunnel-spec.ts tunnelSpecProblem).
+// control/tunnel-spec.ts tunnelSpecProblems).
 // loadDb reads and checks the whole file before the daemon changes anything;
 // a problem is one DbError naming the file and the field. A new section is a
 // new key with a default (as `acl`), so older files still read.
@@ -28,9 +28,9 @@ import { dirname } from 'node:path';
 import { z } from 'zod';
 import { ACL_MAX_RULES, aclRuleProblems } from '../core/acl.js';
 import { MIRROR_MAX, mirrorNameProblem } from '../core/mirror.js';
-import { portVlanProblem, VID_MAX, vidProblem, VLAN_MODES } from '../core/vlan.js';
-import { ifnameSchema } from '../control/protocol.js';
-import { dstportProblem, MAX_REMOTES, type TunnelSpec, tunnelSpecProblem, vniProblem } from '../control/tunnel-spec.js';
+import { portVlanProblem, VLAN_MODES } from '../core/vlan.js';
+import { ifnameSchema, vidListProblem, vidRangesSchema } from '../control/requests.js';
+import { MAX_REMOTES, type TunnelSpec, tunnelSpecProblems } from '../control/tunnel-spec.js';
 import { type Mirror, mirrorConflict } from './mirrors.js';
 
 export const DB_VERSION = 1;
@@ -38,7 +38,7 @@ export const DB_VERSION = 1;
 const int = z.number().int();
 
 const vlanSchema = z
-  .object({ mode: z.enum(VLAN_MODES), tag: int, trunks: z.array(z.tuple([int, int])).max(VID_MAX).nullable() })
+  .object({ mode: z.enum(VLAN_MODES), tag: int, trunks: vidRangesSchema.nullable() })
   .strict()
   .superRefine((v, ctx) => {
     const problem = portVlanProblem(v);
@@ -70,7 +70,7 @@ const mirrorSchema = z
     output: ifnameSchema,
     selectIngress: z.array(ifnameSchema).default([]),
     selectEgress: z.array(ifnameSchema).default([]),
-    selectVlans: z.array(z.tuple([int, int])).max(VID_MAX).nullable().default(null),
+    selectVlans: vidRangesSchema.nullable().default(null),
   })
   .strict()
   .superRefine((m, ctx) => {
@@ -78,17 +78,8 @@ const mirrorSchema = z
       if (p !== null) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [path], message: p });
     };
     report('name', mirrorNameProblem(m.name));
-    for (const [lo, hi] of m.selectVlans ?? []) report('selectVlans', vidProblem(lo) ?? vidProblem(hi) ?? (lo > hi ? `reversed VLAN range ${lo}-${hi}` : null));
+    report('selectVlans', vidListProblem(m.selectVlans ?? []));
   });
-
-/** The field of a tunnel spec whose problem tunnelSpecProblem gave: its checks one by one, the addresses last. */
-function tunnelProblemField(t: TunnelSpec): string {
-  if (vniProblem(t.vni) !== null) return 'vni';
-  if (t.dstport !== undefined && dstportProblem(t.dstport) !== null) return 'dstport';
-  if (t.vlan !== undefined && vidProblem(t.vlan) !== null) return 'vlan';
-  // Without the local address the remotes are fine: the problem is the local address.
-  return tunnelSpecProblem({ name: t.name, vni: t.vni, remotes: t.remotes }) === null ? 'local' : 'remotes';
-}
 
 const tunnelSchema = z
   .object({
@@ -101,9 +92,7 @@ const tunnelSchema = z
   })
   .strict()
   .superRefine((t, ctx) => {
-    const spec = tunnelSpecOf(t);
-    const problem = tunnelSpecProblem(spec);
-    if (problem !== null) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [tunnelProblemField(spec)], message: problem });
+    for (const [field, message] of tunnelSpecProblems(tunnelSpecOf(t))) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [field], message });
   });
 
 const dbSchema = z

@@ -128,12 +128,12 @@ async function main(argv: readonly string[]): Promise<void> {
   const tunnels = new Tunnels(sw, rtnetlinkKernel(), log);
   if (db !== null && saved !== null) {
     try {
-      await sw.restore(saved, db.path, tunnels);
+      await sw.config.restore(saved, db.path, tunnels);
     } catch (err) {
       log(`cannot apply ${db.path}: ${errorText(err)}`);
       process.exit(1);
     }
-    sw.record(db);
+    sw.config.record(db);
   }
   server = new ControlServer({ path: config.socket, handler: switchHandler(sw, tunnels), log });
   try {
@@ -159,8 +159,10 @@ async function main(argv: readonly string[]): Promise<void> {
       // Stop accepting and drop connections (libuv unlinks the socket file as the
       // listener closes; removeSocket below makes sure it is gone).
       await server!.close(false);
+      // Taken first: the registry forgets a tunnel as its port is detached.
+      const devices = tunnels.devices();
       await withTimeout(sw.detachAll(), STOP_TIMEOUT_MS, 'detaching the ports');
-      tunnels.removeDevices();
+      tunnels.removeDevices(devices);
       await withTimeout(datapath.stop(), STOP_TIMEOUT_MS, 'stopping the datapath');
     } catch (err) {
       log(`error while shutting down: ${errorText(err)}`);

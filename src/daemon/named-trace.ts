@@ -4,7 +4,7 @@
 import { formatMac } from '../core/mac.js';
 import type { Trace, TraceFrame } from '../core/trace.js';
 import { formatPortVlan, type PortVlan } from '../core/vlan.js';
-import type { TraceResult } from '../control/protocol.js';
+import type { TraceResult } from '../control/results.js';
 
 export function namedTrace(t: Trace, f: TraceFrame, names: readonly (string | undefined)[], mode: PortVlan): TraceResult {
   const name = (slot: number): string => names[slot] ?? `port ${slot}`;

@@ -15,7 +15,11 @@
 // Requests come one at a time (control/server.ts queues them), so nothing
 // here races another request.
 //
-// With --db the tunnel is written to the file (Switch.commitTunnel) before its
+// A tunnel is its port: the registry (switch.ts) keeps its spec with the port,
+// so a renamed port renames the tunnel, a deleted device takes the tunnel with
+// its port, and `tunnel show` gives the port's VLAN mode as it is now.
+//
+// With --db the tunnel is written to the file (ConfigStore.commitTunnel) before its
 // device is made, and restore() makes it again at the next start. Each device
 // is marked as vswitchd's with the alias TUNNEL_ALIAS. vswitchd deletes its
 // devices when it stops; one killed (kill -9, a crash) leaves them, so at
@@ -26,19 +30,19 @@
 // like any other, and `tunnel add` of its name is refused (name in use).
 
 import { networkInterfaces } from 'node:os';
-import type { MtuWarning, TunnelAddRequest, TunnelResult, TunnelShowResult } from '../control/protocol.js';
-import { readInterface, SYSFS_NET } from '../os/sysfs.js';
+import type { TunnelAddRequest } from '../control/requests.js';
+import type { MtuWarning, TunnelResult, TunnelShowResult } from '../control/results.js';
+import { interfaceHolder, readInterface, SYSFS_NET } from '../os/sysfs.js';
 import { addressBytes, endpointFamily, tunnelSpecProblem, VXLAN_PORT } from '../control/tunnel-spec.js';
-import { interfaceHolder } from '../os/sysfs.js';
 import { VswError } from '../errors.js';
 import { type DbTunnel, tunnelSpecOf } from './db.js';
 import * as libc from '../native/libc.js';
 import { openRtnetlink } from '../os/rtnetlink.js';
 import type { Logger } from './log.js';
-import type { Switch } from './switch.js';
+import type { Port, PortTunnel, Switch } from './switch.js';
+import { askExtendedAcks } from '../os/netlink.js';
 import {
   appendRemoteRequest,
-  askExtendedAcks,
   delLinkRequest,
   getLinkRequest,
   getRouteRequest,
@@ -72,16 +76,8 @@ export function encapOverhead(family: 4 | 6): number {
   return family === 6 ? 70 : 50;
 }
 
-interface Tunnel {
-  name: string;
-  ifindex: number;
-  vni: number;
-  local: string | null;
-  remotes: string[];
-  dstport: number;
-  underlay: string;
-  vlan: number | null;
-}
+/** A tunnel: its port, with its device's spec. */
+type TunnelPort = Port & { readonly tunnel: PortTunnel };
 
 /** The kernel side, replaceable in tests: each call is one rtnetlink request and its answer. */
 export interface TunnelKernel {
@@ -99,7 +95,6 @@ function errnoText(r: { errno: number; message: string | null }): string {
 }
 
 export class Tunnels {
-  private readonly tunnels: Tunnel[] = [];
   /** The MTU conflicts already logged ("port>tunnel"), so each is logged once until it changes. */
   private logged = new Set<string>();
 
@@ -112,29 +107,16 @@ export class Tunnels {
     sw.onPortsChanged(() => void this.checkMtus().catch((err: unknown) => this.log(`tunnel MTU check: ${(err as Error)?.message ?? String(err)}`)));
   }
 
-  /** The tunnel's current name: its port's (a port may be renamed), or null if its device is gone. */
-  private portName(t: Tunnel): string | null {
-    return this.sw.list().find((p) => p.ifindex === t.ifindex)?.ifname ?? null;
-  }
-
-  /** Forget tunnels whose device was deleted behind our back (the switch removed the port). */
-  private prune(): void {
-    for (let i = this.tunnels.length - 1; i >= 0; i--) {
-      const t = this.tunnels[i]!;
-      if (this.portName(t) === null) {
-        this.tunnels.splice(i, 1);
-        this.log(`tunnel ${t.name} forgotten: its device is gone`);
-      }
-    }
-    for (const t of this.tunnels) t.name = this.portName(t)!;
+  /** The tunnels, in the order of their ports. */
+  private tunnels(): TunnelPort[] {
+    return this.sw.ports().filter((p): p is TunnelPort => p.tunnel !== null);
   }
 
   async add(spec: TunnelAddRequest): Promise<void> {
-    this.prune();
     const problem = tunnelSpecProblem(spec);
     if (problem !== null) throw new VswError('ETUNNEL', problem);
     const { name } = spec;
-    if (this.tunnels.some((t) => t.name === name) || (await readInterface(name, this.sysfsRoot)) !== null) {
+    if (this.tunnels().some((t) => t.ifname === name) || (await readInterface(name, this.sysfsRoot)) !== null) {
       throw new VswError('EEXIST', `an interface named ${name} already exists`);
     }
     const family = endpointFamily(spec.remotes[0]!, 'remote');
@@ -145,7 +127,7 @@ export class Tunnels {
     }
     const underlay = await this.underlay(spec);
     const dstport = spec.dstport ?? VXLAN_PORT;
-    const saved: DbTunnel = { name, vni: spec.vni, remotes: [...spec.remotes], local: spec.local ?? null, dstport, vlan: spec.vlan ?? null };
+    const tunnel: PortTunnel = { vni: spec.vni, remotes: [...spec.remotes], local: spec.local ?? null, dstport, vlan: spec.vlan ?? null, underlay: underlay.name };
     const link: VxlanLink = {
       name,
       vni: spec.vni,
@@ -156,22 +138,22 @@ export class Tunnels {
     };
 
     // In the file before the device exists: a crash from here on leaves a tunnel restore() makes again.
-    this.sw.commitTunnel(saved);
+    this.sw.config.commitTunnel(name, tunnel);
     const created = this.kernel.talk((seq) => newVxlanRequest(seq, link));
     if (created.kind === 'error') {
-      this.sw.persist();
+      this.sw.config.persist();
       // The name was free: EEXIST is another vxlan device with this VNI, port and local address.
       if (created.errno === 17) throw new VswError('EEXIST', `cannot create vxlan device ${name}: another vxlan device already has VNI ${spec.vni} on UDP port ${dstport}`);
       throw new VswError('ESYSCALL', `cannot create vxlan device ${name}: ${errnoText(created)}`);
     }
     const info = await readInterface(name, this.sysfsRoot);
     if (info === null) {
-      this.sw.persist();
+      this.sw.config.persist();
       throw new VswError('ESYSCALL', `vxlan device ${name} vanished as it was created`);
     }
     const undo = async (what: string, err: unknown): Promise<never> => {
-      if (this.sw.list().some((p) => p.ifindex === info.ifindex)) await this.sw.delete(name, { tunnel: true }).catch(() => undefined);
-      this.sw.persist();
+      if (this.sw.ports().some((p) => p.ifindex === info.ifindex)) await this.sw.delete(name, { tunnel: true }).catch(() => undefined);
+      this.sw.config.persist();
       const r = this.kernel.talk((seq) => delLinkRequest(seq, info.ifindex));
       if (r.kind === 'error' && r.errno !== 19) this.log(`tunnel ${name}: could not delete its device after a failed add: ${errnoText(r)}`);
       if (err instanceof VswError) throw new VswError(err.code, `${what}: ${err.message}`);
@@ -184,21 +166,11 @@ export class Tunnels {
       if (r.kind === 'error') return undo(`tunnel ${name} not added`, new Error(`remote ${remote}: ${errnoText(r)}`));
     }
     try {
-      await this.sw.add(name, { tunnel: saved });
+      await this.sw.add(name, { tunnel });
       if (spec.vlan !== undefined) await this.sw.vlan(name, { mode: 'access', tag: spec.vlan, trunks: null });
     } catch (err) {
       return undo(`tunnel ${name} not added`, err);
     }
-    this.tunnels.push({
-      name,
-      ifindex: info.ifindex,
-      vni: spec.vni,
-      local: spec.local ?? null,
-      remotes: [...spec.remotes],
-      dstport,
-      underlay: underlay.name,
-      vlan: spec.vlan ?? null,
-    });
     this.log(`tunnel ${name} added: vxlan vni ${spec.vni} remote ${spec.remotes.join(',')} dstport ${dstport} over ${underlay.name}, mtu ${link.mtu}${spec.vlan !== undefined ? `, vlan ${spec.vlan}` : ''}`);
     await this.checkMtus();
   }
@@ -244,40 +216,43 @@ export class Tunnels {
   }
 
   async del(name: string): Promise<void> {
-    this.prune();
-    const t = this.tunnels.find((x) => x.name === name);
+    const t = this.tunnels().find((x) => x.ifname === name);
     if (t === undefined) throw new VswError('ENOTATTACHED', `${name} is not a tunnel of the switch`);
     await this.sw.delete(name, { tunnel: true });
-    this.tunnels.splice(this.tunnels.indexOf(t), 1);
     const r = this.kernel.talk((seq) => delLinkRequest(seq, t.ifindex));
     if (r.kind === 'error' && r.errno !== 19) throw new VswError('ESYSCALL', `tunnel ${name} detached, but its device was not deleted: ${errnoText(r)}`);
     this.log(`tunnel ${name} deleted`);
     await this.checkMtus();
   }
 
+  /** The tunnels' devices; taken before the ports are detached on shutdown (the registry forgets them then). */
+  devices(): Array<{ name: string; ifindex: number }> {
+    return this.tunnels().map((t) => ({ name: t.ifname, ifindex: t.ifindex }));
+  }
+
   /** On shutdown, after the ports are detached: the devices the daemon made go with it. */
-  removeDevices(): void {
-    for (const t of this.tunnels.splice(0)) {
+  removeDevices(devices: ReadonlyArray<{ name: string; ifindex: number }>): void {
+    for (const t of devices) {
       const r = this.kernel.talk((seq) => delLinkRequest(seq, t.ifindex));
       this.log(r.kind === 'error' && r.errno !== 19 ? `tunnel ${t.name}: device not deleted: ${errnoText(r)}` : `tunnel ${t.name} removed`);
     }
   }
 
   async show(): Promise<TunnelShowResult> {
-    this.prune();
     const stats = await this.sw.stats();
     const { mtus, warnings } = await this.mtuWarnings();
-    const tunnels: TunnelResult[] = this.tunnels.map((t) => {
-      const s = stats.ports.find((p) => p.port === t.name);
+    const tunnels: TunnelResult[] = this.tunnels().map(({ ifname, vlan, tunnel: t }) => {
+      const s = stats.ports.find((p) => p.port === ifname);
       return {
-        name: t.name,
+        name: ifname,
         vni: t.vni,
         local: t.local,
         remotes: t.remotes,
         dstport: t.dstport,
         underlay: t.underlay,
-        mtu: mtus.get(t.name) ?? 0,
-        vlan: t.vlan,
+        mtu: mtus.get(ifname) ?? 0,
+        // Its port's mode now (`vswconfig vlan` may have changed it): the VLAN of an access port, else none.
+        vlan: vlan.mode === 'access' ? vlan.tag : null,
         rxFrames: s?.rxFrames ?? 0,
         txFrames: s?.txFrames ?? 0,
       };
@@ -285,19 +260,21 @@ export class Tunnels {
     return { tunnels, mtuWarnings: warnings };
   }
 
-  /** Every port's MTU (sysfs), and the ports with a larger MTU than a tunnel that carries their VLANs. */
+  /** Every port's MTU (sysfs), and the ports with a larger MTU than a tunnel's; nothing read without a tunnel. */
   private async mtuWarnings(): Promise<{ mtus: Map<string, number>; warnings: MtuWarning[] }> {
     const mtus = new Map<string, number>();
-    for (const p of this.sw.list()) {
+    const warnings: MtuWarning[] = [];
+    const tunnels = this.tunnels();
+    if (tunnels.length === 0) return { mtus, warnings };
+    for (const p of this.sw.ports()) {
       const info = await readInterface(p.ifname, this.sysfsRoot).catch(() => null);
       if (info !== null) mtus.set(p.ifname, info.mtu);
     }
-    const warnings: MtuWarning[] = [];
-    for (const t of this.tunnels) {
-      const tunnelMtu = mtus.get(t.name);
+    for (const t of tunnels) {
+      const tunnelMtu = mtus.get(t.ifname);
       if (tunnelMtu === undefined) continue;
       for (const [port, mtu] of mtus) {
-        if (port !== t.name && mtu > tunnelMtu) warnings.push({ port, mtu, tunnel: t.name, tunnelMtu });
+        if (port !== t.ifname && mtu > tunnelMtu) warnings.push({ port, mtu, tunnel: t.ifname, tunnelMtu });
       }
     }
     return { mtus, warnings };

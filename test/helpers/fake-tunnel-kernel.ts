@@ -6,9 +6,9 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TunnelKernel } from '../../src/daemon/tunnels.js';
-import { type LinkReply, type Reply, RTM_DELLINK, RTM_GETLINK, RTM_GETROUTE, RTM_NEWLINK, RTM_NEWNEIGH } from '../../src/os/tunnel-netlink.js';
+import { NLM_F_CREATE, RTM_DELLINK, RTM_GETLINK, RTM_GETROUTE, RTM_NEWLINK, RTM_NEWNEIGH } from '../../src/os/netlink.js';
+import type { LinkReply, Reply } from '../../src/os/tunnel-netlink.js';
 
-const NLM_F_CREATE = 0x400;
 
 export class FakeTunnelKernel implements TunnelKernel {
   /** The type of every request, in order. */

@@ -344,13 +344,13 @@ describe('vswconfig program', () => {
   });
 
   it('acl: the 257th rule is refused with one line, exit 1', async () => {
-    for (let k = 0; k < 256; k++) await t.sw.aclAdd({ action: 'allow' });
+    for (let k = 0; k < 256; k++) await t.sw.acl.add({ action: 'allow' });
     const r = await run(['--socket', t.path, 'acl', 'add', 'drop']);
     assert.equal(r.status, 1);
     assertOneErrorLine(r, /at most 256 ACL rules/);
-    const rules = (await t.sw.aclShow()).rules;
+    const rules = (await t.sw.acl.show()).rules;
     assert.equal(rules.length, 256);
-    for (const x of rules) await t.sw.aclDel(x.id);
+    for (const x of rules) await t.sw.acl.del(x.id);
   });
 
   it('fdb prints one "MAC dev PORT age N" line per entry', async () => {

@@ -232,15 +232,15 @@ describe('db: the registry keeps it', () => {
   afterEach(async () => t.close());
 
   it('every change is in the file: add, vlan, acl add and del, delete (with its rules), a rename and a deleted interface', async () => {
-    t.sw.record(new Db(path));
+    t.sw.config.record(new Db(path));
     await t.sw.add('veth1');
     await t.sw.add('veth2');
     await t.sw.add('veth3');
     assert.deepEqual(file().ports.map((p) => p.ifname), ['veth1', 'veth2', 'veth3']);
     await t.sw.vlan('veth2', { mode: 'trunk', tag: 0, trunks: [[10, 20]] });
     assert.deepEqual(file().ports[1]!.vlan, { mode: 'trunk', tag: 0, trunks: [[10, 20]] });
-    const a = await t.sw.aclAdd({ src: '02:00:00:00:00:01', action: 'drop' });
-    const b = await t.sw.aclAdd({ in: 'veth1', priority: 40000, action: 'allow' });
+    const a = await t.sw.acl.add({ src: '02:00:00:00:00:01', action: 'drop' });
+    const b = await t.sw.acl.add({ in: 'veth1', priority: 40000, action: 'allow' });
     assert.deepEqual(file().acl, {
       nextId: b + 1,
       rules: [
@@ -248,7 +248,7 @@ describe('db: the registry keeps it', () => {
         { id: a, priority: 32768, in: null, src: '02:00:00:00:00:01', dst: null, type: null, vlan: null, action: 'drop' },
       ],
     });
-    await t.sw.aclDel(a);
+    await t.sw.acl.del(a);
     assert.deepEqual(file().acl.rules.map((r) => r.id), [b]);
     await t.sw.delete('veth1');
     assert.deepEqual(file().ports.map((p) => p.ifname), ['veth2', 'veth3']);
@@ -262,7 +262,7 @@ describe('db: the registry keeps it', () => {
   });
 
   it('the file is written before the datapath is asked; a change the datapath refuses is taken back out', async () => {
-    t.sw.record(new Db(path));
+    t.sw.config.record(new Db(path));
     let during: string[] = [];
     let release!: () => void;
     t.datapath.addGate = new Promise((r) => (release = r));
@@ -279,9 +279,9 @@ describe('db: the registry keeps it', () => {
   });
 
   it('while a delete waits for the datapath, the file written first loads: the port leaves the mirrors that name it', async () => {
-    t.sw.record(new Db(path));
+    t.sw.config.record(new Db(path));
     for (const n of ['veth1', 'veth2', 'veth3']) await t.sw.add(n);
-    await t.sw.mirrorAdd({ name: 'span', output: 'veth3', selectIngress: ['veth1'], selectEgress: ['veth2'] });
+    await t.sw.mirrors.add({ name: 'span', output: 'veth3', selectIngress: ['veth1'], selectEgress: ['veth2'] });
     const during: DbConfig[] = [];
     for (const gone of ['veth1', 'veth3']) {
       let release!: () => void;
@@ -300,7 +300,7 @@ describe('db: the registry keeps it', () => {
   it('a change the file cannot take is refused (ESYSCALL naming the file) and nothing changes', async () => {
     writeFileSync(join(dir, 'notadir'), '');
     const bad = join(dir, 'notadir', 'db.json');
-    t.sw.record(new Db(bad));
+    t.sw.config.record(new Db(bad));
     assert.match(t.logs.join('\n'), new RegExp(`configuration not saved to ${bad}`));
     await assert.rejects(t.sw.add('veth1'), (e: unknown) => {
       assert.ok(e instanceof VswError && e.code === 'ESYSCALL', String(e));
@@ -312,18 +312,18 @@ describe('db: the registry keeps it', () => {
     // The same for a port already in (added before the file went bad) and the ACL.
     const ok = join(dir, 'ok', 'db.json');
     const db = new Db(ok);
-    t.sw.record(db);
+    t.sw.config.record(db);
     await t.sw.add('veth1');
     rmSync(join(dir, 'ok'), { recursive: true });
     writeFileSync(join(dir, 'ok'), '');
     const calls = t.datapath.calls.length;
     await assert.rejects(t.sw.vlan('veth1', { mode: 'access', tag: 10, trunks: null }), /cannot save the configuration/);
-    await assert.rejects(t.sw.aclAdd({ action: 'drop' }), /cannot save the configuration/);
+    await assert.rejects(t.sw.acl.add({ action: 'drop' }), /cannot save the configuration/);
     await assert.rejects(t.sw.delete('veth1'), /cannot save the configuration/);
     assert.equal(t.datapath.calls.length, calls, 'the datapath was not asked');
     assert.deepEqual(t.sw.show(), ['veth1']);
     assert.equal((await t.sw.vlan('veth1', null)).mode, 'default');
-    assert.deepEqual((await t.sw.aclShow()).rules, []);
+    assert.deepEqual((await t.sw.acl.show()).rules, []);
   });
 
   it('restore: ports in order with their modes, rules with their ids and the next id; a missing interface is logged, dropped with its rules, and the file rewritten', async () => {
@@ -333,12 +333,12 @@ describe('db: the registry keeps it', () => {
     });
     writeFileSync(path, JSON.stringify(before));
     const db = new Db(path);
-    await t.sw.restore(db.load(), path);
-    t.sw.record(db);
+    await t.sw.config.restore(db.load(), path);
+    t.sw.config.record(db);
     assert.deepEqual(t.sw.show(), ['veth1', 'veth2', 'veth3']);
     assert.deepEqual((await t.sw.vlan('veth2', null)).trunks, [[10, 10], [100, 199]]);
-    assert.deepEqual((await t.sw.aclShow()).rules.map((r) => [r.id, r.in]), [[4, 'veth2'], [1, null]]);
-    assert.equal(await t.sw.aclAdd({ action: 'allow' }), 5, 'the next id is kept');
+    assert.deepEqual((await t.sw.acl.show()).rules.map((r) => [r.id, r.in]), [[4, 'veth2'], [1, null]]);
+    assert.equal(await t.sw.acl.add({ action: 'allow' }), 5, 'the next id is kept');
     const logs = t.logs.join('\n');
     assert.match(logs, new RegExp(`port gone0 dropped from ${path}: no such interface: gone0`));
     assert.match(logs, new RegExp(`acl 2 dropped from ${path}: its port gone0 was dropped`));
@@ -352,8 +352,8 @@ describe('db: the registry keeps it', () => {
     await t.sysfs.add('eth9', { ifindex: 71, master: 'br0' });
     writeFileSync(path, JSON.stringify(sampleWith((d) => d.ports.unshift({ ifname: 'eth9', vlan: { mode: 'default', tag: 0, trunks: null } }))));
     const db = new Db(path);
-    await t.sw.restore(db.load(), path);
-    t.sw.record(db);
+    await t.sw.config.restore(db.load(), path);
+    t.sw.config.record(db);
     assert.deepEqual(t.sw.show(), ['veth1', 'veth2', 'veth3']);
     assert.match(t.logs.join('\n'), new RegExp(`port eth9 dropped from ${path}: eth9 is a port of bridge br0`));
     assert.deepEqual(file(), SAMPLE);
@@ -362,9 +362,9 @@ describe('db: the registry keeps it', () => {
   it('a restore writes nothing until record; stopping (detachAll) keeps the file', async () => {
     writeFileSync(path, JSON.stringify(SAMPLE));
     const db = new Db(path);
-    await t.sw.restore(db.load(), path);
+    await t.sw.config.restore(db.load(), path);
     assert.deepEqual(JSON.parse(readFileSync(path, 'utf8')), SAMPLE);
-    t.sw.record(db);
+    t.sw.config.record(db);
     await t.sw.detachAll();
     assert.deepEqual(t.sw.show(), []);
     assert.deepEqual(file(), SAMPLE);

@@ -196,24 +196,24 @@ describe('ACL rules in the registry', () => {
   };
 
   it('the datapath gets the rules sorted by priority (highest first), then by age; the port is its slot', async () => {
-    const a = await t.sw.aclAdd({ action: 'drop' });
-    const b = await t.sw.aclAdd({ priority: 40000, in: 'veth2', action: 'allow' });
-    const c = await t.sw.aclAdd({ action: 'allow' });
-    const d = await t.sw.aclAdd({ priority: 0, action: 'allow' });
+    const a = await t.sw.acl.add({ action: 'drop' });
+    const b = await t.sw.acl.add({ priority: 40000, in: 'veth2', action: 'allow' });
+    const c = await t.sw.acl.add({ action: 'allow' });
+    const d = await t.sw.acl.add({ priority: 0, action: 'allow' });
     assert.deepEqual(lastTable(), [b, a, c, d]);
     const c2 = [...t.datapath.calls].reverse().find((x) => x.op === 'setAcl');
     assert.ok(c2?.op === 'setAcl');
     assert.equal(c2.table.rules[0], 1, 'in veth2: slot 1');
-    assert.deepEqual((await t.sw.aclShow()).rules.map((r) => [r.id, r.in]), [[b, 'veth2'], [a, null], [c, null], [d, null]]);
+    assert.deepEqual((await t.sw.acl.show()).rules.map((r) => [r.id, r.in]), [[b, 'veth2'], [a, null], [c, null], [d, null]]);
   });
 
   it('a rule on a port is deleted with the port (its slot may be the next port\'s)', async () => {
-    const a = await t.sw.aclAdd({ in: 'veth1', action: 'drop' });
-    const b = await t.sw.aclAdd({ in: 'veth2', action: 'drop' });
+    const a = await t.sw.acl.add({ in: 'veth1', action: 'drop' });
+    const b = await t.sw.acl.add({ in: 'veth2', action: 'drop' });
     await t.sw.delete('veth1');
     await settle();
     assert.deepEqual(lastTable(), [b]);
-    assert.deepEqual((await t.sw.aclShow()).rules.map((r) => r.id), [b]);
+    assert.deepEqual((await t.sw.acl.show()).rules.map((r) => r.id), [b]);
     t.datapath.interfaceDeleted(1);
     await settle();
     assert.deepEqual(lastTable(), []);
@@ -221,8 +221,8 @@ describe('ACL rules in the registry', () => {
   });
 
   it('an unknown port or rule id is refused and nothing changes', async () => {
-    await assert.rejects(t.sw.aclAdd({ in: 'veth9', action: 'drop' }), vswError('ENOTATTACHED', /veth9 is not a port/));
-    await assert.rejects(t.sw.aclDel(7), vswError('ENOACL', /^no ACL rule 7$/));
+    await assert.rejects(t.sw.acl.add({ in: 'veth9', action: 'drop' }), vswError('ENOTATTACHED', /veth9 is not a port/));
+    await assert.rejects(t.sw.acl.del(7), vswError('ENOACL', /^no ACL rule 7$/));
     assert.ok(!t.datapath.calls.some((c) => c.op === 'setAcl'));
   });
 });

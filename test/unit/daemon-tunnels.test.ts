@@ -12,7 +12,8 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { Db, type DbConfig, type DbTunnel } from '../../src/daemon/db.js';
 import { PortLocks } from '../../src/daemon/port-lock.js';
 import { TUNNEL_ALIAS, Tunnels } from '../../src/daemon/tunnels.js';
-import { type LinkReply, RTM_DELLINK, RTM_GETROUTE, RTM_NEWLINK, RTM_NEWNEIGH } from '../../src/os/tunnel-netlink.js';
+import { RTM_DELLINK, RTM_GETROUTE, RTM_NEWLINK, RTM_NEWNEIGH } from '../../src/os/netlink.js';
+import type { LinkReply } from '../../src/os/tunnel-netlink.js';
 import { FakeTunnelKernel } from '../helpers/fake-tunnel-kernel.js';
 import { VswError } from '../../src/errors.js';
 import { startTestSwitch, type TestSwitch } from '../helpers/fake-datapath.js';
@@ -56,6 +57,16 @@ describe('tunnels', () => {
     assert.equal(t.logs.filter((l) => l.startsWith("mtu: port tap1 has MTU 1500, larger than tunnel vx1's 1450")).length, 1, t.logs.join('\n'));
   });
 
+  it('tunnel show gives the VLAN of the tunnel\'s port as it is now: changed by vlan, none when not an access port', async () => {
+    await tunnels.add({ name: 'vx1', vni: 1, remotes: ['10.0.0.2'], vlan: 10 });
+    const shownVlan = async (): Promise<number | null | undefined> => (await tunnels.show()).tunnels[0]?.vlan;
+    assert.equal(await shownVlan(), 10);
+    await t.sw.vlan('vx1', { mode: 'access', tag: 20, trunks: null });
+    assert.equal(await shownVlan(), 20);
+    await t.sw.vlan('vx1', { mode: 'trunk', tag: 0, trunks: [[20, 30]] });
+    assert.equal(await shownVlan(), null);
+  });
+
   it('delete of a tunnel port is refused; tunnel del removes port and device', async () => {
     await tunnels.add({ name: 'vx1', vni: 1, remotes: ['10.0.0.2'] });
     await assert.rejects(t.sw.delete('vx1'), (e: unknown) => e instanceof VswError && e.code === 'ETUNNEL');
@@ -89,8 +100,8 @@ describe('tunnels in --db', () => {
   const restore = async (doc: DbConfig): Promise<void> => {
     writeFileSync(path, JSON.stringify(doc));
     const db = new Db(path);
-    await t.sw.restore(db.load(), path, tunnels);
-    t.sw.record(db);
+    await t.sw.config.restore(db.load(), path, tunnels);
+    t.sw.config.record(db);
   };
 
   beforeEach(async () => {
@@ -106,7 +117,7 @@ describe('tunnels in --db', () => {
 
   it('tunnel add is in the file before its device is made, its port in its place and VLAN; tunnel del takes both out', async () => {
     const db = new Db(path);
-    t.sw.record(db);
+    t.sw.config.record(db);
     await t.sw.add('veth1');
     let during: DbConfig | null = null;
     kernel.onCreate = () => (during = file());
@@ -128,7 +139,7 @@ describe('tunnels in --db', () => {
   });
 
   it('a tunnel add that fails halfway (a remote refused) leaves the file as it was', async () => {
-    t.sw.record(new Db(path));
+    t.sw.config.record(new Db(path));
     await t.sw.add('veth1');
     const before = readFileSync(path, 'utf8');
     kernel.failNeigh = 1;
@@ -138,7 +149,7 @@ describe('tunnels in --db', () => {
 
   it('a tunnel add the file cannot take is refused before any device is made', async () => {
     writeFileSync(join(t.dir, 'notadir'), '');
-    t.sw.record(new Db(join(t.dir, 'notadir', 'db.json')));
+    t.sw.config.record(new Db(join(t.dir, 'notadir', 'db.json')));
     await assert.rejects(tunnels.add({ name: 'vx1', vni: 1000, remotes: ['10.0.0.2'] }), /cannot save the configuration .*; nothing changed/);
     assert.ok(!kernel.sent.includes(RTM_NEWLINK), 'a device was made');
   });
@@ -150,7 +161,7 @@ describe('tunnels in --db', () => {
     assert.equal(kernel.links.get('vx1')?.alias, TUNNEL_ALIAS, 'marked as ours');
     assert.deepEqual(await t.sw.vlan('vx1', null), { ifname: 'vx1', mode: 'access', tag: 20, trunks: null });
     const [shown] = (await tunnels.show()).tunnels;
-    assert.deepEqual([shown?.name, shown?.vni, shown?.remotes, shown?.dstport, shown?.vlan], ['vx1', 1000, ['10.0.0.2'], 4789, 10]);
+    assert.deepEqual([shown?.name, shown?.vni, shown?.remotes, shown?.dstport, shown?.vlan], ['vx1', 1000, ['10.0.0.2'], 4789, 20], 'its port\'s VLAN now, not the one it was added with');
     assert.deepEqual(file(), SAVED);
     await assert.rejects(t.sw.delete('vx1'), (e: unknown) => e instanceof VswError && e.code === 'ETUNNEL', 'restored as a tunnel port');
   });
@@ -209,7 +220,7 @@ describe('tunnels in --db', () => {
   it('restore without tunnels: a tunnel\'s port is dropped, never attached as a plain port', async () => {
     await t.sysfs.add('vx1', { ifindex: 40 }); // a device of that name exists
     writeFileSync(path, JSON.stringify(SAVED));
-    await t.sw.restore(new Db(path).load(), path);
+    await t.sw.config.restore(new Db(path).load(), path);
     assert.deepEqual(t.sw.show(), ['veth1', 'veth2']);
     assert.match(t.logs.join('\n'), new RegExp(`tunnel vx1 dropped from ${path}: no tunnels in this switch`));
   });

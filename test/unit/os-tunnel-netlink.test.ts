@@ -3,6 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { RTM_DELLINK, RTM_GETLINK, RTM_GETROUTE, RTM_NEWLINK, RTM_NEWNEIGH, RTM_NEWROUTE } from '../../src/os/netlink.js';
 import {
   appendRemoteRequest,
   delLinkRequest,
@@ -16,12 +17,6 @@ import {
   IFLA_VXLAN_PORT,
   newVxlanRequest,
   parseReply,
-  RTM_DELLINK,
-  RTM_GETLINK,
-  RTM_GETROUTE,
-  RTM_NEWLINK,
-  RTM_NEWNEIGH,
-  RTM_NEWROUTE,
   setAliasRequest,
 } from '../../src/os/tunnel-netlink.js';
 
