@@ -254,9 +254,9 @@ export class MetricsServer {
   }
 }
 
-/** A short plain-text answer; the connection is closed after it (a refused request is not kept alive). */
+/** A short plain-text answer (node reads and discards a request body left unread, within requestTimeout). */
 function reply(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
   const body = `${text}\n`;
-  res.writeHead(status, { ...headers, 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body), Connection: 'close' });
+  res.writeHead(status, { ...headers, 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
   res.end(body);
 }
