@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Fdb } from '../../src/core/fdb.js';
-import { FdbSync, type LearnGate } from '../../src/datapath/kernel/fdb-sync.js';
+import { FdbSync, type LearnGate, RESYNC_INTERVAL_MS } from '../../src/datapath/kernel/fdb-sync.js';
 import type { ConfigWords } from '../../src/datapath/kernel/layout.js';
 import { LEARNED, NOT_LEARNED_FULL, NOT_LEARNED_LIMITED } from '../../src/datapath/kernel/learn-ring.js';
 
@@ -35,8 +35,8 @@ class FakeMaps {
     return [...this.kernel.keys()].map((k) => k.split(':').map(Number) as [number, number]);
   }
 
-  dropCounts(): { drops: Float64Array; eventsLost: number } {
-    return { drops: new Float64Array(0), eventsLost: this.eventsLost };
+  dropCounts(): { drops: Float64Array; eventsLost: number; suppressed: { limited: number; full: number } } {
+    return { drops: new Float64Array(0), eventsLost: this.eventsLost, suppressed: { limited: 0, full: 0 } };
   }
 
   setConfig(c: ConfigWords): void {
@@ -126,13 +126,26 @@ describe('kernel FDB sync: learn events', () => {
     assert.deepEqual(maps.kernel.get(`${mac(1)[0]}:${mac(1)[1]}`)?.port, 0);
   });
 
-  it('a kernel map fuller than the table of record (setFdb fails) is resynced at once', () => {
-    const { maps, learn } = setUp();
+  it('a kernel map fuller than the table of record (setFdb fails) is walked at the timer, not at each failed write, and at most once per interval', () => {
+    const { maps, clock, sync, learn } = setUp({ size: 4096 });
     maps.programLearns(...mac(9), 3, 0); // a stale entry the table does not hold
     maps.room = 1;
-    learn(mac(1), 0, NOT_LEARNED_FULL);
-    assert.equal(maps.walks, 1);
+    // A storm of stations the map has no room for: the old code walked the whole map for each.
+    for (let n = 100; n < 1100; n++) learn(mac(n), 0, NOT_LEARNED_FULL);
+    assert.equal(maps.walks, 0, 'no walk per failed write');
+    const due = sync.timer(clock.now);
+    assert.equal(maps.walks, 1, 'one walk at the timer');
     assert.ok(!maps.has(...mac(9)), 'the stale entry went');
+    // More failures at once: asked again, walked only when the interval has passed, and the timer says when.
+    for (let n = 2000; n < 3000; n++) learn(mac(n), 1, NOT_LEARNED_FULL);
+    assert.equal(due, clock.now + 300_000, 'nothing owed after the walk: next due is the aging');
+    clock.now += 10;
+    const again = sync.timer(clock.now);
+    assert.equal(maps.walks, 1, 'not twice within the interval');
+    assert.equal(again, clock.now - 10 + RESYNC_INTERVAL_MS, 'the timer is due again when the interval ends');
+    clock.now = again;
+    sync.timer(clock.now);
+    assert.equal(maps.walks, 2);
   });
 });
 
@@ -185,8 +198,21 @@ describe('kernel FDB sync: after lost learn events', () => {
     maps.eventsLost = 3;
     maps.programLearns(...mac(5), 0, clock.now);
     sync.timer(clock.now);
+    assert.equal(maps.walks, 1, 'at most one walk per interval');
+    clock.now += RESYNC_INTERVAL_MS;
+    sync.timer(clock.now);
     assert.equal(maps.walks, 2);
     assert.ok(!maps.has(...mac(5)));
+  });
+
+  it('after learn events the lost count is due for a read within the interval; with none, never', () => {
+    const { clock, sync, learn } = setUp();
+    assert.equal(sync.checkDue(), Infinity);
+    sync.timer(clock.now);
+    learn(mac(1), 0);
+    assert.equal(sync.checkDue(), clock.now + RESYNC_INTERVAL_MS);
+    sync.timer(clock.now + 5);
+    assert.equal(sync.checkDue(), Infinity, 'read: nothing owed until the next event');
   });
 
   it('the timer ages the table of record, and what ages out leaves the kernel map, and says when it is next due', () => {
