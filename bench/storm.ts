@@ -35,6 +35,8 @@ export interface StormResult {
   limit: number;
   seconds: number;
   statsCount: number;
+  /** `stats` that failed (the daemon's timeout: its datapath did not answer within 10 s), their time counted. */
+  statsFailed: number;
   statsWorstMs: number;
   statsP99Ms: number;
   statsMedianMs: number;
@@ -87,16 +89,18 @@ export async function stormOnce(
     const storm = await Trafgen.start(h1, join(work, 'storm.cfg'), STORM_CONFIG);
     const ping = start(`ping ${h2.ns}`, 'ip', ['netns', 'exec', h2.ns, 'ping', '-n', '-q', '-i', String(PING_INTERVAL_S), '-w', String(seconds), h3.ip]);
     const stats: number[] = [];
+    let statsFailed = 0;
     const t0 = performance.now();
     let downAt = 0;
     let downSeenMs: number | null = null;
     while (performance.now() - t0 < seconds * 1000) {
-      const { ms, value } = await timed(() => request(sw.socket, { cmd: 'stats' }, ask));
+      const { ms, value } = await timed(() => request(sw.socket, { cmd: 'stats' }, ask).catch(() => null));
       stats.push(ms);
+      if (value === null) statsFailed++;
       if (downAt === 0 && performance.now() - t0 > (seconds * 1000) / 3) {
         await check(`link ${h4.port} down`, 'ip', ['-n', topo.sw, 'link', 'set', h4.port, 'down']);
         downAt = performance.now();
-      } else if (downAt !== 0 && downSeenMs === null && value.ports.find((p) => p.port === h4.port)?.up === false) {
+      } else if (downAt !== 0 && downSeenMs === null && value !== null && value.ports.find((p) => p.port === h4.port)?.up === false) {
         downSeenMs = performance.now() - downAt;
       }
       if (!storm.running) throw new BenchError(`trafgen stopped during the storm: ${storm.why()}`);
@@ -114,6 +118,7 @@ export async function stormOnce(
       limit,
       seconds,
       statsCount: stats.length,
+      statsFailed,
       statsWorstMs: Math.max(...stats),
       statsP99Ms: percentile(stats, 99),
       statsMedianMs: percentile(stats, 50),
@@ -145,7 +150,7 @@ export function stormTable(rs: readonly StormResult[]): string {
   ];
   for (const r of rs) {
     lines.push(
-      `| ${r.switch} | ${r.limit || 'none'} | ${r.statsCount} | ${r.statsWorstMs.toFixed(0)} ms | ${r.statsP99Ms.toFixed(0)} ms | ${r.statsMedianMs.toFixed(1)} ms | ` +
+      `| ${r.switch} | ${r.limit || 'none'} | ${r.statsCount}${r.statsFailed > 0 ? ` (${r.statsFailed} failed)` : ''} | ${r.statsWorstMs.toFixed(0)} ms | ${r.statsP99Ms.toFixed(0)} ms | ${r.statsMedianMs.toFixed(1)} ms | ` +
         `${r.downSeenMs === null ? 'never' : `${r.downSeenMs.toFixed(0)} ms`} | ${r.pingsLost} of ${r.pingsSent} | ${r.fdbMs.toFixed(0)} ms (${r.fdbEntries} entries) | ` +
         `${mb(r.rssIdleKiB)} → ${mb(r.rssAfterKiB)} MB | ${(r.framesSent / 1e6).toFixed(1)} M | ${r.fdbAfter['refused'] ?? '—'} / ${r.fdbAfter['suppressed'] ?? '—'} |`,
     );
