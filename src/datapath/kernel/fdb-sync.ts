@@ -28,7 +28,7 @@ export function monotonicMs(): number {
 export const RESYNC_INTERVAL_MS = 1000;
 
 /** What of the maps the FDB's mirroring uses (a test hands a fake). */
-export type FdbMaps = Pick<DatapathMaps, 'setFdb' | 'deleteFdb' | 'fdbKeys' | 'dropCounts' | 'setConfig'>;
+export type FdbMaps = Pick<DatapathMaps, 'setFdb' | 'deleteFdb' | 'staleFdbKeys' | 'dropCounts' | 'setConfig'>;
 
 /** Whether a learn on `port` in VLAN `vid` is still the switch's: the port attached, up and carrying the VLAN. */
 export interface LearnGate {
@@ -118,12 +118,18 @@ export class FdbSync implements LearnSink {
     return this.eventsSinceCheck ? this.lastCheck + RESYNC_INTERVAL_MS : Infinity;
   }
 
-  /** Deletes whatever the kernel's map holds that the table of record does not. */
+  /**
+   * Deletes whatever the kernel's map holds that the table of record does
+   * not, unless the program wrote it within the last RESYNC_INTERVAL_MS: its
+   * event may still be in the ring (under a storm the map's headroom is full
+   * of those), and if it was lost the next walk finds it.
+   */
   resync(): void {
     this.cfg.victim = -1n; // the program may have taken the victim in an event that was lost
     const now = this.clock();
     this.resyncWanted = false;
     this.lastResync = now;
-    for (const [hi, lo] of this.maps.fdbKeys()) if (this.fdb.lookupHL(hi, lo, now) < 0) this.maps.deleteFdb(hi, lo);
+    const stale = this.maps.staleFdbKeys(now - RESYNC_INTERVAL_MS, (hi, lo) => this.fdb.lookupHL(hi, lo, now) >= 0);
+    for (const [hi, lo] of stale) this.maps.deleteFdb(hi, lo);
   }
 }

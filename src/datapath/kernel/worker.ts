@@ -48,7 +48,7 @@ const NFDS = 3; // eventfd, rtnetlink, events ring
  * reads the FDB): a few ms of work, so that under a MAC storm requests and
  * link events wait one such turn, never the storm.
  */
-const LEARN_BATCH = 4096;
+const LEARN_BATCH = 1024;
 
 class KernelWorker implements LinkOwner {
   private readonly obj: BpfObject;
