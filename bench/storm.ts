@@ -50,6 +50,8 @@ export interface StormResult {
   /** `stats` after the storm: fdb counters and suppressed events. */
   fdbAfter: Record<string, number>;
   rssIdleKiB: number | null;
+  /** Right after the storm, before the `fdb` listing (a one-off reply of the whole table). */
+  rssStormKiB: number | null;
   rssAfterKiB: number | null;
 }
 
@@ -111,6 +113,7 @@ export async function stormOnce(
     await ping.wait(10_000);
     const m = /(\d+) packets transmitted, (\d+) received/.exec(ping.stdout);
     if (!m) throw new BenchError(`ping: no summary: ${ping.stdout.trim() || ping.stderr.trim()}`);
+    const rssStorm = rssNow(sw).rssKiB;
     const fdb = await timed(() => request(sw.socket, { cmd: 'fdb' }, ask));
     const after = await request(sw.socket, { cmd: 'stats' }, ask);
     const r: StormResult = {
@@ -130,6 +133,7 @@ export async function stormOnce(
       fdbEntries: fdb.value.entries.length,
       fdbAfter: after.fdb,
       rssIdleKiB: rssIdle,
+      rssStormKiB: rssStorm,
       rssAfterKiB: rssNow(sw).rssKiB,
     };
     log(`[${name} limit ${limit || 'none'}] ${JSON.stringify(r)}`);
@@ -145,14 +149,14 @@ const mb = (kib: number | null): string => (kib === null ? '—' : ((kib * 1024)
 /** The Markdown table of the storms, one row per datapath and limit, with the issue's targets. */
 export function stormTable(rs: readonly StormResult[]): string {
   const lines = [
-    '| switch | --fdb-port-limit | stats answers | stats worst (≤ 250 ms) | p99 | median | port down seen (≤ 1 s) | pings lost (0) | fdb list (≤ 1 s) | RSS idle → after (≤ +10 MB) | frames sent | fdb refused / suppressed |',
+    '| switch | --fdb-port-limit | stats answers | stats worst (≤ 250 ms) | p99 | median | port down seen (≤ 1 s) | pings lost (0) | fdb list (≤ 1 s) | RSS idle → storm → after fdb (≤ +10 MB) | frames sent | fdb refused / suppressed |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rs) {
     lines.push(
       `| ${r.switch} | ${r.limit || 'none'} | ${r.statsCount}${r.statsFailed > 0 ? ` (${r.statsFailed} failed)` : ''} | ${r.statsWorstMs.toFixed(0)} ms | ${r.statsP99Ms.toFixed(0)} ms | ${r.statsMedianMs.toFixed(1)} ms | ` +
         `${r.downSeenMs === null ? 'never' : `${r.downSeenMs.toFixed(0)} ms`} | ${r.pingsLost} of ${r.pingsSent} | ${r.fdbMs.toFixed(0)} ms (${r.fdbEntries} entries) | ` +
-        `${mb(r.rssIdleKiB)} → ${mb(r.rssAfterKiB)} MB | ${(r.framesSent / 1e6).toFixed(1)} M | ${r.fdbAfter['refused'] ?? '—'} / ${r.fdbAfter['suppressed'] ?? '—'} |`,
+        `${mb(r.rssIdleKiB)} → ${mb(r.rssStormKiB)} → ${mb(r.rssAfterKiB)} MB | ${(r.framesSent / 1e6).toFixed(1)} M | ${r.fdbAfter['refused'] ?? '—'} / ${r.fdbAfter['suppressed'] ?? '—'} |`,
     );
   }
   return `${lines.join('\n')}\n`;
