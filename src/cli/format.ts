@@ -45,10 +45,25 @@ export function jsonAcl(r: AclShowResult): string {
   return `${JSON.stringify(r.rules)}\n`;
 }
 
-/** `mirror show`: name, output, select-ingress, select-egress, select-vlan, copies (`-` for an empty list). */
+/**
+ * `mirror show`: name, output, select-ingress, select-egress, select-vlan, copies. A select list is
+ * `all` for a mirror of every frame, `-` when not given, and names the ports that left it:
+ * `(none: veth1 left)` when they emptied it (it then selects nothing), `veth2 (veth1 left)`.
+ */
 export function formatMirrors(r: MirrorShowResult): string {
-  const list = (xs: readonly string[]): string => (xs.length === 0 ? '-' : xs.join(','));
-  const rows = r.mirrors.map((m) => [m.name, m.output, list(m.selectIngress), list(m.selectEgress), formatVids(m.selectVlans), String(m.copies)]);
+  const list = (xs: readonly string[], left: readonly string[]): string => {
+    const gone = left.length === 0 ? '' : `${left.join(',')} left`;
+    if (xs.length === 0) return gone === '' ? '-' : `(none: ${gone})`;
+    return gone === '' ? xs.join(',') : `${xs.join(',')} (${gone})`;
+  };
+  const rows = r.mirrors.map((m) => [
+    m.name,
+    m.output,
+    m.selectAll ? 'all' : list(m.selectIngress, m.leftIngress),
+    list(m.selectEgress, m.leftEgress),
+    formatVids(m.selectVlans),
+    String(m.copies),
+  ]);
   return table(['name', 'output', 'select-ingress', 'select-egress', 'select-vlan', 'copies'], rows, new Set([5]));
 }
 

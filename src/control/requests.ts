@@ -105,8 +105,9 @@ export const requestSchema = z.discriminatedUnion('cmd', [
       cmd: z.literal('mirror-add'),
       name: z.string().max(64),
       output: ifnameSchema,
-      selectIngress: z.array(ifnameSchema).max(1024).optional(),
-      selectEgress: z.array(ifnameSchema).max(1024).optional(),
+      // An empty list would select nothing: leave the list out to select every frame.
+      selectIngress: z.array(ifnameSchema).min(1).max(1024).optional(),
+      selectEgress: z.array(ifnameSchema).min(1).max(1024).optional(),
       selectVlans: vidRangesSchema.optional(),
     })
     .strict(),

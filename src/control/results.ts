@@ -74,8 +74,13 @@ export type AclShowResult = z.infer<typeof aclShowResultSchema>;
 export const mirrorResultSchema = z.object({
   name: z.string(),
   output: z.string(),
+  /** Added with no select list: every frame. */
+  selectAll: z.boolean(),
   selectIngress: z.array(z.string()),
   selectEgress: z.array(z.string()),
+  /** Ports that left the select lists with the switch (a list they emptied selects nothing). */
+  leftIngress: z.array(z.string()),
+  leftEgress: z.array(z.string()),
   selectVlans: z.array(z.tuple([count, count])).nullable(),
   copies: count,
 });

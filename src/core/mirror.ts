@@ -32,6 +32,12 @@ export interface MirrorSpec {
   output: number;
   selectIngress: number[];
   selectEgress: number[];
+  /**
+   * Every frame (OVS's select_all): a mirror added with no select list. Only
+   * this says "every frame": a mirror whose select lists emptied (their ports
+   * left the switch) selects nothing, never everything.
+   */
+  selectAll: boolean;
   /** VLAN ranges, or null: every VLAN (0 included). */
   selectVlans: Array<[number, number]> | null;
 }
@@ -64,8 +70,8 @@ export function mirrorTable(mirrors: readonly MirrorSpec[], maxPorts: number): M
   mirrors.forEach((m, k) => {
     const bit = 1 << k;
     t.outputs[k] = m.output;
-    if (m.selectIngress.length === 0 && m.selectEgress.length === 0) {
-      // select_all: every frame entering through a port that is no mirror's output.
+    if (m.selectAll) {
+      // Every frame entering through a port that is no mirror's output.
       for (let p = 0; p < maxPorts; p++) if (!outputs.has(p)) t.ingressMask[p] |= bit;
     }
     for (const p of m.selectIngress) t.ingressMask[p] |= bit;

@@ -68,11 +68,17 @@ const mirrorSchema = z
   .object({
     name: z.string(),
     output: ifnameSchema,
+    // Absent (a file of an earlier vswitchd): every frame when both lists are empty, as it then meant.
+    selectAll: z.boolean().optional(),
     selectIngress: z.array(ifnameSchema).default([]),
     selectEgress: z.array(ifnameSchema).default([]),
     selectVlans: vidRangesSchema.nullable().default(null),
+    // Ports that left the lists: `mirror show` names them; a list they emptied selects nothing.
+    leftIngress: z.array(ifnameSchema).default([]),
+    leftEgress: z.array(ifnameSchema).default([]),
   })
   .strict()
+  .transform((m) => ({ ...m, selectAll: m.selectAll ?? (m.selectIngress.length === 0 && m.selectEgress.length === 0) }))
   .superRefine((m, ctx) => {
     const report = (path: string, p: string | null): void => {
       if (p !== null) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [path], message: p });
@@ -139,7 +145,13 @@ export function withoutPort(doc: DbConfig, ifname: string): DbConfig {
     acl: { nextId: doc.acl.nextId, rules: doc.acl.rules.filter((r) => r.in !== ifname) },
     mirrors: doc.mirrors
       .filter((m) => m.output !== ifname)
-      .map((m) => ({ ...m, selectIngress: m.selectIngress.filter((n) => n !== ifname), selectEgress: m.selectEgress.filter((n) => n !== ifname) })),
+      .map((m) => ({
+        ...m,
+        selectIngress: m.selectIngress.filter((n) => n !== ifname),
+        selectEgress: m.selectEgress.filter((n) => n !== ifname),
+        leftIngress: m.selectIngress.includes(ifname) ? [...m.leftIngress, ifname] : m.leftIngress,
+        leftEgress: m.selectEgress.includes(ifname) ? [...m.leftEgress, ifname] : m.leftEgress,
+      })),
     tunnels: doc.tunnels.filter((t) => t.name !== ifname),
   };
 }
@@ -200,9 +212,12 @@ function consistencyProblem(doc: DbConfig): string | null {
     const mirror: Mirror = {
       name: m.name,
       output: slotOf.get(m.output)!,
+      selectAll: m.selectAll,
       selectIngress: m.selectIngress.map((n) => slotOf.get(n)!),
       selectEgress: m.selectEgress.map((n) => slotOf.get(n)!),
       selectVlans: m.selectVlans,
+      leftIngress: m.leftIngress,
+      leftEgress: m.leftEgress,
     };
     const problem = mirrorConflict(mirror, kept, (s) => doc.ports[s]?.ifname ?? `port ${s}`);
     if (problem !== null) return `mirrors[${i}]: ${problem}`;

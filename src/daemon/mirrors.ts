@@ -5,6 +5,12 @@
 // leaves the selections, and a mirror whose output it was goes; wherever a
 // mirror leaves the switch (mirror show, the --db file) its ports are named.
 // The datapaths get the mirrors as a MirrorTable (core/mirror.ts).
+//
+// "Every frame" is a mirror added with no select list (selectAll, kept in the
+// file), never a mirror whose lists emptied: a capture meant for one tenant
+// must not become a capture of all tenants when that tenant's port leaves. A
+// list a port left remembers its name, so that `mirror show` can say why it
+// selects nothing (`(none: veth1 left)`); the mirror stays until deleted.
 
 import { MIRROR_MAX, type MirrorSpec, mirrorTable } from '../core/mirror.js';
 import type { Datapath } from '../datapath/datapath.js';
@@ -16,7 +22,11 @@ import type { DbConfig } from './db.js';
 import { errorText, type Logger } from './log.js';
 import type { PortNames } from './switch.js';
 
-export type Mirror = MirrorSpec;
+/** A mirror as the registry keeps it: the datapaths' spec, and the ports that left its lists (by name). */
+export interface Mirror extends MirrorSpec {
+  leftIngress: string[];
+  leftEgress: string[];
+}
 
 /** What keeps `m` from joining `others`, or null. `nameOf` names a port slot. */
 export function mirrorConflict(m: Mirror, others: readonly Mirror[], nameOf: (slot: number) => string): string | null {
@@ -36,18 +46,38 @@ export function mirrorConflict(m: Mirror, others: readonly Mirror[], nameOf: (sl
   return null;
 }
 
-/** The mirrors once port `slot` is gone: selections lose it, and a mirror whose output it was goes. */
-export function mirrorsWithoutPort(mirrors: readonly Mirror[], slot: number): { kept: Mirror[]; dropped: string[] } {
+/** Does `m` select no frame at all (not every-frame, and its lists are empty)? */
+export function selectsNothing(m: Pick<Mirror, 'selectAll' | 'selectIngress' | 'selectEgress'>): boolean {
+  return !m.selectAll && m.selectIngress.length === 0 && m.selectEgress.length === 0;
+}
+
+/**
+ * The mirrors once port `slot` (named `ifname`) is gone: selections lose it and
+ * remember its name, a mirror whose output it was goes; `emptied` names the
+ * mirrors that now select nothing.
+ */
+export function mirrorsWithoutPort(mirrors: readonly Mirror[], slot: number, ifname: string): { kept: Mirror[]; dropped: string[]; emptied: string[] } {
   const kept: Mirror[] = [];
   const dropped: string[] = [];
+  const emptied: string[] = [];
   for (const m of mirrors) {
     if (m.output === slot) {
       dropped.push(m.name);
       continue;
     }
-    kept.push({ ...m, selectIngress: m.selectIngress.filter((p) => p !== slot), selectEgress: m.selectEgress.filter((p) => p !== slot) });
+    const inIngress = m.selectIngress.includes(slot);
+    const inEgress = m.selectEgress.includes(slot);
+    const n: Mirror = {
+      ...m,
+      selectIngress: m.selectIngress.filter((p) => p !== slot),
+      selectEgress: m.selectEgress.filter((p) => p !== slot),
+      leftIngress: inIngress ? [...m.leftIngress, ifname] : m.leftIngress,
+      leftEgress: inEgress ? [...m.leftEgress, ifname] : m.leftEgress,
+    };
+    if ((inIngress || inEgress) && selectsNothing(n)) emptied.push(m.name);
+    kept.push(n);
   }
-  return { kept, dropped };
+  return { kept, dropped, emptied };
 }
 
 export class Mirrors {
@@ -72,9 +102,12 @@ export class Mirrors {
     const m: Mirror = {
       name: r.name,
       output: slot(r.output),
+      selectAll: r.selectIngress === undefined && r.selectEgress === undefined,
       selectIngress: [...new Set((r.selectIngress ?? []).map(slot))],
       selectEgress: [...new Set((r.selectEgress ?? []).map(slot))],
       selectVlans: r.selectVlans ?? null,
+      leftIngress: [],
+      leftEgress: [],
     };
     const names = this.ports.names();
     const problem = mirrorConflict(m, this.list, (s) => names[s] ?? `port ${s}`);
@@ -97,8 +130,11 @@ export class Mirrors {
       mirrors: this.list.map((m, k) => ({
         name: m.name,
         output: name(m.output),
+        selectAll: m.selectAll,
         selectIngress: m.selectIngress.map(name),
         selectEgress: m.selectEgress.map(name),
+        leftIngress: m.leftIngress,
+        leftEgress: m.leftEgress,
         selectVlans: m.selectVlans,
         copies: copies[k] ?? 0,
       })),
@@ -108,21 +144,39 @@ export class Mirrors {
   /** Port `slot` (named `ifname`) is gone: selections lose it, and a mirror whose output it was goes. */
   portGone(slot: number, ifname: string): void {
     if (!this.list.some((m) => m.output === slot || m.selectIngress.includes(slot) || m.selectEgress.includes(slot))) return;
-    const { kept, dropped } = mirrorsWithoutPort(this.list, slot);
+    const { kept, dropped, emptied } = mirrorsWithoutPort(this.list, slot, ifname);
     void this.push(kept).then(
-      () => this.log(`mirrors changed with port ${ifname}${dropped.length ? `: ${dropped.join(', ')} deleted (their output)` : ''}`),
+      () => {
+        this.log(`mirrors changed with port ${ifname}${dropped.length ? `: ${dropped.join(', ')} deleted (their output)` : ''}`);
+        for (const name of emptied) this.log(`mirror ${name} selects nothing now: ${ifname} left its select list (it stays until 'vswconfig mirror del ${name}')`);
+      },
       (err) => this.log(`mirrors on ${ifname}: not changed: ${errorText(err)}`),
     );
   }
 
-  /** The mirrors as the file keeps them, ports named: a mirror whose output has gone goes; selected ports that have gone are left out. */
+  /**
+   * The mirrors as the file keeps them, ports named: a mirror whose output has
+   * gone goes; selected ports that have gone are left out of the lists (the
+   * port's own removal names them among those that left).
+   */
   saved(mirrors: readonly Mirror[] = this.list): DbConfig['mirrors'] {
     const names = this.ports.names();
     const named = (slots: number[]): string[] => slots.flatMap((s) => (names[s] === undefined ? [] : [names[s]!]));
     return mirrors.flatMap((m) => {
       const out = names[m.output];
       if (out === undefined) return [];
-      return [{ name: m.name, output: out, selectIngress: named(m.selectIngress), selectEgress: named(m.selectEgress), selectVlans: m.selectVlans }];
+      return [
+        {
+          name: m.name,
+          output: out,
+          selectAll: m.selectAll,
+          selectIngress: named(m.selectIngress),
+          selectEgress: named(m.selectEgress),
+          selectVlans: m.selectVlans,
+          leftIngress: m.leftIngress,
+          leftEgress: m.leftEgress,
+        },
+      ];
     });
   }
 
@@ -136,7 +190,24 @@ export class Mirrors {
         continue;
       }
       for (const p of [...m.selectIngress, ...m.selectEgress]) if (!present(p)) this.log(`mirror ${m.name}: ${p} was dropped from ${from}`);
-      await this.add({ ...m, selectIngress: m.selectIngress.filter(present), selectEgress: m.selectEgress.filter(present), selectVlans: m.selectVlans ?? undefined });
+      const mirror: Mirror = {
+        name: m.name,
+        output: this.ports.slot(m.output),
+        selectAll: m.selectAll,
+        selectIngress: m.selectIngress.filter(present).map((p) => this.ports.slot(p)),
+        selectEgress: m.selectEgress.filter(present).map((p) => this.ports.slot(p)),
+        selectVlans: m.selectVlans,
+        leftIngress: [...m.leftIngress, ...m.selectIngress.filter((p) => !present(p))],
+        leftEgress: [...m.leftEgress, ...m.selectEgress.filter((p) => !present(p))],
+      };
+      const problem = mirrorConflict(mirror, this.list, (s) => names[s] ?? `port ${s}`);
+      if (problem !== null) {
+        this.log(`mirror ${m.name} dropped from ${from}: ${problem}`);
+        continue;
+      }
+      if (selectsNothing(mirror)) this.log(`mirror ${m.name} selects nothing: ${[...mirror.leftIngress, ...mirror.leftEgress].join(', ')} left its select lists`);
+      await this.change([...this.list, mirror]);
+      this.log(`mirror ${m.name} added`);
     }
   }
 

@@ -33,6 +33,11 @@ export const RTM_GETROUTE = 26;
 export const RTM_NEWNEIGH = 28;
 /** struct ifinfomsg */
 export const IFINFOMSG_LEN = 16;
+// Link attributes (linux/if_link.h) both link requests and the tunnel's read.
+export const IFLA_IFNAME = 3;
+export const IFLA_MTU = 4;
+export const IFLA_LINKINFO = 18;
+export const IFLA_INFO_KIND = 1;
 /** struct rtmsg */
 export const RTMSG_LEN = 12;
 /** struct ndmsg */

@@ -12,13 +12,17 @@ import * as libc from '../native/libc.js';
 import {
   cString,
   eachMessage,
-  IFINFOMSG_LEN,
   ifinfo,
+  IFINFOMSG_LEN,
+  IFLA_IFNAME,
+  IFLA_INFO_KIND,
+  IFLA_LINKINFO,
+  IFLA_MTU,
   message,
   NETLINK_ROUTE,
+  nlError,
   NLM_F_REQUEST,
   NLMSG_HDRLEN,
-  nlError,
   RTM_DELLINK,
   RTM_GETLINK,
   RTM_NEWLINK,
@@ -31,14 +35,10 @@ const RTMGRP_LINK = 1;
 const EINVAL = 22;
 const AF_UNSPEC = 0;
 const IFLA_ADDRESS = 1;
-const IFLA_IFNAME = 3;
-const IFLA_MTU = 4;
 const IFLA_LINK = 5;
-const IFLA_LINKINFO = 18;
 const IFLA_LINK_NETNSID = 37;
 const IFLA_XDP = 43;
 const IFLA_TARGET_NETNSID = 46;
-const IFLA_INFO_KIND = 1; // in IFLA_LINKINFO
 const IFLA_XDP_ATTACHED = 2; // in IFLA_XDP
 export const IFF_UP = 0x1;
 export const IFF_LOWER_UP = 0x10000;

@@ -9,20 +9,25 @@
 // answer is here; netlink.ts builds, walks and sends the messages.
 
 import {
+  type Attr,
   be16,
   cString,
   eachMessage,
-  IFINFOMSG_LEN,
   ifinfo,
+  IFINFOMSG_LEN,
+  IFLA_IFNAME,
+  IFLA_INFO_KIND,
+  IFLA_LINKINFO,
+  IFLA_MTU,
   message,
   NDMSG_LEN,
+  nlError,
   NLM_F_ACK,
   NLM_F_APPEND,
   NLM_F_CREATE,
   NLM_F_EXCL,
   NLM_F_REQUEST,
   NLMSG_HDRLEN,
-  nlError,
   RTM_DELLINK,
   RTM_GETLINK,
   RTM_GETROUTE,
@@ -35,7 +40,6 @@ import {
   u32,
   u8,
   walkAttributes,
-  type Attr,
 } from './netlink.js';
 
 const AF_INET = 2;
@@ -43,11 +47,7 @@ const AF_INET6 = 10;
 const AF_BRIDGE = 7;
 const IFF_UP = 0x1;
 
-const IFLA_IFNAME = 3;
-const IFLA_MTU = 4;
-const IFLA_LINKINFO = 18;
 const IFLA_IFALIAS = 20;
-const IFLA_INFO_KIND = 1;
 const IFLA_INFO_DATA = 2;
 export const IFLA_VXLAN_ID = 1;
 export const IFLA_VXLAN_LINK = 3;

@@ -404,6 +404,19 @@ export function portStats(lab: Lab): Map<string, PortRow> {
 }
 
 /**
+ * A sentinel that needs no clock: resolves once `n` more frames have entered
+ * the switch through `port` (its rx counter in `vswconfig stats`). Each has
+ * been decided by then: a test that waits for a few of them knows that a
+ * frame decided before can only have arrived, and that a frame decided after
+ * had its chance to arrive.
+ */
+export async function framesEntered(lab: Lab, port: string, n: number, timeoutMs = 10_000): Promise<void> {
+  const rx = (): number => portStats(lab).get(port)?.rxFrames ?? 0;
+  const start = rx();
+  if (!(await waitUntil(() => rx() >= start + n, timeoutMs, 50))) throw new Error(`fewer than ${n} frames entered through ${port} in ${timeoutMs} ms`);
+}
+
+/**
  * `count` veth pairs in the root namespace (or in the lab's namespace `ns`)
  * named `<prefix><tag><i>` (the switch side, returned) and `<prefix><TAG><i>`
  * (the peer), up and quiet (IPv6 off on both ends, no IPv4 address: they send

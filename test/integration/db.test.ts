@@ -14,7 +14,7 @@ import { after, before, test } from 'node:test';
 import fc from 'fast-check';
 import { Db } from '../../src/daemon/db.js';
 import { mutatedDb } from '../helpers/db-mutations.js';
-import { type Host, Lab, promiscuity, run, showPorts, signalDaemon, TEST_DATAPATH, VSWITCHD, waitUntil } from '../helpers/lab.js';
+import { type Host, Lab, portStats, promiscuity, run, showPorts, signalDaemon, TEST_DATAPATH, VSWITCHD, waitUntil } from '../helpers/lab.js';
 
 const lab = new Lab();
 // In a directory that does not exist yet: vswitchd makes it at the first change.
@@ -175,4 +175,28 @@ test('db: vswitchd on randomly damaged files (fast-check mutations of a valid on
     assert.equal(readFileSync(path, 'utf8'), text, 'the file is left as it was');
   }
   assert.deepEqual(state(), interfaces, 'promiscuity, tc programs and link flags as before');
+});
+
+test('db: a mirror whose one selected port is missing at a restart selects nothing, says why, and keeps saying so in the file', async () => {
+  const db = join(lab.dir, 'narrow.json');
+  const H5 = lab.addHost(5);
+  await lab.startSwitch(['--db', db]);
+  for (const h of [H1, H2, H5]) ok('add', h.port);
+  ok('vlan', H1.port, 'trunk');
+  ok('vlan', H2.port, 'trunk');
+  ok('mirror', 'add', 'narrow', 'output', H2.port, 'select-ingress', H5.port);
+  await kill9();
+  lab.sh(`ip link del ${H5.port}`);
+  const d = await lab.startSwitch(['--db', db]);
+  assert.ok(await waitUntil(() => /mirror narrow selects nothing/.test(d.stderr)), d.stderr);
+  const [m] = JSON.parse(ok('-j', 'mirror', 'show')) as Array<{ selectAll: boolean; selectIngress: string[]; leftIngress: string[]; copies: number }>;
+  assert.deepEqual([m!.selectAll, m!.selectIngress, m!.leftIngress], [false, [], [H5.port]]);
+  const saved = (JSON.parse(readFileSync(db, 'utf8')) as { mirrors: Array<{ selectAll: boolean; selectIngress: string[]; leftIngress: string[] }> }).mirrors[0]!;
+  assert.deepEqual([saved.selectAll, saved.selectIngress, saved.leftIngress], [false, [], [H5.port]], 'the file keeps it narrow');
+  // Broadcasts from NS1 enter the switch (the sentinel: its port's rx counter); a mirror of every frame would copy them.
+  lab.sendFrames(H1.ns, H1.ifname, `Ether(dst='ff:ff:ff:ff:ff:ff', src='${H1.mac}')/IP(src='${H1.ip}', dst='${H2.ip}')/UDP(dport=9)`, 5);
+  assert.ok(await waitUntil(() => (portStats(lab).get(H1.port)?.rxFrames ?? 0) >= 5), 'the broadcasts entered');
+  const [after] = JSON.parse(ok('-j', 'mirror', 'show')) as Array<{ copies: number }>;
+  assert.equal(after!.copies, 0, 'nothing copied');
+  await kill9();
 });

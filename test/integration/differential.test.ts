@@ -350,6 +350,7 @@ function mirrorRules(hosts: readonly Host[], mirrors: readonly string[][]): { ar
     return {
       name: m.name,
       output: slot(m.output),
+      selectAll: m.selectIngress === undefined && m.selectEgress === undefined,
       selectIngress: (m.selectIngress ?? []).map(slot),
       selectEgress: (m.selectEgress ?? []).map(slot),
       selectVlans: m.selectVlans ?? null,

@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { type Capture, dropCounts, dropGrowth, frameLines, type Host, Lab, sleep, waitUntil } from '../helpers/lab.js';
+import { type Capture, dropCounts, dropGrowth, frameLines, framesEntered, type Host, Lab, portStats, waitUntil } from '../helpers/lab.js';
 
 const lab = new Lab('10.78');
 let H1: Host, H2: Host, H3: Host, H4: Host, H5: Host;
@@ -60,7 +60,7 @@ test('mirror: tcpdump behind the output port sees the frames entering the select
   // Neither the replies (they enter through NS2's port) nor NS3's pings nor their ARP broadcasts.
   assert.ok(lines.every((l) => l.includes(`${H1.mac} > `)), `only what NS1 sent:\n${lines.join('\n')}`);
   const [m] = mirrors();
-  assert.deepEqual({ ...m, copies: undefined }, { name: 'span', output: H4.port, selectIngress: [H1.port], selectEgress: [], selectVlans: null, copies: undefined });
+  assert.deepEqual({ ...m, copies: undefined }, { name: 'span', output: H4.port, selectAll: false, selectIngress: [H1.port], selectEgress: [], leftIngress: [], leftEgress: [], selectVlans: null, copies: undefined });
   // Every frame copied is counted; NS1's own IPv6 frames (not captured here) are copied too.
   assert.ok(m!.copies >= lines.length, `copies ${m!.copies}, captured ${lines.length}`);
 });
@@ -105,17 +105,20 @@ test('mirror: select-egress copies frames leaving the port; a mirror of both ing
 
 test('mirror: added while a ping flow runs, it copies the flow from the next frame on; deleted, the copies stop', async () => {
   const cap = await lab.capture(H4.ns, H4.ifname, 'icmp');
-  const flow = lab.spawn('ip', ['netns', 'exec', H1.ns, 'ping', '-i', '0.05', '-c', '60', H2.ip]);
+  const flow = lab.spawn('ip', ['netns', 'exec', H1.ns, 'ping', '-i', '0.05', '-c', '200', H2.ip]);
   try {
-    await sleep(800);
+    // Sentinels, not sleeps: NS1's frames entering the switch (its port's rx counter).
+    await framesEntered(lab, H1.port, 6);
     assert.equal(echoRequests(cap, H1, H2).length, 0, 'nothing mirrored before the mirror exists');
     ok('mirror', 'add', 'live', 'output', H4.port, 'select-ingress', H1.port);
     assert.ok(await waitUntil(() => echoRequests(cap, H1, H2).length >= 5, 3000), 'the running flow is mirrored');
     ok('mirror', 'del', 'live');
-    await sleep(300); // frames in flight when it was deleted
-    const atDelete = echoRequests(cap, H1, H2).length;
-    await sleep(800);
-    assert.equal(echoRequests(cap, H1, H2).length, atDelete, 'no copies once the mirror is gone');
+    // The output port gets nothing but copies: its tx counter, read once the
+    // delete has answered (applied), must not move while 6 more frames enter.
+    const copiesOut = (): number => portStats(lab).get(H4.port)?.txFrames ?? 0;
+    const atDelete = copiesOut();
+    await framesEntered(lab, H1.port, 6);
+    assert.equal(copiesOut(), atDelete, 'no copies once the mirror is gone');
     assert.equal(flow.exitCode, null, 'the flow was still running');
   } finally {
     flow.kill('SIGINT');
@@ -174,4 +177,33 @@ test('mirror: bad input gets one line and exit 2 and changes nothing', () => {
     assert.match(r.stderr, /^vswconfig: /);
   }
   assert.equal(config(), before);
+});
+
+test('mirror: a mirror whose one selected port leaves selects nothing, never every frame (vswconfig delete, then the interface deleted)', async () => {
+  ok('mirror', 'del', 'keep');
+  for (const p of [H1, H2, H3, H5]) ok('vlan', p.port, 'trunk'); // back to carrying every VLAN
+  for (const [leave, why] of [[H3, 'vswconfig delete'], [H5, 'interface deleted']] as const) {
+    ok('mirror', 'add', 'narrow', 'output', H4.port, 'select-ingress', leave.port);
+    if (why === 'vswconfig delete') ok('delete', leave.port);
+    else lab.sh(`ip link del ${leave.port}`);
+    assert.ok(await waitUntil(() => (mirrors()[0] as MirrorRow & { leftIngress: string[] }).leftIngress.length === 1), `${why}: the mirror notes the port left`);
+    const [m] = mirrors() as Array<MirrorRow & { selectAll: boolean; leftIngress: string[] }>;
+    assert.deepEqual({ all: m!.selectAll, ingress: m!.selectIngress, left: m!.leftIngress }, { all: false, ingress: [], left: [leave.port] }, why);
+    assert.match(ok('mirror', 'show'), new RegExp(`narrow +${H4.port} +\\(none: ${leave.port} left\\) +- +all +0\\n`), why);
+    const said = new RegExp(`mirror narrow selects nothing now: ${leave.port} left its select list`);
+    assert.ok(await waitUntil(() => said.test(lab.daemon!.stderr)), `${why}: the log says so:\n${lab.daemon!.stderr}`);
+    const cap = await lab.capture(H4.ns, H4.ifname, 'icmp');
+    try {
+      assert.ok(lab.ping(H1, H2.ip, '-c 10 -i 0.05 -W 2'), `${why}: NS1 -> NS2`);
+      // The sentinel: a mirror of every frame now copies NS1's next echo request; the 10 before it were not copied.
+      ok('mirror', 'del', 'narrow');
+      ok('mirror', 'add', 'all', 'output', H4.port);
+      assert.ok(lab.ping(H1, H2.ip, '-c 1 -W 2'), `${why}: the sentinel ping`);
+      assert.ok(await waitUntil(() => echoRequests(cap, H1, H2).length >= 1), `${why}: the sentinel was copied`);
+    } finally {
+      await cap.stop();
+    }
+    assert.equal(echoRequests(cap, H1, H2).length, 1, `${why}: only the sentinel reached the output:\n${cap.out}`);
+    ok('mirror', 'del', 'all');
+  }
 });

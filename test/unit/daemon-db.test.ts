@@ -29,7 +29,7 @@ const SAMPLE: DbConfig = {
       { id: 1, priority: 32768, in: null, src: '02:00:00:00:00:01', dst: null, type: null, vlan: 10, action: 'drop' },
     ],
   },
-  mirrors: [{ name: 'span', output: 'veth3', selectIngress: ['veth1'], selectEgress: ['veth2'], selectVlans: [[10, 10]] }],
+  mirrors: [{ name: 'span', output: 'veth3', selectAll: false, selectIngress: ['veth1'], selectEgress: ['veth2'], selectVlans: [[10, 10]], leftIngress: [], leftEgress: [] }],
   tunnels: [],
 };
 
@@ -293,7 +293,9 @@ describe('db: the registry keeps it', () => {
       release();
       await deleting;
     }
-    assert.deepEqual(during[0]!.mirrors, [{ name: 'span', output: 'veth3', selectIngress: [], selectEgress: ['veth2'], selectVlans: null }]);
+    assert.deepEqual(during[0]!.mirrors, [
+      { name: 'span', output: 'veth3', selectAll: false, selectIngress: [], selectEgress: ['veth2'], selectVlans: null, leftIngress: ['veth1'], leftEgress: [] },
+    ]);
     assert.deepEqual(during[1]!.mirrors, [], 'the mirror whose output it was');
   });
 

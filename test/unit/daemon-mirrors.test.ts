@@ -3,11 +3,19 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MIRROR_MAX } from '../../src/core/mirror.js';
-import { type Mirror, mirrorConflict, mirrorsWithoutPort } from '../../src/daemon/mirrors.js';
+import { MIRROR_MAX, mirrorTable } from '../../src/core/mirror.js';
+import { type Mirror, mirrorConflict, mirrorsWithoutPort, selectsNothing } from '../../src/daemon/mirrors.js';
 
 const name = (s: number): string => `p${s}`;
-const m = (x: Partial<Mirror> & Pick<Mirror, 'name' | 'output'>): Mirror => ({ selectIngress: [], selectEgress: [], selectVlans: null, ...x });
+const m = (x: Partial<Mirror> & Pick<Mirror, 'name' | 'output'>): Mirror => ({
+  selectAll: false,
+  selectIngress: [],
+  selectEgress: [],
+  selectVlans: null,
+  leftIngress: [],
+  leftEgress: [],
+  ...x,
+});
 const span = m({ name: 'span', output: 4, selectIngress: [1], selectEgress: [2] });
 
 test('mirrors: a mirror that keeps the rules is accepted', () => {
@@ -28,11 +36,31 @@ test('mirrors: each broken rule is named', () => {
   assert.equal(mirrorConflict(m({ name: 'one-more', output: 5 }), full, name), `the switch holds at most ${MIRROR_MAX} mirrors`);
 });
 
-test('mirrors: a port leaving takes itself out of every selection, and the mirror whose output it was goes', () => {
+test('mirrors: a port leaving takes itself out of every selection (named as left), and the mirror whose output it was goes', () => {
   const other = m({ name: 'b', output: 5, selectIngress: [1, 4 + 10], selectEgress: [1] });
-  assert.deepEqual(mirrorsWithoutPort([span, other], 1), {
-    kept: [m({ name: 'span', output: 4, selectEgress: [2] }), m({ name: 'b', output: 5, selectIngress: [14] })],
+  assert.deepEqual(mirrorsWithoutPort([span, other], 1, 'p1'), {
+    kept: [
+      m({ name: 'span', output: 4, selectEgress: [2], leftIngress: ['p1'] }),
+      m({ name: 'b', output: 5, selectIngress: [14], leftIngress: ['p1'], leftEgress: ['p1'] }),
+    ],
     dropped: [],
+    emptied: [],
   });
-  assert.deepEqual(mirrorsWithoutPort([span, other], 4), { kept: [other], dropped: ['span'] });
+  assert.deepEqual(mirrorsWithoutPort([span, other], 4, 'p4'), { kept: [other], dropped: ['span'], emptied: [] });
+});
+
+test('mirrors: a selection that empties selects nothing, never every frame; a mirror of every frame stays so', () => {
+  const one = m({ name: 'one', output: 5, selectIngress: [1] });
+  const all = m({ name: 'all', output: 6, selectAll: true });
+  const { kept, emptied } = mirrorsWithoutPort([one, all], 1, 'p1');
+  assert.deepEqual(emptied, ['one']);
+  assert.deepEqual(kept[0], m({ name: 'one', output: 5, leftIngress: ['p1'] }));
+  assert.ok(selectsNothing(kept[0]!) && !kept[0]!.selectAll);
+  assert.deepEqual(kept[1], all);
+  const t = mirrorTable(kept, 8);
+  for (let p = 0; p < 8; p++) {
+    assert.equal(t.ingressMask[p]! & 1, 0, `port ${p}: the emptied mirror selects no ingress`);
+    assert.equal(t.egressMask[p]! & 1, 0, `port ${p}: nor egress`);
+    assert.equal((t.ingressMask[p]! >> 1) & 1, p === 5 || p === 6 ? 0 : 1, `port ${p}: the mirror of every frame still selects it (but mirror outputs)`);
+  }
 });

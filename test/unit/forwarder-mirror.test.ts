@@ -23,7 +23,8 @@ function setup(ports = 5) {
 }
 
 function mirror(m: Partial<MirrorSpec> & Pick<MirrorSpec, 'name' | 'output'>): MirrorSpec {
-  return { selectIngress: [], selectEgress: [], selectVlans: null, ...m };
+  // As `mirror add` makes it: no select list is every frame.
+  return { selectIngress: [], selectEgress: [], selectVlans: null, selectAll: m.selectIngress === undefined && m.selectEgress === undefined, ...m };
 }
 
 function send(fwd: Forwarder, mem: MemPorts, port: number, src: string, dst: string, tag = NO_TAG): void {

@@ -104,6 +104,7 @@ const config = fc.record({
     fc.record({
       selectIngress: fc.subarray([0, 1, 2, 3, 4]),
       selectEgress: fc.subarray([0, 1, 2, 3, 4]),
+      selectAll: fc.boolean(),
       selectVlans: fc.option(fc.array(fc.tuple(vid, vid).map(([a, b]): [number, number] => [Math.min(a, b), Math.max(a, b)]), { minLength: 1, maxLength: 2 }), { nil: null }),
     }),
     { nil: null },

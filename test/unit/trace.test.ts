@@ -53,7 +53,7 @@ test('trace: an ACL drop names the rule; a tagged frame on an access port is vla
   fwd.process(makeBatch([ethernet(BCAST, 0x020000000004, 0x0800)]), 3, 0);
   const c = fwd.trace({ ingress: 3, src: 0x020000000005, dst: 0x020000000004, vlan: null, type: 0x0800 }, 0);
   assert.deepEqual(c.verdict, { action: 'drop', reason: 'same-port' });
-  fwd.setMirrors(mirrorTable([{ name: 'm', output: 5, selectIngress: [0], selectEgress: [], selectVlans: null }], N));
+  fwd.setMirrors(mirrorTable([{ name: 'm', output: 5, selectAll: false, selectIngress: [0], selectEgress: [], selectVlans: null }], N));
   const d = fwd.trace({ ingress: 5, src: 0x020000000006, dst: BCAST, vlan: null, type: 0x0800 }, 0);
   assert.deepEqual(d.verdict, { action: 'drop', reason: 'mirror-output' });
   const e = fwd.trace({ ingress: 0, src: 0x020000000008, dst: BCAST, vlan: null, type: 0x86dd }, 0);
@@ -89,7 +89,7 @@ test('trace: on 3000 random frames through random configurations, the verdict is
       rules.push({ id: k + 1, priority: pick([100, 32768]), port: rand() < 0.5 ? null : pick([0, 1, 2]), src: rand() < 0.5 ? null : { mac: pick(macs.slice(0, 5)), mask: 0xffffffffffff }, dst: null, type: rand() < 0.7 ? null : 0x86dd, vlan: rand() < 0.5 ? null : pick([10, 20, 'untagged'] as const), action: pick(['allow', 'drop'] as const) });
     }
     fwd.setAcl(aclTable(rules.sort(compareRules)));
-    if (rand() < 0.6) fwd.setMirrors(mirrorTable([{ name: 'm', output: 5, selectIngress: rand() < 0.5 ? [0] : [], selectEgress: rand() < 0.5 ? [1, 2] : [], selectVlans: rand() < 0.5 ? null : [[10, 10]] }], N));
+    if (rand() < 0.6) fwd.setMirrors(mirrorTable([{ name: 'm', output: 5, selectAll: rand() < 0.3, selectIngress: rand() < 0.5 ? [0] : [], selectEgress: rand() < 0.5 ? [1, 2] : [], selectVlans: rand() < 0.5 ? null : [[10, 10]] }], N));
     if (rand() < 0.3) fwd.setLink(pick([1, 2, 3]), false, 1500);
     for (let k = 0; k < 100; k++) {
       const ingress = Math.floor(rand() * N);
