@@ -237,7 +237,7 @@ class KernelWorker implements LinkOwner {
     return this.mirrorSet.names.map((_, k) => this.mirrorBase[k]! + this.maps.mirrorCopies(k));
   }
 
-  /** The FDB as of the last learn event the kernel sent. */
+  /** The FDB with one more share of the learn events applied (all of them, unless a storm is on). */
   trace(frame: TraceFrame): Trace {
     this.ring.drain(this.fdbSync, LEARN_BATCH);
     return this.spec.trace(frame, monotonicMs());
