@@ -143,6 +143,7 @@ export class SwitchMetrics {
     counter('vswitch_fdb_evicted_total', 'Entries evicted to make room in a full table', [], fdb('evicted'));
     counter('vswitch_fdb_flushed_total', 'Entries flushed with their port (link down, port removed, VLAN mode changed)', [], fdb('flushed'));
     counter('vswitch_fdb_refused_total', 'Source MAC addresses not learned because their port was at --fdb-port-limit', [], fdb('refused'));
+    counter('vswitch_fdb_suppressed_total', 'Learn events for stations not learned that the kernel program did not send (over the port budget)', [], fdb('suppressed'));
 
     counter('vswitch_acl_rule_hits_total', 'Frames each ACL rule matched, by rule id', ['rule'], () =>
       snap().acl.map((r): [Labels, number] => [{ rule: String(r.id) }, r.hits]),

@@ -25,7 +25,7 @@ let allowRule = '';
 interface StatsJson {
   ports: Array<{ ifname: string; up: boolean; mtu: number; rxFrames: number; rxBytes: number; txFrames: number; txBytes: number; rxRingDrops: number }>;
   drops: Record<string, number>;
-  fdb: Record<'entries' | 'learned' | 'moved' | 'expired' | 'evicted' | 'flushed' | 'refused', number>;
+  fdb: Record<'entries' | 'learned' | 'moved' | 'expired' | 'evicted' | 'flushed' | 'refused' | 'suppressed', number>;
 }
 
 function ok(...args: string[]): string {
@@ -70,7 +70,7 @@ function counterSeries(s: StatsJson): Map<string, number> {
   }
   for (const [reason, n] of Object.entries(s.drops)) out.set(`vswitch_drops_total{reason="${reason}"}`, n);
   const f = s.fdb;
-  for (const [k, name] of [['learned', 'learned'], ['moved', 'moved'], ['expired', 'aged'], ['evicted', 'evicted'], ['flushed', 'flushed'], ['refused', 'refused']] as const) {
+  for (const [k, name] of [['learned', 'learned'], ['moved', 'moved'], ['expired', 'aged'], ['evicted', 'evicted'], ['flushed', 'flushed'], ['refused', 'refused'], ['suppressed', 'suppressed']] as const) {
     out.set(`vswitch_fdb_${name}_total`, f[k]);
   }
   return out;

@@ -33,7 +33,7 @@ function snapshot(over: Partial<MetricsSnapshot> = {}): MetricsSnapshot {
         { port: 'vx1', up: false, mtu: 1450, rxFrames: 3, rxBytes: 300, txFrames: 4, txBytes: 400, rxRingDrops: 0 },
       ],
       drops: { runt: 0, 'link-local': 5, 'acl-drop': 7 },
-      fdb: { entries: 12, learned: 30, moved: 2, expired: 15, evicted: 1, flushed: 2, refused: 9 },
+      fdb: { entries: 12, learned: 30, moved: 2, expired: 15, evicted: 1, flushed: 2, refused: 9, suppressed: 4 },
     },
     acl: [
       { id: 3, hits: 70 },
@@ -65,6 +65,7 @@ describe('metrics: the mapping of a snapshot', () => {
         ['vswitch_fdb_learned_total', 30],
         ['vswitch_fdb_moved_total', 2],
         ['vswitch_fdb_refused_total', 9],
+        ['vswitch_fdb_suppressed_total', 4],
         ['vswitch_info{version="9.9.9",datapath="user",attach="af_packet"}', 1],
         ['vswitch_mirror_copies_total{mirror="span"}', 44],
         ['vswitch_port_mtu_bytes{port="veth1-vsw"}', 1500],
@@ -91,7 +92,7 @@ describe('metrics: the mapping of a snapshot', () => {
     const text = await new SwitchMetrics(INFO).text(snapshot());
     const types = new Map([...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => [m[1]!, m[2]!]));
     const helps = new Set([...text.matchAll(/^# HELP (\S+) \S/gm)].map((m) => m[1]!));
-    assert.equal(types.size, 21);
+    assert.equal(types.size, 22);
     for (const [name, type] of types) {
       assert.ok(helps.has(name), `${name} has HELP`);
       assert.equal(name.endsWith('_total'), type === 'counter', `${name} is a ${type}`);
@@ -153,7 +154,7 @@ describe('metrics: a scrape equals stats, acl show and mirror show (control serv
     t.datapath.statsValue = {
       ports: [0, 1, 2, 3].map((port) => ({ port, up: port !== 2, mtu: 1500 - port, rxFrames: 10 + port, rxBytes: 1000 + port, txFrames: 20 + port, txBytes: 2000 + port, rxRingDrops: port })),
       drops: { runt: 1, 'link-local': 2, 'acl-drop': 3 },
-      fdb: { entries: 5, learned: 6, moved: 7, expired: 8, evicted: 9, flushed: 10, refused: 11 },
+      fdb: { entries: 5, learned: 6, moved: 7, expired: 8, evicted: 9, flushed: 10, refused: 11, suppressed: 12 },
     };
     t.datapath.aclHitsValue = [17, 4];
     t.datapath.mirrorCopiesValue = [23];
@@ -179,7 +180,7 @@ describe('metrics: a scrape equals stats, acl show and mirror show (control serv
     for (const [reason, n] of Object.entries(stats.drops)) assert.equal(s.get(`vswitch_drops_total{reason="${reason}"}`), n);
     const f = stats.fdb;
     assert.equal(s.get('vswitch_fdb_entries'), f.entries);
-    for (const [k, name] of [['learned', 'learned'], ['moved', 'moved'], ['expired', 'aged'], ['evicted', 'evicted'], ['flushed', 'flushed'], ['refused', 'refused']]) {
+    for (const [k, name] of [['learned', 'learned'], ['moved', 'moved'], ['expired', 'aged'], ['evicted', 'evicted'], ['flushed', 'flushed'], ['refused', 'refused'], ['suppressed', 'suppressed']]) {
       assert.equal(s.get(`vswitch_fdb_${name}_total`), f[k!], k);
     }
     const acl = (await ask(t.path, { cmd: 'acl-show' })).result as { rules: Array<{ id: number; hits: number }> };
