@@ -2,6 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_SOCKET_PATH } from '../../src/control/protocol.js';
@@ -170,5 +171,23 @@ describe('vswitchd log', () => {
     const log = createLogger({ write: (s: string) => lines.push(s) }, () => new Date(0));
     log('first\nsecond\u0007');
     assert.deepEqual(lines, ['1970-01-01T00:00:00.000Z vswitchd: first | second\\x07\n']);
+  });
+
+  it('stops writing once stderr is gone (an error event: EPIPE, its reader died), instead of failing on every line', () => {
+    // Before: every later line was written again and failed again (an 'error' event
+    // nobody heard is an uncaught exception, whose log line failed in turn); a
+    // vswitchd whose stderr reader died went down on it.
+    const sink = new EventEmitter() as EventEmitter & { write(s: string): boolean };
+    const written: string[] = [];
+    sink.write = (s: string) => {
+      written.push(s);
+      return true;
+    };
+    const log = createLogger(sink, () => new Date(0));
+    log('first');
+    sink.emit('error', Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
+    log('second');
+    log('third');
+    assert.deepEqual(written, ['1970-01-01T00:00:00.000Z vswitchd: first\n']);
   });
 });
