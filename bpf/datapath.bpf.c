@@ -272,11 +272,14 @@ static __always_inline void count_tx(__u32 port, __u64 bytes)
 }
 
 /*
- * Bytes of the 802.1Q/802.1ad tags still in the frame after its MAC addresses
+ * Bytes of the 802.1Q/802.1ad tags the frame came with after its MAC addresses
  * (the kernel took only the outermost into metadata), as the core's
- * tagBytesInFrame(); at most VSW_MAX_TAGS of them.
+ * tagBytesInFrame(); at most VSW_MAX_TAGS of them. `st` is where the outer tag
+ * stands (TAG_*): with the switch's tag off (TAG_NONE), the kernel's pop has
+ * moved the next tag of the payload into the metadata (skb_vlan_pop), and
+ * that one is the frame's own too.
  */
-static __always_inline __u32 tag_bytes_in_frame(struct __sk_buff *skb)
+static __always_inline __u32 tag_bytes_in_frame(struct __sk_buff *skb, __u32 st)
 {
 	__u32 n = 0;
 	for (int k = 0; k < VSW_MAX_TAGS; k++) {
@@ -289,7 +292,7 @@ static __always_inline __u32 tag_bytes_in_frame(struct __sk_buff *skb)
 			break;
 		n += VLAN_HLEN;
 	}
-	return n;
+	return n + (st == TAG_NONE && skb->vlan_present ? VLAN_HLEN : 0);
 }
 
 /* A frame's size against the MTUs: l3 bytes past the Ethernet header, and as many without its tags. */
@@ -303,9 +306,10 @@ struct vsw_size {
  * Does the frame fit the egress port's MTU? A GSO frame is checked per
  * segment. Tags do not count against an MTU: as in the core's
  * should_deliver, they are looked for only in a frame too big for this port
- * with them (rare), and at most once per frame.
+ * with them (rare), and at most once per frame; `st` (TAG_*) says where the
+ * outer tag stands at that moment.
  */
-static __always_inline int fits(struct __sk_buff *skb, struct vsw_size *z, const struct vsw_port *out)
+static __always_inline int fits(struct __sk_buff *skb, struct vsw_size *z, const struct vsw_port *out, __u32 st)
 {
 	if (skb->gso_segs > 1) {
 		__u32 mtu = 0;
@@ -314,19 +318,19 @@ static __always_inline int fits(struct __sk_buff *skb, struct vsw_size *z, const
 	if (z->l3 <= out->mtu)
 		return 1;
 	if (z->l3_untagged == VSW_NOT_SCANNED)
-		z->l3_untagged = z->l3 - tag_bytes_in_frame(skb);
+		z->l3_untagged = z->l3 - tag_bytes_in_frame(skb, st);
 	return z->l3_untagged <= out->mtu;
 }
 
 /* THE egress predicate (Linux should_deliver). Counts why not, except a flood skipping a down port. */
-static __always_inline int should_deliver(struct __sk_buff *skb, struct vsw_size *z, const struct vsw_port *out, int flood)
+static __always_inline int should_deliver(struct __sk_buff *skb, struct vsw_size *z, const struct vsw_port *out, int flood, __u32 st)
 {
 	if ((out->flags & (VSW_PORT_ATTACHED | VSW_PORT_UP)) != (VSW_PORT_ATTACHED | VSW_PORT_UP)) {
 		if (!flood)
 			drop(VSW_R_PORT_DOWN);
 		return 0;
 	}
-	if (!fits(skb, z, out)) {
+	if (!fits(skb, z, out, st)) {
 		drop(VSW_R_MTU_EXCEEDED);
 		return 0;
 	}
@@ -453,7 +457,8 @@ static long flood_one(__u32 p, void *data)
 		return 0;
 	if (f->moded && !carries(p, f->vid))
 		return 0;
-	if (!should_deliver(f->skb, &f->z, out, 1))
+	/* The untagged pass runs with the switch's tag off, the tagged one with it on. */
+	if (!should_deliver(f->skb, &f->z, out, 1, f->pass == FLOOD_UNTAGGED ? TAG_NONE : f->pass == FLOOD_TAGGED ? TAG_SET : TAG_AS_CAME))
 		return 0;
 	f->sel |= out->mirror_out;
 	if (f->last < VSW_MAX_PORTS) {
@@ -490,7 +495,7 @@ static long mirror_one(__u32 k, void *data)
 		return 0;
 	__u32 o = mr->out_port;
 	struct vsw_port *out = bpf_map_lookup_elem(&ports, &o);
-	if (!out || !should_deliver(m->skb, &m->z, out, 1))
+	if (!out || !should_deliver(m->skb, &m->z, out, 1, m->st))
 		return 0;
 	if (tag_for(m->skb, out, m->vid, m->tci, &m->st) != 0 || bpf_clone_redirect(m->skb, out->ifindex, 0) != 0) {
 		drop(VSW_R_TX_ERROR);
@@ -635,7 +640,7 @@ int vsw_forward(struct __sk_buff *skb)
 			else if (cfg->vlan_ports && !carries(p, vid))
 				drop(VSW_R_VLAN_NOT_ALLOWED);
 			else
-				ok = should_deliver(skb, &z, out, 0);
+				ok = should_deliver(skb, &z, out, 0, st);
 			if (!ok || !out) {
 				/* Not delivered: the ingress port's mirrors still copy it. */
 				mirror_frame(skb, &z, sel, cfg, vid, tci, &st);

@@ -47,6 +47,10 @@
 // the first output is down while host 2's port is, and the copies of each
 // mirror must agree.
 //
+// Two more run full-size double-tagged frames (802.1Q over 802.1Q, 1495-1500 bytes past the
+// Ethernet header) through an access port whose MTU (1496) is just under them with their inner
+// tag, in a flood and as a mirror's copy after another mirror's copy took the switch's tag off.
+//
 // The seed is printed; VSWITCH_DIFF_SEED=N runs the sequences again.
 
 import assert from 'node:assert/strict';
@@ -117,6 +121,8 @@ class Sequence {
   tagged = 0.2;
   /** Then the share of 802.1Q + 802.1Q: untagging moves the inner tag up (the kernel's skb_vlan_pop). */
   doubleQ = 0;
+  /** The share of frames whose size is around the smallest MTU. */
+  big = 0.15;
 
   constructor(seed: number, stations: number) {
     this.pool = Array.from({ length: stations }, (_, i) => station(i));
@@ -174,7 +180,7 @@ class Sequence {
         const outerRoom = tags.length > 0 && tags[0]! >>> 16 === ETH_P_8021Q ? 0 : tags.length > 0 ? 4 : 0;
         const maxPayload = mtus[h]! - outerRoom - inner;
         let payload =
-          rand() < 0.15 ? Math.min(maxPayload, pick([low - 1, low, low + 1, low + 2, 1280 + int(221)]) - inner) : 8 + int(200);
+          rand() < this.big ? Math.min(maxPayload, pick([low - 1, low, low + 1, low + 2, 1280 + int(221)]) - inner) : 8 + int(200);
         // The userspace datapath sends every tag inline, and no device takes a frame past MTU + 18
         // bytes: a frame over the MTU by no more than its inner tags fits the core (tags do not
         // count) but cannot leave an AF_PACKET socket (README, "QinQ"). Not made on that datapath.
@@ -389,13 +395,17 @@ async function differential(
     vlans?: { ports: readonly (PortVlan | null)[]; args: readonly (string[] | null)[]; vids: readonly number[] };
     acl?: readonly string[][];
     mirrors?: { outputMtus: readonly number[]; rules: readonly string[][] };
+    /** The four hosts' MTUs (MTUS when absent). */
+    mtus?: readonly number[];
+    /** The frames' tags and sizes (Sequence's shares) when not the defaults. */
+    mix?: { tagged: number; doubleQ: number; big: number };
   },
 ): Promise<void> {
   const seed = SEED;
   t.diagnostic(`seed ${seed} (rerun with VSWITCH_DIFF_SEED=${seed}), datapath ${DATAPATH}`);
   const lab = newLab();
   const outputMtus = opts.mirrors?.outputMtus ?? [];
-  const allMtus = [...MTUS, ...outputMtus];
+  const allMtus = [...(opts.mtus ?? MTUS), ...outputMtus];
   const hosts = allMtus.map((mtu, n) => lab.addHost(n, { mtu, quiet: true }));
   await lab.startSwitch(['--datapath', DATAPATH, '--fdb-size', String(opts.fdbSize)]);
   for (const h of hosts) {
@@ -426,6 +436,7 @@ async function differential(
   seq.vids = opts.vlans?.vids ?? null;
   // More tagged frames with mirrors: a mirror selecting VLANs copies only those.
   if (opts.mirrors) [seq.tagged, seq.doubleQ] = [0.4, 0.05];
+  if (opts.mix) [seq.tagged, seq.doubleQ, seq.big] = [opts.mix.tagged, opts.mix.doubleQ, opts.mix.big];
   const sent = seq.sent;
   const third = Math.ceil(opts.frames / 3);
   const p3 = hosts[3]!.port;
@@ -608,6 +619,48 @@ test(`the ${DATAPATH} datapath and the forwarding core agree with VLAN modes, AC
       rules: [
         ['in', 'output', 'HOST4', 'select-ingress', 'HOST1,HOST3', 'select-vlan', '10,30'],
         ['eg', 'output', 'HOST5', 'select-ingress', 'HOST3', 'select-egress', 'HOST0,HOST2'],
+      ],
+    },
+  }));
+
+// Full-size double-tagged frames: 802.1Q VLAN 10 or 20 over a second 802.1Q tag, 1495-1500
+// bytes past the Ethernet header with the inner tag. Flooding one first takes the switch's
+// tag off for the ports that leave the VLAN untagged, and the kernel then moves the inner
+// tag into the skb's metadata (skb_vlan_pop): the frame's size without its tags must still
+// count that tag. Host 0 (access 10) has an MTU of 1496, just under the frames of 1497-1500
+// bytes with their inner tag and not without it: the core delivers them there, and to the
+// trunk and native ports after.
+test(`the ${DATAPATH} datapath and the forwarding core agree on full-size double-tagged floods to an access port whose MTU is just under them`, (t) =>
+  differential(t, {
+    fdbSize: 1024,
+    stations: 12,
+    frames: 240,
+    mtus: [1496, 1500, 1500, 1500],
+    vlans: { ports: VLAN_PORTS, args: VLAN_ARGS, vids: [10, 20] },
+    mix: { tagged: 0.3, doubleQ: 0.5, big: 0.6 },
+  }));
+
+// The same frames copied by two mirrors of what enters hosts 1-3: 'a' to host 4 (access 10,
+// MTU 1500: its copies of VLAN 10 leave untagged, the inner tag moved up), then 'b' to host 5
+// (no mode, MTU 1496): each copy to 'b' comes after the pop of 'a''s, and the frame's size
+// without its tags must still count the tag the pop moved up.
+test(`the ${DATAPATH} datapath and the forwarding core agree on full-size double-tagged frames copied by a mirror after another mirror's copy took their tag off`, (t) =>
+  differential(t, {
+    fdbSize: 1024,
+    stations: 12,
+    frames: 240,
+    mtus: [1500, 1500, 1500, 1500],
+    vlans: {
+      ports: [...VLAN_PORTS, { mode: 'access', tag: 10, trunks: null }, null],
+      args: [...VLAN_ARGS, ['access', '10'], null],
+      vids: [10, 20],
+    },
+    mix: { tagged: 0.3, doubleQ: 0.5, big: 0.6 },
+    mirrors: {
+      outputMtus: [1500, 1496],
+      rules: [
+        ['a', 'output', 'HOST4', 'select-ingress', 'HOST1,HOST2,HOST3'],
+        ['b', 'output', 'HOST5', 'select-ingress', 'HOST1,HOST2,HOST3'],
       ],
     },
   }));
