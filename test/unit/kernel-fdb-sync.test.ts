@@ -59,7 +59,7 @@ const mac = (n: number, vid = 0): [number, number] => [(vid << 16) | 0x0200, n];
 function setUp(opts: { size?: number; portLimit?: number; gate?: LearnGate } = {}) {
   const fdb = new Fdb({ size: opts.size ?? 16, agingMs: 300_000, maxPorts: 4, portLimit: opts.portLimit ?? 0 });
   const maps = new FakeMaps();
-  const cfg: ConfigWords = { agingMs: 300_000, refreshMs: 1000, portHi: 4, victim: 0n, vlanPorts: 0, aclRules: 0, mirrors: 0, aclGen: 1 };
+  const cfg: ConfigWords = { agingMs: 300_000, refreshMs: 1000, portHi: 4, bank: 0, victim: 0n, vlanPorts: 0, aclRules: 0, mirrors: 0, aclGen: 1 };
   const clock = { now: 10_000 };
   const gate = opts.gate ?? { takes: (port: number, vid: number) => port < 4 && vid !== 99 };
   const sync = new FdbSync(fdb, maps, cfg, gate, () => clock.now);
