@@ -203,6 +203,22 @@ describe('kernel configuration banks', () => {
     assert.deepEqual(mirrors.copies(), [11]);
   });
 
+  it('a change\'s time (what learn events are checked against) is read after the old bank\'s frames are done', () => {
+    const cfg: ConfigWords = { agingMs: 300_000, refreshMs: 1000, portHi: 4, bank: 0, victim: 0n, vlanPorts: 0, aclRules: 0, mirrors: 0, aclGen: 1 };
+    const maps = new RecordingMaps(cfg);
+    const banks = new ConfigBanks(maps, cfg, () => {
+      maps.log.push('clock');
+      return 2000;
+    });
+    let at = 0;
+    banks.change(
+      () => banks.write(() => {}),
+      (_, t) => (at = t),
+    );
+    assert.equal(at, 2000);
+    assert.deepEqual(maps.log, ['config words bank 1', 'config[0] bank 1', 'wait', 'clock', 'config words bank 0']);
+  });
+
   it('a port\'s state outside a change goes into both banks; a change inside another is published once with it', () => {
     const { maps, banks } = setUp();
     const writes: number[] = [];

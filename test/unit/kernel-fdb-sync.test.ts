@@ -88,6 +88,19 @@ describe('kernel FDB sync: learn events', () => {
     assert.equal(fdb.lookupHL(...mac(2, 99), clock.now), -1);
   });
 
+  it('a learn older than its port\'s configuration is refused, and a station it had moved there is forgotten where it was too', () => {
+    const since = 20_000;
+    const { fdb, maps, clock, learn } = setUp({ gate: { takes: (port: number, _vid: number, seenMs: number) => port !== 3 || seenMs >= since } });
+    learn(mac(1), 0);
+    clock.now += 1;
+    learn(mac(1), 3); // moved to port 3 before its change (seen at 10,001), reported after it
+    assert.equal(fdb.lookupHL(...mac(1), clock.now), -1);
+    assert.equal(maps.kernel.size, 0);
+    clock.now = since;
+    learn(mac(1), 3);
+    assert.equal(fdb.lookupHL(...mac(1), clock.now), 3);
+  });
+
   it('a station the map had no room for (FULL) is learned by the table of record, which evicts by its rule, and then written', () => {
     const { fdb, maps, clock, learn } = setUp({ size: 3 });
     learn(mac(1), 0);

@@ -53,7 +53,11 @@ export class FdbSync implements LearnSink {
     if (evicted) this.cfg.victim = -1n;
     if (!this.gate.takes(port, hi >>> 16, seenMs)) {
       // Learned just before the port went away or down, changed its VLAN mode or became a mirror's output: not the switch's any more.
-      if (kind === LEARNED) this.maps.deleteFdb(hi, lo);
+      if (kind === LEARNED) {
+        this.maps.deleteFdb(hi, lo);
+        // Nor where it was before: it had moved here, and the change forgot it (the core's flush of the port).
+        this.fdb.delete((hi & 0xffff) * 2 ** 32 + (lo >>> 0), hi >>> 16);
+      }
       return;
     }
     const now = (this.lastLearn = Math.max(this.lastLearn, seenMs));
