@@ -36,8 +36,25 @@ before(async () => {
   for (const h of lab.hosts) ok('add', h.port);
 });
 
+/** Stops trafgen as ^C does, and its worker with it (its own process group), at worst by SIGKILL after 3 s. */
+async function stopSender(): Promise<void> {
+  const p = sender;
+  sender = null;
+  if (p === null || p.pid === undefined || p.exitCode !== null) return;
+  const exited = new Promise<void>((resolve) => p.once('exit', () => resolve()));
+  process.kill(-p.pid, 'SIGINT');
+  const timer = setTimeout(() => process.kill(-p.pid!, 'SIGKILL'), 3000);
+  await exited;
+  clearTimeout(timer);
+  try {
+    process.kill(-p.pid, 'SIGKILL'); // a worker left behind
+  } catch {
+    // the group is gone
+  }
+}
+
 after(async () => {
-  sender?.kill();
+  await stopSender();
   await lab.cleanup();
 });
 
@@ -48,6 +65,7 @@ test(`acl: a rule added and deleted ${CHANGES} times under 50,000 frames/s lets 
   writeFileSync(conf, `{ ${bytes('ff:ff:ff:ff:ff:ff')}, ${bytes(B)}, 0x88, 0xb5, fill(0x00, 46) }\n`);
   sender = spawn('ip', ['netns', 'exec', H1.ns, 'trafgen', '--dev', H1.ifname, '--conf', conf, '--cpus', '1', '--rate', '50000pps', '--no-sock-mem', '--notouch-irq'], {
     stdio: 'ignore',
+    detached: true,
   });
   const rx0 = portStats(lab).get(H1.port)!.rxFrames;
   // The sentinel: B's frames are arriving at the switch.
@@ -59,8 +77,7 @@ test(`acl: a rule added and deleted ${CHANGES} times under 50,000 frames/s lets 
     ok('acl', 'del', id);
   }
   const s = portStats(lab);
-  sender.kill();
-  sender = null;
+  await stopSender();
   const sent = s.get(H1.port)!.rxFrames - rx0;
   const leaked = s.get(H2.port)!.txFrames - tx0;
   assert.ok(sent > 10_000, `B sent ${sent} frames during the changes`);
