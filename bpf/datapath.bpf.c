@@ -49,7 +49,10 @@
 // deletes `fdb` entries beside the program's learning; a change applies to the very
 // next frame, because nothing here caches a decision across a change: each
 // frame reads the maps afresh, and acl_cache answers only for the ACL
-// generation they were found in.
+// generation they were found in. The configuration (ports, vlans, acl,
+// mirrors, config[1 + bank]) is double-buffered: a frame picks the bank in
+// config[0] once and reads only its tables, and vswitchd publishes a change
+// written into the other bank with one write of that word (datapath.h).
 //
 // 802.1Q/802.1ad: the kernel has taken the outer tag into skb metadata
 // (vlan_present, vlan_proto, vlan_tci) before tc ingress, and an inner tag is
@@ -83,16 +86,18 @@
 /* Stacked tags looked for in a frame over the MTU (the core looks at all of them). */
 #define VSW_MAX_TAGS 16
 
+/* ports[bank * VSW_MAX_PORTS + port] */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, VSW_MAX_PORTS);
+	__uint(max_entries, VSW_BANKS * VSW_MAX_PORTS);
 	__type(key, __u32);
 	__type(value, struct vsw_port);
 } ports SEC(".maps");
 
+/* vlans[bank * VSW_MAX_PORTS + port] */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, VSW_MAX_PORTS);
+	__uint(max_entries, VSW_BANKS * VSW_MAX_PORTS);
 	__type(key, __u32);
 	__type(value, struct vsw_vlans);
 } vlans SEC(".maps");
@@ -104,12 +109,32 @@ struct {
 	__type(value, __u32); /* port */
 } port_of SEC(".maps");
 
+/* config[0]: the words of every frame and `bank`; config[1 + bank]: that bank's words */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 1 + VSW_BANKS);
 	__type(key, __u32);
 	__type(value, struct vsw_config);
 } config SEC(".maps");
+
+/*
+ * vswitchd's wait for the frames that read the old bank: an update of a
+ * map-in-map slot returns once every running program has finished (the
+ * syscall's synchronize_rcu). The program never reads it.
+ */
+struct vsw_barrier_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} barrier_inner SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct vsw_barrier_inner);
+} barrier SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -150,9 +175,10 @@ struct {
 	__type(value, struct vsw_port_counters);
 } port_counters SEC(".maps");
 
+/* acl[bank * VSW_ACL_MAX + k] */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, VSW_ACL_MAX);
+	__uint(max_entries, VSW_BANKS * VSW_ACL_MAX);
 	__type(key, __u32);
 	__type(value, struct vsw_acl_rule);
 } acl SEC(".maps");
@@ -165,25 +191,26 @@ struct {
 	__type(value, struct vsw_acl_cache_entry);
 } acl_cache SEC(".maps");
 
-/* acl_hits[k]: frames rule acl[k] matched (vswitchd carries them over when the table changes) */
+/* acl_hits[bank * VSW_ACL_MAX + k]: frames that rule matched (vswitchd carries them over when the table changes) */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, VSW_ACL_MAX);
+	__uint(max_entries, VSW_BANKS * VSW_ACL_MAX);
 	__type(key, __u32);
 	__type(value, __u64);
 } acl_hits SEC(".maps");
 
+/* mirrors[bank * VSW_MIRROR_MAX + k] */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, VSW_MIRROR_MAX);
+	__uint(max_entries, VSW_BANKS * VSW_MIRROR_MAX);
 	__type(key, __u32);
 	__type(value, struct vsw_mirror);
 } mirrors SEC(".maps");
 
-/* mirror_copies[k]: frames mirror k copied (vswitchd carries them over when the set changes) */
+/* mirror_copies[bank * VSW_MIRROR_MAX + k]: frames that mirror copied (vswitchd carries them over when the set changes) */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, VSW_MIRROR_MAX);
+	__uint(max_entries, VSW_BANKS * VSW_MIRROR_MAX);
 	__type(key, __u32);
 	__type(value, __u64);
 } mirror_copies SEC(".maps");
@@ -209,10 +236,11 @@ static __always_inline __u64 mac_at(const __u8 *p)
 	       ((__u64)p[3] << 16) | ((__u64)p[4] << 8) | (__u64)p[5];
 }
 
-/* Does the port carry VLAN vid? */
-static __always_inline int carries(__u32 port, __u32 vid)
+/* Does the port carry VLAN vid (in the bank whose slots start at `base`)? */
+static __always_inline int carries(__u32 base, __u32 port, __u32 vid)
 {
-	struct vsw_vlans *m = bpf_map_lookup_elem(&vlans, &port);
+	__u32 key = base + port;
+	struct vsw_vlans *m = bpf_map_lookup_elem(&vlans, &key);
 	return m && ((m->bits[(vid >> 6) & 63] >> (vid & 63)) & 1);
 }
 
@@ -296,7 +324,10 @@ static __always_inline void count_tx(__u32 port, __u64 bytes)
 /*
  * Bytes of the 802.1Q/802.1ad tags still in the frame after its MAC addresses
  * (the kernel took only the outermost into metadata), as the core's
- * tagBytesInFrame(); at most VSW_MAX_TAGS of them.
+ * tagBytesInFrame(); at most VSW_MAX_TAGS of them. Read as the frame came,
+ * before any tag is changed: once the switch's tag is popped, the kernel moves
+ * the next tag of the payload into the metadata (skb_vlan_pop), and a scan
+ * then would miss it.
  */
 static __always_inline __u32 tag_bytes_in_frame(struct __sk_buff *skb)
 {
@@ -314,34 +345,29 @@ static __always_inline __u32 tag_bytes_in_frame(struct __sk_buff *skb)
 	return n;
 }
 
-/* A frame's size against the MTUs: l3 bytes past the Ethernet header, and as many without its tags. */
-#define VSW_NOT_SCANNED 0xffffffff
+/*
+ * A frame's size against the MTUs: l3 bytes past the Ethernet header, and as
+ * many without its tags (as the core's should_deliver, tags do not count
+ * against an MTU). Both are taken as the frame came, before any tag changes;
+ * the payload is scanned only when its type is a tag (rare).
+ */
 struct vsw_size {
 	__u32 l3;
-	__u32 l3_untagged; /* VSW_NOT_SCANNED until a port's MTU needs it */
+	__u32 l3_untagged;
 };
 
-/*
- * Does the frame fit the egress port's MTU? A GSO frame is checked per
- * segment. Tags do not count against an MTU: as in the core's
- * should_deliver, they are looked for only in a frame too big for this port
- * with them (rare), and at most once per frame.
- */
-static __always_inline int fits(struct __sk_buff *skb, struct vsw_size *z, const struct vsw_port *out)
+/* Does the frame fit the egress port's MTU? A GSO frame is checked per segment. */
+static __always_inline int fits(struct __sk_buff *skb, const struct vsw_size *z, const struct vsw_port *out)
 {
 	if (skb->gso_segs > 1) {
 		__u32 mtu = 0;
 		return bpf_check_mtu(skb, out->ifindex, &mtu, 0, BPF_MTU_CHK_SEGS) == BPF_MTU_CHK_RET_SUCCESS;
 	}
-	if (z->l3 <= out->mtu)
-		return 1;
-	if (z->l3_untagged == VSW_NOT_SCANNED)
-		z->l3_untagged = z->l3 - tag_bytes_in_frame(skb);
 	return z->l3_untagged <= out->mtu;
 }
 
 /* THE egress predicate (Linux should_deliver). Counts why not, except a flood skipping a down port. */
-static __always_inline int should_deliver(struct __sk_buff *skb, struct vsw_size *z, const struct vsw_port *out, int flood)
+static __always_inline int should_deliver(struct __sk_buff *skb, const struct vsw_size *z, const struct vsw_port *out, int flood)
 {
 	if ((out->flags & (VSW_PORT_ATTACHED | VSW_PORT_UP)) != (VSW_PORT_ATTACHED | VSW_PORT_UP)) {
 		if (!flood)
@@ -437,6 +463,7 @@ struct acl_ctx {
 	__s32 vid;
 	__u32 untagged;
 	__s32 hit; /* the first rule that matched, or -1 */
+	__u32 base; /* the bank's first slot in acl */
 };
 
 static long acl_one(__u32 k, void *data)
@@ -444,7 +471,8 @@ static long acl_one(__u32 k, void *data)
 	struct acl_ctx *a = data;
 	if (k >= a->count)
 		return 1;
-	struct vsw_acl_rule *r = bpf_map_lookup_elem(&acl, &k);
+	__u32 key = a->base + k;
+	struct vsw_acl_rule *r = bpf_map_lookup_elem(&acl, &key);
 	if (!r)
 		return 1;
 	if (r->port != VSW_ACL_ANY && r->port != a->port)
@@ -476,6 +504,7 @@ struct flood_ctx {
 	__u32 pass;        /* FLOOD_* */
 	__u32 moded;       /* some port has a VLAN mode: else every port carries every VLAN */
 	__u32 sel;         /* mirrors selecting a port the flood reached (mirror_out) */
+	__u32 base;        /* the bank's first slot in ports and vlans */
 };
 
 static long flood_one(__u32 p, void *data)
@@ -485,13 +514,14 @@ static long flood_one(__u32 p, void *data)
 		return 1; /* no attached port above: stop */
 	if (p == f->ingress)
 		return 0;
-	struct vsw_port *out = bpf_map_lookup_elem(&ports, &p);
+	__u32 key = f->base + p;
+	struct vsw_port *out = bpf_map_lookup_elem(&ports, &key);
 	if (!out || (out->flags & (VSW_PORT_ATTACHED | VSW_PORT_MIRROR_OUT)) != VSW_PORT_ATTACHED)
 		return 0;
 	/* The pass first: it reads the port already looked up, the VLAN bitmap is another lookup. */
 	if (f->pass != FLOOD_ALL && leaves_untagged(out, f->vid) != (f->pass == FLOOD_UNTAGGED))
 		return 0;
-	if (f->moded && !carries(p, f->vid))
+	if (f->moded && !carries(f->base, p, f->vid))
 		return 0;
 	if (!should_deliver(f->skb, &f->z, out, 1))
 		return 0;
@@ -515,6 +545,7 @@ struct mirror_ctx {
 	__u32 count;
 	__u32 vid;
 	__u32 st;    /* TAG_* */
+	__u32 bank;
 	__u16 tci;
 };
 
@@ -525,11 +556,13 @@ static long mirror_one(__u32 k, void *data)
 		return 1;
 	if (!((m->sel >> k) & 1))
 		return 0;
-	struct vsw_mirror *mr = bpf_map_lookup_elem(&mirrors, &k);
+	__u32 mk = m->bank * VSW_MIRROR_MAX + k;
+	struct vsw_mirror *mr = bpf_map_lookup_elem(&mirrors, &mk);
 	if (!mr || !((mr->vlans[(m->vid >> 6) & 63] >> (m->vid & 63)) & 1))
 		return 0;
 	__u32 o = mr->out_port;
-	struct vsw_port *out = bpf_map_lookup_elem(&ports, &o);
+	__u32 ok = m->bank * VSW_MAX_PORTS + o;
+	struct vsw_port *out = bpf_map_lookup_elem(&ports, &ok);
 	if (!out || !should_deliver(m->skb, &m->z, out, 1))
 		return 0;
 	if (tag_for(m->skb, out, m->vid, m->tci, &m->st) != 0 || bpf_clone_redirect(m->skb, out->ifindex, 0) != 0) {
@@ -537,19 +570,19 @@ static long mirror_one(__u32 k, void *data)
 		return 0;
 	}
 	count_tx(o, wire_len(m->skb));
-	__u64 *n = bpf_map_lookup_elem(&mirror_copies, &k);
+	__u64 *n = bpf_map_lookup_elem(&mirror_copies, &mk);
 	if (n)
 		*n += 1;
 	return 0;
 }
 
-/* Copy the frame to the mirrors in `sel` that select its VLAN; *st follows the tag. */
-static __always_inline void mirror_frame(struct __sk_buff *skb, const struct vsw_size *z, __u32 sel, const struct vsw_config *cfg,
-					 __u32 vid, __u16 tci, __u32 *st)
+/* Copy the frame to the mirrors in `sel` that select its VLAN (bank `bank`, configured by bc); *st follows the tag. */
+static __always_inline void mirror_frame(struct __sk_buff *skb, const struct vsw_size *z, __u32 sel, const struct vsw_config *bc,
+					 __u32 bank, __u32 vid, __u16 tci, __u32 *st)
 {
 	if (!sel)
 		return;
-	struct mirror_ctx m = { .skb = skb, .z = *z, .sel = sel, .count = cfg->mirrors, .vid = vid, .st = *st, .tci = tci };
+	struct mirror_ctx m = { .skb = skb, .z = *z, .sel = sel, .count = bc->mirrors, .vid = vid, .st = *st, .bank = bank, .tci = tci };
 	bpf_loop(VSW_MIRROR_MAX, mirror_one, &m, 0);
 	*st = m.st;
 }
@@ -563,6 +596,17 @@ int vsw_forward(struct __sk_buff *skb)
 	struct vsw_config *cfg = bpf_map_lookup_elem(&config, &zero);
 	if (!in || !cfg)
 		return TC_ACT_SHOT; /* being detached: the frame is still the switch's */
+	/*
+	 * The configuration is read from one bank, chosen once here: vswitchd
+	 * writes a change into the other and publishes it with one write of
+	 * `bank`, so a frame sees the old configuration or the new, never a mix.
+	 */
+	__u32 bank = cfg->bank & 1;
+	__u32 bkey = 1 + bank;
+	struct vsw_config *bc = bpf_map_lookup_elem(&config, &bkey);
+	if (!bc)
+		return TC_ACT_SHOT;
+	__u32 base = bank * VSW_MAX_PORTS;
 	__u32 ingress = *in;
 
 	struct vsw_port_counters *rx = bpf_map_lookup_elem(&port_counters, &ingress);
@@ -570,7 +614,8 @@ int vsw_forward(struct __sk_buff *skb)
 		rx->rx_frames += 1;
 		rx->rx_bytes += wire_len(skb);
 	}
-	struct vsw_port *in_port = bpf_map_lookup_elem(&ports, &ingress);
+	__u32 in_key = base + ingress;
+	struct vsw_port *in_port = bpf_map_lookup_elem(&ports, &in_key);
 	if (in_port && (in_port->flags & VSW_PORT_MIRROR_OUT))
 		return drop(VSW_R_MIRROR_OUTPUT); /* a mirror's output only sends copies */
 
@@ -609,17 +654,19 @@ int vsw_forward(struct __sk_buff *skb)
 		} else if (vid == 0 && mode != VSW_VLAN_TRUNK) {
 			vid = in_port->vlan_tag;
 		}
-		if (!carries(ingress, vid))
+		if (!carries(base, ingress, vid))
 			return drop(VSW_R_VLAN_NOT_ALLOWED);
 	}
 	vid &= 0xfff;
 	/* The tag a tagged egress gives it: 802.1Q, the priority and DEI bits it came with. */
 	__u16 tci = vid | (q ? (skb->vlan_tci & 0xf000) : 0);
 
+	/* The 16 bits after the MACs (after the outer tag the kernel took). */
+	__u32 type = (eth[12] << 8) | eth[13];
+
 	/* The ACL, after the VLAN and before learning: a dropped frame is not learned. */
-	if (cfg->acl_rules) {
-		__u32 gen = cfg->acl_gen; /* read once: an answer found under a table being rewritten is of the old generation */
-		__u32 type = (eth[12] << 8) | eth[13];
+	if (bc->acl_rules) {
+		__u32 gen = bc->acl_gen; /* the bank's table: an answer cached under another generation is a miss */
 		__u32 tv = (type << 13) | (vid << 1) | !skb->vlan_present;
 		__u32 slot = (__u32)(((src * 0x9E3779B97F4A7C15ULL) ^ (dst * 0xC2B2AE3D27D4EB4FULL) ^
 				      ((((__u64)ingress << 32) | tv) * 0x165667B19E3779F9ULL)) >> 40) & (VSW_ACL_CACHE - 1);
@@ -629,8 +676,8 @@ int vsw_forward(struct __sk_buff *skb)
 			hit = c->hit;
 		} else {
 			struct acl_ctx a = {
-				.src = src, .dst = dst, .count = cfg->acl_rules, .port = ingress,
-				.type = type, .vid = vid, .untagged = !skb->vlan_present, .hit = -1,
+				.src = src, .dst = dst, .count = bc->acl_rules, .port = ingress,
+				.type = type, .vid = vid, .untagged = !skb->vlan_present, .hit = -1, .base = bank * VSW_ACL_MAX,
 			};
 			bpf_loop(VSW_ACL_MAX, acl_one, &a, 0);
 			hit = a.hit;
@@ -644,7 +691,7 @@ int vsw_forward(struct __sk_buff *skb)
 			}
 		}
 		if (hit >= 0) {
-			__u32 k = hit;
+			__u32 k = bank * VSW_ACL_MAX + (hit & (VSW_ACL_MAX - 1));
 			__u64 *hits = bpf_map_lookup_elem(&acl_hits, &k);
 			if (hits)
 				*hits += 1;
@@ -656,9 +703,10 @@ int vsw_forward(struct __sk_buff *skb)
 
 	__u64 now = bpf_ktime_get_ns();
 	learn(src | ((__u64)vid << 48), ingress, in_port ? in_port->flags : 0, now, cfg);
-	struct vsw_size z = { .l3 = skb->len - ETH_HLEN, .l3_untagged = VSW_NOT_SCANNED };
+	struct vsw_size z = { .l3 = skb->len - ETH_HLEN };
+	z.l3_untagged = z.l3 - (type == ETH_P_8021Q || type == ETH_P_8021AD ? tag_bytes_in_frame(skb) : 0);
 	/* Mirrors selecting the frame: its ingress port's, then each egress port's. */
-	__u32 sel = cfg->mirrors && in_port ? in_port->mirror_in : 0;
+	__u32 sel = bc->mirrors && in_port ? in_port->mirror_in : 0;
 	__u32 st = TAG_AS_CAME;
 
 	if (!(dst & (1ULL << 40))) {
@@ -668,21 +716,22 @@ int vsw_forward(struct __sk_buff *skb)
 			__u32 p = e->port;
 			if (p == ingress)
 				return drop(VSW_R_SAME_PORT);
-			struct vsw_port *out = bpf_map_lookup_elem(&ports, &p);
+			__u32 out_key = base + p;
+			struct vsw_port *out = bpf_map_lookup_elem(&ports, &out_key);
 			int ok = 0;
 			if (!out)
 				drop(VSW_R_PORT_DOWN);
-			else if (cfg->vlan_ports && !carries(p, vid))
+			else if (bc->vlan_ports && !carries(base, p, vid))
 				drop(VSW_R_VLAN_NOT_ALLOWED);
 			else
 				ok = should_deliver(skb, &z, out, 0);
 			if (!ok || !out) {
 				/* Not delivered: the ingress port's mirrors still copy it. */
-				mirror_frame(skb, &z, sel, cfg, vid, tci, &st);
+				mirror_frame(skb, &z, sel, bc, bank, vid, tci, &st);
 				return TC_ACT_SHOT;
 			}
-			if (cfg->mirrors)
-				mirror_frame(skb, &z, sel | out->mirror_out, cfg, vid, tci, &st);
+			if (bc->mirrors)
+				mirror_frame(skb, &z, sel | out->mirror_out, bc, bank, vid, tci, &st);
 			if (tag_for(skb, out, vid, tci, &st) != 0)
 				return drop(VSW_R_TX_ERROR);
 			count_tx(p, wire_len(skb));
@@ -701,9 +750,9 @@ int vsw_forward(struct __sk_buff *skb)
 	 * hands the original to its last port), the others a clone.
 	 */
 	struct flood_ctx f = {
-		.skb = skb, .z = z, .ingress = ingress, .hi = cfg->port_hi, .last = VSW_MAX_PORTS,
-		.vid = vid, .pass = vid == 0 || cfg->vlan_ports == 0 ? FLOOD_ALL : FLOOD_UNTAGGED,
-		.moded = cfg->vlan_ports != 0,
+		.skb = skb, .z = z, .ingress = ingress, .hi = bc->port_hi, .last = VSW_MAX_PORTS,
+		.vid = vid, .pass = vid == 0 || bc->vlan_ports == 0 ? FLOOD_ALL : FLOOD_UNTAGGED,
+		.moded = bc->vlan_ports != 0, .base = base,
 	};
 	/* With no port in a VLAN mode every port takes the frame as it came: one pass, no change. */
 	if (f.pass != FLOOD_ALL && tag_to(skb, TAG_NONE, tci, &st) != 0)
@@ -723,9 +772,9 @@ int vsw_forward(struct __sk_buff *skb)
 		f.pass = FLOOD_TAGGED;
 		bpf_loop(VSW_MAX_PORTS, flood_one, &f, 0);
 	}
-	if (cfg->mirrors) {
+	if (bc->mirrors) {
 		__u32 last_st = st;
-		mirror_frame(skb, &z, sel | f.sel, cfg, vid, tci, &st);
+		mirror_frame(skb, &z, sel | f.sel, bc, bank, vid, tci, &st);
 		/* The last port takes the frame as its pass left it. */
 		if (vid != 0 && last_st != TAG_AS_CAME && tag_to(skb, last_st, tci, &st) != 0)
 			return drop(VSW_R_TX_ERROR);

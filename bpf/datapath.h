@@ -10,6 +10,15 @@
 /* Port slots; vswitchd's --max-ports may not exceed it with --datapath kernel. */
 #define VSW_MAX_PORTS 1024
 
+/*
+ * The configuration (ports, vlans, acl, mirrors and the words of config[1 +
+ * bank]) is double-buffered: each table holds VSW_BANKS copies, bank b at
+ * slots b * size + k. A frame reads config[0].bank once and the tables of that
+ * bank only; vswitchd writes a change into the other bank and publishes it by
+ * writing config[0] (only `bank` differs, and only in its low byte).
+ */
+#define VSW_BANKS 2
+
 /* ports[port].flags */
 #define VSW_PORT_ATTACHED 1
 #define VSW_PORT_UP 2
@@ -42,12 +51,14 @@ struct vsw_vlans {
 	__u64 bits[64];
 };
 
-/* config[0] */
+/* config[0]: aging_ns, refresh_ns, victim and bank; config[1 + b]: bank b's
+ * port_hi, vlan_ports, acl_rules, mirrors and acl_gen (the other words of
+ * each slot are copies the program does not read) */
 struct vsw_config {
 	__u64 aging_ns;   /* an FDB entry older than this is absent */
 	__u64 refresh_ns; /* a hit rewrites an entry only when it is this old */
 	__u32 port_hi;    /* ports at or above this slot are never attached */
-	__u32 pad0;
+	__u32 bank;       /* config[0]: the bank frames read (0 or 1) */
 	__u64 victim;     /* while the table is full: the key a new station costs (the core's
 			     fair eviction, chosen by vswitchd); 0 when none, or once taken */
 	__u32 vlan_ports; /* ports with a VLAN mode: while 0 every frame leaves as it came */
@@ -166,7 +177,7 @@ _Static_assert(sizeof(struct vsw_config) == 48, "vsw_config");
 _Static_assert(offsetof(struct vsw_config, aging_ns) == 0, "vsw_config.aging_ns");
 _Static_assert(offsetof(struct vsw_config, refresh_ns) == 8, "vsw_config.refresh_ns");
 _Static_assert(offsetof(struct vsw_config, port_hi) == 16, "vsw_config.port_hi");
-_Static_assert(offsetof(struct vsw_config, pad0) == 20, "vsw_config.pad0");
+_Static_assert(offsetof(struct vsw_config, bank) == 20, "vsw_config.bank");
 _Static_assert(offsetof(struct vsw_config, victim) == 24, "vsw_config.victim");
 _Static_assert(offsetof(struct vsw_config, vlan_ports) == 32, "vsw_config.vlan_ports");
 _Static_assert(offsetof(struct vsw_config, acl_rules) == 36, "vsw_config.acl_rules");

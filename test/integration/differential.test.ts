@@ -51,6 +51,13 @@
 // headers cut short, odd tag stacks, sizes around every MTU), without and with
 // VLAN modes.
 //
+// Two more run full-size double-tagged frames (802.1Q over 802.1Q, 1495-1500 bytes past the
+// Ethernet header) through an access port whose MTU (1496) is just under them with their inner
+// tag, in a flood and as a mirror's copy after another mirror's copy took the switch's tag off.
+//
+// Two more change the ACL, the mirrors and VLAN modes between two frames; the core applies
+// the same change between the same two frames.
+//
 // The seed is printed; VSWITCH_DIFF_SEED=N runs the sequences again.
 
 import assert from 'node:assert/strict';
@@ -123,6 +130,8 @@ class Sequence {
   doubleQ = 0;
   /** The share of fuzzed frames (fuzzFrame): random bytes, cut headers, odd tag stacks, sizes around every MTU. */
   fuzz = 0;
+  /** The share of frames whose size is around the smallest MTU. */
+  big = 0.15;
 
   constructor(seed: number, stations: number) {
     this.pool = Array.from({ length: stations }, (_, i) => station(i));
@@ -184,7 +193,7 @@ class Sequence {
         const outerRoom = tags.length > 0 && tags[0]! >>> 16 === ETH_P_8021Q ? 0 : tags.length > 0 ? 4 : 0;
         const maxPayload = mtus[h]! - outerRoom - inner;
         let payload =
-          rand() < 0.15 ? Math.min(maxPayload, pick([low - 1, low, low + 1, low + 2, 1280 + int(221)]) - inner) : 8 + int(200);
+          rand() < this.big ? Math.min(maxPayload, pick([low - 1, low, low + 1, low + 2, 1280 + int(221)]) - inner) : 8 + int(200);
         // The userspace datapath sends every tag inline, and no device takes a frame past MTU + 18
         // bytes: a frame over the MTU by no more than its inner tags fits the core (tags do not
         // count) but cannot leave an AF_PACKET socket (README, "QinQ"). Not made on that datapath.
@@ -326,10 +335,18 @@ interface LinkEvent {
   mtu: number;
 }
 
+/** The configuration changed before frame `beforeSeq` was sent: the ACL, the mirrors (whole), VLAN modes. */
+interface ConfigEvent {
+  beforeSeq: number;
+  acl: readonly AclRule[];
+  mirrors: readonly MirrorSpec[];
+  vlans: ReadonlyArray<[number, PortVlan]>;
+}
+
 /**
  * The specification's outcome: the core on in-memory ports, fed the same frames in the
  * same order at the times they were sent (ms), with the switch's FDB size and port MTUs,
- * and told of link changes where the switch saw them.
+ * and told of configuration and link changes where the switch saw them.
  */
 function modelOutcome(
   hosts: readonly Host[],
@@ -341,16 +358,24 @@ function modelOutcome(
   vlans: readonly (PortVlan | null)[],
   acl: readonly AclRule[],
   mirrors: readonly MirrorSpec[],
+  changes: readonly ConfigEvent[],
 ): Outcome {
   const egress = new MemPorts(mtus.length);
   const fwd = new Forwarder({ maxPorts: mtus.length, fdbSize, agingMs: 300_000 }, egress);
   mtus.forEach((mtu, p) => fwd.attach(p, true, mtu));
   vlans.forEach((v, p) => v !== null && fwd.setVlan(p, v));
   fwd.setAcl(aclTable([...acl].sort(compareRules)));
-  const table = mirrorTable(mirrors, mtus.length);
+  let table = mirrorTable(mirrors, mtus.length);
   fwd.setMirrors(table);
   const delivered: number[][] = mtus.map(() => []);
   for (const s of sent) {
+    for (const c of changes) {
+      if (c.beforeSeq !== s.seq) continue;
+      fwd.setAcl(aclTable([...c.acl].sort(compareRules)));
+      table = mirrorTable(c.mirrors, mtus.length);
+      fwd.setMirrors(table);
+      for (const [p, v] of c.vlans) fwd.setVlan(p, v);
+    }
     for (const e of links) if (e.beforeSeq === s.seq) fwd.setLink(e.port, e.up, e.mtu);
     // The kernel takes an outer 802.1Q/802.1ad tag into metadata before anyone sees the frame.
     const f = s.frame;
@@ -470,13 +495,29 @@ async function differential(
     mirrors?: { outputMtus: readonly number[]; rules: readonly string[][] };
     /** The share of fuzzed frames (Sequence.fuzzFrame). */
     fuzz?: number;
+    /** The four hosts' MTUs (MTUS when absent). */
+    mtus?: readonly number[];
+    /** The frames' tags and sizes (Sequence's shares) when not the defaults. */
+    mix?: { tagged: number; doubleQ: number; big: number };
+    /**
+     * A configuration change after the first third of the frames (all of them received),
+     * before host 2 goes down: ACL rules added (`acl add` ARGS) then deleted (ids, the first
+     * rule being 1), mirrors deleted (names) then added (`mirror add` ARGS), VLAN modes set.
+     */
+    change?: {
+      aclAdd?: readonly string[][];
+      aclDel?: readonly number[];
+      mirrorDel?: readonly string[];
+      mirrorAdd?: readonly string[][];
+      vlans?: ReadonlyArray<{ host: number; args: string[]; vlan: PortVlan }>;
+    };
   },
 ): Promise<void> {
   const seed = SEED;
   t.diagnostic(`seed ${seed} (rerun with VSWITCH_DIFF_SEED=${seed}), datapath ${DATAPATH}`);
   const lab = newLab();
   const outputMtus = opts.mirrors?.outputMtus ?? [];
-  const allMtus = [...MTUS, ...outputMtus];
+  const allMtus = [...(opts.mtus ?? MTUS), ...outputMtus];
   const hosts = allMtus.map((mtu, n) => lab.addHost(n, { mtu, quiet: true }));
   await lab.startSwitch(['--datapath', DATAPATH, '--fdb-size', String(opts.fdbSize)]);
   for (const h of hosts) {
@@ -508,6 +549,7 @@ async function differential(
   // More tagged frames with mirrors: a mirror selecting VLANs copies only those.
   if (opts.mirrors) [seq.tagged, seq.doubleQ] = [0.4, 0.05];
   seq.fuzz = opts.fuzz ?? 0;
+  if (opts.mix) [seq.tagged, seq.doubleQ, seq.big] = [opts.mix.tagged, opts.mix.doubleQ, opts.mix.big];
   const sent = seq.sent;
   const third = Math.ceil(opts.frames / 3);
   const p3 = hosts[3]!.port;
@@ -527,8 +569,39 @@ async function differential(
   const caps: Capture[] = await Promise.all(hosts.map((h, i) => lab.capture(h.ns, h.ifname, `--immediate-mode -Q in -Z root -w ${pcaps[i]}`)));
   const sentAt: number[] = [];
   const links: LinkEvent[] = [];
+  const changes: ConfigEvent[] = [];
+  /** Until the switch has received every frame sent so far (true), or 10 s. */
+  const received = (): Promise<boolean> =>
+    waitUntil(() => {
+      const s = portStats(lab);
+      return hosts.reduce((n, h) => n + s.get(h.port)!.rxFrames - before.get(h.port)!.rxFrames, 0) >= sent.length;
+    }, 10_000, 100);
   try {
     sentAt.push(...sendChunks(lab, hosts, seq.phase(third, senders([0, 1, 2, 3], outputs), allMtus, opts.maxChunk), GAP_MS));
+
+    const c = opts.change;
+    if (c) {
+      // Between two frames: every one before is in, none after is sent until each command returned.
+      assert.ok(await received(), 'the switch received the first third before the change');
+      const run = (...args: string[]): void => {
+        const r = lab.vswconfig(...args);
+        assert.equal(r.code, 0, `vswconfig ${args.join(' ')}: ${r.stderr}`);
+      };
+      const added = aclRules(hosts, [...(opts.acl ?? []), ...(c.aclAdd ?? [])]);
+      for (const a of added.args.slice(acl.args.length)) run('acl', 'add', ...a);
+      for (const id of c.aclDel ?? []) run('acl', 'del', String(id));
+      for (const name of c.mirrorDel ?? []) run('mirror', 'del', name);
+      const kept = (opts.mirrors?.rules ?? []).filter((m) => !(c.mirrorDel ?? []).includes(m[0]!));
+      const now = mirrorRules(hosts, [...kept, ...(c.mirrorAdd ?? [])]);
+      for (const a of now.args.slice(kept.length)) run('mirror', 'add', ...a);
+      for (const v of c.vlans ?? []) run('vlan', hosts[v.host]!.port, ...v.args);
+      changes.push({
+        beforeSeq: sent.length,
+        acl: added.model.filter((r) => !(c.aclDel ?? []).includes(r.id)),
+        mirrors: now.model,
+        vlans: (c.vlans ?? []).map((v) => [v.host, v.vlan]),
+      });
+    }
 
     for (const p of downPorts) lab.sh(`ip link set ${p} down`);
     await waitFor(`the switch to see ${downPorts.join(', ')} down`, () => {
@@ -551,15 +624,12 @@ async function differential(
     const mtus3 = allMtus.map((m, p) => (p === 3 ? 1300 : m));
     sentAt.push(...sendChunks(lab, hosts, seq.phase(opts.frames - 2 * third, senders([0, 1, 2, 3], outputs), mtus3, opts.maxChunk), GAP_MS));
     // Everything sent has been received by the switch (then 200 ms more in Capture.stop for the last copies).
-    await waitUntil(() => {
-      const s = portStats(lab);
-      return hosts.reduce((n, h) => n + s.get(h.port)!.rxFrames - before.get(h.port)!.rxFrames, 0) >= sent.length;
-    }, 10_000, 100);
+    await received();
   } finally {
     await Promise.all(caps.map((c) => c.stop()));
   }
 
-  const want = modelOutcome(hosts, sent, sentAt, links, opts.fdbSize, mtus, vlans, acl.model, mirrors.model);
+  const want = modelOutcome(hosts, sent, sentAt, links, opts.fdbSize, mtus, vlans, acl.model, mirrors.model, changes);
 
   // Deliveries are compared for the frames that carry the marker (a fuzzed frame may be too
   // short for it, or random bytes): the others still count in drops, counters and FDB below.
@@ -718,4 +788,105 @@ test(`the ${DATAPATH} datapath and the forwarding core agree on fuzzed frames wi
     vlans: { ports: VLAN_PORTS, args: VLAN_ARGS, vids: [0, 10, 20, 30] },
     acl: ACL_RULES,
     fuzz: 0.5,
+  }));
+
+// Full-size double-tagged frames: 802.1Q VLAN 10 or 20 over a second 802.1Q tag, 1495-1500
+// bytes past the Ethernet header with the inner tag. Flooding one first takes the switch's
+// tag off for the ports that leave the VLAN untagged, and the kernel then moves the inner
+// tag into the skb's metadata (skb_vlan_pop): the frame's size without its tags must still
+// count that tag. Host 0 (access 10) has an MTU of 1496, just under the frames of 1497-1500
+// bytes with their inner tag and not without it: the core delivers them there, and to the
+// trunk and native ports after.
+test(`the ${DATAPATH} datapath and the forwarding core agree on full-size double-tagged floods to an access port whose MTU is just under them`, (t) =>
+  differential(t, {
+    fdbSize: 1024,
+    stations: 12,
+    frames: 240,
+    mtus: [1496, 1500, 1500, 1500],
+    vlans: { ports: VLAN_PORTS, args: VLAN_ARGS, vids: [10, 20] },
+    mix: { tagged: 0.3, doubleQ: 0.5, big: 0.6 },
+  }));
+
+// The same frames copied by two mirrors of what enters hosts 1-3: 'a' to host 4 (access 10,
+// MTU 1500: its copies of VLAN 10 leave untagged, the inner tag moved up), then 'b' to host 5
+// (no mode, MTU 1496): each copy to 'b' comes after the pop of 'a''s, and the frame's size
+// without its tags must still count the tag the pop moved up.
+test(`the ${DATAPATH} datapath and the forwarding core agree on full-size double-tagged frames copied by a mirror after another mirror's copy took their tag off`, (t) =>
+  differential(t, {
+    fdbSize: 1024,
+    stations: 12,
+    frames: 240,
+    mtus: [1500, 1500, 1500, 1500],
+    vlans: {
+      ports: [...VLAN_PORTS, { mode: 'access', tag: 10, trunks: null }, null],
+      args: [...VLAN_ARGS, ['access', '10'], null],
+      vids: [10, 20],
+    },
+    mix: { tagged: 0.3, doubleQ: 0.5, big: 0.6 },
+    mirrors: {
+      outputMtus: [1500, 1496],
+      rules: [
+        ['a', 'output', 'HOST4', 'select-ingress', 'HOST1,HOST2,HOST3'],
+        ['b', 'output', 'HOST5', 'select-ingress', 'HOST1,HOST2,HOST3'],
+      ],
+    },
+  }));
+
+// The configuration changes between two frames (after the first third, every frame of it
+// received, none of the rest sent): the core applies the same change between the same two
+// frames. With the VLAN modes, ACL rules and mirrors above: a new rule of higher priority
+// allows station 2 in VLAN 10 (rule 1 drops it), rule 3 goes; mirror 'in' goes (so 'eg'
+// takes its slot) and a new one copies what enters host 4 (no longer an output) to host 1
+// (its stations are forgotten, what it sends is dropped from then on), which becomes access
+// 20; host 0 becomes native-tagged 10 20 (its untagged frames stay in VLAN 10, its stations
+// are forgotten).
+test(`the ${DATAPATH} datapath and the forwarding core agree when ACL rules, mirrors and VLAN modes change between two frames`, (t) =>
+  differential(t, {
+    fdbSize: 1024,
+    stations: 12,
+    frames: 300,
+    vlans: { ports: [...VLAN_PORTS, null, VLAN_PORTS[2]!], args: [...VLAN_ARGS, null, VLAN_ARGS[2]!], vids: [0, 10, 20, 30] },
+    acl: ACL_RULES,
+    mirrors: {
+      outputMtus: [1500, 1400],
+      rules: [
+        ['in', 'output', 'HOST4', 'select-ingress', 'HOST1,HOST3', 'select-vlan', '10,30'],
+        ['eg', 'output', 'HOST5', 'select-ingress', 'HOST3', 'select-egress', 'HOST0,HOST2'],
+      ],
+    },
+    change: {
+      aclAdd: [['priority', '50001', 'src', formatMac(station(2)), 'vlan', '10', 'allow']],
+      aclDel: [3],
+      mirrorDel: ['in'],
+      mirrorAdd: [['span1', 'output', 'HOST1', 'select-ingress', 'HOST4']],
+      vlans: [
+        { host: 0, args: ['native-tagged', '10', '20'], vlan: { mode: 'native-tagged', tag: 10, trunks: [[20, 20]] } },
+        { host: 1, args: ['access', '20'], vlan: { mode: 'access', tag: 20, trunks: null } },
+      ],
+    },
+  }));
+
+// The same without VLAN modes at first: rule 4 goes and a new one allows station 2 above
+// rule 1; mirror 'in' goes, a new one copies what leaves host 1 to host 3; host 1 becomes a
+// trunk of VLANs 1-2047 (untagged frames and higher VLANs are dropped there from then on).
+test(`the ${DATAPATH} datapath and the forwarding core agree when ACL rules and mirrors change and a port gets a VLAN mode between two frames`, (t) =>
+  differential(t, {
+    fdbSize: 1024,
+    stations: 12,
+    frames: 300,
+    acl: ACL_RULES,
+    mirrors: {
+      outputMtus: [1500, 1400],
+      rules: [
+        ['in', 'output', 'HOST4', 'select-ingress', 'HOST1,HOST3', 'select-vlan', '1-3000'],
+        ['eg', 'output', 'HOST5', 'select-egress', 'HOST0,HOST2'],
+      ],
+    },
+    change: {
+      aclAdd: [['priority', '50001', 'src', formatMac(station(2)), 'allow']],
+      aclDel: [4],
+      mirrorDel: ['in'],
+      mirrorAdd: [['span3', 'output', 'HOST3', 'select-egress', 'HOST1']],
+      vlans: [{ host: 1, args: ['trunk', '1-2047'], vlan: { mode: 'trunk', tag: 0, trunks: [[1, 2047]] } }],
+    },
   }));

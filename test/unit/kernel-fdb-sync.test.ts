@@ -62,7 +62,7 @@ const mac = (n: number, vid = 0): [number, number] => [(vid << 16) | 0x0200, n];
 function setUp(opts: { size?: number; portLimit?: number; gate?: LearnGate } = {}) {
   const fdb = new Fdb({ size: opts.size ?? 16, agingMs: 300_000, maxPorts: 4, portLimit: opts.portLimit ?? 0 });
   const maps = new FakeMaps();
-  const cfg: ConfigWords = { agingMs: 300_000, refreshMs: 1000, portHi: 4, victim: 0n, vlanPorts: 0, aclRules: 0, mirrors: 0, aclGen: 1 };
+  const cfg: ConfigWords = { agingMs: 300_000, refreshMs: 1000, portHi: 4, bank: 0, victim: 0n, vlanPorts: 0, aclRules: 0, mirrors: 0, aclGen: 1 };
   const clock = { now: 10_000 };
   const gate = opts.gate ?? { takes: (port: number, vid: number) => port < 4 && vid !== 99 };
   const sync = new FdbSync(fdb, maps, cfg, gate, () => clock.now);
@@ -89,6 +89,19 @@ describe('kernel FDB sync: learn events', () => {
     assert.equal(maps.kernel.size, 0);
     assert.equal(fdb.lookupHL(...mac(1), clock.now), -1);
     assert.equal(fdb.lookupHL(...mac(2, 99), clock.now), -1);
+  });
+
+  it('a learn older than its port\'s configuration is refused, and a station it had moved there is forgotten where it was too', () => {
+    const since = 20_000;
+    const { fdb, maps, clock, learn } = setUp({ gate: { takes: (port: number, _vid: number, seenMs: number) => port !== 3 || seenMs >= since } });
+    learn(mac(1), 0);
+    clock.now += 1;
+    learn(mac(1), 3); // moved to port 3 before its change (seen at 10,001), reported after it
+    assert.equal(fdb.lookupHL(...mac(1), clock.now), -1);
+    assert.equal(maps.kernel.size, 0);
+    clock.now = since;
+    learn(mac(1), 3);
+    assert.equal(fdb.lookupHL(...mac(1), clock.now), 3);
   });
 
   it('a station the map had no room for (FULL) is learned by the table of record, which evicts by its rule, and then written', () => {

@@ -162,21 +162,21 @@ describe('kernel maps: encoders write each field where the header puts it', () =
     assert.equal(field(v, 'vsw_port', 'peer_mtu'), 0);
   });
 
-  it('vsw_config: times in ns, flood bound, victim (all ones for -1), counts and ACL generation', () => {
+  it('vsw_config: times in ns, flood bound, bank, victim (all ones for -1), counts and ACL generation', () => {
     const v = encoded('vsw_config', (d) =>
-      encodeConfig(d, { agingMs: 300_000, refreshMs: 1000, portHi: 24, victim: -1n, vlanPorts: 3, aclRules: 256, mirrors: 32, aclGen: 0xfffffffe }),
+      encodeConfig(d, { agingMs: 300_000, refreshMs: 1000, portHi: 24, bank: 1, victim: -1n, vlanPorts: 3, aclRules: 256, mirrors: 32, aclGen: 0xfffffffe }),
     );
     assert.equal(field(v, 'vsw_config', 'aging_ns'), 300_000_000_000n);
     assert.equal(field(v, 'vsw_config', 'refresh_ns'), 1_000_000_000n);
     assert.equal(field(v, 'vsw_config', 'port_hi'), 24);
-    assert.equal(field(v, 'vsw_config', 'pad0'), 0);
+    assert.equal(field(v, 'vsw_config', 'bank'), 1);
     assert.equal(field(v, 'vsw_config', 'victim'), 0xffffffffffffffffn);
     assert.equal(field(v, 'vsw_config', 'vlan_ports'), 3);
     assert.equal(field(v, 'vsw_config', 'acl_rules'), 256);
     assert.equal(field(v, 'vsw_config', 'mirrors'), 32);
     assert.equal(field(v, 'vsw_config', 'acl_gen'), 0xfffffffe);
     const w = encoded('vsw_config', (d) =>
-      encodeConfig(d, { agingMs: 1, refreshMs: 1, portHi: 0, victim: (5n << 48n) | 0x020000000001n, vlanPorts: 0, aclRules: 0, mirrors: 0, aclGen: 1 }),
+      encodeConfig(d, { agingMs: 1, refreshMs: 1, portHi: 0, bank: 0, victim: (5n << 48n) | 0x020000000001n, vlanPorts: 0, aclRules: 0, mirrors: 0, aclGen: 1 }),
     );
     assert.equal(field(w, 'vsw_config', 'victim'), (5n << 48n) | 0x020000000001n);
   });

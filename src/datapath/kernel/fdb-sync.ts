@@ -30,9 +30,12 @@ export const RESYNC_INTERVAL_MS = 1000;
 /** What of the maps the FDB's mirroring uses (a test hands a fake). */
 export type FdbMaps = Pick<DatapathMaps, 'setFdb' | 'deleteFdb' | 'staleFdbKeys' | 'dropCounts' | 'setConfig'>;
 
-/** Whether a learn on `port` in VLAN `vid` is still the switch's: the port attached, up and carrying the VLAN. */
+/**
+ * Whether a learn on `port` in VLAN `vid`, seen at `seenMs`, is still the switch's: the port
+ * attached, up and carrying the VLAN, and the frame not older than the port's configuration.
+ */
 export interface LearnGate {
-  takes(port: number, vid: number): boolean;
+  takes(port: number, vid: number, seenMs: number): boolean;
 }
 
 export class FdbSync implements LearnSink {
@@ -62,9 +65,13 @@ export class FdbSync implements LearnSink {
     const evicted = evictedHi !== 0 || evictedLo !== 0;
     // The program took the victim named in config: name the next one.
     if (evicted) this.cfg.victim = -1n;
-    if (!this.gate.takes(port, hi >>> 16)) {
-      // Learned just before the port went away or down, or changed its VLAN mode: not the switch's any more.
-      if (kind === LEARNED) this.maps.deleteFdb(hi, lo);
+    if (!this.gate.takes(port, hi >>> 16, seenMs)) {
+      // Learned just before the port went away or down, changed its VLAN mode or became a mirror's output: not the switch's any more.
+      if (kind === LEARNED) {
+        this.maps.deleteFdb(hi, lo);
+        // Nor where it was before: it had moved here, and the change forgot it (the core's flush of the port).
+        this.fdb.delete((hi & 0xffff) * 2 ** 32 + (lo >>> 0), hi >>> 16);
+      }
       return;
     }
     const now = (this.lastLearn = Math.max(this.lastLearn, seenMs));

@@ -19,7 +19,7 @@ export const LAYOUT = {
   vsw_vlans: { size: 512, fields: { bits: 0 } },
   vsw_config: {
     size: 48,
-    fields: { aging_ns: 0, refresh_ns: 8, port_hi: 16, pad0: 20, victim: 24, vlan_ports: 32, acl_rules: 36, mirrors: 40, acl_gen: 44 },
+    fields: { aging_ns: 0, refresh_ns: 8, port_hi: 16, bank: 20, victim: 24, vlan_ports: 32, acl_rules: 36, mirrors: 40, acl_gen: 44 },
   },
   vsw_mirror: { size: 520, fields: { out_port: 0, pad: 4, vlans: 8 } },
   vsw_acl_rule: {
@@ -63,11 +63,16 @@ export interface PortEntry {
 
 export const NO_PORT: Readonly<PortEntry> = Object.freeze({ ifindex: 0, flags: 0, mtu: 0, vlanMode: 0, vlanTag: 0, peer: null, mirrorIn: 0, mirrorOut: 0 });
 
-/** config[0] as vswitchd keeps it: times in ms, the victim as the FDB key (VID << 48 | MAC), 0 for none. */
+/**
+ * config[] as vswitchd keeps it: times in ms, the victim as the FDB key (VID << 48 | MAC), 0 for
+ * none, and the bank frames read (config[0]); portHi, vlanPorts, aclRules, mirrors and aclGen
+ * are the words of a bank (config[1 + bank], written by banks.ts).
+ */
 export interface ConfigWords {
   agingMs: number;
   refreshMs: number;
   portHi: number;
+  bank: number;
   victim: bigint;
   vlanPorts: number;
   aclRules: number;
@@ -92,7 +97,7 @@ export function encodeConfig(v: DataView, c: Readonly<ConfigWords>): void {
   v.setBigUint64(CONFIG.aging_ns, BigInt(c.agingMs) * 1_000_000n, true);
   v.setBigUint64(CONFIG.refresh_ns, BigInt(c.refreshMs) * 1_000_000n, true);
   v.setUint32(CONFIG.port_hi, c.portHi, true);
-  v.setUint32(CONFIG.pad0, 0, true);
+  v.setUint32(CONFIG.bank, c.bank, true);
   v.setBigUint64(CONFIG.victim, BigInt.asUintN(64, c.victim), true);
   v.setUint32(CONFIG.vlan_ports, c.vlanPorts, true);
   v.setUint32(CONFIG.acl_rules, c.aclRules, true);

@@ -19,6 +19,8 @@ export const PORT_PEER = 8;
 export const PORT_MIRROR_OUT = 16;
 /** Mirrors the program holds (VSW_MIRROR_MAX). */
 export const KERNEL_MAX_MIRRORS = 32;
+/** Copies of each configuration table (VSW_BANKS): bank b's slot k is b * size + k. */
+export const KERNEL_BANKS = 2;
 const DROP_SLOTS = 16;
 /** drops[13], drops[14]: events of stations not learned (limit, full map) the program suppressed (not frame drops). */
 export const SUPPRESSED_LIMITED_SLOT = 13;
@@ -45,6 +47,8 @@ export class DatapathMaps {
   private readonly aclHitsFd: number;
   private readonly mirrors: number;
   private readonly mirrorCopiesFd: number;
+  private readonly barrier: number;
+  private readonly barrierInner: Uint8Array;
   private readonly mirrorVal = new Uint8Array(LAYOUT.vsw_mirror.size);
   private readonly mirrorView = new DataView(this.mirrorVal.buffer);
   private readonly ruleVal = new Uint8Array(LAYOUT.vsw_acl_rule.size);
@@ -79,6 +83,9 @@ export class DatapathMaps {
     this.aclHitsFd = obj.mapFd('acl_hits');
     this.mirrors = obj.mapFd('mirrors');
     this.mirrorCopiesFd = obj.mapFd('mirror_copies');
+    this.barrier = obj.mapFd('barrier');
+    this.barrierInner = new Uint8Array(4);
+    new DataView(this.barrierInner.buffer).setUint32(0, obj.mapFd('barrier_inner'), true);
     this.portCounters = obj.mapFd('port_counters');
     this.drops = obj.mapFd('drops');
     this.perCpuPort = new Uint8Array(LAYOUT.vsw_port_counters.size * this.cpus);
@@ -102,26 +109,26 @@ export class DatapathMaps {
     return this.key4;
   }
 
-  /** ports[port] = struct vsw_port. */
-  setPort(port: number, e: Readonly<PortEntry>): void {
+  /** ports[bank's port] = struct vsw_port. */
+  setPort(bank: number, port: number, e: Readonly<PortEntry>): void {
     encodePort(this.portView, e);
-    mapUpdate(this.ports, this.portKey(port), this.portVal, BPF_ANY, 'ports');
+    mapUpdate(this.ports, this.portKey(bank * KERNEL_MAX_PORTS + port), this.portVal, BPF_ANY, 'ports');
   }
 
-  /** mirrors[k] = { out_port, vlans }: the output's slot and the selected VLANs (a VLAN bitmap, as vlans[]). */
-  setMirror(k: number, outPort: number, vlanBits: Uint8Array): void {
+  /** mirrors[bank's k] = { out_port, vlans }: the output's slot and the selected VLANs (a VLAN bitmap, as vlans[]). */
+  setMirror(bank: number, k: number, outPort: number, vlanBits: Uint8Array): void {
     if (k >= KERNEL_MAX_MIRRORS) throw new RangeError(`the kernel holds at most ${KERNEL_MAX_MIRRORS} mirrors`);
     encodeMirror(this.mirrorView, outPort, vlanBits);
-    mapUpdate(this.mirrors, this.portKey(k), this.mirrorVal, BPF_ANY, 'mirrors');
+    mapUpdate(this.mirrors, this.portKey(bank * KERNEL_MAX_MIRRORS + k), this.mirrorVal, BPF_ANY, 'mirrors');
   }
 
-  /** mirror_copies[k], summed over CPUs. */
-  mirrorCopies(k: number): number {
-    return this.perCpuSum(this.mirrorCopiesFd, k, 'mirror_copies');
+  /** mirror_copies[bank's k], summed over CPUs. */
+  mirrorCopies(bank: number, k: number): number {
+    return this.perCpuSum(this.mirrorCopiesFd, bank * KERNEL_MAX_MIRRORS + k, 'mirror_copies');
   }
 
-  resetMirrorCopies(k: number): void {
-    this.resetPerCpu(this.mirrorCopiesFd, k, 'mirror_copies');
+  resetMirrorCopies(bank: number, k: number): void {
+    this.resetPerCpu(this.mirrorCopiesFd, bank * KERNEL_MAX_MIRRORS + k, 'mirror_copies');
   }
 
   /** Zeroes a per-CPU u64 slot on every CPU. */
@@ -139,10 +146,10 @@ export class DatapathMaps {
     return sum;
   }
 
-  /** vlans[port] = the port's membership bitmap (struct vsw_vlans: bit v of byte v >> 3, core/vlan.ts). */
-  setVlans(port: number, bitmap: Uint8Array): void {
+  /** vlans[bank's port] = the port's membership bitmap (struct vsw_vlans: bit v of byte v >> 3, core/vlan.ts). */
+  setVlans(bank: number, port: number, bitmap: Uint8Array): void {
     if (bitmap.length !== LAYOUT.vsw_vlans.size) throw new RangeError(`a VLAN bitmap is ${LAYOUT.vsw_vlans.size} bytes`);
-    mapUpdate(this.vlans, this.portKey(port), bitmap, BPF_ANY, 'vlans');
+    mapUpdate(this.vlans, this.portKey(bank * KERNEL_MAX_PORTS + port), bitmap, BPF_ANY, 'vlans');
   }
 
   setPortOf(ifindex: number, port: number): void {
@@ -158,31 +165,50 @@ export class DatapathMaps {
   }
 
   /**
-   * config[0]: aging and refresh time, the slot above the highest attached
-   * port (the flood's bound), the FDB key (VID << 48 | MAC) a new station
-   * costs while the table is full (0: none), how many ports have a VLAN mode,
-   * how many ACL rules and mirrors are in force, and the ACL's generation.
+   * config[0]: aging and refresh time, the FDB key (VID << 48 | MAC) a new
+   * station costs while the table is full (0: none), and the bank frames read:
+   * writing a new bank here is the one write that publishes a configuration.
    */
   setConfig(c: Readonly<ConfigWords>): void {
-    encodeConfig(this.cfgView, c);
-    this.k4.setUint32(0, 0, true);
-    mapUpdate(this.config, this.key4, this.cfg, BPF_ANY, 'config');
+    this.writeConfig(0, c);
   }
 
-  /** acl[k] = rule k of `rules` (ACL_STRIDE int32s per rule, core/acl.ts), as struct vsw_acl_rule. */
-  setAclRule(k: number, rules: Int32Array): void {
+  /**
+   * config[1 + bank]: the bank's words: the slot above the highest attached
+   * port (the flood's bound), how many ports have a VLAN mode, how many ACL
+   * rules and mirrors are in force, and the ACL's generation.
+   */
+  setBankConfig(bank: number, c: Readonly<ConfigWords>): void {
+    this.writeConfig(1 + bank, c);
+  }
+
+  private writeConfig(slot: number, c: Readonly<ConfigWords>): void {
+    encodeConfig(this.cfgView, c);
+    mapUpdate(this.config, this.portKey(slot), this.cfg, BPF_ANY, 'config');
+  }
+
+  /**
+   * Returns once every frame that was being forwarded has been: the update of
+   * a map-in-map slot waits for every running program (synchronize_rcu).
+   */
+  waitForFrames(): void {
+    mapUpdate(this.barrier, this.portKey(0), this.barrierInner, BPF_ANY, 'barrier');
+  }
+
+  /** acl[bank's k] = rule k of `rules` (ACL_STRIDE int32s per rule, core/acl.ts), as struct vsw_acl_rule. */
+  setAclRule(bank: number, k: number, rules: Int32Array): void {
     if (k >= ACL_MAX_RULES) throw new RangeError(`the kernel holds at most ${ACL_MAX_RULES} ACL rules`);
     encodeAclRule(this.ruleView, rules, k);
-    mapUpdate(this.acl, this.portKey(k), this.ruleVal, BPF_ANY, 'acl');
+    mapUpdate(this.acl, this.portKey(bank * ACL_MAX_RULES + k), this.ruleVal, BPF_ANY, 'acl');
   }
 
-  /** acl_hits[k], summed over CPUs. */
-  aclHits(k: number): number {
-    return this.perCpuSum(this.aclHitsFd, k, 'acl_hits');
+  /** acl_hits[bank's k], summed over CPUs. */
+  aclHits(bank: number, k: number): number {
+    return this.perCpuSum(this.aclHitsFd, bank * ACL_MAX_RULES + k, 'acl_hits');
   }
 
-  resetAclHits(k: number): void {
-    this.resetPerCpu(this.aclHitsFd, k, 'acl_hits');
+  resetAclHits(bank: number, k: number): void {
+    this.resetPerCpu(this.aclHitsFd, bank * ACL_MAX_RULES + k, 'acl_hits');
   }
 
   private macKey(hi: number, lo: number): Uint8Array {

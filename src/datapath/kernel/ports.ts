@@ -3,7 +3,10 @@
 // port words of `config` (flood bound, ports with a VLAN mode) in step with
 // them. A record is the one place a port's link state, MTU and VLAN mode are
 // read from; each change is written from it into the maps and then into the
-// specification (the Forwarder kept for traces), which is only written.
+// specification (the Forwarder kept for traces), which is only written. A
+// port added or removed, a VLAN mode and the mirrors' masks are configuration
+// changes, published whole (banks.ts); link, MTU, limit and peer are one
+// entry, written into both banks.
 //
 // A port is a tcx link (owned by this process, so the kernel detaches it when
 // vswitchd dies), an AF_PACKET socket holding it promiscuous, and whether it
@@ -21,7 +24,8 @@ import { openPromiscSocket } from '../../os/af-packet.js';
 import { type VethPeer, vethPeerElsewhere } from '../../os/rtnetlink.js';
 import { readLinkStateSync } from '../../os/sysfs.js';
 import { attachIngress, detachIngress } from '../bpf.js';
-import { type ConfigWords, NO_PORT } from './layout.js';
+import type { ConfigBanks } from './banks.js';
+import { type ConfigWords, NO_PORT, type PortEntry } from './layout.js';
 import { type DatapathMaps, PORT_ATTACHED, PORT_LIMITED, PORT_MIRROR_OUT, PORT_PEER, PORT_UP } from './maps.js';
 
 /** One attached port as vswitchd knows it; ports[] and vlans[] are written from it. */
@@ -35,6 +39,12 @@ export class KernelPort {
   readonly vlanBits = new Uint8Array(VLAN_BITMAP_BYTES);
   /** The tcx link's fd; -1 until the program is attached, and again once detached. */
   linkFd = -1;
+  /**
+   * When its configuration (attach, VLAN mode, becoming a mirror's output)
+   * was last published, monotonic ms: a learn event seen before is of the
+   * old one and is refused.
+   */
+  since = Infinity;
 
   constructor(
     readonly ifindex: number,
@@ -64,6 +74,7 @@ export class KernelPorts {
     private readonly spec: Forwarder,
     /** RTM_GETLINK requests (is a port a veth with its peer elsewhere). */
     private readonly rtnl: number,
+    private readonly banks: ConfigBanks,
   ) {
     this.slots = new Array<KernelPort | null>(maxPorts).fill(null);
     this.mirrors = noMirrors(maxPorts);
@@ -82,15 +93,16 @@ export class KernelPorts {
     }
   }
 
-  /** May a learn on `port` in VLAN `vid` stay (FdbSync's gate)? */
-  takes(port: number, vid: number): boolean {
+  /** May a learn on `port` in VLAN `vid`, seen at `seenMs`, stay (FdbSync's gate)? Not if it is older than the port's configuration. */
+  takes(port: number, vid: number, seenMs: number): boolean {
     const r = this.at(port);
-    return r !== null && r.linkFd >= 0 && r.up && r.carries(vid);
+    return r !== null && r.linkFd >= 0 && r.up && r.carries(vid) && seenMs >= r.since;
   }
 
   /**
-   * The maps first, then the tcx link: the very first frame through the link
-   * finds its port. A failure leaves the slot free and the maps cleared.
+   * The maps first (published), then the tcx link: the very first frame
+   * through the link finds its port. A failure leaves the slot free and the
+   * maps cleared.
    */
   add(port: number, ifname: string, ifindex: number, progFd: number): void {
     if (port < 0 || port >= this.maxPorts || this.slots[port] !== null) {
@@ -102,16 +114,21 @@ export class KernelPorts {
     try {
       this.maps.resetPortCounters(port);
       this.slots[port] = r;
-      this.writeVlan(port, r, DEFAULT_PORT_VLAN);
       r.peer = vethPeerElsewhere(this.rtnl, ifindex);
-      this.write(port, r);
-      this.maps.setPortOf(ifindex, port);
-      this.writePortHi();
+      this.banks.change(
+        () => {
+          this.writeVlan(port, r, DEFAULT_PORT_VLAN);
+          this.write(port, r);
+          this.maps.setPortOf(ifindex, port);
+          this.writePortHi();
+        },
+        (_, at) => (r.since = at),
+      );
       r.linkFd = attachIngress(progFd, ifindex, ifname);
       this.spec.attach(port, r.up, r.mtu);
     } catch (err) {
       this.slots[port] = null;
-      this.clearMaps(port, ifindex);
+      this.banks.change(() => this.clearMaps(port, ifindex));
       libc.close(promisc);
       throw err;
     }
@@ -124,15 +141,23 @@ export class KernelPorts {
     detachIngress(r.linkFd);
     r.linkFd = -1;
     this.slots[port] = null;
-    this.clearMaps(port, r.ifindex);
-    this.writeVlan(port, r, DEFAULT_PORT_VLAN); // the slot's next port has no mode
+    this.banks.change(() => {
+      this.clearMaps(port, r.ifindex);
+      this.writeVlan(port, r, DEFAULT_PORT_VLAN); // the slot's next port has no mode
+    });
     this.spec.detach(port); // flushes the port's entries from the shared Fdb
     libc.close(r.promiscFd);
   }
 
-  /** The port's VLAN mode: written before its entries are flushed, so the next frame has it. */
+  /**
+   * The port's VLAN mode: published before its entries are flushed, so the
+   * next frame has it; learn events of frames under the old mode are refused.
+   */
   setVlan(port: number, r: KernelPort, v: PortVlan): void {
-    this.writeVlan(port, r, v);
+    this.banks.change(
+      () => this.writeVlan(port, r, v),
+      (_, at) => (r.since = at),
+    );
     this.spec.setVlan(port, v); // flushes the port's entries from the shared Fdb
   }
 
@@ -164,10 +189,22 @@ export class KernelPorts {
     }
   }
 
-  /** Every port's mirror masks and output flag from `table` (mirrors.ts writes mirrors[] around this). */
+  /**
+   * Every port's mirror masks and output flag from `table`, in the change
+   * that writes mirrors[] (banks.ts KernelMirrors); a port that becomes an
+   * output refuses the learn events of frames from before.
+   */
   setMirrors(table: MirrorTable): void {
-    this.mirrors = table;
-    for (const [p, r] of this.attached()) this.write(p, r);
+    const was = this.mirrors;
+    this.banks.change(
+      () => {
+        this.mirrors = table;
+        for (const [p, r] of this.attached()) this.write(p, r);
+      },
+      (_, at) => {
+        for (const [p, r] of this.attached()) if (table.outputs.includes(p) && !was.outputs.includes(p)) r.since = at;
+      },
+    );
   }
 
   private write(port: number, r: KernelPort): void {
@@ -175,7 +212,7 @@ export class KernelPorts {
     const flags =
       PORT_ATTACHED | (r.up ? PORT_UP : 0) | (r.limited ? PORT_LIMITED : 0) | (r.peer ? PORT_PEER : 0) |
       (m.outputs.includes(port) ? PORT_MIRROR_OUT : 0);
-    this.maps.setPort(port, {
+    this.writeEntry(port, {
       ifindex: r.ifindex,
       flags,
       mtu: r.mtu,
@@ -187,17 +224,19 @@ export class KernelPorts {
     });
   }
 
-  /** vlans[] first, then the port's entry (once attached), then the count in config: a frame that may need retagging finds the mode written. */
+  private writeEntry(port: number, e: Readonly<PortEntry>): void {
+    this.banks.write((bank) => this.maps.setPort(bank, port, e));
+  }
+
+  /** vlans[], the port's entry (once attached) and the count of moded ports: part of a change (banks.ts). */
   private writeVlan(port: number, r: KernelPort, v: PortVlan): void {
     const moded = (v.mode !== 'default' ? 1 : 0) - (r.vlan.mode !== 'default' ? 1 : 0);
     r.vlan = v;
     fillVlanBitmap(v, r.vlanBits);
-    this.maps.setVlans(port, r.vlanBits);
+    const bits = r.vlanBits.slice();
+    this.banks.write((bank) => this.maps.setVlans(bank, port, bits));
     if (r.linkFd >= 0) this.write(port, r);
-    if (moded !== 0) {
-      this.cfg.vlanPorts += moded;
-      this.maps.setConfig(this.cfg);
-    }
+    this.cfg.vlanPorts += moded; // a bank word: written when the change is published
   }
 
   /**
@@ -213,7 +252,7 @@ export class KernelPorts {
   }
 
   private clearMaps(port: number, ifindex: number): void {
-    this.maps.setPort(port, NO_PORT);
+    this.writeEntry(port, NO_PORT);
     try {
       this.maps.deletePortOf(ifindex);
     } catch {
@@ -226,7 +265,6 @@ export class KernelPorts {
   private writePortHi(): void {
     let hi = 0;
     for (let p = 0; p < this.maxPorts; p++) if (this.slots[p] !== null) hi = p + 1;
-    this.cfg.portHi = hi;
-    this.maps.setConfig(this.cfg);
+    this.cfg.portHi = hi; // a bank word: written when the change is published
   }
 }

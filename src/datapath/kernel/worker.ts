@@ -12,6 +12,9 @@
 //              hits per rule per CPU in acl_hits, summed on `aclHits`
 //   mirrors    each mirror's output and VLANs in mirrors[], the masks of the
 //              mirrors selecting each port in ports[], their count in config
+//   banks      every configuration change (ports added or removed, VLAN
+//              modes, ACL, mirrors) is written aside and published with one
+//              write (banks.ts), so that a frame sees the old or the new
 //   trace      a Forwarder (the specification, src/core) written with every
 //              port, VLAN, ACL and mirror change and sharing the Fdb:
 //              `vswconfig trace` runs on it (core/trace.ts); it never sees a frame
@@ -21,17 +24,18 @@
 // the events ring; it sleeps until the next FDB expiry otherwise.
 
 import type { MessagePort } from 'node:worker_threads';
-import { ACL_MAX_RULES, type AclTable } from '../../core/acl.js';
+import type { AclTable } from '../../core/acl.js';
 import { Fdb, fdbRefreshMs } from '../../core/fdb.js';
 import { Forwarder } from '../../core/forwarder.js';
-import { type MirrorTable, noMirrors } from '../../core/mirror.js';
+import type { MirrorTable } from '../../core/mirror.js';
 import type { Trace, TraceFrame } from '../../core/trace.js';
-import { type PortVlan, VLAN_BITMAP_BYTES } from '../../core/vlan.js';
+import type { PortVlan } from '../../core/vlan.js';
 import { VswError } from '../../errors.js';
 import { BpfObject } from '../../native/libbpf.js';
 import * as libc from '../../native/libc.js';
 import { openRtnetlink } from '../../os/rtnetlink.js';
 import { DATAPATH_OBJECT_PATH } from '../bpf.js';
+import { ConfigBanks, KernelAcl, KernelMirrors } from './banks.js';
 import { dumpFdb } from '../fdb-dump.js';
 import { LinkMonitor, type LinkOwner } from '../link-monitor.js';
 import type { DatapathOptions, PortStats, Stats } from '../messages.js';
@@ -39,7 +43,7 @@ import { emit, POLLFD_SIZE, runThread, serveRequests, setPollFd, statsReply } fr
 import { FdbSync, monotonicMs } from './fdb-sync.js';
 import type { ConfigWords } from './layout.js';
 import { LearnRing } from './learn-ring.js';
-import { DatapathMaps, KERNEL_MAX_MIRRORS, KERNEL_MAX_PORTS } from './maps.js';
+import { DatapathMaps, KERNEL_BANKS, KERNEL_MAX_PORTS } from './maps.js';
 import { KernelPorts } from './ports.js';
 
 const NFDS = 3; // eventfd, rtnetlink, events ring
@@ -66,14 +70,11 @@ class KernelWorker implements LinkOwner {
   private readonly rtnl: number;
   private readonly pollfds = new Uint8Array(NFDS * POLLFD_SIZE);
   private readonly pollView = new DataView(this.pollfds.buffer);
-  /** config[0] as last written; victim -1 means the kernel may hold another than we think. */
-  private readonly cfg: ConfigWords = { agingMs: 0, refreshMs: 0, portHi: 0, victim: 0n, vlanPorts: 0, aclRules: 0, mirrors: 0, aclGen: 1 };
-  /** The mirrors in force, and the copies each had before it got its slot (mirror_copies counts from there). */
-  private mirrorSet: MirrorTable;
-  private mirrorBase: number[] = [];
-  /** The ACL's rule ids in acl[] order, and the hits each had before it got its slot (acl_hits counts from there). */
-  private aclIds: number[] = [];
-  private aclBase: number[] = [];
+  /** config[0] (and the live bank's words) as last written; victim -1 means the kernel may hold another than we think. */
+  private readonly cfg: ConfigWords = { agingMs: 0, refreshMs: 0, portHi: 0, bank: 0, victim: 0n, vlanPorts: 0, aclRules: 0, mirrors: 0, aclGen: 1 };
+  private readonly banks: ConfigBanks;
+  private readonly acl: KernelAcl;
+  private readonly mirrors: KernelMirrors;
   stopping = false;
 
   constructor(options: DatapathOptions, private readonly ctl: MessagePort) {
@@ -98,6 +99,7 @@ class KernelWorker implements LinkOwner {
       this.progFd = this.obj.programFd('vsw_forward');
       this.cfg.agingMs = this.fdb.agingMs;
       this.cfg.refreshMs = fdbRefreshMs(this.fdb.agingMs);
+      for (let b = 0; b < KERNEL_BANKS; b++) this.maps.setBankConfig(b, this.cfg);
       this.maps.setConfig(this.cfg);
       this.ring = LearnRing.map(this.maps.events, this.maps.ringBytes);
     } catch (err) {
@@ -105,9 +107,11 @@ class KernelWorker implements LinkOwner {
       throw err;
     }
     this.spec = new Forwarder({ maxPorts: n, fdb: this.fdb }, { transmit: () => false });
-    this.mirrorSet = noMirrors(n);
+    this.banks = new ConfigBanks(this.maps, this.cfg);
+    this.acl = new KernelAcl(this.banks, this.maps, this.cfg);
+    this.mirrors = new KernelMirrors(this.banks, this.maps, this.cfg, n);
     this.rtnl = openRtnetlink();
-    this.ports = new KernelPorts(n, this.maps, this.cfg, this.spec, this.rtnl);
+    this.ports = new KernelPorts(n, this.maps, this.cfg, this.spec, this.rtnl, this.banks);
     this.fdbSync = new FdbSync(this.fdb, this.maps, this.cfg, this.ports);
     this.wakeFd = libc.eventfd(0, libc.EFD_NONBLOCK | libc.EFD_CLOEXEC);
     this.links = new LinkMonitor();
@@ -178,63 +182,31 @@ class KernelWorker implements LinkOwner {
     this.syncLearnControls(); // the table has room again: no victim to name
   }
 
-  /**
-   * The new rules go into acl[], then their count into config: a frame sees
-   * the old rules or the new ones at each slot. A rule kept (by id) keeps its
-   * hits; frames counted between reading and zeroing a slot are lost.
-   */
+  /** The whole table published at once (banks.ts); a rule kept (by id) keeps its hits. */
   setAcl(table: AclTable): void {
-    const hits = this.aclHits();
-    const old = new Map(this.aclIds.map((id, k) => [id, hits[k]!]));
-    const n = table.ids.length;
-    if (n > ACL_MAX_RULES) throw new VswError('EUSAGE', `the kernel datapath holds at most ${ACL_MAX_RULES} ACL rules`);
-    for (let k = 0; k < n; k++) {
-      this.maps.setAclRule(k, table.rules);
-      this.maps.resetAclHits(k);
-    }
-    this.aclIds = table.ids.slice();
-    this.aclBase = table.ids.map((id) => old.get(id) ?? 0);
-    this.cfg.aclRules = n;
-    this.cfg.aclGen = (this.cfg.aclGen + 1) >>> 0 || 1; // the program's cached answers are of the old table
-    this.maps.setConfig(this.cfg);
+    this.acl.set(table);
     this.spec.setAcl(table);
   }
 
   aclHits(): number[] {
-    return this.aclIds.map((_, k) => this.aclBase[k]! + this.maps.aclHits(k));
+    return this.acl.hits();
   }
 
   /**
-   * Each mirror's output and VLANs go into mirrors[] first, then every port's
-   * masks and output flag, then the count into config: a frame sees a whole
-   * mirror or none. A mirror kept (by name) keeps its count. An output port
-   * loses its FDB entries (the spec's setMirrors flushes the shared Fdb, which
-   * deletes them from the kernel's map).
+   * The mirrors and every port's masks and output flag published at once
+   * (banks.ts); a mirror kept (by name) keeps its count. An output port loses
+   * its FDB entries (the spec's setMirrors flushes the shared Fdb, which
+   * deletes them from the kernel's map), and learn events from before are
+   * refused.
    */
   setMirrors(table: MirrorTable): void {
-    const n = table.names.length;
-    if (n > KERNEL_MAX_MIRRORS) throw new VswError('EUSAGE', `the kernel datapath holds at most ${KERNEL_MAX_MIRRORS} mirrors`);
-    const copies = this.mirrorCopies();
-    const old = new Map(this.mirrorSet.names.map((name, k) => [name, copies[k]!]));
-    if (n < this.cfg.mirrors) {
-      this.cfg.mirrors = n; // fewer first: no frame reads a slot being rewritten
-      this.maps.setConfig(this.cfg);
-    }
-    for (let k = 0; k < n; k++) {
-      this.maps.setMirror(k, table.outputs[k], table.vlanBits.subarray(k * VLAN_BITMAP_BYTES, (k + 1) * VLAN_BITMAP_BYTES));
-      this.maps.resetMirrorCopies(k);
-    }
-    this.mirrorSet = table;
-    this.mirrorBase = table.names.map((name) => old.get(name) ?? 0);
-    this.ports.setMirrors(table);
-    this.cfg.mirrors = n;
-    this.maps.setConfig(this.cfg);
+    this.mirrors.set(table, this.ports);
     this.spec.setMirrors(table);
     this.syncLearnControls();
   }
 
   mirrorCopies(): number[] {
-    return this.mirrorSet.names.map((_, k) => this.mirrorBase[k]! + this.maps.mirrorCopies(k));
+    return this.mirrors.copies();
   }
 
   /** The FDB with one more share of the learn events applied (all of them, unless a storm is on). */
