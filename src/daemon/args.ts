@@ -2,6 +2,7 @@
 
 import { readFileSync } from 'node:fs';
 import { DEFAULT_SOCKET_PATH } from '../control/protocol.js';
+import { ATTACH_MODES, type AttachMode } from '../datapath/bpf.js';
 import type { DatapathOptions } from '../datapath/messages.js';
 
 export const DEFAULTS = {
@@ -45,6 +46,11 @@ options:
                          (userspace datapath)
   --datapath kernel|user where frames are forwarded: in the kernel (eBPF at tc ingress) or in this
                          process (AF_PACKET rings); default kernel where this kernel allows it, else user
+  --attach tcx|tc        how the programs are attached at each port's tc ingress (both datapaths): a
+                         tcx link (Linux 6.6) or a tc clsact cls_bpf filter; default tcx where this
+                         kernel has it, else tc
+  --cleanup              remove the tc filters a vswitchd that is gone left on this network
+                         namespace's interfaces (its own only: priority, handle, program name), then exit
   -h, --help             show this help
   --version              print the version
 `;
@@ -58,6 +64,8 @@ export interface DaemonConfig {
   db?: string;
   /** undefined: kernel where the kernel allows it, else user. */
   datapath?: DatapathKind;
+  /** undefined: tcx where the kernel has it, else tc (bpf.ts chooseAttachMode). */
+  attach?: AttachMode;
   maxPorts: number;
   agingSeconds: number;
   fdbSize: number;
@@ -67,7 +75,7 @@ export interface DaemonConfig {
   spinUs: number;
 }
 
-export type DaemonCommand = { kind: 'help' } | { kind: 'version' } | { kind: 'run'; config: DaemonConfig };
+export type DaemonCommand = { kind: 'help' } | { kind: 'version' } | { kind: 'cleanup' } | { kind: 'run'; config: DaemonConfig };
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -99,6 +107,7 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonCommand {
   const config: DaemonConfig = { socket: DEFAULT_SOCKET_PATH, ...DEFAULTS };
   let help = false;
   let version = false;
+  let cleanup = false;
 
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -131,6 +140,15 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonCommand {
         throw new UsageError(`option '--datapath' must be kernel or user, not '${value}'`);
       }
       config.datapath = value as DatapathKind;
+    } else if (name === '--attach') {
+      const value = takeValue('tcx or tc');
+      if (!(ATTACH_MODES as readonly string[]).includes(value)) {
+        throw new UsageError(`option '--attach' must be tcx or tc, not '${value}'`);
+      }
+      config.attach = value as AttachMode;
+    } else if (name === '--cleanup') {
+      if (inline !== undefined) throw new UsageError("option '--cleanup' takes no value");
+      cleanup = true;
     } else if (name in NUMERIC) {
       const key = NUMERIC[name]!;
       config[key] = parseInteger(name, takeValue('a number'), LIMITS[key]);
@@ -142,6 +160,7 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonCommand {
   }
   if (help) return { kind: 'help' };
   if (version) return { kind: 'version' };
+  if (cleanup) return { kind: 'cleanup' };
   return { kind: 'run', config };
 }
 
@@ -158,9 +177,15 @@ export function packageVersion(): string {
   return 'unknown';
 }
 
-/** DatapathOptions from the configuration and the FDB hash secret (random, drawn by the caller). */
-export function datapathOptions(c: DaemonConfig, hashSecret: number): DatapathOptions {
+/**
+ * DatapathOptions from the configuration and the FDB hash secret (random,
+ * drawn by the caller); the attach mode chosen and, in the tc mode, the
+ * watchdog's pipe.
+ */
+export function datapathOptions(c: DaemonConfig, hashSecret: number, attach: AttachMode = 'tcx', tcWatchdogFd = -1): DatapathOptions {
   return {
+    attach,
+    tcWatchdogFd,
     maxPorts: c.maxPorts,
     fdbSize: c.fdbSize,
     agingMs: c.agingSeconds * 1000,

@@ -5,8 +5,9 @@
 // read from; each change is written from it into the maps and then into the
 // specification (the Forwarder kept for traces), which is only written.
 //
-// A port is a tcx link (owned by this process, so the kernel detaches it when
-// vswitchd dies), an AF_PACKET socket holding it promiscuous, and whether it
+// A port is the program attached at its tc ingress (a tcx link, owned by this
+// process, so the kernel detaches it when vswitchd dies; or a tc filter, see
+// ../tc.ts), an AF_PACKET socket holding it promiscuous, and whether it
 // is a veth whose peer is in another netns (asked with RTM_GETLINK at attach
 // and on each of its link messages): the program then delivers known unicast
 // for the peer's own MAC into the peer directly.
@@ -20,7 +21,7 @@ import * as libc from '../../native/libc.js';
 import { openPromiscSocket } from '../../os/af-packet.js';
 import { type VethPeer, vethPeerElsewhere } from '../../os/rtnetlink.js';
 import { readLinkStateSync } from '../../os/sysfs.js';
-import { attachIngress, detachIngress } from '../bpf.js';
+import type { Ingress } from '../bpf.js';
 import { type ConfigWords, NO_PORT } from './layout.js';
 import { type DatapathMaps, PORT_ATTACHED, PORT_LIMITED, PORT_MIRROR_OUT, PORT_PEER, PORT_UP } from './maps.js';
 
@@ -33,7 +34,7 @@ export class KernelPort {
   /** Its VLAN mode (core/vlan.ts) and the VLANs it carries (VLAN_BITMAP_BYTES, as in vlans[]). */
   vlan: PortVlan = DEFAULT_PORT_VLAN;
   readonly vlanBits = new Uint8Array(VLAN_BITMAP_BYTES);
-  /** The tcx link's fd; -1 until the program is attached, and again once detached. */
+  /** The program's attachment (Ingress: the tcx link's fd, or the tc filter's key); -1 until attached, and again once detached. */
   linkFd = -1;
 
   constructor(
@@ -64,6 +65,8 @@ export class KernelPorts {
     private readonly spec: Forwarder,
     /** RTM_GETLINK requests (is a port a veth with its peer elsewhere). */
     private readonly rtnl: number,
+    /** Attaches the program at a port's tc ingress (tcx link or tc filter). */
+    private readonly ingress: Ingress,
   ) {
     this.slots = new Array<KernelPort | null>(maxPorts).fill(null);
     this.mirrors = noMirrors(maxPorts);
@@ -89,7 +92,7 @@ export class KernelPorts {
   }
 
   /**
-   * The maps first, then the tcx link: the very first frame through the link
+   * The maps first, then the program's attachment: the very first frame through it
    * finds its port. A failure leaves the slot free and the maps cleared.
    */
   add(port: number, ifname: string, ifindex: number, progFd: number): void {
@@ -107,7 +110,7 @@ export class KernelPorts {
       this.write(port, r);
       this.maps.setPortOf(ifindex, port);
       this.writePortHi();
-      r.linkFd = attachIngress(progFd, ifindex, ifname);
+      r.linkFd = this.ingress.attach(progFd, ifindex, ifname);
       this.spec.attach(port, r.up, r.mtu);
     } catch (err) {
       this.slots[port] = null;
@@ -121,7 +124,7 @@ export class KernelPorts {
   remove(port: number): void {
     const r = this.at(port);
     if (r === null) throw new VswError('ENOTATTACHED', `port slot ${port} is not attached`);
-    detachIngress(r.linkFd);
+    this.ingress.detach(r.linkFd);
     r.linkFd = -1;
     this.slots[port] = null;
     this.clearMaps(port, r.ifindex);

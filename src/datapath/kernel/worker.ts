@@ -31,7 +31,7 @@ import { VswError } from '../../errors.js';
 import { BpfObject } from '../../native/libbpf.js';
 import * as libc from '../../native/libc.js';
 import { openRtnetlink } from '../../os/rtnetlink.js';
-import { DATAPATH_OBJECT_PATH } from '../bpf.js';
+import { DATAPATH_OBJECT_PATH, Ingress } from '../bpf.js';
 import { dumpFdb } from '../fdb-dump.js';
 import { LinkMonitor, type LinkOwner } from '../link-monitor.js';
 import type { DatapathOptions, PortStats, Stats } from '../messages.js';
@@ -101,7 +101,7 @@ class KernelWorker implements LinkOwner {
     this.spec = new Forwarder({ maxPorts: n, fdb: this.fdb }, { transmit: () => false });
     this.mirrorSet = noMirrors(n);
     this.rtnl = openRtnetlink();
-    this.ports = new KernelPorts(n, this.maps, this.cfg, this.spec, this.rtnl);
+    this.ports = new KernelPorts(n, this.maps, this.cfg, this.spec, this.rtnl, new Ingress(options.attach, options.tcWatchdogFd));
     this.fdbSync = new FdbSync(this.fdb, this.maps, this.cfg, this.ports);
     this.wakeFd = libc.eventfd(0, libc.EFD_NONBLOCK | libc.EFD_CLOEXEC);
     this.links = new LinkMonitor();
