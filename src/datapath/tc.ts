@@ -10,11 +10,15 @@
 // - each filter made is told to the watchdog (src/daemon/tc-watchdog.ts) over
 //   a pipe, which removes it when vswitchd dies without removing it itself;
 // - leftovers (a watchdog killed too) are found by sweepLeftovers() at the next
-//   start, by `vswitchd --cleanup` and so by Uninstall.sh.
+//   start, by `vswitchd --cleanup` and so by Uninstall.sh, and on a port being
+//   added (its lock held: no running vswitchd has it) by attachTc().
+// The watchdog checks a filter's program id and then deletes by handle and
+// priority (the kernel has no compare-and-delete): a new vswitchd that replaced
+// the dead one's filter in the microseconds between would lose its filter.
 
 import { readdirSync, readFileSync, writeSync } from 'node:fs';
 import { VswError } from '../errors.js';
-import { tcAttach, tcDetach, tcHookCreate, tcHookDestroy } from '../native/libbpf.js';
+import { progNameById, tcAttach, tcDetach, tcHookCreate, tcHookDestroy } from '../native/libbpf.js';
 import { ifIndexToName } from '../native/libc.js';
 import { CLSACT_EGRESS, CLSACT_INGRESS, ingressQdisc, tcFilters } from '../os/tc-netlink.js';
 
@@ -70,6 +74,10 @@ export function attachTc(progFd: number, ifindex: number, ifname: string, watchd
   }
   // Made only if absent; a race with someone making one counts as theirs.
   const qdiscMade = existing === null && tcHookCreate(ifindex, what);
+  // Our filter already there is a dead vswitchd's (the caller holds the port's
+  // lock: no running one has it) that its watchdog has not removed yet.
+  const left = qdiscMade ? 0 : ourFilterProgram(ifindex);
+  if (left !== 0 && OUR_PROGRAMS.includes(progNameById(left) ?? '')) tcDetach(ifindex, TC_HANDLE, TC_PRIORITY, what);
   let progId: number;
   try {
     progId = tcAttach(ifindex, progFd, TC_HANDLE, TC_PRIORITY, what);
