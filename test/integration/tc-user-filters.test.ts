@@ -9,7 +9,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { assertOk, labsCleanedAfterAll, signalDaemon, TEST_ATTACH, vswitchTcFilters, waitFor } from '../helpers/lab.js';
+import { assertOk, labsCleanedAfterAll, signalDaemon, TEST_ATTACH, TEST_DATAPATH, vswitchTcFilters, waitFor } from '../helpers/lab.js';
 
 const newLab = labsCleanedAfterAll();
 
@@ -30,6 +30,11 @@ describe('a user\'s own tc filters on a port', () => {
     assert.doesNotMatch(before2, /clsact/);
 
     const d = await lab.startSwitch();
+    // This kernel has tcx: that is the default; VSWITCH_TEST_ATTACH=tc asks for tc.
+    const datapath = TEST_DATAPATH || 'kernel';
+    const attach = TEST_ATTACH || 'tcx';
+    assert.equal(lab.vswconfig('show').stdout, `datapath ${datapath} attach ${attach}\n`, 'show names the attach mode');
+    assert.deepEqual(JSON.parse(lab.vswconfig('-j', 'show').stdout), { datapath, attach, ports: [] }, 'show -j names the attach mode');
     for (const h of [h1, h2]) assertOk(lab.vswconfig('add', h.port), `add ${h.port}`);
     const ours = TEST_ATTACH === 'tc' ? 1 : 0;
     for (const h of [h1, h2]) assert.equal(vswitchTcFilters(h.port).length, ours, `vswitchd's tc filters on ${h.port}`);
