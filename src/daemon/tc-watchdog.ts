@@ -19,9 +19,6 @@
 
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { tcDetach } from '../native/libbpf.js';
-import { ifIndexToName } from '../native/libc.js';
-import { ourFilterProgram, removeQdiscIfEmpty, TC_HANDLE, TC_PRIORITY } from '../datapath/tc.js';
 import { errorText, log } from './log.js';
 
 interface Watched {
@@ -47,7 +44,12 @@ export function applyLine(watched: Map<number, Watched>, line: string): boolean 
   return false;
 }
 
-function removeAll(pid: string, watched: Map<number, Watched>): void {
+async function removeAll(pid: string, watched: Map<number, Watched>): Promise<void> {
+  if (watched.size === 0) return;
+  // Loaded only now: while it waits the watchdog is a bare node process (koffi and libbpf cost ~10 MB).
+  const { tcDetach } = await import('../native/libbpf.js');
+  const { ifIndexToName } = await import('../native/libc.js');
+  const { ourFilterProgram, removeQdiscIfEmpty, TC_HANDLE, TC_PRIORITY } = await import('../datapath/tc.js');
   for (const [ifindex, f] of watched) {
     const name = ifIndexToName(ifindex);
     if (name === null) continue; // the interface is gone, and its filters with it
@@ -74,14 +76,17 @@ function main(): void {
     tail = lines.pop() ?? '';
     for (const line of lines) if (!applyLine(watched, line)) log(`tc watchdog: ignored a line it does not know: ${JSON.stringify(line)}`);
   });
-  process.stdin.on('end', () => {
-    removeAll(pid, watched);
-    process.exit(0);
-  });
-  process.stdin.on('error', () => {
-    removeAll(pid, watched);
-    process.exit(1);
-  });
+  const end = (status: number): void => {
+    removeAll(pid, watched).then(
+      () => process.exit(status),
+      (err: unknown) => {
+        log(`tc watchdog: ${errorText(err)}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.stdin.on('end', () => end(0));
+  process.stdin.on('error', () => end(1));
 }
 
 // Run as a program, not when a test imports applyLine().
