@@ -27,8 +27,15 @@ const newLab = labsCleanedAfterAll();
  * A subnet of each lab's own: the host gets a route to each lab's hosts, and
  * routes are shared by everything on the host (another run of these tests too).
  */
+const subnetsTaken = new Set<number>();
 function ownSubnet(): string {
-  return `10.${100 + Math.floor(Math.random() * 150)}`;
+  // Labs are removed after the whole file: two of its labs on one subnet would add the same route twice.
+  for (;;) {
+    const n = 100 + Math.floor(Math.random() * 150);
+    if (subnetsTaken.has(n) || run('ip', ['route', 'show', 'root', `10.${n}.0.0/16`]).stdout.trim() !== '') continue;
+    subnetsTaken.add(n);
+    return `10.${n}`;
+  }
 }
 
 /** The address the host takes on the port side of host h's veth pair (a /32, routed back to h only, in the lab's own subnet). */
