@@ -2,11 +2,14 @@
 # Stop the vswitchd started by Install.sh: SIGTERM (it detaches every port and
 # removes its socket), wait up to 10 s, then SIGKILL. The configuration file
 # (Install.sh's --db) stays: the next Install.sh starts the same switch.
+# Then `vswitchd --cleanup` removes any tc filter a vswitchd that is gone left
+# (--attach tc after a crash whose watchdog died too): vswitchd's own only.
 # Env: VSWITCH_SOCKET (control socket, default /run/vswitch/vswitchd.sock).
 set -euo pipefail
 
+ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
 # shellcheck source=lib/daemon.sh
-. "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/daemon.sh"
+. "$ROOT/scripts/lib/daemon.sh"
 
 die() { echo "Uninstall.sh: $*" >&2; exit 1; }
 
@@ -23,4 +26,6 @@ fi
 rm -f "$PIDFILE"
 # After SIGKILL (or a crash) the socket file is left behind.
 [ -S "$SOCKET" ] && rm -f "$SOCKET"
+# One line per filter removed; none is the usual case.
+"$ROOT/bin/vswitchd" --cleanup || echo "Uninstall.sh: vswitchd --cleanup failed; see above" >&2
 echo "vswitch is uninstalled."

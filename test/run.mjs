@@ -3,13 +3,24 @@
 // Unit tests need no privileges. Integration tests need root (namespaces,
 // veth pairs, packet sockets); without it they fail, they are never skipped.
 // The integration tests run once per datapath (VSWITCH_TEST_DATAPATH, read by
-// test/helpers/lab.ts): every forwarding test on both. The last line sums
-// every run: "total: N passed, N failed".
+// test/helpers/lab.ts): every forwarding test on both. Then a third mode, the
+// kernel datapath with its programs attached as tc clsact filters
+// (VSWITCH_TEST_ATTACH=tc: lab.ts passes --attach tc), runs TC_SUBSET only:
+// the attach mode changes how a program is attached and removed, never what
+// it does to a frame, and the whole suite already takes ~13 minutes. The
+// subset is what the attach mode can break: forwarding basics (frames go
+// through a filter at all, link events), the differential test (the kernel
+// program frame for frame against the core), host isolation (the host sees
+// no port frame; delete, SIGTERM and kill -9 give the port back), ports and
+// db (kill -9, then another vswitchd takes the same interfaces at once) and
+// the user's own tc filters kept (tc-user-filters). The last line sums every
+// run: "total: N passed, N failed".
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 const which = process.argv[2] ?? 'all';
+const TC_SUBSET = ['forwarding', 'differential', 'host-isolation', 'ports', 'db', 'tc-user-filters'];
 const dir = (d) => {
   const path = join('dist', 'test', d);
   return readdirSync(path)
@@ -31,6 +42,16 @@ if (which === 'integration' || which === 'all') {
       env: { VSWITCH_TEST_DATAPATH: datapath },
     });
   }
+  const subset = dir('integration').filter((f) => TC_SUBSET.some((name) => f.endsWith(`/${name}.test.js`)));
+  if (subset.length !== TC_SUBSET.length) {
+    console.error(`test/run.mjs: the tc subset names a test that does not exist: ${TC_SUBSET.join(', ')}`);
+    process.exit(1);
+  }
+  runs.push({
+    title: 'integration tests, kernel datapath attached with tc (subset)',
+    files: subset,
+    env: { VSWITCH_TEST_DATAPATH: 'kernel', VSWITCH_TEST_ATTACH: 'tc' },
+  });
 }
 if (runs.length === 0 || runs.some((r) => r.files.length === 0)) {
   console.error(`test/run.mjs: no test files for '${which}'`);

@@ -6,9 +6,9 @@ import { formatPortVlan, formatVids } from '../core/vlan.js';
 import { formatAclMatch } from '../core/acl.js';
 import { REASON_NAMES } from '../core/reasons.js';
 
-/** `show`: `datapath kernel`, then one port name per line, as the article prints them. */
-export function formatShow(datapath: string, ports: readonly string[], mtuWarnings: readonly MtuWarning[] = []): string {
-  return `datapath ${datapath}\n${ports.map((p) => `${p}\n`).join('')}${mtuWarnings.map((w) => `warning: ${mtuWarningText(w)}\n`).join('')}`;
+/** `show`: `datapath kernel attach tcx` (the attach mode if the daemon says it), then one port name per line, as the article prints them. */
+export function formatShow(datapath: string, ports: readonly string[], mtuWarnings: readonly MtuWarning[] = [], attach?: string): string {
+  return `datapath ${datapath}${attach !== undefined ? ` attach ${attach}` : ''}\n${ports.map((p) => `${p}\n`).join('')}${mtuWarnings.map((w) => `warning: ${mtuWarningText(w)}\n`).join('')}`;
 }
 
 /** A port whose MTU is larger than a tunnel's, and what to do about it. */
@@ -146,9 +146,9 @@ export function formatStats(s: StatsResult): string {
   return out;
 }
 
-/** `show -j`: `{"datapath":"kernel","ports":[{"ifname":"veth1-vsw"},…]}`. */
-export function jsonShow(datapath: string, ports: readonly string[], mtuWarnings: readonly MtuWarning[] = []): string {
-  return `${JSON.stringify({ datapath, ports: ports.map((ifname) => ({ ifname })), ...(mtuWarnings.length > 0 ? { mtuWarnings } : {}) })}\n`;
+/** `show -j`: `{"datapath":"kernel","attach":"tcx","ports":[{"ifname":"veth1-vsw"},…]}`. */
+export function jsonShow(datapath: string, ports: readonly string[], mtuWarnings: readonly MtuWarning[] = [], attach?: string): string {
+  return `${JSON.stringify({ datapath, ...(attach !== undefined ? { attach } : {}), ports: ports.map((ifname) => ({ ifname })), ...(mtuWarnings.length > 0 ? { mtuWarnings } : {}) })}\n`;
 }
 
 /**

@@ -48,8 +48,8 @@ async function main(argv: readonly string[]): Promise<void> {
         await request(cmd.socket, { cmd: cmd.cmd, ifname: cmd.ifname });
         break;
       case 'show': {
-        const { datapath, ports, mtuWarnings } = await request(cmd.socket, { cmd: 'show' });
-        print(cmd.json ? jsonShow(datapath, ports, mtuWarnings) : formatShow(datapath, ports, mtuWarnings));
+        const { datapath, attach, ports, mtuWarnings } = await request(cmd.socket, { cmd: 'show' });
+        print(cmd.json ? jsonShow(datapath, ports, mtuWarnings, attach) : formatShow(datapath, ports, mtuWarnings, attach));
         break;
       }
       case 'fdb': {

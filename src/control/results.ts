@@ -135,6 +135,8 @@ export type MtuWarning = z.infer<typeof mtuWarningSchema>;
 /** The ports in the order they were added, which datapath forwards their frames, and ports whose MTU is larger than a tunnel's. */
 export const showResultSchema = z.object({
   datapath: z.enum(['kernel', 'user']),
+  /** How the datapath's programs are attached at tc ingress (a daemon that does not say: absent). */
+  attach: z.enum(['tcx', 'tc']).optional(),
   ports: z.array(z.string()),
   /** Only when there is one. */
   mtuWarnings: z.array(mtuWarningSchema).optional(),

@@ -27,6 +27,8 @@ export type Handler = (req: Request) => Promise<unknown>;
 /** What the control plane can be asked; the daemon's Switch fits it (its ACL and mirrors are parts of it). */
 export interface SwitchLike {
   readonly datapathKind: 'kernel' | 'user';
+  /** How its programs are attached at tc ingress; undefined: not said. */
+  readonly attachMode?: 'tcx' | 'tc' | undefined;
   add(ifname: string): Promise<void>;
   delete(ifname: string): Promise<void>;
   show(): string[];
@@ -68,7 +70,12 @@ export function switchHandler(sw: SwitchLike, tunnels?: TunnelsLike): Handler {
         return null;
       case 'show': {
         const mtuWarnings = tunnels === undefined ? [] : await tunnels.warnings();
-        return { datapath: sw.datapathKind, ports: sw.show(), ...(mtuWarnings.length > 0 ? { mtuWarnings } : {}) };
+        return {
+          datapath: sw.datapathKind,
+          ...(sw.attachMode !== undefined ? { attach: sw.attachMode } : {}),
+          ports: sw.show(),
+          ...(mtuWarnings.length > 0 ? { mtuWarnings } : {}),
+        };
       }
       case 'fdb':
         return { entries: await sw.fdb() } satisfies FdbListing;

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
 import { DEFAULT_SOCKET_PATH } from '../control/protocol.js';
+import { ATTACH_MODES, type AttachMode } from '../datapath/bpf.js';
 import type { DatapathOptions } from '../datapath/messages.js';
 
 export const DEFAULTS = {
@@ -48,6 +49,11 @@ options:
                          process (AF_PACKET rings); default kernel where this kernel allows it, else user
   --metrics [ADDR:]PORT  serve Prometheus metrics at http://ADDR:PORT/metrics (ADDR: an IPv4
                          address or [IPv6 address], default 127.0.0.1; PORT 0: any free port, logged)
+  --attach tcx|tc        how the programs are attached at each port's tc ingress (both datapaths): a
+                         tcx link (Linux 6.6) or a tc clsact cls_bpf filter; default tcx where this
+                         kernel has it, else tc
+  --cleanup              remove the tc filters a vswitchd that is gone left on this network
+                         namespace's interfaces (its own only: priority, handle, program name), then exit
   -h, --help             show this help
   --version              print the version
 `;
@@ -72,6 +78,8 @@ export interface DaemonConfig {
   db?: string;
   /** undefined: kernel where the kernel allows it, else user. */
   datapath?: DatapathKind;
+  /** undefined: tcx where the kernel has it, else tc (bpf.ts chooseAttachMode). */
+  attach?: AttachMode;
   maxPorts: number;
   agingSeconds: number;
   fdbSize: number;
@@ -83,7 +91,7 @@ export interface DaemonConfig {
   metrics?: ListenAddress;
 }
 
-export type DaemonCommand = { kind: 'help' } | { kind: 'version' } | { kind: 'run'; config: DaemonConfig };
+export type DaemonCommand = { kind: 'help' } | { kind: 'version' } | { kind: 'cleanup' } | { kind: 'run'; config: DaemonConfig };
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -138,6 +146,7 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonCommand {
   const config: DaemonConfig = { socket: DEFAULT_SOCKET_PATH, ...DEFAULTS };
   let help = false;
   let version = false;
+  let cleanup = false;
 
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -172,6 +181,15 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonCommand {
       config.datapath = value as DatapathKind;
     } else if (name === '--metrics') {
       config.metrics = parseListenAddress(name, takeValue('[ADDR:]PORT'));
+    } else if (name === '--attach') {
+      const value = takeValue('tcx or tc');
+      if (!(ATTACH_MODES as readonly string[]).includes(value)) {
+        throw new UsageError(`option '--attach' must be tcx or tc, not '${value}'`);
+      }
+      config.attach = value as AttachMode;
+    } else if (name === '--cleanup') {
+      if (inline !== undefined) throw new UsageError("option '--cleanup' takes no value");
+      cleanup = true;
     } else if (name in NUMERIC) {
       const key = NUMERIC[name]!;
       config[key] = parseInteger(name, takeValue('a number'), LIMITS[key]);
@@ -183,6 +201,7 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonCommand {
   }
   if (help) return { kind: 'help' };
   if (version) return { kind: 'version' };
+  if (cleanup) return { kind: 'cleanup' };
   return { kind: 'run', config };
 }
 
@@ -199,9 +218,15 @@ export function packageVersion(): string {
   return 'unknown';
 }
 
-/** DatapathOptions from the configuration and the FDB hash secret (random, drawn by the caller). */
-export function datapathOptions(c: DaemonConfig, hashSecret: number): DatapathOptions {
+/**
+ * DatapathOptions from the configuration and the FDB hash secret (random,
+ * drawn by the caller); the attach mode chosen and, in the tc mode, the
+ * watchdog's pipe.
+ */
+export function datapathOptions(c: DaemonConfig, hashSecret: number, attach: AttachMode = 'tcx', tcWatchdogFd = -1): DatapathOptions {
   return {
+    attach,
+    tcWatchdogFd,
     maxPorts: c.maxPorts,
     fdbSize: c.fdbSize,
     agingMs: c.agingSeconds * 1000,

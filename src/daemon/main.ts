@@ -12,7 +12,7 @@ import { ControlServer, probeSocket, switchHandler } from '../control/server.js'
 import type { Datapath } from '../datapath/datapath.js';
 import { startDatapath } from '../datapath/handle.js';
 import type { DatapathOptions } from '../datapath/messages.js';
-import { kernelHasTcx } from '../datapath/bpf.js';
+import { chooseAttachMode, KERNEL_DATAPATH_MIN, kernelHasTcx, kernelRunsDatapath } from '../datapath/bpf.js';
 import { KERNEL_WORKER } from '../datapath/kernel/index.js';
 import { USER_WORKER } from '../datapath/user/index.js';
 import { release } from 'node:os';
@@ -27,10 +27,11 @@ import {
 } from './args.js';
 import { errorText, log } from './log.js';
 import { Db, type DbConfig, DbError } from './db.js';
-import { attachMode, formatAddress, MetricsServer, SwitchMetrics, switchSnapshot } from './metrics.js';
+import { formatAddress, MetricsServer, SwitchMetrics, switchSnapshot } from './metrics.js';
 import { PortLocks } from './port-lock.js';
 import { Switch } from './switch.js';
 import { rtnetlinkKernel, Tunnels } from './tunnels.js';
+import { leftoverText, removeLeftoverFilters, startTcWatchdog, type TcWatchdog } from './tc-attach.js';
 
 const STOP_TIMEOUT_MS = 15_000;
 
@@ -63,11 +64,18 @@ async function main(argv: readonly string[]): Promise<void> {
     process.stdout.write(`vswitchd ${packageVersion()}\n`);
     return;
   }
-  const config = cmd.config;
-
   if (process.getuid?.() !== 0) {
     die('must be run as root (AF_PACKET sockets and promiscuous mode need CAP_NET_RAW and CAP_NET_ADMIN)', 1);
   }
+  if (cmd.kind === 'cleanup') {
+    cleanup();
+    return;
+  }
+  const config = cmd.config;
+  if (config.attach === 'tcx' && !kernelHasTcx()) {
+    die(`--attach tcx: this kernel (${release()}) has no tcx links (Linux 6.6); use --attach tc`, 1);
+  }
+  const attach = chooseAttachMode(config.attach);
 
   // The control plane must not die silently: log and carry on.
   process.on('uncaughtException', (err) => log(`uncaught error: ${(err as Error)?.stack ?? errorText(err)}`));
@@ -96,14 +104,27 @@ async function main(argv: readonly string[]): Promise<void> {
       die(errorText(err), 1);
     }
   }
+  const locks = new PortLocks({ owner: { pid: process.pid, socket: resolve(config.socket) } });
+  const stale = locks.sweep();
+  if (stale > 0) log(`removed ${stale} stale port lock file(s) left by a daemon that crashed`);
+  // tc filters outlive a crashed vswitchd whose watchdog died too: ours only, on no running vswitchd's port.
+  try {
+    for (const l of removeLeftoverFilters(locks)) log(leftoverText(l));
+  } catch (err) {
+    log(`cannot look for tc filters left by an earlier vswitchd: ${errorText(err)}`);
+  }
+  const how = config.attach !== undefined ? 'asked for' : attach === 'tcx' ? 'this kernel has tcx links' : `this kernel (${release()}) has no tcx links (Linux 6.6)`;
+  let watchdog: TcWatchdog | null = null;
+  if (attach === 'tc') watchdog = startTcWatchdog(log);
 
   // A new FDB hash secret per process: senders cannot tell which MACs collide.
-  const opts = datapathOptions(config, randomBytes(4).readUInt32LE(0));
+  const opts = datapathOptions(config, randomBytes(4).readUInt32LE(0), attach, watchdog?.fd ?? -1);
   const portLimit = opts.fdbPortLimit === 0 ? 'none' : String(opts.fdbPortLimit);
   log(
     `vswitchd ${packageVersion()} starting (max ports ${opts.maxPorts}, fdb size ${opts.fdbSize}, fdb port limit ${portLimit}, ` +
       `aging ${config.agingSeconds} s, ring frames rx ${opts.rxFrames} tx ${opts.txFrames}, spin ${config.spinUs} µs)`,
   );
+  log(`attach: ${attach} (${how})${attach === 'tc' ? ': programs are tc clsact filters, removed by a watchdog if vswitchd dies' : ''}`);
 
   let datapath: Datapath;
   let kind: DatapathKind;
@@ -134,10 +155,7 @@ async function main(argv: readonly string[]): Promise<void> {
   datapath.on('exit', (code: unknown) => void fatal(`the datapath thread exited (code ${String(code)})`));
   datapath.on('error', (err: unknown) => void fatal(`the datapath failed: ${errorText(err)}`));
 
-  const locks = new PortLocks({ owner: { pid: process.pid, socket: resolve(config.socket) } });
-  const stale = locks.sweep();
-  if (stale > 0) log(`removed ${stale} stale port lock file(s) left by a daemon that crashed`);
-  const sw = new Switch({ datapath, datapathKind: kind, maxPorts: config.maxPorts, log, locks });
+  const sw = new Switch({ datapath, datapathKind: kind, attachMode: attach, maxPorts: config.maxPorts, log, locks });
   const tunnels = new Tunnels(sw, rtnetlinkKernel(), log);
   if (db !== null && saved !== null) {
     try {
@@ -158,7 +176,7 @@ async function main(argv: readonly string[]): Promise<void> {
     process.exit(1);
   }
   log(`listening on ${config.socket}`);
-  const info = { version: packageVersion(), datapath: kind, attach: attachMode(kind), fdbSize: opts.fdbSize };
+  const info = { version: packageVersion(), datapath: kind, attach, fdbSize: opts.fdbSize };
   metrics?.serve(new SwitchMetrics(info), () => server!.exclusive(() => switchSnapshot(sw)));
 
   const shutdown = async (signal: string): Promise<void> => {
@@ -185,12 +203,25 @@ async function main(argv: readonly string[]): Promise<void> {
       status = 1;
     }
     await server!.removeSocket();
+    watchdog?.quiet(); // it reads end-of-file as we exit, with every filter forgotten
     log(status === 0 ? 'stopped' : 'stopped with errors');
     process.exit(status);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGHUP', () => log('SIGHUP ignored (use SIGTERM to stop)'));
+}
+
+/** `vswitchd --cleanup`: the tc filters of vswitchds that are gone, removed; one line each. */
+function cleanup(): void {
+  const locks = new PortLocks({ owner: { pid: process.pid, socket: '' } });
+  let removed;
+  try {
+    removed = removeLeftoverFilters(locks);
+  } catch (err) {
+    die(`cannot remove the tc filters left by vswitchd: ${errorText(err)}`, 1);
+  }
+  for (const l of removed) process.stdout.write(`${leftoverText(l)}\n`);
 }
 
 /** The thread of each datapath, by the name --datapath takes. */
@@ -206,8 +237,8 @@ async function chooseDatapath(
 ): Promise<{ datapath: Datapath; kind: DatapathKind }> {
   if (asked !== undefined) return { datapath: await startDatapath(opts, WORKERS[asked]), kind: asked };
   let why: string;
-  if (!kernelHasTcx()) {
-    why = `this kernel (${release()}) has no tcx links (Linux 6.6)`;
+  if (!kernelRunsDatapath()) {
+    why = `this kernel (${release()}) is older than Linux ${KERNEL_DATAPATH_MIN.join('.')} (bpf_loop)`;
   } else {
     try {
       return { datapath: await startDatapath(opts, WORKERS['kernel']), kind: 'kernel' };

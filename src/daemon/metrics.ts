@@ -41,18 +41,10 @@ export interface MetricsSnapshot {
 export interface MetricsInfo {
   version: string;
   datapath: DatapathKind;
-  /** How the datapath reaches a port's frames (attachMode()). */
+  /** How the datapath's programs are attached at each port's tc ingress (tcx or tc), as `vswconfig show` says. */
   attach: string;
   /** FDB entries the switch holds at most (--fdb-size). */
   fdbSize: number;
-}
-
-/**
- * How a datapath gets a port's frames: the kernel datapath's program at tc ingress
- * by a tcx link, the userspace one from AF_PACKET rings. The one place that says it.
- */
-export function attachMode(datapath: DatapathKind): string {
-  return datapath === 'kernel' ? 'tcx' : 'af_packet';
 }
 
 /** One snapshot of `sw`, read as the control socket's `stats`, `acl show` and `mirror show` read it. */
@@ -117,7 +109,7 @@ export class SwitchMetrics {
     };
 
     const infoLabels = { version: info.version, datapath: info.datapath, attach: info.attach };
-    gauge('vswitch_info', 'vswitchd version, datapath (kernel or user) and how it attaches to ports (tcx, af_packet); always 1', Object.keys(infoLabels), () => [[infoLabels, 1]]);
+    gauge('vswitch_info', 'vswitchd version, datapath (kernel or user) and how its programs are attached at tc ingress (tcx or tc); always 1', Object.keys(infoLabels), () => [[infoLabels, 1]]);
 
     gauge('vswitch_port_up', 'Whether the port\'s link is up (1) or down (0)', ['port'], ports((p) => (p.up ? 1 : 0)));
     gauge('vswitch_port_mtu_bytes', 'MTU of the port\'s interface', ['port'], ports((p) => p.mtu));

@@ -72,6 +72,23 @@ export class PortLocks {
     return removed;
   }
 
+  /** Does a running vswitchd (another than this one, which holds nothing yet when it asks) hold interface `ifindex`? */
+  heldByAnother(ifindex: number): boolean {
+    let fd: number;
+    try {
+      fd = openSync(join(this.dir, `net-${this.netns}-ifindex-${ifindex}`), constants.O_RDWR);
+    } catch {
+      return false; // no claim file: nobody holds it
+    }
+    try {
+      return !libc.tryLockExclusive(fd); // taken: the lock goes with the fd
+    } catch {
+      return true; // cannot tell: leave its filters alone
+    } finally {
+      closeSync(fd);
+    }
+  }
+
   /** Take the interface, or throw InUseError naming the vswitchd that has it. */
   claim(ifname: string, ifindex: number): PortLock {
     const path = join(this.dir, `net-${this.netns}-ifindex-${ifindex}`);

@@ -75,6 +75,8 @@ export interface SwitchOptions {
   datapath: Datapath;
   /** Which datapath the datapath is (shown by `vswconfig show`); default user. */
   datapathKind?: 'kernel' | 'user';
+  /** How the datapath's programs are attached at tc ingress (shown by `vswconfig show`); undefined: not said. */
+  attachMode?: 'tcx' | 'tc';
   maxPorts: number;
   log: Logger;
   /** Claims on interfaces, shared with every other vswitchd of the host. */
@@ -85,6 +87,7 @@ export interface SwitchOptions {
 
 export class Switch implements PortNames {
   readonly datapathKind: 'kernel' | 'user';
+  readonly attachMode: 'tcx' | 'tc' | undefined;
   /** The --db file: written before each change, applied at start. */
   readonly config: ConfigStore;
   readonly acl: Acl;
@@ -104,6 +107,7 @@ export class Switch implements PortNames {
   constructor(opts: SwitchOptions) {
     this.datapath = opts.datapath;
     this.datapathKind = opts.datapathKind ?? 'user';
+    this.attachMode = opts.attachMode;
     this.maxPorts = opts.maxPorts;
     this.log = opts.log;
     this.locks = opts.locks;

@@ -1,17 +1,20 @@
 // The eBPF side both datapaths share: where the compiled programs are
-// (bpf/build.sh writes them beside the compiled TypeScript), whether this
-// kernel can attach them as tcx links, and the one way a program is attached
-// at a port's tc ingress.
+// (bpf/build.sh writes them beside the compiled TypeScript), what this kernel
+// can run, and the one place a program is attached at a port's tc ingress
+// (Ingress), in the attach mode vswitchd chose for both datapaths.
 //
 // The kernel datapath attaches vsw_forward (datapath.bpf.o) to every port; the
 // userspace datapath attaches vsw_claim (vswitch.bpf.o), which keeps a port's
-// frames from the host's stack. A tcx link belongs to the file descriptor that
-// made it: closing it, or vswitchd exiting in any way, detaches the program.
+// frames from the host's stack. In the tcx mode a program is a tcx link, which
+// belongs to the file descriptor that made it: closing it, or vswitchd exiting
+// in any way, detaches the program. In the tc mode it is a clsact filter,
+// which outlives vswitchd unless removed (tc.ts says how it is).
 
 import { release } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { BPF_TCX_INGRESS, linkCreate } from '../native/libbpf.js';
 import * as libc from '../native/libc.js';
+import { attachTc, detachTc, type TcAttachment } from './tc.js';
 
 /** The kernel datapath's program, vsw_forward. */
 export const DATAPATH_OBJECT_PATH = fileURLToPath(new URL('../../bpf/datapath.bpf.o', import.meta.url));
@@ -26,12 +29,66 @@ export function kernelHasTcx(rel = release()): boolean {
   return major > 6 || (major === 6 && minor >= 6);
 }
 
-/** Attaches `progFd` at tc ingress of `ifindex`; returns what detach() takes. */
-export function attachIngress(progFd: number, ifindex: number, ifname: string): number {
-  return linkCreate(progFd, ifindex, BPF_TCX_INGRESS, `tcx ingress of ${ifname}`);
+/** How a program is attached at tc ingress: a tcx link (Linux ≥ 6.6) or a tc clsact cls_bpf filter. */
+export type AttachMode = 'tcx' | 'tc';
+export const ATTACH_MODES: readonly AttachMode[] = ['tcx', 'tc'];
+
+/**
+ * The kernel datapath's program needs Linux 5.17: bpf_loop (5.17) floods,
+ * mirrors and walks the ACL; bpf_check_mtu (5.12), bpf_redirect_peer (5.10)
+ * and the ring buffer of learn events (5.8) are older.
+ */
+export const KERNEL_DATAPATH_MIN = [5, 17] as const;
+
+function version(rel: string): [number, number] | null {
+  const m = /^(\d+)\.(\d+)/.exec(rel);
+  return m ? [Number(m[1]), Number(m[2])] : null;
 }
 
-/** Detaches what attachIngress() attached. */
-export function detachIngress(attachment: number): void {
-  libc.close(attachment);
+/** Can this kernel run the kernel datapath's program (KERNEL_DATAPATH_MIN)? */
+export function kernelRunsDatapath(rel = release()): boolean {
+  const v = version(rel);
+  if (!v) return false;
+  const [maj, min] = KERNEL_DATAPATH_MIN;
+  return v[0] > maj || (v[0] === maj && v[1] >= min);
+}
+
+/** The attach mode: the one asked for, else tcx where the kernel has it, else tc. */
+export function chooseAttachMode(asked: AttachMode | undefined, rel = release()): AttachMode {
+  return asked ?? (kernelHasTcx(rel) ? 'tcx' : 'tc');
+}
+
+/**
+ * Attaches programs at tc ingress of ports in one mode. An attachment is a
+ * number ≥ 0: the tcx link's fd, or in the tc mode the key of the filter's
+ * record here. `watchdogFd` is the write end of the tc watchdog's pipe (-1: none).
+ */
+export class Ingress {
+  private readonly filters = new Map<number, TcAttachment>();
+  private nextKey = 0;
+
+  constructor(
+    readonly mode: AttachMode = 'tcx',
+    private readonly watchdogFd = -1,
+  ) {}
+
+  /** Attaches `progFd` at tc ingress of `ifindex`; returns what detach() takes. */
+  attach(progFd: number, ifindex: number, ifname: string): number {
+    if (this.mode === 'tcx') return linkCreate(progFd, ifindex, BPF_TCX_INGRESS, `tcx ingress of ${ifname}`);
+    const key = this.nextKey++;
+    this.filters.set(key, attachTc(progFd, ifindex, ifname, this.watchdogFd));
+    return key;
+  }
+
+  /** Detaches what attach() attached. */
+  detach(attachment: number): void {
+    if (this.mode === 'tcx') {
+      libc.close(attachment);
+      return;
+    }
+    const a = this.filters.get(attachment);
+    if (a === undefined) return;
+    this.filters.delete(attachment);
+    detachTc(a, this.watchdogFd);
+  }
 }

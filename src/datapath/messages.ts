@@ -7,6 +7,7 @@ import type { MirrorTable } from '../core/mirror.js';
 import type { TraceFrame } from '../core/trace.js';
 import type { PortVlan } from '../core/vlan.js';
 import type { ErrorCode } from '../errors.js';
+import type { AttachMode } from './bpf.js';
 
 export interface DatapathOptions {
   maxPorts: number;
@@ -21,6 +22,10 @@ export interface DatapathOptions {
   txFrames: number;
   /** After the last frame, keep reading the rings this long (ms) before sleeping in poll(). */
   spinMs: number;
+  /** How programs are attached at tc ingress (both datapaths); default tcx. */
+  attach?: AttachMode;
+  /** tc mode: the write end of the watchdog's pipe (tc.ts), -1 or absent: none. */
+  tcWatchdogFd?: number;
 }
 
 export type Request =

@@ -9,7 +9,7 @@
 
 import koffi from 'koffi';
 import { SyscallError } from '../errors.js';
-import { errnoName } from './libc.js';
+import { close as closeFd, errnoName } from './libc.js';
 
 /** BPF_TCX_INGRESS: attach type 46 (kernel ≥ 6.6); libbpf 1.1's headers predate it. */
 export const BPF_TCX_INGRESS = 46;
@@ -36,6 +36,13 @@ interface Api {
   nextKey(fd: number, key: Uint8Array | null, next: Uint8Array): number;
   lookupBatch(fd: number, inBatch: Uint8Array | null, outBatch: Uint8Array, keys: Uint8Array, values: Uint8Array, count: Uint32Array, opts: null): number;
   possibleCpus(): number;
+  tcHookCreate(hook: Uint8Array): number;
+  tcHookDestroy(hook: Uint8Array): number;
+  tcAttach(hook: Uint8Array, opts: Uint8Array): number;
+  tcDetach(hook: Uint8Array, opts: Uint8Array): number;
+  tcQuery(hook: Uint8Array, opts: Uint8Array): number;
+  progFdById(id: number): number;
+  objInfo(fd: number, info: Uint8Array, len: Uint32Array): number;
 }
 
 let api: Api | undefined;
@@ -64,6 +71,14 @@ function bind(): Api {
       'int bpf_map_lookup_batch(int fd, void *in_batch, _Out_ void *out_batch, _Out_ void *keys, _Out_ void *values, _Inout_ uint32_t *count, const void *opts)',
     ),
     possibleCpus: lib.func('int libbpf_num_possible_cpus(void)'),
+    // struct bpf_tc_hook and struct bpf_tc_opts are passed as bytes (TC_HOOK_SIZE, TC_OPTS_SIZE).
+    tcHookCreate: lib.func('int bpf_tc_hook_create(void *hook)'),
+    tcHookDestroy: lib.func('int bpf_tc_hook_destroy(void *hook)'),
+    tcAttach: lib.func('int bpf_tc_attach(const void *hook, _Inout_ uint8_t *opts)'),
+    tcDetach: lib.func('int bpf_tc_detach(const void *hook, const void *opts)'),
+    tcQuery: lib.func('int bpf_tc_query(const void *hook, _Inout_ uint8_t *opts)'),
+    progFdById: lib.func('int bpf_prog_get_fd_by_id(uint32_t id)'),
+    objInfo: lib.func('int bpf_obj_get_info_by_fd(int fd, _Inout_ uint8_t *info, _Inout_ uint32_t *len)'),
   } as unknown as Api;
   return api;
 }
@@ -196,4 +211,110 @@ export function possibleCpus(): number {
   const n = bind().possibleCpus();
   if (n < 0) fail('libbpf_num_possible_cpus', -n, '');
   return n;
+}
+
+// ---- tc clsact / cls_bpf (the attach mode for kernels without tcx) ----
+
+/** enum bpf_tc_attach_point */
+export const BPF_TC_INGRESS = 1;
+export const BPF_TC_EGRESS = 2;
+const EEXIST = 17;
+const EINVAL = 22;
+// struct bpf_tc_hook { size_t sz; int ifindex; enum attach_point; __u32 parent; } and
+// struct bpf_tc_opts { size_t sz; int prog_fd; __u32 flags, prog_id, handle, priority; }, 64-bit.
+const TC_HOOK_SIZE = 24;
+const TC_OPTS_SIZE = 32;
+
+function tcHook(ifindex: number, points: number): Uint8Array {
+  const b = new Uint8Array(TC_HOOK_SIZE);
+  const v = new DataView(b.buffer);
+  v.setBigUint64(0, BigInt(TC_HOOK_SIZE), true);
+  v.setInt32(8, ifindex, true);
+  v.setUint32(12, points, true);
+  return b;
+}
+
+function tcOpts(progFd: number, handle: number, priority: number): Uint8Array {
+  const b = new Uint8Array(TC_OPTS_SIZE);
+  const v = new DataView(b.buffer);
+  v.setBigUint64(0, BigInt(TC_OPTS_SIZE), true);
+  v.setInt32(8, progFd, true);
+  v.setUint32(20, handle, true);
+  v.setUint32(24, priority, true);
+  return b;
+}
+
+/** A clsact qdisc on `ifindex` (`tc qdisc add dev X clsact`): true if made now, false if one was there. */
+export function tcHookCreate(ifindex: number, what = ''): boolean {
+  const err = bind().tcHookCreate(tcHook(ifindex, BPF_TC_INGRESS));
+  if (err === -EEXIST) return false;
+  if (err < 0) fail('bpf_tc_hook_create', -err, what);
+  return true;
+}
+
+/** Deletes the clsact qdisc of `ifindex` with every filter on it (`tc qdisc del dev X clsact`). */
+export function tcHookDestroy(ifindex: number, what = ''): void {
+  const err = bind().tcHookDestroy(tcHook(ifindex, BPF_TC_INGRESS | BPF_TC_EGRESS));
+  if (err < 0) fail('bpf_tc_hook_destroy', -err, what);
+}
+
+/**
+ * A cls_bpf filter in direct-action mode at clsact ingress of `ifindex`, with
+ * this handle and priority; never replaces a filter that has them (EEXIST).
+ * Returns the program's id, as the kernel reports it for the filter.
+ */
+export function tcAttach(ifindex: number, progFd: number, handle: number, priority: number, what = ''): number {
+  const opts = tcOpts(progFd, handle, priority);
+  const err = bind().tcAttach(tcHook(ifindex, BPF_TC_INGRESS), opts);
+  if (err < 0) fail('bpf_tc_attach', -err, what);
+  return new DataView(opts.buffer).getUint32(16, true);
+}
+
+/** Removes the ingress filter with this handle and priority; false if there is none. */
+export function tcDetach(ifindex: number, handle: number, priority: number, what = ''): boolean {
+  const err = bind().tcDetach(tcHook(ifindex, BPF_TC_INGRESS), tcOpts(0, handle, priority));
+  if (err === -ENOENT || err === -EINVAL) return false;
+  if (err < 0) fail('bpf_tc_detach', -err, what);
+  return true;
+}
+
+/**
+ * The id of the program of the ingress filter with this handle and priority
+ * on `ifindex`; 0 if there is no such filter (or no clsact, or no interface).
+ */
+export function tcQuery(ifindex: number, handle: number, priority: number): number {
+  const opts = tcOpts(0, handle, priority);
+  const err = bind().tcQuery(tcHook(ifindex, BPF_TC_INGRESS), opts);
+  if (err < 0) return 0;
+  return new DataView(opts.buffer).getUint32(16, true);
+}
+
+// struct bpf_prog_info: id at 4, name[16] at 64 (BPF_OBJ_NAME_LEN).
+const PROG_INFO_SIZE = 80;
+
+function progInfo(fd: number, what: string): Uint8Array {
+  const info = new Uint8Array(PROG_INFO_SIZE);
+  const len = Uint32Array.of(PROG_INFO_SIZE);
+  const err = bind().objInfo(fd, info, len);
+  if (err < 0) fail('bpf_obj_get_info_by_fd', -err, what);
+  return info;
+}
+
+/** The id the kernel gave the program `progFd` holds. */
+export function progId(progFd: number, what = ''): number {
+  return new DataView(progInfo(progFd, what).buffer).getUint32(4, true);
+}
+
+/** The name of program `id` (at most 15 characters), or null if there is no such program. */
+export function progNameById(id: number): string | null {
+  const fd = bind().progFdById(id);
+  if (fd < 0) return null;
+  try {
+    const info = progInfo(fd, `program ${id}`);
+    const name = info.subarray(64, 80);
+    const end = name.indexOf(0);
+    return Buffer.from(name.subarray(0, end < 0 ? 16 : end)).toString('latin1');
+  } finally {
+    closeFd(fd);
+  }
 }

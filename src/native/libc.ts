@@ -235,3 +235,12 @@ export function ifIndexToName(ifindex: number): string | null {
   const end = ifnameBuf.indexOf(0);
   return Buffer.from(ifnameBuf.buffer, 0, end < 0 ? ifnameBuf.length : end).toString('latin1');
 }
+
+const c_pipe2 = libc.func('int pipe2(_Out_ int *fds, int flags)');
+export const O_CLOEXEC = 0o2000000;
+/** pipe2(2): [read end, write end]. */
+export function pipe2(flags: number): [number, number] {
+  const fds = new Int32Array(2);
+  if ((c_pipe2(fds, flags) as number) < 0) fail('pipe2');
+  return [fds[0]!, fds[1]!];
+}

@@ -221,8 +221,23 @@ export class Lab {
  */
 export const TEST_DATAPATH = process.env.VSWITCH_TEST_DATAPATH ?? '';
 
+/**
+ * The attach mode (VSWITCH_TEST_ATTACH: tc, or tcx; unset: vswitchd's default),
+ * passed as --attach. test/run.mjs runs a subset on the kernel datapath with tc.
+ */
+export const TEST_ATTACH = process.env.VSWITCH_TEST_ATTACH ?? '';
+
 function datapathArgs(): string[] {
-  return TEST_DATAPATH === '' ? [] : ['--datapath', TEST_DATAPATH];
+  return [...(TEST_DATAPATH === '' ? [] : ['--datapath', TEST_DATAPATH]), ...(TEST_ATTACH === '' ? [] : ['--attach', TEST_ATTACH])];
+}
+
+/** vswitchd's own tc filter's handle (src/datapath/tc.ts), as `tc filter show` prints it. */
+export const VSWITCH_TC_HANDLE = '0x76737764';
+
+/** The lines of `tc filter show dev IFNAME DIR` that are vswitchd's filters (its handle; no interface: none). */
+export function vswitchTcFilters(ifname: string, dir: 'ingress' | 'egress' = 'ingress'): string[] {
+  const r = spawnSync('tc', ['filter', 'show', 'dev', ifname, dir], { encoding: 'utf8' });
+  return r.stdout.split('\n').filter((l) => l.includes(`handle ${VSWITCH_TC_HANDLE} `));
 }
 
 export class Daemon {

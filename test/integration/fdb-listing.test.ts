@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { assertOk, fdbEntries, type Host, Lab, TEST_DATAPATH, waitFor } from '../helpers/lab.js';
+import { assertOk, fdbEntries, type Host, Lab, TEST_ATTACH, TEST_DATAPATH, waitFor } from '../helpers/lab.js';
 
 const BURST = 3000;
 const lab = new Lab();
@@ -57,7 +57,7 @@ test('vswconfig -j fdb is one JSON array with the same entries as the text', () 
 test('vswconfig -j show and -j stats are one JSON document each, naming the ports', () => {
   const show = lab.vswconfig('-j', 'show');
   assertOk(show, 'vswconfig -j show');
-  assert.deepEqual(JSON.parse(show.stdout), { datapath: TEST_DATAPATH || 'kernel', ports: [{ ifname: A.port }, { ifname: B.port }] });
+  assert.deepEqual(JSON.parse(show.stdout), { datapath: TEST_DATAPATH || 'kernel', attach: TEST_ATTACH || 'tcx', ports: [{ ifname: A.port }, { ifname: B.port }] });
   const stats = statsJson();
   assert.deepEqual(
     stats.ports.map((p) => p.ifname),

@@ -16,6 +16,8 @@ import {
   promiscuity,
   run,
   signalDaemon,
+  TEST_ATTACH,
+  vswitchTcFilters,
   waitFor,
 } from '../helpers/lab.js';
 
@@ -25,8 +27,15 @@ const newLab = labsCleanedAfterAll();
  * A subnet of each lab's own: the host gets a route to each lab's hosts, and
  * routes are shared by everything on the host (another run of these tests too).
  */
+const subnetsTaken = new Set<number>();
 function ownSubnet(): string {
-  return `10.${100 + Math.floor(Math.random() * 150)}`;
+  // Labs are removed after the whole file: two of its labs on one subnet would add the same route twice.
+  for (;;) {
+    const n = 100 + Math.floor(Math.random() * 150);
+    if (subnetsTaken.has(n) || run('ip', ['route', 'show', 'root', `10.${n}.0.0/16`]).stdout.trim() !== '') continue;
+    subnetsTaken.add(n);
+    return `10.${n}`;
+  }
 }
 
 /** The address the host takes on the port side of host h's veth pair (a /32, routed back to h only, in the lab's own subnet). */
@@ -80,18 +89,19 @@ function tcxLinks(pid: number): { id: number; ifindex: number }[] {
   return found;
 }
 
-/** tcx links vswitchd holds, by ifindex. */
-function tcxLinksOf(pid: number): number[] {
-  return tcxLinks(pid).map((l) => l.ifindex);
+/**
+ * The interfaces among `ports` the daemon has a program on: with tcx, those of
+ * its links; with --attach tc (VSWITCH_TEST_ATTACH), those with its tc filter.
+ */
+function programPorts(pid: number, ports: string[]): string[] {
+  if (TEST_ATTACH === 'tc') return ports.filter((p) => vswitchTcFilters(p).length === 1);
+  const linked = tcxLinks(pid).map((l) => l.ifindex);
+  return ports.filter((p) => linked.includes(Number(readFileSync(`/sys/class/net/${p}/ifindex`, 'utf8'))));
 }
 
 /** Ids of every BPF link of the machine (`bpftool -j link show`). */
 function bpfLinkIds(lab: Lab): number[] {
   return (JSON.parse(lab.sh('bpftool -j link show')) as { id: number }[]).map((l) => l.id);
-}
-
-function ifindexOf(lab: Lab, ifname: string): number {
-  return Number(lab.sh(`cat /sys/class/net/${ifname}/ifindex`).trim());
 }
 
 describe('host isolation', () => {
@@ -103,7 +113,7 @@ describe('host isolation', () => {
 
     const d = await lab.startSwitch();
     for (const h of [h1, h2]) assertOk(lab.vswconfig('add', h.port), `add ${h.port}`);
-    assert.deepEqual(tcxLinksOf(d.proc.pid!).sort(), [ifindexOf(lab, h1.port), ifindexOf(lab, h2.port)].sort());
+    assert.deepEqual(programPorts(d.proc.pid!, [h1.port, h2.port]), [h1.port, h2.port], 'ports with the program');
 
     lab.sh(`ip neigh flush dev ${h1.port}`);
     assert.deepEqual(hostAnswers(lab, h1, a), { v4: false, v6: false }, 'the host answers h1 through a port');
@@ -113,7 +123,7 @@ describe('host isolation', () => {
     assert.ok(lab.ping(h1, h2.ip6), 'h1 → h2 over IPv6 through the switch');
 
     assertOk(lab.vswconfig('delete', h1.port), `delete ${h1.port}`);
-    assert.deepEqual(tcxLinksOf(d.proc.pid!), [ifindexOf(lab, h2.port)], 'links left after delete');
+    assert.deepEqual(programPorts(d.proc.pid!, [h1.port, h2.port]), [h2.port], 'ports with the program after delete');
     await waitFor('the host answers h1 again once it is no port', () => {
       const r = hostAnswers(lab, h1, a);
       return r.v4 && r.v6;
@@ -139,7 +149,7 @@ describe('host isolation', () => {
       }
     });
   }
-  it('kill -9 under iperf3 TCP: no BPF link of the daemon survives, no tc filter, promiscuity is restored and the host answers again', async () => {
+  it('kill -9 under iperf3 TCP: no BPF link or tc filter of the daemon survives, promiscuity is restored and the host answers again', async () => {
     const lab = newLab('10.86');
     const hosts = [lab.addHost(1), lab.addHost(2)] as const;
     const [h1, h2] = hosts;
@@ -148,9 +158,9 @@ describe('host isolation', () => {
     const d = await lab.startSwitch();
     for (const h of hosts) assertOk(lab.vswconfig('add', h.port), `add ${h.port}`);
 
-    const links = tcxLinks(d.proc.pid!);
-    assert.deepEqual(links.map((l) => l.ifindex).sort(), hosts.map((h) => ifindexOf(lab, h.port)).sort(), 'tcx links of the daemon');
-    const ids = links.map((l) => l.id);
+    const ports = hosts.map((h) => h.port);
+    assert.deepEqual(programPorts(d.proc.pid!, ports), ports, 'ports with the daemon\'s program');
+    const ids = tcxLinks(d.proc.pid!).map((l) => l.id);
     assert.deepEqual(bpfLinkIds(lab).filter((id) => ids.includes(id)).sort(), [...ids].sort(), 'bpftool lists the daemon\'s links');
     hosts.forEach((h, i) => assert.ok(promiscuity(lab, h.port) > promisc0[i]!, `${h.port} is not promiscuous while a port`));
 
@@ -166,8 +176,11 @@ describe('host isolation', () => {
       assert.equal(d.proc.signalCode, 'SIGKILL');
 
       await waitFor('the daemon\'s BPF links to be gone', () => !bpfLinkIds(lab).some((id) => ids.includes(id)), 5_000);
-      // A tcx link is no tc filter; this shows that nothing was left at ingress the older way either.
+      // With --attach tc its watchdog removes the filters (and the clsact qdiscs it made) as the daemon dies.
+      await waitFor('the daemon\'s tc filters to be gone', () => ports.every((p) => vswitchTcFilters(p).length === 0), 5_000);
+      // With tcx this shows that nothing was left at ingress the older way either.
       for (const h of hosts) assert.equal(lab.sh(`tc filter show dev ${h.port} ingress`).trim(), '', `tc filters on ${h.port}`);
+      for (const h of hosts) assert.doesNotMatch(lab.sh(`tc qdisc show dev ${h.port}`), /clsact/, `a clsact qdisc left on ${h.port}`);
       for (const [i, h] of hosts.entries()) {
         await waitFor(`promiscuity ${promisc0[i]} on ${h.port}`, () => promiscuity(lab, h.port) === promisc0[i], 5_000);
         await waitFor(`the host answers ${h.port} again`, () => {

@@ -73,7 +73,7 @@ function walkthrough(...args: string[]): { out: string; report: string } {
   const report = `exit ${r.status} signal ${r.signal}\n--- stdout\n${out}\n--- stderr\n${r.stderr}`;
   assert.equal(r.status, 0, report);
   assert.match(out, /^vswitch is installed\.$/m, report);
-  assert.match(out, new RegExp(`# vswconfig show\ndatapath ${DATAPATH}\n${ports.join('\n')}\n#`), `vswconfig show did not list ${ports.join(', ')} in order on the ${DATAPATH} datapath:\n${report}`);
+  assert.match(out, new RegExp(`# vswconfig show\ndatapath ${DATAPATH}( attach tcx?)?\n${ports.join('\n')}\n#`), `vswconfig show did not list ${ports.join(', ')} in order on the ${DATAPATH} datapath:\n${report}`);
   return { out, report };
 }
 

@@ -1,12 +1,19 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatFdb, formatShow, formatStats, jsonFdb, jsonFdbItems } from '../../src/cli/format.js';
+import { formatFdb, formatShow, formatStats, jsonFdb, jsonFdbItems, jsonShow } from '../../src/cli/format.js';
 import { REASON_NAMES } from '../../src/core/reasons.js';
 
 describe('vswconfig output', () => {
   it('show: the datapath, then one port name per line', () => {
     assert.equal(formatShow('kernel', ['veth1-vsw', 'veth2-vsw']), 'datapath kernel\nveth1-vsw\nveth2-vsw\n');
     assert.equal(formatShow('user', []), 'datapath user\n');
+  });
+
+  it('show: the attach mode beside the datapath, as text and JSON, when the daemon says it', () => {
+    assert.equal(formatShow('kernel', ['veth1-vsw'], [], 'tc'), 'datapath kernel attach tc\nveth1-vsw\n');
+    assert.equal(formatShow('user', [], [], 'tcx'), 'datapath user attach tcx\n');
+    assert.equal(jsonShow('kernel', ['veth1-vsw'], [], 'tc'), '{"datapath":"kernel","attach":"tc","ports":[{"ifname":"veth1-vsw"}]}\n');
+    assert.equal(jsonShow('kernel', []), '{"datapath":"kernel","ports":[]}\n');
   });
 
   it('fdb: like bridge fdb show, age in whole seconds', () => {

@@ -72,7 +72,9 @@ describe('vswitchd arguments', () => {
     const cmd = parseDaemonArgs(['--ring-frames', '128', '--tx-ring-frames', '96', '--aging-time', '20', '--spin-us', '2500', '--fdb-port-limit', '100']);
     assert.equal(cmd.kind, 'run');
     if (cmd.kind !== 'run') return;
-    assert.deepEqual(datapathOptions(cmd.config, 0xdeadbeef), {
+    assert.deepEqual(datapathOptions(cmd.config, 0xdeadbeef, 'tc', 7), {
+      attach: 'tc',
+      tcWatchdogFd: 7,
       maxPorts: 24,
       fdbSize: 65536,
       agingMs: 20_000,
@@ -87,6 +89,36 @@ describe('vswitchd arguments', () => {
       const o = datapathOptions(d.config, 1);
       assert.deepEqual([o.rxFrames, o.txFrames, o.fdbPortLimit], [256, 64, 0]);
     }
+  });
+
+  it('--attach tcx|tc: the mode asked for (either form); absent: left to the kernel', () => {
+    for (const argv of [['--attach', 'tc'], ['--attach=tc']]) {
+      const cmd = parseDaemonArgs(argv);
+      assert.equal(cmd.kind === 'run' && cmd.config.attach, 'tc');
+    }
+    const tcx = parseDaemonArgs(['--attach', 'tcx', '--datapath', 'user']);
+    assert.deepEqual(tcx.kind === 'run' && [tcx.config.attach, tcx.config.datapath], ['tcx', 'user']);
+    const none = parseDaemonArgs([]);
+    assert.equal(none.kind === 'run' && 'attach' in none.config, false);
+    assert.equal(datapathOptions(none.kind === 'run' ? none.config : ({} as never), 1).attach, 'tcx');
+  });
+
+  it('--attach refuses anything but tcx and tc, and a missing value', () => {
+    for (const [argv, re] of [
+      [['--attach', 'xdp'], /option '--attach' must be tcx or tc, not 'xdp'/],
+      [['--attach', 'TC'], /must be tcx or tc, not 'TC'/],
+      [['--attach='], /must be tcx or tc, not ''/],
+      [['--attach'], /option '--attach' needs tcx or tc/],
+    ] as Array<[string[], RegExp]>) {
+      assert.throws(() => parseDaemonArgs(argv), (e: unknown) => e instanceof UsageError && re.test(e.message), argv.join(' '));
+    }
+  });
+
+  it('--cleanup is a command of its own, taking no value', () => {
+    assert.deepEqual(parseDaemonArgs(['--cleanup']), { kind: 'cleanup' });
+    assert.deepEqual(parseDaemonArgs(['--cleanup', '--socket', '/tmp/x']), { kind: 'cleanup' });
+    assert.throws(() => parseDaemonArgs(['--cleanup=yes']), /option '--cleanup' takes no value/);
+    assert.deepEqual(parseDaemonArgs(['--cleanup', '--help']), { kind: 'help' });
   });
 
   it('help and version', () => {

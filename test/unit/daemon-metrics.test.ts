@@ -8,10 +8,10 @@ import { request as httpRequest } from 'node:http';
 import net from 'node:net';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { parseDaemonArgs, parseListenAddress, UsageError } from '../../src/daemon/args.js';
-import { attachMode, type MetricsSnapshot, MetricsServer, SwitchMetrics, switchSnapshot } from '../../src/daemon/metrics.js';
+import { type MetricsSnapshot, MetricsServer, SwitchMetrics, switchSnapshot } from '../../src/daemon/metrics.js';
 import { ask, startTestSwitch, type TestSwitch } from '../helpers/fake-datapath.js';
 
-const INFO = { version: '9.9.9', datapath: 'user', attach: attachMode('user'), fdbSize: 4096 } as const;
+const INFO = { version: '9.9.9', datapath: 'user', attach: 'tcx', fdbSize: 4096 } as const;
 
 /** `name{labels}` → value, for every sample line of an exposition. */
 function samples(text: string): Map<string, number> {
@@ -66,7 +66,7 @@ describe('metrics: the mapping of a snapshot', () => {
         ['vswitch_fdb_moved_total', 2],
         ['vswitch_fdb_refused_total', 9],
         ['vswitch_fdb_suppressed_total', 4],
-        ['vswitch_info{version="9.9.9",datapath="user",attach="af_packet"}', 1],
+        ['vswitch_info{version="9.9.9",datapath="user",attach="tcx"}', 1],
         ['vswitch_mirror_copies_total{mirror="span"}', 44],
         ['vswitch_port_mtu_bytes{port="veth1-vsw"}', 1500],
         ['vswitch_port_mtu_bytes{port="vx1"}', 1450],
@@ -128,11 +128,6 @@ describe('metrics: the mapping of a snapshot', () => {
     const [ta, tb] = await Promise.all([m.text(a), m.text(b)]);
     assert.equal(samples(ta).get('vswitch_fdb_entries'), 12);
     assert.equal(samples(tb).get('vswitch_fdb_entries'), 99);
-  });
-
-  it('attach: tcx for the kernel datapath, af_packet for the userspace one', () => {
-    assert.equal(attachMode('kernel'), 'tcx');
-    assert.equal(attachMode('user'), 'af_packet');
   });
 });
 

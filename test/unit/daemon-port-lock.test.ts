@@ -36,6 +36,17 @@ describe('port locks', () => {
     second.claim('veth1', 7).release();
   });
 
+  it('heldByAnother: true while another claim holds the interface, false once released or never claimed', () => {
+    const first = new PortLocks({ dir, owner: { pid: 4242, socket: '/run/a.sock' } });
+    const second = new PortLocks({ dir, owner: { pid: 4343, socket: '/run/b.sock' } });
+    const lock = first.claim('veth3', 13);
+    assert.equal(second.heldByAnother(13), true);
+    assert.equal(second.heldByAnother(14), false);
+    lock.release();
+    assert.equal(second.heldByAnother(13), false);
+    second.claim('veth3', 13).release(); // asking took nothing
+  });
+
   it('is released by the kernel when its holder dies by SIGKILL; sweep() then removes the file it left, and only that', async () => {
     const module = new URL('../../src/daemon/port-lock.js', import.meta.url).href;
     const child = spawn(process.execPath, [

@@ -8,8 +8,9 @@
 // changes, published whole (banks.ts); link, MTU, limit and peer are one
 // entry, written into both banks.
 //
-// A port is a tcx link (owned by this process, so the kernel detaches it when
-// vswitchd dies), an AF_PACKET socket holding it promiscuous, and whether it
+// A port is the program attached at its tc ingress (a tcx link, owned by this
+// process, so the kernel detaches it when vswitchd dies; or a tc filter, see
+// ../tc.ts), an AF_PACKET socket holding it promiscuous, and whether it
 // is a veth whose peer is in another netns (asked with RTM_GETLINK at attach
 // and on each of its link messages): the program then delivers known unicast
 // for the peer's own MAC into the peer directly.
@@ -23,7 +24,7 @@ import * as libc from '../../native/libc.js';
 import { openPromiscSocket } from '../../os/af-packet.js';
 import { type VethPeer, vethPeerElsewhere } from '../../os/rtnetlink.js';
 import { readLinkStateSync } from '../../os/sysfs.js';
-import { attachIngress, detachIngress } from '../bpf.js';
+import type { Ingress } from '../bpf.js';
 import type { ConfigBanks } from './banks.js';
 import { type ConfigWords, NO_PORT, type PortEntry } from './layout.js';
 import { type DatapathMaps, PORT_ATTACHED, PORT_LIMITED, PORT_MIRROR_OUT, PORT_PEER, PORT_UP } from './maps.js';
@@ -37,7 +38,7 @@ export class KernelPort {
   /** Its VLAN mode (core/vlan.ts) and the VLANs it carries (VLAN_BITMAP_BYTES, as in vlans[]). */
   vlan: PortVlan = DEFAULT_PORT_VLAN;
   readonly vlanBits = new Uint8Array(VLAN_BITMAP_BYTES);
-  /** The tcx link's fd; -1 until the program is attached, and again once detached. */
+  /** The program's attachment (Ingress: the tcx link's fd, or the tc filter's key); -1 until attached, and again once detached. */
   linkFd = -1;
   /**
    * When its configuration (attach, VLAN mode, becoming a mirror's output)
@@ -75,6 +76,8 @@ export class KernelPorts {
     /** RTM_GETLINK requests (is a port a veth with its peer elsewhere). */
     private readonly rtnl: number,
     private readonly banks: ConfigBanks,
+    /** Attaches the program at a port's tc ingress (tcx link or tc filter). */
+    private readonly ingress: Ingress,
   ) {
     this.slots = new Array<KernelPort | null>(maxPorts).fill(null);
     this.mirrors = noMirrors(maxPorts);
@@ -100,9 +103,9 @@ export class KernelPorts {
   }
 
   /**
-   * The maps first (published), then the tcx link: the very first frame
-   * through the link finds its port. A failure leaves the slot free and the
-   * maps cleared.
+   * The maps first (published), then the program's attachment (tcx link or
+   * tc filter): the very first frame through it finds its port. A failure
+   * leaves the slot free and the maps cleared.
    */
   add(port: number, ifname: string, ifindex: number, progFd: number): void {
     if (port < 0 || port >= this.maxPorts || this.slots[port] !== null) {
@@ -124,7 +127,7 @@ export class KernelPorts {
         },
         (_, at) => (r.since = at),
       );
-      r.linkFd = attachIngress(progFd, ifindex, ifname);
+      r.linkFd = this.ingress.attach(progFd, ifindex, ifname);
       this.spec.attach(port, r.up, r.mtu);
     } catch (err) {
       this.slots[port] = null;
@@ -138,7 +141,7 @@ export class KernelPorts {
   remove(port: number): void {
     const r = this.at(port);
     if (r === null) throw new VswError('ENOTATTACHED', `port slot ${port} is not attached`);
-    detachIngress(r.linkFd);
+    this.ingress.detach(r.linkFd);
     r.linkFd = -1;
     this.slots[port] = null;
     this.banks.change(() => {

@@ -34,7 +34,7 @@ import { VswError } from '../../errors.js';
 import { BpfObject } from '../../native/libbpf.js';
 import * as libc from '../../native/libc.js';
 import { openRtnetlink } from '../../os/rtnetlink.js';
-import { DATAPATH_OBJECT_PATH } from '../bpf.js';
+import { DATAPATH_OBJECT_PATH, Ingress } from '../bpf.js';
 import { ConfigBanks, KernelAcl, KernelMirrors } from './banks.js';
 import { dumpFdb } from '../fdb-dump.js';
 import { LinkMonitor, type LinkOwner } from '../link-monitor.js';
@@ -111,7 +111,7 @@ class KernelWorker implements LinkOwner {
     this.acl = new KernelAcl(this.banks, this.maps, this.cfg);
     this.mirrors = new KernelMirrors(this.banks, this.maps, this.cfg, n);
     this.rtnl = openRtnetlink();
-    this.ports = new KernelPorts(n, this.maps, this.cfg, this.spec, this.rtnl, this.banks);
+    this.ports = new KernelPorts(n, this.maps, this.cfg, this.spec, this.rtnl, this.banks, new Ingress(options.attach, options.tcWatchdogFd));
     this.fdbSync = new FdbSync(this.fdb, this.maps, this.cfg, this.ports);
     this.wakeFd = libc.eventfd(0, libc.EFD_NONBLOCK | libc.EFD_CLOEXEC);
     this.links = new LinkMonitor();

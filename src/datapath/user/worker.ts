@@ -28,6 +28,7 @@ import { VswError } from '../../errors.js';
 import * as libc from '../../native/libc.js';
 import { dumpFdb } from '../fdb-dump.js';
 import type { DatapathOptions, PortStats, Stats } from '../messages.js';
+import { Ingress } from '../bpf.js';
 import { PortClaim } from './claim.js';
 import { openBigSendSocket, openPacketSocket, takeRingDrops } from './packet-socket.js';
 import { emit, POLLFD_SIZE, runThread, serveRequests, setPollFd, statsReply } from '../thread.js';
@@ -205,7 +206,7 @@ class UserWorker implements LinkOwner {
 
   /** Takes the port's frames from the host's stack; where the kernel cannot, says so and goes on. */
   private claimPort(port: number, ifname: string, ifindex: number): void {
-    if (this.claim === undefined) this.claim = loadClaim();
+    if (this.claim === undefined) this.claim = loadClaim(new Ingress(this.options.attach, this.options.tcWatchdogFd));
     if (this.claim === null) return;
     try {
       this.claimFd[port] = this.claim.attach(ifindex, ifname);
@@ -323,9 +324,9 @@ class UserWorker implements LinkOwner {
   }
 }
 
-function loadClaim(): PortClaim | null {
+function loadClaim(ingress: Ingress): PortClaim | null {
   try {
-    return PortClaim.load();
+    return PortClaim.load(ingress);
   } catch (err) {
     emit({
       event: 'log',
