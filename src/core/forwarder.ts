@@ -73,15 +73,15 @@
 import { Batch, DROP, FLOOD, NO_TAG } from './batch.js';
 import type { Egress } from './egress.js';
 import { Fdb, FDB_DEFAULT_AGING_MS, FDB_DEFAULT_MAX_PORTS, FDB_DEFAULT_SIZE } from './fdb.js';
-import { LINK_LOCAL_HI, LINK_LOCAL_LO } from './mac.js';
 import { Reason, REASON_COUNT } from './reasons.js';
-import {
-  A_ACTION, ACL_DROP, ACL_STRIDE, aclFirstMatch, type AclTable,
-} from './acl.js';
-import { ACL_CACHE_MISS, AclCache } from './acl-cache.js';
+import type { AclTable } from './acl.js';
+import { AclCache } from './acl-cache.js';
 import { type MirrorTable, noMirrors } from './mirror.js';
 import { type PipelineView, type Trace, type TraceFrame, traceFrame } from './trace.js';
 import { DEFAULT_PORT_VLAN, fillVlanBitmap, type PortVlan, untaggedVid, VLAN_BITMAP_BYTES, VlanMode, vlanModeNumber } from './vlan.js';
+import {
+  aclDrops, aclRule, carries, destination, egressTag, fdbHi, ingressVid, mirrorSelects, PASS, taggedAs, validationDrop,
+} from './stages.js';
 
 export interface ForwarderOptions {
   maxPorts: number;
@@ -124,22 +124,14 @@ const READY = ATTACHED | UP;
 
 // Drop reasons as plain constants (keeps the hot loops free of property loads).
 const R_RUNT = Reason.RUNT;
-const R_LINK_LOCAL = Reason.LINK_LOCAL;
-const R_INVALID_SOURCE = Reason.INVALID_SOURCE;
 const R_SAME_PORT = Reason.SAME_PORT;
 const R_MTU_EXCEEDED = Reason.MTU_EXCEEDED;
 const R_TX_RING_FULL = Reason.TX_RING_FULL;
 const R_PORT_DOWN = Reason.PORT_DOWN;
-const R_VLAN_TAGGED = Reason.VLAN_TAGGED;
 const R_VLAN_NOT_ALLOWED = Reason.VLAN_NOT_ALLOWED;
 const R_ACL_DROP = Reason.ACL_DROP;
 const R_MIRROR_OUTPUT = Reason.MIRROR_OUTPUT;
 const M_DEFAULT = VlanMode.DEFAULT;
-const M_ACCESS = VlanMode.ACCESS;
-const M_TRUNK = VlanMode.TRUNK;
-/** batch.vlan's TPID bits for an 802.1Q tag, and its priority + DEI bits. */
-const TAG_8021Q = ETH_P_8021Q << 16;
-const TAG_PRI = 0xf000;
 
 export class Forwarder {
   readonly maxPorts: number;
@@ -311,29 +303,6 @@ export class Forwarder {
   }
 
   /**
-   * The first rule frame i of a batch matches (source hi/lo, destination
-   * hi/lo, classified VLAN as given), or -1: from the cache, else by scanning.
-   */
-  private aclRuleOf(batch: Batch, i: number, ingress: number, shi: number, slo: number, dhi: number, dlo: number, vid: number): number {
-    const o = batch.off[i];
-    const type = (batch.mem[o + 12] << 8) | batch.mem[o + 13];
-    const untagged = batch.vlan[i] === NO_TAG;
-    const k0 = (ingress << 16) | shi;
-    const k4 = (type << 13) | (vid << 1) | (untagged ? 1 : 0);
-    let k = this.aclCache.lookup(k0, slo, dhi, dlo, k4);
-    if (k === ACL_CACHE_MISS) {
-      k = aclFirstMatch(this.aclRules, this.aclCount, ingress, shi, slo, dhi, dlo, type, vid, untagged);
-      this.aclCache.store(k0, slo, dhi, dlo, k4, k);
-    }
-    return k;
-  }
-
-  /** Does `port` carry VLAN `vid`? */
-  private carries(port: number, vid: number): boolean {
-    return (this.vlanMembers[port * VLAN_BITMAP_BYTES + (vid >> 3)] & (1 << (vid & 7))) !== 0;
-  }
-
-  /**
    * Link state or MTU of an attached port changed. A port going down loses its
    * FDB entries, as a Linux bridge port does when it is disabled: its stations
    * are flooded for (and relearned wherever they reappear) instead of being
@@ -433,6 +402,9 @@ export class Forwarder {
     const drops = this.drops;
     const mode = this.vlanMode[ingress];
     const native = this.vlanTag[ingress];
+    const members = this.vlanMembers;
+    const aclCount = this.aclCount;
+    const aclRules = this.aclRules;
 
     // Pass 1: validate, classify into a VLAN, learn, classify the destination.
     let bytes = 0;
@@ -448,73 +420,42 @@ export class Forwarder {
       const o = off[i];
       const dhi = (mem[o] << 8) | mem[o + 1];
       const dlo = (mem[o + 2] << 24) | (mem[o + 3] << 16) | (mem[o + 4] << 8) | mem[o + 5];
-      if (dhi === LINK_LOCAL_HI && (dlo & ~0xf) === LINK_LOCAL_LO) {
-        verdict[i] = DROP;
-        drops[R_LINK_LOCAL]++;
-        continue;
-      }
       const shi = (mem[o + 6] << 8) | mem[o + 7];
       const slo = (mem[o + 8] << 24) | (mem[o + 9] << 16) | (mem[o + 10] << 8) | mem[o + 11];
-      if ((shi & 0x0100) !== 0 || (shi | slo) === 0) {
+      const bad = validationDrop(dhi, dlo, shi, slo);
+      if (bad !== PASS) {
         verdict[i] = DROP;
-        drops[R_INVALID_SOURCE]++;
+        drops[bad]++;
         continue;
       }
-      // br_allowed_ingress: the VLAN by the port's mode; only an 802.1Q outer tag is a VLAN.
       const tag = vlan[i];
-      const q = tag !== NO_TAG && (tag & 0xffff0000) === TAG_8021Q;
-      let vid = q ? tag & 0xfff : 0;
-      if (mode !== M_DEFAULT) {
-        if (tag !== NO_TAG && !q) {
-          verdict[i] = DROP;
-          drops[mode === M_ACCESS ? R_VLAN_TAGGED : R_VLAN_NOT_ALLOWED]++;
-          continue;
-        }
-        if (mode === M_ACCESS) {
-          if (vid !== 0) {
-            verdict[i] = DROP;
-            drops[R_VLAN_TAGGED]++;
-            continue;
-          }
-          vid = native;
-        } else if (vid === 0 && mode !== M_TRUNK) {
-          vid = native;
-        }
-        if (!this.carries(ingress, vid)) {
-          verdict[i] = DROP;
-          drops[R_VLAN_NOT_ALLOWED]++;
-          continue;
-        }
+      const vid = ingressVid(mode, native, members, ingress, tag);
+      if (vid < 0) {
+        verdict[i] = DROP;
+        drops[~vid]++;
+        continue;
       }
       vids[i] = vid;
-      if (this.aclCount !== 0) {
-        const k = this.aclRuleOf(batch, i, ingress, shi, slo, dhi, dlo, vid);
+      if (aclCount !== 0) {
+        const type = (mem[o + 12] << 8) | mem[o + 13];
+        const k = aclRule(this.aclCache, aclRules, aclCount, ingress, shi, slo, dhi, dlo, type, vid, tag === NO_TAG);
         if (k >= 0) {
           this.aclHits[k]++;
-          if (this.aclRules[k * ACL_STRIDE + A_ACTION] === ACL_DROP) {
+          if (aclDrops(aclRules, k)) {
             verdict[i] = DROP;
             drops[R_ACL_DROP]++;
             continue;
           }
         }
       }
-      // The FDB key is (VLAN, MAC): the VID above the MAC's first two octets.
-      fdb.learnHL(shi | (vid << 16), slo, ingress, now);
-      if ((dhi & 0x0100) !== 0) {
-        verdict[i] = FLOOD;
-        deliver++;
-        continue;
-      }
-      const p = fdb.lookupHL(dhi | (vid << 16), dlo, now);
-      if (p < 0) {
-        verdict[i] = FLOOD;
-      } else if (p === ingress) {
+      fdb.learnHL(fdbHi(shi, vid), slo, ingress, now);
+      const p = destination(fdb, dhi, dlo, vid, now);
+      if (p === ingress) {
         verdict[i] = DROP;
         drops[R_SAME_PORT]++;
         continue;
-      } else {
-        verdict[i] = p;
       }
+      verdict[i] = p;
       deliver++;
     }
     this.rxFrames[ingress] += n;
@@ -544,27 +485,27 @@ export class Forwarder {
     const mirrorEg = this.mirrors.egressMask;
     // Only mirrors, no VLAN mode: every port carries every VLAN (as the kernel's cfg->vlan_ports).
     const moded = this.modedPorts !== 0;
+    const untagged = this.vlanUntagged;
     for (let i = 0; i < n; i++) {
       const v = verdict[i];
       if (v < 0 && v !== FLOOD) continue;
       const tag = vlan[i];
       const vid = vids[i];
-      // The tag a tagged egress gives it: VLAN 0 leaves as it came; else 802.1Q, priority kept.
-      const tagged = vid === 0 ? tag : TAG_8021Q | vid | (tag !== NO_TAG && (tag & 0xffff0000) === TAG_8021Q ? tag & TAG_PRI : 0);
+      const tagged = taggedAs(tag, vid);
       let selected = mirrorIn;
       if (v >= 0) {
-        if (moded && !this.carries(v, vid)) {
+        if (moded && !carries(members, v, vid)) {
           drops[R_VLAN_NOT_ALLOWED]++;
         } else if (this.shouldDeliver(v, batch, i, false)) {
-          vlan[i] = vid !== 0 && this.vlanUntagged[v] === vid ? NO_TAG : tagged;
+          vlan[i] = egressTag(untagged, v, vid, tagged);
           this.send(v, batch, i);
           selected |= mirrorEg[v];
         }
       } else {
         for (let k = 0; k < floodLen; k++) {
           const p = floodPorts[base + k];
-          if ((moded && !this.carries(p, vid)) || !this.shouldDeliver(p, batch, i, true)) continue;
-          vlan[i] = vid !== 0 && this.vlanUntagged[p] === vid ? NO_TAG : tagged;
+          if ((moded && !carries(members, p, vid)) || !this.shouldDeliver(p, batch, i, true)) continue;
+          vlan[i] = egressTag(untagged, p, vid, tagged);
           this.send(p, batch, i);
           selected |= mirrorEg[p];
         }
@@ -579,10 +520,10 @@ export class Forwarder {
     const m = this.mirrors;
     for (let k = 0; k < this.mirrorCount; k++) {
       if ((selected & (1 << k)) === 0) continue;
-      if ((m.vlanBits[k * VLAN_BITMAP_BYTES + (vid >> 3)] & (1 << (vid & 7))) === 0) continue;
+      if (!mirrorSelects(m.vlanBits, k, vid)) continue;
       const out = m.outputs[k];
       if (!this.shouldDeliver(out, batch, i, true)) continue;
-      batch.vlan[i] = vid !== 0 && this.vlanUntagged[out] === vid ? NO_TAG : tagged;
+      batch.vlan[i] = egressTag(this.vlanUntagged, out, vid, tagged);
       if (this.send(out, batch, i)) this.mirrorCopies[k]++;
     }
   }
