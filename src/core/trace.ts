@@ -11,6 +11,7 @@
 import { FLOOD, NO_TAG } from './batch.js';
 import type { Fdb } from './fdb.js';
 import type { MirrorTable } from './mirror.js';
+import type { PortTable } from './ports.js';
 import { REASON_NAMES } from './reasons.js';
 import {
   aclDrops, aclRule, carries, destination, egressTag, fdbHi, ingressVid, mirrorSelects, PASS, TAG_8021Q, taggedAs, validationDrop,
@@ -49,19 +50,11 @@ export interface Trace {
 
 /** The Forwarder's tables, read only. */
 export interface PipelineView {
-  maxPorts: number;
-  attached(port: number): boolean;
-  up(port: number): boolean;
+  ports: PortTable;
   fdb: Fdb;
-  vlanMode: Uint8Array;
-  vlanTag: Int32Array;
-  vlanUntagged: Int32Array;
-  vlanMembers: Uint8Array;
-  moded: boolean;
   aclIds: readonly number[];
   aclRules: Int32Array;
   mirrors: MirrorTable;
-  floodList(ingress: number): number[];
 }
 
 /** Why the VLAN stage gave the frame its VLAN (or dropped it), for a port of VlanMode `mode`. */
@@ -109,8 +102,9 @@ export function traceFrame(v: PipelineView, f: TraceFrame, now: number): Trace {
 
   // VLAN: the stage process() runs, on the tag the frame arrives with (802.1Q, priority 0).
   const tag = f.vlan === null ? NO_TAG : TAG_8021Q | f.vlan;
-  const mode = v.vlanMode[ingress]!;
-  const vid = ingressVid(mode, v.vlanTag[ingress]!, v.vlanMembers, ingress, tag);
+  const table = v.ports;
+  const mode = table.vlanMode[ingress]!;
+  const vid = ingressVid(mode, table.vlanTag[ingress]!, table.vlanMembers, ingress, tag);
   if (vid < 0) {
     // The VID it came with: an access or native port always carries its own VLAN, so only a VID the frame brought is refused.
     t.vlan = { vid: f.vlan ?? 0, why: vlanWhy(mode, f.vlan), drop: REASON_NAMES[~vid]! };
@@ -154,15 +148,16 @@ export function traceFrame(v: PipelineView, f: TraceFrame, now: number): Trace {
   // Delivery, as pass 2 of process(): tags by each egress port's mode.
   const tagged = taggedAs(tag, vid);
   const leave = (port: number): number | null => {
-    const leaves = egressTag(v.vlanUntagged, port, vid, tagged);
+    const leaves = egressTag(table.vlanUntagged, port, vid, tagged);
     return leaves === NO_TAG ? null : leaves & 0xfff;
   };
+  const moded = table.modedPorts !== 0;
   let selected = v.mirrors.ingressMask[ingress] ?? 0;
   const ports: number[] = [];
   let unicastDrop: string | null = null;
   if (out >= 0) {
-    if (v.moded && !carries(v.vlanMembers, out, vid)) unicastDrop = 'vlan-not-allowed';
-    else if (!v.up(out)) unicastDrop = 'port-down';
+    if (moded && !carries(table.vlanMembers, out, vid)) unicastDrop = 'vlan-not-allowed';
+    else if (!table.isUp(out)) unicastDrop = 'port-down';
     if (unicastDrop === null) {
       t.egress.push({ port: out, tag: leave(out) });
       ports.push(out);
@@ -171,9 +166,9 @@ export function traceFrame(v: PipelineView, f: TraceFrame, now: number): Trace {
       t.egress.push({ port: out, tag: null, skipped: unicastDrop });
     }
   } else {
-    for (const q of v.floodList(ingress)) {
-      if (v.moded && !carries(v.vlanMembers, q, vid)) t.egress.push({ port: q, tag: null, skipped: `VLAN ${vid} not carried` });
-      else if (!v.up(q)) t.egress.push({ port: q, tag: null, skipped: 'down' });
+    for (const q of table.floodList(ingress)) {
+      if (moded && !carries(table.vlanMembers, q, vid)) t.egress.push({ port: q, tag: null, skipped: `VLAN ${vid} not carried` });
+      else if (!table.isUp(q)) t.egress.push({ port: q, tag: null, skipped: 'down' });
       else {
         t.egress.push({ port: q, tag: leave(q) });
         ports.push(q);
@@ -187,7 +182,7 @@ export function traceFrame(v: PipelineView, f: TraceFrame, now: number): Trace {
     const o = m.outputs[k]!;
     if (!mirrorSelects(m.vlanBits, k, vid)) {
       t.mirrors.push({ mirror: m.names[k]!, output: o, tag: null, skipped: `VLAN ${vid} not selected` });
-    } else if (!v.up(o)) {
+    } else if (!table.isUp(o)) {
       t.mirrors.push({ mirror: m.names[k]!, output: o, tag: null, skipped: 'down' });
     } else {
       t.mirrors.push({ mirror: m.names[k]!, output: o, tag: leave(o) });
