@@ -226,7 +226,11 @@ export class Fdb extends FdbTable {
       this.place(e, port, now);
       return;
     }
-    let i = ~e;
+    this.learnNew(hi, lo, h, ~e, port, now);
+  }
+
+  /** learnHL of a key the index does not hold (home slot h, empty slot i): apart, so that the per-frame part stays small. */
+  private learnNew(hi: number, lo: number, h: number, i: number, port: number, now: number): void {
     const room = this.roomFor(port, now);
     if (room === ROOM_REFUSED) {
       this.refused++;

@@ -17,15 +17,15 @@
 //   destination       destination()      group, known or unknown
 //   egress            carries(), taggedAs(), egressTag(), mirrorSelects()
 
-import { FLOOD as BATCH_FLOOD, NO_TAG } from './batch.js';
+import { FLOOD, NO_TAG } from './batch.js';
 import { ACL_CACHE_MISS, type AclCache } from './acl-cache.js';
-import { A_ACTION as ACTION, ACL_DROP as DROP_RULE, ACL_STRIDE as STRIDE, aclFirstMatch } from './acl.js';
+import { A_ACTION, ACL_DROP, ACL_STRIDE, aclFirstMatch } from './acl.js';
 import type { Fdb } from './fdb.js';
-import { LINK_LOCAL_HI as LL_HI, LINK_LOCAL_LO as LL_LO } from './mac.js';
+import { LINK_LOCAL_HI, LINK_LOCAL_LO } from './mac.js';
 import { Reason } from './reasons.js';
-import { VLAN_BITMAP_BYTES as BITMAP_BYTES, VlanMode } from './vlan.js';
+import { VLAN_BITMAP_BYTES, VlanMode } from './vlan.js';
 
-// As plain module constants (keeps the hot loops free of property loads, as forwarder.ts).
+// As plain constants (keeps the hot paths free of property loads, as forwarder.ts).
 const R_LINK_LOCAL = Reason.LINK_LOCAL;
 const R_INVALID_SOURCE = Reason.INVALID_SOURCE;
 const R_VLAN_TAGGED = Reason.VLAN_TAGGED;
@@ -33,13 +33,6 @@ const R_VLAN_NOT_ALLOWED = Reason.VLAN_NOT_ALLOWED;
 const M_DEFAULT = VlanMode.DEFAULT;
 const M_ACCESS = VlanMode.ACCESS;
 const M_TRUNK = VlanMode.TRUNK;
-const ACL_STRIDE = STRIDE;
-const A_ACTION = ACTION;
-const ACL_DROP = DROP_RULE;
-const VLAN_BITMAP_BYTES = BITMAP_BYTES;
-const FLOOD = BATCH_FLOOD;
-const LINK_LOCAL_HI = LL_HI;
-const LINK_LOCAL_LO = LL_LO;
 
 /** batch.vlan's TPID bits for an 802.1Q tag, and its priority + DEI bits. */
 export const TAG_8021Q = (0x8100 << 16) | 0;

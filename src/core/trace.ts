@@ -87,7 +87,8 @@ export function traceFrame(v: PipelineView, f: TraceFrame, now: number): Trace {
     return t;
   };
   const ingress = f.ingress;
-  if (v.mirrors.outputs.includes(ingress)) {
+  const table = v.ports;
+  if (table.mirrorOutput[ingress] !== 0) {
     t.ingress.mirrorOutput = true;
     t.validation = { drop: 'mirror-output' };
     return drop('mirror-output');
@@ -102,7 +103,6 @@ export function traceFrame(v: PipelineView, f: TraceFrame, now: number): Trace {
 
   // VLAN: the stage process() runs, on the tag the frame arrives with (802.1Q, priority 0).
   const tag = f.vlan === null ? NO_TAG : TAG_8021Q | f.vlan;
-  const table = v.ports;
   const mode = table.vlanMode[ingress]!;
   const vid = ingressVid(mode, table.vlanTag[ingress]!, table.vlanMembers, ingress, tag);
   if (vid < 0) {
