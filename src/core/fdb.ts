@@ -89,7 +89,13 @@
 // apart (default 0).
 // The number-taking learn()/lookup()/delete() are conveniences for tests and
 // the control path.
+//
+// Files: the storage (pool, index, lists) is FdbTable in fdb-table.ts; the Fdb
+// below extends it with the policy: aging, refresh, moves, the per-port limit
+// and eviction, and the counters. learnHL() and previewLearn() (the trace's
+// learning stage) take the same decision, knownLearn() then roomFor().
 
+import { FdbTable, NONE } from './fdb-table.js';
 import { formatMac, macFrom, macHi, macLo } from './mac.js';
 
 export interface FdbOptions {
@@ -134,28 +140,26 @@ export function fdbRefreshMs(agingMs: number): number {
   return Math.min(FDB_GRANULARITY_MS, agingMs);
 }
 
-const NONE = -1;
+// What learning a key does (knownLearn, roomFor): learnHL() does it, previewLearn() tells it.
+/** Known on this port: refresh. */
+const L_REFRESH = 0;
+/** Known alive on another port: move. */
+const L_MOVE = 1;
+/** Known but dead: rebound where it is, a new binding that takes no room. */
+const L_REBIND = 2;
+/** New key, room free. */
+const ROOM_FREE = 0;
+/** New key, port at its limit with a live oldest entry: refused. */
+const ROOM_REFUSED = 1;
+/** New key, port at its limit: its dead oldest entry is freed. */
+const ROOM_OWN_DEAD = 2;
+/** New key, table full: makeRoom() frees roomVictim(). */
+const ROOM_FULL = 3;
 
-// Entry record layout: 8 int32 (32 bytes) per entry in one buffer, viewed both
-// as Int32Array and Float64Array, so that everything a frame touches (key,
-// port, time) shares one cache line.
-const STRIDE = 8;
-const R_HI = 0; // key: VID << 16 | MAC's first two octets
-const R_PORT = 1;
-const R_LO = 2; // key, last four octets (int32)
-const R_HOME = 3; // home slot of the key
-const R_SEEN_F64 = 2; // Float64 index within the record (int32 4 and 5): last refresh, ms
-const R_PREV = 6; // port list
-const R_NEXT = 7; // port list, or free list
-
-export class Fdb {
-  readonly size: number;
+export class Fdb extends FdbTable {
   readonly agingMs: number;
-  readonly maxPorts: number;
   readonly portLimit: number;
 
-  /** Entries held (including dead ones not yet expired). */
-  count = 0;
   /** New entries created. */
   learned = 0;
   /** Live entries that moved to another port. */
@@ -168,31 +172,8 @@ export class Fdb {
   flushed = 0;
   /** Frames whose new source MAC was not learned because its port held portLimit entries. */
   refused = 0;
-  /**
-   * Told of every entry that leaves the table (aged out, evicted, flushed,
-   * deleted), as its key (hi, lo): the kernel datapath deletes it from its own map.
-   */
-  onRemove: ((hi: number, lo: number) => void) | null = null;
-
-  // --- entry pool: record e at rec[e * STRIDE], seen at f64[e * STRIDE / 2 + R_SEEN_F64] ---
-  private readonly rec: Int32Array;
-  private readonly f64: Float64Array;
-  private freeHead = NONE;
-  /** Entries never used yet: fresh..size-1, handed out before the free list. */
-  private fresh = 0;
-
-  // --- hash index: slot i is tab[2i] = ~entry (so 0, ~NONE, is empty), tab[2i + 1] = key lo (int32) ---
-  private readonly tab: Int32Array;
-  private readonly mask: number;
-  private readonly shift: number;
-
-  // --- per-port lists, indexed by port ---
-  private readonly head: Int32Array;
-  private readonly tail: Int32Array;
-  private readonly portCount: Int32Array;
 
   private readonly refreshMs: number;
-  private readonly secret: number;
 
   constructor(opts: FdbOptions = {}) {
     const size = opts.size ?? FDB_DEFAULT_SIZE;
@@ -205,43 +186,14 @@ export class Fdb {
     if (!Number.isInteger(portLimit) || portLimit < 0) throw new RangeError('fdb portLimit must be a non-negative integer');
     const secret = opts.hashSecret ?? 0;
     if (!Number.isInteger(secret) || secret < 0 || secret > 0xffffffff) throw new RangeError('fdb hashSecret must be a uint32');
-    this.size = size;
+    super(size, maxPorts, secret);
     this.portLimit = portLimit;
-    this.secret = secret | 0;
     this.agingMs = agingMs;
-    this.maxPorts = maxPorts;
     this.refreshMs = fdbRefreshMs(agingMs);
-
-    const buf = new ArrayBuffer(size * STRIDE * 4);
-    this.rec = new Int32Array(buf);
-    this.f64 = new Float64Array(buf);
-
-    let bits = 1;
-    while (1 << bits < 2 * size) bits++;
-    this.tab = new Int32Array(2 << bits);
-    this.mask = (1 << bits) - 1;
-    this.shift = 32 - bits;
-
-    this.head = new Int32Array(maxPorts).fill(NONE);
-    this.tail = new Int32Array(maxPorts).fill(NONE);
-    this.portCount = new Int32Array(maxPorts);
   }
 
-  /** Slots in the hash index (a power of two >= 2 * size). */
-  get capacity(): number {
-    return this.mask + 1;
-  }
-
-  /** Home slot of a key: keyed with the secret, see "The secret" above. */
-  private hash(hi: number, lo: number): number {
-    let h = lo ^ this.secret;
-    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) ^ hi;
-    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-    return h >>> this.shift;
-  }
-
-  private seenOf(e: number): number {
-    return this.f64[e * (STRIDE / 2) + R_SEEN_F64];
+  private alive(e: number, now: number): boolean {
+    return this.seenOf(e) + this.agingMs > now;
   }
 
   // ------------------------------------------------------------------ hot path
@@ -251,18 +203,8 @@ export class Fdb {
    * No allocation; for the per-frame path.
    */
   lookupHL(hi: number, lo: number, now: number): number {
-    const tab = this.tab;
-    const rec = this.rec;
-    const mask = this.mask;
-    let i = this.hash(hi, lo);
-    for (;;) {
-      const e = ~tab[2 * i];
-      if (e < 0) return NONE;
-      if (tab[2 * i + 1] === lo && rec[e * STRIDE + R_HI] === hi) {
-        return this.f64[e * (STRIDE / 2) + R_SEEN_F64] + this.agingMs > now ? rec[e * STRIDE + R_PORT] : NONE;
-      }
-      i = (i + 1) & mask;
-    }
+    const e = this.probe(hi, lo, this.hash(hi, lo));
+    return e >= 0 && this.alive(e, now) ? this.portOf(e) : NONE;
   }
 
   /**
@@ -270,37 +212,55 @@ export class Fdb {
    * `port` must be in 0..maxPorts-1 (not checked here). No allocation.
    */
   learnHL(hi: number, lo: number, port: number, now: number): void {
-    const tab = this.tab;
-    const rec = this.rec;
-    const mask = this.mask;
     const h = this.hash(hi, lo);
-    let i = h;
-    for (;;) {
-      const e = ~tab[2 * i];
-      if (e < 0) break;
-      if (tab[2 * i + 1] === lo && rec[e * STRIDE + R_HI] === hi) {
-        const r = e * STRIDE;
-        const s = e * (STRIDE / 2) + R_SEEN_F64;
-        const old = rec[r + R_PORT];
-        if (old === port) {
-          if (now - this.f64[s] >= this.refreshMs) {
-            this.f64[s] = now;
-            this.unlink(old, e);
-            this.append(port, e);
-          }
-          return;
-        }
-        if (this.f64[s] + this.agingMs > now) this.moved++;
-        else this.learned++; // the old entry was dead: this is a new binding
-        this.unlink(old, e);
-        rec[r + R_PORT] = port;
-        this.f64[s] = now;
-        this.append(port, e);
+    const e = this.probe(hi, lo, h);
+    if (e >= 0) {
+      const k = this.knownLearn(e, port, now);
+      if (k === L_REFRESH) {
+        // Cheap refresh: `seen` is rewritten (and the entry moved to its list's tail) once per refreshMs.
+        if (now - this.seenOf(e) >= this.refreshMs) this.place(e, port, now);
         return;
       }
-      i = (i + 1) & mask;
+      if (k === L_MOVE) this.moved++;
+      else this.learned++; // the old entry was dead: this is a new binding
+      this.place(e, port, now);
+      return;
+    }
+    this.learnNew(hi, lo, h, ~e, port, now);
+  }
+
+  /** learnHL of a key the index does not hold (home slot h, empty slot i): apart, so that the per-frame part stays small. */
+  private learnNew(hi: number, lo: number, h: number, i: number, port: number, now: number): void {
+    const room = this.roomFor(port, now);
+    if (room === ROOM_REFUSED) {
+      this.refused++;
+      return;
+    }
+    if (room === ROOM_OWN_DEAD) {
+      this.removeEntry(this.head[port]);
+      this.expired++;
+      i = this.firstEmpty(h);
+    } else if (room === ROOM_FULL) {
+      this.makeRoom(now);
+      i = this.firstEmpty(h);
     }
     this.insert(hi, lo, h, i, port, now);
+    this.learned++;
+  }
+
+  /** What learning known entry e on `port` does: L_REFRESH, L_MOVE or L_REBIND. */
+  private knownLearn(e: number, port: number, now: number): number {
+    if (this.portOf(e) === port) return L_REFRESH;
+    return this.alive(e, now) ? L_MOVE : L_REBIND;
+  }
+
+  /** What learning a new key on `port` needs: ROOM_FREE, ROOM_REFUSED, ROOM_OWN_DEAD or ROOM_FULL. */
+  private roomFor(port: number, now: number): number {
+    if (this.portLimit !== 0 && this.portCount[port] >= this.portLimit) {
+      // The port is full: only a dead entry of its own makes room.
+      return this.alive(this.head[port], now) ? ROOM_REFUSED : ROOM_OWN_DEAD;
+    }
+    return this.count === this.size ? ROOM_FULL : ROOM_FREE;
   }
 
   /**
@@ -310,74 +270,23 @@ export class Fdb {
    * table), or `refused` (the port holds its limit). Not for the hot path.
    */
   previewLearn(hi: number, lo: number, port: number, now: number): LearnPreview {
-    const tab = this.tab;
-    const rec = this.rec;
-    for (let i = this.hash(hi, lo); ; i = (i + 1) & this.mask) {
-      const e = ~tab[2 * i];
-      if (e < 0) break;
-      if (tab[2 * i + 1] === lo && rec[e * STRIDE + R_HI] === hi) {
-        const old = rec[e * STRIDE + R_PORT];
-        if (old === port) return { kind: 'refresh' };
-        // A dead entry is rebound: a new binding, which takes no room.
-        return this.seenOf(e) + this.agingMs > now ? { kind: 'move', from: old } : { kind: 'new' };
-      }
+    const e = this.probe(hi, lo, this.hash(hi, lo));
+    if (e >= 0) {
+      const k = this.knownLearn(e, port, now);
+      return k === L_REFRESH ? { kind: 'refresh' } : k === L_MOVE ? { kind: 'move', from: this.portOf(e) } : { kind: 'new' };
     }
-    if (this.portLimit !== 0 && this.portCount[port] >= this.portLimit) {
-      return this.seenOf(this.head[port]) + this.agingMs > now ? { kind: 'refused' } : { kind: 'new' };
-    }
-    if (this.count < this.size) return { kind: 'new' };
+    const room = this.roomFor(port, now);
+    if (room === ROOM_REFUSED) return { kind: 'refused' };
+    if (room !== ROOM_FULL) return { kind: 'new' };
     const v = this.roomVictim(now);
-    if (this.seenOf(v) + this.agingMs <= now) return { kind: 'new' };
-    return { kind: 'new', victim: [rec[v * STRIDE + R_HI], rec[v * STRIDE + R_LO]], victimPort: rec[v * STRIDE + R_PORT] };
-  }
-
-  private insert(hi: number, lo: number, h: number, i: number, port: number, now: number): void {
-    const tab = this.tab;
-    const limit = this.portLimit;
-    if (limit !== 0 && this.portCount[port] >= limit) {
-      // The port is full: only a dead entry of its own makes room.
-      const oldest = this.head[port];
-      if (this.seenOf(oldest) + this.agingMs > now) {
-        this.refused++;
-        return;
-      }
-      this.removeEntry(oldest);
-      this.expired++;
-      i = this.firstEmpty(h);
-    } else if (this.count === this.size) {
-      this.makeRoom(now);
-      i = this.firstEmpty(h);
-    }
-    const rec = this.rec;
-    let e = this.freeHead;
-    if (e !== NONE) this.freeHead = rec[e * STRIDE + R_NEXT];
-    else e = this.fresh++;
-    const r = e * STRIDE;
-    tab[2 * i] = ~e;
-    tab[2 * i + 1] = lo;
-    rec[r + R_HI] = hi;
-    rec[r + R_LO] = lo;
-    rec[r + R_HOME] = h;
-    rec[r + R_PORT] = port;
-    this.f64[e * (STRIDE / 2) + R_SEEN_F64] = now;
-    this.append(port, e);
-    this.count++;
-    this.learned++;
-  }
-
-  /** First empty slot from h: a deletion may have shifted keys back since the probe. */
-  private firstEmpty(h: number): number {
-    const tab = this.tab;
-    const mask = this.mask;
-    let i = h;
-    while (tab[2 * i] !== 0) i = (i + 1) & mask;
-    return i;
+    if (!this.alive(v, now)) return { kind: 'new' };
+    return { kind: 'new', victim: [this.hiOf(v), this.loOf(v)], victimPort: this.portOf(v) };
   }
 
   /** Free one entry: the oldest if it is dead, else the oldest of the fullest port. */
   private makeRoom(now: number): void {
     const e = this.roomVictim(now);
-    const dead = this.seenOf(e) + this.agingMs <= now;
+    const dead = !this.alive(e, now);
     this.removeEntry(e);
     if (dead) this.expired++;
     else this.evicted++;
@@ -422,66 +331,12 @@ export class Fdb {
   nextVictimKey(now: number): [number, number] | null {
     if (this.count < this.size || this.count === 0) return null;
     const e = this.roomVictim(now);
-    return [this.rec[e * STRIDE + R_HI], this.rec[e * STRIDE + R_LO]];
+    return [this.hiOf(e), this.loOf(e)];
   }
 
   /** Does `port` hold its limit of entries (a new station from it is refused, or costs its own dead oldest)? */
   atPortLimit(port: number): boolean {
     return this.portLimit !== 0 && this.portCount[port] >= this.portLimit;
-  }
-
-  // ------------------------------------------------------------- list helpers
-
-  private append(port: number, e: number): void {
-    const rec = this.rec;
-    const t = this.tail[port];
-    rec[e * STRIDE + R_PREV] = t;
-    rec[e * STRIDE + R_NEXT] = NONE;
-    if (t >= 0) rec[t * STRIDE + R_NEXT] = e;
-    else this.head[port] = e;
-    this.tail[port] = e;
-    this.portCount[port]++;
-  }
-
-  private unlink(port: number, e: number): void {
-    const rec = this.rec;
-    const p = rec[e * STRIDE + R_PREV];
-    const n = rec[e * STRIDE + R_NEXT];
-    if (p >= 0) rec[p * STRIDE + R_NEXT] = n;
-    else this.head[port] = n;
-    if (n >= 0) rec[n * STRIDE + R_PREV] = p;
-    else this.tail[port] = p;
-    this.portCount[port]--;
-  }
-
-  /** Remove entry e from the index, its port list and the pool. */
-  private removeEntry(e: number): void {
-    const tab = this.tab;
-    const rec = this.rec;
-    const mask = this.mask;
-    // Find e's slot: it is on the probe path from its home slot.
-    let i = rec[e * STRIDE + R_HOME];
-    while (~tab[2 * i] !== e) i = (i + 1) & mask;
-    // Backward-shift deletion: pull later members of the cluster into the
-    // hole when the hole lies between their home slot and where they sit.
-    let j = i;
-    for (;;) {
-      j = (j + 1) & mask;
-      const f = ~tab[2 * j];
-      if (f < 0) break;
-      if (((j - rec[f * STRIDE + R_HOME]) & mask) >= ((j - i) & mask)) {
-        tab[2 * i] = ~f;
-        tab[2 * i + 1] = tab[2 * j + 1];
-        i = j;
-      }
-    }
-    tab[2 * i] = ~NONE;
-    if (this.onRemove !== null) this.onRemove(rec[e * STRIDE + R_HI], rec[e * STRIDE + R_LO]);
-    this.unlink(rec[e * STRIDE + R_PORT], e);
-    rec[e * STRIDE + R_PREV] = NONE;
-    rec[e * STRIDE + R_NEXT] = this.freeHead;
-    this.freeHead = e;
-    this.count--;
   }
 
   // ------------------------------------------------------------ timer, control
@@ -511,26 +366,9 @@ export class Fdb {
   /** Forget every entry of `port` (detach). Returns how many were removed. */
   flushPort(port: number): number {
     this.checkPort(port);
-    let n = 0;
-    for (let e = this.head[port]; e >= 0; e = this.head[port]) {
-      this.removeEntry(e);
-      n++;
-    }
+    const n = this.removePort(port);
     this.flushed += n;
     return n;
-  }
-
-  /** Forget everything (not counted as flushed). */
-  clear(): void {
-    for (let p = 0; p < this.maxPorts; p++) {
-      for (let e = this.head[p]; e >= 0; e = this.head[p]) this.removeEntry(e);
-    }
-  }
-
-  /** Entries currently held for `port` (live or dead-not-yet-expired). */
-  countOf(port: number): number {
-    this.checkPort(port);
-    return this.portCount[port];
   }
 
   /** learnHL for a MAC number in `vlan`; checks the port. */
@@ -548,16 +386,10 @@ export class Fdb {
   delete(mac: number, vlan = 0): boolean {
     const hi = macHi(mac) | (vlan << 16);
     const lo = macLo(mac);
-    let i = this.hash(hi, lo);
-    for (;;) {
-      const e = ~this.tab[2 * i];
-      if (e < 0) return false;
-      if (this.tab[2 * i + 1] === lo && this.rec[e * STRIDE + R_HI] === hi) {
-        this.removeEntry(e);
-        return true;
-      }
-      i = (i + 1) & this.mask;
-    }
+    const e = this.probe(hi, lo, this.hash(hi, lo));
+    if (e < 0) return false;
+    this.removeEntry(e);
+    return true;
   }
 
   /**
@@ -565,13 +397,12 @@ export class Fdb {
    * do not modify the table from the callback.
    */
   forEach(fn: (mac: number, port: number, ageMs: number, vlan: number) => void, now: number): void {
-    const rec = this.rec;
     for (let p = 0; p < this.maxPorts; p++) {
-      for (let e = this.head[p]; e >= 0; e = rec[e * STRIDE + R_NEXT]) {
+      for (let e = this.head[p]; e >= 0; e = this.nextOf(e)) {
         const age = now - this.seenOf(e);
         if (age >= this.agingMs) continue;
-        const hi = rec[e * STRIDE + R_HI];
-        fn(macFrom(hi & 0xffff, rec[e * STRIDE + R_LO]), p, Math.max(0, age), hi >>> 16);
+        const hi = this.hiOf(e);
+        fn(macFrom(hi & 0xffff, this.loOf(e)), p, Math.max(0, age), hi >>> 16);
       }
     }
   }
@@ -587,68 +418,5 @@ export class Fdb {
   /** dump() with MACs formatted, for printing. */
   dumpFormatted(now: number): { mac: string; vlan: number; port: number; ageMs: number }[] {
     return this.dump(now).map((r) => ({ mac: formatMac(r.mac), vlan: r.vlan, port: r.port, ageMs: r.ageMs }));
-  }
-
-  /** Home slot of a MAC of `vlan` in the index (for tests: it depends on the secret). */
-  homeSlot(mac: number, vlan = 0): number {
-    return this.hash(macHi(mac) | (vlan << 16), macLo(mac));
-  }
-
-  /** Longest probe sequence in the index (for tests and diagnostics). */
-  maxProbe(): number {
-    let worst = 0;
-    for (let i = 0; i <= this.mask; i++) {
-      const e = ~this.tab[2 * i];
-      if (e >= 0) worst = Math.max(worst, ((i - this.rec[e * STRIDE + R_HOME]) & this.mask) + 1);
-    }
-    return worst;
-  }
-
-  /**
-   * Check the internal invariants (index <-> pool <-> lists); throws an Error
-   * describing the first violation. O(capacity); for tests.
-   */
-  validate(): void {
-    const rec = this.rec;
-    const tab = this.tab;
-    let inIndex = 0;
-    for (let i = 0; i <= this.mask; i++) {
-      const e = ~tab[2 * i];
-      if (e < 0) continue;
-      inIndex++;
-      const r = e * STRIDE;
-      if (tab[2 * i + 1] !== rec[r + R_LO]) throw new Error(`slot ${i}: cached lo differs from entry ${e}`);
-      if (rec[r + R_HOME] !== this.hash(rec[r + R_HI], rec[r + R_LO])) throw new Error(`entry ${e}: wrong home`);
-      // Every slot from home to i must be occupied (no holes on the probe path).
-      for (let k = rec[r + R_HOME]; k !== i; k = (k + 1) & this.mask) {
-        if (tab[2 * k] === 0) throw new Error(`entry ${e} at slot ${i} unreachable: hole at ${k}`);
-      }
-    }
-    if (inIndex !== this.count) throw new Error(`index holds ${inIndex}, count is ${this.count}`);
-    let inLists = 0;
-    for (let p = 0; p < this.maxPorts; p++) {
-      let n = 0;
-      let prev = NONE;
-      for (let e = this.head[p]; e >= 0; e = rec[e * STRIDE + R_NEXT]) {
-        if (rec[e * STRIDE + R_PORT] !== p) throw new Error(`entry ${e} on list of port ${p} has port ${rec[e * STRIDE + R_PORT]}`);
-        if (rec[e * STRIDE + R_PREV] !== prev) throw new Error(`entry ${e}: bad prev link`);
-        if (prev >= 0 && this.seenOf(prev) > this.seenOf(e)) throw new Error(`port ${p}: list not sorted by seen`);
-        prev = e;
-        if (++n > this.size) throw new Error(`port ${p}: list loops`);
-      }
-      if (this.tail[p] !== prev) throw new Error(`port ${p}: bad tail`);
-      if (n !== this.portCount[p]) throw new Error(`port ${p}: list has ${n}, portCount ${this.portCount[p]}`);
-      inLists += n;
-    }
-    if (inLists !== this.count) throw new Error(`lists hold ${inLists}, count is ${this.count}`);
-    let free = 0;
-    for (let e = this.freeHead; e >= 0; e = rec[e * STRIDE + R_NEXT]) if (++free > this.size) throw new Error('free list loops');
-    if (free + this.count !== this.fresh) throw new Error(`free ${free} + count ${this.count} != entries handed out ${this.fresh}`);
-  }
-
-  private checkPort(port: number): void {
-    if (!Number.isInteger(port) || port < 0 || port >= this.maxPorts) {
-      throw new RangeError(`port ${port} out of range 0..${this.maxPorts - 1}`);
-    }
   }
 }

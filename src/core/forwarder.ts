@@ -13,33 +13,19 @@
 //                               classify: group destination -> FLOOD; unicast
 //                               known -> that port (DROP SAME_PORT if it is the
 //                               ingress port); unknown -> FLOOD.
-//   br_forward / br_flood    -> pass 2, deliver in batch order. Every egress
-//   + should_deliver            port, unicast or flood, goes through the one
-//                               shouldDeliver() predicate: the port is
-//                               attached and up, and the frame fits its MTU.
+//   br_forward / br_flood    -> pass 2, deliver in batch order (deliver.ts).
+//   + should_deliver            Every egress port, unicast or flood, goes
+//                               through the one shouldDeliver() predicate: the
+//                               port is attached and up, and the frame fits its MTU.
 //
 // Pass 1 writes batch.verdict[i] for the whole batch first, so the FDB work
-// runs as one tight loop; pass 2 then walks the verdicts. Pass 2 keeps batch
-// order (one loop, branching on unicast/flood) so that frames of a flow never
-// overtake each other on an egress port.
+// runs as one tight loop; pass 2 then walks the verdicts. Each stage of pass 1
+// is a function of stages.ts, which the trace (trace.ts) calls too.
 //
-// Flooding: the list of egress ports for a flood from each ingress port (every
-// other attached port) is precomputed on attach/detach, so a flood is a loop
-// over an Int32Array. A port that is attached but down stays on the lists and
-// is skipped by shouldDeliver() (no count: flooding to a down port is not a
-// drop), whereas a unicast frame whose known port is down is dropped and
-// counted as PORT_DOWN, as br_forward does.
-//
-// MTU: batch.l3len[i] (bytes past the Ethernet header of the largest frame
-// that reaches the wire) is compared with the egress port's MTU. VLAN tags do
-// not count: the kernel strips the outer one (it is not in len), and tags
-// left in the frame (the C-tag under an 802.1ad S-tag) are taken off l3len
-// before the frame is refused, so a 1500-byte packet under two tags fits a
-// 1500-byte port, as it crosses a Linux bridge (br_dev_queue_push_xmit:
-// is_skb_forwardable allows the MTU + Ethernet header + one VLAN header beside
-// the stripped tag). A flood checks each egress port separately, so it still
-// reaches the ports whose MTU fits; each port it does not fit counts one
-// MTU_EXCEEDED.
+// Files: this class holds the control path (attach, detach, link, VLAN modes,
+// ACL, mirrors, each with the FDB flush it implies) and pass 1; the per-port
+// tables are a PortTable (ports.ts), pass 2 and the tx counters a Delivery
+// (deliver.ts).
 //
 // VLANs (802.1Q port modes, vlan.ts; Linux br_allowed_ingress / br_handle_vlan,
 // Open vSwitch's input_vid_to_vlan / output_normal): pass 1 classifies each
@@ -61,27 +47,25 @@
 // Which rule matches is cached per (port, MACs, type, VLAN) in acl-cache.ts,
 // so a flow pays the scan of the rules once per ACL, not once per frame.
 //
-// Mirrors (mirror.ts): a mirror's output port is off the flood lists and
-// whatever arrives on it is dropped (MIRROR_OUTPUT). In pass 2 each forwarded
-// frame gathers a mask of the mirrors that select it (its ingress port's, then
-// each egress port's it passes should_deliver for), keeps those that select
-// its VLAN, and is copied once to each of their outputs after its deliveries.
+// Mirrors (mirror.ts, deliver.ts): a mirror's output port is off the flood
+// lists and whatever arrives on it is dropped (MIRROR_OUTPUT), whole batches.
 //
-// Counters: drops by Reason; per-port rx/tx frames and bytes. Bytes are wire
-// bytes of the frame without FCS: len, plus 4 when a tag was stripped.
+// Counters: drops by Reason; per-port rx frames and bytes here, tx in
+// deliver.ts. Bytes are wire bytes of the frame without FCS: len, plus 4 when
+// a tag was stripped.
 
-import { Batch, DROP, FLOOD, NO_TAG } from './batch.js';
+import { Batch, DROP, NO_TAG } from './batch.js';
+import type { AclTable } from './acl.js';
+import { AclCache } from './acl-cache.js';
+import { Delivery } from './deliver.js';
 import type { Egress } from './egress.js';
 import { Fdb, FDB_DEFAULT_AGING_MS, FDB_DEFAULT_MAX_PORTS, FDB_DEFAULT_SIZE } from './fdb.js';
-import { LINK_LOCAL_HI, LINK_LOCAL_LO } from './mac.js';
+import type { MirrorTable } from './mirror.js';
+import { ATTACHED, PortTable, UP } from './ports.js';
 import { Reason, REASON_COUNT } from './reasons.js';
-import {
-  A_ACTION, ACL_DROP, ACL_STRIDE, aclFirstMatch, type AclTable,
-} from './acl.js';
-import { ACL_CACHE_MISS, AclCache } from './acl-cache.js';
-import { type MirrorTable, noMirrors } from './mirror.js';
-import { type PipelineView, type Trace, type TraceFrame, traceFrame } from './trace.js';
-import { DEFAULT_PORT_VLAN, fillVlanBitmap, type PortVlan, untaggedVid, VLAN_BITMAP_BYTES, VlanMode, vlanModeNumber } from './vlan.js';
+import { aclDrops, aclRule, destination, fdbHi, ingressVid, PASS, validationDrop } from './stages.js';
+import { type Trace, type TraceFrame, traceFrame } from './trace.js';
+import type { PortVlan } from './vlan.js';
 
 export interface ForwarderOptions {
   maxPorts: number;
@@ -113,33 +97,12 @@ export const DEFAULT_FORWARDER_OPTIONS: Readonly<ForwarderOptions> = Object.free
 
 /** Smallest frame with a whole Ethernet header. */
 const ETH_HLEN = 14;
-const VLAN_HLEN = 4;
-const ETH_P_8021Q = 0x8100;
-const ETH_P_8021AD = 0x88a8;
-
-// Port state bits.
-const ATTACHED = 1;
-const UP = 2;
-const READY = ATTACHED | UP;
 
 // Drop reasons as plain constants (keeps the hot loops free of property loads).
 const R_RUNT = Reason.RUNT;
-const R_LINK_LOCAL = Reason.LINK_LOCAL;
-const R_INVALID_SOURCE = Reason.INVALID_SOURCE;
 const R_SAME_PORT = Reason.SAME_PORT;
-const R_MTU_EXCEEDED = Reason.MTU_EXCEEDED;
-const R_TX_RING_FULL = Reason.TX_RING_FULL;
-const R_PORT_DOWN = Reason.PORT_DOWN;
-const R_VLAN_TAGGED = Reason.VLAN_TAGGED;
-const R_VLAN_NOT_ALLOWED = Reason.VLAN_NOT_ALLOWED;
 const R_ACL_DROP = Reason.ACL_DROP;
 const R_MIRROR_OUTPUT = Reason.MIRROR_OUTPUT;
-const M_DEFAULT = VlanMode.DEFAULT;
-const M_ACCESS = VlanMode.ACCESS;
-const M_TRUNK = VlanMode.TRUNK;
-/** batch.vlan's TPID bits for an 802.1Q tag, and its priority + DEI bits. */
-const TAG_8021Q = ETH_P_8021Q << 16;
-const TAG_PRI = 0xf000;
 
 export class Forwarder {
   readonly maxPorts: number;
@@ -149,79 +112,48 @@ export class Forwarder {
   /** Per port: frames/bytes received (every frame handed to process()). */
   readonly rxFrames: Float64Array;
   readonly rxBytes: Float64Array;
-  /** Per port: frames/bytes the egress accepted. */
+  /** Per port: frames/bytes the egress accepted (the Delivery's). */
   readonly txFrames: Float64Array;
   readonly txBytes: Float64Array;
 
-  private readonly egress: Egress;
-  /** ATTACHED | UP bits per port. */
-  private readonly state: Uint8Array;
-  private readonly mtus: Int32Array;
-  /** floodPorts[ingress * maxPorts + k], k < floodLen[ingress]: egress ports of a flood. */
-  private readonly floodPorts: Int32Array;
-  private readonly floodLen: Int32Array;
-  /** Per port: VlanMode, the access/native VLAN, the VLAN leaving untagged (-1: none). */
-  private readonly vlanMode: Uint8Array;
-  private readonly vlanTag: Int32Array;
-  private readonly vlanUntagged: Int32Array;
-  /** Per port, VLAN_BITMAP_BYTES: bit v set when the port carries VLAN v. */
-  private readonly vlanMembers: Uint8Array;
-  /** Ports with a VLAN mode: while none has one, every frame leaves every port as it came. */
-  private modedPorts = 0;
+  /** Link state, MTU, VLAN mode, mirror output and flood lists per port. */
+  private readonly ports: PortTable;
+  /** Pass 2. */
+  private readonly delivery: Delivery;
   /** The ACL (acl.ts): rule ids, fields (ACL_STRIDE per rule) in match order, hits per rule. */
   private aclIds: number[] = [];
   private aclRules: Int32Array = new Int32Array(0);
   private aclCount = 0;
   private aclHits = new Float64Array(0);
   private readonly aclCache = new AclCache();
-  /** Mirrors (mirror.ts): the table in force, whether each port is an output, copies per mirror. */
-  private mirrors: MirrorTable;
-  private mirrorCount = 0;
-  private readonly mirrorOutput: Uint8Array;
-  private mirrorCopies = new Float64Array(0);
 
   constructor(opts: ForwarderOptions, egress: Egress) {
     const { maxPorts, fdbSize, agingMs } = opts;
     this.fdb = opts.fdb ?? new Fdb({ size: fdbSize, agingMs, maxPorts, portLimit: opts.fdbPortLimit, hashSecret: opts.hashSecret });
     this.maxPorts = maxPorts;
-    this.egress = egress;
     this.drops = opts.drops ?? new Float64Array(REASON_COUNT);
     if (this.drops.length !== REASON_COUNT) throw new RangeError(`drops must have ${REASON_COUNT} counters`);
     this.rxFrames = new Float64Array(maxPorts);
     this.rxBytes = new Float64Array(maxPorts);
-    this.txFrames = new Float64Array(maxPorts);
-    this.txBytes = new Float64Array(maxPorts);
-    this.state = new Uint8Array(maxPorts);
-    this.mtus = new Int32Array(maxPorts);
-    this.floodPorts = new Int32Array(maxPorts * maxPorts);
-    this.floodLen = new Int32Array(maxPorts);
-    this.vlanMode = new Uint8Array(maxPorts);
-    this.vlanTag = new Int32Array(maxPorts);
-    this.vlanUntagged = new Int32Array(maxPorts);
-    this.vlanMembers = new Uint8Array(maxPorts * VLAN_BITMAP_BYTES);
-    this.mirrors = noMirrors(maxPorts);
-    this.mirrorOutput = new Uint8Array(maxPorts);
-    for (let p = 0; p < maxPorts; p++) this.setVlanState(p, DEFAULT_PORT_VLAN);
+    this.ports = new PortTable(maxPorts);
+    this.delivery = new Delivery(this.ports, egress, this.drops);
+    this.txFrames = this.delivery.txFrames;
+    this.txBytes = this.delivery.txBytes;
   }
 
   // ------------------------------------------------------------ control path
 
   /** Attach a port (or re-attach: updates link and MTU). Rebuilds the flood lists. */
   attach(port: number, up: boolean, mtu: number): void {
-    this.checkPort(port);
-    this.state[port] = ATTACHED | (up ? UP : 0);
-    this.mtus[port] = mtu;
-    this.rebuildFloodLists();
+    this.ports.checkPort(port);
+    this.ports.attach(port, up, mtu);
   }
 
   /** Detach a port: forget its FDB entries, take it off the flood lists. Counters are kept. */
   detach(port: number): void {
-    this.checkPort(port);
-    this.state[port] = 0;
-    this.mtus[port] = 0;
+    this.ports.checkPort(port);
     this.fdb.flushPort(port);
-    this.setVlanState(port, DEFAULT_PORT_VLAN);
-    this.rebuildFloodLists();
+    this.ports.detach(port);
   }
 
   /**
@@ -231,18 +163,9 @@ export class Forwarder {
    * learned under the old mode.
    */
   setVlan(port: number, c: PortVlan): void {
-    this.checkPort(port);
-    this.setVlanState(port, c);
+    this.ports.checkPort(port);
+    this.ports.setVlan(port, c);
     this.fdb.flushPort(port);
-  }
-
-  private setVlanState(port: number, c: PortVlan): void {
-    const mode = vlanModeNumber(c);
-    this.modedPorts += (mode !== M_DEFAULT ? 1 : 0) - (this.vlanMode[port] !== M_DEFAULT ? 1 : 0);
-    this.vlanMode[port] = mode;
-    this.vlanTag[port] = c.tag;
-    this.vlanUntagged[port] = untaggedVid(c);
-    fillVlanBitmap(c, this.vlanMembers, port * VLAN_BITMAP_BYTES);
   }
 
   /** Take a new ACL, in force for the next frame; a rule kept (by id) keeps its hits. */
@@ -264,73 +187,26 @@ export class Forwarder {
    */
   setMirrors(table: MirrorTable): void {
     if (table.ingressMask.length !== this.maxPorts) throw new RangeError(`mirror table for ${table.ingressMask.length} ports, not ${this.maxPorts}`);
-    const old = new Map(this.mirrors.names.map((name, k) => [name, this.mirrorCopies[k]]));
-    const copies = new Float64Array(table.names.length);
-    table.names.forEach((name, k) => (copies[k] = old.get(name) ?? 0));
-    this.mirrors = table;
-    this.mirrorCopies = copies;
-    this.mirrorCount = table.names.length;
-    this.mirrorOutput.fill(0);
-    for (const p of table.outputs) {
-      this.mirrorOutput[p] = 1;
-      this.fdb.flushPort(p);
-    }
-    this.rebuildFloodLists();
+    this.delivery.setMirrors(table);
+    for (const p of table.outputs) this.fdb.flushPort(p);
+    this.ports.setMirrorOutputs(table.outputs);
   }
 
   /** Run a made-up frame through the pipeline without sending it or changing anything (trace.ts). */
   trace(frame: TraceFrame, now: number): Trace {
-    this.checkPort(frame.ingress);
-    if ((this.state[frame.ingress] & ATTACHED) === 0) throw new RangeError(`port ${frame.ingress} is not attached`);
-    const view: PipelineView = {
-      maxPorts: this.maxPorts,
-      attached: (p) => this.isAttached(p),
-      up: (p) => this.isUp(p),
-      fdb: this.fdb,
-      vlanMode: this.vlanMode,
-      vlanTag: this.vlanTag,
-      vlanUntagged: this.vlanUntagged,
-      vlanMembers: this.vlanMembers,
-      moded: this.modedPorts !== 0,
-      aclIds: this.aclIds,
-      aclRules: this.aclRules,
-      mirrors: this.mirrors,
-      floodList: (p) => this.floodList(p),
-    };
-    return traceFrame(view, frame, now);
+    this.ports.checkPort(frame.ingress);
+    if (!this.ports.isAttached(frame.ingress)) throw new RangeError(`port ${frame.ingress} is not attached`);
+    return traceFrame({ ports: this.ports, fdb: this.fdb, aclIds: this.aclIds, aclRules: this.aclRules, mirrors: this.delivery.mirrorTable }, frame, now);
   }
 
   /** Frames each mirror copied, in the order of the last table. */
   mirrorCopyCounts(): number[] {
-    return Array.from(this.mirrorCopies);
+    return this.delivery.mirrorCopyCounts();
   }
 
   /** Hits of each rule, in the order of the last table. */
   aclHitCounts(): number[] {
     return Array.from(this.aclHits);
-  }
-
-  /**
-   * The first rule frame i of a batch matches (source hi/lo, destination
-   * hi/lo, classified VLAN as given), or -1: from the cache, else by scanning.
-   */
-  private aclRuleOf(batch: Batch, i: number, ingress: number, shi: number, slo: number, dhi: number, dlo: number, vid: number): number {
-    const o = batch.off[i];
-    const type = (batch.mem[o + 12] << 8) | batch.mem[o + 13];
-    const untagged = batch.vlan[i] === NO_TAG;
-    const k0 = (ingress << 16) | shi;
-    const k4 = (type << 13) | (vid << 1) | (untagged ? 1 : 0);
-    let k = this.aclCache.lookup(k0, slo, dhi, dlo, k4);
-    if (k === ACL_CACHE_MISS) {
-      k = aclFirstMatch(this.aclRules, this.aclCount, ingress, shi, slo, dhi, dlo, type, vid, untagged);
-      this.aclCache.store(k0, slo, dhi, dlo, k4, k);
-    }
-    return k;
-  }
-
-  /** Does `port` carry VLAN `vid`? */
-  private carries(port: number, vid: number): boolean {
-    return (this.vlanMembers[port * VLAN_BITMAP_BYTES + (vid >> 3)] & (1 << (vid & 7))) !== 0;
   }
 
   /**
@@ -340,29 +216,28 @@ export class Forwarder {
    * sent into a dead link.
    */
   setLink(port: number, up: boolean, mtu: number): void {
-    this.checkPort(port);
-    if ((this.state[port] & ATTACHED) === 0) return;
-    if (!up && (this.state[port] & UP) !== 0) this.fdb.flushPort(port);
-    this.state[port] = ATTACHED | (up ? UP : 0);
-    this.mtus[port] = mtu;
+    this.ports.checkPort(port);
+    const state = this.ports.state[port];
+    if ((state & ATTACHED) === 0) return;
+    if (!up && (state & UP) !== 0) this.fdb.flushPort(port);
+    this.ports.setLink(port, up, mtu);
   }
 
   isAttached(port: number): boolean {
-    return port >= 0 && port < this.maxPorts && (this.state[port] & ATTACHED) !== 0;
+    return this.ports.isAttached(port);
   }
 
   isUp(port: number): boolean {
-    return port >= 0 && port < this.maxPorts && this.state[port] === READY;
+    return this.ports.isUp(port);
   }
 
   mtu(port: number): number {
-    return port >= 0 && port < this.maxPorts ? this.mtus[port] : 0;
+    return this.ports.mtu(port);
   }
 
   /** Ports a flood from `ingress` is offered to (attached, not ingress), for tests/diagnostics. */
   floodList(ingress: number): number[] {
-    this.checkPort(ingress);
-    return Array.from(this.floodPorts.subarray(ingress * this.maxPorts, ingress * this.maxPorts + this.floodLen[ingress]));
+    return this.ports.floodList(ingress);
   }
 
   /** FDB garbage collection; returns when to call again (see Fdb.expire). */
@@ -379,28 +254,11 @@ export class Forwarder {
     this.txBytes.fill(0);
   }
 
-  private rebuildFloodLists(): void {
-    const n = this.maxPorts;
-    for (let ing = 0; ing < n; ing++) {
-      let k = 0;
-      for (let p = 0; p < n; p++) {
-        if (p !== ing && (this.state[p] & ATTACHED) !== 0 && this.mirrorOutput[p] === 0) this.floodPorts[ing * n + k++] = p;
-      }
-      this.floodLen[ing] = k;
-    }
-  }
-
-  private checkPort(port: number): void {
-    if (!Number.isInteger(port) || port < 0 || port >= this.maxPorts) {
-      throw new RangeError(`port ${port} out of range 0..${this.maxPorts - 1}`);
-    }
-  }
-
   // -------------------------------------------------------------- data path
 
   /**
    * Forward every frame of `batch`, received on `ingress`, at time `now` (ms).
-   * Writes batch.verdict[i] for each frame, then transmits.
+   * Writes batch.verdict[i] for each frame, then transmits (deliver.ts).
    *
    * A batch from a port that is not attached (a read that raced a detach) is
    * ignored: verdicts DROP, nothing learned or counted.
@@ -408,11 +266,12 @@ export class Forwarder {
   process(batch: Batch, ingress: number, now: number): void {
     const n = batch.count;
     const verdict = batch.verdict;
-    if (!(ingress >= 0 && ingress < this.maxPorts) || (this.state[ingress] & ATTACHED) === 0) {
+    const ports = this.ports;
+    if (!(ingress >= 0 && ingress < this.maxPorts) || (ports.state[ingress] & ATTACHED) === 0) {
       for (let i = 0; i < n; i++) verdict[i] = DROP;
       return;
     }
-    if (this.mirrorOutput[ingress] !== 0) {
+    if (ports.mirrorOutput[ingress] !== 0) {
       // A mirror's output port only sends copies.
       let bytes = 0;
       for (let i = 0; i < n; i++) {
@@ -431,8 +290,11 @@ export class Forwarder {
     const vids = batch.vid;
     const fdb = this.fdb;
     const drops = this.drops;
-    const mode = this.vlanMode[ingress];
-    const native = this.vlanTag[ingress];
+    const mode = ports.vlanMode[ingress];
+    const native = ports.vlanTag[ingress];
+    const members = ports.vlanMembers;
+    const aclCount = this.aclCount;
+    const aclRules = this.aclRules;
 
     // Pass 1: validate, classify into a VLAN, learn, classify the destination.
     let bytes = 0;
@@ -448,187 +310,48 @@ export class Forwarder {
       const o = off[i];
       const dhi = (mem[o] << 8) | mem[o + 1];
       const dlo = (mem[o + 2] << 24) | (mem[o + 3] << 16) | (mem[o + 4] << 8) | mem[o + 5];
-      if (dhi === LINK_LOCAL_HI && (dlo & ~0xf) === LINK_LOCAL_LO) {
-        verdict[i] = DROP;
-        drops[R_LINK_LOCAL]++;
-        continue;
-      }
       const shi = (mem[o + 6] << 8) | mem[o + 7];
       const slo = (mem[o + 8] << 24) | (mem[o + 9] << 16) | (mem[o + 10] << 8) | mem[o + 11];
-      if ((shi & 0x0100) !== 0 || (shi | slo) === 0) {
+      const bad = validationDrop(dhi, dlo, shi, slo);
+      if (bad !== PASS) {
         verdict[i] = DROP;
-        drops[R_INVALID_SOURCE]++;
+        drops[bad]++;
         continue;
       }
-      // br_allowed_ingress: the VLAN by the port's mode; only an 802.1Q outer tag is a VLAN.
       const tag = vlan[i];
-      const q = tag !== NO_TAG && (tag & 0xffff0000) === TAG_8021Q;
-      let vid = q ? tag & 0xfff : 0;
-      if (mode !== M_DEFAULT) {
-        if (tag !== NO_TAG && !q) {
-          verdict[i] = DROP;
-          drops[mode === M_ACCESS ? R_VLAN_TAGGED : R_VLAN_NOT_ALLOWED]++;
-          continue;
-        }
-        if (mode === M_ACCESS) {
-          if (vid !== 0) {
-            verdict[i] = DROP;
-            drops[R_VLAN_TAGGED]++;
-            continue;
-          }
-          vid = native;
-        } else if (vid === 0 && mode !== M_TRUNK) {
-          vid = native;
-        }
-        if (!this.carries(ingress, vid)) {
-          verdict[i] = DROP;
-          drops[R_VLAN_NOT_ALLOWED]++;
-          continue;
-        }
+      const vid = ingressVid(mode, native, members, ingress, tag);
+      if (vid < 0) {
+        verdict[i] = DROP;
+        drops[~vid]++;
+        continue;
       }
       vids[i] = vid;
-      if (this.aclCount !== 0) {
-        const k = this.aclRuleOf(batch, i, ingress, shi, slo, dhi, dlo, vid);
+      if (aclCount !== 0) {
+        const type = (mem[o + 12] << 8) | mem[o + 13];
+        const k = aclRule(this.aclCache, aclRules, aclCount, ingress, shi, slo, dhi, dlo, type, vid, tag === NO_TAG);
         if (k >= 0) {
           this.aclHits[k]++;
-          if (this.aclRules[k * ACL_STRIDE + A_ACTION] === ACL_DROP) {
+          if (aclDrops(aclRules, k)) {
             verdict[i] = DROP;
             drops[R_ACL_DROP]++;
             continue;
           }
         }
       }
-      // The FDB key is (VLAN, MAC): the VID above the MAC's first two octets.
-      fdb.learnHL(shi | (vid << 16), slo, ingress, now);
-      if ((dhi & 0x0100) !== 0) {
-        verdict[i] = FLOOD;
-        deliver++;
-        continue;
-      }
-      const p = fdb.lookupHL(dhi | (vid << 16), dlo, now);
-      if (p < 0) {
-        verdict[i] = FLOOD;
-      } else if (p === ingress) {
+      fdb.learnHL(fdbHi(shi, vid), slo, ingress, now);
+      const p = destination(fdb, dhi, dlo, vid, now);
+      if (p === ingress) {
         verdict[i] = DROP;
         drops[R_SAME_PORT]++;
         continue;
-      } else {
-        verdict[i] = p;
       }
+      verdict[i] = p;
       deliver++;
     }
     this.rxFrames[ingress] += n;
     this.rxBytes[ingress] += bytes;
 
     // Pass 2: deliver, in batch order.
-    if (deliver === 0) return;
-    const floodPorts = this.floodPorts;
-    const base = ingress * this.maxPorts;
-    const floodLen = this.floodLen[ingress];
-    if (this.modedPorts === 0 && this.mirrorCount === 0) {
-      // No port has a VLAN mode: every port carries every VLAN and a frame leaves as it came.
-      for (let i = 0; i < n; i++) {
-        const v = verdict[i];
-        if (v >= 0) {
-          if (this.shouldDeliver(v, batch, i, false)) this.send(v, batch, i);
-        } else if (v === FLOOD) {
-          for (let k = 0; k < floodLen; k++) {
-            const p = floodPorts[base + k];
-            if (this.shouldDeliver(p, batch, i, true)) this.send(p, batch, i);
-          }
-        }
-      }
-      return;
-    }
-    const mirrorIn = this.mirrorCount === 0 ? 0 : this.mirrors.ingressMask[ingress];
-    const mirrorEg = this.mirrors.egressMask;
-    // Only mirrors, no VLAN mode: every port carries every VLAN (as the kernel's cfg->vlan_ports).
-    const moded = this.modedPorts !== 0;
-    for (let i = 0; i < n; i++) {
-      const v = verdict[i];
-      if (v < 0 && v !== FLOOD) continue;
-      const tag = vlan[i];
-      const vid = vids[i];
-      // The tag a tagged egress gives it: VLAN 0 leaves as it came; else 802.1Q, priority kept.
-      const tagged = vid === 0 ? tag : TAG_8021Q | vid | (tag !== NO_TAG && (tag & 0xffff0000) === TAG_8021Q ? tag & TAG_PRI : 0);
-      let selected = mirrorIn;
-      if (v >= 0) {
-        if (moded && !this.carries(v, vid)) {
-          drops[R_VLAN_NOT_ALLOWED]++;
-        } else if (this.shouldDeliver(v, batch, i, false)) {
-          vlan[i] = vid !== 0 && this.vlanUntagged[v] === vid ? NO_TAG : tagged;
-          this.send(v, batch, i);
-          selected |= mirrorEg[v];
-        }
-      } else {
-        for (let k = 0; k < floodLen; k++) {
-          const p = floodPorts[base + k];
-          if ((moded && !this.carries(p, vid)) || !this.shouldDeliver(p, batch, i, true)) continue;
-          vlan[i] = vid !== 0 && this.vlanUntagged[p] === vid ? NO_TAG : tagged;
-          this.send(p, batch, i);
-          selected |= mirrorEg[p];
-        }
-      }
-      if (selected !== 0) this.mirror(selected, batch, i, vid, tagged);
-      vlan[i] = tag;
-    }
+    if (deliver !== 0) this.delivery.deliver(batch, ingress, n);
   }
-
-  /** Copy frame i (of VLAN vid) once to the output of each mirror in `selected` that selects vid. */
-  private mirror(selected: number, batch: Batch, i: number, vid: number, tagged: number): void {
-    const m = this.mirrors;
-    for (let k = 0; k < this.mirrorCount; k++) {
-      if ((selected & (1 << k)) === 0) continue;
-      if ((m.vlanBits[k * VLAN_BITMAP_BYTES + (vid >> 3)] & (1 << (vid & 7))) === 0) continue;
-      const out = m.outputs[k];
-      if (!this.shouldDeliver(out, batch, i, true)) continue;
-      batch.vlan[i] = vid !== 0 && this.vlanUntagged[out] === vid ? NO_TAG : tagged;
-      if (this.send(out, batch, i)) this.mirrorCopies[k]++;
-    }
-  }
-
-  /**
-   * THE egress predicate (Linux should_deliver): may frame i go out of `port`?
-   * Counts the reason when not, except a flood skipping a down port.
-   */
-  private shouldDeliver(port: number, batch: Batch, i: number, flood: boolean): boolean {
-    if (this.state[port] !== READY) {
-      if (!flood) this.drops[R_PORT_DOWN]++;
-      return false;
-    }
-    const mtu = this.mtus[port];
-    // Tags are only looked for in a frame that would not fit without them (rare).
-    if (batch.l3len[i] > mtu && batch.l3len[i] - tagBytesInFrame(batch, i) > mtu) {
-      this.drops[R_MTU_EXCEEDED]++;
-      return false;
-    }
-    return true;
-  }
-
-  private send(port: number, batch: Batch, i: number): boolean {
-    if (this.egress.transmit(port, batch, i)) {
-      this.txFrames[port]++;
-      this.txBytes[port] += batch.vlan[i] === NO_TAG ? batch.len[i] : batch.len[i] + 4;
-      return true;
-    }
-    this.drops[R_TX_RING_FULL]++;
-    return false;
-  }
-}
-
-/**
- * Bytes of the 802.1Q/802.1ad tags still in frame i after its MAC addresses
- * (the kernel strips only the outermost, into batch.vlan).
- */
-function tagBytesInFrame(batch: Batch, i: number): number {
-  const mem = batch.mem;
-  const type = batch.off[i] + 12;
-  const len = batch.len[i];
-  let n = 0;
-  while (ETH_HLEN + n + VLAN_HLEN <= len) {
-    const t = (mem[type + n] << 8) | mem[type + n + 1];
-    if (t !== ETH_P_8021Q && t !== ETH_P_8021AD) break;
-    n += VLAN_HLEN;
-  }
-  return n;
 }

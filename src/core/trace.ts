@@ -8,11 +8,15 @@
 //
 // The frame is the smallest one (60 bytes): it fits every MTU.
 
-import { A_ACTION, ACL_DROP, ACL_STRIDE, aclFirstMatch } from './acl.js';
+import { FLOOD, NO_TAG } from './batch.js';
 import type { Fdb } from './fdb.js';
-import { LINK_LOCAL_HI, LINK_LOCAL_LO } from './mac.js';
 import type { MirrorTable } from './mirror.js';
-import { VLAN_BITMAP_BYTES, VlanMode } from './vlan.js';
+import type { PortTable } from './ports.js';
+import { REASON_NAMES } from './reasons.js';
+import {
+  aclDrops, aclRule, carries, destination, egressTag, fdbHi, ingressVid, mirrorSelects, PASS, TAG_8021Q, taggedAs, validationDrop,
+} from './stages.js';
+import { VlanMode } from './vlan.js';
 
 /** What a trace's frame is unless told: from a locally administered MAC, broadcast, IPv4. */
 export const TRACE_DEFAULT_SRC = '02:00:00:00:00:01';
@@ -46,23 +50,21 @@ export interface Trace {
 
 /** The Forwarder's tables, read only. */
 export interface PipelineView {
-  maxPorts: number;
-  attached(port: number): boolean;
-  up(port: number): boolean;
+  ports: PortTable;
   fdb: Fdb;
-  vlanMode: Uint8Array;
-  vlanTag: Int32Array;
-  vlanUntagged: Int32Array;
-  vlanMembers: Uint8Array;
-  moded: boolean;
   aclIds: readonly number[];
   aclRules: Int32Array;
   mirrors: MirrorTable;
-  floodList(ingress: number): number[];
 }
 
-const carries = (v: PipelineView, port: number, vid: number): boolean =>
-  (v.vlanMembers[port * VLAN_BITMAP_BYTES + (vid >> 3)] & (1 << (vid & 7))) !== 0;
+/** Why the VLAN stage gave the frame its VLAN (or dropped it), for a port of VlanMode `mode`. */
+function vlanWhy(mode: number, tagged: number | null): string {
+  const vid = tagged ?? 0;
+  if (mode === VlanMode.DEFAULT) return tagged === null ? 'untagged frame on a port with no VLAN mode: VLAN 0' : 'tagged frame on a port with no VLAN mode: its VID';
+  if (mode === VlanMode.ACCESS) return vid !== 0 ? 'tagged frame on an access port' : 'untagged frame on an access port: the port\'s VLAN';
+  if (vid === 0 && mode !== VlanMode.TRUNK) return 'untagged frame on a native port: the native VLAN';
+  return vid === 0 ? 'untagged frame on a trunk: VLAN 0' : 'tagged frame on a trunk: its VID';
+}
 
 function macHL(mac: number): [number, number] {
   return [Math.floor(mac / 2 ** 32), mac % 2 ** 32 | 0];
@@ -85,64 +87,50 @@ export function traceFrame(v: PipelineView, f: TraceFrame, now: number): Trace {
     return t;
   };
   const ingress = f.ingress;
-  if (v.mirrors.outputs.includes(ingress)) {
+  const table = v.ports;
+  if (table.mirrorOutput[ingress] !== 0) {
     t.ingress.mirrorOutput = true;
     t.validation = { drop: 'mirror-output' };
     return drop('mirror-output');
   }
   const [dhi, dlo] = macHL(f.dst);
   const [shi, slo] = macHL(f.src);
-  if (dhi === LINK_LOCAL_HI && (dlo & ~0xf) === LINK_LOCAL_LO) {
-    t.validation = { drop: 'link-local' };
-    return drop('link-local');
-  }
-  if ((shi & 0x0100) !== 0 || (shi | slo) === 0) {
-    t.validation = { drop: 'invalid-source' };
-    return drop('invalid-source');
+  const bad = validationDrop(dhi, dlo, shi, slo);
+  if (bad !== PASS) {
+    t.validation = { drop: REASON_NAMES[bad]! };
+    return drop(REASON_NAMES[bad]!);
   }
 
-  // VLAN, as pass 1 of process().
-  const mode = v.vlanMode[ingress];
-  let vid = f.vlan ?? 0;
-  if (mode === VlanMode.DEFAULT) {
-    t.vlan = { vid, why: f.vlan === null ? 'untagged frame on a port with no VLAN mode: VLAN 0' : 'tagged frame on a port with no VLAN mode: its VID' };
-  } else if (mode === VlanMode.ACCESS) {
-    if (vid !== 0) {
-      t.vlan = { vid, why: 'tagged frame on an access port', drop: 'vlan-tagged' };
-      return drop('vlan-tagged');
-    }
-    vid = v.vlanTag[ingress];
-    t.vlan = { vid, why: 'untagged frame on an access port: the port\'s VLAN' };
-  } else if (vid === 0 && mode !== VlanMode.TRUNK) {
-    vid = v.vlanTag[ingress];
-    t.vlan = { vid, why: 'untagged frame on a native port: the native VLAN' };
-  } else {
-    t.vlan = { vid, why: vid === 0 ? 'untagged frame on a trunk: VLAN 0' : 'tagged frame on a trunk: its VID' };
+  // VLAN: the stage process() runs, on the tag the frame arrives with (802.1Q, priority 0).
+  const tag = f.vlan === null ? NO_TAG : TAG_8021Q | f.vlan;
+  const mode = table.vlanMode[ingress]!;
+  const vid = ingressVid(mode, table.vlanTag[ingress]!, table.vlanMembers, ingress, tag);
+  if (vid < 0) {
+    // The VID it came with: an access or native port always carries its own VLAN, so only a VID the frame brought is refused.
+    t.vlan = { vid: f.vlan ?? 0, why: vlanWhy(mode, f.vlan), drop: REASON_NAMES[~vid]! };
+    return drop(REASON_NAMES[~vid]!);
   }
-  if (mode !== VlanMode.DEFAULT && !carries(v, ingress, vid)) {
-    t.vlan.drop = 'vlan-not-allowed';
-    return drop('vlan-not-allowed');
-  }
+  t.vlan = { vid, why: vlanWhy(mode, f.vlan) };
 
   // ACL.
   const count = v.aclIds.length;
   if (count !== 0) {
-    const k = aclFirstMatch(v.aclRules, count, ingress, shi, slo, dhi, dlo, f.type, vid, f.vlan === null);
-    t.acl = k < 0 ? { rule: null, action: 'allow', rules: count } : { rule: v.aclIds[k]!, action: v.aclRules[k * ACL_STRIDE + A_ACTION] === ACL_DROP ? 'drop' : 'allow', rules: count };
+    const k = aclRule(null, v.aclRules, count, ingress, shi, slo, dhi, dlo, f.type, vid, f.vlan === null);
+    t.acl = { rule: k < 0 ? null : v.aclIds[k]!, action: aclDrops(v.aclRules, k) ? 'drop' : 'allow', rules: count };
     if (t.acl.action === 'drop') return drop('acl-drop');
   } else {
     t.acl = { rule: null, action: 'allow', rules: 0 };
   }
 
   // Learning, then the destination.
-  const p = v.fdb.previewLearn(shi | (vid << 16), slo, ingress, now);
+  const p = v.fdb.previewLearn(fdbHi(shi, vid), slo, ingress, now);
   t.learn = { kind: p.kind };
   if (p.from !== undefined) t.learn.from = p.from;
   if (p.victim !== undefined) {
     const [hi, lo] = p.victim;
     t.learn.evicts = { mac: (hi & 0xffff) * 2 ** 32 + (lo >>> 0), vlan: hi >>> 16, port: p.victimPort! };
   }
-  let out = -1;
+  let out = FLOOD;
   if ((dhi & 0x0100) !== 0) {
     t.lookup = { kind: 'group' };
   } else if (f.dst === f.src) {
@@ -150,20 +138,26 @@ export function traceFrame(v: PipelineView, f: TraceFrame, now: number): Trace {
     t.lookup = { kind: 'hit', port: ingress };
     out = ingress;
   } else {
-    const evicted = p.victim !== undefined && p.victim[0] === (dhi | (vid << 16)) && p.victim[1] === dlo;
-    out = evicted ? -1 : v.fdb.lookupHL(dhi | (vid << 16), dlo, now);
+    // The learning above would evict it: unknown.
+    const evicted = p.victim !== undefined && p.victim[0] === fdbHi(dhi, vid) && p.victim[1] === dlo;
+    out = evicted ? FLOOD : destination(v.fdb, dhi, dlo, vid, now);
     t.lookup = out >= 0 ? { kind: 'hit', port: out } : { kind: 'miss' };
   }
   if (out === ingress) return drop('same-port');
 
   // Delivery, as pass 2 of process(): tags by each egress port's mode.
-  const leave = (port: number): number | null => (vid === 0 || v.vlanUntagged[port] === vid ? (vid === 0 ? f.vlan : null) : vid);
+  const tagged = taggedAs(tag, vid);
+  const leave = (port: number): number | null => {
+    const leaves = egressTag(table.vlanUntagged, port, vid, tagged);
+    return leaves === NO_TAG ? null : leaves & 0xfff;
+  };
+  const moded = table.modedPorts !== 0;
   let selected = v.mirrors.ingressMask[ingress] ?? 0;
   const ports: number[] = [];
   let unicastDrop: string | null = null;
   if (out >= 0) {
-    if (v.moded && !carries(v, out, vid)) unicastDrop = 'vlan-not-allowed';
-    else if (!v.up(out)) unicastDrop = 'port-down';
+    if (moded && !carries(table.vlanMembers, out, vid)) unicastDrop = 'vlan-not-allowed';
+    else if (!table.isUp(out)) unicastDrop = 'port-down';
     if (unicastDrop === null) {
       t.egress.push({ port: out, tag: leave(out) });
       ports.push(out);
@@ -172,9 +166,9 @@ export function traceFrame(v: PipelineView, f: TraceFrame, now: number): Trace {
       t.egress.push({ port: out, tag: null, skipped: unicastDrop });
     }
   } else {
-    for (const q of v.floodList(ingress)) {
-      if (v.moded && !carries(v, q, vid)) t.egress.push({ port: q, tag: null, skipped: `VLAN ${vid} not carried` });
-      else if (!v.up(q)) t.egress.push({ port: q, tag: null, skipped: 'down' });
+    for (const q of table.floodList(ingress)) {
+      if (moded && !carries(table.vlanMembers, q, vid)) t.egress.push({ port: q, tag: null, skipped: `VLAN ${vid} not carried` });
+      else if (!table.isUp(q)) t.egress.push({ port: q, tag: null, skipped: 'down' });
       else {
         t.egress.push({ port: q, tag: leave(q) });
         ports.push(q);
@@ -186,9 +180,9 @@ export function traceFrame(v: PipelineView, f: TraceFrame, now: number): Trace {
   for (let k = 0; k < m.names.length; k++) {
     if ((selected & (1 << k)) === 0) continue;
     const o = m.outputs[k]!;
-    if ((m.vlanBits[k * VLAN_BITMAP_BYTES + (vid >> 3)]! & (1 << (vid & 7))) === 0) {
+    if (!mirrorSelects(m.vlanBits, k, vid)) {
       t.mirrors.push({ mirror: m.names[k]!, output: o, tag: null, skipped: `VLAN ${vid} not selected` });
-    } else if (!v.up(o)) {
+    } else if (!table.isUp(o)) {
       t.mirrors.push({ mirror: m.names[k]!, output: o, tag: null, skipped: 'down' });
     } else {
       t.mirrors.push({ mirror: m.names[k]!, output: o, tag: leave(o) });
