@@ -48,6 +48,8 @@ options:
                          process (AF_PACKET rings); default kernel where this kernel allows it, else user
   --metrics [ADDR:]PORT  serve Prometheus metrics at http://ADDR:PORT/metrics (ADDR: an IPv4
                          address or [IPv6 address], default 127.0.0.1; PORT 0: any free port, logged)
+  --web [ADDR:]PORT      serve a live, read-only web page of the switch at http://ADDR:PORT/
+                         (ADDR as for --metrics, default 127.0.0.1)
   -h, --help             show this help
   --version              print the version
 `;
@@ -81,6 +83,8 @@ export interface DaemonConfig {
   spinUs: number;
   /** --metrics: where to serve GET /metrics; undefined: not served. */
   metrics?: ListenAddress;
+  /** --web: where to serve the page; undefined: not served. */
+  web?: ListenAddress;
 }
 
 export type DaemonCommand = { kind: 'help' } | { kind: 'version' } | { kind: 'run'; config: DaemonConfig };
@@ -172,6 +176,8 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonCommand {
       config.datapath = value as DatapathKind;
     } else if (name === '--metrics') {
       config.metrics = parseListenAddress(name, takeValue('[ADDR:]PORT'));
+    } else if (name === '--web') {
+      config.web = parseListenAddress(name, takeValue('[ADDR:]PORT'));
     } else if (name in NUMERIC) {
       const key = NUMERIC[name]!;
       config[key] = parseInteger(name, takeValue('a number'), LIMITS[key]);

@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ControlServer, probeSocket, switchHandler } from '../control/server.js';
 import type { Datapath } from '../datapath/datapath.js';
+import type { TraceResult } from '../control/results.js';
 import { startDatapath } from '../datapath/handle.js';
 import type { DatapathOptions } from '../datapath/messages.js';
 import { kernelHasTcx } from '../datapath/bpf.js';
@@ -29,6 +30,7 @@ import { errorText, log } from './log.js';
 import { Db, type DbConfig, DbError } from './db.js';
 import { attachMode, formatAddress, MetricsServer, SwitchMetrics, switchSnapshot } from './metrics.js';
 import { PortLocks } from './port-lock.js';
+import { loadAssets, WebServer, webSnapshot } from './web.js';
 import { Switch } from './switch.js';
 import { rtnetlinkKernel, Tunnels } from './tunnels.js';
 
@@ -97,6 +99,18 @@ async function main(argv: readonly string[]): Promise<void> {
     }
   }
 
+  let web: WebServer | null = null;
+  if (config.web !== undefined) {
+    try {
+      web = new WebServer(log, loadAssets());
+      const at = await web.listen(config.web);
+      log(`web: serving http://${formatAddress(at)}/`);
+    } catch (err) {
+      await metrics?.close();
+      die(errorText(err), 1);
+    }
+  }
+
   // A new FDB hash secret per process: senders cannot tell which MACs collide.
   const opts = datapathOptions(config, randomBytes(4).readUInt32LE(0));
   const portLimit = opts.fdbPortLimit === 0 ? 'none' : String(opts.fdbPortLimit);
@@ -123,6 +137,7 @@ async function main(argv: readonly string[]): Promise<void> {
     stopping = true;
     log(`fatal: ${message}`);
     await metrics?.close();
+    await web?.close();
     try {
       await server?.close();
     } catch (err) {
@@ -148,7 +163,8 @@ async function main(argv: readonly string[]): Promise<void> {
     }
     sw.config.record(db);
   }
-  server = new ControlServer({ path: config.socket, handler: switchHandler(sw, tunnels), log });
+  const handler = switchHandler(sw, tunnels);
+  server = new ControlServer({ path: config.socket, handler, log });
   try {
     await server.start();
   } catch (err) {
@@ -160,6 +176,11 @@ async function main(argv: readonly string[]): Promise<void> {
   log(`listening on ${config.socket}`);
   const info = { version: packageVersion(), datapath: kind, attach: attachMode(kind), fdbSize: opts.fdbSize };
   metrics?.serve(new SwitchMetrics(info), () => server!.exclusive(() => switchSnapshot(sw)));
+  web?.serve({
+    take: () => server!.exclusive(() => webSnapshot(sw, tunnels, info.version)),
+    // The control socket's own handler, in its queue: the trace `vswconfig trace` gets.
+    trace: (req) => server!.exclusive(async () => (await handler(req)) as TraceResult),
+  });
 
   const shutdown = async (signal: string): Promise<void> => {
     if (stopping) {
@@ -175,6 +196,7 @@ async function main(argv: readonly string[]): Promise<void> {
       // listener closes; removeSocket below makes sure it is gone).
       await server!.close(false);
       await metrics?.close();
+      await web?.close();
       // Taken first: the registry forgets a tunnel as its port is detached.
       const devices = tunnels.devices();
       await withTimeout(sw.detachAll(), STOP_TIMEOUT_MS, 'detaching the ports');
