@@ -106,11 +106,15 @@ interface Asset {
 /** The repository (dist/src/daemon/web.js → ../../..). */
 const ROOT = new URL('../../../', import.meta.url);
 
-/** The page's files, by URL path: read once at start, so a missing one stops vswitchd before it serves. */
+/**
+ * The page's files, by URL path: what the build put in dist/src/web (tsc's output, and index.html and
+ * style.css copied there) and uPlot's from node_modules. Read once at start: a missing one stops
+ * vswitchd before it serves.
+ */
 export function loadAssets(root: URL = ROOT): Map<string, Asset> {
   const files: Array<[string, string, string]> = [
-    ['/', 'src/web/index.html', 'text/html; charset=utf-8'],
-    ['/style.css', 'src/web/style.css', 'text/css; charset=utf-8'],
+    ['/', 'dist/src/web/index.html', 'text/html; charset=utf-8'],
+    ['/style.css', 'dist/src/web/style.css', 'text/css; charset=utf-8'],
     ['/web/app.js', 'dist/src/web/app.js', 'text/javascript; charset=utf-8'],
     ['/web/changes.js', 'dist/src/web/changes.js', 'text/javascript; charset=utf-8'],
     ['/web/snapshot.js', 'dist/src/web/snapshot.js', 'text/javascript; charset=utf-8'],
