@@ -40,10 +40,7 @@ export async function webSnapshot(sw: Switch, tunnels: Tunnels, version: string)
   const time = Date.now();
   const stats = await sw.stats();
   const ports = sw.ports();
-  const vlans = stats.ports.flatMap((s) => {
-    const p = ports.find((q) => q.ifname === s.port);
-    return p === undefined ? [] : [{ ifname: p.ifname, mode: p.vlan.mode, tag: p.vlan.tag, trunks: p.vlan.trunks }];
-  });
+  const vlans = ports.map((p) => ({ ifname: p.ifname, mode: p.vlan.mode, tag: p.vlan.tag, trunks: p.vlan.trunks }));
   const entries: FdbEntry[] = [];
   let count = 0;
   for (const e of await sw.fdb()) {

@@ -11,7 +11,7 @@ export interface WebSnapshot {
   datapath: 'kernel' | 'user';
   /** `stats`: ports in the order they were added, drops by reason, FDB counters. */
   stats: StatsResult;
-  /** `vlan PORT` of every port, in the same order. */
+  /** `vlan PORT` of every port, in the order they were added. */
   vlans: VlanResult[];
   /** `fdb`: at most `FDB_ROWS` entries; `count` is the table's size. */
   fdb: { entries: FdbEntry[]; count: number };
