@@ -14,7 +14,7 @@
 
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { oneLine, VswError } from '../errors.js';
 import { parseRequest } from '../control/protocol.js';
@@ -146,6 +146,8 @@ export class WebServer {
   private timer: NodeJS.Timeout | null = null;
   private reading = false;
   private last: string | null = null;
+  /** Listening on the loopback: only a Host of this machine is answered (a page of another site, its name rebound to 127.0.0.1, is not). */
+  private loopback = false;
 
   constructor(
     private readonly log: Logger,
@@ -174,7 +176,9 @@ export class WebServer {
         this.http.off('error', failed);
         this.http.on('error', (err) => this.log(`web server error: ${errorText(err)}`));
         const a = this.http.address();
-        resolve(typeof a === 'object' && a !== null ? { host: a.address, port: a.port } : at);
+        const where = typeof a === 'object' && a !== null ? { host: a.address, port: a.port } : at;
+        this.loopback = where.host === '::1' || where.host.startsWith('127.');
+        resolve(where);
       });
     });
   }
@@ -208,6 +212,7 @@ export class WebServer {
 
   private answer(req: IncomingMessage, res: ServerResponse): void {
     if (req.method !== 'GET') return reply(res, 405, `method ${req.method ?? ''} not allowed: the page is read-only (GET only)`, { Allow: 'GET' });
+    if (this.loopback && !localHost(req.headers.host)) return reply(res, 403, 'forbidden: a page on the loopback answers Host localhost or an IP address only');
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname === '/index.html' ? '/' : url.pathname;
     const asset = this.assets.get(path);
@@ -301,6 +306,13 @@ export class WebServer {
     }
     res.write(frame);
   }
+}
+
+/** A Host header naming this machine: `localhost` or an IP address, with or without a port. */
+export function localHost(host: string | undefined): boolean {
+  if (host === undefined) return false;
+  const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d*$/, '');
+  return name.toLowerCase() === 'localhost' || isIP(name) !== 0;
 }
 
 function json(res: ServerResponse, status: number, value: unknown): void {

@@ -12,7 +12,7 @@ import { VswError } from '../../src/errors.js';
 import { parseDaemonArgs, UsageError } from '../../src/daemon/args.js';
 import type { Request } from '../../src/control/requests.js';
 import type { TraceResult } from '../../src/control/results.js';
-import { loadAssets, sseFrame, traceRequest, WebServer, webSnapshot, type WebSource } from '../../src/daemon/web.js';
+import { loadAssets, localHost, sseFrame, traceRequest, WebServer, webSnapshot, type WebSource } from '../../src/daemon/web.js';
 import type { Tunnels } from '../../src/daemon/tunnels.js';
 import { changes } from '../../src/web/changes.js';
 import type { WebSnapshot } from '../../src/web/snapshot.js';
@@ -221,6 +221,20 @@ describe('web: the HTTP server', () => {
     assert.deepEqual(events[0], ['failure', { message: 'the datapath did not answer | within 5 s' }]);
     assert.ok(logs.some((l) => l === 'web: snapshot failed: the datapath did not answer | within 5 s'));
     fail = null;
+    assert.equal((await fetch(`${base}/api/snapshot`)).status, 200);
+  });
+
+  it('on the loopback, answers only a Host of this machine (no DNS rebinding)', async () => {
+    for (const h of ['localhost', 'localhost:8080', '127.0.0.1:1', '[::1]:80', '10.0.0.1']) assert.equal(localHost(h), true, h);
+    for (const h of [undefined, 'evil.example', 'evil.example:8080', 'localhost.evil.example']) assert.equal(localHost(h), false, h);
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = get(`${base}/api/snapshot`, { headers: { host: `evil.example:${new URL(base).port}` } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+    });
+    assert.equal(status, 403);
     assert.equal((await fetch(`${base}/api/snapshot`)).status, 200);
   });
 
