@@ -58,7 +58,7 @@ after(async () => {
   await lab.cleanup();
 });
 
-test('web: the page lists a port within 1 s of vswconfig add and drops it within 1 s of delete', async () => {
+test('web: the page lists a port within 1 s of vswconfig add and drops it within 1 s of delete', async (t) => {
   const row = `#ports tbody tr[data-port="${H3.port}"]`;
   assert.equal(await page.locator(row).count(), 0);
   ok('add', H3.port);
@@ -69,6 +69,7 @@ test('web: the page lists a port within 1 s of vswconfig add and drops it within
   t0 = Date.now();
   await page.waitForSelector(row, { state: 'detached', timeout: 1000 });
   const deleted = Date.now() - t0;
+  t.diagnostic(`on the page ${added} ms after add, gone ${deleted} ms after delete`);
   assert.ok(added <= 1000 && deleted <= 1000, `added ${added} ms, deleted ${deleted} ms`);
   // The changes the page saw, in its list.
   const events = await page.locator('#events li').allTextContents();
