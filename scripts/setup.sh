@@ -16,9 +16,10 @@ fi
 # with Debian's clang and loaded with Debian's libbpf; bpftool: the tests look
 # at what is attached; wireguard-go, wireguard-tools: the encrypted underlay of
 # construct-encrypted-hosts.sh (this kernel has no WireGuard module); prometheus:
-# its promtool checks what vswitchd --metrics serves (the tests need only promtool).
+# its promtool checks what vswitchd --metrics serves (the tests need only promtool);
+# chromium: the browser test/integration/web.test.ts drives (playwright-core, /usr/bin/chromium).
 packages=(iproute2 iputils-ping tcpdump iperf3 ethtool netsniff-ng python3-scapy procps util-linux
-  clang libbpf-dev libbpf1 bpftool wireguard-go wireguard-tools prometheus)
+  clang libbpf-dev libbpf1 bpftool wireguard-go wireguard-tools prometheus chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

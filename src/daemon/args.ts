@@ -54,6 +54,8 @@ options:
                          kernel has it, else tc
   --cleanup              remove the tc filters a vswitchd that is gone left on this network
                          namespace's interfaces (its own only: priority, handle, program name), then exit
+  --web [ADDR:]PORT      serve a live, read-only web page of the switch at http://ADDR:PORT/
+                         (ADDR as for --metrics, default 127.0.0.1)
   -h, --help             show this help
   --version              print the version
 `;
@@ -89,6 +91,8 @@ export interface DaemonConfig {
   spinUs: number;
   /** --metrics: where to serve GET /metrics; undefined: not served. */
   metrics?: ListenAddress;
+  /** --web: where to serve the page; undefined: not served. */
+  web?: ListenAddress;
 }
 
 export type DaemonCommand = { kind: 'help' } | { kind: 'version' } | { kind: 'cleanup' } | { kind: 'run'; config: DaemonConfig };
@@ -190,6 +194,8 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonCommand {
     } else if (name === '--cleanup') {
       if (inline !== undefined) throw new UsageError("option '--cleanup' takes no value");
       cleanup = true;
+    } else if (name === '--web') {
+      config.web = parseListenAddress(name, takeValue('[ADDR:]PORT'));
     } else if (name in NUMERIC) {
       const key = NUMERIC[name]!;
       config[key] = parseInteger(name, takeValue('a number'), LIMITS[key]);

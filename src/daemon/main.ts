@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ControlServer, probeSocket, switchHandler } from '../control/server.js';
 import type { Datapath } from '../datapath/datapath.js';
+import type { TraceResult } from '../control/results.js';
 import { startDatapath } from '../datapath/handle.js';
 import type { DatapathOptions } from '../datapath/messages.js';
 import { chooseAttachMode, KERNEL_DATAPATH_MIN, kernelHasTcx, kernelRunsDatapath } from '../datapath/bpf.js';
@@ -29,6 +30,7 @@ import { errorText, log } from './log.js';
 import { Db, type DbConfig, DbError } from './db.js';
 import { formatAddress, MetricsServer, SwitchMetrics, switchSnapshot } from './metrics.js';
 import { PortLocks } from './port-lock.js';
+import { loadAssets, WebServer, webSnapshot } from './web.js';
 import { Switch } from './switch.js';
 import { rtnetlinkKernel, Tunnels } from './tunnels.js';
 import { leftoverText, removeLeftoverFilters, startTcWatchdog, type TcWatchdog } from './tc-attach.js';
@@ -117,6 +119,18 @@ async function main(argv: readonly string[]): Promise<void> {
   let watchdog: TcWatchdog | null = null;
   if (attach === 'tc') watchdog = startTcWatchdog(log);
 
+  let web: WebServer | null = null;
+  if (config.web !== undefined) {
+    try {
+      web = new WebServer(log, loadAssets());
+      const at = await web.listen(config.web);
+      log(`web: serving http://${formatAddress(at)}/`);
+    } catch (err) {
+      await metrics?.close();
+      die(errorText(err), 1);
+    }
+  }
+
   // A new FDB hash secret per process: senders cannot tell which MACs collide.
   const opts = datapathOptions(config, randomBytes(4).readUInt32LE(0), attach, watchdog?.fd ?? -1);
   const portLimit = opts.fdbPortLimit === 0 ? 'none' : String(opts.fdbPortLimit);
@@ -144,6 +158,7 @@ async function main(argv: readonly string[]): Promise<void> {
     stopping = true;
     log(`fatal: ${message}`);
     await metrics?.close();
+    await web?.close();
     try {
       await server?.close();
     } catch (err) {
@@ -166,7 +181,8 @@ async function main(argv: readonly string[]): Promise<void> {
     }
     sw.config.record(db);
   }
-  server = new ControlServer({ path: config.socket, handler: switchHandler(sw, tunnels), log });
+  const handler = switchHandler(sw, tunnels);
+  server = new ControlServer({ path: config.socket, handler, log });
   try {
     await server.start();
   } catch (err) {
@@ -178,6 +194,11 @@ async function main(argv: readonly string[]): Promise<void> {
   log(`listening on ${config.socket}`);
   const info = { version: packageVersion(), datapath: kind, attach, fdbSize: opts.fdbSize };
   metrics?.serve(new SwitchMetrics(info), () => server!.exclusive(() => switchSnapshot(sw)));
+  web?.serve({
+    take: () => server!.exclusive(() => webSnapshot(sw, tunnels, info.version)),
+    // The control socket's own handler, in its queue: the trace `vswconfig trace` gets.
+    trace: (req) => server!.exclusive(async () => (await handler(req)) as TraceResult),
+  });
 
   const shutdown = async (signal: string): Promise<void> => {
     if (stopping) {
@@ -193,6 +214,7 @@ async function main(argv: readonly string[]): Promise<void> {
       // listener closes; removeSocket below makes sure it is gone).
       await server!.close(false);
       await metrics?.close();
+      await web?.close();
       // Taken first: the registry forgets a tunnel as its port is detached.
       const devices = tunnels.devices();
       await withTimeout(sw.detachAll(), STOP_TIMEOUT_MS, 'detaching the ports');
