@@ -15,9 +15,10 @@ fi
 # for the benchmark; clang, libbpf-dev, libbpf1: the eBPF programs (bpf/), built
 # with Debian's clang and loaded with Debian's libbpf; bpftool: the tests look
 # at what is attached; wireguard-go, wireguard-tools: the encrypted underlay of
-# construct-encrypted-hosts.sh (this kernel has no WireGuard module).
+# construct-encrypted-hosts.sh (this kernel has no WireGuard module); linux-perf:
+# perf for the benchmark's --profile (and bpftool for its --bpf-stats).
 packages=(iproute2 iputils-ping tcpdump iperf3 ethtool netsniff-ng python3-scapy procps util-linux
-  clang libbpf-dev libbpf1 bpftool wireguard-go wireguard-tools)
+  clang libbpf-dev libbpf1 bpftool wireguard-go wireguard-tools linux-perf)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
