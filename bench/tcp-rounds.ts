@@ -67,7 +67,12 @@ function makeProbe(s: TcpSession, id: string): TcpProbe | undefined {
   return {
     async begin() {
       await bpf?.begin();
-      await perf?.begin();
+      try {
+        await perf?.begin();
+      } catch (err) {
+        await bpf?.end(); // restores the sysctl at once
+        throw err;
+      }
     },
     async end() {
       const out: Record<string, unknown> = {};
