@@ -4,7 +4,7 @@
 // -a -g, both CPUs) and `--bpf-stats` (kernel.bpf_stats_enabled=1 for the
 // window, the switch's eBPF programs' run time per run from bpftool).
 
-import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BenchError, onCleanup, type Proc, run, sleep, start, which } from './proc.js';
 import { type PairCtx, tcp, type TcpProbe, type TcpResult } from './measures.js';
@@ -129,7 +129,7 @@ class PerfProbe {
 
 function existsNonEmpty(path: string): boolean {
   try {
-    return readFileSync(path).length > 0;
+    return statSync(path).size > 0;
   } catch {
     return false;
   }
