@@ -75,9 +75,10 @@ function makeProbe(s: TcpSession, id: string): TcpProbe | undefined {
       }
     },
     async end() {
+      // the eBPF figures first: perf's report takes seconds, outside the window
       const out: Record<string, unknown> = {};
-      if (perf) out['perf'] = await perf.end();
       if (bpf) out['bpf'] = await bpf.end();
+      if (perf) out['perf'] = await perf.end();
       return out;
     },
   };
@@ -117,7 +118,8 @@ class PerfProbe {
     await this.proc?.stop('SIGINT', 30_000);
     const r = await run('perf', ['report', '-i', data, '--stdio', '--no-children', '--sort', 'comm,dso,sym', '-g', 'none', '--percent-limit', '0.5'], { timeoutMs: 180_000 });
     if (r.code !== 0) throw new BenchError(`perf report: ${r.stderr.trim().split('\n').pop()}`);
-    writeFileSync(report, r.stdout);
+    // perf pads the symbol column to its longest name
+    writeFileSync(report, r.stdout.split('\n').map((l) => l.trimEnd()).join('\n'));
     const top = r.stdout
       .split('\n')
       .filter((l) => /^\s+\d+\.\d+%/.test(l))
