@@ -105,7 +105,7 @@ export function ratioChartSvg(c: Chart): string {
   c.rows.forEach((r, ri) => {
     const y0 = top + ri * rowH;
     const label = r.label + (r.better === 'lower' ? ' (lower is better)' : '');
-    const shown = label.length > 68 ? `${label.slice(0, 66)}…` : label;
+    const shown = label.length > 62 ? `${label.slice(0, 60)}…` : label;
     out.push(`<text class="row-label" x="${labelW}" y="${f(y0 + rowH / 2 + 2)}" text-anchor="end"><title>${xmlEscape(label)}</title>${xmlEscape(shown)}</text>`);
     if (ri > 0) out.push(`<line x1="10" y1="${f(y0)}" x2="${plotX1}" y2="${f(y0)}" stroke="#f0f0f0"/>`);
     c.series.forEach((s, si) => {
