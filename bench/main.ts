@@ -12,6 +12,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { runCoreBench } from './core.js';
 import { runHostsMode } from './hosts-mode.js';
+import { saveStorm, type StormResult, stormOnce, stormTable } from './storm.js';
 import {
   acl,
   ACL_RULES,
@@ -61,6 +62,10 @@ options:
   --hosts                the hosts mode instead: tenants on two hosts (namespaces), a switch on each
                            joined by VXLAN, plain and over WireGuard; TCP and 64 B for each pair of
                            vswitchd (kernel, user) and the Linux bridge (--switches picks among them)
+  --storm                the MAC storm instead (issue 15): random sources at full speed from one port,
+                           stats latency, port down seen, pings lost, fdb list time, RSS; each datapath
+                           (--switches kernel,user) with the default options and with --fdb-port-limit 100
+  --storm-seconds N      how long each storm lasts (default 30)
   --vswitchd-args ARGS   extra vswitchd options for both datapaths, e.g. "--ring-frames 256"
                          (not --datapath: the bench runs each)
   --node-args ARGS       options for vswitchd's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
@@ -79,6 +84,8 @@ interface Options {
   withOvs: boolean;
   /** the hosts mode (hosts-mode.ts) instead of the one-switch measures */
   hosts: boolean;
+  /** the MAC storm (storm.ts) instead, each storm this many seconds; 0: not */
+  stormSeconds: number;
   /** --switches; undefined: all but OVS, which --with-ovs adds */
   switches?: Set<SwitchName>;
   rounds: number;
@@ -94,7 +101,7 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options | 'help' {
-  const o: Options = { withOvs: false, hosts: false, rounds: 3, quick: false, only: new Set(MEASURES), vswitchdArgs: [], nodeArgs: [] };
+  const o: Options = { withOvs: false, hosts: false, stormSeconds: 0, rounds: 3, quick: false, only: new Set(MEASURES), vswitchdArgs: [], nodeArgs: [] };
   let rounds: number | undefined;
   let onlyGiven = false;
   for (let i = 0; i < argv.length; i++) {
@@ -120,6 +127,15 @@ function parseArgs(argv: string[]): Options | 'help' {
       case '--hosts':
         o.hosts = true;
         break;
+      case '--storm':
+        o.stormSeconds ||= 30;
+        break;
+      case '--storm-seconds': {
+        const v = value();
+        if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 3600) throw new BenchError(`--storm-seconds needs a whole number from 1 to 3600, not '${v}'`);
+        o.stormSeconds = Number(v);
+        break;
+      }
       case '--rounds': {
         const v = value();
         if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 100) throw new BenchError(`--rounds needs a whole number from 1 to 100, not '${v}'`);
@@ -169,6 +185,10 @@ function parseArgs(argv: string[]): Options | 'help' {
     }
   }
   o.rounds = rounds ?? (o.quick ? 1 : 3);
+  if (o.stormSeconds > 0) {
+    if (o.hosts || o.withOvs || onlyGiven || o.switches?.has('ovs') || o.switches?.has('bridge')) throw new BenchError('--storm: vswitchd only (--switches kernel,user), no --hosts, --with-ovs or --only');
+    return o;
+  }
   if (o.hosts) {
     if (o.withOvs || o.switches?.has('ovs')) throw new BenchError('--hosts: no Open vSwitch in the hosts mode (its switches are vswitchd-kernel, vswitchd-user and bridge)');
     if (onlyGiven) throw new BenchError('--hosts: no --only (the hosts mode measures TCP and 64 B, each pair on each underlay)');
@@ -199,6 +219,10 @@ function preflight(o: Options): string {
   need('taskset', 'install util-linux (scripts/setup.sh)');
   need('getconf', 'install libc-bin');
   need('sysctl', 'install procps (scripts/setup.sh)');
+  if (o.stormSeconds > 0) {
+    need('trafgen', 'install netsniff-ng (scripts/setup.sh)');
+    return '';
+  }
   if (o.hosts) {
     need('trafgen', 'install netsniff-ng (scripts/setup.sh)');
     need('iperf3', 'install iperf3 (scripts/setup.sh)');
@@ -273,6 +297,7 @@ async function main(): Promise<number> {
   const o = parsed;
   if (o.from !== undefined) return rerender(o.from, (s) => process.stdout.write(s));
   if (o.hosts) return hostsMain(o);
+  if (o.stormSeconds > 0) return stormMain(o);
   const only = new Set(o.only);
   const implied: string[] = [];
   if (!only.has('64b')) {
@@ -578,6 +603,32 @@ async function hostsMain(o: Options): Promise<number> {
   process.stdout.write(`\n${table}\n`);
   process.stdout.write(footer(o, mach as Machine));
   process.stdout.write(`chart: ${writeChartOf(resultsFile, JSON.parse(readFileSync(resultsFile, 'utf8')))}\n`);
+  return finishRun(resultsFile, errors);
+}
+
+async function stormMain(o: Options): Promise<number> {
+  preflight(o);
+  const started = new Date();
+  const resultsFile = newResultsFile(started).replace(/\.json$/, '-storm.json');
+  const switches = (['vswitchd-kernel', 'vswitchd-user'] as const).filter((s) => !o.switches || o.switches.has(s));
+  const header = { version: 2, startedAt: started.toISOString(), options: { stormSeconds: o.stormSeconds, switches, vswitchdArgs: o.vswitchdArgs }, machine: await machine(false) };
+  const work = mkdtempSync(join(os.tmpdir(), 'vswbench-storm-'));
+  onCleanup(`work dir ${work}`, () => rmSync(work, { recursive: true, force: true }));
+  const topo = await Topology.create(4, log);
+  const results: StormResult[] = [];
+  const errors: string[] = [];
+  for (const name of switches) {
+    for (const limit of [0, 100]) {
+      log(`[${name} limit ${limit || 'none'}] storm of ${o.stormSeconds} s`);
+      const r = await attempt(() => stormOnce(topo, name, limit, o.stormSeconds, work, { args: o.vswitchdArgs, nodeArgs: o.nodeArgs }, log), {
+        na: (why) => log(`[${name} limit ${limit || 'none'}] n/a (${why})`),
+        failed: (why) => errors.push(`${name} limit ${limit || 'none'}: ${why}`),
+      });
+      if (r) results.push(r);
+      saveStorm(resultsFile, header, results, errors);
+    }
+  }
+  process.stdout.write(`\n${stormTable(results)}\n`);
   return finishRun(resultsFile, errors);
 }
 

@@ -24,7 +24,9 @@
 //              station on a full table takes the victim config names, one
 //              from a port at its limit is left to vswitchd; each write goes on
 //              the `events` ring for vswitchd, which keeps the authoritative
-//              table (size limit, fair eviction, aging timer)
+//              table (size limit, fair eviction, aging timer); a station not
+//              learned is reported within its port's budget (ev_budget), the
+//              rest counted (SUPPRESSED_LIMITED, SUPPRESSED_FULL)
 //   classify   group destination or unknown/aged (VLAN, destination) -> flood;
 //              known -> its port (SAME_PORT if it is the ingress port)
 //   deliver    only to a port carrying the frame's VLAN (VLAN_NOT_ALLOWED for
@@ -120,6 +122,26 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 20);
 } events SEC(".maps");
+
+/*
+ * ev_budget[port]: the port's budget of events for stations it cannot learn
+ * (VSW_EV_LIMITED, VSW_EV_FULL), a GCRA: the time its budget is next whole.
+ * A storm of new sources on one port then costs vswitchd at most
+ * VSW_EV_BURST events at once and one per VSW_EV_GAP_NS after, not one per
+ * frame. The program's alone (vswitchd never reads it); updated without
+ * atomics: CPUs racing on one port may let a few more through.
+ */
+#define VSW_EV_BURST 64
+#define VSW_EV_GAP_NS 1000000ULL
+struct vsw_ev_budget {
+	__u64 tat_ns; /* theoretical arrival time of the next event */
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VSW_MAX_PORTS);
+	__type(key, __u32);
+	__type(value, struct vsw_ev_budget);
+} ev_budget SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -349,6 +371,19 @@ static __always_inline int to_peer(const struct __sk_buff *skb, const struct vsw
 	       (skb->len <= out->peer_mtu + ETH_HLEN + VLAN_HLEN || skb->gso_size != 0);
 }
 
+/* Is there budget on `port` for one more event of a station not learned? Takes it if so. */
+static __always_inline int event_budget(__u32 port, __u64 now)
+{
+	struct vsw_ev_budget *b = bpf_map_lookup_elem(&ev_budget, &port);
+	if (!b)
+		return 1;
+	__u64 tat = b->tat_ns > now ? b->tat_ns : now;
+	if (tat - now >= VSW_EV_BURST * VSW_EV_GAP_NS)
+		return 0;
+	b->tat_ns = tat + VSW_EV_GAP_NS;
+	return 1;
+}
+
 /*
  * Learn src on the ingress port, as Fdb.learnHL. A new station on a full table
  * costs the victim vswitchd has named (the core's fair eviction), deleted here
@@ -382,6 +417,11 @@ static __always_inline void learn(__u64 src, __u32 ingress, __u32 in_flags, __u6
 		struct vsw_fdb_entry fresh = { .port = ingress, .seen_ns = now };
 		if (bpf_map_update_elem(&fdb, &src, &fresh, BPF_ANY) != 0)
 			ev.kind = VSW_EV_FULL;
+	}
+	/* A station not learned (and no victim taken, which vswitchd must hear of): within the port's budget only. */
+	if (ev.kind != VSW_EV_LEARN && ev.evicted == 0 && !event_budget(ingress, now)) {
+		drop(ev.kind == VSW_EV_LIMITED ? VSW_R_SUPPRESSED_LIMITED : VSW_R_SUPPRESSED_FULL);
+		return;
 	}
 	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), 0) != 0)
 		drop(VSW_R_EVENTS_LOST);

@@ -134,6 +134,10 @@ struct vsw_port_counters {
 #define VSW_R_VLAN_NOT_ALLOWED 10
 #define VSW_R_ACL_DROP 11
 #define VSW_R_MIRROR_OUTPUT 12
+/* Not frame drops: learn events for stations not learned (a port at its limit,
+ * a full map) the program did not send, over the port's event budget */
+#define VSW_R_SUPPRESSED_LIMITED 13
+#define VSW_R_SUPPRESSED_FULL 14
 #define VSW_R_EVENTS_LOST 15 /* not a frame drop: learn events the ring had no room for */
 #define VSW_DROP_SLOTS 16
 

@@ -15,10 +15,11 @@ fi
 # for the benchmark; clang, libbpf-dev, libbpf1: the eBPF programs (bpf/), built
 # with Debian's clang and loaded with Debian's libbpf; bpftool: the tests look
 # at what is attached; wireguard-go, wireguard-tools: the encrypted underlay of
-# construct-encrypted-hosts.sh (this kernel has no WireGuard module); linux-perf:
-# perf for the benchmark's --profile (and bpftool for its --bpf-stats).
+# construct-encrypted-hosts.sh (this kernel has no WireGuard module); prometheus:
+# its promtool checks what vswitchd --metrics serves (the tests need only promtool);
+# linux-perf: perf for the benchmark's --profile (and bpftool for its --bpf-stats).
 packages=(iproute2 iputils-ping tcpdump iperf3 ethtool netsniff-ng python3-scapy procps util-linux
-  clang libbpf-dev libbpf1 bpftool wireguard-go wireguard-tools linux-perf)
+  clang libbpf-dev libbpf1 bpftool wireguard-go wireguard-tools prometheus linux-perf)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -27,6 +28,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "setup.sh: installing ${missing[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Debian starts the Prometheus server it installs (port 9090): setup.sh wanted promtool only.
+  if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+    systemctl disable --now prometheus >/dev/null 2>&1 || true
+  fi
 fi
 
 npm ci --no-audit --no-fund --loglevel=error

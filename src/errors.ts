@@ -56,7 +56,8 @@ export class InUseError extends VswError {
 /**
  * The datapath did not answer a request in time. It may still carry it out:
  * `late` resolves when it answers after all, to whether the request succeeded
- * (false if it never can, e.g. the thread exited), so the caller can follow.
+ * (false if it never can, e.g. the thread exited), so the caller can follow;
+ * for a query (stats, fdb, …) it is false at once: its late answer is dropped.
  */
 export class DatapathTimeoutError extends VswError {
   constructor(

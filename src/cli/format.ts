@@ -142,6 +142,7 @@ export function formatStats(s: StatsResult): string {
   out += `fdb evicted ${f.evicted}\n`;
   out += `fdb flushed ${f.flushed}\n`;
   out += `fdb refused ${f.refused}\n`;
+  out += `fdb suppressed ${f.suppressed}\n`;
   return out;
 }
 

@@ -42,6 +42,7 @@ export const statsResultSchema = z.object({
     evicted: count,
     flushed: count,
     refused: count,
+    suppressed: count,
   }),
 });
 /** A port's 802.1Q mode (core/vlan.ts PortVlan), named. */

@@ -406,6 +406,19 @@ export class ControlServer {
     }
   }
 
+  /**
+   * Run `fn` in the queue of requests, as a request of its own: it sees the
+   * switch between two commands (vswitchd's metrics read the switch so).
+   */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.queue.then(fn);
+    this.queue = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+
   /** Wait until every queued request has been handled. */
   async drain(): Promise<void> {
     let tail;

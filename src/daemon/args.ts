@@ -1,6 +1,7 @@
 // Command line of vswitchd.
 
 import { readFileSync } from 'node:fs';
+import { isIPv4, isIPv6 } from 'node:net';
 import { DEFAULT_SOCKET_PATH } from '../control/protocol.js';
 import type { DatapathOptions } from '../datapath/messages.js';
 
@@ -45,12 +46,25 @@ options:
                          (userspace datapath)
   --datapath kernel|user where frames are forwarded: in the kernel (eBPF at tc ingress) or in this
                          process (AF_PACKET rings); default kernel where this kernel allows it, else user
+  --metrics [ADDR:]PORT  serve Prometheus metrics at http://ADDR:PORT/metrics (ADDR: an IPv4
+                         address or [IPv6 address], default 127.0.0.1; PORT 0: any free port, logged)
   -h, --help             show this help
   --version              print the version
 `;
 
 export type DatapathKind = 'kernel' | 'user';
 export const DATAPATHS: readonly DatapathKind[] = ['kernel', 'user'];
+
+/** Where --metrics listens. */
+export interface ListenAddress {
+  /** An IP address (IPv6 without brackets). */
+  host: string;
+  /** 0: a free port the kernel picks. */
+  port: number;
+}
+
+/** The address --metrics takes when given a port alone: the loopback, reached from this host only. */
+export const METRICS_DEFAULT_HOST = '127.0.0.1';
 
 export interface DaemonConfig {
   socket: string;
@@ -65,6 +79,8 @@ export interface DaemonConfig {
   ringFrames: number;
   txRingFrames: number;
   spinUs: number;
+  /** --metrics: where to serve GET /metrics; undefined: not served. */
+  metrics?: ListenAddress;
 }
 
 export type DaemonCommand = { kind: 'help' } | { kind: 'version' } | { kind: 'run'; config: DaemonConfig };
@@ -92,6 +108,29 @@ function parseInteger(option: string, value: string, [min, max]: readonly [numbe
     throw new UsageError(`option '${option}' must be between ${min} and ${max}, not ${value}`);
   }
   return n;
+}
+
+/**
+ * `[ADDR:]PORT` of --metrics: a port alone is on the loopback; ADDR is an IPv4
+ * address or an IPv6 address in brackets (`[::1]:9100`), never a host name.
+ */
+export function parseListenAddress(option: string, value: string): ListenAddress {
+  const bad = (why: string): UsageError => new UsageError(`option '${option}' needs [ADDR:]PORT (${why}), not '${value}'`);
+  let host = METRICS_DEFAULT_HOST;
+  let port = value;
+  const colon = value.lastIndexOf(':');
+  if (colon >= 0) {
+    host = value.slice(0, colon);
+    port = value.slice(colon + 1);
+    if (host.startsWith('[') && host.endsWith(']')) {
+      host = host.slice(1, -1);
+      if (!isIPv6(host)) throw bad('an IPv6 address goes in brackets');
+    } else if (!isIPv4(host)) {
+      throw bad('ADDR is an IPv4 address or [IPv6 address]');
+    }
+  }
+  if (!/^\d{1,5}$/.test(port) || Number(port) > 65535) throw bad('PORT is 0..65535');
+  return { host, port: Number(port) };
 }
 
 /** Parse argv (without node and script). Throws UsageError with a one-line message. */
@@ -131,6 +170,8 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonCommand {
         throw new UsageError(`option '--datapath' must be kernel or user, not '${value}'`);
       }
       config.datapath = value as DatapathKind;
+    } else if (name === '--metrics') {
+      config.metrics = parseListenAddress(name, takeValue('[ADDR:]PORT'));
     } else if (name in NUMERIC) {
       const key = NUMERIC[name]!;
       config[key] = parseInteger(name, takeValue('a number'), LIMITS[key]);

@@ -27,6 +27,7 @@ import {
 } from './args.js';
 import { errorText, log } from './log.js';
 import { Db, type DbConfig, DbError } from './db.js';
+import { attachMode, formatAddress, MetricsServer, SwitchMetrics, switchSnapshot } from './metrics.js';
 import { PortLocks } from './port-lock.js';
 import { Switch } from './switch.js';
 import { rtnetlinkKernel, Tunnels } from './tunnels.js';
@@ -85,6 +86,17 @@ async function main(argv: readonly string[]): Promise<void> {
     throw err;
   }
 
+  // Listening before the datapath starts: an address in use stops vswitchd before it touches anything.
+  const metrics = config.metrics === undefined ? null : new MetricsServer(log);
+  if (metrics !== null) {
+    try {
+      const at = await metrics.listen(config.metrics!);
+      log(`metrics: serving http://${formatAddress(at)}/metrics`);
+    } catch (err) {
+      die(errorText(err), 1);
+    }
+  }
+
   // A new FDB hash secret per process: senders cannot tell which MACs collide.
   const opts = datapathOptions(config, randomBytes(4).readUInt32LE(0));
   const portLimit = opts.fdbPortLimit === 0 ? 'none' : String(opts.fdbPortLimit);
@@ -110,6 +122,7 @@ async function main(argv: readonly string[]): Promise<void> {
     if (stopping) return;
     stopping = true;
     log(`fatal: ${message}`);
+    await metrics?.close();
     try {
       await server?.close();
     } catch (err) {
@@ -145,6 +158,8 @@ async function main(argv: readonly string[]): Promise<void> {
     process.exit(1);
   }
   log(`listening on ${config.socket}`);
+  const info = { version: packageVersion(), datapath: kind, attach: attachMode(kind), fdbSize: opts.fdbSize };
+  metrics?.serve(new SwitchMetrics(info), () => server!.exclusive(() => switchSnapshot(sw)));
 
   const shutdown = async (signal: string): Promise<void> => {
     if (stopping) {
@@ -159,6 +174,7 @@ async function main(argv: readonly string[]): Promise<void> {
       // Stop accepting and drop connections (libuv unlinks the socket file as the
       // listener closes; removeSocket below makes sure it is gone).
       await server!.close(false);
+      await metrics?.close();
       // Taken first: the registry forgets a tunnel as its port is detached.
       const devices = tunnels.devices();
       await withTimeout(sw.detachAll(), STOP_TIMEOUT_MS, 'detaching the ports');

@@ -22,11 +22,16 @@ type RequestBody = Request extends infer R ? (R extends { id: number } ? Omit<R,
 
 const ONE = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]);
 const REQUEST_TIMEOUT_MS = 10_000;
+/** Requests whose late answer the caller follows (it changed the switch); a query's late answer is dropped. */
+const FOLLOWED = new Set<string>(['add', 'delete', 'vlan', 'acl', 'mirrors', 'shutdown']);
 
 /** Exported for tests, which drive it with a stand-in worker and a short timeout. */
 export class WorkerDatapath extends EventEmitter implements Datapath {
   private nextId = 1;
+  /** Requests waiting for their answer in time. */
   private readonly pending = new Map<number, Pending>();
+  /** Changes that timed out: their late answer settles the error's `late` (until then, or the thread's exit). */
+  private readonly following = new Map<number, (ok: boolean) => void>();
   private exited = false;
 
   constructor(
@@ -41,8 +46,14 @@ export class WorkerDatapath extends EventEmitter implements Datapath {
         this.emit(m.event, m);
         return;
       }
+      const late = this.following.get(m.id);
+      if (late !== undefined) {
+        this.following.delete(m.id);
+        late(m.ok);
+        return;
+      }
       const p = this.pending.get(m.id);
-      if (p === undefined) return;
+      if (p === undefined) return; // a query that timed out: nobody waits for it any more
       this.pending.delete(m.id);
       if (m.ok) p.resolve(m.result);
       else p.reject(new VswError(m.code, m.message));
@@ -53,8 +64,15 @@ export class WorkerDatapath extends EventEmitter implements Datapath {
       this.exited = true;
       for (const p of this.pending.values()) p.reject(new VswError('EINTERNAL', 'the datapath thread has exited'));
       this.pending.clear();
+      for (const late of this.following.values()) late(false);
+      this.following.clear();
       this.emit('exit', code);
     });
+  }
+
+  /** Requests waiting for an answer in time, and timed-out changes whose late answer is followed. */
+  get outstanding(): { pending: number; following: number } {
+    return { pending: this.pending.size, following: this.following.size };
   }
 
   private request(body: RequestBody): Promise<unknown> {
@@ -62,11 +80,14 @@ export class WorkerDatapath extends EventEmitter implements Datapath {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        // The worker may still carry the request out: its late answer (or its
-        // exit) settles `late`, so that the caller can follow what it did.
-        const late = new Promise<boolean>((settle) =>
-          this.pending.set(id, { resolve: () => settle(true), reject: () => settle(false) }),
-        );
+        // Its entry goes: a wedged worker must not grow this map with every
+        // `stats` asked of it. A change may still be carried out: its late
+        // answer (or the thread's exit) settles `late`, so that the caller can
+        // follow what it did; a query's late answer is dropped.
+        this.pending.delete(id);
+        const late = FOLLOWED.has(body.op)
+          ? new Promise<boolean>((settle) => this.following.set(id, settle))
+          : Promise.resolve(false);
         reject(new DatapathTimeoutError(body.op, late));
       }, this.requestTimeoutMs);
       this.pending.set(id, {

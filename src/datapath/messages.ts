@@ -59,7 +59,11 @@ export interface Stats {
   ports: PortStats[];
   /** Drop counts by reason name (see core/reasons.ts). */
   drops: Record<string, number>;
-  fdb: { entries: number; learned: number; moved: number; expired: number; evicted: number; flushed: number; refused: number };
+  /**
+   * refused: learns refused by the per-port limit; suppressed (kernel datapath): learn events for
+   * stations not learned (port at its limit, map full) the program did not send, over the port's budget.
+   */
+  fdb: { entries: number; learned: number; moved: number; expired: number; evicted: number; flushed: number; refused: number; suppressed: number };
 }
 
 export type Reply =

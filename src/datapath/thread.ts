@@ -98,8 +98,19 @@ export function serveRequests(ctl: MessagePort, t: RequestTarget): void {
   }
 }
 
-/** A `stats` reply: the ports' counters, drops by reason name, the FDB's counters. */
-export function statsReply(ports: PortStats[], counted: ArrayLike<number>, f: Fdb): Stats {
+/** Learn events the kernel's program did not send (over a port's budget), by why the station was not learned. */
+export interface SuppressedEvents {
+  limited: number;
+  full: number;
+}
+
+/**
+ * A `stats` reply: the ports' counters, drops by reason name, the FDB's
+ * counters. A suppressed event of a port at its limit is a refusal the Fdb
+ * never heard of: it counts in `refused` too, as the userspace datapath
+ * counts each such frame.
+ */
+export function statsReply(ports: PortStats[], counted: ArrayLike<number>, f: Fdb, suppressed: SuppressedEvents = { limited: 0, full: 0 }): Stats {
   const drops: Record<string, number> = {};
   for (let r = 0; r < REASON_COUNT; r++) drops[REASON_NAMES[r]] = counted[r];
   return {
@@ -112,7 +123,8 @@ export function statsReply(ports: PortStats[], counted: ArrayLike<number>, f: Fd
       expired: f.expired,
       evicted: f.evicted,
       flushed: f.flushed,
-      refused: f.refused,
+      refused: f.refused + suppressed.limited,
+      suppressed: suppressed.limited + suppressed.full,
     },
   };
 }

@@ -34,6 +34,7 @@ interface Api {
   lookup(fd: number, key: Uint8Array, value: Uint8Array): number;
   remove(fd: number, key: Uint8Array): number;
   nextKey(fd: number, key: Uint8Array | null, next: Uint8Array): number;
+  lookupBatch(fd: number, inBatch: Uint8Array | null, outBatch: Uint8Array, keys: Uint8Array, values: Uint8Array, count: Uint32Array, opts: null): number;
   possibleCpus(): number;
 }
 
@@ -59,6 +60,9 @@ function bind(): Api {
     lookup: lib.func('int bpf_map_lookup_elem(int fd, const void *key, _Out_ void *value)'),
     remove: lib.func('int bpf_map_delete_elem(int fd, const void *key)'),
     nextKey: lib.func('int bpf_map_get_next_key(int fd, const void *key, _Out_ void *next_key)'),
+    lookupBatch: lib.func(
+      'int bpf_map_lookup_batch(int fd, void *in_batch, _Out_ void *out_batch, _Out_ void *keys, _Out_ void *values, _Inout_ uint32_t *count, const void *opts)',
+    ),
     possibleCpus: lib.func('int libbpf_num_possible_cpus(void)'),
   } as unknown as Api;
   return api;
@@ -170,6 +174,20 @@ export function mapNextKey(fd: number, key: Uint8Array | null, next: Uint8Array,
   const err = bind().nextKey(fd, key, next);
   if (err === -ENOENT) return false;
   if (err < 0) fail('bpf_map_get_next_key', -err, what);
+  return true;
+}
+
+/**
+ * BPF_MAP_LOOKUP_BATCH: up to count[0] keys and values from where `inBatch`
+ * (null: the start) left off, into `keys`/`values`; count[0] is set to how
+ * many came and `outBatch` to where the next call starts. False once the map
+ * is exhausted (the last keys may still have come). A walk of a hash map in
+ * a few system calls, not one per key.
+ */
+export function mapLookupBatch(fd: number, inBatch: Uint8Array | null, outBatch: Uint8Array, keys: Uint8Array, values: Uint8Array, count: Uint32Array, what = ''): boolean {
+  const err = bind().lookupBatch(fd, inBatch, outBatch, keys, values, count, null);
+  if (err === -ENOENT) return false;
+  if (err < 0) fail('bpf_map_lookup_batch', -err, what);
   return true;
 }
 

@@ -60,7 +60,7 @@ export class FakeDatapath extends EventEmitter implements Datapath {
   statsValue: Stats = {
     ports: [],
     drops: {},
-    fdb: { entries: 0, learned: 0, moved: 0, expired: 0, evicted: 0, flushed: 0, refused: 0 },
+    fdb: { entries: 0, learned: 0, moved: 0, expired: 0, evicted: 0, flushed: 0, refused: 0, suppressed: 0 },
   };
   stopped = false;
 

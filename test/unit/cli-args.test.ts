@@ -371,7 +371,7 @@ describe('vswconfig program', () => {
     t.datapath.statsValue = {
       ports: [{ port: index, up: true, mtu: 1500, rxFrames: 3, rxBytes: 300, txFrames: 4, txBytes: 400, rxRingDrops: 0 }],
       drops: { 'link-local': 2 },
-      fdb: { entries: 2, learned: 2, moved: 0, expired: 0, evicted: 0, flushed: 0, refused: 0 },
+      fdb: { entries: 2, learned: 2, moved: 0, expired: 0, evicted: 0, flushed: 0, refused: 0, suppressed: 0 },
     };
     const parse = async (args: string[]): Promise<unknown> => {
       const r = await run(['--socket', t.path, ...args]);
@@ -388,7 +388,7 @@ describe('vswconfig program', () => {
     assert.deepEqual(await parse(['-j', 'stats']), {
       ports: [{ ifname: 'veth1-vsw', up: true, mtu: 1500, rxFrames: 3, rxBytes: 300, txFrames: 4, txBytes: 400, rxRingDrops: 0 }],
       drops: { 'link-local': 2 },
-      fdb: { entries: 2, learned: 2, moved: 0, expired: 0, evicted: 0, flushed: 0, refused: 0 },
+      fdb: { entries: 2, learned: 2, moved: 0, expired: 0, evicted: 0, flushed: 0, refused: 0, suppressed: 0 },
     });
   });
 
@@ -398,7 +398,7 @@ describe('vswconfig program', () => {
     t.datapath.statsValue = {
       ports: [{ port: index, up: true, mtu: 1500, rxFrames: 3, rxBytes: 300, txFrames: 4, txBytes: 400, rxRingDrops: 0 }],
       drops: { 'link-local': 2 },
-      fdb: { entries: 1, learned: 1, moved: 0, expired: 0, evicted: 0, flushed: 0, refused: 0 },
+      fdb: { entries: 1, learned: 1, moved: 0, expired: 0, evicted: 0, flushed: 0, refused: 0, suppressed: 0 },
     };
     const r = await run(['--socket', t.path, 'stats']);
     assert.equal(r.status, 0, r.stderr);

@@ -39,7 +39,7 @@ describe('vswconfig output', () => {
         { port: 'v2', up: false, mtu: 9000, rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0, rxRingDrops: 5 },
       ],
       drops: { runt: 1, 'tx-ring-full': 4, 'future-reason': 9 },
-      fdb: { entries: 2, learned: 3, moved: 1, expired: 1, evicted: 0, flushed: 0, refused: 0 },
+      fdb: { entries: 2, learned: 3, moved: 1, expired: 1, evicted: 0, flushed: 0, refused: 0, suppressed: 7 },
     });
     const lines = out.split('\n');
     assert.equal(lines[0], 'port       link   mtu  rx frames  rx bytes  tx frames  tx bytes  ring drops');
@@ -53,7 +53,7 @@ describe('vswconfig output', () => {
     ]);
     assert.deepEqual(
       lines.filter((l) => l.startsWith('fdb ')),
-      ['fdb entries 2', 'fdb learned 3', 'fdb moved 1', 'fdb expired 1', 'fdb evicted 0', 'fdb flushed 0', 'fdb refused 0'],
+      ['fdb entries 2', 'fdb learned 3', 'fdb moved 1', 'fdb expired 1', 'fdb evicted 0', 'fdb flushed 0', 'fdb refused 0', 'fdb suppressed 7'],
     );
     assert.ok(out.indexOf('drops ') < out.indexOf('fdb '), 'drops come before fdb counters');
   });
@@ -62,7 +62,7 @@ describe('vswconfig output', () => {
     const out = formatStats({
       ports: [],
       drops: {},
-      fdb: { entries: 0, learned: 0, moved: 0, expired: 0, evicted: 0, flushed: 0, refused: 0 },
+      fdb: { entries: 0, learned: 0, moved: 0, expired: 0, evicted: 0, flushed: 0, refused: 0, suppressed: 0 },
     });
     assert.match(out, /^port\s+link\s+mtu/);
   });

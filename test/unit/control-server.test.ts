@@ -159,7 +159,7 @@ describe('control server and port registry', () => {
         { port: 0, up: false, mtu: 9000, rxFrames: 1, rxBytes: 100, txFrames: 2, txBytes: 200, rxRingDrops: 7 },
       ],
       drops: { runt: 1 },
-      fdb: { entries: 2, learned: 2, moved: 0, expired: 0, evicted: 0, flushed: 0, refused: 0 },
+      fdb: { entries: 2, learned: 2, moved: 0, expired: 0, evicted: 0, flushed: 0, refused: 0, suppressed: 0 },
     };
     const fdb = await exchange(t.path, '{"v":1,"id":1,"cmd":"fdb"}\n', { expectReplies: 2 });
     assert.deepEqual(fdb.replies, [
@@ -184,7 +184,7 @@ describe('control server and port registry', () => {
           { port: 'veth2-vsw', up: true, mtu: 1500, rxFrames: 5, rxBytes: 500, txFrames: 6, txBytes: 600, rxRingDrops: 0 },
         ],
         drops: { runt: 1 },
-        fdb: { entries: 2, learned: 2, moved: 0, expired: 0, evicted: 0, flushed: 0, refused: 0 },
+        fdb: { entries: 2, learned: 2, moved: 0, expired: 0, evicted: 0, flushed: 0, refused: 0, suppressed: 0 },
       }),
     );
   });

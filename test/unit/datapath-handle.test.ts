@@ -58,4 +58,27 @@ describe('datapath handle: a request not answered in time', () => {
     worker.emit('exit', 1);
     assert.equal(await err.late, false);
   });
+
+  it('a query that times out leaves no entry behind (a wedged worker asked stats 100 times keeps nothing), and its late answer is dropped', async () => {
+    for (let k = 0; k < 100; k++) {
+      const err = await dp.stats().then(
+        () => assert.fail('the request should time out'),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof DatapathTimeoutError);
+      assert.equal(await err.late, false, 'a query is not followed');
+    }
+    assert.deepEqual(dp.outstanding, { pending: 0, following: 0 });
+    const id = (receiveMessageOnPort(inbox)?.message as { id: number }).id;
+    worker.emit('message', { id, ok: true, result: {} }); // late: ignored
+    assert.deepEqual(dp.outstanding, { pending: 0, following: 0 });
+  });
+
+  it('a change that times out leaves its pending entry; only its follow-up stays, until its late answer', async () => {
+    const { err, id } = await timedOut(dp.setVlan(1, { mode: 'access', tag: 10, trunks: null } as never));
+    assert.deepEqual(dp.outstanding, { pending: 0, following: 1 });
+    worker.emit('message', { id, ok: true });
+    assert.equal(await err.late, true);
+    assert.deepEqual(dp.outstanding, { pending: 0, following: 0 });
+  });
 });

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Fdb } from '../../src/core/fdb.js';
-import { FdbSync, type LearnGate } from '../../src/datapath/kernel/fdb-sync.js';
+import { FdbSync, type LearnGate, RESYNC_INTERVAL_MS } from '../../src/datapath/kernel/fdb-sync.js';
 import type { ConfigWords } from '../../src/datapath/kernel/layout.js';
 import { LEARNED, NOT_LEARNED_FULL, NOT_LEARNED_LIMITED } from '../../src/datapath/kernel/learn-ring.js';
 
@@ -30,13 +30,16 @@ class FakeMaps {
     this.kernel.delete(`${hi}:${lo}`);
   }
 
-  fdbKeys(): Array<[number, number]> {
+  staleFdbKeys(beforeMs: number, held: (hi: number, lo: number) => boolean): Array<[number, number]> {
     this.walks++;
-    return [...this.kernel.keys()].map((k) => k.split(':').map(Number) as [number, number]);
+    return [...this.kernel.entries()]
+      .filter(([, e]) => e.seenMs < beforeMs)
+      .map(([k]) => k.split(':').map(Number) as [number, number])
+      .filter(([hi, lo]) => !held(hi, lo));
   }
 
-  dropCounts(): { drops: Float64Array; eventsLost: number } {
-    return { drops: new Float64Array(0), eventsLost: this.eventsLost };
+  dropCounts(): { drops: Float64Array; eventsLost: number; suppressed: { limited: number; full: number } } {
+    return { drops: new Float64Array(0), eventsLost: this.eventsLost, suppressed: { limited: 0, full: 0 } };
   }
 
   setConfig(c: ConfigWords): void {
@@ -126,13 +129,26 @@ describe('kernel FDB sync: learn events', () => {
     assert.deepEqual(maps.kernel.get(`${mac(1)[0]}:${mac(1)[1]}`)?.port, 0);
   });
 
-  it('a kernel map fuller than the table of record (setFdb fails) is resynced at once', () => {
-    const { maps, learn } = setUp();
+  it('a kernel map fuller than the table of record (setFdb fails) is walked at the timer, not at each failed write, and at most once per interval', () => {
+    const { maps, clock, sync, learn } = setUp({ size: 4096 });
     maps.programLearns(...mac(9), 3, 0); // a stale entry the table does not hold
     maps.room = 1;
-    learn(mac(1), 0, NOT_LEARNED_FULL);
-    assert.equal(maps.walks, 1);
+    // A storm of stations the map has no room for: the old code walked the whole map for each.
+    for (let n = 100; n < 1100; n++) learn(mac(n), 0, NOT_LEARNED_FULL);
+    assert.equal(maps.walks, 0, 'no walk per failed write');
+    const due = sync.timer(clock.now);
+    assert.equal(maps.walks, 1, 'one walk at the timer');
     assert.ok(!maps.has(...mac(9)), 'the stale entry went');
+    // More failures at once: asked again, walked only when the interval has passed, and the timer says when.
+    for (let n = 2000; n < 3000; n++) learn(mac(n), 1, NOT_LEARNED_FULL);
+    assert.equal(due, clock.now + 300_000, 'nothing owed after the walk: next due is the aging');
+    clock.now += 10;
+    const again = sync.timer(clock.now);
+    assert.equal(maps.walks, 1, 'not twice within the interval');
+    assert.equal(again, clock.now - 10 + RESYNC_INTERVAL_MS, 'the timer is due again when the interval ends');
+    clock.now = again;
+    sync.timer(clock.now);
+    assert.equal(maps.walks, 2);
   });
 });
 
@@ -159,17 +175,23 @@ describe('kernel FDB sync: the victim in config', () => {
 });
 
 describe('kernel FDB sync: after lost learn events', () => {
-  it('at the timer, a grown lost-events count walks the kernel map and deletes what the table of record does not hold', () => {
+  it('at the timer, a grown lost-events count walks the kernel map and deletes what the table of record does not hold and was not written within the interval', () => {
     const { fdb, maps, cfg, clock, sync, learn } = setUp();
     learn(mac(1), 0);
     learn(mac(2, 10), 1);
-    // Learned by the program, their events lost: the table of record never heard of them.
-    maps.programLearns(...mac(3), 2, clock.now);
-    maps.programLearns(...mac(4, 10), 3, clock.now);
+    // Learned by the program a while ago, their events lost: the table of record never heard of them.
+    maps.programLearns(...mac(3), 2, clock.now - RESYNC_INTERVAL_MS - 1);
+    maps.programLearns(...mac(4, 10), 3, clock.now - 5 * RESYNC_INTERVAL_MS);
+    // Learned just now: its event may still be in the ring (a storm fills the map's headroom with those).
+    maps.programLearns(...mac(6), 1, clock.now - 10);
     maps.eventsLost = 2;
     sync.timer(clock.now);
     assert.equal(maps.walks, 1);
-    assert.deepEqual([...maps.kernel.keys()].sort(), [`${mac(1)[0]}:${mac(1)[1]}`, `${mac(2, 10)[0]}:${mac(2, 10)[1]}`].sort());
+    assert.deepEqual(
+      [...maps.kernel.keys()].sort(),
+      [`${mac(1)[0]}:${mac(1)[1]}`, `${mac(2, 10)[0]}:${mac(2, 10)[1]}`, `${mac(6)[0]}:${mac(6)[1]}`].sort(),
+      'the stale ones went, the one written within the interval stays',
+    );
     assert.equal(fdb.count, 2);
     assert.equal(cfg.victim, -1n, 'the program may have taken the victim in a lost event');
   });
@@ -183,10 +205,23 @@ describe('kernel FDB sync: after lost learn events', () => {
     sync.timer(clock.now);
     assert.equal(maps.walks, 1);
     maps.eventsLost = 3;
-    maps.programLearns(...mac(5), 0, clock.now);
+    maps.programLearns(...mac(5), 0, clock.now - 1);
+    sync.timer(clock.now);
+    assert.equal(maps.walks, 1, 'at most one walk per interval');
+    clock.now += RESYNC_INTERVAL_MS;
     sync.timer(clock.now);
     assert.equal(maps.walks, 2);
     assert.ok(!maps.has(...mac(5)));
+  });
+
+  it('after learn events the lost count is due for a read within the interval; with none, never', () => {
+    const { clock, sync, learn } = setUp();
+    assert.equal(sync.checkDue(), Infinity);
+    sync.timer(clock.now);
+    learn(mac(1), 0);
+    assert.equal(sync.checkDue(), clock.now + RESYNC_INTERVAL_MS);
+    sync.timer(clock.now + 5);
+    assert.equal(sync.checkDue(), Infinity, 'read: nothing owed until the next event');
   });
 
   it('the timer ages the table of record, and what ages out leaves the kernel map, and says when it is next due', () => {

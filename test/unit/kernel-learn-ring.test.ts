@@ -153,4 +153,26 @@ describe('learn ring reader (plain buffer)', () => {
     assert.equal(r.ring.drain(sink), 0);
     assert.equal(r.consumer[0], 64n);
   });
+
+  it('drains only what was committed on entry: a producer that never stops (a storm) cannot keep it', () => {
+    const size = 4096;
+    const r = plainRing(size);
+    for (let i = 1; i <= 10; i++) r.commit(r.reserve(event(i)));
+    const entered = r.producer[0];
+    let produced = 10;
+    // Each record read, the program commits another (as it does at line rate): the old reader never returned.
+    const got: number[] = [];
+    const sink: LearnSink = {
+      onLearn(_hi, _lo, port) {
+        got.push(port);
+        if (produced < 60) r.commit(r.reserve(event(++produced)));
+      },
+    };
+    assert.equal(r.ring.drain(sink), 10);
+    assert.deepEqual(got, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    assert.equal(r.consumer[0], entered, 'stopped at the producer position seen on entry');
+    assert.ok(r.ring.pending(), 'what came since waits for the next turn');
+    assert.equal(r.ring.drain(sink), 10, 'the next turn reads the next ten, again bounded');
+    assert.deepEqual(got.slice(10), [11, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
+  });
 });

@@ -8,7 +8,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { A_ACTION, A_DST_HI, A_DST_HI_MASK, A_DST_LO, A_DST_LO_MASK, A_PORT, A_SRC_HI, A_SRC_HI_MASK, A_SRC_LO, A_SRC_LO_MASK, A_TYPE, A_VLAN, ACL_STRIDE } from '../../src/core/acl.js';
+import { Fdb } from '../../src/core/fdb.js';
+import { REASON_COUNT } from '../../src/core/reasons.js';
 import { fillVlanBitmap, VLAN_BITMAP_BYTES } from '../../src/core/vlan.js';
+import { EVENTS_LOST_SLOT, SUPPRESSED_FULL_SLOT, SUPPRESSED_LIMITED_SLOT } from '../../src/datapath/kernel/maps.js';
+import { statsReply } from '../../src/datapath/thread.js';
 import {
   addPortCounters, encodeAclRule, encodeConfig, encodeFdbEntry, encodeMirror, encodePort, FDB_KEY_HI_MASK, LAYOUT, type StructName,
 } from '../../src/datapath/kernel/layout.js';
@@ -255,5 +259,27 @@ describe('kernel maps: encoders write each field where the header puts it', () =
     assert.equal(hi >>> 16, 4094);
     assert.equal(hi & 0xffff, 0xfedc);
     assert.equal(v.getInt32(0, true) >>> 0, 0xba987654);
+  });
+});
+
+describe('kernel maps: events the program suppresses (issue 15)', () => {
+  it('the drop slots of suppressed events and lost events are the header\'s, and none is a frame drop reason', () => {
+    const slot = (name: string): number => Number(new RegExp(`#define ${name} (\\d+)`).exec(HEADER)?.[1] ?? NaN);
+    assert.equal(slot('VSW_R_SUPPRESSED_LIMITED'), SUPPRESSED_LIMITED_SLOT);
+    assert.equal(slot('VSW_R_SUPPRESSED_FULL'), SUPPRESSED_FULL_SLOT);
+    assert.equal(slot('VSW_R_EVENTS_LOST'), EVENTS_LOST_SLOT);
+    for (const s of [SUPPRESSED_LIMITED_SLOT, SUPPRESSED_FULL_SLOT, EVENTS_LOST_SLOT]) assert.ok(s >= REASON_COUNT, `slot ${s} is a reason's`);
+    assert.ok(slot('VSW_DROP_SLOTS') > Math.max(SUPPRESSED_LIMITED_SLOT, SUPPRESSED_FULL_SLOT, EVENTS_LOST_SLOT));
+  });
+
+  it('stats: suppressed events of a port at its limit count as refusals too; both kinds as suppressed', () => {
+    const fdb = new Fdb({ size: 4, agingMs: 300_000, maxPorts: 2, portLimit: 1 });
+    fdb.learn(0x020000000001, 0, 0);
+    fdb.learn(0x020000000002, 0, 0); // refused: port 0 holds its limit
+    const s = statsReply([], new Float64Array(REASON_COUNT), fdb, { limited: 40, full: 2 });
+    assert.equal(s.fdb.refused, 41);
+    assert.equal(s.fdb.suppressed, 42);
+    const none = statsReply([], new Float64Array(REASON_COUNT), fdb);
+    assert.deepEqual([none.fdb.refused, none.fdb.suppressed], [1, 0], 'the userspace datapath suppresses nothing');
   });
 });

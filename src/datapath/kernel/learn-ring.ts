@@ -92,37 +92,42 @@ export class LearnRing {
     });
   }
 
-  /** Hands every waiting record to `sink`; returns how many. */
-  drain(sink: LearnSink): number {
+  /**
+   * Hands the records committed before this call to `sink`, at most `max`;
+   * returns how many. Bounded: it stops at the producer position read on
+   * entry, so a producer that never stops (a MAC storm) cannot keep the
+   * thread here; what came since waits for the next turn, after requests and
+   * link events.
+   */
+  drain(sink: LearnSink, max = Infinity): number {
     let cons = Number(Atomics.load(this.consumer, 0));
+    const prod = Number(Atomics.load(this.producer, 0));
     let n = 0;
-    for (;;) {
-      const prod = Number(Atomics.load(this.producer, 0));
-      if (cons >= prod) break;
-      while (cons < prod) {
-        const at = cons & this.mask;
-        const len = Atomics.load(this.words, at >>> 2) >>> 0;
-        if ((len & BUSY) !== 0) {
-          Atomics.store(this.consumer, 0, BigInt(cons));
-          return n;
-        }
-        if ((len & DISCARD) === 0) {
-          const d = this.data;
-          const rec = at + HDR_SIZE;
-          // struct vsw_learn_event; a key's low word is lo, its high word hi (layout.ts)
-          const lo = d.getInt32(rec + EV_MAC, true);
-          const hi = d.getUint32(rec + EV_MAC + 4, true) & FDB_KEY_HI_MASK;
-          const port = d.getUint32(rec + EV_PORT, true);
-          const kind = d.getUint32(rec + EV_KIND, true);
-          const seenMs = (d.getUint32(rec + EV_SEEN + 4, true) * 4294967296 + d.getUint32(rec + EV_SEEN, true)) / 1e6;
-          sink.onLearn(hi, lo, port, kind, seenMs, d.getUint32(rec + EV_EVICTED + 4, true) & FDB_KEY_HI_MASK, d.getInt32(rec + EV_EVICTED, true));
-          n++;
-        }
-        cons += ((len & ~(BUSY | DISCARD)) + HDR_SIZE + 7) & ~7;
+    while (cons < prod && n < max) {
+      const at = cons & this.mask;
+      const len = Atomics.load(this.words, at >>> 2) >>> 0;
+      if ((len & BUSY) !== 0) break;
+      if ((len & DISCARD) === 0) {
+        const d = this.data;
+        const rec = at + HDR_SIZE;
+        // struct vsw_learn_event; a key's low word is lo, its high word hi (layout.ts)
+        const lo = d.getInt32(rec + EV_MAC, true);
+        const hi = d.getUint32(rec + EV_MAC + 4, true) & FDB_KEY_HI_MASK;
+        const port = d.getUint32(rec + EV_PORT, true);
+        const kind = d.getUint32(rec + EV_KIND, true);
+        const seenMs = (d.getUint32(rec + EV_SEEN + 4, true) * 4294967296 + d.getUint32(rec + EV_SEEN, true)) / 1e6;
+        sink.onLearn(hi, lo, port, kind, seenMs, d.getUint32(rec + EV_EVICTED + 4, true) & FDB_KEY_HI_MASK, d.getInt32(rec + EV_EVICTED, true));
+        n++;
       }
-      Atomics.store(this.consumer, 0, BigInt(cons));
+      cons += ((len & ~(BUSY | DISCARD)) + HDR_SIZE + 7) & ~7;
     }
+    Atomics.store(this.consumer, 0, BigInt(cons));
     return n;
+  }
+
+  /** Whether records were committed that drain() has not read (the next turn's work). */
+  pending(): boolean {
+    return Number(Atomics.load(this.consumer, 0)) < Number(Atomics.load(this.producer, 0));
   }
 
   close(): void {

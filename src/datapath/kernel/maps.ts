@@ -4,7 +4,8 @@
 
 import { ACL_MAX_RULES } from '../../core/acl.js';
 import { REASON_COUNT } from '../../core/reasons.js';
-import { BPF_ANY, type BpfObject, mapDelete, mapLookup, mapNextKey, mapUpdate, possibleCpus } from '../../native/libbpf.js';
+import { BPF_ANY, type BpfObject, mapDelete, mapLookup, mapLookupBatch, mapUpdate, possibleCpus } from '../../native/libbpf.js';
+import type { SuppressedEvents } from '../thread.js';
 import { addPortCounters, type ConfigWords, encodeAclRule, encodeConfig, encodeFdbEntry, encodeMirror, encodePort, FDB_KEY_HI_MASK, LAYOUT, type PortCounters, type PortEntry } from './layout.js';
 
 /** Port slots the program knows (VSW_MAX_PORTS). */
@@ -19,9 +20,14 @@ export const PORT_MIRROR_OUT = 16;
 /** Mirrors the program holds (VSW_MIRROR_MAX). */
 export const KERNEL_MAX_MIRRORS = 32;
 const DROP_SLOTS = 16;
+/** drops[13], drops[14]: events of stations not learned (limit, full map) the program suppressed (not frame drops). */
+export const SUPPRESSED_LIMITED_SLOT = 13;
+export const SUPPRESSED_FULL_SLOT = 14;
 /** drops[15]: learn events lost for want of room on the ring (not a frame drop). */
 export const EVENTS_LOST_SLOT = 15;
 const RING_BYTES = 1 << 20;
+/** Keys a resync reads per system call (BPF_MAP_LOOKUP_BATCH); far more than a hash bucket holds. */
+const FDB_BATCH = 4096;
 
 /** Entries the kernel's FDB map holds beyond --fdb-size (see DatapathMaps.size). */
 export function fdbHeadroom(fdbSize: number): number {
@@ -58,6 +64,8 @@ export class DatapathMaps {
   private readonly cfg = new Uint8Array(LAYOUT.vsw_config.size);
   private readonly cfgView = new DataView(this.cfg.buffer);
   private readonly perCpuPort: Uint8Array;
+  private readonly batchKeys = new Uint8Array(8 * FDB_BATCH);
+  private readonly batchValues = new Uint8Array(LAYOUT.vsw_fdb_entry.size * FDB_BATCH);
   private readonly perCpuDrop: Uint8Array;
 
   constructor(obj: BpfObject) {
@@ -198,17 +206,35 @@ export class DatapathMaps {
     mapDelete(this.fdb, this.macKey(hi, lo), 'fdb');
   }
 
-  /** Every key in the kernel's fdb map, as [hi, lo] pairs (a resync walks it). */
-  fdbKeys(): Array<[number, number]> {
+  /**
+   * The keys of the kernel's fdb map, as [hi, lo] pairs, last written before
+   * `beforeMs` (CLOCK_MONOTONIC) and not `held` (a resync walks it):
+   * FDB_BATCH keys per system call, and only those asked for are made into
+   * arrays (a walk of 80,000 keys allocates next to nothing).
+   */
+  staleFdbKeys(beforeMs: number, held: (hi: number, lo: number) => boolean): Array<[number, number]> {
     const keys: Array<[number, number]> = [];
-    const next = new Uint8Array(8);
-    const nv = new DataView(next.buffer);
-    let prev: Uint8Array | null = null;
-    while (mapNextKey(this.fdb, prev, next, 'fdb')) {
-      keys.push([nv.getUint32(4, true) & FDB_KEY_HI_MASK, nv.getInt32(0, true)]);
-      prev = next.slice();
+    const kv = new DataView(this.batchKeys.buffer);
+    const vv = new DataView(this.batchValues.buffer);
+    const stride = LAYOUT.vsw_fdb_entry.size;
+    const seen = LAYOUT.vsw_fdb_entry.fields.seen_ns;
+    const count = new Uint32Array(1);
+    // The batch position of a hash map is a bucket number (u32); 8 bytes leave room.
+    let from: Uint8Array | null = null;
+    for (;;) {
+      const to = new Uint8Array(8);
+      count[0] = FDB_BATCH;
+      const more = mapLookupBatch(this.fdb, from, to, this.batchKeys, this.batchValues, count, 'fdb');
+      for (let i = 0; i < count[0]; i++) {
+        const seenMs = (vv.getUint32(i * stride + seen + 4, true) * 4294967296 + vv.getUint32(i * stride + seen, true)) / 1e6;
+        if (seenMs >= beforeMs) continue;
+        const hi = kv.getUint32(8 * i + 4, true) & FDB_KEY_HI_MASK;
+        const lo = kv.getInt32(8 * i, true);
+        if (!held(hi, lo)) keys.push([hi, lo]);
+      }
+      if (!more) return keys;
+      from = to;
     }
-    return keys;
   }
 
   /** A port's counters, summed over CPUs. */
@@ -226,19 +252,22 @@ export class DatapathMaps {
     mapUpdate(this.portCounters, this.portKey(port), this.perCpuPort, BPF_ANY, 'port_counters');
   }
 
-  /** Drops by reason (REASON_COUNT long), summed over CPUs; and the learn events lost. */
-  dropCounts(): { drops: Float64Array; eventsLost: number } {
+  /** Drops by reason (REASON_COUNT long), summed over CPUs; the learn events lost, and those suppressed. */
+  dropCounts(): { drops: Float64Array; eventsLost: number; suppressed: SuppressedEvents } {
     const drops = new Float64Array(REASON_COUNT);
     let eventsLost = 0;
+    const suppressed = { limited: 0, full: 0 };
     const v = new DataView(this.perCpuDrop.buffer);
     for (let r = 0; r < DROP_SLOTS; r++) {
-      if (r >= REASON_COUNT && r !== EVENTS_LOST_SLOT) continue;
+      if (r >= REASON_COUNT && r !== EVENTS_LOST_SLOT && r !== SUPPRESSED_LIMITED_SLOT && r !== SUPPRESSED_FULL_SLOT) continue;
       if (!mapLookup(this.drops, this.portKey(r), this.perCpuDrop, 'drops')) continue;
       let sum = 0;
       for (let c = 0; c < this.cpus; c++) sum += Number(v.getBigUint64(c * 8, true));
       if (r === EVENTS_LOST_SLOT) eventsLost = sum;
+      else if (r === SUPPRESSED_LIMITED_SLOT) suppressed.limited = sum;
+      else if (r === SUPPRESSED_FULL_SLOT) suppressed.full = sum;
       else drops[r] = sum;
     }
-    return { drops, eventsLost };
+    return { drops, eventsLost, suppressed };
   }
 }

@@ -43,6 +43,12 @@ import { DatapathMaps, KERNEL_MAX_MIRRORS, KERNEL_MAX_PORTS } from './maps.js';
 import { KernelPorts } from './ports.js';
 
 const NFDS = 3; // eventfd, rtnetlink, events ring
+/**
+ * Learn events applied per turn of the loop at most (and by a request that
+ * reads the FDB): a few ms of work, so that under a MAC storm requests and
+ * link events wait one such turn, never the storm.
+ */
+const LEARN_BATCH = 1024;
 
 class KernelWorker implements LinkOwner {
   private readonly obj: BpfObject;
@@ -119,9 +125,12 @@ class KernelWorker implements LinkOwner {
     while (!this.stopping) {
       const now = monotonicMs();
       const timeout = nextGc === Infinity ? -1 : Math.max(0, Math.min(0x7fffffff, Math.ceil(nextGc - now)));
+      // Requests and link events first; then this turn's share of the ring (what
+      // is left keeps the ring's fd readable, so the next poll() returns at once).
       if (libc.poll(this.pollfds, NFDS, timeout) > 0) this.serviceFds();
       if (this.stopping) break;
-      let changed = this.ring.drain(this.fdbSync) > 0;
+      let changed = this.ring.drain(this.fdbSync, LEARN_BATCH) > 0;
+      if (changed) nextGc = Math.min(nextGc, this.fdbSync.checkDue());
       const t = monotonicMs();
       if (t >= nextGc || nextGc === Infinity) {
         nextGc = this.fdbSync.timer(t);
@@ -228,24 +237,25 @@ class KernelWorker implements LinkOwner {
     return this.mirrorSet.names.map((_, k) => this.mirrorBase[k]! + this.maps.mirrorCopies(k));
   }
 
-  /** The FDB as of the last learn event the kernel sent. */
+  /** The FDB with one more share of the learn events applied (all of them, unless a storm is on). */
   trace(frame: TraceFrame): Trace {
-    this.ring.drain(this.fdbSync);
+    this.ring.drain(this.fdbSync, LEARN_BATCH);
     return this.spec.trace(frame, monotonicMs());
   }
 
   fdbDump(): unknown {
-    this.ring.drain(this.fdbSync);
+    this.ring.drain(this.fdbSync, LEARN_BATCH);
     return dumpFdb(this.fdb, monotonicMs());
   }
 
   stats(): Stats {
-    this.ring.drain(this.fdbSync);
+    this.ring.drain(this.fdbSync, LEARN_BATCH);
     const ports: PortStats[] = [];
     for (const [p, r] of this.ports.attached()) {
       ports.push({ port: p, up: r.up, mtu: r.mtu, ...this.maps.portCountersOf(p), rxRingDrops: 0 });
     }
-    return statsReply(ports, this.maps.dropCounts().drops, this.fdb);
+    const counts = this.maps.dropCounts();
+    return statsReply(ports, counts.drops, this.fdb, counts.suppressed);
   }
 
   requestStop(): void {
