@@ -5,6 +5,7 @@
 // Plain SVG text: no chart library for a static picture in the README.
 
 import { readFileSync, writeFileSync } from 'node:fs';
+import { type StormResult, stormTable } from './storm.js';
 import {
   BRIDGE_PAIR,
   HOST_METRICS,
@@ -228,6 +229,11 @@ export function rerender(file: string, out: (s: string) => void): number {
   } catch (err) {
     process.stderr.write(`bench: --from ${file}: ${(err as Error).message}\n`);
     return 1;
+  }
+  if (j.mode === 'storm') {
+    // the storm's table has no ratio to a bridge: no chart
+    out(stormTable((j as unknown as { results: StormResult[] }).results ?? []));
+    return 0;
   }
   if (j.mode === 'hosts') out(hostsTable({ pairs: j.pairs ?? [], samples: j.samples as HostsSampleSet['samples'] }));
   else {
