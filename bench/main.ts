@@ -6,6 +6,8 @@
 
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rerender, writeChartOf } from './plot.js';
+import { perfAvailable, profileDirOf, tcpSession } from './tcp-rounds.js';
 import os from 'node:os';
 import { join } from 'node:path';
 import { runCoreBench } from './core.js';
@@ -29,13 +31,12 @@ import {
   QUICK,
   rssNow,
   startIperfServer,
-  tcp,
   unicast64,
   type WindowResult,
 } from './measures.js';
 import { ensureOvsInstalled, Ovs, ovsVersion } from './ovs.js';
 import { attempt, BenchError, cleanupAll, onCleanup, run, sleep, stopAll, which } from './proc.js';
-import { HOST_SWITCHES, markdownTable, type SampleSet, SWITCH_ORDER, type SwitchName } from './report.js';
+import { HOST_SWITCHES, markdownTable, roundsTable, type SampleSet, SWITCH_ORDER, type SwitchName } from './report.js';
 import { DATAPATH_OF, isVswitchd, LinuxBridge, ROOT, type Switch, Vswitchd } from './switches.js';
 import { Topology } from './topology.js';
 import { ETHERTYPE, FRAME_BYTES } from './trafgen.js';
@@ -68,6 +69,11 @@ options:
   --vswitchd-args ARGS   extra vswitchd options for both datapaths, e.g. "--ring-frames 256"
                          (not --datapath: the bench runs each)
   --node-args ARGS       options for vswitchd's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+  --profile              perf record -a -g over each TCP window (bench/results/<timestamp>-profile/)
+  --bpf-stats            kernel.bpf_stats_enabled=1 over each TCP window: the switch's eBPF
+                           programs' run time per run (bpftool prog show), the sysctl restored after
+  --from FILE            no run: print the table of a saved results file and write its chart
+                           (FILE with .svg for .json); needs no root
   -h, --help             show this help
 `;
 
@@ -87,6 +93,11 @@ interface Options {
   only: Set<Measure>;
   vswitchdArgs: string[];
   nodeArgs: string[];
+  /** --profile, --bpf-stats: probes over each TCP window (tcp-rounds.ts) */
+  profile?: boolean;
+  bpfStats?: boolean;
+  /** --from FILE: re-render a saved run */
+  from?: string;
 }
 
 function parseArgs(argv: string[]): Options | 'help' {
@@ -160,6 +171,15 @@ function parseArgs(argv: string[]): Options | 'help' {
       case '--node-args':
         o.nodeArgs = value().split(/\s+/).filter(Boolean);
         break;
+      case '--profile':
+        o.profile = true;
+        break;
+      case '--bpf-stats':
+        o.bpfStats = true;
+        break;
+      case '--from':
+        o.from = value();
+        break;
       default:
         throw new BenchError(`unknown option '${arg}' (see --help)`);
     }
@@ -214,6 +234,8 @@ function preflight(o: Options): string {
   if (traffic) need('trafgen', 'install netsniff-ng (scripts/setup.sh)');
   if (o.only.has('vlan')) need('tcpdump', 'install tcpdump (scripts/setup.sh): it checks that frames leave the trunk tagged');
   if (o.only.has('tcp')) need('iperf3', 'install iperf3 (scripts/setup.sh)');
+  if ((o.profile || o.bpfStats) && !o.only.has('tcp')) throw new BenchError('--profile and --bpf-stats probe the TCP windows: add tcp to --only');
+  if (o.bpfStats) need('bpftool', 'install bpftool (scripts/setup.sh)');
   let python = '';
   if (o.only.has('fdb') || o.only.has('latency')) {
     python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : (which('python3') ?? '');
@@ -273,6 +295,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const o = parsed;
+  if (o.from !== undefined) return rerender(o.from, (s) => process.stdout.write(s));
   if (o.hosts) return hostsMain(o);
   if (o.stormSeconds > 0) return stormMain(o);
   const only = new Set(o.only);
@@ -284,15 +307,25 @@ async function main(): Promise<number> {
   const python = preflight({ ...o, only });
   if (implied.length > 0) log(`bench: 64b runs too (${implied.join(', ')} need it)`);
   if (o.withOvs) await ensureOvsInstalled(log);
+  if (o.profile) {
+    const why = await perfAvailable();
+    if (why) throw new BenchError(`--profile: ${why}`);
+  }
 
   const dur: Durations = o.quick ? QUICK : FULL;
   const switches = SWITCH_ORDER.filter((s) => (o.switches ? o.switches.has(s) : s !== 'ovs' || o.withOvs));
   const started = new Date();
   const resultsFile = newResultsFile(started);
   const samples: SampleSet['samples'] = {};
+  const byRound: NonNullable<SampleSet['byRound']> = {};
+  let round = 0;
   const add = (id: string, sw: SwitchName, v: number | null | undefined): void => {
     if (v === null || v === undefined || !Number.isFinite(v)) return;
     ((samples[id] ??= {})[sw] ??= []).push(v);
+    // the same figure at its round's place: rounds are compared head to head (won share)
+    const xs = ((byRound[id] ??= {})[sw] ??= []);
+    while (xs.length < round - 1) xs.push(null);
+    xs[round - 1] = v;
   };
   const errors: string[] = [];
   const rounds: Array<Record<string, unknown>> = [];
@@ -320,6 +353,7 @@ async function main(): Promise<number> {
     switches,
     rounds,
     samples,
+    byRound,
     errors,
   };
   const save = (): void => writeFileSync(resultsFile, JSON.stringify(results, null, 1) + '\n');
@@ -349,7 +383,8 @@ async function main(): Promise<number> {
   };
 
   const t0 = Date.now();
-  for (let round = 1; round <= o.rounds; round++) {
+  const profileDir = o.profile ? profileDirOf(resultsFile) : undefined;
+  for (round = 1; round <= o.rounds; round++) {
     const roundRec: Record<string, unknown> = { round, sessions: [] as unknown[] };
     rounds.push(roundRec);
     if (only.has('core')) {
@@ -438,14 +473,8 @@ async function main(): Promise<number> {
           });
         }
         if (only.has('tcp')) {
-          for (const streams of [1, 4]) {
-            await step(`TCP ${streams} stream(s)`, async () => {
-              const r = await tcp(ctx, streams);
-              details[`tcp${streams}`] = r;
-              add(`tcp${streams}`, name, r.gbps);
-              log(`${tag} TCP -P ${streams}: ${r.gbps.toFixed(2)} Gbit/s, ${r.retransmits} retransmits`);
-            });
-          }
+          const probes = { profileDir, bpfStats: o.bpfStats };
+          await tcpSession({ ctx, label: `${name}-r${round}`, probes, step, add: (id, v) => add(id, name, v), details, log: (s) => log(`${tag} ${s}`) });
         }
         if (only.has('flood')) {
           await step('flood', async () => {
@@ -453,6 +482,9 @@ async function main(): Promise<number> {
             details['flood'] = w;
             add('flood.rx', name, w.rxRate);
             add('flood.sent', name, w.sentRate);
+            // what the switch costs: see bench/README.md (4)
+            if (w.softirqCpuS > 0) add('flood.perSoftirq', name, w.received / w.softirqCpuS);
+            if (w.machineCpuS > 0) add('flood.perMachine', name, w.received / w.machineCpuS);
             log(`${tag} flood: delivered ${fmtRate(w.rxRate)} over ${w.perReceiver.length} hosts (min per host ${fmtRate(Math.min(...w.perReceiver) / w.seconds)}), sent ${fmtRate(w.sentRate)}${others(w.otherCpuS, w.seconds)}`);
           });
         }
@@ -506,10 +538,13 @@ async function main(): Promise<number> {
   results['complete'] = true;
   results['finishedAt'] = new Date().toISOString();
   results['seconds'] = (Date.now() - t0) / 1000;
-  const table = markdownTable({ switches, samples });
+  const table = markdownTable({ switches, samples, byRound });
+  const perRound = roundsTable({ switches, samples, byRound });
   results['table'] = table;
+  if (perRound) results['roundsTable'] = perRound;
   save();
-  process.stdout.write(`\n${table}\n`);
+  process.stdout.write(`\n${table}\n${perRound ? `${perRound}\n` : ''}`);
+  process.stdout.write(`chart: ${writeChartOf(resultsFile, results)}\n`);
   process.stdout.write(footer(o, results['machine'] as Machine));
   if (floor !== null) {
     process.stdout.write(
@@ -567,6 +602,7 @@ async function hostsMain(o: Options): Promise<number> {
   });
   process.stdout.write(`\n${table}\n`);
   process.stdout.write(footer(o, mach as Machine));
+  process.stdout.write(`chart: ${writeChartOf(resultsFile, JSON.parse(readFileSync(resultsFile, 'utf8')))}\n`);
   return finishRun(resultsFile, errors);
 }
 

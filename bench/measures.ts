@@ -305,19 +305,48 @@ export async function latencyLoaded(ctx: Ctx, ratePps: number): Promise<LoadedPi
 
 export interface TcpResult {
   streams: number;
+  /** NS2→NS1 (iperf3 -R: the server in NS2 sends) instead of NS1→NS2 */
+  reverse: boolean;
   gbps: number;
   retransmits: number;
   senderCpuPct: number;
   receiverCpuPct: number;
+  /** what the probe found over the window (--profile, --bpf-stats) */
+  probe?: unknown;
 }
 
-export async function tcp(ctx: PairCtx, streams: number): Promise<TcpResult> {
+/** Something measured over a TCP window (bench/tcp-rounds.ts): begun just before iperf3, ended after it. */
+export interface TcpProbe {
+  begin(): Promise<void>;
+  end(): Promise<unknown>;
+}
+
+export async function tcp(ctx: PairCtx, streams: number, opts: { reverse?: boolean; probe?: TcpProbe } = {}): Promise<TcpResult> {
   const h1 = ctx.topo.host(1);
   const h2 = ctx.topo.host(2);
+  const reverse = opts.reverse ?? false;
   await learn(ctx, h1, h2);
+  await opts.probe?.begin();
+  let probed = false;
+  const endProbe = async (): Promise<unknown> => {
+    if (!opts.probe || probed) return undefined;
+    probed = true;
+    return opts.probe.end();
+  };
+  try {
+    return await tcpRuns(ctx, streams, reverse, endProbe);
+  } finally {
+    await endProbe().catch(() => undefined);
+  }
+}
+
+async function tcpRuns(ctx: PairCtx, streams: number, reverse: boolean, endProbe: () => Promise<unknown>): Promise<TcpResult> {
+  const h1 = ctx.topo.host(1);
+  const h2 = ctx.topo.host(2);
   let last = '';
   for (let attempt = 0; attempt < 5; attempt++) {
-    const r = await run('ip', ['netns', 'exec', h1.ns, 'iperf3', '-c', h2.ip, '-t', String(ctx.dur.tcpS), '-P', String(streams), '-J'], {
+    const args = ['netns', 'exec', h1.ns, 'iperf3', '-c', h2.ip, '-t', String(ctx.dur.tcpS), '-P', String(streams), '-J', ...(reverse ? ['-R'] : [])];
+    const r = await run('ip', args, {
       timeoutMs: ctx.dur.tcpS * 1000 + 30_000,
     });
     let j: {
@@ -336,18 +365,24 @@ export async function tcp(ctx: PairCtx, streams: number): Promise<TcpResult> {
     if (j.error) last = j.error;
     const bps = j.end?.sum_received?.bits_per_second;
     if (r.code === 0 && typeof bps === 'number') {
+      // -R: the client (NS1) receives; host_total is then the receiver's CPU
+      const host = j.end?.cpu_utilization_percent?.host_total ?? NaN;
+      const remote = j.end?.cpu_utilization_percent?.remote_total ?? NaN;
+      const probe = await endProbe();
       return {
         streams,
+        reverse,
         gbps: bps / 1e9,
         retransmits: j.end?.sum_sent?.retransmits ?? NaN,
-        senderCpuPct: j.end?.cpu_utilization_percent?.host_total ?? NaN,
-        receiverCpuPct: j.end?.cpu_utilization_percent?.remote_total ?? NaN,
+        senderCpuPct: reverse ? remote : host,
+        receiverCpuPct: reverse ? host : remote,
+        ...(probe === undefined ? {} : { probe }),
       };
     }
     // the server may still be busy with the previous test, or not listening yet
     await sleep(500);
   }
-  throw new BenchError(`iperf3 -P ${streams}: ${last || 'failed'}`);
+  throw new BenchError(`iperf3 -P ${streams}${reverse ? ' -R' : ''}: ${last || 'failed'}`);
 }
 
 // ---- (4) flooding ----

@@ -8,7 +8,7 @@
 
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { type Summary, summarize } from './stats.js';
+import { roundRatios, type Summary, summarize, type WonShare, wonShare } from './stats.js';
 
 /** The switches measured, in the order of a round and of the table's columns. */
 export const SWITCH_ORDER = ['vswitchd-kernel', 'vswitchd-user', 'bridge', 'ovs'] as const;
@@ -61,6 +61,8 @@ export const METRICS: MetricDef[] = [
   { id: 'noise.other', group: 1, label: 'other processes’ CPU during (1) (noise, not the switch)', unit: '% of a core', scale: 1, better: 'lower', noRatio: true },
   { id: 'tcp1', group: 2, label: 'TCP NS1→NS2, 1 stream', unit: 'Gbit/s', scale: 1, better: 'higher', targets: { 'vswitchd-kernel': atLeastBridge(1.0), 'vswitchd-user': atLeastBridge(0.9) } },
   { id: 'tcp4', group: 2, label: 'TCP NS1→NS2, 4 streams', unit: 'Gbit/s', scale: 1, better: 'higher', targets: { 'vswitchd-kernel': atLeastBridge(1.0), 'vswitchd-user': atLeastBridge(0.9) } },
+  { id: 'tcp1.rev', group: 2, label: 'TCP NS2→NS1, 1 stream (iperf3 -R)', unit: 'Gbit/s', scale: 1, better: 'higher', targets: { 'vswitchd-kernel': atLeastBridge(1.0), 'vswitchd-user': atLeastBridge(0.9) } },
+  { id: 'tcp4.rev', group: 2, label: 'TCP NS2→NS1, 4 streams (iperf3 -R)', unit: 'Gbit/s', scale: 1, better: 'higher', targets: { 'vswitchd-kernel': atLeastBridge(1.0), 'vswitchd-user': atLeastBridge(0.9) } },
   { id: 'lat.idle.avg', group: 3, label: 'ping RTT avg, idle', unit: 'ms', scale: 1, better: 'lower', targets: { 'vswitchd-kernel': atMostBridge(1.0), 'vswitchd-user': atMost(0.05, '≤ 0.05 ms') } },
   { id: 'lat.idle.p99', group: 3, label: 'ping RTT p99, idle', unit: 'ms', scale: 1, better: 'lower' },
   { id: 'lat.load.avg', group: 3, label: 'ping RTT avg, (1) at half rate', unit: 'ms', scale: 1, better: 'lower' },
@@ -69,6 +71,8 @@ export const METRICS: MetricDef[] = [
   { id: 'lat.load.loss', group: 3, label: 'half-rate frames lost', unit: '%', scale: 1, better: 'lower', noRatio: true },
   { id: 'lat.load.pingLoss', group: 3, label: 'pings lost at half rate', unit: '%', scale: 1, better: 'lower', noRatio: true },
   { id: 'flood.rx', group: 4, label: 'broadcast flood, delivered (sum of 23 hosts)', unit: 'Mframes/s', scale: 1e6, better: 'higher', targets: { 'vswitchd-kernel': atLeastBridge(1.3), 'vswitchd-user': atLeastBridge(1.0) } },
+  { id: 'flood.perSoftirq', group: 4, label: 'flood, delivered per softirq CPU-second (what the switch costs: the bridge and the kernel datapath forward in softirq)', unit: 'Mframes per CPU-s', scale: 1e6, better: 'higher', targets: kernel(atLeastBridge(1.3)) },
+  { id: 'flood.perMachine', group: 4, label: 'flood, delivered per machine CPU-second (sender, switch and receivers)', unit: 'Mframes per CPU-s', scale: 1e6, better: 'higher' },
   { id: 'flood.sent', group: 4, label: 'flood, sender’s rate', unit: 'Mframes/s', scale: 1e6, better: null, noRatio: true },
   { id: 'fdb.entries', group: 5, label: 'FDB entries after the 50,000-MAC burst', unit: 'entries', scale: 1, better: null, noRatio: true, targets: both(atLeast(50_000, '≥ 50,000')) },
   { id: 'fdb.rx', group: 5, label: '64 B with 50,000 MACs learned', unit: 'Mframes/s', scale: 1e6, better: 'higher' },
@@ -95,6 +99,11 @@ export interface SampleSet {
   switches: SwitchName[];
   /** metric id -> switch -> one value per round (raw units) */
   samples: Record<string, Partial<Record<SwitchName, number[]>>>;
+  /**
+   * The same figures by round (index = round − 1, null where that round has
+   * none), for head-to-head counts; absent in files from before it was kept.
+   */
+  byRound?: Record<string, Partial<Record<SwitchName, Array<number | null>>>>;
 }
 
 export interface Row {
@@ -103,6 +112,10 @@ export interface Row {
   ratio: Partial<Record<SwitchName, number | null>>;
   /** per switch with a target for this row: does its median meet it (null: no median) */
   met: Partial<Record<SwitchName, boolean | null>>;
+  /** rounds won against the bridge (set.byRound; rows with a better direction and a ratio) */
+  won: Partial<Record<SwitchName, WonShare | null>>;
+  /** its ratio to the bridge round by round (min, median, max) */
+  roundRatio: Partial<Record<SwitchName, Summary | null>>;
 }
 
 export function rows(set: SampleSet): Row[] {
@@ -127,7 +140,16 @@ export function rows(set: SampleSet): Row[] {
       const v = cells[sw]?.median;
       met[sw] = v === undefined ? null : t.met(v, ratio[sw] ?? null);
     }
-    out.push({ def, cells, ratio, met });
+    const won: Row['won'] = {};
+    const roundRatio: Row['roundRatio'] = {};
+    const by = set.byRound?.[def.id];
+    const brRounds = by?.bridge;
+    for (const sw of set.switches) {
+      if (sw === 'bridge' || def.noRatio || !brRounds || !by?.[sw]) continue;
+      won[sw] = def.better ? wonShare(by[sw], brRounds, def.better) : null;
+      roundRatio[sw] = summarize(roundRatios(by[sw], brRounds));
+    }
+    out.push({ def, cells, ratio, met, won, roundRatio });
   }
   return out;
 }
@@ -151,8 +173,10 @@ function cell(s: Summary | null | undefined): string {
   return `${num(s.median)} (${num(s.min)}–${num(s.max)})`;
 }
 
-function ratioCell(r: number | null | undefined): string {
-  return r === null || r === undefined ? '—' : `${r.toFixed(2)}×`;
+function ratioCell(r: number | null | undefined, won?: WonShare | null): string {
+  if (r === null || r === undefined) return '—';
+  // one round is no contest: the share is shown from two rounds on
+  return won && won.rounds >= 2 ? `${r.toFixed(2)}× (won ${won.won}/${won.rounds})` : `${r.toFixed(2)}×`;
 }
 
 export function markdownTable(set: SampleSet): string {
@@ -169,13 +193,46 @@ export function markdownTable(set: SampleSet): string {
     const c = [String(r.def.group), r.def.label, r.def.unit];
     for (const sw of set.switches) {
       c.push(cell(r.cells[sw]));
-      if (sw !== 'bridge') c.push(r.cells.bridge && !r.def.noRatio ? ratioCell(r.ratio[sw]) : '—');
+      if (sw !== 'bridge') c.push(r.cells.bridge && !r.def.noRatio ? ratioCell(r.ratio[sw], r.won[sw]) : '—');
     }
     for (const { sw } of targeted) {
       const met = r.met[sw];
       c.push(r.def.targets?.[sw]?.text ?? '', met === undefined ? '' : met === null ? '—' : met ? 'yes' : '**no**');
     }
     lines.push(`| ${c.join(' | ')} |`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** The rows whose every round the rounds table shows (issue 18: TCP, settled by many rounds). */
+export const ROUND_ROWS = ['tcp1', 'tcp4', 'tcp1.rev', 'tcp4.rev'];
+
+/**
+ * Every round's figure of some rows, one line per row and switch, with the
+ * ratio to the bridge round by round (min–max) and the rounds won against it.
+ */
+export function roundsTable(set: SampleSet, ids: readonly string[] = ROUND_ROWS): string {
+  const by = set.byRound ?? {};
+  const n = Math.max(0, ...ids.flatMap((id) => Object.values(by[id] ?? {}).map((xs) => xs?.length ?? 0)));
+  if (n === 0) return '';
+  const rounds = Array.from({ length: n }, (_x, i) => `r${i + 1}`);
+  const lines = [
+    `| measure | unit | switch | ${rounds.join(' | ')} | median (min–max) | ÷ bridge, medians | ÷ bridge by round (min–max) | rounds won against the bridge |`,
+    `|---|---|---|${rounds.map(() => '---:').join('|')}|---:|---:|---:|---:|`,
+  ];
+  for (const r of rows(set)) {
+    if (!ids.includes(r.def.id)) continue;
+    for (const sw of set.switches) {
+      const xs = by[r.def.id]?.[sw];
+      if (!xs) continue;
+      const figs = rounds.map((_x, i) => (typeof xs[i] === 'number' ? num(xs[i] / r.def.scale) : '—'));
+      const rr = r.roundRatio[sw];
+      const w = r.won[sw];
+      const ratio = sw === 'bridge' ? '' : ratioCell(r.ratio[sw]);
+      const spread = sw === 'bridge' || !rr ? '' : rr.n === 1 ? `${rr.median.toFixed(2)}×` : `${rr.min.toFixed(2)}–${rr.max.toFixed(2)}×`;
+      const won = sw === 'bridge' || !w ? '' : `${w.won}/${w.rounds}`;
+      lines.push(`| ${r.def.label} | ${r.def.unit} | ${sw} | ${figs.join(' | ')} | ${cell(r.cells[sw])} | ${ratio} | ${spread} | ${won} |`);
+    }
   }
   return lines.join('\n') + '\n';
 }
@@ -292,14 +349,26 @@ export function hostsTable(set: HostsSampleSet): string {
  * The metric samples of a saved results file. Files from before the kernel
  * datapath name the userspace one `vswitchd`.
  */
-export function sampleSetOf(results: { switches: string[]; samples: Record<string, Record<string, number[]>> }): SampleSet {
+export function sampleSetOf(results: {
+  switches: string[];
+  samples: Record<string, Record<string, number[]>>;
+  byRound?: Record<string, Record<string, Array<number | null>>>;
+}): SampleSet {
   const rename = (sw: string): SwitchName => (sw === 'vswitchd' ? 'vswitchd-user' : (sw as SwitchName));
   const samples: SampleSet['samples'] = {};
   for (const [id, per] of Object.entries(results.samples)) {
     samples[id] = {};
     for (const [sw, xs] of Object.entries(per)) samples[id][rename(sw)] = xs;
   }
-  return { switches: results.switches.map(rename), samples };
+  const set: SampleSet = { switches: results.switches.map(rename), samples };
+  if (results.byRound) {
+    set.byRound = {};
+    for (const [id, per] of Object.entries(results.byRound)) {
+      set.byRound[id] = {};
+      for (const [sw, xs] of Object.entries(per)) set.byRound[id][rename(sw)] = xs;
+    }
+  }
+  return set;
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
@@ -310,7 +379,12 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
   }
   try {
     const j = JSON.parse(readFileSync(file, 'utf8')) as Parameters<typeof sampleSetOf>[0] & HostsSampleSet & { mode?: string };
-    process.stdout.write(j.mode === 'hosts' ? hostsTable(j) : markdownTable(sampleSetOf(j)));
+    if (j.mode === 'hosts') process.stdout.write(hostsTable(j));
+    else {
+      const set = sampleSetOf(j);
+      const perRound = roundsTable(set);
+      process.stdout.write(markdownTable(set) + (perRound ? `\n${perRound}` : ''));
+    }
   } catch (err) {
     process.stderr.write(`report: ${file}: ${(err as Error).message}\n`);
     process.exit(1);

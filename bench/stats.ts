@@ -25,6 +25,44 @@ export function summarize(xs: readonly number[]): Summary | null {
   return { n: v.length, median: median(v), min: Math.min(...v), max: Math.max(...v) };
 }
 
+/** One figure per round (index = round − 1); null or absent where that round has none. */
+export type ByRound = ReadonlyArray<number | null | undefined>;
+
+/** The rounds where both `x` and `ref` have a figure: [x, ref] pairs, in round order. */
+export function pairedRounds(x: ByRound, ref: ByRound): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (let i = 0; i < Math.min(x.length, ref.length); i++) {
+    const a = x[i];
+    const b = ref[i];
+    if (typeof a === 'number' && typeof b === 'number' && Number.isFinite(a) && Number.isFinite(b)) out.push([a, b]);
+  }
+  return out;
+}
+
+export interface WonShare {
+  /** rounds in which x was better than ref (a tie is not a win) */
+  won: number;
+  /** rounds in which both were measured */
+  rounds: number;
+}
+
+/**
+ * Head to head, round by round: in how many of the rounds that measured both
+ * did `x` beat `ref` (higher or lower being better)?
+ */
+export function wonShare(x: ByRound, ref: ByRound, better: 'higher' | 'lower'): WonShare {
+  const pairs = pairedRounds(x, ref);
+  const won = pairs.filter(([a, b]) => (better === 'higher' ? a > b : a < b)).length;
+  return { won, rounds: pairs.length };
+}
+
+/** x ÷ ref in each round that measured both (ref 0 left out): the spread of the ratio. */
+export function roundRatios(x: ByRound, ref: ByRound): number[] {
+  return pairedRounds(x, ref)
+    .filter(([, b]) => b !== 0)
+    .map(([a, b]) => a / b);
+}
+
 /** Nearest-rank percentile (p in 0..100) of a sample. */
 export function percentile(xs: readonly number[], p: number): number {
   if (xs.length === 0) return NaN;

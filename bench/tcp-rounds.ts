@@ -1,0 +1,235 @@
+// (2) TCP in a switch's session of a round (issue 18): 1 and 4 streams, each
+// way (NS1→NS2, then NS2→NS1 with iperf3 -R), and the optional probes over
+// each TCP window for finding where the time goes: `--profile` (perf record
+// -a -g, both CPUs) and `--bpf-stats` (kernel.bpf_stats_enabled=1 for the
+// window, the switch's eBPF programs' run time per run from bpftool).
+
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BenchError, onCleanup, type Proc, run, sleep, start, which } from './proc.js';
+import { type PairCtx, tcp, type TcpProbe, type TcpResult } from './measures.js';
+
+/** The TCP cases of a session, in the order they run, with the metric id each one feeds. */
+export const TCP_CASES = [
+  { id: 'tcp1', streams: 1, reverse: false },
+  { id: 'tcp4', streams: 4, reverse: false },
+  { id: 'tcp1.rev', streams: 1, reverse: true },
+  { id: 'tcp4.rev', streams: 4, reverse: true },
+] as const;
+
+export interface ProbeOptions {
+  /** perf record -a -g over each window, files in this directory */
+  profileDir?: string;
+  /** eBPF run-time statistics over each window */
+  bpfStats?: boolean;
+}
+
+export interface TcpSession {
+  ctx: PairCtx;
+  /** the session's label in file names: switch and round */
+  label: string;
+  probes: ProbeOptions;
+  /** runs one measure, reporting a failure (main.ts's step) */
+  step: <T>(what: string, fn: () => Promise<T>) => Promise<T | undefined>;
+  /** keeps a figure of this switch in this round */
+  add: (id: string, v: number) => void;
+  details: Record<string, unknown>;
+  log: (s: string) => void;
+}
+
+/** Every TCP case against the switch that is up. */
+export async function tcpSession(s: TcpSession): Promise<void> {
+  for (const c of TCP_CASES) {
+    const way = c.reverse ? 'NS2→NS1' : 'NS1→NS2';
+    await s.step(`TCP ${way} ${c.streams} stream(s)`, async () => {
+      const probe = makeProbe(s, c.id);
+      const r: TcpResult = await tcp(s.ctx, c.streams, { reverse: c.reverse, probe });
+      s.details[c.id] = r;
+      s.add(c.id, r.gbps);
+      s.log(`TCP ${way} -P ${c.streams}: ${r.gbps.toFixed(2)} Gbit/s, ${r.retransmits} retransmits${probeText(r.probe)}`);
+    });
+  }
+}
+
+function probeText(p: unknown): string {
+  const x = p as { bpf?: { nsPerRun: number | null }; perf?: { report: string } } | undefined;
+  if (!x) return '';
+  const parts: string[] = [];
+  if (x.bpf?.nsPerRun != null) parts.push(`eBPF ${x.bpf.nsPerRun.toFixed(0)} ns per run`);
+  if (x.perf) parts.push(`profile ${x.perf.report}`);
+  return parts.length ? `; ${parts.join(', ')}` : '';
+}
+
+function makeProbe(s: TcpSession, id: string): TcpProbe | undefined {
+  const perf = s.probes.profileDir ? new PerfProbe(join(s.probes.profileDir, `${s.label}-${id}`)) : undefined;
+  const bpf = s.probes.bpfStats ? new BpfStatsProbe(() => s.ctx.sw.mainPid()) : undefined;
+  if (!perf && !bpf) return undefined;
+  return {
+    async begin() {
+      await bpf?.begin();
+      try {
+        await perf?.begin();
+      } catch (err) {
+        await bpf?.end(); // restores the sysctl at once
+        throw err;
+      }
+    },
+    async end() {
+      // the eBPF figures first: perf's report takes seconds, outside the window
+      const out: Record<string, unknown> = {};
+      if (bpf) out['bpf'] = await bpf.end();
+      if (perf) out['perf'] = await perf.end();
+      return out;
+    },
+  };
+}
+
+// ---- --profile: perf record -a -g ----
+
+/** Is perf usable? (Debian's linux-perf: /usr/bin/perf runs perf_<kernel version>.) */
+export async function perfAvailable(): Promise<string | null> {
+  if (which('perf') === null) return 'perf not found: install linux-perf (scripts/setup.sh)';
+  const r = await run('perf', ['--version']).catch(() => null);
+  if (!r || r.code !== 0) return `perf does not run: ${(r?.stderr || r?.stdout || '').trim().split('\n').pop()}`;
+  return null;
+}
+
+class PerfProbe {
+  private proc?: Proc;
+  constructor(private readonly base: string) {}
+
+  async begin(): Promise<void> {
+    const data = `${this.base}.perf.data`;
+    // -F 999: about 10,000 samples with call chains over a 5 s window on 2 CPUs
+    this.proc = start('perf record', 'perf', ['record', '-a', '-g', '-F', '999', '--quiet', '-o', data]);
+    // it has started once it has written the file's header
+    const deadline = Date.now() + 10_000;
+    while (!existsNonEmpty(data)) {
+      if (this.proc.code !== null) throw new BenchError(`perf record: ${this.proc.stderr.trim().split('\n').pop() ?? 'exited'}`);
+      if (Date.now() > deadline) throw new BenchError('perf record did not start within 10 s');
+      await sleep(20);
+    }
+  }
+
+  /** Stops the recording (SIGINT writes the file) and keeps the top of its report as text. */
+  async end(): Promise<{ data: string; report: string; top: string[] }> {
+    const data = `${this.base}.perf.data`;
+    const report = `${this.base}.perf.txt`;
+    await this.proc?.stop('SIGINT', 30_000);
+    const r = await run('perf', ['report', '-i', data, '--stdio', '--no-children', '--sort', 'comm,dso,sym', '-g', 'none', '--percent-limit', '0.5'], { timeoutMs: 180_000 });
+    if (r.code !== 0) throw new BenchError(`perf report: ${r.stderr.trim().split('\n').pop()}`);
+    // perf pads the symbol column to its longest name
+    writeFileSync(report, r.stdout.split('\n').map((l) => l.trimEnd()).join('\n'));
+    const top = r.stdout
+      .split('\n')
+      .filter((l) => /^\s+\d+\.\d+%/.test(l))
+      .slice(0, 15)
+      .map((l) => l.trim().replace(/\s+/g, ' '));
+    return { data, report, top };
+  }
+}
+
+function existsNonEmpty(path: string): boolean {
+  try {
+    return statSync(path).size > 0;
+  } catch {
+    return false;
+  }
+}
+
+/** The directory for a run's profiles, beside its results file. */
+export function profileDirOf(resultsFile: string): string {
+  const dir = resultsFile.replace(/\.json$/, '') + '-profile';
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+// ---- --bpf-stats: kernel.bpf_stats_enabled over the window ----
+
+const BPF_STATS = '/proc/sys/kernel/bpf_stats_enabled';
+
+/** eBPF program ids a process holds, by its fds: programs, and the programs of its links (fdinfo's prog_id). */
+export function bpfProgramsOf(pid: number): number[] {
+  const ids = new Set<number>();
+  let fds: string[] = [];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return [];
+  }
+  for (const fd of fds) {
+    try {
+      const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      if (target !== 'anon_inode:bpf-prog' && target !== 'anon_inode:bpf_link') continue;
+      const m = /^prog_id:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
+      if (m) ids.add(Number(m[1]));
+    } catch {
+      // closed in between
+    }
+  }
+  return [...ids].sort((a, b) => a - b);
+}
+
+interface ProgStats {
+  id: number;
+  name: string;
+  runTimeNs: number;
+  runCnt: number;
+}
+
+async function progStats(ids: readonly number[]): Promise<ProgStats[]> {
+  const out: ProgStats[] = [];
+  for (const id of ids) {
+    const r = await run('bpftool', ['prog', 'show', 'id', String(id), '-j']);
+    if (r.code !== 0) continue; // unloaded in between
+    const j = JSON.parse(r.stdout) as { name?: string; run_time_ns?: number; run_cnt?: number };
+    out.push({ id, name: j.name ?? '', runTimeNs: j.run_time_ns ?? 0, runCnt: j.run_cnt ?? 0 });
+  }
+  return out;
+}
+
+class BpfStatsProbe {
+  private before: string | null = null;
+  private undo?: () => void;
+  private a: ProgStats[] = [];
+  private t0 = 0;
+  /** why there is nothing to measure (the bridge, a switch without eBPF) */
+  private none = '';
+  constructor(private readonly pid: () => number | null) {}
+
+  async begin(): Promise<void> {
+    const pid = this.pid();
+    const ids = pid === null ? [] : bpfProgramsOf(pid);
+    if (ids.length === 0) {
+      this.none = pid === null ? 'no process of its own' : 'its process holds no eBPF program';
+      return;
+    }
+    this.before = readFileSync(BPF_STATS, 'utf8').trim();
+    const before = this.before;
+    this.undo = onCleanup('kernel.bpf_stats_enabled', () => writeFileSync(BPF_STATS, `${before}\n`));
+    writeFileSync(BPF_STATS, '1\n');
+    this.a = await progStats(ids);
+    this.t0 = performance.now();
+  }
+
+  /** run time per run over the window, each program and summed; the sysctl restored. */
+  async end(): Promise<{ seconds: number; programs: Array<ProgStats & { nsPerRun: number | null }>; runs: number; nsPerRun: number | null } | { none: string }> {
+    if (this.none) return { none: this.none };
+    try {
+      const b = await progStats(this.a.map((p) => p.id));
+      const seconds = (performance.now() - this.t0) / 1000;
+      const programs = b.map((pb) => {
+        const pa = this.a.find((p) => p.id === pb.id)!;
+        const runCnt = pb.runCnt - pa.runCnt;
+        const runTimeNs = pb.runTimeNs - pa.runTimeNs;
+        return { id: pb.id, name: pb.name, runCnt, runTimeNs, nsPerRun: runCnt > 0 ? runTimeNs / runCnt : null };
+      });
+      const runs = programs.reduce((x, p) => x + p.runCnt, 0);
+      const ns = programs.reduce((x, p) => x + p.runTimeNs, 0);
+      return { seconds, programs, runs, nsPerRun: runs > 0 ? ns / runs : null };
+    } finally {
+      if (this.before !== null) writeFileSync(BPF_STATS, `${this.before}\n`);
+      this.undo?.();
+    }
+  }
+}
