@@ -28,7 +28,8 @@ import {
 } from './args.js';
 import { errorText, log } from './log.js';
 import { Db, type DbConfig, DbError } from './db.js';
-import { formatAddress, MetricsServer, SwitchMetrics, switchSnapshot } from './metrics.js';
+import { formatAddress } from './http-listener.js';
+import { MetricsServer, SwitchMetrics, switchSnapshot } from './metrics.js';
 import { PortLocks } from './port-lock.js';
 import { loadAssets, WebServer, webSnapshot } from './web.js';
 import { Switch } from './switch.js';

@@ -16,12 +16,12 @@
 // that reaches the daemon. It listens before the datapath starts, so an
 // address in use stops vswitchd before it touches anything.
 
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { oneLine } from '../errors.js';
 import type { AclShowResult, MirrorShowResult, StatsResult } from '../control/results.js';
 import type { DatapathKind, ListenAddress } from './args.js';
+import { HttpListener, reply } from './http-listener.js';
 import { errorText, type Logger } from './log.js';
 import type { Switch } from './switch.js';
 
@@ -166,45 +166,18 @@ export class SwitchMetrics {
   }
 }
 
-/** `host:port`, an IPv6 host in brackets. */
-export function formatAddress(a: ListenAddress): string {
-  return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
-}
-
-const MAX_CONNECTIONS = 16;
-
 /** The HTTP side: GET /metrics, once `serve()` has said from what. */
 export class MetricsServer {
-  private readonly http: Server;
-  private readonly sockets = new Set<Socket>();
+  private readonly http: HttpListener;
   private source: { metrics: SwitchMetrics; take: () => Promise<MetricsSnapshot> } | null = null;
 
   constructor(private readonly log: Logger) {
-    this.http = createServer({ requestTimeout: 10_000, headersTimeout: 5_000, keepAliveTimeout: 5_000, maxHeaderSize: 8192 }, (req, res) =>
-      this.onRequest(req, res),
-    );
-    this.http.maxConnections = MAX_CONNECTIONS;
-    this.http.on('connection', (s: Socket) => {
-      this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
-    });
+    this.http = new HttpListener('metrics', log, (req, res) => this.onRequest(req, res));
   }
 
   /** Listen on `at`; resolves to where (the port the kernel picked for 0), or rejects with a one-line reason. */
   listen(at: ListenAddress): Promise<ListenAddress> {
-    return new Promise((resolve, reject) => {
-      const failed = (err: NodeJS.ErrnoException): void => {
-        const why = err.code === 'EADDRINUSE' ? 'address already in use' : err.code === 'EADDRNOTAVAIL' ? 'no such local address' : errorText(err);
-        reject(new Error(`cannot serve metrics on ${formatAddress(at)}: ${why}`));
-      };
-      this.http.once('error', failed);
-      this.http.listen({ host: at.host, port: at.port }, () => {
-        this.http.off('error', failed);
-        this.http.on('error', (err) => this.log(`metrics server error: ${errorText(err)}`));
-        const a = this.http.address();
-        resolve(typeof a === 'object' && a !== null ? { host: a.address, port: a.port } : at);
-      });
-    });
+    return this.http.listen(at);
   }
 
   /** From now on, scrapes are `metrics` showing what `take` reads (until then they are answered 503). */
@@ -214,11 +187,7 @@ export class MetricsServer {
 
   /** Stop listening and drop every connection. */
   close(): Promise<void> {
-    return new Promise((resolve) => {
-      if (!this.http.listening) return resolve();
-      this.http.close(() => resolve());
-      for (const s of this.sockets) s.destroy();
-    });
+    return this.http.close();
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
@@ -245,11 +214,4 @@ export class MetricsServer {
     res.writeHead(200, { 'Content-Type': source.metrics.contentType, 'Content-Length': Buffer.byteLength(text) });
     res.end(text);
   }
-}
-
-/** A short plain-text answer (node reads and discards a request body left unread, within requestTimeout). */
-function reply(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
-  const body = `${text}\n`;
-  res.writeHead(status, { ...headers, 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
-  res.end(body);
 }

@@ -13,8 +13,8 @@
 // A failure is answered (503, 400) and logged, never thrown at the daemon.
 
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { isIP, type Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { oneLine, VswError } from '../errors.js';
 import { parseRequest } from '../control/protocol.js';
@@ -25,13 +25,12 @@ import { parseVid } from '../core/vlan.js';
 import { FDB_ROWS, type WebSnapshot } from '../web/snapshot.js';
 import type { ListenAddress } from './args.js';
 import { errorText, type Logger } from './log.js';
-import { formatAddress } from './metrics.js';
+import { HttpListener, reply } from './http-listener.js';
 import type { Switch } from './switch.js';
 import type { Tunnels } from './tunnels.js';
 
 /** How often the pages are sent a snapshot while one listens. */
 export const SNAPSHOT_MS = 500;
-const MAX_CONNECTIONS = 16;
 /** A page that leaves this much unread is dropped (it reconnects by itself once it reads again). */
 const MAX_UNREAD_BYTES = 4 << 20;
 
@@ -139,8 +138,7 @@ const PAGE_HEADERS = {
 };
 
 export class WebServer {
-  private readonly http: Server;
-  private readonly sockets = new Set<Socket>();
+  private readonly http: HttpListener;
   private readonly pages = new Set<ServerResponse>();
   private source: WebSource | null = null;
   private timer: NodeJS.Timeout | null = null;
@@ -154,33 +152,14 @@ export class WebServer {
     private readonly assets: Map<string, Asset>,
     private readonly periodMs = SNAPSHOT_MS,
   ) {
-    this.http = createServer({ requestTimeout: 10_000, headersTimeout: 5_000, keepAliveTimeout: 5_000, maxHeaderSize: 8192 }, (req, res) =>
-      this.onRequest(req, res),
-    );
-    this.http.maxConnections = MAX_CONNECTIONS;
-    this.http.on('connection', (s: Socket) => {
-      this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
-    });
+    this.http = new HttpListener('the web page', log, (req, res) => this.onRequest(req, res));
   }
 
   /** Listen on `at`; resolves to where (the port the kernel picked for 0), or rejects with a one-line reason. */
-  listen(at: ListenAddress): Promise<ListenAddress> {
-    return new Promise((resolve, reject) => {
-      const failed = (err: NodeJS.ErrnoException): void => {
-        const why = err.code === 'EADDRINUSE' ? 'address already in use' : err.code === 'EADDRNOTAVAIL' ? 'no such local address' : errorText(err);
-        reject(new Error(`cannot serve the web page on ${formatAddress(at)}: ${why}`));
-      };
-      this.http.once('error', failed);
-      this.http.listen({ host: at.host, port: at.port }, () => {
-        this.http.off('error', failed);
-        this.http.on('error', (err) => this.log(`web server error: ${errorText(err)}`));
-        const a = this.http.address();
-        const where = typeof a === 'object' && a !== null ? { host: a.address, port: a.port } : at;
-        this.loopback = where.host === '::1' || where.host.startsWith('127.');
-        resolve(where);
-      });
-    });
+  async listen(at: ListenAddress): Promise<ListenAddress> {
+    const where = await this.http.listen(at);
+    this.loopback = where.host === '::1' || where.host.startsWith('127.');
+    return where;
   }
 
   /** From now on, snapshots and traces come from `source` (until then the API answers 503). */
@@ -194,11 +173,7 @@ export class WebServer {
     this.stopTicking();
     for (const res of this.pages) res.destroy();
     this.pages.clear();
-    return new Promise((resolve) => {
-      if (!this.http.listening) return resolve();
-      this.http.close(() => resolve());
-      for (const s of this.sockets) s.destroy();
-    });
+    return this.http.close();
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
@@ -318,12 +293,5 @@ export function localHost(host: string | undefined): boolean {
 function json(res: ServerResponse, status: number, value: unknown): void {
   const body = JSON.stringify(value);
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
-  res.end(body);
-}
-
-/** A short plain-text answer (node reads and discards a request body left unread, within requestTimeout). */
-function reply(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
-  const body = `${text}\n`;
-  res.writeHead(status, { ...headers, 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
   res.end(body);
 }
