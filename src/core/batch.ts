@@ -45,3 +45,11 @@ export class Batch {
     this.verdict = new Int32Array(capacity);
   }
 }
+
+// Ethernet and 802.1Q layout (IEEE 802.3, 802.1Q): written once for the core and the rings.
+/** Bytes of an Ethernet header (MACs and type). */
+export const ETH_HLEN = 14;
+/** Bytes of an 802.1Q/802.1ad tag. */
+export const VLAN_HLEN = 4;
+export const ETH_P_8021Q = 0x8100;
+export const ETH_P_8021AD = 0x88a8;

@@ -43,17 +43,13 @@
 // bytes. Bytes are wire bytes of the frame without FCS: len, plus 4 when a
 // tag was stripped.
 
-import { Batch, FLOOD, NO_TAG } from './batch.js';
+import { Batch, ETH_HLEN, ETH_P_8021AD, ETH_P_8021Q, FLOOD, NO_TAG, VLAN_HLEN } from './batch.js';
 import type { Egress } from './egress.js';
 import { type MirrorTable, noMirrors } from './mirror.js';
 import { type PortTable, READY } from './ports.js';
 import { Reason } from './reasons.js';
 import { carries, egressTag, mirrorSelects, taggedAs } from './stages.js';
 
-const ETH_HLEN = 14;
-const VLAN_HLEN = 4;
-const ETH_P_8021Q = 0x8100;
-const ETH_P_8021AD = 0x88a8;
 
 // Drop reasons as plain constants (keeps the hot loops free of property loads).
 const R_MTU_EXCEEDED = Reason.MTU_EXCEEDED;

@@ -54,7 +54,7 @@
 // deliver.ts. Bytes are wire bytes of the frame without FCS: len, plus 4 when
 // a tag was stripped.
 
-import { Batch, DROP, NO_TAG } from './batch.js';
+import { Batch, DROP, ETH_HLEN, NO_TAG } from './batch.js';
 import type { AclTable } from './acl.js';
 import { AclCache } from './acl-cache.js';
 import { Delivery } from './deliver.js';
@@ -94,9 +94,6 @@ export const DEFAULT_FORWARDER_OPTIONS: Readonly<ForwarderOptions> = Object.free
   fdbSize: FDB_DEFAULT_SIZE,
   agingMs: FDB_DEFAULT_AGING_MS,
 });
-
-/** Smallest frame with a whole Ethernet header. */
-const ETH_HLEN = 14;
 
 // Drop reasons as plain constants (keeps the hot loops free of property loads).
 const R_RUNT = Reason.RUNT;

@@ -83,9 +83,7 @@ export const VNET_CSUM_START = 6; // u16: from the Ethernet header
 export const VNET_F_NEEDS_CSUM = 1;
 export const VNET_GSO_NONE = 0;
 
-export const ETH_HLEN = 14;
-export const VLAN_HLEN = 4;
-export const ETH_P_8021Q = 0x8100;
+export { ETH_HLEN, ETH_P_8021Q, VLAN_HLEN } from '../../core/batch.js';
 
 /** The RX and TX rings of one port, as offsets into the shared ring view. */
 export interface RingGeometry {
