@@ -38,6 +38,8 @@ export const IFLA_IFNAME = 3;
 export const IFLA_MTU = 4;
 export const IFLA_LINKINFO = 18;
 export const IFLA_INFO_KIND = 1;
+/** ifi_flags (linux/if.h): the interface is up. */
+export const IFF_UP = 0x1;
 /** struct rtmsg */
 export const RTMSG_LEN = 12;
 /** struct ndmsg */

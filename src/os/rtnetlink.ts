@@ -13,6 +13,7 @@ import {
   cString,
   eachMessage,
   ifinfo,
+  IFF_UP,
   IFINFOMSG_LEN,
   IFLA_IFNAME,
   IFLA_INFO_KIND,
@@ -40,7 +41,7 @@ const IFLA_LINK_NETNSID = 37;
 const IFLA_XDP = 43;
 const IFLA_TARGET_NETNSID = 46;
 const IFLA_XDP_ATTACHED = 2; // in IFLA_XDP
-export const IFF_UP = 0x1;
+export { IFF_UP };
 export const IFF_LOWER_UP = 0x10000;
 
 export interface LinkMessage {

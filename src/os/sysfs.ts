@@ -7,13 +7,13 @@ import { access, readFile, readlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { VswError } from '../errors.js';
 import { ifnameProblem } from './ifname.js';
+import { IFF_UP } from './netlink.js';
 
 export const SYSFS_NET = '/sys/class/net';
 
 /** ARPHRD_ETHER: Ethernet-like link layer (veth, physical NICs, tap, bridges, bonds…). */
 export const ARPHRD_ETHER = 1;
 export const ARPHRD_LOOPBACK = 772;
-export const IFF_UP = 0x1;
 export const IFF_LOOPBACK = 0x8;
 
 export interface InterfaceInfo {

@@ -14,6 +14,7 @@ import {
   cString,
   eachMessage,
   ifinfo,
+  IFF_UP,
   IFINFOMSG_LEN,
   IFLA_IFNAME,
   IFLA_INFO_KIND,
@@ -45,7 +46,6 @@ import {
 const AF_INET = 2;
 const AF_INET6 = 10;
 const AF_BRIDGE = 7;
-const IFF_UP = 0x1;
 
 const IFLA_IFALIAS = 20;
 const IFLA_INFO_DATA = 2;
