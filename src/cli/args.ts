@@ -7,7 +7,7 @@
 //             | mirror del NAME | mirror show
 //             | trace in PORT [src MAC] [dst MAC] [vlan VID] [type ETHERTYPE]
 //             | tunnel add NAME vxlan vni N remote IP[,IP...] [local IP] [dstport PORT] [vlan VID]
-//             | tunnel del NAME | tunnel show | --help
+//             | tunnel del NAME | tunnel show | monitor | --help
 // Parsing never touches the daemon: a usage error is found before any connection.
 
 import { parseArgs } from 'node:util';
@@ -56,10 +56,15 @@ commands:
                   vlan VID: it carries that VLAN only (an access port), else all
   tunnel del NAME detach the tunnel and delete its device
   tunnel show     name, VNI, local, remotes, MTU, VLAN, frames in/out; ports whose MTU is too big
+  monitor         print what changes, one line per event, until interrupted: stations learned,
+                  moved, aged, evicted, flushed; ports added, deleted, up, down, MTU, renamed;
+                  VLAN modes, ACL rules, mirrors, tunnels (over a rate, events are counted
+                  and reported once a second as suppressed)
 
 options:
   --socket PATH   control socket of vswitchd (default: $VSWITCH_SOCKET, else ${DEFAULT_SOCKET_PATH})
-  -j, --json      show, fdb, stats, vlan, acl show, mirror show, tunnel show and trace print one JSON document
+  -j, --json      show, fdb, stats, vlan, acl show, mirror show, tunnel show and trace print one JSON document;
+                  monitor one JSON object per line
   -h, --help      show this help
 `;
 
@@ -71,7 +76,7 @@ export type CliCommand =
   | { kind: 'help' }
   // add and delete print nothing, so -j changes nothing for them (as with ip -j link add).
   | { kind: 'run'; socket: string; cmd: 'add' | 'delete'; ifname: string }
-  | { kind: 'run'; socket: string; cmd: 'show' | 'fdb' | 'stats'; json: boolean }
+  | { kind: 'run'; socket: string; cmd: 'show' | 'fdb' | 'stats' | 'monitor'; json: boolean }
   // set: null only prints the port's mode.
   | { kind: 'run'; socket: string; cmd: 'vlan'; ifname: string; set: PortVlan | null; json: boolean }
   | { kind: 'run'; socket: string; cmd: 'acl-add'; rule: AclAddRequest }
@@ -85,7 +90,7 @@ export type CliCommand =
   | { kind: 'run'; socket: string; cmd: 'tunnel-del'; name: string }
   | { kind: 'run'; socket: string; cmd: 'tunnel-show'; json: boolean };
 
-const SUBCOMMANDS = ['add', 'delete', 'show', 'fdb', 'stats', 'vlan', 'acl', 'mirror', 'trace', 'tunnel'] as const;
+const SUBCOMMANDS = ['add', 'delete', 'show', 'fdb', 'stats', 'vlan', 'acl', 'mirror', 'trace', 'tunnel', 'monitor'] as const;
 type Subcommand = (typeof SUBCOMMANDS)[number];
 
 function isSubcommand(s: string): s is Subcommand {

@@ -2,7 +2,7 @@
 //
 //   vswconfig [--socket PATH] [-j] add IFNAME | delete IFNAME | show | fdb | stats | vlan IFNAME [MODE …]
 //             | acl add … | acl del ID | acl show | mirror add … | mirror del NAME | mirror show
-//             | trace in PORT … | --help
+//             | trace in PORT … | tunnel … | monitor | --help
 //
 // Every error is one line on stderr starting with "vswconfig: "; exit status 2
 // for a usage error (the daemon is not contacted), for a `vlan`, `acl add in`,
@@ -11,10 +11,12 @@
 // of none, a tunnel the daemon refuses as given (see tunnels.ts); 1 for
 // anything else.
 
-import { listFdb, request } from '../control/client.js';
+import { once } from 'node:events';
+import { listFdb, monitor, request } from '../control/client.js';
 import { oneLine, VswError } from '../errors.js';
 import { parseCliArgs, USAGE, UsageError } from './args.js';
 import { formatAcl, formatFdb, formatMirrors, formatShow, formatStats, formatTunnels, formatVlan, jsonAcl, jsonFdb, jsonFdbItems, jsonMirrors, jsonShow, jsonStats, jsonVlan } from './format.js';
+import { formatEvent, jsonEvent } from './format-monitor.js';
 import { formatTrace, jsonTrace } from './format-trace.js';
 
 function fail(message: string, status: number): void {
@@ -109,6 +111,12 @@ async function main(argv: readonly string[]): Promise<void> {
         break;
       case 'tunnel-del':
         await request(cmd.socket, { cmd: 'tunnel-del', name: cmd.name });
+        break;
+      case 'monitor':
+        // Until interrupted, or vswitchd goes. A full stdout stops the reading: the daemon then drops us, not waits.
+        await monitor(cmd.socket, (ev) => {
+          if (!process.stdout.write(cmd.json ? jsonEvent(ev) : formatEvent(ev))) return once(process.stdout, 'drain').then(() => undefined);
+        });
         break;
       case 'tunnel-show': {
         const r = await request(cmd.socket, { cmd: 'tunnel-show' });

@@ -1,10 +1,11 @@
 // A client of the control socket: one request, its reply (for fdb, several
-// lines put back together), then close.
+// lines put back together), then close; or a monitor's stream of events.
 
 import net from 'node:net';
 import { VswError } from '../errors.js';
 import { encodeRequest, isErrorCode, LineSplitter, MAX_LINE_BYTES, parseReply } from './protocol.js';
 import { type Command, type MirrorAddRequest, PROTOCOL_VERSION, type Request, type TraceRequest } from './requests.js';
+import { type MonitorEvent, monitorLineSchema, monitorStartSchema } from './monitor-events.js';
 import { type FdbEntry, fdbPartSchema, type ResultOf, resultSchemas } from './results.js';
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
@@ -172,5 +173,80 @@ function call(
       else settle(new VswError('ESYSCALL', `connection to vswitchd on ${path} failed: ${err.code ?? err.message}`));
     });
     sock.on('close', () => settle(new VswError('EPROTO', 'vswitchd closed the connection without replying')));
+  });
+}
+
+/**
+ * Subscribe to the switch's events (`monitor`): `onSubscribed` once the
+ * subscription is in place, then `onEvent` for each event, checked, until the
+ * daemon closes the connection (rejects with EPROTO) or `signal` aborts
+ * (resolves). Rejects as request() does if the subscription fails. While a
+ * promise `onEvent` returned is pending (its output is full), nothing more is
+ * read: the daemon sees a reader that does not keep up.
+ */
+export function monitor(
+  path: string,
+  onEvent: (ev: MonitorEvent) => void | Promise<void>,
+  opts: { onSubscribed?: () => void; signal?: AbortSignal; timeoutMs?: number } = {},
+): Promise<void> {
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const id = 1;
+  return new Promise<void>((resolve, reject) => {
+    let settled = false;
+    let connected = false;
+    let subscribed = false;
+    const sock = net.createConnection({ path });
+    const splitter = new LineSplitter(MAX_LINE_BYTES);
+    const settle = (err: VswError | null): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+      sock.destroy();
+      if (err) reject(err);
+      else resolve();
+    };
+    const onAbort = (): void => settle(null);
+    if (opts.signal?.aborted) return settle(null);
+    opts.signal?.addEventListener('abort', onAbort);
+    const timer = setTimeout(() => settle(new VswError('ESYSCALL', `no reply from vswitchd on ${path} within ${timeoutMs / 1000} s`)), timeoutMs);
+
+    const onLine = (line: Buffer): void => {
+      const parsed = parseReply(line.toString('utf8'));
+      if (!parsed.ok) return settle(new VswError('EPROTO', `bad reply from vswitchd: ${parsed.message}`));
+      const reply = parsed.reply;
+      if (!reply.ok) return settle(new VswError(isErrorCode(reply.error.code) ? reply.error.code : 'EINTERNAL', reply.error.message));
+      if (!subscribed) {
+        if (!monitorStartSchema.safeParse(reply.part).success) return settle(new VswError('EPROTO', "bad reply from vswitchd: unexpected answer to 'monitor'"));
+        subscribed = true;
+        clearTimeout(timer);
+        opts.onSubscribed?.();
+        return;
+      }
+      const ev = monitorLineSchema.safeParse(reply.part);
+      // An event this client does not know (a newer daemon) is skipped, not fatal.
+      if (!ev.success) return;
+      const wait = onEvent(ev.data);
+      if (wait !== undefined) {
+        sock.pause();
+        void wait.then(() => sock.resume());
+      }
+    };
+    sock.on('connect', () => {
+      connected = true;
+      sock.write(encodeRequest({ v: PROTOCOL_VERSION, id, cmd: 'monitor' }));
+    });
+    sock.on('data', (chunk: Buffer) => {
+      for (const ev of splitter.push(chunk)) {
+        if (ev.kind === 'overflow') return settle(new VswError('EPROTO', 'bad reply from vswitchd: reply line too long'));
+        onLine(ev.line);
+        if (settled) return;
+      }
+    });
+    sock.on('error', (err: NodeJS.ErrnoException) => {
+      if (!connected) settle(connectError(err, path));
+      else settle(new VswError('ESYSCALL', `connection to vswitchd on ${path} failed: ${err.code ?? err.message}`));
+    });
+    sock.on('close', () => settle(new VswError('EPROTO', 'vswitchd closed the monitor connection')));
   });
 }

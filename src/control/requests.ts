@@ -28,6 +28,14 @@
 //
 //   → {"v":1,"id":11,"cmd":"tunnel-add","name":"vx1","vni":1000,"remotes":["10.0.0.2"],"vlan":10}
 //   ← {"v":1,"id":11,"ok":true,"result":null}
+//
+// monitor subscribes the connection to the switch's events (monitor.ts,
+// monitor-events.ts): a first part line, then one part line per event, no last
+// line; nothing more is read from the connection:
+//
+//   → {"v":1,"id":1,"cmd":"monitor"}
+//   ← {"v":1,"id":1,"ok":true,"part":{"subscribed":true}}
+//   ← {"v":1,"id":1,"ok":true,"part":{"time":"2026-12-07T12:00:00.000Z","event":"port-add","ifname":"veth1-vsw"}}
 
 import { z } from 'zod';
 import { ifnameProblem } from '../os/ifname.js';
@@ -140,6 +148,7 @@ export const requestSchema = z.discriminatedUnion('cmd', [
     .strict(),
   z.object({ v, id: idSchema, cmd: z.literal('tunnel-del'), name: ifnameSchema }).strict(),
   z.object({ v, id: idSchema, cmd: z.literal('tunnel-show') }).strict(),
+  z.object({ v, id: idSchema, cmd: z.literal('monitor') }).strict(),
 ]).superRefine((r, ctx) => {
   const report = (p: string | null): void => {
     if (p !== null) ctx.addIssue({ code: z.ZodIssueCode.custom, message: p });
@@ -181,4 +190,4 @@ export type MirrorAddRequest = Omit<Extract<Request, { cmd: 'mirror-add' }>, 'v'
 export type TraceRequest = Omit<Extract<Request, { cmd: 'trace' }>, 'v' | 'id' | 'cmd'>;
 /** A tunnel-add request's spec (checked: tunnel-spec.ts). */
 export type TunnelAddRequest = Omit<Extract<Request, { cmd: 'tunnel-add' }>, 'v' | 'id' | 'cmd'>;
-export const COMMANDS: readonly Command[] = ['add', 'delete', 'show', 'fdb', 'stats', 'vlan', 'acl-add', 'acl-del', 'acl-show', 'mirror-add', 'mirror-del', 'mirror-show', 'trace', 'tunnel-add', 'tunnel-del', 'tunnel-show'];
+export const COMMANDS: readonly Command[] = ['add', 'delete', 'show', 'fdb', 'stats', 'vlan', 'acl-add', 'acl-del', 'acl-show', 'mirror-add', 'mirror-del', 'mirror-show', 'trace', 'tunnel-add', 'tunnel-del', 'tunnel-show', 'monitor'];

@@ -44,6 +44,8 @@ export const statsResultSchema = z.object({
     refused: count,
     suppressed: count,
   }),
+  /** The monitors (monitor.ts): listening now, dropped for not reading, events suppressed; absent from a switch without them. */
+  monitor: z.object({ subscribers: count, dropped: count, suppressed: count }).optional(),
 });
 /** A port's 802.1Q mode (core/vlan.ts PortVlan), named. */
 export const vlanResultSchema = z.object({
@@ -165,6 +167,8 @@ export interface ResultOf {
   'tunnel-add': null;
   'tunnel-del': null;
   'tunnel-show': TunnelShowResult;
+  /** Never a result: a subscription (part lines only). */
+  monitor: null;
 }
 
 /** What the last (for most commands the only) reply line carries, by command. */
@@ -185,4 +189,5 @@ export const resultSchemas = {
   'tunnel-add': z.null(),
   'tunnel-del': z.null(),
   'tunnel-show': tunnelShowResultSchema,
+  monitor: z.null(),
 } as const;

@@ -17,7 +17,8 @@ import { chmod, chown, lstat, mkdir, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import { dirname } from 'node:path';
 import { VswError } from '../errors.js';
-import { encodeReply, errorReply, LineSplitter, MAX_LINE_BYTES, parseRequest, resultLines } from './protocol.js';
+import type { MonitorHub } from './monitor.js';
+import { encodeReply, errorReply, LineSplitter, MAX_LINE_BYTES, parseRequest, partReply, resultLines } from './protocol.js';
 import type { AclAddRequest, MirrorAddRequest, Request, TraceRequest, TunnelAddRequest } from './requests.js';
 import type { AclShowResult, FdbEntry, FdbListing, MirrorShowResult, MtuWarning, TraceResult, TunnelShowResult, VlanResult } from './results.js';
 import type { PortVlan } from '../core/vlan.js';
@@ -58,10 +59,13 @@ export interface TunnelsLike {
   warnings(): Promise<MtuWarning[]>;
 }
 
-/** Map protocol commands onto the switch (and its tunnels, when it has them). */
-export function switchHandler(sw: SwitchLike, tunnels?: TunnelsLike): Handler {
+/** Map protocol commands onto the switch (and its tunnels, when it has them; `stats` adds the monitors' counts). */
+export function switchHandler(sw: SwitchLike, tunnels?: TunnelsLike, monitor?: MonitorHub): Handler {
   return async (req) => {
     switch (req.cmd) {
+      case 'monitor':
+        // A subscription, not a request: the server keeps it (ControlServer).
+        throw new VswError('EPROTO', 'monitor is a subscription of the control socket');
       case 'add':
         await sw.add(req.ifname);
         return null;
@@ -79,8 +83,10 @@ export function switchHandler(sw: SwitchLike, tunnels?: TunnelsLike): Handler {
       }
       case 'fdb':
         return { entries: await sw.fdb() } satisfies FdbListing;
-      case 'stats':
-        return await sw.stats();
+      case 'stats': {
+        const stats = (await sw.stats()) as object;
+        return monitor === undefined ? stats : { ...stats, monitor: monitor.counts() };
+      }
       case 'acl-add': {
         const { v: _v, id: _id, cmd: _cmd, ...rule } = req;
         return { id: await sw.acl.add(rule) };
@@ -131,6 +137,8 @@ export interface ControlServerOptions {
   /** Close a connection whose request line is not complete this long after its first byte. */
   requestTimeoutMs?: number;
   maxConnections?: number;
+  /** Where `monitor` subscribes (monitor.ts); absent: monitor is refused. */
+  monitor?: MonitorHub;
 }
 
 /** Requests of one connection queued before the server stops reading from it. */
@@ -157,6 +165,8 @@ export function probeSocket(path: string, timeoutMs = 1000): Promise<boolean> {
 export class ControlServer {
   readonly path: string;
   private readonly handler: Handler;
+  private readonly monitor: MonitorHub | undefined;
+  private monitors = 0;
   private readonly log: (message: string) => void;
   private readonly idleTimeoutMs: number;
   private readonly requestTimeoutMs: number;
@@ -170,6 +180,7 @@ export class ControlServer {
   constructor(opts: ControlServerOptions) {
     this.path = opts.path;
     this.handler = opts.handler;
+    this.monitor = opts.monitor;
     this.log = opts.log;
     this.idleTimeoutMs = opts.idleTimeoutMs ?? 60_000;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 10_000;
@@ -240,6 +251,7 @@ export class ControlServer {
     let pending = 0; // requests of this connection queued, running or being written
     let closing = false; // an error reply was sent (or is queued): no more requests
     let ended = false; // the client will send nothing more
+    let monitoring = false; // a monitor: events until either side closes
     /** Tail of this connection's replies, written in request order. */
     let output: Promise<void> = Promise.resolve();
     // Deadlines run from a fixed start. sock.setTimeout would not do: any byte
@@ -340,6 +352,39 @@ export class ControlServer {
       enqueue(async () => [encodeReply(errorReply(id, 'EPROTO', message))]);
     };
 
+    /**
+     * The connection becomes a monitor (monitor.ts): nothing more is read from
+     * it; a first part line says the subscription is in place (made in the
+     * queue of requests: between two commands), then every event is a part
+     * line, until either side closes.
+     */
+    const subscribe = (id: number): void => {
+      monitoring = true;
+      closing = true; // later lines are discarded
+      stopTimers();
+      pending++; // never idle: it ends when the client goes, or stops reading
+      const hub = this.monitor;
+      void this.exclusive(async () => {
+        if (sock.destroyed) return;
+        if (hub === undefined) {
+          sock.write(encodeReply(errorReply(id, 'EPROTO', 'this vswitchd has no monitor')));
+          pending--;
+          finish();
+          return;
+        }
+        sock.write(encodeReply(partReply(id, { subscribed: true })));
+        const head = `{"v":1,"id":${id},"ok":true,"part":`;
+        const sub = {
+          name: `#${++this.monitors} on the control socket`,
+          send: (json: string) => void sock.write(`${head}${json}}\n`),
+          unsent: () => sock.writableLength,
+          drop: () => sock.destroy(),
+        };
+        hub.subscribe(sub);
+        sock.once('close', () => hub.unsubscribe(sub));
+      });
+    };
+
     const handleLine = (line: Buffer): void => {
       if (closing) return;
       const parsed = parseRequest(line);
@@ -348,6 +393,10 @@ export class ControlServer {
         return;
       }
       const req = parsed.request;
+      if (req.cmd === 'monitor') {
+        subscribe(req.id);
+        return;
+      }
       enqueue(async () => {
         if (sock.destroyed) return []; // client gone: do not act for it
         return this.run(req);
@@ -381,6 +430,11 @@ export class ControlServer {
       armIdle();
     });
     sock.on('end', () => {
+      // A monitor's client that closes its side is done listening.
+      if (monitoring) {
+        sock.destroy();
+        return;
+      }
       ended = true;
       clearTimeout(lineTimer);
       lineTimer = undefined;

@@ -95,6 +95,7 @@
 // and eviction, and the counters. learnHL() and previewLearn() (the trace's
 // learning stage) take the same decision, knownLearn() then roomFor().
 
+import { FDB_EV_AGE, FDB_EV_EVICT, FDB_EV_FLUSH, FDB_EV_LEARN, FDB_EV_MOVE, FLUSH_REMOVED, type FdbJournal } from './fdb-journal.js';
 import { FdbTable, NONE } from './fdb-table.js';
 import { formatMac, macFrom, macHi, macLo } from './mac.js';
 
@@ -173,6 +174,9 @@ export class Fdb extends FdbTable {
   /** Frames whose new source MAC was not learned because its port held portLimit entries. */
   refused = 0;
 
+  /** Where learns, moves and removals are written for `vswconfig monitor` (fdb-journal.ts); null: nowhere. */
+  journal: FdbJournal | null = null;
+
   private readonly refreshMs: number;
 
   constructor(opts: FdbOptions = {}) {
@@ -221,8 +225,13 @@ export class Fdb extends FdbTable {
         if (now - this.seenOf(e) >= this.refreshMs) this.place(e, port, now);
         return;
       }
-      if (k === L_MOVE) this.moved++;
-      else this.learned++; // the old entry was dead: this is a new binding
+      if (k === L_MOVE) {
+        this.moved++;
+        this.journal?.push(FDB_EV_MOVE, hi, lo, port, this.portOf(e));
+      } else {
+        this.learned++; // the old entry was dead: this is a new binding
+        this.journal?.push(FDB_EV_LEARN, hi, lo, port, 0);
+      }
       this.place(e, port, now);
       return;
     }
@@ -237,6 +246,7 @@ export class Fdb extends FdbTable {
       return;
     }
     if (room === ROOM_OWN_DEAD) {
+      this.noteRemoval(FDB_EV_AGE, this.head[port]);
       this.removeEntry(this.head[port]);
       this.expired++;
       i = this.firstEmpty(h);
@@ -246,6 +256,12 @@ export class Fdb extends FdbTable {
     }
     this.insert(hi, lo, h, i, port, now);
     this.learned++;
+    this.journal?.push(FDB_EV_LEARN, hi, lo, port, 0);
+  }
+
+  /** Journal entry e's leaving (FDB_EV_AGE or FDB_EV_EVICT), before it goes. */
+  private noteRemoval(kind: number, e: number): void {
+    this.journal?.push(kind, this.hiOf(e), this.loOf(e), this.portOf(e), 0);
   }
 
   /** What learning known entry e on `port` does: L_REFRESH, L_MOVE or L_REBIND. */
@@ -287,6 +303,7 @@ export class Fdb extends FdbTable {
   private makeRoom(now: number): void {
     const e = this.roomVictim(now);
     const dead = !this.alive(e, now);
+    this.noteRemoval(dead ? FDB_EV_AGE : FDB_EV_EVICT, e);
     this.removeEntry(e);
     if (dead) this.expired++;
     else this.evicted++;
@@ -353,6 +370,7 @@ export class Fdb extends FdbTable {
     for (let p = 0; p < this.maxPorts; p++) {
       let e = head[p];
       while (e >= 0 && this.seenOf(e) + aging <= now) {
+        this.noteRemoval(FDB_EV_AGE, e);
         this.removeEntry(e);
         this.expired++;
         e = head[p];
@@ -363,11 +381,13 @@ export class Fdb extends FdbTable {
     return Math.max(nextDue, now + FDB_GRANULARITY_MS);
   }
 
-  /** Forget every entry of `port` (detach). Returns how many were removed. */
-  flushPort(port: number): number {
+  /** Forget every entry of `port` (detach; `reason`: FLUSH_*, fdb-journal.ts, for the journal). Returns how many were removed. */
+  flushPort(port: number, reason = FLUSH_REMOVED): number {
     this.checkPort(port);
     const n = this.removePort(port);
     this.flushed += n;
+    // One record per flush, with its count: a port going down with 60,000 stations is one line of `monitor`.
+    if (n > 0) this.journal?.push(FDB_EV_FLUSH, reason, 0, port, n);
     return n;
   }
 

@@ -59,6 +59,7 @@ import type { AclTable } from './acl.js';
 import { AclCache } from './acl-cache.js';
 import { Delivery } from './deliver.js';
 import type { Egress } from './egress.js';
+import { FLUSH_DOWN, FLUSH_MIRROR, FLUSH_VLAN } from './fdb-journal.js';
 import { Fdb, FDB_DEFAULT_AGING_MS, FDB_DEFAULT_MAX_PORTS, FDB_DEFAULT_SIZE } from './fdb.js';
 import type { MirrorTable } from './mirror.js';
 import { ATTACHED, PortTable, UP } from './ports.js';
@@ -162,7 +163,7 @@ export class Forwarder {
   setVlan(port: number, c: PortVlan): void {
     this.ports.checkPort(port);
     this.ports.setVlan(port, c);
-    this.fdb.flushPort(port);
+    this.fdb.flushPort(port, FLUSH_VLAN);
   }
 
   /** Take a new ACL, in force for the next frame; a rule kept (by id) keeps its hits. */
@@ -185,7 +186,7 @@ export class Forwarder {
   setMirrors(table: MirrorTable): void {
     if (table.ingressMask.length !== this.maxPorts) throw new RangeError(`mirror table for ${table.ingressMask.length} ports, not ${this.maxPorts}`);
     this.delivery.setMirrors(table);
-    for (const p of table.outputs) this.fdb.flushPort(p);
+    for (const p of table.outputs) this.fdb.flushPort(p, FLUSH_MIRROR);
     this.ports.setMirrorOutputs(table.outputs);
   }
 
@@ -216,7 +217,7 @@ export class Forwarder {
     this.ports.checkPort(port);
     const state = this.ports.state[port];
     if ((state & ATTACHED) === 0) return;
-    if (!up && (state & UP) !== 0) this.fdb.flushPort(port);
+    if (!up && (state & UP) !== 0) this.fdb.flushPort(port, FLUSH_DOWN);
     this.ports.setLink(port, up, mtu);
   }
 

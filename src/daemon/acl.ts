@@ -13,6 +13,7 @@ import type { ConfigStore } from './config.js';
 import type { DbConfig, DbRule } from './db.js';
 import { errorText, type Logger } from './log.js';
 import type { PortNames } from './switch.js';
+import type { MonitorHub } from '../control/monitor.js';
 
 export class Acl {
   /** The rules in match order, as the datapath has them. */
@@ -24,6 +25,7 @@ export class Acl {
     private readonly ports: PortNames,
     private readonly config: ConfigStore,
     private readonly log: Logger,
+    private readonly monitor: MonitorHub,
   ) {}
 
   /**
@@ -48,6 +50,9 @@ export class Acl {
     this.nextId++;
     await this.push(rules);
     this.log(`acl ${rule.id} added`);
+    // The rule as it was asked for, in vswconfig's words: "src 02:00:00:00:00:01 vlan untagged drop".
+    const words = Object.entries(r).flatMap(([k, v]) => (k === 'action' ? [] : [`${k} ${String(v)}`]));
+    this.monitor.publish({ event: 'acl-add', id: rule.id, rule: [...words, r.action].join(' ') });
     return rule.id;
   }
 
@@ -57,6 +62,7 @@ export class Acl {
     this.config.commit({ ...this.config.configuration(), acl: this.saved(rules) });
     await this.push(rules);
     this.log(`acl ${id} deleted`);
+    this.monitor.publish({ event: 'acl-del', id });
   }
 
   async show(): Promise<AclShowResult> {

@@ -8,6 +8,7 @@
 import { oneLine } from '../errors.js';
 import { resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { MonitorHub } from '../control/monitor.js';
 import { ControlServer, probeSocket, switchHandler } from '../control/server.js';
 import type { Datapath } from '../datapath/datapath.js';
 import type { TraceResult } from '../control/results.js';
@@ -171,7 +172,8 @@ async function main(argv: readonly string[]): Promise<void> {
   datapath.on('exit', (code: unknown) => void fatal(`the datapath thread exited (code ${String(code)})`));
   datapath.on('error', (err: unknown) => void fatal(`the datapath failed: ${errorText(err)}`));
 
-  const sw = new Switch({ datapath, datapathKind: kind, attachMode: attach, maxPorts: config.maxPorts, log, locks });
+  const monitor = new MonitorHub({ log });
+  const sw = new Switch({ datapath, datapathKind: kind, attachMode: attach, maxPorts: config.maxPorts, log, locks, monitor });
   const tunnels = new Tunnels(sw, rtnetlinkKernel(), log);
   if (db !== null && saved !== null) {
     try {
@@ -182,8 +184,8 @@ async function main(argv: readonly string[]): Promise<void> {
     }
     sw.config.record(db);
   }
-  const handler = switchHandler(sw, tunnels);
-  server = new ControlServer({ path: config.socket, handler, log });
+  const handler = switchHandler(sw, tunnels, monitor);
+  server = new ControlServer({ path: config.socket, handler, log, monitor });
   try {
     await server.start();
   } catch (err) {

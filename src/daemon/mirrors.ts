@@ -21,6 +21,7 @@ import type { ConfigStore } from './config.js';
 import type { DbConfig } from './db.js';
 import { errorText, type Logger } from './log.js';
 import type { PortNames } from './switch.js';
+import type { MonitorHub } from '../control/monitor.js';
 
 /** A mirror as the registry keeps it: the datapaths' spec, and the ports that left its lists (by name). */
 export interface Mirror extends MirrorSpec {
@@ -90,6 +91,7 @@ export class Mirrors {
     private readonly config: ConfigStore,
     private readonly log: Logger,
     private readonly maxPorts: number,
+    private readonly monitor: MonitorHub,
   ) {}
 
   /**
@@ -114,12 +116,14 @@ export class Mirrors {
     if (problem !== null) throw new VswError('EMIRROR', problem);
     await this.change([...this.list, m]);
     this.log(`mirror ${m.name} added`);
+    this.monitor.publish({ event: 'mirror-add', name: m.name, output: r.output });
   }
 
   async del(name: string): Promise<void> {
     if (!this.list.some((m) => m.name === name)) throw new VswError('ENOMIRROR', `no mirror ${name}`);
     await this.change(this.list.filter((m) => m.name !== name));
     this.log(`mirror ${name} deleted`);
+    this.monitor.publish({ event: 'mirror-del', name });
   }
 
   async show(): Promise<MirrorShowResult> {

@@ -26,9 +26,11 @@ import { DatapathTimeoutError, InUseError, VswError } from '../errors.js';
 import type { TraceRequest } from '../control/requests.js';
 import type { FdbEntry, StatsResult, TraceResult, VlanResult } from '../control/results.js';
 import { interfaceHolder, isEthernet, isLoopback, readInterface, SYSFS_NET } from '../os/sysfs.js';
+import { MonitorHub } from '../control/monitor.js';
 import { Acl } from './acl.js';
 import { ConfigStore } from './config.js';
 import { type DbTunnel, withoutPort } from './db.js';
+import { publishFdbEvents } from './fdb-events.js';
 import { errorText, type Logger } from './log.js';
 import { Mirrors } from './mirrors.js';
 import { namedTrace } from './named-trace.js';
@@ -61,6 +63,9 @@ interface Slot extends Port {
   lock: PortLock;
   /** While adding: the interface vanished meanwhile. */
   gone: boolean;
+  /** Link state and MTU as last told (for monitor's link-up/-down and mtu); up null: not told yet. */
+  up: boolean | null;
+  mtu: number;
 }
 
 /** What the ACL and the mirrors need of the registry: ports by name and by slot. */
@@ -83,6 +88,8 @@ export interface SwitchOptions {
   locks: PortLocks;
   /** The sysfs net class directory; tests pass a fake one. */
   sysfsRoot?: string;
+  /** Where changes are told (`vswconfig monitor`); default: a hub of its own. */
+  monitor?: MonitorHub;
 }
 
 export class Switch implements PortNames {
@@ -92,6 +99,8 @@ export class Switch implements PortNames {
   readonly config: ConfigStore;
   readonly acl: Acl;
   readonly mirrors: Mirrors;
+  /** The stream of `vswconfig monitor`: ports, links, configuration and the FDB's changes. */
+  readonly monitor: MonitorHub;
   private readonly datapath: Datapath;
   private readonly maxPorts: number;
   private readonly log: Logger;
@@ -112,12 +121,14 @@ export class Switch implements PortNames {
     this.log = opts.log;
     this.locks = opts.locks;
     this.sysfsRoot = opts.sysfsRoot ?? SYSFS_NET;
+    this.monitor = opts.monitor ?? new MonitorHub({ log: opts.log });
     this.config = new ConfigStore(this, opts.log);
-    this.acl = new Acl(opts.datapath, this, this.config, opts.log);
-    this.mirrors = new Mirrors(opts.datapath, this, this.config, opts.log, opts.maxPorts);
+    this.acl = new Acl(opts.datapath, this, this.config, opts.log, this.monitor);
+    this.mirrors = new Mirrors(opts.datapath, this, this.config, opts.log, opts.maxPorts, this.monitor);
     this.on('gone', (ev: { port: number }) => this.onGone(ev));
     this.on('link', (ev: { port: number; up: boolean; mtu: number }) => this.onLink(ev));
     this.on('renamed', (ev: { port: number; ifname: string }) => this.onRenamed(ev));
+    this.on('fdb', (ev: { records: Int32Array; overflow: number[] }) => publishFdbEvents(this.monitor, ev, this.names()));
     // The message comes as a string, or as the event object { event: 'log', message }.
     this.on('log', (ev: unknown) => {
       const message = typeof ev === 'string' ? ev : (ev as { message?: unknown } | null)?.message;
@@ -200,6 +211,7 @@ export class Switch implements PortNames {
     if (slot?.state !== 'attached') return;
     this.forget(slot);
     this.log(`port ${slot.ifname} removed: interface deleted`);
+    this.monitor.publish({ event: 'port-del', ifname: slot.ifname, reason: 'gone' });
     if (slot.tunnel) this.log(`tunnel ${slot.ifname} forgotten: its device is gone`);
   }
 
@@ -207,7 +219,16 @@ export class Switch implements PortNames {
     const slot = this.slotAt(ev?.port);
     if (slot === undefined) return;
     this.log(`port ${slot.ifname} link ${ev.up ? 'up' : 'down'} (mtu ${ev.mtu})`);
-    if (slot.state === 'attached') this.portsChanged();
+    // The datapath tells a link only when its state or MTU changed: with no state known yet, an unchanged MTU means the state changed.
+    const mtuChanged = ev.mtu !== slot.mtu;
+    const upChanged = slot.up === null ? !mtuChanged : slot.up !== ev.up;
+    const old = slot.mtu;
+    slot.up = ev.up;
+    slot.mtu = ev.mtu;
+    if (slot.state !== 'attached') return;
+    if (upChanged) this.monitor.publish({ event: ev.up ? 'link-up' : 'link-down', ifname: slot.ifname });
+    if (mtuChanged) this.monitor.publish({ event: 'mtu', ifname: slot.ifname, mtu: ev.mtu, old });
+    this.portsChanged();
   }
 
   onPortsChanged(fn: () => void): void {
@@ -218,6 +239,7 @@ export class Switch implements PortNames {
     const slot = this.slotAt(ev?.port);
     if (slot === undefined || typeof ev.ifname !== 'string' || slot.ifname === ev.ifname) return;
     this.log(`port ${slot.ifname} renamed to ${ev.ifname}`);
+    if (slot.state === 'attached') this.monitor.publish({ event: 'rename', ifname: ev.ifname, old: slot.ifname });
     slot.ifname = ev.ifname;
     this.config.persist();
   }
@@ -254,7 +276,7 @@ export class Switch implements PortNames {
       throw err;
     }
 
-    const slot: Slot = { index, ifname, ifindex: info.ifindex, vlan: DEFAULT_PORT_VLAN, tunnel: opts.tunnel ?? null, state: 'adding', lock, gone: false };
+    const slot: Slot = { index, ifname, ifindex: info.ifindex, vlan: DEFAULT_PORT_VLAN, tunnel: opts.tunnel ?? null, state: 'adding', lock, gone: false, up: null, mtu: info.mtu };
     this.slots.push(slot);
     try {
       await this.datapath.addPort(index, ifname, info.ifindex);
@@ -289,6 +311,7 @@ export class Switch implements PortNames {
       this.slots = [...this.slots.filter((s) => s !== slot), slot];
       slot.state = 'attached';
       this.log(`port ${slot.ifname} added${when}`);
+      this.monitor.publish({ event: 'port-add', ifname: slot.ifname });
       this.portsChanged();
       // The file keeps the tunnel's VLAN (add wrote it), which tunnels.ts sets next: a restart
       // in between must not find its port in no VLAN mode, carrying every VLAN.
@@ -330,6 +353,7 @@ export class Switch implements PortNames {
     }
     this.forget(port);
     this.log(`port ${port.ifname} deleted${when}`);
+    this.monitor.publish({ event: 'port-del', ifname: port.ifname, reason: 'deleted' });
   }
 
   /** Detach every port, last added first (on shutdown). Errors are logged, not thrown. */
@@ -364,6 +388,7 @@ export class Switch implements PortNames {
         `setting the VLAN mode of ${ifname}; see 'vswconfig vlan ${ifname}'`,
       );
       this.log(`port ${port.ifname} vlan ${set.mode}${set.tag ? ` ${set.tag}` : ''}`);
+      this.monitor.publish({ event: 'vlan', ifname: port.ifname, mode: set.mode, tag: set.tag, trunks: set.trunks });
     }
     return { ifname: port.ifname, mode: port.vlan.mode, tag: port.vlan.tag, trunks: port.vlan.trunks };
   }

@@ -171,6 +171,7 @@ export class Tunnels {
     } catch (err) {
       return undo(`tunnel ${name} not added`, err);
     }
+    this.sw.monitor.publish({ event: 'tunnel-add', name, vni: spec.vni });
     this.log(`tunnel ${name} added: vxlan vni ${spec.vni} remote ${spec.remotes.join(',')} dstport ${dstport} over ${underlay.name}, mtu ${link.mtu}${spec.vlan !== undefined ? `, vlan ${spec.vlan}` : ''}`);
     await this.checkMtus();
   }
@@ -222,6 +223,7 @@ export class Tunnels {
     const r = this.kernel.talk((seq) => delLinkRequest(seq, t.ifindex));
     if (r.kind === 'error' && r.errno !== 19) throw new VswError('ESYSCALL', `tunnel ${name} detached, but its device was not deleted: ${errnoText(r)}`);
     this.log(`tunnel ${name} deleted`);
+    this.sw.monitor.publish({ event: 'tunnel-del', name });
     await this.checkMtus();
   }
 

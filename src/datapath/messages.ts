@@ -82,4 +82,6 @@ export type DatapathEvent =
   | { event: 'gone'; port: number }
   /** The interface of a port was renamed; the port stays. */
   | { event: 'renamed'; port: number; ifname: string }
-  | { event: 'log'; message: string };
+  | { event: 'log'; message: string }
+  /** What the FDB did since the last one (core/fdb-journal.ts): records of FDB_EV_WORDS words, and by kind those not kept. */
+  | { event: 'fdb'; records: Int32Array; overflow: number[] };

@@ -5,6 +5,7 @@
 
 import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import type { Fdb } from '../core/fdb.js';
+import { FdbJournal } from '../core/fdb-journal.js';
 import type { AclTable } from '../core/acl.js';
 import type { MirrorTable } from '../core/mirror.js';
 import type { Trace, TraceFrame } from '../core/trace.js';
@@ -93,6 +94,7 @@ export function serveRequests(ctl: MessagePort, t: RequestTarget): void {
     } catch (err) {
       reply = errorReply(req.id, err);
     }
+    postJournal(); // what the request did to the FDB (a flush) comes before its answer
     parentPort!.postMessage(reply);
     if (t.stopping) return;
   }
@@ -130,7 +132,37 @@ export function statsReply(ports: PortStats[], counted: ArrayLike<number>, f: Fd
 }
 
 export function emit(ev: DatapathEvent): void {
+  postJournal();
   parentPort!.postMessage(ev);
+}
+
+/** The FDB's journal is posted at most this often (and before each reply and event). */
+export const JOURNAL_POST_MS = 100;
+
+let journal: FdbJournal | null = null;
+let lastJournalPost = -Infinity;
+
+/** Journal the thread's FDB (core/fdb-journal.ts) for `vswconfig monitor`. */
+export function journalFdb(fdb: Fdb): void {
+  journal = fdb.journal = new FdbJournal();
+}
+
+/** When the journal should next be posted (the loop's poll() wakes by then): Infinity while it is empty. */
+export function journalDue(): number {
+  return journal?.pending ? lastJournalPost + JOURNAL_POST_MS : Infinity;
+}
+
+/** Post the journal if it is due at `now`: one message per JOURNAL_POST_MS at most, however many frames learned. */
+export function postJournalIfDue(now: number): void {
+  if (now >= journalDue()) postJournal(now);
+}
+
+/** Hand the journal's records to the control plane (an 'fdb' event), if it holds any. */
+function postJournal(now = performance.now()): void {
+  if (journal === null || !journal.pending) return;
+  lastJournalPost = now;
+  const { records, overflow } = journal.take();
+  parentPort!.postMessage({ event: 'fdb', records, overflow } satisfies DatapathEvent, [records.buffer as ArrayBuffer]);
 }
 
 /** Writes pollfd `index` of `view`: `fd`, waiting for POLLIN. */

@@ -39,7 +39,7 @@ import { ConfigBanks, KernelAcl, KernelMirrors } from './banks.js';
 import { dumpFdb } from '../fdb-dump.js';
 import { LinkMonitor, type LinkOwner } from '../link-monitor.js';
 import type { DatapathOptions, PortStats, Stats } from '../messages.js';
-import { emit, POLLFD_SIZE, runThread, serveRequests, setPollFd, statsReply } from '../thread.js';
+import { emit, journalDue, journalFdb, POLLFD_SIZE, postJournalIfDue, runThread, serveRequests, setPollFd, statsReply } from '../thread.js';
 import { FdbSync, monotonicMs } from './fdb-sync.js';
 import type { ConfigWords } from './layout.js';
 import { LearnRing } from './learn-ring.js';
@@ -90,6 +90,7 @@ class KernelWorker implements LinkOwner {
       portLimit: options.fdbPortLimit,
       hashSecret: options.hashSecret,
     });
+    journalFdb(this.fdb);
 
     this.obj = BpfObject.open(DATAPATH_OBJECT_PATH);
     try {
@@ -128,7 +129,9 @@ class KernelWorker implements LinkOwner {
     let nextGc = Infinity;
     while (!this.stopping) {
       const now = monotonicMs();
-      const timeout = nextGc === Infinity ? -1 : Math.max(0, Math.min(0x7fffffff, Math.ceil(nextGc - now)));
+      // The journal's clock is performance.now(), the FDB's CLOCK_MONOTONIC: each wait measured on its own.
+      const wait = Math.min(nextGc - now, journalDue() - performance.now());
+      const timeout = wait === Infinity ? -1 : Math.max(0, Math.min(0x7fffffff, Math.ceil(wait)));
       // Requests and link events first; then this turn's share of the ring (what
       // is left keeps the ring's fd readable, so the next poll() returns at once).
       if (libc.poll(this.pollfds, NFDS, timeout) > 0) this.serviceFds();
@@ -141,6 +144,7 @@ class KernelWorker implements LinkOwner {
         changed = true;
       }
       if (changed) this.syncLearnControls();
+      postJournalIfDue(performance.now());
     }
     this.shutdown();
   }

@@ -31,7 +31,7 @@ import type { DatapathOptions, PortStats, Stats } from '../messages.js';
 import { Ingress } from '../bpf.js';
 import { PortClaim } from './claim.js';
 import { openBigSendSocket, openPacketSocket, takeRingDrops } from './packet-socket.js';
-import { emit, POLLFD_SIZE, runThread, serveRequests, setPollFd, statsReply } from '../thread.js';
+import { emit, journalDue, journalFdb, POLLFD_SIZE, postJournalIfDue, runThread, serveRequests, setPollFd, statsReply } from '../thread.js';
 import { ringGeometry } from './ring.js';
 import { RingSet } from './ringset.js';
 import { LinkMonitor, type LinkOwner } from '../link-monitor.js';
@@ -89,6 +89,7 @@ class UserWorker implements LinkOwner {
       },
       this.tx,
     );
+    journalFdb(this.fwd.fdb);
     this.batch = new Batch(BATCH_SIZE, this.rings.mem);
     this.active = new Int32Array(options.maxPorts);
     this.ifindex = new Int32Array(options.maxPorts).fill(-1);
@@ -125,13 +126,14 @@ class UserWorker implements LinkOwner {
     while (!this.stopping) {
       const spinning = now - lastFrame < spinMs;
       if (!spinning || now - lastPoll >= BUSY_POLL_INTERVAL_MS) {
-        const timeout = spinning ? 0 : Math.max(0, Math.min(0x7fffffff, Math.ceil(nextGc - now)));
+        const timeout = spinning ? 0 : Math.max(0, Math.min(0x7fffffff, Math.ceil(Math.min(nextGc, journalDue()) - now)));
         const ready = libc.poll(this.pollfds, this.nfds, timeout);
         now = lastPoll = performance.now();
         if (ready > 0) this.serviceFds();
         if (this.stopping) break;
       }
       if (now >= nextGc) nextGc = Math.min(fwd.expire(now), now + agingMs);
+      postJournalIfDue(now);
       let frames = 0;
       const active = this.active;
       for (let k = 0; k < this.activeCount; k++) {
