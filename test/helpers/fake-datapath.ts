@@ -255,8 +255,9 @@ export async function startTestSwitch(
   const sw = new Switch({ datapath, maxPorts: opts.maxPorts ?? 24, log, locks, sysfsRoot: sysfs.root });
   const server = new ControlServer({
     path,
-    handler: switchHandler(sw),
+    handler: switchHandler(sw, undefined, sw.monitor),
     log,
+    monitor: sw.monitor,
     idleTimeoutMs: opts.idleTimeoutMs,
     requestTimeoutMs: opts.requestTimeoutMs,
   });
