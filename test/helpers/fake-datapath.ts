@@ -255,7 +255,7 @@ export async function startTestSwitch(
   const sw = new Switch({ datapath, maxPorts: opts.maxPorts ?? 24, log, locks, sysfsRoot: sysfs.root });
   const server = new ControlServer({
     path,
-    handler: switchHandler(sw, undefined, sw.monitor),
+    handler: switchHandler(sw),
     log,
     monitor: sw.monitor,
     idleTimeoutMs: opts.idleTimeoutMs,
