@@ -85,6 +85,8 @@ export interface MonitorSubscriber {
   unsent(): number;
   /** Close it: it stopped reading. */
   drop(): void;
+  /** Its own bound of unsent bytes (a web page's stream also carries snapshots); default the hub's. */
+  readonly bufferBytes?: number;
 }
 
 export interface MonitorCounts {
@@ -187,7 +189,7 @@ export class MonitorHub {
     for (const sub of this.subscribers) {
       sub.send(json);
       const unsent = sub.unsent();
-      if (unsent > this.bufferBytes) {
+      if (unsent > (sub.bufferBytes ?? this.bufferBytes)) {
         this.dropped++;
         this.unsubscribe(sub);
         this.log(`monitor ${sub.name} dropped: it stopped reading (${unsent} bytes unsent); ${this.dropped} dropped so far`);

@@ -199,6 +199,7 @@ async function main(argv: readonly string[]): Promise<void> {
   metrics?.serve(new SwitchMetrics(info), () => server!.exclusive(() => switchSnapshot(sw)));
   web?.serve({
     take: () => server!.exclusive(() => webSnapshot(sw, tunnels, info.version)),
+    monitor,
     // The control socket's own handler, in its queue: the trace `vswconfig trace` gets.
     trace: (req) => server!.exclusive(async () => (await handler(req)) as TraceResult),
   });

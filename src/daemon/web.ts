@@ -1,6 +1,7 @@
 // The live web page of the switch (`vswitchd --web [ADDR:]PORT`): one page and
 // its assets (src/web, uPlot from node_modules), a stream of snapshots as
-// server-sent events, and the trace of `vswconfig trace`.
+// server-sent events, with the events of `vswconfig monitor` in the same
+// stream, and the trace of `vswconfig trace`.
 //
 // Nothing is counted here either: each snapshot is one reading of the switch
 // taken in the control server's queue (ControlServer.exclusive), as the
@@ -28,6 +29,7 @@ import { errorText, type Logger } from './log.js';
 import { HttpListener, reply } from './http-listener.js';
 import type { Switch } from './switch.js';
 import type { Tunnels } from './tunnels.js';
+import type { MonitorHub, MonitorSubscriber } from '../control/monitor.js';
 
 /** How often the pages are sent a snapshot while one listens. */
 export const SNAPSHOT_MS = 500;
@@ -88,10 +90,11 @@ export function sseFrame(event: string, data: string): string {
     .join('')}\n`;
 }
 
-/** What the server serves from: a snapshot reader and the control handler's trace, both in the control queue. */
+/** What the server serves from: a snapshot reader and the control handler's trace, both in the control queue; the events of `monitor`. */
 export interface WebSource {
   take(): Promise<WebSnapshot>;
   trace(req: Request): Promise<TraceResult>;
+  monitor?: MonitorHub;
 }
 
 interface Asset {
@@ -112,9 +115,9 @@ export function loadAssets(root: URL = ROOT): Map<string, Asset> {
     ['/', 'dist/src/web/index.html', 'text/html; charset=utf-8'],
     ['/style.css', 'dist/src/web/style.css', 'text/css; charset=utf-8'],
     ['/web/app.js', 'dist/src/web/app.js', 'text/javascript; charset=utf-8'],
-    ['/web/changes.js', 'dist/src/web/changes.js', 'text/javascript; charset=utf-8'],
     ['/web/snapshot.js', 'dist/src/web/snapshot.js', 'text/javascript; charset=utf-8'],
     ['/cli/format-trace.js', 'dist/src/cli/format-trace.js', 'text/javascript; charset=utf-8'],
+    ['/cli/format-monitor.js', 'dist/src/cli/format-monitor.js', 'text/javascript; charset=utf-8'],
     ['/uPlot.iife.min.js', 'node_modules/uplot/dist/uPlot.iife.min.js', 'text/javascript; charset=utf-8'],
     ['/uPlot.min.css', 'node_modules/uplot/dist/uPlot.min.css', 'text/css; charset=utf-8'],
   ];
@@ -140,6 +143,8 @@ const PAGE_HEADERS = {
 export class WebServer {
   private readonly http: HttpListener;
   private readonly pages = new Set<ServerResponse>();
+  /** Each page's subscription to the events of `monitor`. */
+  private readonly listeners = new Map<ServerResponse, MonitorSubscriber>();
   private source: WebSource | null = null;
   private timer: NodeJS.Timeout | null = null;
   private reading = false;
@@ -165,7 +170,27 @@ export class WebServer {
   /** From now on, snapshots and traces come from `source` (until then the API answers 503). */
   serve(source: WebSource): void {
     this.source = source;
+    for (const res of this.pages) this.subscribePage(res);
     if (this.pages.size > 0) this.tick();
+  }
+
+  /**
+   * The page gets `monitor`'s events too, as `event: monitor` frames of its
+   * stream; a page that leaves MAX_UNREAD_BYTES unread is dropped by the hub
+   * as any monitor (it reconnects once it reads again).
+   */
+  private subscribePage(res: ServerResponse): void {
+    const hub = this.source?.monitor;
+    if (hub === undefined || this.listeners.has(res)) return;
+    const sub: MonitorSubscriber = {
+      name: 'of a web page',
+      send: (json) => void res.write(sseFrame('monitor', json)),
+      unsent: () => res.writableLength,
+      drop: () => res.destroy(),
+      bufferBytes: MAX_UNREAD_BYTES,
+    };
+    this.listeners.set(res, sub);
+    hub.subscribe(sub);
   }
 
   /** Stop listening, end every stream and drop every connection. */
@@ -234,8 +259,12 @@ export class WebServer {
     res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
     res.write(`retry: 1000\n\n`);
     this.pages.add(res);
+    this.subscribePage(res);
     res.on('close', () => {
       this.pages.delete(res);
+      const sub = this.listeners.get(res);
+      this.listeners.delete(res);
+      if (sub !== undefined) this.source?.monitor?.unsubscribe(sub);
       if (this.pages.size === 0) this.stopTicking();
     });
     if (this.last !== null) this.send(res, this.last);

@@ -1,12 +1,15 @@
 // The page: reads the stream of snapshots (/api/events) and shows them, keeps
 // the last minutes of rates for the charts (uPlot, loaded by index.html as the
-// global `uPlot`), filters the FDB, lists the changes it sees between two
-// snapshots, and runs traces (/api/trace). Every text goes in by textContent.
+// global `uPlot`), filters the FDB, lists the events of `vswconfig monitor`
+// (`monitor` frames of the same stream, in vswconfig's own words:
+// src/cli/format-monitor.ts), and runs traces (/api/trace). Every text goes
+// in by textContent.
 
 import type uPlotType from 'uplot';
 import type { TraceResult } from '../control/results.js';
 import { formatTrace } from '../cli/format-trace.js';
-import { changes, vlanText } from './changes.js';
+import { describeEvent } from '../cli/format-monitor.js';
+import type { MonitorEvent } from '../control/monitor-events.js';
 import type { WebSnapshot } from './snapshot.js';
 
 const UPlot = (globalThis as unknown as { uPlot: typeof uPlotType }).uPlot;
@@ -195,14 +198,20 @@ function otherTables(s: WebSnapshot): void {
   });
 }
 
-function eventList(s: WebSnapshot): void {
-  if (prev === null) return;
+/** `vlan` text of a port, as the ports table shows it. */
+function vlanText(v: WebSnapshot['vlans'][number]): string {
+  if (v.mode === 'default') return 'default';
+  const trunks = v.trunks === null ? '' : ` trunks ${v.trunks.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(',')}`;
+  return `${v.mode}${v.tag ? ` ${v.tag}` : ''}${trunks}`;
+}
+
+/** One event of `monitor`, newest first; the list keeps MAX_EVENTS. */
+function addEvent(ev: MonitorEvent): void {
   const list = $('events');
-  for (const c of changes(prev, s)) {
-    const li = document.createElement('li');
-    li.textContent = `${new Date(c.time).toISOString()} ${c.text}`;
-    list.prepend(li);
-  }
+  const li = document.createElement('li');
+  li.dataset['event'] = ev.event;
+  li.textContent = `${ev.time} ${describeEvent(ev)}`;
+  list.prepend(li);
   while (list.children.length > MAX_EVENTS) list.lastElementChild!.remove();
 }
 
@@ -216,7 +225,6 @@ function show(s: WebSnapshot): void {
   updateCharts(s);
   fdbTable();
   otherTables(s);
-  eventList(s);
   prev = s;
 }
 
@@ -261,6 +269,7 @@ async function trace(ev: SubmitEvent): Promise<void> {
 function connect(): void {
   const events = new EventSource('/api/events');
   events.addEventListener('snapshot', (e) => show(JSON.parse((e as MessageEvent<string>).data) as WebSnapshot));
+  events.addEventListener('monitor', (e) => addEvent(JSON.parse((e as MessageEvent<string>).data) as MonitorEvent));
   events.addEventListener('failure', (e) => {
     const status = $('status');
     status.textContent = `cannot read the switch: ${(JSON.parse((e as MessageEvent<string>).data) as { message: string }).message}`;

@@ -71,10 +71,12 @@ test('web: the page lists a port within 1 s of vswconfig add and drops it within
   const deleted = Date.now() - t0;
   t.diagnostic(`on the page ${added} ms after add, gone ${deleted} ms after delete`);
   assert.ok(added <= 1000 && deleted <= 1000, `added ${added} ms, deleted ${deleted} ms`);
-  // The changes the page saw, in its list.
+  // The events of `monitor`, in the page's list as vswconfig monitor prints them.
+  await page.waitForSelector(`#events li[data-event="port-del"]`, { timeout: 1000 });
   const events = await page.locator('#events li').allTextContents();
-  assert.ok(events.some((e) => e.endsWith(`port ${H3.port} added (link up, mtu 1500)`)), events.join('\n'));
-  assert.ok(events.some((e) => e.endsWith(`port ${H3.port} removed`)), events.join('\n'));
+  const iso = '\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z';
+  assert.ok(events.some((e) => new RegExp(`^${iso} port-add ${H3.port}$`).test(e)), events.join('\n'));
+  assert.ok(events.some((e) => new RegExp(`^${iso} port-del ${H3.port} \\(deleted\\)$`).test(e)), events.join('\n'));
 });
 
 test("web: a port's counters rise while pings flow, and its chart is drawn", async () => {

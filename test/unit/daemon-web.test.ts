@@ -3,7 +3,7 @@
 // events and one reading for every page, the trace request built from a query
 // as the control protocol checks it, failures answered and never thrown, an
 // address in use; the snapshot read over the fake datapath equals the control
-// socket's answers; the changes the page lists between two snapshots.
+// socket's answers; the events of `monitor` in a page's stream.
 
 import assert from 'node:assert/strict';
 import { get } from 'node:http';
@@ -14,7 +14,7 @@ import type { Request } from '../../src/control/requests.js';
 import type { TraceResult } from '../../src/control/results.js';
 import { loadAssets, localHost, sseFrame, traceRequest, WebServer, webSnapshot, type WebSource } from '../../src/daemon/web.js';
 import type { Tunnels } from '../../src/daemon/tunnels.js';
-import { changes } from '../../src/web/changes.js';
+import { MonitorHub } from '../../src/control/monitor.js';
 import type { WebSnapshot } from '../../src/web/snapshot.js';
 import { ask, startTestSwitch, type TestSwitch } from '../helpers/fake-datapath.js';
 
@@ -101,7 +101,9 @@ describe('web: the HTTP server', () => {
   let fail: Error | null = null;
   let traced: Request[] = [];
   const logs: string[] = [];
+  const hub = new MonitorHub({ log: (m) => logs.push(m), clock: () => Date.UTC(2026, 11, 7), timer: false });
   const source: WebSource = {
+    monitor: hub,
     take: async () => {
       takes++;
       if (fail !== null) throw fail;
@@ -131,8 +133,8 @@ describe('web: the HTTP server', () => {
       ['/index.html', 'text/html'],
       ['/style.css', 'text/css'],
       ['/web/app.js', 'text/javascript'],
-      ['/web/changes.js', 'text/javascript'],
       ['/cli/format-trace.js', 'text/javascript'],
+      ['/cli/format-monitor.js', 'text/javascript'],
       ['/uPlot.iife.min.js', 'text/javascript'],
       ['/uPlot.min.css', 'text/css'],
     ] as const) {
@@ -212,6 +214,18 @@ describe('web: the HTTP server', () => {
     assert.equal(takes, after, 'no reading while no page listens');
   });
 
+  it("a page's stream carries the events of monitor, and the page stops listening when it goes", async () => {
+    const reading = readEvents(5);
+    for (let i = 0; i < 100 && hub.counts().subscribers === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(hub.counts().subscribers, 1);
+    hub.publish({ event: 'port-add', ifname: 'veth9-vsw' });
+    const { events } = await reading;
+    const monitor = events.filter(([name]) => name === 'monitor');
+    assert.deepEqual(monitor, [['monitor', { time: '2026-12-07T00:00:00.000Z', event: 'port-add', ifname: 'veth9-vsw' }]]);
+    for (let i = 0; i < 100 && hub.counts().subscribers !== 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(hub.counts().subscribers, 0);
+  });
+
   it('a failed reading is a 503 and a failure event, logged, and the server carries on', async () => {
     fail = new Error('the datapath did not answer\nwithin 5 s');
     const r = await fetch(`${base}/api/snapshot`);
@@ -270,30 +284,4 @@ describe('web: the snapshot over the fake datapath equals the control socket ans
   });
 });
 
-describe('web: the changes the page lists', () => {
-  it('ports added and removed, link, MTU and VLAN mode, rules, mirrors and tunnels', () => {
-    const a = snapshot();
-    const b = snapshot({
-      time: 2_000,
-      stats: {
-        ...a.stats,
-        ports: [
-          { ...a.stats.ports[0]!, up: false, mtu: 9000 },
-          { ...a.stats.ports[0]!, port: 'veth2-vsw' },
-        ],
-      },
-      vlans: [{ ifname: 'veth1-vsw', mode: 'access', tag: 10, trunks: null }],
-      acl: { rules: [{ id: 3, priority: 1, in: null, src: null, dst: null, type: null, vlan: null, action: 'drop', hits: 0 }] },
-      mirrors: { mirrors: [{ name: 'span', output: 'veth2-vsw', selectAll: true, selectIngress: [], selectEgress: [], leftIngress: [], leftEgress: [], selectVlans: null, copies: 0 }] },
-    });
-    assert.deepEqual(
-      changes(a, b).map((c) => c.text),
-      ['port veth1-vsw link down', 'port veth1-vsw mtu 1500 -> 9000', 'port veth2-vsw added (link up, mtu 1500)', 'port veth1-vsw vlan default -> access 10', 'acl rule 3 added (drop)', 'mirror span added'],
-    );
-    assert.deepEqual(
-      changes(b, snapshot({ time: 3_000, stats: { ...a.stats, ports: [] }, vlans: [] })).map((c) => c.text),
-      ['port veth1-vsw removed', 'port veth2-vsw removed', 'acl rule 3 deleted', 'mirror span deleted'],
-    );
-    assert.deepEqual(changes(a, a), []);
-  });
-});
+
