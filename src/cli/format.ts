@@ -143,6 +143,12 @@ export function formatStats(s: StatsResult): string {
   out += `fdb flushed ${f.flushed}\n`;
   out += `fdb refused ${f.refused}\n`;
   out += `fdb suppressed ${f.suppressed}\n`;
+  if (s.monitor !== undefined) {
+    out += '\n';
+    out += `monitor subscribers ${s.monitor.subscribers}\n`;
+    out += `monitor dropped ${s.monitor.dropped}\n`;
+    out += `monitor suppressed ${s.monitor.suppressed}\n`;
+  }
   return out;
 }
 
@@ -178,5 +184,5 @@ export function* jsonFdb(items: readonly Buffer[]): Generator<string | Buffer, v
 /** `stats -j`: `{"ports":[{"ifname":…,"up":…,"mtu":…,"rxFrames":…,…}],"drops":{reason:n},"fdb":{"entries":…,…}}`. */
 export function jsonStats(s: StatsResult): string {
   const ports = s.ports.map(({ port, ...counters }) => ({ ifname: port, ...counters }));
-  return `${JSON.stringify({ ports, drops: s.drops, fdb: s.fdb })}\n`;
+  return `${JSON.stringify({ ports, drops: s.drops, fdb: s.fdb, ...(s.monitor !== undefined ? { monitor: s.monitor } : {}) })}\n`;
 }

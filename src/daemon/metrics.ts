@@ -49,7 +49,8 @@ export interface MetricsInfo {
 
 /** One snapshot of `sw`, read as the control socket's `stats`, `acl show` and `mirror show` read it. */
 export async function switchSnapshot(sw: Switch): Promise<MetricsSnapshot> {
-  const stats = await sw.stats();
+  // With the monitors' counts, as the control socket's stats gives them.
+  const stats = { ...(await sw.stats()), monitor: sw.monitor.counts() };
   // Named now, with no event in between: the names stats just used.
   const tunnels = sw.ports().flatMap((p) => (p.tunnel === null ? [] : [p.ifname]));
   const acl = (await sw.acl.show()).rules;
@@ -145,6 +146,14 @@ export class SwitchMetrics {
     );
     counter('vswitch_tunnel_receive_frames_total', 'Frames the switch took from the tunnel', ['tunnel'], tunnels((p) => p.rxFrames));
     counter('vswitch_tunnel_transmit_frames_total', 'Frames the switch gave the tunnel', ['tunnel'], tunnels((p) => p.txFrames));
+
+    const monitor = (k: keyof NonNullable<StatsResult['monitor']>) => (): Series => {
+      const m = snap().stats.monitor;
+      return m === undefined ? [] : [[{}, m[k]]];
+    };
+    gauge('vswitch_monitors', 'Monitors listening (vswconfig monitor, web pages)', [], monitor('subscribers'));
+    counter('vswitch_monitor_dropped_total', 'Monitors dropped because they stopped reading', [], monitor('dropped'));
+    counter('vswitch_monitor_suppressed_events_total', 'Monitor events over their kind\'s rate, counted and not sent', [], monitor('suppressed'));
   }
 
   get contentType(): string {

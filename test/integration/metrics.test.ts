@@ -26,6 +26,7 @@ interface StatsJson {
   ports: Array<{ ifname: string; up: boolean; mtu: number; rxFrames: number; rxBytes: number; txFrames: number; txBytes: number; rxRingDrops: number }>;
   drops: Record<string, number>;
   fdb: Record<'entries' | 'learned' | 'moved' | 'expired' | 'evicted' | 'flushed' | 'refused' | 'suppressed', number>;
+  monitor: Record<'subscribers' | 'dropped' | 'suppressed', number>;
 }
 
 function ok(...args: string[]): string {
@@ -84,6 +85,9 @@ function statsSeries(s: StatsJson): Map<string, number> {
     out.set(`vswitch_port_mtu_bytes{port="${p.ifname}"}`, p.mtu);
   }
   out.set('vswitch_fdb_entries', s.fdb.entries);
+  out.set('vswitch_monitors', s.monitor.subscribers);
+  out.set('vswitch_monitor_dropped_total', s.monitor.dropped);
+  out.set('vswitch_monitor_suppressed_events_total', s.monitor.suppressed);
   return out;
 }
 

@@ -34,6 +34,7 @@ function snapshot(over: Partial<MetricsSnapshot> = {}): MetricsSnapshot {
       ],
       drops: { runt: 0, 'link-local': 5, 'acl-drop': 7 },
       fdb: { entries: 12, learned: 30, moved: 2, expired: 15, evicted: 1, flushed: 2, refused: 9, suppressed: 4 },
+      monitor: { subscribers: 2, dropped: 1, suppressed: 345 },
     },
     acl: [
       { id: 3, hits: 70 },
@@ -68,6 +69,9 @@ describe('metrics: the mapping of a snapshot', () => {
         ['vswitch_fdb_suppressed_total', 4],
         ['vswitch_info{version="9.9.9",datapath="user",attach="tcx"}', 1],
         ['vswitch_mirror_copies_total{mirror="span"}', 44],
+        ['vswitch_monitor_dropped_total', 1],
+        ['vswitch_monitor_suppressed_events_total', 345],
+        ['vswitch_monitors', 2],
         ['vswitch_port_mtu_bytes{port="veth1-vsw"}', 1500],
         ['vswitch_port_mtu_bytes{port="vx1"}', 1450],
         ['vswitch_port_receive_bytes_total{port="veth1-vsw"}', 1000],
@@ -92,7 +96,7 @@ describe('metrics: the mapping of a snapshot', () => {
     const text = await new SwitchMetrics(INFO).text(snapshot());
     const types = new Map([...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => [m[1]!, m[2]!]));
     const helps = new Set([...text.matchAll(/^# HELP (\S+) \S/gm)].map((m) => m[1]!));
-    assert.equal(types.size, 22);
+    assert.equal(types.size, 25);
     for (const [name, type] of types) {
       assert.ok(helps.has(name), `${name} has HELP`);
       assert.equal(name.endsWith('_total'), type === 'counter', `${name} is a ${type}`);
