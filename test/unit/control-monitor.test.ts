@@ -198,6 +198,29 @@ describe('monitor over the control socket', () => {
     await ends[1];
   });
 
+  it('an interface renamed, then deleted: rename and port-del (gone)', async () => {
+    const got: MonitorEvent[] = [];
+    const stop = new AbortController();
+    let ended: Promise<void> = Promise.resolve();
+    await new Promise<void>((subscribed) => {
+      ended = monitor(t.path, (ev) => void got.push(ev), { onSubscribed: subscribed, signal: stop.signal });
+    });
+    await t.sw.add('veth1-vsw');
+    t.datapath.interfaceRenamed(0, 'uplink');
+    t.datapath.interfaceDeleted(0);
+    for (let i = 0; i < 100 && got.length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+    stop.abort();
+    await ended;
+    assert.deepEqual(
+      got.map(({ time: _t, ...e }) => e),
+      [
+        { event: 'port-add', ifname: 'veth1-vsw' },
+        { event: 'rename', ifname: 'uplink', old: 'veth1-vsw' },
+        { event: 'port-del', ifname: 'uplink', reason: 'gone' },
+      ],
+    );
+  });
+
   it('nothing more is read from a monitor connection; its later lines are ignored', async () => {
     const sock = net.createConnection({ path: t.path });
     const lines: string[] = [];

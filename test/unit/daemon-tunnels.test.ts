@@ -75,6 +75,25 @@ describe('tunnels', () => {
     assert.equal(kernel.sent.at(-1), RTM_DELLINK);
     await assert.rejects(tunnels.del('vx1'), (e: unknown) => e instanceof VswError && e.code === 'ENOTATTACHED');
   });
+
+  it('monitor tells a tunnel added and deleted, after its port', async () => {
+    const got: string[] = [];
+    t.sw.monitor.subscribe({ name: 'test', send: (j) => void got.push(j), unsent: () => 0, drop: () => undefined });
+    await tunnels.add({ name: 'vx1', vni: 7, remotes: ['10.0.0.2'] });
+    await tunnels.del('vx1');
+    assert.deepEqual(
+      got.map((j) => {
+        const { time: _t, ...e } = JSON.parse(j) as Record<string, unknown>;
+        return e;
+      }),
+      [
+        { event: 'port-add', ifname: 'vx1' },
+        { event: 'tunnel-add', name: 'vx1', vni: 7 },
+        { event: 'port-del', ifname: 'vx1', reason: 'deleted' },
+        { event: 'tunnel-del', name: 'vx1' },
+      ],
+    );
+  });
 });
 
 describe('tunnels in --db', () => {
