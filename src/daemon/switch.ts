@@ -128,7 +128,9 @@ export class Switch implements PortNames {
     this.on('gone', (ev: { port: number }) => this.onGone(ev));
     this.on('link', (ev: { port: number; up: boolean; mtu: number }) => this.onLink(ev));
     this.on('renamed', (ev: { port: number; ifname: string }) => this.onRenamed(ev));
-    this.on('fdb', (ev: { records: Int32Array; overflow: number[] }) => publishFdbEvents(this.monitor, ev, this.names()));
+    this.on('fdb', (ev: { records: Int32Array; overflow: number[] }) => {
+      if (this.monitor.listening) publishFdbEvents(this.monitor, ev, this.names());
+    });
     // The message comes as a string, or as the event object { event: 'log', message }.
     this.on('log', (ev: unknown) => {
       const message = typeof ev === 'string' ? ev : (ev as { message?: unknown } | null)?.message;
