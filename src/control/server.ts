@@ -19,7 +19,7 @@ import { dirname } from 'node:path';
 import { VswError } from '../errors.js';
 import type { MonitorHub } from './monitor.js';
 import { encodeReply, errorReply, LineSplitter, MAX_LINE_BYTES, parseRequest, partReply, resultLines } from './protocol.js';
-import type { AclAddRequest, MirrorAddRequest, Request, TraceRequest, TunnelAddRequest } from './requests.js';
+import { type AclAddRequest, type MirrorAddRequest, PROTOCOL_VERSION, type Request, type TraceRequest, type TunnelAddRequest } from './requests.js';
 import type { AclShowResult, FdbEntry, FdbListing, MirrorShowResult, MtuWarning, TraceResult, TunnelShowResult, VlanResult } from './results.js';
 import type { PortVlan } from '../core/vlan.js';
 
@@ -364,7 +364,8 @@ export class ControlServer {
       stopTimers();
       pending++; // never idle: it ends when the client goes, or stops reading
       const hub = this.monitor;
-      void this.exclusive(async () => {
+      // After the replies to the requests before it, as a reply would be.
+      output = output.then(() => this.exclusive(async () => {
         if (sock.destroyed) return;
         if (hub === undefined) {
           sock.write(encodeReply(errorReply(id, 'EPROTO', 'this vswitchd has no monitor')));
@@ -373,7 +374,8 @@ export class ControlServer {
           return;
         }
         sock.write(encodeReply(partReply(id, { subscribed: true })));
-        const head = `{"v":1,"id":${id},"ok":true,"part":`;
+        // Each event's JSON is made once for every monitor: only the envelope is per connection.
+        const head = `{"v":${PROTOCOL_VERSION},"id":${id},"ok":true,"part":`;
         const sub = {
           name: `#${++this.monitors} on the control socket`,
           send: (json: string) => void sock.write(`${head}${json}}\n`),
@@ -382,7 +384,7 @@ export class ControlServer {
         };
         hub.subscribe(sub);
         sock.once('close', () => hub.unsubscribe(sub));
-      });
+      }));
     };
 
     const handleLine = (line: Buffer): void => {
