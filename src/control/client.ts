@@ -29,7 +29,7 @@ export interface RequestOptions {
   timeoutMs?: number;
 }
 
-function connectError(err: NodeJS.ErrnoException, path: string): VswError {
+export function connectError(err: NodeJS.ErrnoException, path: string): VswError {
   switch (err.code) {
     case 'ENOENT':
     case 'ENOTDIR':

@@ -10,6 +10,7 @@ import { ControlServer, switchHandler } from '../../src/control/server.js';
 import { PortLocks } from '../../src/daemon/port-lock.js';
 import { Switch } from '../../src/daemon/switch.js';
 import type { Datapath } from '../../src/datapath/datapath.js';
+import { newCaptureBuffer } from '../../src/datapath/capture-ring.js';
 import { parseMac } from '../../src/core/mac.js';
 import { type FdbDump, fdbDumpOf } from '../../src/datapath/fdb-dump.js';
 import type { Stats } from '../../src/datapath/messages.js';
@@ -112,6 +113,14 @@ export class FakeDatapath extends EventEmitter implements Datapath {
 
   async setMirrors(table: MirrorTable): Promise<void> {
     this.calls.push({ op: 'setMirrors', table });
+  }
+
+  /** The capture flags last set ([port, flags]). */
+  captureFlags: Array<[number, number]> = [];
+  readonly captureBuffer = newCaptureBuffer(4096);
+
+  async setCapture(flags: Array<[number, number]>): Promise<void> {
+    this.captureFlags = flags;
   }
 
   async mirrorCopies(): Promise<number[]> {

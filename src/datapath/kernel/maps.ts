@@ -21,7 +21,7 @@ export const PORT_MIRROR_OUT = 16;
 export const KERNEL_MAX_MIRRORS = 32;
 /** Copies of each configuration table (VSW_BANKS): bank b's slot k is b * size + k. */
 export const KERNEL_BANKS = 2;
-const DROP_SLOTS = 16;
+const DROP_SLOTS = 17;
 /** drops[13], drops[14]: events of stations not learned (limit, full map) the program suppressed (not frame drops). */
 export const SUPPRESSED_LIMITED_SLOT = 13;
 export const SUPPRESSED_FULL_SLOT = 14;
@@ -42,6 +42,8 @@ export class DatapathMaps {
   readonly config: number;
   readonly fdb: number;
   readonly events: number;
+  /** The ring of captured frames (`vswconfig capture`). */
+  readonly captured: number;
   readonly vlans: number;
   readonly acl: number;
   private readonly aclHitsFd: number;
@@ -78,6 +80,7 @@ export class DatapathMaps {
     this.config = obj.mapFd('config');
     this.fdb = obj.mapFd('fdb');
     this.events = obj.mapFd('events');
+    this.captured = obj.mapFd('captured');
     this.vlans = obj.mapFd('vlans');
     this.acl = obj.mapFd('acl');
     this.aclHitsFd = obj.mapFd('acl_hits');

@@ -43,21 +43,28 @@ import { emit, POLLFD_SIZE, runThread, serveRequests, setPollFd, statsReply } fr
 import { FdbSync, monotonicMs } from './fdb-sync.js';
 import type { ConfigWords } from './layout.js';
 import { LearnRing } from './learn-ring.js';
+import { CapturedRing } from './capture-ring.js';
+import { CaptureWriter } from '../capture-ring.js';
 import { DatapathMaps, KERNEL_BANKS, KERNEL_MAX_PORTS } from './maps.js';
 import { KernelPorts } from './ports.js';
 
-const NFDS = 3; // eventfd, rtnetlink, events ring
+const NFDS = 4; // eventfd, rtnetlink, events ring, captured ring
 /**
  * Learn events applied per turn of the loop at most (and by a request that
  * reads the FDB): a few ms of work, so that under a MAC storm requests and
  * link events wait one such turn, never the storm.
  */
 const LEARN_BATCH = 1024;
+/** Captured frames moved to the main thread per turn at most (about 1.6 MiB). */
+const CAPTURE_BATCH = 1024;
 
 class KernelWorker implements LinkOwner {
   private readonly obj: BpfObject;
   private readonly maps: DatapathMaps;
   private readonly ring: LearnRing;
+  /** `vswconfig capture`: the program's ring of captured frames, and the ring to the main thread. */
+  private readonly captured: CapturedRing;
+  private readonly captureOut: CaptureWriter;
   private readonly progFd: number;
   private readonly fdb: Fdb;
   private readonly fdbSync: FdbSync;
@@ -77,7 +84,7 @@ class KernelWorker implements LinkOwner {
   private readonly mirrors: KernelMirrors;
   stopping = false;
 
-  constructor(options: DatapathOptions, private readonly ctl: MessagePort) {
+  constructor(options: DatapathOptions, private readonly ctl: MessagePort, capture: SharedArrayBuffer) {
     if (options.maxPorts > KERNEL_MAX_PORTS) {
       throw new VswError('EUSAGE', `the kernel datapath takes at most ${KERNEL_MAX_PORTS} ports`);
     }
@@ -102,11 +109,13 @@ class KernelWorker implements LinkOwner {
       for (let b = 0; b < KERNEL_BANKS; b++) this.maps.setBankConfig(b, this.cfg);
       this.maps.setConfig(this.cfg);
       this.ring = LearnRing.map(this.maps.events, this.maps.ringBytes);
+      this.captured = CapturedRing.map(this.maps.captured);
     } catch (err) {
       this.obj.close();
       throw err;
     }
     this.spec = new Forwarder({ maxPorts: n, fdb: this.fdb }, { transmit: () => false });
+    this.captureOut = new CaptureWriter(capture);
     this.banks = new ConfigBanks(this.maps, this.cfg);
     this.acl = new KernelAcl(this.banks, this.maps, this.cfg);
     this.mirrors = new KernelMirrors(this.banks, this.maps, this.cfg, n);
@@ -118,6 +127,7 @@ class KernelWorker implements LinkOwner {
     setPollFd(this.pollView, 0, this.wakeFd);
     setPollFd(this.pollView, 1, this.links.fd);
     setPollFd(this.pollView, 2, this.ring.fd);
+    setPollFd(this.pollView, 3, this.captured.fd);
   }
 
   get eventFd(): number {
@@ -134,6 +144,7 @@ class KernelWorker implements LinkOwner {
       if (libc.poll(this.pollfds, NFDS, timeout) > 0) this.serviceFds();
       if (this.stopping) break;
       let changed = this.ring.drain(this.fdbSync, LEARN_BATCH) > 0;
+      if (this.captured.pending()) this.captured.drain(this.captureOut, this.spec, Date.now() - monotonicMs(), CAPTURE_BATCH);
       if (changed) nextGc = Math.min(nextGc, this.fdbSync.checkDue());
       const t = monotonicMs();
       if (t >= nextGc || nextGc === Infinity) {
@@ -190,6 +201,15 @@ class KernelWorker implements LinkOwner {
 
   aclHits(): number[] {
     return this.acl.hits();
+  }
+
+  /** The ports' capture flags, in their entries (both banks); none: the rings are emptied. */
+  setCapture(flags: Array<[number, number]>): void {
+    this.ports.setCapture(flags);
+    if (flags.length === 0) {
+      this.captured.drain(this.captureOut, this.spec, 0, Infinity);
+      this.captureOut.reset();
+    }
   }
 
   /**
@@ -274,6 +294,7 @@ class KernelWorker implements LinkOwner {
   private shutdown(): void {
     for (const [p] of this.ports.attached()) this.removePort(p);
     this.ring.close();
+    this.captured.close();
     this.obj.close();
     this.links.close();
     libc.close(this.rtnl);
@@ -283,4 +304,4 @@ class KernelWorker implements LinkOwner {
 }
 
 // ---- thread entry ----
-runThread((data) => new KernelWorker(data.options, data.ctl));
+runThread((data) => new KernelWorker(data.options, data.ctl, data.capture));
