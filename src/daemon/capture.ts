@@ -73,6 +73,7 @@ export class Captures implements CapturesLike {
     const flags = drops ? CAPTURE_DROPS : req.what === 'in' ? CAPTURE_IN : req.what === 'out' ? CAPTURE_OUT : CAPTURE_IN | CAPTURE_OUT;
     const c: Capture = { id: req.id, slot, ifname: req.ifname, flags, count: req.count ?? Infinity, queue: [], sent: 0, lost: 0, end: null, wake: null };
     this.running.add(c);
+    this.log(`capture ${captureName(c, req.what)} started`);
     this.sync();
     if (this.timer === null) this.timer = setInterval(() => this.tick(), TICK_MS);
     const onClose = (): void => this.finish(c, 'client');
@@ -103,6 +104,7 @@ export class Captures implements CapturesLike {
     } finally {
       closed.removeEventListener('abort', onClose);
       this.running.delete(c);
+      this.log(`capture ${captureName(c, null)} ended (${c.end ?? 'client'}): ${c.sent} frames, ${c.lost} lost`);
       this.sync();
     }
   }
@@ -154,17 +156,23 @@ export class Captures implements CapturesLike {
       else names.forEach((n, p) => n !== undefined && want.set(p, (want.get(p) ?? 0) | c.flags));
     }
     const flags = [...want.entries()].filter(([p]) => names[p] !== undefined).sort((a, b) => a[0] - b[0]);
-    const key = JSON.stringify(flags);
-    if (key === this.written) return;
-    this.written = key;
     if (this.running.size === 0 && this.timer !== null) {
       clearInterval(this.timer);
       this.timer = null;
     }
+    const key = JSON.stringify(flags);
+    if (key === this.written) return;
+    this.written = key;
     this.updates = this.updates
       .then(() => this.datapath.setCapture(flags))
       .catch((err: unknown) => this.log(`capture: cannot set the datapath's flags: ${(err as Error).message}`));
   }
+}
+
+/** How the log names a capture: "of veth1 (in)", "of drops". */
+function captureName(c: Capture, what: string | null): string {
+  const port = c.ifname === undefined ? 'of drops' : c.flags === CAPTURE_DROPS ? `of drops on ${c.ifname}` : `of ${c.ifname}`;
+  return what === null || what === 'drops' ? port : `${port} (${what})`;
 }
 
 function wants(c: Capture, f: CapturedFrame): boolean {

@@ -117,7 +117,7 @@ export class FakeDatapath extends EventEmitter implements Datapath {
 
   /** The capture flags last set ([port, flags]). */
   captureFlags: Array<[number, number]> = [];
-  readonly captureBuffer = newCaptureBuffer(4096);
+  readonly captureBuffer = newCaptureBuffer(1 << 16);
 
   async setCapture(flags: Array<[number, number]>): Promise<void> {
     this.captureFlags = flags;
