@@ -4,7 +4,7 @@
 
 import net from 'node:net';
 import { VswError } from '../errors.js';
-import { connectError } from './client.js';
+import { connectError, feedLines } from './client.js';
 import { encodeRequest, isErrorCode, LineSplitter, MAX_LINE_BYTES, parseReply } from './protocol.js';
 import { type CaptureRequest, PROTOCOL_VERSION, type Request } from './requests.js';
 import { type CaptureEnd, captureEndSchema, type CapturedFrame, capturePartSchema } from './results.js';
@@ -54,13 +54,7 @@ export function capture(path: string, args: Omit<CaptureRequest, 'id'>, onFrame:
       connected = true;
       sock.write(encodeRequest(req));
     });
-    sock.on('data', (chunk: Buffer) => {
-      for (const ev of splitter.push(chunk)) {
-        if (ev.kind === 'overflow') return settle(new VswError('EPROTO', 'bad reply from vswitchd: reply line too long'));
-        onLine(ev.line);
-        if (settled) return;
-      }
-    });
+    sock.on('data', (chunk: Buffer) => feedLines(splitter, chunk, onLine, () => settled, settle));
     sock.on('error', (err: NodeJS.ErrnoException) => {
       if (!connected) settle(connectError(err, path));
       else settle(new VswError('ESYSCALL', `connection to vswitchd on ${path} failed: ${err.code ?? err.message}`));
