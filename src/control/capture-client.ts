@@ -9,10 +9,16 @@ import { encodeRequest, isErrorCode, LineSplitter, MAX_LINE_BYTES, parseReply } 
 import { type CaptureRequest, PROTOCOL_VERSION, type Request } from './requests.js';
 import { type CaptureEnd, captureEndSchema, type CapturedFrame, capturePartSchema } from './results.js';
 
+/** After stop(), how long the daemon's last line is waited for. */
+const STOP_WAIT_MS = 2000;
+
 export interface CaptureSession {
   /** The daemon's last line (frames, lost, why it ended); rejects with VswError. */
   readonly done: Promise<CaptureEnd>;
-  /** Ends the capture from this side (Ctrl-C): `done` resolves with end 'client'. */
+  /**
+   * Ends the capture from this side (Ctrl-C): the daemon's last line (with
+   * what was lost) is awaited a moment, then `done` resolves with end 'client'.
+   */
   stop(): void;
 }
 
@@ -33,7 +39,11 @@ export function capture(path: string, args: Omit<CaptureRequest, 'id'>, onFrame:
       if (err) reject(err);
       else resolve(value!);
     };
-    stop = () => settle(null, { frames, lost: 0, end: 'client' });
+    stop = () => {
+      // Our side closed: the daemon ends the capture and sends its last line.
+      sock.end();
+      setTimeout(() => settle(null, { frames, lost: 0, end: 'client' }), STOP_WAIT_MS).unref();
+    };
     const onLine = (line: Buffer): void => {
       const parsed = parseReply(line.toString('utf8'));
       if (!parsed.ok) return settle(new VswError('EPROTO', `bad reply from vswitchd: ${parsed.message}`));

@@ -22,7 +22,7 @@ import type { AclAddRequest, CaptureRequest, MirrorAddRequest, Request, TraceReq
 import type { AclShowResult, FdbEntry, FdbListing, MirrorShowResult, MtuWarning, TraceResult, TunnelShowResult, VlanResult } from './results.js';
 import type { PortVlan } from '../core/vlan.js';
 
-/** `closed` is aborted when the client's connection closes (a streamed reply ends then). */
+/** `closed` is aborted when the client closes its connection or its side of it (a streamed reply ends then). */
 export type Handler = (req: Request, closed?: AbortSignal) => Promise<unknown>;
 
 /**
@@ -403,6 +403,7 @@ export class ControlServer {
     });
     sock.on('end', () => {
       ended = true;
+      closed.abort(); // a stream (capture) ends: its last line is still written
       clearTimeout(lineTimer);
       lineTimer = undefined;
       if (!closing) {

@@ -37,8 +37,9 @@ interface Capture {
   /** The port captured, its slot and name (drops of every port: slot -1). */
   readonly slot: number;
   readonly ifname: string | undefined;
-  /** CAPTURE_* of that port. */
+  /** CAPTURE_* of that port, and as the request said it. */
   readonly flags: number;
+  readonly what: CaptureRequest['what'];
   readonly count: number;
   readonly queue: string[];
   sent: number;
@@ -71,9 +72,9 @@ export class Captures implements CapturesLike {
     const drops = req.what === 'drops';
     const slot = req.ifname === undefined ? -1 : this.ports.slot(req.ifname); // throws ENOTATTACHED
     const flags = drops ? CAPTURE_DROPS : req.what === 'in' ? CAPTURE_IN : req.what === 'out' ? CAPTURE_OUT : CAPTURE_IN | CAPTURE_OUT;
-    const c: Capture = { id: req.id, slot, ifname: req.ifname, flags, count: req.count ?? Infinity, queue: [], sent: 0, lost: 0, end: null, wake: null };
+    const c: Capture = { id: req.id, slot, ifname: req.ifname, flags, what: req.what, count: req.count ?? Infinity, queue: [], sent: 0, lost: 0, end: null, wake: null };
     this.running.add(c);
-    this.log(`capture ${captureName(c, req.what)} started`);
+    this.log(`capture ${captureName(c)} started`);
     this.sync();
     if (this.timer === null) this.timer = setInterval(() => this.tick(), TICK_MS);
     const onClose = (): void => this.finish(c, 'client');
@@ -104,7 +105,7 @@ export class Captures implements CapturesLike {
     } finally {
       closed.removeEventListener('abort', onClose);
       this.running.delete(c);
-      this.log(`capture ${captureName(c, null)} ended (${c.end ?? 'client'}): ${c.sent} frames, ${c.lost} lost`);
+      this.log(`capture ${captureName(c)} ended (${c.end ?? 'client'}): ${c.sent} frames, ${c.lost} lost`);
       this.sync();
     }
   }
@@ -170,9 +171,9 @@ export class Captures implements CapturesLike {
 }
 
 /** How the log names a capture: "of veth1 (in)", "of drops". */
-function captureName(c: Capture, what: string | null): string {
-  const port = c.ifname === undefined ? 'of drops' : c.flags === CAPTURE_DROPS ? `of drops on ${c.ifname}` : `of ${c.ifname}`;
-  return what === null || what === 'drops' ? port : `${port} (${what})`;
+function captureName(c: Capture): string {
+  if (c.what === 'drops') return c.ifname === undefined ? 'of drops' : `of drops on ${c.ifname}`;
+  return `of ${c.ifname} (${c.what})`;
 }
 
 function wants(c: Capture, f: CapturedFrame): boolean {

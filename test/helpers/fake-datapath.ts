@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { ControlServer, switchHandler } from '../../src/control/server.js';
 import { PortLocks } from '../../src/daemon/port-lock.js';
 import { Switch } from '../../src/daemon/switch.js';
+import { Captures } from '../../src/daemon/capture.js';
 import type { Datapath } from '../../src/datapath/datapath.js';
 import { newCaptureBuffer } from '../../src/datapath/capture-ring.js';
 import { parseMac } from '../../src/core/mac.js';
@@ -264,7 +265,7 @@ export async function startTestSwitch(
   const sw = new Switch({ datapath, maxPorts: opts.maxPorts ?? 24, log, locks, sysfsRoot: sysfs.root });
   const server = new ControlServer({
     path,
-    handler: switchHandler(sw),
+    handler: switchHandler(sw, undefined, new Captures(datapath, sw, log)),
     log,
     idleTimeoutMs: opts.idleTimeoutMs,
     requestTimeoutMs: opts.requestTimeoutMs,
