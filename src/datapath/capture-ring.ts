@@ -133,6 +133,11 @@ export class CaptureWriter extends RingView {
     for (let k = 16; k < stored; k++) d[at + k] = src[off + k - 4];
   }
 
+  /** Counts `n` records lost before they reached this ring (the kernel's own ring was full). */
+  addLost(n: number): void {
+    if (n > 0) Atomics.add(this.hdr, H_LOST, n);
+  }
+
   /** The bytes records are written into (at reserve()'s offsets). */
   get bytes(): Uint8Array {
     return this.data;

@@ -27,6 +27,8 @@ export const SUPPRESSED_LIMITED_SLOT = 13;
 export const SUPPRESSED_FULL_SLOT = 14;
 /** drops[15]: learn events lost for want of room on the ring (not a frame drop). */
 export const EVENTS_LOST_SLOT = 15;
+/** drops[16]: captured frames lost for want of room on the `captured` ring (not a frame drop). */
+const CAPTURE_LOST_SLOT = 16;
 const RING_BYTES = 1 << 20;
 /** Keys a resync reads per system call (BPF_MAP_LOOKUP_BATCH); far more than a hash bucket holds. */
 const FDB_BATCH = 4096;
@@ -279,6 +281,11 @@ export class DatapathMaps {
   resetPortCounters(port: number): void {
     this.perCpuPort.fill(0);
     mapUpdate(this.portCounters, this.portKey(port), this.perCpuPort, BPF_ANY, 'port_counters');
+  }
+
+  /** Captured frames the program found no room for on `captured`, summed over CPUs. */
+  captureLost(): number {
+    return this.perCpuSum(this.drops, CAPTURE_LOST_SLOT, 'drops');
   }
 
   /** Drops by reason (REASON_COUNT long), summed over CPUs; the learn events lost, and those suppressed. */

@@ -65,6 +65,9 @@ class KernelWorker implements LinkOwner {
   /** `vswconfig capture`: the program's ring of captured frames, and the ring to the main thread. */
   private readonly captured: CapturedRing;
   private readonly captureOut: CaptureWriter;
+  /** drops[16] (captured frames the program lost) as last read, and when. */
+  private captureLost = 0;
+  private captureLostAt = -Infinity;
   private readonly progFd: number;
   private readonly fdb: Fdb;
   private readonly fdbSync: FdbSync;
@@ -144,7 +147,7 @@ class KernelWorker implements LinkOwner {
       if (libc.poll(this.pollfds, NFDS, timeout) > 0) this.serviceFds();
       if (this.stopping) break;
       let changed = this.ring.drain(this.fdbSync, LEARN_BATCH) > 0;
-      if (this.captured.pending()) this.captured.drain(this.captureOut, this.spec, Date.now() - monotonicMs(), CAPTURE_BATCH);
+      if (this.captured.pending()) this.drainCaptured();
       if (changed) nextGc = Math.min(nextGc, this.fdbSync.checkDue());
       const t = monotonicMs();
       if (t >= nextGc || nextGc === Infinity) {
@@ -201,6 +204,17 @@ class KernelWorker implements LinkOwner {
 
   aclHits(): number[] {
     return this.acl.hits();
+  }
+
+  /** A share of the captured frames to the main thread, and (at most every 200 ms) those the program lost. */
+  private drainCaptured(): void {
+    this.captured.drain(this.captureOut, this.spec, Date.now() - monotonicMs(), CAPTURE_BATCH);
+    const now = monotonicMs();
+    if (now - this.captureLostAt < 200) return;
+    this.captureLostAt = now;
+    const lost = this.maps.captureLost();
+    this.captureOut.addLost(lost - this.captureLost);
+    this.captureLost = lost;
   }
 
   /** The ports' capture flags, in their entries (both banks); none: the rings are emptied. */
