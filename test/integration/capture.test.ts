@@ -184,34 +184,32 @@ test('capture out on a trunk: the tag as the switch wrote it; -w - to stdout for
   // Last: the ports keep these modes.
   ok('vlan', H1.port, 'access', '30');
   ok('vlan', H2.port, 'trunk', '30');
-  {
-    const untagged = frameHex(H2.mac, H1.mac, [], 0x88b5, 'capture-trunk');
-    const piped = join(lab.dir, 'piped.pcapng');
-    const cap = lab.spawn('bash', ['-c', `${process.execPath} ${VSWCONFIG} --socket ${lab.socket} capture ${H2.port} out -c 2 -w - > ${piped}`]);
-    const exited = new Promise<number | null>((res) => cap.on('exit', (code) => res(code)));
-    await sendUntilDone({ proc: cap, out: '', err: '', exited }, [[H1, untagged]]);
-    const tagged = untagged.slice(0, 24) + '8100001e' + untagged.slice(24);
-    const r = run('bash', ['-c', `tcpdump -r - -nn -xx < ${piped} | grep -c '^[0-9]'`]);
-    assert.equal(r.stdout.trim(), '2', `tcpdump -r - reads the stream: ${r.stderr}`);
-    assert.deepEqual(tcpdumpFrames(piped), [tagged, tagged], 'the frame left the trunk with the tag of VLAN 30');
+  const untagged = frameHex(H2.mac, H1.mac, [], 0x88b5, 'capture-trunk');
+  const piped = join(lab.dir, 'piped.pcapng');
+  const cap = lab.spawn('bash', ['-c', `${process.execPath} ${VSWCONFIG} --socket ${lab.socket} capture ${H2.port} out -c 2 -w - > ${piped}`]);
+  const exited = new Promise<number | null>((res) => cap.on('exit', (code) => res(code)));
+  await sendUntilDone({ proc: cap, out: '', err: '', exited }, [[H1, untagged]]);
+  const tagged = untagged.slice(0, 24) + '8100001e' + untagged.slice(24);
+  const r = run('bash', ['-c', `tcpdump -r - -nn -xx < ${piped} | grep -c '^[0-9]'`]);
+  assert.equal(r.stdout.trim(), '2', `tcpdump -r - reads the stream: ${r.stderr}`);
+  assert.deepEqual(tcpdumpFrames(piped), [tagged, tagged], 'the frame left the trunk with the tag of VLAN 30');
 
-    // Ctrl-C: the file holds every frame received, the last block whole.
-    const file = join(lab.dir, 'sigint.pcapng');
-    const open = startCapture(H1.port, 'in', '-w', file);
-    const hello = frameHex('ff:ff:ff:ff:ff:ff', H1.mac, [], 0x88b5, 'capture-sigint');
-    const deadline = Date.now() + 20_000;
-    while (run('tcpdump', ['-r', file, '-nn']).stdout.trim() === '') {
-      assert.ok(Date.now() < deadline, `the capture wrote a frame: ${open.err}`);
-      lab.sendFrames(H1.ns, H1.ifname, `Ether(bytes.fromhex('${hello}'))`);
-      await new Promise((res) => setTimeout(res, 100));
-    }
-    open.proc.kill('SIGINT');
-    assert.equal(await open.exited, 0, open.err);
-    const m = /^(\d+) frames captured, 0 lost\n$/.exec(open.err);
-    assert.ok(m, open.err);
-    const frames = tcpdumpFrames(file);
-    assert.equal(frames.length, Number(m[1]), 'every frame told is in the file');
-    for (const f of frames) assert.equal(f, hello);
-    assert.equal(tshark(file, 'frame.len').length, frames.length, 'tshark reads it to its end');
+  // Ctrl-C: the file holds every frame received, the last block whole.
+  const file = join(lab.dir, 'sigint.pcapng');
+  const open = startCapture(H1.port, 'in', '-w', file);
+  const hello = frameHex('ff:ff:ff:ff:ff:ff', H1.mac, [], 0x88b5, 'capture-sigint');
+  const deadline = Date.now() + 20_000;
+  while (run('tcpdump', ['-r', file, '-nn']).stdout.trim() === '') {
+    assert.ok(Date.now() < deadline, `the capture wrote a frame: ${open.err}`);
+    lab.sendFrames(H1.ns, H1.ifname, `Ether(bytes.fromhex('${hello}'))`);
+    await new Promise((res) => setTimeout(res, 100));
   }
+  open.proc.kill('SIGINT');
+  assert.equal(await open.exited, 0, open.err);
+  const m = /^(\d+) frames captured, 0 lost\n$/.exec(open.err);
+  assert.ok(m, open.err);
+  const frames = tcpdumpFrames(file);
+  assert.equal(frames.length, Number(m[1]), 'every frame told is in the file');
+  for (const f of frames) assert.equal(f, hello);
+  assert.equal(tshark(file, 'frame.len').length, frames.length, 'tshark reads it to its end');
 });
