@@ -17,6 +17,7 @@ import {
   acl,
   ACL_RULES,
   accessToTrunk,
+  captureWhile,
   cpuSplitText,
   type Ctx,
   type Durations,
@@ -58,7 +59,8 @@ options:
   --only LIST            some measures only, comma-separated names or numbers:
                            1 64b   2 tcp   3 latency   4 flood   5 fdb   6 cost   7 core
                            8 vlan (64b from an access port into a trunk)   9 acl (64b under 100 rules)
-                         (latency, fdb, cost, vlan and acl need 64b, which then runs too)
+                           10 capture (64b while vswconfig capture of the ingress port writes to /dev/null)
+                         (latency, fdb, cost, vlan, acl and capture need 64b, which then runs too)
   --hosts                the hosts mode instead: tenants on two hosts (namespaces), a switch on each
                            joined by VXLAN, plain and over WireGuard; TCP and 64 B for each pair of
                            vswitchd (kernel, user) and the Linux bridge (--switches picks among them)
@@ -77,7 +79,7 @@ options:
   -h, --help             show this help
 `;
 
-const MEASURES = ['64b', 'tcp', 'latency', 'flood', 'fdb', 'cost', 'core', 'vlan', 'acl'] as const;
+const MEASURES = ['64b', 'tcp', 'latency', 'flood', 'fdb', 'cost', 'core', 'vlan', 'acl', 'capture'] as const;
 type Measure = (typeof MEASURES)[number];
 
 interface Options {
@@ -156,7 +158,7 @@ function parseArgs(argv: string[]): Options | 'help' {
         onlyGiven = true;
         o.only = new Set();
         for (const part of value().split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)) {
-          const m = /^\d$/.test(part) ? MEASURES[Number(part) - 1] : (MEASURES as readonly string[]).includes(part) ? (part as Measure) : undefined;
+          const m = /^\d\d?$/.test(part) ? MEASURES[Number(part) - 1] : (MEASURES as readonly string[]).includes(part) ? (part as Measure) : undefined;
           if (!m) throw new BenchError(`--only: unknown measure '${part}' (one of ${MEASURES.join(', ')} or 1–${MEASURES.length})`);
           o.only.add(m);
         }
@@ -230,7 +232,7 @@ function preflight(o: Options): string {
     need('wireguard-go', 'install wireguard-go (scripts/setup.sh)');
     return '';
   }
-  const traffic = ['64b', 'latency', 'flood', 'fdb', 'cost', 'vlan', 'acl'].some((m) => o.only.has(m as Measure));
+  const traffic = ['64b', 'latency', 'flood', 'fdb', 'cost', 'vlan', 'acl', 'capture'].some((m) => o.only.has(m as Measure));
   if (traffic) need('trafgen', 'install netsniff-ng (scripts/setup.sh)');
   if (o.only.has('vlan')) need('tcpdump', 'install tcpdump (scripts/setup.sh): it checks that frames leave the trunk tagged');
   if (o.only.has('tcp')) need('iperf3', 'install iperf3 (scripts/setup.sh)');
@@ -301,7 +303,7 @@ async function main(): Promise<number> {
   const only = new Set(o.only);
   const implied: string[] = [];
   if (!only.has('64b')) {
-    for (const m of ['latency', 'fdb', 'cost', 'vlan', 'acl'] as const) if (only.has(m)) implied.push(m);
+    for (const m of ['latency', 'fdb', 'cost', 'vlan', 'acl', 'capture'] as const) if (only.has(m)) implied.push(m);
     if (implied.length > 0) only.add('64b');
   }
   const python = preflight({ ...o, only });
@@ -511,6 +513,14 @@ async function main(): Promise<number> {
             details['acl'] = r;
             add('acl.rx', name, r.window.rxRate);
             log(`${tag} 64 B under ${r.rules} ACL rules: received ${fmtRate(r.window.rxRate)}${ownShare('acl.own', r.window)}, loss ${(r.window.loss * 100).toFixed(1)} %${others(r.window.otherCpuS, r.window.seconds)}`);
+          });
+        }
+        if (only.has('capture') && isVswitchd(name)) {
+          await step('64 B while a capture runs', async () => {
+            const w = await captureWhile(ctx);
+            details['capture'] = w;
+            add('cap.rx', name, w.rxRate);
+            log(`${tag} 64 B while capture ${ctx.topo.host(1).port} in -w /dev/null runs: received ${fmtRate(w.rxRate)}${ownShare('cap.own', w)}, loss ${(w.loss * 100).toFixed(1)} %${others(w.otherCpuS, w.seconds)}`);
           });
         }
         if (only.has('vlan')) {

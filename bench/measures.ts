@@ -600,6 +600,21 @@ export async function acl(ctx: Ctx): Promise<AclResult> {
   }
 }
 
+// ---- (10) 64 B while a capture of the ingress port runs ----
+
+export async function captureWhile(ctx: Ctx): Promise<WindowResult> {
+  const h1 = ctx.topo.host(1);
+  const h2 = ctx.topo.host(2);
+  if (!ctx.sw.capture) throw new NotAvailable(`no capture measured for ${ctx.sw.name}`);
+  await learn(ctx, h1, h2);
+  const stop = await ctx.sw.capture(h1);
+  try {
+    return await trafficWindow(ctx, h1, h2.mac, [h2]);
+  } finally {
+    await stop();
+  }
+}
+
 // ---- (6) cost ----
 
 export interface IdleResult {

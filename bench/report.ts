@@ -92,6 +92,8 @@ export const METRICS: MetricDef[] = [
   { id: 'vlan.own', group: 8, label: '… as a share of its own 64 B rate', unit: '×', scale: 1, better: 'higher', noRatio: true, targets: both(atLeast(0.9, '≥ 0.9')) },
   { id: 'acl.rx', group: 9, label: '64 B NS1→NS2 under 100 ACL rules, none matching', unit: 'Mframes/s', scale: 1e6, better: 'higher' },
   { id: 'acl.own', group: 9, label: '… as a share of its own 64 B rate', unit: '×', scale: 1, better: 'higher', noRatio: true, targets: both(atLeast(0.9, '≥ 0.9')) },
+  { id: 'cap.rx', group: 10, label: '64 B NS1→NS2 while `vswconfig capture` of NS1\'s port writes to /dev/null (no capture: (1))', unit: 'Mframes/s', scale: 1e6, better: 'higher', noRatio: true },
+  { id: 'cap.own', group: 10, label: '… as a share of its own 64 B rate', unit: '×', scale: 1, better: 'higher', noRatio: true },
 ];
 
 /** What the table needs from a results file: each switch's samples per metric. */

@@ -39,6 +39,11 @@ export interface Switch {
   installAcl?(rules: readonly AclRule[]): Promise<() => Promise<void>>;
   /** For (9): frames the installed rules matched, summed. */
   aclHits?(): Promise<number>;
+  /**
+   * For (10): a capture of the frames entering `port` running (written to
+   * /dev/null); resolves once the switch has it, to what ends it. Absent: no such capture.
+   */
+  capture?(port: Host): Promise<() => Promise<void>>;
   stop(): Promise<void>;
 }
 
@@ -155,6 +160,25 @@ export class Vswitchd implements Switch {
   async aclHits(): Promise<number> {
     const { rules } = await request(this.socket, { cmd: 'acl-show' });
     return rules.reduce((n, r) => n + r.hits, 0);
+  }
+
+  async capture(port: Host): Promise<() => Promise<void>> {
+    const seen = this.stderr.length;
+    const cap = start(`capture ${port.port}`, process.execPath, [VSWCONFIG, '--socket', this.socket, 'capture', port.port, 'in', '-w', '/dev/null']);
+    const stop = async (): Promise<void> => {
+      await cap.stop('SIGINT', 5000);
+      if (cap.code !== 0) throw new BenchError(`vswconfig capture: ${lastLine(cap.stderr) || `exit code ${cap.code}`}`);
+    };
+    // vswitchd logs each capture it starts: from then on the datapath copies the port's frames.
+    const deadline = Date.now() + 10_000;
+    while (!this.stderr.slice(seen).includes(`capture of ${port.port} (in) started`)) {
+      if (Date.now() > deadline || cap.code !== null) {
+        await stop().catch(() => undefined);
+        throw new BenchError(`vswconfig capture ${port.port} did not start: ${lastLine(cap.stderr)}`);
+      }
+      await sleep(20);
+    }
+    return stop;
   }
 
   async stop(): Promise<void> {

@@ -230,6 +230,52 @@ static __always_inline int drop(__u32 reason)
 	return TC_ACT_SHOT;
 }
 
+/*
+ * `vswconfig capture`: frames of the ports whose entry's `capture` asks for
+ * them, each a fixed-size record (header and the first VSW_CAPTURE_BYTES),
+ * read by vswitchd a bounded share per turn. While no capture runs no port
+ * has a flag, and nothing here is reached: the flag is in the port entry
+ * every frame reads anyway.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 22);
+} captured SEC(".maps");
+
+static __noinline void capture(struct __sk_buff *skb, __u32 port, __u32 kind, __u32 reason, __s32 rule)
+{
+	struct vsw_capture *c = bpf_ringbuf_reserve(&captured, sizeof(*c), 0);
+	if (!c) {
+		drop(VSW_R_CAPTURE_LOST);
+		return;
+	}
+	__u32 len = skb->len;
+	c->time_ns = bpf_ktime_get_ns();
+	c->port = port;
+	c->len = len;
+	c->kind = kind;
+	c->reason = reason;
+	c->rule = rule;
+	c->vlan_proto = skb->vlan_proto;
+	c->vlan_tci = skb->vlan_tci;
+	c->vlan_present = skb->vlan_present;
+	c->pad = 0;
+	if (len > VSW_CAPTURE_BYTES)
+		len = VSW_CAPTURE_BYTES;
+	if (len == 0 || bpf_skb_load_bytes(skb, 0, c->data, len) != 0)
+		len = 0;
+	c->stored = len;
+	bpf_ringbuf_submit(c, 0);
+}
+
+/* A frame dropped on arrival at `ingress`: counted, and captured if its port's flag asks. */
+static __always_inline int drop_frame(struct __sk_buff *skb, __u32 cap, __u32 ingress, __u32 reason, __s32 rule)
+{
+	if (cap & VSW_CAPTURE_DROPS)
+		capture(skb, ingress, VSW_CAPTURE_KIND_DROP, reason, rule);
+	return drop(reason);
+}
+
 static __always_inline __u64 mac_at(const __u8 *p)
 {
 	return ((__u64)p[0] << 40) | ((__u64)p[1] << 32) | ((__u64)p[2] << 24) |
@@ -312,13 +358,16 @@ static __always_inline __u64 wire_len(const struct __sk_buff *skb)
 	return skb->len + (skb->vlan_present ? 4 : 0);
 }
 
-static __always_inline void count_tx(__u32 port, __u64 bytes)
+/* The frame leaves `port` (whose entry's capture flags are `cap`) as the skb now is: counted, and captured if asked. */
+static __always_inline void sent(struct __sk_buff *skb, __u32 port, __u32 cap)
 {
 	struct vsw_port_counters *c = bpf_map_lookup_elem(&port_counters, &port);
 	if (c) {
 		c->tx_frames += 1;
-		c->tx_bytes += bytes;
+		c->tx_bytes += wire_len(skb);
 	}
+	if (cap & VSW_CAPTURE_OUT)
+		capture(skb, port, VSW_CAPTURE_KIND_OUT, 0, -1);
 }
 
 /*
@@ -500,6 +549,7 @@ struct flood_ctx {
 	__u32 hi;
 	__u32 last;        /* the last eligible port so far, VSW_MAX_PORTS if none */
 	__u32 last_ifindex;
+	__u32 last_cap;    /* the last port's capture flags */
 	__u32 vid;
 	__u32 pass;        /* FLOOD_* */
 	__u32 moded;       /* some port has a VLAN mode: else every port carries every VLAN */
@@ -528,12 +578,13 @@ static long flood_one(__u32 p, void *data)
 	f->sel |= out->mirror_out;
 	if (f->last < VSW_MAX_PORTS) {
 		if (bpf_clone_redirect(f->skb, f->last_ifindex, 0) == 0)
-			count_tx(f->last, wire_len(f->skb));
+			sent(f->skb, f->last, f->last_cap);
 		else
 			drop(VSW_R_TX_ERROR);
 	}
 	f->last = p;
 	f->last_ifindex = out->ifindex;
+	f->last_cap = out->capture;
 	return 0;
 }
 
@@ -569,7 +620,7 @@ static long mirror_one(__u32 k, void *data)
 		drop(VSW_R_TX_ERROR);
 		return 0;
 	}
-	count_tx(o, wire_len(m->skb));
+	sent(m->skb, o, out->capture);
 	__u64 *n = bpf_map_lookup_elem(&mirror_copies, &mk);
 	if (n)
 		*n += 1;
@@ -616,29 +667,32 @@ int vsw_forward(struct __sk_buff *skb)
 	}
 	__u32 in_key = base + ingress;
 	struct vsw_port *in_port = bpf_map_lookup_elem(&ports, &in_key);
+	__u32 cap = in_port ? in_port->capture : 0;
+	if (cap & VSW_CAPTURE_IN)
+		capture(skb, ingress, VSW_CAPTURE_KIND_IN, 0, -1);
 	if (in_port && (in_port->flags & VSW_PORT_MIRROR_OUT))
-		return drop(VSW_R_MIRROR_OUTPUT); /* a mirror's output only sends copies */
+		return drop_frame(skb, cap, ingress, VSW_R_MIRROR_OUTPUT, -1); /* a mirror's output only sends copies */
 
 	if (skb->len < ETH_HLEN)
-		return drop(VSW_R_RUNT);
+		return drop_frame(skb, cap, ingress, VSW_R_RUNT, -1);
 	void *data = (void *)(long)skb->data;
 	void *end = (void *)(long)skb->data_end;
 	if (data + ETH_HLEN > end) {
 		if (bpf_skb_pull_data(skb, ETH_HLEN) != 0)
-			return drop(VSW_R_RUNT);
+			return drop_frame(skb, cap, ingress, VSW_R_RUNT, -1);
 		data = (void *)(long)skb->data;
 		end = (void *)(long)skb->data_end;
 		if (data + ETH_HLEN > end)
-			return drop(VSW_R_RUNT);
+			return drop_frame(skb, cap, ingress, VSW_R_RUNT, -1);
 	}
 	const __u8 *eth = data;
 	__u64 dst = mac_at(eth);
 	__u64 src = mac_at(eth + 6);
 
 	if ((dst & ~0xfULL) == 0x0180c2000000ULL)
-		return drop(VSW_R_LINK_LOCAL);
+		return drop_frame(skb, cap, ingress, VSW_R_LINK_LOCAL, -1);
 	if ((src & (1ULL << 40)) || src == 0)
-		return drop(VSW_R_INVALID_SOURCE);
+		return drop_frame(skb, cap, ingress, VSW_R_INVALID_SOURCE, -1);
 
 	/* br_allowed_ingress: the VLAN by the port's mode; only an 802.1Q outer tag is a VLAN. */
 	int q = skb->vlan_present && skb->vlan_proto == bpf_htons(ETH_P_8021Q);
@@ -646,16 +700,16 @@ int vsw_forward(struct __sk_buff *skb)
 	if (in_port && in_port->vlan_mode != VSW_VLAN_DEFAULT) {
 		__u32 mode = in_port->vlan_mode;
 		if (skb->vlan_present && !q)
-			return drop(mode == VSW_VLAN_ACCESS ? VSW_R_VLAN_TAGGED : VSW_R_VLAN_NOT_ALLOWED);
+			return drop_frame(skb, cap, ingress, mode == VSW_VLAN_ACCESS ? VSW_R_VLAN_TAGGED : VSW_R_VLAN_NOT_ALLOWED, -1);
 		if (mode == VSW_VLAN_ACCESS) {
 			if (vid != 0)
-				return drop(VSW_R_VLAN_TAGGED);
+				return drop_frame(skb, cap, ingress, VSW_R_VLAN_TAGGED, -1);
 			vid = in_port->vlan_tag;
 		} else if (vid == 0 && mode != VSW_VLAN_TRUNK) {
 			vid = in_port->vlan_tag;
 		}
 		if (!carries(base, ingress, vid))
-			return drop(VSW_R_VLAN_NOT_ALLOWED);
+			return drop_frame(skb, cap, ingress, VSW_R_VLAN_NOT_ALLOWED, -1);
 	}
 	vid &= 0xfff;
 	/* The tag a tagged egress gives it: 802.1Q, the priority and DEI bits it came with. */
@@ -697,7 +751,7 @@ int vsw_forward(struct __sk_buff *skb)
 				*hits += 1;
 			struct vsw_acl_rule *r = bpf_map_lookup_elem(&acl, &k);
 			if (r && r->action == VSW_ACL_DROP)
-				return drop(VSW_R_ACL_DROP);
+				return drop_frame(skb, cap, ingress, VSW_R_ACL_DROP, hit & (VSW_ACL_MAX - 1));
 		}
 	}
 
@@ -715,7 +769,7 @@ int vsw_forward(struct __sk_buff *skb)
 		if (e && now - e->seen_ns < cfg->aging_ns) {
 			__u32 p = e->port;
 			if (p == ingress)
-				return drop(VSW_R_SAME_PORT);
+				return drop_frame(skb, cap, ingress, VSW_R_SAME_PORT, -1);
 			__u32 out_key = base + p;
 			struct vsw_port *out = bpf_map_lookup_elem(&ports, &out_key);
 			int ok = 0;
@@ -734,7 +788,7 @@ int vsw_forward(struct __sk_buff *skb)
 				mirror_frame(skb, &z, sel | out->mirror_out, bc, bank, vid, tci, &st);
 			if (tag_for(skb, out, vid, tci, &st) != 0)
 				return drop(VSW_R_TX_ERROR);
-			count_tx(p, wire_len(skb));
+			sent(skb, p, out->capture);
 			if (to_peer(skb, out, dst)) {
 				/* For the peer's own MAC, as eth_type_trans on the peer would say (the frame is OTHERHOST here). */
 				bpf_skb_change_type(skb, PACKET_HOST);
@@ -762,7 +816,7 @@ int vsw_forward(struct __sk_buff *skb)
 		/* Then the ports that take it tagged: the last untagged one gets its clone now. */
 		if (f.last < VSW_MAX_PORTS) {
 			if (bpf_clone_redirect(skb, f.last_ifindex, 0) == 0)
-				count_tx(f.last, wire_len(skb));
+				sent(skb, f.last, f.last_cap);
 			else
 				drop(VSW_R_TX_ERROR);
 			f.last = VSW_MAX_PORTS;
@@ -781,7 +835,7 @@ int vsw_forward(struct __sk_buff *skb)
 	}
 	if (f.last >= VSW_MAX_PORTS)
 		return TC_ACT_SHOT; /* nowhere to go: not a drop, as in the core */
-	count_tx(f.last, wire_len(skb));
+	sent(skb, f.last, f.last_cap);
 	return bpf_redirect(f.last_ifindex, 0);
 }
 

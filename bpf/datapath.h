@@ -43,8 +43,13 @@ struct vsw_port {
 	__u32 mirror_in; /* bit k: mirror k copies the frames entering here */
 	__u64 peer_mac;  /* VSW_PORT_PEER: the veth peer's MAC (48 bits, no VLAN) */
 	__u32 mirror_out; /* bit k: mirror k copies the frames leaving here */
-	__u32 pad;
+	__u32 capture;    /* VSW_CAPTURE_*: what `vswconfig capture` takes from this port; 0 while none runs */
 };
+
+/* ports[port].capture (src/datapath/capture-ring.ts CAPTURE_*) */
+#define VSW_CAPTURE_IN 1
+#define VSW_CAPTURE_OUT 2
+#define VSW_CAPTURE_DROPS 4 /* frames arriving here that the switch drops */
 
 /* vlans[port]: bit v (of word v / 64) set when the port carries VLAN v */
 struct vsw_vlans {
@@ -125,6 +130,28 @@ struct vsw_learn_event {
 #define VSW_EV_FULL 1    /* not written: the map is full */
 #define VSW_EV_LIMITED 2 /* not written: the port holds its limit */
 
+/* One record on the capture ring: a frame entering or leaving a port, or
+ * dropped, as it was on the wire once vswitchd puts back the outer tag the
+ * kernel keeps in metadata (vlan_present, vlan_proto, vlan_tci). */
+#define VSW_CAPTURE_BYTES 1600 /* the size of vsw_capture.data */
+#define VSW_CAPTURE_KIND_IN 0
+#define VSW_CAPTURE_KIND_OUT 1
+#define VSW_CAPTURE_KIND_DROP 2
+struct vsw_capture {
+	__u64 time_ns;   /* bpf_ktime_get_ns(), CLOCK_MONOTONIC */
+	__u32 port;
+	__u32 len;       /* skb->len: the frame without the metadata tag */
+	__u16 kind;      /* VSW_CAPTURE_KIND_* */
+	__u16 reason;    /* a drop's reason (VSW_R_*) */
+	__s32 rule;      /* an ACL drop: the rule's slot in match order; else -1 */
+	__u16 vlan_proto; /* the metadata tag, network order, when vlan_present */
+	__u16 vlan_tci;
+	__u32 vlan_present;
+	__u32 stored;    /* bytes of data[] written */
+	__u32 pad;
+	__u8 data[1600]; /* VSW_CAPTURE_BYTES (a number: test/unit/kernel-maps.test.ts reads it) */
+};
+
 /* per port, per CPU */
 struct vsw_port_counters {
 	__u64 rx_frames;
@@ -150,7 +177,8 @@ struct vsw_port_counters {
 #define VSW_R_SUPPRESSED_LIMITED 13
 #define VSW_R_SUPPRESSED_FULL 14
 #define VSW_R_EVENTS_LOST 15 /* not a frame drop: learn events the ring had no room for */
-#define VSW_DROP_SLOTS 16
+#define VSW_R_CAPTURE_LOST 16 /* not a frame drop: captured frames the capture ring had no room for */
+#define VSW_DROP_SLOTS 17
 
 /*
  * Every struct vswitchd writes or reads, by size and by each field's offset:
@@ -170,7 +198,7 @@ _Static_assert(offsetof(struct vsw_port, peer_mtu) == 16, "vsw_port.peer_mtu");
 _Static_assert(offsetof(struct vsw_port, mirror_in) == 20, "vsw_port.mirror_in");
 _Static_assert(offsetof(struct vsw_port, peer_mac) == 24, "vsw_port.peer_mac");
 _Static_assert(offsetof(struct vsw_port, mirror_out) == 32, "vsw_port.mirror_out");
-_Static_assert(offsetof(struct vsw_port, pad) == 36, "vsw_port.pad");
+_Static_assert(offsetof(struct vsw_port, capture) == 36, "vsw_port.capture");
 _Static_assert(sizeof(struct vsw_vlans) == 512, "vsw_vlans");
 _Static_assert(offsetof(struct vsw_vlans, bits) == 0, "vsw_vlans.bits");
 _Static_assert(sizeof(struct vsw_config) == 48, "vsw_config");
@@ -206,6 +234,19 @@ _Static_assert(offsetof(struct vsw_learn_event, port) == 8, "vsw_learn_event.por
 _Static_assert(offsetof(struct vsw_learn_event, kind) == 12, "vsw_learn_event.kind");
 _Static_assert(offsetof(struct vsw_learn_event, seen_ns) == 16, "vsw_learn_event.seen_ns");
 _Static_assert(offsetof(struct vsw_learn_event, evicted) == 24, "vsw_learn_event.evicted");
+_Static_assert(sizeof(struct vsw_capture) == 1640, "vsw_capture");
+_Static_assert(offsetof(struct vsw_capture, time_ns) == 0, "vsw_capture.time_ns");
+_Static_assert(offsetof(struct vsw_capture, port) == 8, "vsw_capture.port");
+_Static_assert(offsetof(struct vsw_capture, len) == 12, "vsw_capture.len");
+_Static_assert(offsetof(struct vsw_capture, kind) == 16, "vsw_capture.kind");
+_Static_assert(offsetof(struct vsw_capture, reason) == 18, "vsw_capture.reason");
+_Static_assert(offsetof(struct vsw_capture, rule) == 20, "vsw_capture.rule");
+_Static_assert(offsetof(struct vsw_capture, vlan_proto) == 24, "vsw_capture.vlan_proto");
+_Static_assert(offsetof(struct vsw_capture, vlan_tci) == 26, "vsw_capture.vlan_tci");
+_Static_assert(offsetof(struct vsw_capture, vlan_present) == 28, "vsw_capture.vlan_present");
+_Static_assert(offsetof(struct vsw_capture, stored) == 32, "vsw_capture.stored");
+_Static_assert(offsetof(struct vsw_capture, pad) == 36, "vsw_capture.pad");
+_Static_assert(offsetof(struct vsw_capture, data) == 40, "vsw_capture.data");
 _Static_assert(sizeof(struct vsw_port_counters) == 32, "vsw_port_counters");
 _Static_assert(offsetof(struct vsw_port_counters, rx_frames) == 0, "vsw_port_counters.rx_frames");
 _Static_assert(offsetof(struct vsw_port_counters, rx_bytes) == 8, "vsw_port_counters.rx_bytes");

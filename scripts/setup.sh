@@ -19,8 +19,10 @@ fi
 # its promtool checks what vswitchd --metrics serves (the tests need only promtool);
 # chromium: the browser test/integration/web.test.ts drives (playwright-core, /usr/bin/chromium).
 # linux-perf: perf for the benchmark's --profile (and bpftool for its --bpf-stats).
+# tshark: test/integration/capture.test.ts reads the pcapng files of vswconfig capture with it
+# (its debconf question, whether non-root users may capture, is answered no by DEBIAN_FRONTEND).
 packages=(iproute2 iputils-ping tcpdump iperf3 ethtool netsniff-ng python3-scapy procps util-linux
-  clang libbpf-dev libbpf1 bpftool wireguard-go wireguard-tools prometheus chromium linux-perf)
+  clang libbpf-dev libbpf1 bpftool wireguard-go wireguard-tools prometheus chromium linux-perf tshark)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -7,7 +7,8 @@
 //             | mirror del NAME | mirror show
 //             | trace in PORT [src MAC] [dst MAC] [vlan VID] [type ETHERTYPE]
 //             | tunnel add NAME vxlan vni N remote IP[,IP...] [local IP] [dstport PORT] [vlan VID]
-//             | tunnel del NAME | tunnel show | monitor | --help
+//             | tunnel del NAME | tunnel show | monitor
+//             | capture IFNAME [in|out|both] [-c COUNT] [-w FILE] | capture drops [IFNAME] [-c COUNT] [-w FILE] | --help
 // Parsing never touches the daemon: a usage error is found before any connection.
 
 import { parseArgs } from 'node:util';
@@ -19,6 +20,7 @@ import { tunnelSpecProblem } from '../control/tunnel-spec.js';
 import { mirrorNameProblem } from '../core/mirror.js';
 import { parseMac } from '../core/mac.js';
 import { TRACE_DEFAULT_DST, TRACE_DEFAULT_SRC } from '../core/trace.js';
+import type { CaptureCommand } from './capture.js';
 
 export const USAGE = `usage: vswconfig [--socket PATH] [-j] COMMAND
 
@@ -61,8 +63,18 @@ commands:
                   VLAN modes, ACL rules, mirrors, tunnels (over a rate, events are counted
                   and reported once a second as suppressed)
 
+  capture IFNAME [in|out|both] [-c COUNT] [-w FILE]
+                  the frames entering (in), leaving (out) or both (default) port IFNAME, one
+                  line each (time, port, direction, MACs, VLAN, ethertype, length), until
+                  Ctrl-C, COUNT frames or the port's end; -w FILE: as pcapng (-w -: stdout)
+  capture drops [IFNAME] [-c COUNT] [-w FILE]
+                  the frames the switch drops (arriving on IFNAME, default every port), each
+                  with its reason (pcapng: the packet's comment)
+
 options:
   --socket PATH   control socket of vswitchd (default: $VSWITCH_SOCKET, else ${DEFAULT_SOCKET_PATH})
+  -c COUNT        capture: end after COUNT frames
+  -w FILE         capture: write pcapng to FILE ('-': stdout)
   -j, --json      show, fdb, stats, vlan, acl show, mirror show, tunnel show and trace print one JSON document;
                   monitor one JSON object per line
   -h, --help      show this help
@@ -88,9 +100,10 @@ export type CliCommand =
   | { kind: 'run'; socket: string; cmd: 'trace'; frame: TraceRequest; json: boolean }
   | { kind: 'run'; socket: string; cmd: 'tunnel-add'; tunnel: TunnelAddRequest }
   | { kind: 'run'; socket: string; cmd: 'tunnel-del'; name: string }
-  | { kind: 'run'; socket: string; cmd: 'tunnel-show'; json: boolean };
+  | { kind: 'run'; socket: string; cmd: 'tunnel-show'; json: boolean }
+  | ({ kind: 'run'; cmd: 'capture' } & CaptureCommand);
 
-const SUBCOMMANDS = ['add', 'delete', 'show', 'fdb', 'stats', 'vlan', 'acl', 'mirror', 'trace', 'tunnel', 'monitor'] as const;
+const SUBCOMMANDS = ['add', 'delete', 'show', 'fdb', 'stats', 'vlan', 'acl', 'mirror', 'trace', 'tunnel', 'monitor', 'capture'] as const;
 type Subcommand = (typeof SUBCOMMANDS)[number];
 
 function isSubcommand(s: string): s is Subcommand {
@@ -101,6 +114,8 @@ const OPTIONS = {
   socket: { type: 'string' },
   json: { type: 'boolean', short: 'j' },
   help: { type: 'boolean', short: 'h' },
+  count: { type: 'string', short: 'c' },
+  write: { type: 'string', short: 'w' },
 } as const;
 
 /** Parse argv (without node and script). Throws UsageError with a one-line message. */
@@ -110,6 +125,8 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv = p
   let socket: string | undefined;
   let json = false;
   let help = false;
+  let count: string | undefined;
+  let write: string | undefined;
   let problem: string | null = null;
   for (const token of tokens) {
     if (token.kind !== 'option') continue;
@@ -126,6 +143,12 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv = p
         if (token.value !== undefined) problem ??= `option '${token.rawName}' takes no value`;
         json = true;
         break;
+      case 'count':
+      case 'write':
+        if (token.value === undefined || token.value === '') problem ??= `option '${token.rawName}' needs a value`;
+        else if (token.name === 'count') count = token.value;
+        else write = token.value;
+        break;
       default:
         problem ??= `unknown option '${token.rawName}'`;
     }
@@ -138,6 +161,8 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv = p
   const [sub, ...rest] = positionals;
   if (sub === undefined) throw new UsageError(`missing command (one of ${SUBCOMMANDS.join(', ')})`);
   if (!isSubcommand(sub)) throw new UsageError(`unknown subcommand '${sub}'`);
+  if (sub !== 'capture' && (count !== undefined || write !== undefined)) throw new UsageError(`options -c and -w are for 'capture'`);
+  if (sub === 'capture') return { kind: 'run', cmd: 'capture', ...parseCapture(socket, rest, count, write) };
 
   if (sub === 'add' || sub === 'delete') {
     const [ifname, extra] = rest;
@@ -212,6 +237,30 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv = p
   }
   if (rest.length > 0) throw new UsageError(`unexpected argument '${rest[0]}'`);
   return { kind: 'run', socket, cmd: sub, json };
+}
+
+/** `IFNAME [in|out|both]` or `drops [IFNAME]`, with -c and -w. */
+function parseCapture(socket: string, words: readonly string[], count: string | undefined, write: string | undefined): CaptureCommand {
+  const [first, second, extra] = words;
+  if (first === undefined) throw new UsageError("missing interface name (or 'drops') for 'capture'");
+  if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`);
+  const cmd: CaptureCommand = { socket, what: 'both' };
+  if (first === 'drops') {
+    cmd.what = 'drops';
+    if (second !== undefined) cmd.ifname = checkedIfname(second);
+  } else {
+    cmd.ifname = checkedIfname(first);
+    if (second !== undefined) {
+      if (second !== 'in' && second !== 'out' && second !== 'both') throw new UsageError(`unknown capture direction '${second}' (in, out or both)`);
+      cmd.what = second;
+    }
+  }
+  if (count !== undefined) {
+    if (!/^[0-9]+$/.test(count) || Number(count) < 1 || !Number.isSafeInteger(Number(count))) throw new UsageError(`invalid count '${count}' (a whole number from 1)`);
+    cmd.count = Number(count);
+  }
+  if (write !== undefined) cmd.write = write;
+  return cmd;
 }
 
 /** Runs a parser of core/, its RangeError becoming a UsageError. */

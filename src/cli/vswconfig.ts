@@ -18,6 +18,7 @@ import { parseCliArgs, USAGE, UsageError } from './args.js';
 import { formatAcl, formatFdb, formatMirrors, formatShow, formatStats, formatTunnels, formatVlan, jsonAcl, jsonFdb, jsonFdbItems, jsonMirrors, jsonShow, jsonStats, jsonVlan } from './format.js';
 import { formatEvent, jsonEvent } from './format-monitor.js';
 import { formatTrace, jsonTrace } from './format-trace.js';
+import { runCapture } from './capture.js';
 
 function fail(message: string, status: number): void {
   process.stderr.write(`vswconfig: ${oneLine(message)}\n`);
@@ -123,12 +124,18 @@ async function main(argv: readonly string[]): Promise<void> {
         print(cmd.json ? `${JSON.stringify(r)}\n` : formatTunnels(r));
         break;
       }
+      case 'capture': {
+        const end = await runCapture(cmd);
+        const why = end.end === 'port-gone' ? ` (${cmd.ifname} is no longer a port)` : '';
+        process.stderr.write(`${end.frames} frames captured, ${end.lost} lost${why}\n`);
+        break;
+      }
     }
   } catch (err) {
     // An unknown port is bad input to `vlan` and `acl add`, as a bad VID is; so is an ACL id that is not there.
     // So is a tunnel the daemon refuses (a local remote, no underlay, a name in use, not a tunnel), and deleting a tunnel as a plain port.
     const tunnelCmd = cmd.cmd === 'tunnel-add' || cmd.cmd === 'tunnel-del';
-    const naming = ['vlan', 'acl-add', 'mirror-add', 'trace'].includes(cmd.cmd) || tunnelCmd;
+    const naming = ['vlan', 'acl-add', 'mirror-add', 'trace', 'capture'].includes(cmd.cmd) || tunnelCmd;
     const badInput =
       err instanceof VswError &&
       ((err.code === 'ENOTATTACHED' && naming) || (err.code === 'EEXIST' && tunnelCmd) || ['ENOACL', 'EMIRROR', 'ENOMIRROR', 'ETUNNEL'].includes(err.code));

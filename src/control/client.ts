@@ -30,7 +30,7 @@ export interface RequestOptions {
   timeoutMs?: number;
 }
 
-function connectError(err: NodeJS.ErrnoException, path: string): VswError {
+export function connectError(err: NodeJS.ErrnoException, path: string): VswError {
   switch (err.code) {
     case 'ENOENT':
     case 'ENOTDIR':
@@ -70,6 +70,18 @@ export async function request<C extends Command>(
  */
 export async function listFdb(path: string, onPart: (entries: FdbEntry[]) => void, opts: RequestOptions = {}): Promise<number> {
   return ((await call(path, { cmd: 'fdb' }, opts, onPart)) as { count: number }).count;
+}
+
+/** Hands each whole reply line of `chunk` to `onLine` until `done()`; a line too long fails. */
+export function feedLines(splitter: LineSplitter, chunk: Buffer, onLine: (line: Buffer) => void, done: () => boolean, fail: (err: VswError) => void): void {
+  for (const ev of splitter.push(chunk)) {
+    if (ev.kind === 'overflow') {
+      fail(new VswError('EPROTO', 'bad reply from vswitchd: reply line too long'));
+      return;
+    }
+    onLine(ev.line);
+    if (done()) return;
+  }
 }
 
 /** One request and its reply lines; returns what the last line carries. */
@@ -153,16 +165,7 @@ function call(
       connected = true;
       sock.write(encodeRequest(req));
     });
-    sock.on('data', (chunk: Buffer) => {
-      for (const ev of splitter.push(chunk)) {
-        if (ev.kind === 'overflow') {
-          settle(new VswError('EPROTO', 'bad reply from vswitchd: reply line too long'));
-          return;
-        }
-        onLine(ev.line);
-        if (settled) return;
-      }
-    });
+    sock.on('data', (chunk: Buffer) => feedLines(splitter, chunk, onLine, () => settled, settle));
     sock.on('end', () => {
       const rest = splitter.rest();
       if (rest !== null) onLine(rest);

@@ -23,6 +23,14 @@
 // trace (in, and optional src, dst, vlan, type) answers with each stage of the
 // pipeline for that made-up frame (core/trace.ts), ports named.
 //
+// capture (what: in, out, both or drops; ifname, optional for drops; count)
+// streams the frames, a part line each, until the client closes the connection,
+// the count is reached or the port goes; then the last line says why:
+//
+//   → {"v":1,"id":12,"cmd":"capture","ifname":"veth1-vsw","what":"in"}
+//   ← {"v":1,"id":12,"ok":true,"part":{"frame":{"time":1765100000123.4,"ifname":"veth1-vsw","dir":"in","len":98,"data":"////…"}}}
+//   ← {"v":1,"id":12,"ok":true,"result":{"frames":1,"lost":0,"end":"port-gone"}}
+//
 // tunnel-add (name, vni, remotes, and optional local, dstport, vlan), tunnel-del
 // (name), tunnel-show (tunnels, and the ports whose MTU is larger than a tunnel's):
 //
@@ -149,6 +157,18 @@ export const requestSchema = z.discriminatedUnion('cmd', [
   z.object({ v, id: idSchema, cmd: z.literal('tunnel-del'), name: ifnameSchema }).strict(),
   z.object({ v, id: idSchema, cmd: z.literal('tunnel-show') }).strict(),
   z.object({ v, id: idSchema, cmd: z.literal('monitor') }).strict(),
+  z
+    .object({
+      v,
+      id: idSchema,
+      cmd: z.literal('capture'),
+      // With drops: the port whose dropped frames (absent: every port's); else the port whose frames.
+      ifname: ifnameSchema.optional(),
+      what: z.enum(['in', 'out', 'both', 'drops']),
+      // End after this many frames (absent: until the client goes or the port does).
+      count: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
+    })
+    .strict(),
 ]).superRefine((r, ctx) => {
   const report = (p: string | null): void => {
     if (p !== null) ctx.addIssue({ code: z.ZodIssueCode.custom, message: p });
@@ -172,6 +192,10 @@ export const requestSchema = z.discriminatedUnion('cmd', [
     for (const [, p] of aclRuleProblems(r)) report(p);
     return;
   }
+  if (r.cmd === 'capture') {
+    if (r.what !== 'drops' && r.ifname === undefined) report(`a capture of '${r.what}' frames needs a port`);
+    return;
+  }
   if (r.cmd !== 'vlan') return;
   if (r.mode === undefined) {
     if (r.tag !== undefined || r.trunks !== undefined) report("'tag' and 'trunks' need a 'mode'");
@@ -188,6 +212,8 @@ export type AclAddRequest = Omit<Extract<Request, { cmd: 'acl-add' }>, 'v' | 'id
 export type MirrorAddRequest = Omit<Extract<Request, { cmd: 'mirror-add' }>, 'v' | 'id' | 'cmd'>;
 /** A trace request's frame (checked: MACs, VID, ethertype). */
 export type TraceRequest = Omit<Extract<Request, { cmd: 'trace' }>, 'v' | 'id' | 'cmd'>;
+/** A capture request (capture.ts in the daemon streams its frames). */
+export type CaptureRequest = Omit<Extract<Request, { cmd: 'capture' }>, 'v' | 'cmd'>;
 /** A tunnel-add request's spec (checked: tunnel-spec.ts). */
 export type TunnelAddRequest = Omit<Extract<Request, { cmd: 'tunnel-add' }>, 'v' | 'id' | 'cmd'>;
-export const COMMANDS: readonly Command[] = ['add', 'delete', 'show', 'fdb', 'stats', 'vlan', 'acl-add', 'acl-del', 'acl-show', 'mirror-add', 'mirror-del', 'mirror-show', 'trace', 'tunnel-add', 'tunnel-del', 'tunnel-show', 'monitor'];
+export const COMMANDS: readonly Command[] = ['add', 'delete', 'show', 'fdb', 'stats', 'vlan', 'acl-add', 'acl-del', 'acl-show', 'mirror-add', 'mirror-del', 'mirror-show', 'trace', 'tunnel-add', 'tunnel-del', 'tunnel-show', 'monitor', 'capture'];

@@ -169,7 +169,32 @@ export interface ResultOf {
   'tunnel-show': TunnelShowResult;
   /** Never a result: a subscription (part lines only). */
   monitor: null;
+  capture: CaptureEnd;
 }
+
+/** One captured frame (a part of the capture reply): as it was on the wire, its first bytes in base64. */
+export const capturedFrameSchema = z.object({
+  /** ms since the epoch */
+  time: z.number(),
+  ifname: z.string(),
+  dir: z.enum(['in', 'out', 'drop']),
+  /** A drop's reason (core/reasons.ts names), and the ACL rule of an acl-drop. */
+  reason: z.string().optional(),
+  rule: z.number().int().optional(),
+  /** The frame's length on the wire; data may hold fewer bytes. */
+  len: z.number().int().nonnegative(),
+  data: z.string(),
+});
+export type CapturedFrame = z.infer<typeof capturedFrameSchema>;
+export const capturePartSchema = z.object({ frame: capturedFrameSchema });
+
+/** The capture reply's last line: frames sent, frames lost (no room on the way), and why it ended. */
+export const captureEndSchema = z.object({
+  frames: count,
+  lost: count,
+  end: z.enum(['client', 'count', 'port-gone', 'shutdown']),
+});
+export type CaptureEnd = z.infer<typeof captureEndSchema>;
 
 /** What the last (for most commands the only) reply line carries, by command. */
 export const resultSchemas = {
@@ -190,4 +215,5 @@ export const resultSchemas = {
   'tunnel-del': z.null(),
   'tunnel-show': tunnelShowResultSchema,
   monitor: z.null(),
+  capture: captureEndSchema,
 } as const;

@@ -19,11 +19,26 @@ import { dirname } from 'node:path';
 import { VswError } from '../errors.js';
 import type { MonitorHub } from './monitor.js';
 import { encodeReply, errorReply, LineSplitter, MAX_LINE_BYTES, parseRequest, partReply, resultLines } from './protocol.js';
-import { type AclAddRequest, type MirrorAddRequest, PROTOCOL_VERSION, type Request, type TraceRequest, type TunnelAddRequest } from './requests.js';
+import { type AclAddRequest, type CaptureRequest, type MirrorAddRequest, PROTOCOL_VERSION, type Request, type TraceRequest, type TunnelAddRequest } from './requests.js';
 import type { AclShowResult, FdbEntry, FdbListing, MirrorShowResult, MtuWarning, TraceResult, TunnelShowResult, VlanResult } from './results.js';
 import type { PortVlan } from '../core/vlan.js';
 
-export type Handler = (req: Request) => Promise<unknown>;
+/** `closed` is aborted when the client closes its connection or its side of it (a streamed reply ends then). */
+export type Handler = (req: Request, closed?: AbortSignal) => Promise<unknown>;
+
+/**
+ * A result that is a stream (capture): its reply lines as they come, parts
+ * then the last line, written at the client's pace outside the queue of
+ * requests (the queue moves on once the stream has begun).
+ */
+export class StreamedReply {
+  constructor(readonly lines: AsyncIterable<string>) {}
+}
+
+/** The captures of the switch (daemon/capture.ts). */
+export interface CapturesLike {
+  open(req: CaptureRequest, closed: AbortSignal): StreamedReply;
+}
 
 /** What the control plane can be asked; the daemon's Switch fits it (its ACL and mirrors are parts of it). */
 export interface SwitchLike {
@@ -59,9 +74,9 @@ export interface TunnelsLike {
   warnings(): Promise<MtuWarning[]>;
 }
 
-/** Map protocol commands onto the switch (and its tunnels, when it has them; `stats` adds the monitors' counts). */
-export function switchHandler(sw: SwitchLike, tunnels?: TunnelsLike, monitor?: MonitorHub): Handler {
-  return async (req) => {
+/** Map protocol commands onto the switch (and its tunnels, when it has them; `stats` adds the monitors' counts; captures, when given). */
+export function switchHandler(sw: SwitchLike, tunnels?: TunnelsLike, monitor?: MonitorHub, captures?: CapturesLike): Handler {
+  return async (req, closed) => {
     switch (req.cmd) {
       case 'monitor':
         // A subscription, not a request: the server keeps it (ControlServer).
@@ -121,6 +136,11 @@ export function switchHandler(sw: SwitchLike, tunnels?: TunnelsLike, monitor?: M
           await tunnels.add(spec);
         }
         return null;
+      }
+      case 'capture': {
+        if (captures === undefined) throw new VswError('EUSAGE', 'this switch cannot capture');
+        const { v: _v, cmd: _cmd, ...capture } = req;
+        return captures.open(capture, closed ?? new AbortController().signal);
       }
       case 'vlan':
         return await sw.vlan(req.ifname, req.mode === undefined ? null : { mode: req.mode, tag: req.tag ?? 0, trunks: req.trunks ?? null });
@@ -248,6 +268,7 @@ export class ControlServer {
     }
     this.connections.add(sock);
     const splitter = new LineSplitter(MAX_LINE_BYTES);
+    const closed = new AbortController();
     let pending = 0; // requests of this connection queued, running or being written
     let closing = false; // an error reply was sent (or is queued): no more requests
     let ended = false; // the client will send nothing more
@@ -306,8 +327,8 @@ export class ControlServer {
         sock.on('close', done);
       });
 
-    const write = async (lines: Iterable<string>): Promise<void> => {
-      for (const line of lines) {
+    const write = async (lines: Iterable<string> | AsyncIterable<string>): Promise<void> => {
+      for await (const line of lines) {
         if (sock.destroyed || sock.writableEnded) return;
         if (!sock.write(line)) await drained();
       }
@@ -317,7 +338,7 @@ export class ControlServer {
      * Work out the reply in the server-wide queue (commands never interleave),
      * then write it in this connection's order, outside that queue.
      */
-    const enqueue = (answer: () => Promise<Iterable<string>>): void => {
+    const enqueue = (answer: () => Promise<Iterable<string> | AsyncIterable<string>>): void => {
       pending++;
       clearTimeout(idleTimer);
       idleTimer = undefined;
@@ -401,7 +422,7 @@ export class ControlServer {
       }
       enqueue(async () => {
         if (sock.destroyed) return []; // client gone: do not act for it
-        return this.run(req);
+        return this.run(req, closed.signal);
       });
     };
 
@@ -438,6 +459,7 @@ export class ControlServer {
         return;
       }
       ended = true;
+      closed.abort(); // a stream (capture) ends: its last line is still written
       clearTimeout(lineTimer);
       lineTimer = undefined;
       if (!closing) {
@@ -452,15 +474,18 @@ export class ControlServer {
       sock.destroy();
     });
     sock.on('close', () => {
+      closed.abort();
       stopTimers();
       this.connections.delete(sock);
     });
   }
 
   /** The reply lines to one request. */
-  private async run(req: Request): Promise<Iterable<string>> {
+  private async run(req: Request, closed: AbortSignal): Promise<Iterable<string> | AsyncIterable<string>> {
     try {
-      return resultLines(req.id, req.cmd, await this.handler(req));
+      const result = await this.handler(req, closed);
+      if (result instanceof StreamedReply) return result.lines;
+      return resultLines(req.id, req.cmd, result);
     } catch (err) {
       if (err instanceof VswError) return [encodeReply(errorReply(req.id, err.code, err.message))];
       const message = (err as Error)?.message ?? String(err);

@@ -34,6 +34,12 @@ export class Batch {
   readonly vid: Int32Array;
   /** Written by the forwarding core: egress port, FLOOD or DROP. */
   readonly verdict: Int32Array;
+  /**
+   * Written by the forwarding core for a frame it gives the verdict DROP: the
+   * Reason, plus (the matching rule's index in the ACL table) << 8 for an ACL
+   * drop. Read by a capture of drops (the datapath's), never by the core.
+   */
+  readonly why: Int32Array;
 
   constructor(readonly capacity: number, mem: Uint8Array = new Uint8Array(0)) {
     this.mem = mem;
@@ -43,6 +49,7 @@ export class Batch {
     this.l3len = new Int32Array(capacity);
     this.vid = new Int32Array(capacity);
     this.verdict = new Int32Array(capacity);
+    this.why = new Int32Array(capacity);
   }
 }
 

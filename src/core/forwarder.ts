@@ -202,6 +202,11 @@ export class Forwarder {
     return this.delivery.mirrorCopyCounts();
   }
 
+  /** The id of the k-th rule of the last table (a Batch's `why` names a rule by k), or -1. */
+  aclRuleId(k: number): number {
+    return k < this.aclIds.length ? this.aclIds[k] : -1;
+  }
+
   /** Hits of each rule, in the order of the last table. */
   aclHitCounts(): number[] {
     return Array.from(this.aclHits);
@@ -274,6 +279,7 @@ export class Forwarder {
       let bytes = 0;
       for (let i = 0; i < n; i++) {
         verdict[i] = DROP;
+        batch.why[i] = R_MIRROR_OUTPUT;
         bytes += batch.vlan[i] === NO_TAG ? batch.len[i] : batch.len[i] + 4;
       }
       this.drops[R_MIRROR_OUTPUT] += n;
@@ -293,6 +299,7 @@ export class Forwarder {
     const members = ports.vlanMembers;
     const aclCount = this.aclCount;
     const aclRules = this.aclRules;
+    const why = batch.why;
 
     // Pass 1: validate, classify into a VLAN, learn, classify the destination.
     let bytes = 0;
@@ -302,6 +309,7 @@ export class Forwarder {
       bytes += vlan[i] === NO_TAG ? l : l + 4;
       if (l < ETH_HLEN) {
         verdict[i] = DROP;
+        why[i] = R_RUNT;
         drops[R_RUNT]++;
         continue;
       }
@@ -313,6 +321,7 @@ export class Forwarder {
       const bad = validationDrop(dhi, dlo, shi, slo);
       if (bad !== PASS) {
         verdict[i] = DROP;
+        why[i] = bad;
         drops[bad]++;
         continue;
       }
@@ -320,6 +329,7 @@ export class Forwarder {
       const vid = ingressVid(mode, native, members, ingress, tag);
       if (vid < 0) {
         verdict[i] = DROP;
+        why[i] = ~vid;
         drops[~vid]++;
         continue;
       }
@@ -331,6 +341,7 @@ export class Forwarder {
           this.aclHits[k]++;
           if (aclDrops(aclRules, k)) {
             verdict[i] = DROP;
+            why[i] = R_ACL_DROP | (k << 8);
             drops[R_ACL_DROP]++;
             continue;
           }
@@ -340,6 +351,7 @@ export class Forwarder {
       const p = destination(fdb, dhi, dlo, vid, now);
       if (p === ingress) {
         verdict[i] = DROP;
+        why[i] = R_SAME_PORT;
         drops[R_SAME_PORT]++;
         continue;
       }

@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { MonitorHub } from '../control/monitor.js';
 import { ControlServer, probeSocket, switchHandler } from '../control/server.js';
+import { Captures } from './capture.js';
 import type { Datapath } from '../datapath/datapath.js';
 import type { TraceResult } from '../control/results.js';
 import { startDatapath } from '../datapath/handle.js';
@@ -184,7 +185,8 @@ async function main(argv: readonly string[]): Promise<void> {
     }
     sw.config.record(db);
   }
-  const handler = switchHandler(sw, tunnels, monitor);
+  const captures = new Captures(datapath, sw, log);
+  const handler = switchHandler(sw, tunnels, monitor, captures);
   server = new ControlServer({ path: config.socket, handler, log, monitor });
   try {
     await server.start();
@@ -216,6 +218,7 @@ async function main(argv: readonly string[]): Promise<void> {
     try {
       // Stop accepting and drop connections (libuv unlinks the socket file as the
       // listener closes; removeSocket below makes sure it is gone).
+      captures.close();
       await server!.close(false);
       await metrics?.close();
       await web?.close();

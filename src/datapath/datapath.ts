@@ -31,6 +31,10 @@ export interface Datapath extends EventEmitter {
   setMirrors(table: MirrorTable): Promise<void>;
   /** Frames each mirror of the last table copied, in its order. */
   mirrorCopies(): Promise<number[]>;
+  /** What is captured on each port from now on ([port, CAPTURE_* flags]); none: nothing is left of it in the datapath. */
+  setCapture(flags: Array<[number, number]>): Promise<void>;
+  /** The ring the datapath writes captured frames to (capture-ring.ts), read with a CaptureReader. */
+  readonly captureBuffer: SharedArrayBuffer;
   /** A made-up frame through the pipeline (core/trace.ts): nothing is sent or changed. */
   trace(frame: TraceFrame): Promise<Trace>;
   /** Every live entry, compactly (see fdb-dump.ts). */

@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import { writeSync } from 'node:fs';
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { DatapathTimeoutError, VswError } from '../errors.js';
+import { newCaptureBuffer } from './capture-ring.js';
 import type { AclTable } from '../core/acl.js';
 import type { MirrorTable } from '../core/mirror.js';
 import type { Trace, TraceFrame } from '../core/trace.js';
@@ -39,6 +40,7 @@ export class WorkerDatapath extends EventEmitter implements Datapath {
     private readonly ctl: MessagePort,
     private readonly eventFd: number,
     private readonly requestTimeoutMs = REQUEST_TIMEOUT_MS,
+    readonly captureBuffer: SharedArrayBuffer = newCaptureBuffer(4096),
   ) {
     super();
     worker.on('message', (m: Reply | { event: string }) => {
@@ -133,6 +135,10 @@ export class WorkerDatapath extends EventEmitter implements Datapath {
     return (await this.request({ op: 'mirrorCopies' })) as number[];
   }
 
+  async setCapture(flags: Array<[number, number]>): Promise<void> {
+    await this.request({ op: 'capture', flags });
+  }
+
   async trace(frame: TraceFrame): Promise<Trace> {
     return (await this.request({ op: 'trace', frame })) as Trace;
   }
@@ -159,7 +165,8 @@ export class WorkerDatapath extends EventEmitter implements Datapath {
  */
 export async function startDatapath(options: DatapathOptions, worker: URL): Promise<Datapath> {
   const { port1, port2 } = new MessageChannel();
-  const data: ThreadData = { options, ctl: port2 };
+  const capture = newCaptureBuffer();
+  const data: ThreadData = { options, ctl: port2, capture };
   const thread = new Worker(worker, { workerData: data, transferList: [port2] });
   const eventFd = await new Promise<number>((resolve, reject) => {
     const onMessage = (m: { event?: string; eventFd?: number; message?: string }) => {
@@ -182,5 +189,5 @@ export async function startDatapath(options: DatapathOptions, worker: URL): Prom
     thread.on('message', onMessage);
     thread.on('error', onError);
   });
-  return new WorkerDatapath(thread, port1, eventFd);
+  return new WorkerDatapath(thread, port1, eventFd, REQUEST_TIMEOUT_MS, capture);
 }

@@ -41,6 +41,8 @@ export type Request =
   | { id: number; op: 'mirrors'; table: MirrorTable }
   /** Answered with the frames each mirror of the last table copied, in its order. */
   | { id: number; op: 'mirrorCopies' }
+  /** What `vswconfig capture` takes from each port ([port, CAPTURE_* flags], capture-ring.ts); none: nothing, the ring emptied. */
+  | { id: number; op: 'capture'; flags: Array<[number, number]> }
   /** Answered with the Trace (core/trace.ts) of a made-up frame; nothing is sent or changed. */
   | { id: number; op: 'trace'; frame: TraceFrame }
   /** Answered with an FdbDump (fdb-dump.ts). */

@@ -20,6 +20,8 @@ export const POLLFD_SIZE = 8;
 export interface ThreadData {
   options: DatapathOptions;
   ctl: MessagePort;
+  /** The capture ring (capture-ring.ts): this thread writes, the main thread reads. */
+  capture: SharedArrayBuffer;
 }
 
 export interface DatapathThread {
@@ -47,6 +49,8 @@ export interface RequestTarget {
   aclHits(): number[];
   setMirrors(table: MirrorTable): void;
   mirrorCopies(): number[];
+  /** What is captured on each port from now on ([port, CAPTURE_* flags]; none: nothing). */
+  setCapture(flags: Array<[number, number]>): void;
   trace(frame: TraceFrame): Trace;
   fdbDump(): unknown;
   stats(): Stats;
@@ -71,6 +75,8 @@ function handle(t: RequestTarget, req: Request): unknown {
       return t.setMirrors(req.table);
     case 'mirrorCopies':
       return t.mirrorCopies();
+    case 'capture':
+      return t.setCapture(req.flags);
     case 'trace':
       return t.trace(req.frame);
     case 'fdb':

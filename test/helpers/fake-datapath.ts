@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { ControlServer, switchHandler } from '../../src/control/server.js';
 import { PortLocks } from '../../src/daemon/port-lock.js';
 import { Switch } from '../../src/daemon/switch.js';
+import { Captures } from '../../src/daemon/capture.js';
 import type { Datapath } from '../../src/datapath/datapath.js';
+import { newCaptureBuffer } from '../../src/datapath/capture-ring.js';
 import { parseMac } from '../../src/core/mac.js';
 import { type FdbDump, fdbDumpOf } from '../../src/datapath/fdb-dump.js';
 import type { Stats } from '../../src/datapath/messages.js';
@@ -112,6 +114,14 @@ export class FakeDatapath extends EventEmitter implements Datapath {
 
   async setMirrors(table: MirrorTable): Promise<void> {
     this.calls.push({ op: 'setMirrors', table });
+  }
+
+  /** The capture flags last set ([port, flags]). */
+  captureFlags: Array<[number, number]> = [];
+  readonly captureBuffer = newCaptureBuffer(1 << 16);
+
+  async setCapture(flags: Array<[number, number]>): Promise<void> {
+    this.captureFlags = flags;
   }
 
   async mirrorCopies(): Promise<number[]> {
@@ -255,7 +265,7 @@ export async function startTestSwitch(
   const sw = new Switch({ datapath, maxPorts: opts.maxPorts ?? 24, log, locks, sysfsRoot: sysfs.root });
   const server = new ControlServer({
     path,
-    handler: switchHandler(sw),
+    handler: switchHandler(sw, undefined, undefined, new Captures(datapath, sw, log)),
     log,
     monitor: sw.monitor,
     idleTimeoutMs: opts.idleTimeoutMs,

@@ -8,7 +8,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { LAYOUT } from '../../src/datapath/kernel/layout.js';
-import { BUSY, DISCARD, LEARNED, LearnRing, type LearnSink, NOT_LEARNED_FULL } from '../../src/datapath/kernel/learn-ring.js';
+import { BUSY, DISCARD } from '../../src/datapath/kernel/bpf-ring.js';
+import { LEARNED, LearnRing, type LearnSink, NOT_LEARNED_FULL } from '../../src/datapath/kernel/learn-ring.js';
 
 const HDR = 8;
 const EV = LAYOUT.vsw_learn_event;

@@ -137,11 +137,11 @@ describe('kernel maps: C and TypeScript layouts', () => {
 });
 
 describe('kernel maps: encoders write each field where the header puts it', () => {
-  it('vsw_port: ifindex, flags, MTU, VLAN mode and tag, the veth peer, the mirror masks; pad zero', () => {
+  it('vsw_port: ifindex, flags, MTU, VLAN mode and tag, the veth peer, the mirror masks, the capture flags', () => {
     const v = encoded('vsw_port', (d) =>
       encodePort(d, {
         ifindex: 0x01020304, flags: 0x1f, mtu: 9000, vlanMode: 4, vlanTag: 4094,
-        peer: { mac: 0x0a0b0c0d0e0f, mtu: 1450 }, mirrorIn: 0x80000001, mirrorOut: -1,
+        peer: { mac: 0x0a0b0c0d0e0f, mtu: 1450 }, mirrorIn: 0x80000001, mirrorOut: -1, capture: 7,
       }),
     );
     assert.equal(field(v, 'vsw_port', 'ifindex'), 0x01020304);
@@ -153,11 +153,11 @@ describe('kernel maps: encoders write each field where the header puts it', () =
     assert.equal(field(v, 'vsw_port', 'mirror_in'), 0x80000001);
     assert.equal(field(v, 'vsw_port', 'peer_mac'), 0x0a0b0c0d0e0fn);
     assert.equal(field(v, 'vsw_port', 'mirror_out'), 0xffffffff);
-    assert.equal(field(v, 'vsw_port', 'pad'), 0);
+    assert.equal(field(v, 'vsw_port', 'capture'), 7);
   });
 
   it('vsw_port without a veth peer: peer MAC and MTU zero', () => {
-    const v = encoded('vsw_port', (d) => encodePort(d, { ifindex: 7, flags: 3, mtu: 1500, vlanMode: 0, vlanTag: 0, peer: null, mirrorIn: 0, mirrorOut: 0 }));
+    const v = encoded('vsw_port', (d) => encodePort(d, { ifindex: 7, flags: 3, mtu: 1500, vlanMode: 0, vlanTag: 0, peer: null, mirrorIn: 0, mirrorOut: 0, capture: 0 }));
     assert.equal(field(v, 'vsw_port', 'peer_mac'), 0n);
     assert.equal(field(v, 'vsw_port', 'peer_mtu'), 0);
   });

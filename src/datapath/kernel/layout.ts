@@ -14,7 +14,7 @@ import { VLAN_BITMAP_BYTES } from '../../core/vlan.js';
 export const LAYOUT = {
   vsw_port: {
     size: 40,
-    fields: { ifindex: 0, flags: 4, mtu: 8, vlan_mode: 12, vlan_tag: 14, peer_mtu: 16, mirror_in: 20, peer_mac: 24, mirror_out: 32, pad: 36 },
+    fields: { ifindex: 0, flags: 4, mtu: 8, vlan_mode: 12, vlan_tag: 14, peer_mtu: 16, mirror_in: 20, peer_mac: 24, mirror_out: 32, capture: 36 },
   },
   vsw_vlans: { size: 512, fields: { bits: 0 } },
   vsw_config: {
@@ -28,6 +28,10 @@ export const LAYOUT = {
   },
   vsw_fdb_entry: { size: 16, fields: { port: 0, pad: 4, seen_ns: 8 } },
   vsw_learn_event: { size: 32, fields: { mac: 0, port: 8, kind: 12, seen_ns: 16, evicted: 24 } },
+  vsw_capture: {
+    size: 1640,
+    fields: { time_ns: 0, port: 8, len: 12, kind: 16, reason: 18, rule: 20, vlan_proto: 24, vlan_tci: 26, vlan_present: 28, stored: 32, pad: 36, data: 40 },
+  },
   vsw_port_counters: { size: 32, fields: { rx_frames: 0, rx_bytes: 8, tx_frames: 16, tx_bytes: 24 } },
 } as const;
 
@@ -59,9 +63,11 @@ export interface PortEntry {
   peer: { mac: number; mtu: number } | null;
   mirrorIn: number;
   mirrorOut: number;
+  /** What `vswconfig capture` takes from the port (CAPTURE_*, src/datapath/capture-ring.ts). */
+  capture: number;
 }
 
-export const NO_PORT: Readonly<PortEntry> = Object.freeze({ ifindex: 0, flags: 0, mtu: 0, vlanMode: 0, vlanTag: 0, peer: null, mirrorIn: 0, mirrorOut: 0 });
+export const NO_PORT: Readonly<PortEntry> = Object.freeze({ ifindex: 0, flags: 0, mtu: 0, vlanMode: 0, vlanTag: 0, peer: null, mirrorIn: 0, mirrorOut: 0, capture: 0 });
 
 /**
  * config[] as vswitchd keeps it: times in ms, the victim as the FDB key (VID << 48 | MAC), 0 for
@@ -90,7 +96,7 @@ export function encodePort(v: DataView, e: Readonly<PortEntry>): void {
   v.setUint32(PORT.mirror_in, e.mirrorIn >>> 0, true);
   v.setBigUint64(PORT.peer_mac, BigInt(e.peer?.mac ?? 0), true);
   v.setUint32(PORT.mirror_out, e.mirrorOut >>> 0, true);
-  v.setUint32(PORT.pad, 0, true);
+  v.setUint32(PORT.capture, e.capture, true);
 }
 
 export function encodeConfig(v: DataView, c: Readonly<ConfigWords>): void {

@@ -21,12 +21,14 @@ export const PORT_MIRROR_OUT = 16;
 export const KERNEL_MAX_MIRRORS = 32;
 /** Copies of each configuration table (VSW_BANKS): bank b's slot k is b * size + k. */
 export const KERNEL_BANKS = 2;
-const DROP_SLOTS = 16;
+const DROP_SLOTS = 17;
 /** drops[13], drops[14]: events of stations not learned (limit, full map) the program suppressed (not frame drops). */
 export const SUPPRESSED_LIMITED_SLOT = 13;
 export const SUPPRESSED_FULL_SLOT = 14;
 /** drops[15]: learn events lost for want of room on the ring (not a frame drop). */
 export const EVENTS_LOST_SLOT = 15;
+/** drops[16]: captured frames lost for want of room on the `captured` ring (not a frame drop). */
+const CAPTURE_LOST_SLOT = 16;
 const RING_BYTES = 1 << 20;
 /** Keys a resync reads per system call (BPF_MAP_LOOKUP_BATCH); far more than a hash bucket holds. */
 const FDB_BATCH = 4096;
@@ -42,6 +44,8 @@ export class DatapathMaps {
   readonly config: number;
   readonly fdb: number;
   readonly events: number;
+  /** The ring of captured frames (`vswconfig capture`). */
+  readonly captured: number;
   readonly vlans: number;
   readonly acl: number;
   private readonly aclHitsFd: number;
@@ -78,6 +82,7 @@ export class DatapathMaps {
     this.config = obj.mapFd('config');
     this.fdb = obj.mapFd('fdb');
     this.events = obj.mapFd('events');
+    this.captured = obj.mapFd('captured');
     this.vlans = obj.mapFd('vlans');
     this.acl = obj.mapFd('acl');
     this.aclHitsFd = obj.mapFd('acl_hits');
@@ -276,6 +281,11 @@ export class DatapathMaps {
   resetPortCounters(port: number): void {
     this.perCpuPort.fill(0);
     mapUpdate(this.portCounters, this.portKey(port), this.perCpuPort, BPF_ANY, 'port_counters');
+  }
+
+  /** Captured frames the program found no room for on `captured`, summed over CPUs. */
+  captureLost(): number {
+    return this.perCpuSum(this.drops, CAPTURE_LOST_SLOT, 'drops');
   }
 
   /** Drops by reason (REASON_COUNT long), summed over CPUs; the learn events lost, and those suppressed. */

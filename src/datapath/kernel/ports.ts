@@ -66,6 +66,8 @@ export class KernelPorts {
   private readonly slots: Array<KernelPort | null>;
   /** The mirrors in force: their masks and output flags are part of each port's entry. */
   private mirrors: MirrorTable;
+  /** Per slot: what `vswconfig capture` takes from it (CAPTURE_*), part of its entry. */
+  private readonly capture: Uint8Array;
 
   /** `cfg` is config[0] as last written (shared with the other writers of config). */
   constructor(
@@ -81,6 +83,7 @@ export class KernelPorts {
   ) {
     this.slots = new Array<KernelPort | null>(maxPorts).fill(null);
     this.mirrors = noMirrors(maxPorts);
+    this.capture = new Uint8Array(maxPorts);
   }
 
   /** The port in slot `port`, or null. */
@@ -144,6 +147,7 @@ export class KernelPorts {
     this.ingress.detach(r.linkFd);
     r.linkFd = -1;
     this.slots[port] = null;
+    this.capture[port] = 0;
     this.banks.change(() => {
       this.clearMaps(port, r.ifindex);
       this.writeVlan(port, r, DEFAULT_PORT_VLAN); // the slot's next port has no mode
@@ -224,7 +228,24 @@ export class KernelPorts {
       peer: r.peer,
       mirrorIn: m.ingressMask[port],
       mirrorOut: m.egressMask[port],
+      capture: this.capture[port],
     });
+  }
+
+  /**
+   * What `vswconfig capture` takes from each port ([port, CAPTURE_*]; the
+   * rest: nothing). A port's state, not configuration: written into both
+   * banks as its link state is.
+   */
+  setCapture(flags: Array<[number, number]>): void {
+    const want = new Uint8Array(this.maxPorts);
+    for (const [p, f] of flags) if (p >= 0 && p < this.maxPorts) want[p] = f;
+    for (const [p, r] of this.attached()) {
+      if (want[p] === this.capture[p]) continue;
+      this.capture[p] = want[p];
+      this.write(p, r);
+    }
+    this.capture.set(want);
   }
 
   private writeEntry(port: number, e: Readonly<PortEntry>): void {

@@ -43,21 +43,31 @@ import { emit, journalDue, journalFdb, POLLFD_SIZE, postJournalIfDue, runThread,
 import { FdbSync, monotonicMs } from './fdb-sync.js';
 import type { ConfigWords } from './layout.js';
 import { LearnRing } from './learn-ring.js';
+import { CapturedRing } from './capture-ring.js';
+import { CaptureWriter } from '../capture-ring.js';
 import { DatapathMaps, KERNEL_BANKS, KERNEL_MAX_PORTS } from './maps.js';
 import { KernelPorts } from './ports.js';
 
-const NFDS = 3; // eventfd, rtnetlink, events ring
+const NFDS = 4; // eventfd, rtnetlink, events ring, captured ring
 /**
  * Learn events applied per turn of the loop at most (and by a request that
  * reads the FDB): a few ms of work, so that under a MAC storm requests and
  * link events wait one such turn, never the storm.
  */
 const LEARN_BATCH = 1024;
+/** Captured frames moved to the main thread per turn at most (about 1.6 MiB). */
+const CAPTURE_BATCH = 1024;
 
 class KernelWorker implements LinkOwner {
   private readonly obj: BpfObject;
   private readonly maps: DatapathMaps;
   private readonly ring: LearnRing;
+  /** `vswconfig capture`: the program's ring of captured frames, and the ring to the main thread. */
+  private readonly captured: CapturedRing;
+  private readonly captureOut: CaptureWriter;
+  /** drops[16] (captured frames the program lost) as last read, and when. */
+  private captureLost = 0;
+  private captureLostAt = -Infinity;
   private readonly progFd: number;
   private readonly fdb: Fdb;
   private readonly fdbSync: FdbSync;
@@ -77,7 +87,7 @@ class KernelWorker implements LinkOwner {
   private readonly mirrors: KernelMirrors;
   stopping = false;
 
-  constructor(options: DatapathOptions, private readonly ctl: MessagePort) {
+  constructor(options: DatapathOptions, private readonly ctl: MessagePort, capture: SharedArrayBuffer) {
     if (options.maxPorts > KERNEL_MAX_PORTS) {
       throw new VswError('EUSAGE', `the kernel datapath takes at most ${KERNEL_MAX_PORTS} ports`);
     }
@@ -103,11 +113,13 @@ class KernelWorker implements LinkOwner {
       for (let b = 0; b < KERNEL_BANKS; b++) this.maps.setBankConfig(b, this.cfg);
       this.maps.setConfig(this.cfg);
       this.ring = LearnRing.map(this.maps.events, this.maps.ringBytes);
+      this.captured = CapturedRing.map(this.maps.captured);
     } catch (err) {
       this.obj.close();
       throw err;
     }
     this.spec = new Forwarder({ maxPorts: n, fdb: this.fdb }, { transmit: () => false });
+    this.captureOut = new CaptureWriter(capture);
     this.banks = new ConfigBanks(this.maps, this.cfg);
     this.acl = new KernelAcl(this.banks, this.maps, this.cfg);
     this.mirrors = new KernelMirrors(this.banks, this.maps, this.cfg, n);
@@ -119,6 +131,7 @@ class KernelWorker implements LinkOwner {
     setPollFd(this.pollView, 0, this.wakeFd);
     setPollFd(this.pollView, 1, this.links.fd);
     setPollFd(this.pollView, 2, this.ring.fd);
+    setPollFd(this.pollView, 3, this.captured.fd);
   }
 
   get eventFd(): number {
@@ -137,6 +150,7 @@ class KernelWorker implements LinkOwner {
       if (libc.poll(this.pollfds, NFDS, timeout) > 0) this.serviceFds();
       if (this.stopping) break;
       let changed = this.ring.drain(this.fdbSync, LEARN_BATCH) > 0;
+      if (this.captured.pending()) this.drainCaptured();
       if (changed) nextGc = Math.min(nextGc, this.fdbSync.checkDue());
       const t = monotonicMs();
       if (t >= nextGc || nextGc === Infinity) {
@@ -194,6 +208,26 @@ class KernelWorker implements LinkOwner {
 
   aclHits(): number[] {
     return this.acl.hits();
+  }
+
+  /** A share of the captured frames to the main thread, and (at most every 200 ms) those the program lost. */
+  private drainCaptured(): void {
+    this.captured.drain(this.captureOut, this.spec, Date.now() - monotonicMs(), CAPTURE_BATCH);
+    const now = monotonicMs();
+    if (now - this.captureLostAt < 200) return;
+    this.captureLostAt = now;
+    const lost = this.maps.captureLost();
+    this.captureOut.addLost(lost - this.captureLost);
+    this.captureLost = lost;
+  }
+
+  /** The ports' capture flags, in their entries (both banks); none: the rings are emptied. */
+  setCapture(flags: Array<[number, number]>): void {
+    this.ports.setCapture(flags);
+    if (flags.length === 0) {
+      this.captured.drain(this.captureOut, this.spec, 0, Infinity);
+      this.captureOut.reset();
+    }
   }
 
   /**
@@ -278,6 +312,7 @@ class KernelWorker implements LinkOwner {
   private shutdown(): void {
     for (const [p] of this.ports.attached()) this.removePort(p);
     this.ring.close();
+    this.captured.close();
     this.obj.close();
     this.links.close();
     libc.close(this.rtnl);
@@ -287,4 +322,4 @@ class KernelWorker implements LinkOwner {
 }
 
 // ---- thread entry ----
-runThread((data) => new KernelWorker(data.options, data.ctl));
+runThread((data) => new KernelWorker(data.options, data.ctl, data.capture));

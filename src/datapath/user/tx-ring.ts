@@ -22,6 +22,8 @@ import { type Batch, NO_TAG } from '../../core/batch.js';
 import type { Egress } from '../../core/egress.js';
 import { Reason } from '../../core/reasons.js';
 import * as libc from '../../native/libc.js';
+import { CAPTURE_OUT } from '../capture-ring.js';
+import type { CaptureTap } from './capture-tap.js';
 import { msgAddr, setMsg } from './msgvec.js';
 import {
   BIG_SLOT,
@@ -72,6 +74,9 @@ export class TxRings implements Egress {
   /** Per port: the oldest queued slot when a kick last failed, and how many kicks in a row failed on it. */
   private readonly stuckSlot: Int32Array;
   private readonly stuckKicks: Uint8Array;
+  /** Per port: what is captured (capture-tap.ts); zeros until captureTo(). */
+  private capture: Uint8Array;
+  private tap: CaptureTap | null = null;
 
   /** `drops` is where a big frame the kernel refuses is counted (the forwarder's). */
   constructor(
@@ -85,9 +90,23 @@ export class TxRings implements Egress {
     this.tagBuilt = new Uint8Array(rings.bigRxSlots);
     this.stuckSlot = new Int32Array(rings.maxPorts).fill(-1);
     this.stuckKicks = new Uint8Array(rings.maxPorts);
+    this.capture = new Uint8Array(rings.maxPorts);
   }
 
   transmit(port: number, batch: Batch, i: number): boolean {
+    const sent = this.place(port, batch, i);
+    if (sent && (this.capture[port] & CAPTURE_OUT) !== 0) this.tap!.leaving(batch, i, port);
+    return sent;
+  }
+
+  /** Takes the copies of the frames leaving each port whose flag says CAPTURE_OUT. */
+  captureTo(tap: CaptureTap): void {
+    this.tap = tap;
+    this.capture = tap.flags;
+  }
+
+  /** Frame i into the port's TX ring or, too big for a slot, onto its sendmmsg vector. */
+  private place(port: number, batch: Batch, i: number): boolean {
     const r = this.rings;
     const tagged = batch.vlan[i] !== NO_TAG;
     const total = VNET_HDR_LEN + batch.len[i] + (tagged ? VLAN_HLEN : 0);

@@ -37,6 +37,8 @@ import { RingSet } from './ringset.js';
 import { LinkMonitor, type LinkOwner } from '../link-monitor.js';
 import { releaseRx, readRx } from './rx-ring.js';
 import { TxRings } from './tx-ring.js';
+import { CAPTURE_DROPS, CAPTURE_IN } from '../capture-ring.js';
+import { CaptureTap } from './capture-tap.js';
 
 const BATCH_SIZE = 64;
 /**
@@ -68,11 +70,14 @@ class UserWorker implements LinkOwner {
   private claim: PortClaim | null | undefined;
   /** Per port: the fd of its claim link, -1 while unclaimed. */
   private readonly claimFd: Int32Array;
+  /** `vswconfig capture`: per port flags and the ring to the main thread. */
+  private readonly tap: CaptureTap;
   stopping = false;
 
   constructor(
     private readonly options: DatapathOptions,
     private readonly ctl: MessagePort,
+    capture: SharedArrayBuffer,
   ) {
     const geometry = ringGeometry(options.rxFrames, options.txFrames);
     this.rings = new RingSet(options.maxPorts, geometry, BIG_RX_SLOTS);
@@ -91,6 +96,8 @@ class UserWorker implements LinkOwner {
     );
     journalFdb(this.fwd.fdb);
     this.batch = new Batch(BATCH_SIZE, this.rings.mem);
+    this.tap = new CaptureTap(options.maxPorts, capture);
+    this.tx.captureTo(this.tap);
     this.active = new Int32Array(options.maxPorts);
     this.ifindex = new Int32Array(options.maxPorts).fill(-1);
     this.ifname = new Array<string>(options.maxPorts).fill('');
@@ -114,6 +121,9 @@ class UserWorker implements LinkOwner {
     const batch = this.batch;
     const drops = fwd.drops;
     const agingMs = this.options.agingMs;
+    const tap = this.tap;
+    const captured = tap.flags;
+    const epoch = performance.timeOrigin;
     // After the last frame, keep reading the rings spinMs (default 0.1) before
     // blocking in poll(): an answer to what was just forwarded (a ping reply, a
     // TCP ACK) usually comes back within it and is then forwarded without a
@@ -136,15 +146,20 @@ class UserWorker implements LinkOwner {
       postJournalIfDue(now);
       let frames = 0;
       const active = this.active;
+      tap.time = epoch + now;
       for (let k = 0; k < this.activeCount; k++) {
         const p = active[k];
         if (readRx(rings, p, batch, drops) === 0) continue;
         frames++;
+        const c = captured[p];
+        if ((c & CAPTURE_IN) !== 0) tap.entering(batch, p);
         fwd.process(batch, p, now);
+        if ((c & CAPTURE_DROPS) !== 0) tap.dropped(batch, p, fwd);
         this.tx.flushBig(); // before the next readRx reuses the big buffers
         releaseRx(rings, batch);
       }
       this.tx.kickAll(active, this.activeCount);
+      tap.publish();
       now = performance.now();
       if (frames !== 0) lastFrame = now;
     }
@@ -232,6 +247,10 @@ class UserWorker implements LinkOwner {
 
   setMirrors(table: MirrorTable): void {
     this.fwd.setMirrors(table);
+  }
+
+  setCapture(flags: Array<[number, number]>): void {
+    this.tap.set(flags);
   }
 
   mirrorCopies(): number[] {
@@ -340,4 +359,4 @@ function loadClaim(ingress: Ingress): PortClaim | null {
 
 
 // ---- thread entry ----
-runThread((data) => new UserWorker(data.options, data.ctl));
+runThread((data) => new UserWorker(data.options, data.ctl, data.capture));

@@ -1,0 +1,63 @@
+// `vswconfig capture` in the userspace datapath: copies of the frames of the
+// captured ports into the capture ring (../capture-ring.ts), which the main
+// thread reads. `flags[port]` (CAPTURE_IN | CAPTURE_OUT | CAPTURE_DROPS) is
+// the one thing the loop reads while no capture runs: a byte per batch for
+// in and drops, a byte per transmitted frame for out. The copy is byte by
+// byte into the shared ring: nothing is allocated per frame.
+
+import { type Batch, DROP } from '../../core/batch.js';
+import { Reason } from '../../core/reasons.js';
+import { CAPTURE_KIND_DROP, CAPTURE_KIND_IN, CAPTURE_KIND_OUT, CaptureWriter } from '../capture-ring.js';
+
+/** Names the rules of the ACL in force by their index (the Forwarder). */
+interface AclIds {
+  aclRuleId(k: number): number;
+}
+
+export class CaptureTap {
+  /** Per port: what is captured (CAPTURE_*); all zero while no capture runs. */
+  readonly flags: Uint8Array;
+  private readonly ring: CaptureWriter;
+  /** Wall time (ms since the epoch) of this round, set by the loop. */
+  time = 0;
+
+  constructor(maxPorts: number, buf: SharedArrayBuffer) {
+    this.flags = new Uint8Array(maxPorts);
+    this.ring = new CaptureWriter(buf);
+  }
+
+  /** Every frame of a batch received on `port`, as it came. */
+  entering(batch: Batch, port: number): void {
+    for (let i = 0; i < batch.count; i++) {
+      this.ring.frame(port, CAPTURE_KIND_IN, 0, -1, this.time, batch.mem, batch.off[i], batch.len[i], batch.vlan[i]);
+    }
+  }
+
+  /** Frame i of `batch` as it leaves `port` (its tag as the egress set it). */
+  leaving(batch: Batch, i: number, port: number): void {
+    this.ring.frame(port, CAPTURE_KIND_OUT, 0, -1, this.time, batch.mem, batch.off[i], batch.len[i], batch.vlan[i]);
+  }
+
+  /** The frames of a batch from `port` the core dropped, with their reasons (an ACL rule by its id). */
+  dropped(batch: Batch, port: number, acl: AclIds): void {
+    for (let i = 0; i < batch.count; i++) {
+      if (batch.verdict[i] !== DROP) continue;
+      const why = batch.why[i];
+      const reason = why & 0xff;
+      const rule = reason === Reason.ACL_DROP ? acl.aclRuleId(why >>> 8) : -1;
+      this.ring.frame(port, CAPTURE_KIND_DROP, reason, rule, this.time, batch.mem, batch.off[i], batch.len[i], batch.vlan[i]);
+    }
+  }
+
+  /** Makes this round's records visible to the main thread. */
+  publish(): void {
+    this.ring.publish();
+  }
+
+  /** The ports' flags from now on; none: the ring is emptied. */
+  set(flags: ReadonlyArray<readonly [number, number]>): void {
+    this.flags.fill(0);
+    for (const [port, f] of flags) if (port >= 0 && port < this.flags.length) this.flags[port] = f;
+    if (flags.length === 0) this.ring.reset();
+  }
+}

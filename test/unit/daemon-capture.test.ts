@@ -1,0 +1,114 @@
+// The daemon's captures (src/daemon/capture.ts) over a fake datapath: the
+// datapath's flags are the union of the running captures and nothing once
+// the last ends; each capture gets the frames it asked for as part lines, at
+// most -c of them; one ends when its port goes; a client that does not read
+// loses frames (counted), it does not hold the others up.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseReply } from '../../src/control/protocol.js';
+import { VswError } from '../../src/errors.js';
+import { CAPTURE_DROPS, CAPTURE_IN, CAPTURE_KIND_DROP, CAPTURE_KIND_IN, CAPTURE_KIND_OUT, CaptureWriter } from '../../src/datapath/capture-ring.js';
+import { Captures } from '../../src/daemon/capture.js';
+import { FakeDatapath } from '../helpers/fake-datapath.js';
+
+class Names {
+  names: (string | undefined)[] = ['p0', 'p1', 'p2'];
+  slot(ifname: string): number {
+    const k = this.names.indexOf(ifname);
+    if (k < 0) throw new VswError('ENOTATTACHED', `${ifname} is not a port of the switch`);
+    return k;
+  }
+}
+
+function setup(): { dp: FakeDatapath; names: Names; caps: Captures; w: CaptureWriter } {
+  const dp = new FakeDatapath();
+  const names = new Names();
+  const caps = new Captures(dp, { slot: (n) => names.slot(n), names: () => names.names.slice() }, () => {});
+  return { dp, names, caps, w: new CaptureWriter(dp.captureBuffer) };
+}
+
+const FRAME = new Uint8Array(60).fill(0xab);
+
+/** Reads a stream's lines until it ends, `limit` at most; with `stopAfter`, aborts after that many. */
+async function collect(lines: AsyncIterable<string>): Promise<Array<Record<string, unknown>>> {
+  const out: Array<Record<string, unknown>> = [];
+  for await (const l of lines) {
+    const r = parseReply(l.trimEnd());
+    assert.ok(r.ok && r.reply.ok);
+    out.push((r.reply.part ?? { end: r.reply.result }) as Record<string, unknown>);
+  }
+  return out;
+}
+
+async function until(cond: () => boolean): Promise<void> {
+  for (let k = 0; k < 500 && !cond(); k++) await new Promise((r) => setTimeout(r, 5));
+  assert.ok(cond());
+}
+
+describe('daemon captures', () => {
+  it('the flags are the union of the captures, and nothing once the last ends', async () => {
+    const { dp, caps } = setup();
+    const a = new AbortController();
+    const b = new AbortController();
+    const s1 = caps.open({ id: 1, ifname: 'p1', what: 'in' }, a.signal);
+    const s2 = caps.open({ id: 2, what: 'drops' }, b.signal);
+    const r1 = collect(s1.lines);
+    const r2 = collect(s2.lines);
+    await until(() => JSON.stringify(dp.captureFlags) === JSON.stringify([[0, CAPTURE_DROPS], [1, CAPTURE_IN | CAPTURE_DROPS], [2, CAPTURE_DROPS]]));
+    a.abort();
+    assert.deepEqual((await r1).at(-1), { end: { frames: 0, lost: 0, end: 'client' } });
+    await until(() => JSON.stringify(dp.captureFlags) === JSON.stringify([[0, CAPTURE_DROPS], [1, CAPTURE_DROPS], [2, CAPTURE_DROPS]]));
+    b.abort();
+    await r2;
+    await until(() => dp.captureFlags.length === 0);
+  });
+
+  it('each capture gets the frames it asked for, at most its count, with port, direction, reason and rule', async () => {
+    const { caps, w } = setup();
+    const ins = collect(caps.open({ id: 1, ifname: 'p1', what: 'in', count: 2 }, new AbortController().signal).lines);
+    const drops = collect(caps.open({ id: 2, what: 'drops', ifname: 'p2', count: 1 }, new AbortController().signal).lines);
+    w.frame(1, CAPTURE_KIND_OUT, 0, -1, 1, FRAME, 0, 60, -1); // not asked for
+    w.frame(1, CAPTURE_KIND_IN, 0, -1, 2, FRAME, 0, 60, -1);
+    w.frame(0, CAPTURE_KIND_DROP, 1, -1, 3, FRAME, 0, 60, -1); // another port's drop
+    w.frame(2, CAPTURE_KIND_DROP, 11, 7, 4, FRAME, 0, 60, -1);
+    w.frame(1, CAPTURE_KIND_IN, 0, -1, 5, FRAME, 0, 60, -1);
+    w.frame(1, CAPTURE_KIND_IN, 0, -1, 6, FRAME, 0, 60, -1); // past the count
+    w.publish();
+    const got = await ins;
+    assert.deepEqual(got.map((p) => (p['frame'] as { time: number } | undefined)?.time ?? p['end']), [2, 5, { frames: 2, lost: 0, end: 'count' }]);
+    const d = await drops;
+    assert.deepEqual(d[0], { frame: { time: 4, ifname: 'p2', dir: 'drop', reason: 'acl-drop', rule: 7, len: 60, data: Buffer.from(FRAME).toString('base64') } });
+    assert.deepEqual(d[1], { end: { frames: 1, lost: 0, end: 'count' } });
+  });
+
+  it('a capture ends when its port goes; an unknown port is refused', async () => {
+    const { caps, names } = setup();
+    const r = collect(caps.open({ id: 1, ifname: 'p0', what: 'both' }, new AbortController().signal).lines);
+    names.names[0] = undefined;
+    assert.deepEqual((await r).at(-1), { end: { frames: 0, lost: 0, end: 'port-gone' } });
+    assert.throws(() => caps.open({ id: 2, ifname: 'nope', what: 'in' }, new AbortController().signal), /nope is not a port/);
+  });
+
+  it('a client that does not read loses frames beyond its queue, counted', async () => {
+    const { caps, w } = setup();
+    const a = new AbortController();
+    const lines = caps.open({ id: 1, ifname: 'p1', what: 'in' }, a.signal).lines[Symbol.asyncIterator]();
+    const first = lines.next(); // the stream begun, then not read
+    for (let batch = 0; batch < 10; batch++) {
+      for (let k = 0; k < 500; k++) w.frame(1, CAPTURE_KIND_IN, 0, -1, k, FRAME, 0, 60, -1);
+      w.publish();
+      await new Promise((r) => setTimeout(r, 40));
+    }
+    await first;
+    a.abort();
+    let end: unknown;
+    for (let n = await lines.next(); !n.done; n = await lines.next()) {
+      const r = parseReply(n.value.trimEnd());
+      if (r.ok && r.reply.ok && r.reply.result !== undefined) end = r.reply.result;
+    }
+    const e = end as { frames: number; lost: number };
+    assert.ok(e.lost > 0, 'frames lost');
+    assert.equal(e.frames + e.lost, 5000, 'every frame sent or counted');
+  });
+});
