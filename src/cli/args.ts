@@ -7,7 +7,7 @@
 //             | mirror del NAME | mirror show
 //             | trace in PORT [src MAC] [dst MAC] [vlan VID] [type ETHERTYPE]
 //             | tunnel add NAME vxlan vni N remote IP[,IP...] [local IP] [dstport PORT] [vlan VID]
-//             | tunnel del NAME | tunnel show | --help
+//             | tunnel del NAME | tunnel show | restart | --help
 // Parsing never touches the daemon: a usage error is found before any connection.
 
 import { parseArgs } from 'node:util';
@@ -56,6 +56,8 @@ commands:
                   vlan VID: it carries that VLAN only (an access port), else all
   tunnel del NAME detach the tunnel and delete its device
   tunnel show     name, VNI, local, remotes, MTU, VLAN, frames in/out; ports whose MTU is too big
+  restart         replace vswitchd by a new one started from the files on disk, same options
+                  and configuration; the kernel datapath forwards throughout (prints the new pid)
 
 options:
   --socket PATH   control socket of vswitchd (default: $VSWITCH_SOCKET, else ${DEFAULT_SOCKET_PATH})
@@ -72,6 +74,7 @@ export type CliCommand =
   // add and delete print nothing, so -j changes nothing for them (as with ip -j link add).
   | { kind: 'run'; socket: string; cmd: 'add' | 'delete'; ifname: string }
   | { kind: 'run'; socket: string; cmd: 'show' | 'fdb' | 'stats'; json: boolean }
+  | { kind: 'run'; socket: string; cmd: 'restart' }
   // set: null only prints the port's mode.
   | { kind: 'run'; socket: string; cmd: 'vlan'; ifname: string; set: PortVlan | null; json: boolean }
   | { kind: 'run'; socket: string; cmd: 'acl-add'; rule: AclAddRequest }
@@ -85,7 +88,7 @@ export type CliCommand =
   | { kind: 'run'; socket: string; cmd: 'tunnel-del'; name: string }
   | { kind: 'run'; socket: string; cmd: 'tunnel-show'; json: boolean };
 
-const SUBCOMMANDS = ['add', 'delete', 'show', 'fdb', 'stats', 'vlan', 'acl', 'mirror', 'trace', 'tunnel'] as const;
+const SUBCOMMANDS = ['add', 'delete', 'show', 'fdb', 'stats', 'vlan', 'acl', 'mirror', 'trace', 'tunnel', 'restart'] as const;
 type Subcommand = (typeof SUBCOMMANDS)[number];
 
 function isSubcommand(s: string): s is Subcommand {
@@ -206,6 +209,7 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv = p
     }
   }
   if (rest.length > 0) throw new UsageError(`unexpected argument '${rest[0]}'`);
+  if (sub === 'restart') return { kind: 'run', socket, cmd: sub };
   return { kind: 'run', socket, cmd: sub, json };
 }
 

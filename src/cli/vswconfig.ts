@@ -110,6 +110,12 @@ async function main(argv: readonly string[]): Promise<void> {
       case 'tunnel-del':
         await request(cmd.socket, { cmd: 'tunnel-del', name: cmd.name });
         break;
+      case 'restart': {
+        // The new daemon answers within the old one's time to start it (restart.ts READY_TIMEOUT_MS).
+        const { pid } = await request(cmd.socket, { cmd: 'restart' }, { timeoutMs: 60_000 });
+        print(`${pid}\n`);
+        break;
+      }
       case 'tunnel-show': {
         const r = await request(cmd.socket, { cmd: 'tunnel-show' });
         print(cmd.json ? `${JSON.stringify(r)}\n` : formatTunnels(r));

@@ -23,6 +23,12 @@
 // trace (in, and optional src, dst, vlan, type) answers with each stage of the
 // pipeline for that made-up frame (core/trace.ts), ports named.
 //
+// restart: the daemon replaces itself by a new one (src/daemon/restart.ts);
+// answered once the new one serves the socket, with its pid:
+//
+//   → {"v":1,"id":12,"cmd":"restart"}
+//   ← {"v":1,"id":12,"ok":true,"result":{"pid":4242}}
+//
 // tunnel-add (name, vni, remotes, and optional local, dstport, vlan), tunnel-del
 // (name), tunnel-show (tunnels, and the ports whose MTU is larger than a tunnel's):
 //
@@ -70,6 +76,7 @@ export const requestSchema = z.discriminatedUnion('cmd', [
   z.object({ v, id: idSchema, cmd: z.literal('show') }).strict(),
   z.object({ v, id: idSchema, cmd: z.literal('fdb') }).strict(),
   z.object({ v, id: idSchema, cmd: z.literal('stats') }).strict(),
+  z.object({ v, id: idSchema, cmd: z.literal('restart') }).strict(),
   z
     .object({
       v,
@@ -181,4 +188,4 @@ export type MirrorAddRequest = Omit<Extract<Request, { cmd: 'mirror-add' }>, 'v'
 export type TraceRequest = Omit<Extract<Request, { cmd: 'trace' }>, 'v' | 'id' | 'cmd'>;
 /** A tunnel-add request's spec (checked: tunnel-spec.ts). */
 export type TunnelAddRequest = Omit<Extract<Request, { cmd: 'tunnel-add' }>, 'v' | 'id' | 'cmd'>;
-export const COMMANDS: readonly Command[] = ['add', 'delete', 'show', 'fdb', 'stats', 'vlan', 'acl-add', 'acl-del', 'acl-show', 'mirror-add', 'mirror-del', 'mirror-show', 'trace', 'tunnel-add', 'tunnel-del', 'tunnel-show'];
+export const COMMANDS: readonly Command[] = ['add', 'delete', 'show', 'fdb', 'stats', 'vlan', 'acl-add', 'acl-del', 'acl-show', 'mirror-add', 'mirror-del', 'mirror-show', 'trace', 'tunnel-add', 'tunnel-del', 'tunnel-show', 'restart'];

@@ -142,6 +142,9 @@ export const showResultSchema = z.object({
   mtuWarnings: z.array(mtuWarningSchema).optional(),
 });
 export type ShowResult = z.infer<typeof showResultSchema>;
+/** restart: the new vswitchd's pid. */
+export const restartResultSchema = z.object({ pid: z.number().int().positive() }).strict();
+export type RestartResult = z.infer<typeof restartResultSchema>;
 export type TunnelShowResult = z.infer<typeof tunnelShowResultSchema>;
 
 export type NamedPortStats = z.infer<typeof namedPortStatsSchema>;
@@ -165,6 +168,7 @@ export interface ResultOf {
   'tunnel-add': null;
   'tunnel-del': null;
   'tunnel-show': TunnelShowResult;
+  restart: RestartResult;
 }
 
 /** What the last (for most commands the only) reply line carries, by command. */
@@ -185,4 +189,5 @@ export const resultSchemas = {
   'tunnel-add': z.null(),
   'tunnel-del': z.null(),
   'tunnel-show': tunnelShowResultSchema,
+  restart: restartResultSchema,
 } as const;

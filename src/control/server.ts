@@ -19,7 +19,7 @@ import { dirname } from 'node:path';
 import { VswError } from '../errors.js';
 import { encodeReply, errorReply, LineSplitter, MAX_LINE_BYTES, parseRequest, resultLines } from './protocol.js';
 import type { AclAddRequest, MirrorAddRequest, Request, TraceRequest, TunnelAddRequest } from './requests.js';
-import type { AclShowResult, FdbEntry, FdbListing, MirrorShowResult, MtuWarning, TraceResult, TunnelShowResult, VlanResult } from './results.js';
+import type { AclShowResult, FdbEntry, FdbListing, MirrorShowResult, MtuWarning, RestartResult, TraceResult, TunnelShowResult, VlanResult } from './results.js';
 import type { PortVlan } from '../core/vlan.js';
 
 export type Handler = (req: Request) => Promise<unknown>;
@@ -49,6 +49,9 @@ export interface SwitchLike {
   };
 }
 
+/** `restart` (daemon/restart.ts): resolves with the new vswitchd's pid once it serves the socket. */
+export type Restarter = () => Promise<RestartResult>;
+
 /** The tunnel ports of the switch (daemon/tunnels.ts). */
 export interface TunnelsLike {
   add(spec: TunnelAddRequest): Promise<void>;
@@ -59,7 +62,7 @@ export interface TunnelsLike {
 }
 
 /** Map protocol commands onto the switch (and its tunnels, when it has them). */
-export function switchHandler(sw: SwitchLike, tunnels?: TunnelsLike): Handler {
+export function switchHandler(sw: SwitchLike, tunnels?: TunnelsLike, restart?: Restarter): Handler {
   return async (req) => {
     switch (req.cmd) {
       case 'add':
@@ -116,6 +119,9 @@ export function switchHandler(sw: SwitchLike, tunnels?: TunnelsLike): Handler {
         }
         return null;
       }
+      case 'restart':
+        if (restart === undefined) throw new VswError('EUSAGE', 'this switch cannot restart');
+        return await restart();
       case 'vlan':
         return await sw.vlan(req.ifname, req.mode === undefined ? null : { mode: req.mode, tag: req.tag ?? 0, trunks: req.trunks ?? null });
     }
@@ -433,6 +439,31 @@ export class ControlServer {
       tail = this.queue;
       await tail;
     } while (tail !== this.queue);
+  }
+
+  /**
+   * A restart: stop accepting, leave the socket file (the new vswitchd binds
+   * it again) and the connections (the one asking gets its answer).
+   */
+  stopListening(): void {
+    if (this.closed) return;
+    this.closed = true;
+    // Not awaited: close()'s callback waits for every connection. The listener
+    // is closed (and its file unlinked, by libuv) here and now.
+    if (this.server.listening) this.server.close();
+    this.socketIno = null; // the path is the next daemon's
+  }
+
+  /** Resolves once no connection is open (their clients read their answers and left), or after `ms`. */
+  quiet(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const deadline = Date.now() + ms;
+      const check = (): void => {
+        if (this.connections.size === 0 || Date.now() >= deadline) resolve();
+        else setTimeout(check, 10);
+      };
+      check();
+    });
   }
 
   /**

@@ -11,8 +11,8 @@ import { PortLocks } from '../../src/daemon/port-lock.js';
 import { Switch } from '../../src/daemon/switch.js';
 import type { Datapath } from '../../src/datapath/datapath.js';
 import { parseMac } from '../../src/core/mac.js';
-import { type FdbDump, fdbDumpOf } from '../../src/datapath/fdb-dump.js';
-import type { Stats } from '../../src/datapath/messages.js';
+import { dumpLength, type FdbDump, fdbDumpOf } from '../../src/datapath/fdb-dump.js';
+import type { HandedOverPort, Stats } from '../../src/datapath/messages.js';
 import type { AclTable } from '../../src/core/acl.js';
 import type { MirrorTable } from '../../src/core/mirror.js';
 import type { Trace, TraceFrame } from '../../src/core/trace.js';
@@ -30,7 +30,10 @@ export type Call =
   | { op: 'trace'; frame: TraceFrame }
   | { op: 'fdb' }
   | { op: 'stats' }
-  | { op: 'stop' };
+  | { op: 'stop' }
+  | { op: 'handOver'; dir: string }
+  | { op: 'adopted' }
+  | { op: 'seedFdb'; entries: number };
 
 /** One FDB entry as a test states it. */
 export interface FdbRow {
@@ -136,6 +139,19 @@ export class FakeDatapath extends EventEmitter implements Datapath {
   async stats(): Promise<Stats> {
     this.calls.push({ op: 'stats' });
     return structuredClone(this.statsValue);
+  }
+
+  async handOver(dir: string): Promise<HandedOverPort[]> {
+    this.calls.push({ op: 'handOver', dir });
+    return Array.from(this.ports, ([port, p]) => ({ port, ifindex: p.ifindex, qdiscMade: false }));
+  }
+
+  async adopted(): Promise<void> {
+    this.calls.push({ op: 'adopted' });
+  }
+
+  async seedFdb(dump: FdbDump): Promise<void> {
+    this.calls.push({ op: 'seedFdb', entries: dumpLength(dump) });
   }
 
   async stop(): Promise<void> {

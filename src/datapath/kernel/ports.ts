@@ -25,6 +25,7 @@ import { openPromiscSocket } from '../../os/af-packet.js';
 import { type VethPeer, vethPeerElsewhere } from '../../os/rtnetlink.js';
 import { readLinkStateSync } from '../../os/sysfs.js';
 import type { Ingress } from '../bpf.js';
+import type { AdoptOptions, HandedOverPort } from '../messages.js';
 import type { ConfigBanks } from './banks.js';
 import { type ConfigWords, NO_PORT, type PortEntry } from './layout.js';
 import { type DatapathMaps, PORT_ATTACHED, PORT_LIMITED, PORT_MIRROR_OUT, PORT_PEER, PORT_UP } from './maps.js';
@@ -107,7 +108,7 @@ export class KernelPorts {
    * tc filter): the very first frame through it finds its port. A failure
    * leaves the slot free and the maps cleared.
    */
-  add(port: number, ifname: string, ifindex: number, progFd: number): void {
+  add(port: number, ifname: string, ifindex: number, progFd: number, adopt: AdoptOptions | null = null): void {
     if (port < 0 || port >= this.maxPorts || this.slots[port] !== null) {
       throw new VswError('EINTERNAL', `port slot ${port} is not free`);
     }
@@ -115,7 +116,7 @@ export class KernelPorts {
     const promisc = openPromiscSocket(ifindex, ifname);
     const r = new KernelPort(ifindex, ifname, promisc, link.up, link.mtu);
     try {
-      this.maps.resetPortCounters(port);
+      if (adopt === null) this.maps.resetPortCounters(port); // adopted, it keeps counting
       this.slots[port] = r;
       r.peer = vethPeerElsewhere(this.rtnl, ifindex);
       this.banks.change(
@@ -127,7 +128,10 @@ export class KernelPorts {
         },
         (_, at) => (r.since = at),
       );
-      r.linkFd = this.ingress.attach(progFd, ifindex, ifname);
+      r.linkFd =
+        adopt === null
+          ? this.ingress.attach(progFd, ifindex, ifname)
+          : this.ingress.adopt(progFd, ifindex, ifname, { pinDir: adopt.pinDir, port, program: 'vsw_forward', qdiscMade: adopt.qdiscsMade.includes(ifindex) });
       this.spec.attach(port, r.up, r.mtu);
     } catch (err) {
       this.slots[port] = null;
@@ -135,6 +139,16 @@ export class KernelPorts {
       libc.close(promisc);
       throw err;
     }
+  }
+
+  /** Restart, old vswitchd: each port's attachment pinned in `dir` (tcx), and how it was made. */
+  handOver(dir: string): HandedOverPort[] {
+    return Array.from(this.attached(), ([port, r]) => ({ port, ifindex: r.ifindex, ...this.ingress.handOver(r.linkFd, dir, port) }));
+  }
+
+  /** Restart, new vswitchd: the configuration adopted is the old one's: every learn event still in the ring is the switch's. */
+  adoptedAll(): void {
+    for (const [, r] of this.attached()) r.since = 0;
   }
 
   /** The link first: from then on the port's frames reach the host again, not the switch. Flushes its FDB entries. */

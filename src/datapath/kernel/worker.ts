@@ -36,9 +36,10 @@ import * as libc from '../../native/libc.js';
 import { openRtnetlink } from '../../os/rtnetlink.js';
 import { DATAPATH_OBJECT_PATH, Ingress } from '../bpf.js';
 import { ConfigBanks, KernelAcl, KernelMirrors } from './banks.js';
-import { dumpFdb } from '../fdb-dump.js';
+import { dumpFdb, learnDump } from '../fdb-dump.js';
 import { LinkMonitor, type LinkOwner } from '../link-monitor.js';
-import type { DatapathOptions, PortStats, Stats } from '../messages.js';
+import type { AdoptOptions, DatapathOptions, HandedOverPort, PortStats, Stats } from '../messages.js';
+import { adoptMaps, pinMaps, unpinAll } from './handover.js';
 import { emit, POLLFD_SIZE, runThread, serveRequests, setPollFd, statsReply } from '../thread.js';
 import { FdbSync, monotonicMs } from './fdb-sync.js';
 import type { ConfigWords } from './layout.js';
@@ -76,6 +77,10 @@ class KernelWorker implements LinkOwner {
   private readonly acl: KernelAcl;
   private readonly mirrors: KernelMirrors;
   stopping = false;
+  /** A restart's new vswitchd until adopted(): what the old one handed over. */
+  private adopt: AdoptOptions | null;
+  /** A restart's old vswitchd once it handed over: the maps are the new one's to read and age. */
+  private handedOver = false;
 
   constructor(options: DatapathOptions, private readonly ctl: MessagePort) {
     if (options.maxPorts > KERNEL_MAX_PORTS) {
@@ -91,16 +96,29 @@ class KernelWorker implements LinkOwner {
       hashSecret: options.hashSecret,
     });
 
+    this.adopt = options.adopt ?? null;
     this.obj = BpfObject.open(DATAPATH_OBJECT_PATH);
     try {
       DatapathMaps.size(this.obj, this.fdb.size);
-      this.obj.load();
+      // A restart: the program is loaded against the running maps (checked first), which frames keep using.
+      const taken = this.adopt === null ? [] : adoptMaps(this.obj, this.adopt.pinDir);
+      try {
+        this.obj.load();
+      } finally {
+        for (const fd of taken) libc.close(fd);
+      }
       this.maps = new DatapathMaps(this.obj);
       this.progFd = this.obj.programFd('vsw_forward');
       this.cfg.agingMs = this.fdb.agingMs;
       this.cfg.refreshMs = fdbRefreshMs(this.fdb.agingMs);
-      for (let b = 0; b < KERNEL_BANKS; b++) this.maps.setBankConfig(b, this.cfg);
-      this.maps.setConfig(this.cfg);
+      if (this.adopt === null) {
+        for (let b = 0; b < KERNEL_BANKS; b++) this.maps.setBankConfig(b, this.cfg);
+        this.maps.setConfig(this.cfg);
+      } else {
+        // Written nowhere yet: the replay goes into the shadow of the bank frames read, and carries the ACL generation on.
+        this.cfg.bank = this.maps.readConfig(0).bank & 1;
+        this.cfg.aclGen = this.maps.readConfig(1 + this.cfg.bank).aclGen;
+      }
       this.ring = LearnRing.map(this.maps.events, this.maps.ringBytes);
     } catch (err) {
       this.obj.close();
@@ -108,6 +126,7 @@ class KernelWorker implements LinkOwner {
     }
     this.spec = new Forwarder({ maxPorts: n, fdb: this.fdb }, { transmit: () => false });
     this.banks = new ConfigBanks(this.maps, this.cfg);
+    if (this.adopt !== null) this.banks.begin(); // committed by adopted()
     this.acl = new KernelAcl(this.banks, this.maps, this.cfg);
     this.mirrors = new KernelMirrors(this.banks, this.maps, this.cfg, n);
     this.rtnl = openRtnetlink();
@@ -131,8 +150,10 @@ class KernelWorker implements LinkOwner {
       const timeout = nextGc === Infinity ? -1 : Math.max(0, Math.min(0x7fffffff, Math.ceil(nextGc - now)));
       // Requests and link events first; then this turn's share of the ring (what
       // is left keeps the ring's fd readable, so the next poll() returns at once).
-      if (libc.poll(this.pollfds, NFDS, timeout) > 0) this.serviceFds();
+      const still = this.still;
+      if (libc.poll(this.pollfds, still ? 1 : NFDS, still ? -1 : timeout) > 0) this.serviceFds();
       if (this.stopping) break;
+      if (this.still) continue;
       let changed = this.ring.drain(this.fdbSync, LEARN_BATCH) > 0;
       if (changed) nextGc = Math.min(nextGc, this.fdbSync.checkDue());
       const t = monotonicMs();
@@ -143,6 +164,21 @@ class KernelWorker implements LinkOwner {
       if (changed) this.syncLearnControls();
     }
     this.shutdown();
+  }
+
+  /**
+   * Requests only, no learn events read and no aging: in a restart's old
+   * vswitchd once it handed over (the ring and the maps are the new one's),
+   * and in the new one until adopted() (a learn event would be refused by a
+   * port whose configuration is not published yet, and deleted).
+   */
+  private get still(): boolean {
+    return this.handedOver || this.adopt !== null;
+  }
+
+  /** One share of the learn events, unless still. */
+  private learnPending(): void {
+    if (!this.still) this.ring.drain(this.fdbSync, LEARN_BATCH);
   }
 
   /**
@@ -167,7 +203,33 @@ class KernelWorker implements LinkOwner {
   // ---- RequestTarget: the control plane's requests ----
 
   addPort(port: number, ifname: string, ifindex: number): void {
-    this.ports.add(port, ifname, ifindex, this.progFd);
+    this.ports.add(port, ifname, ifindex, this.progFd, this.adopt);
+  }
+
+  // ---- a restart (src/daemon/restart.ts, kernel/handover.ts) ----
+
+  /** The old vswitchd: maps and links pinned in `dir`; from now on this thread only answers requests (stop, or a port detached). */
+  handOver(dir: string): HandedOverPort[] {
+    pinMaps(this.obj, dir);
+    const ports = this.ports.handOver(dir);
+    this.handedOver = true;
+    return ports;
+  }
+
+  /** The new vswitchd: the replayed configuration published at once; the pins removed (what was taken is held by fds). */
+  adopted(): void {
+    if (this.adopt === null) return;
+    this.banks.commit();
+    this.ports.adoptedAll();
+    unpinAll(this.adopt.pinDir);
+    this.adopt = null;
+    this.syncLearnControls();
+  }
+
+  /** The new vswitchd: the old one's FDB, into the table of record (the kernel's map has it already, or learns it again). */
+  seedFdb(dump: Uint32Array): void {
+    learnDump(this.fdb, dump, monotonicMs());
+    this.syncLearnControls();
   }
 
   removePort(port: number): void {
@@ -211,17 +273,17 @@ class KernelWorker implements LinkOwner {
 
   /** The FDB with one more share of the learn events applied (all of them, unless a storm is on). */
   trace(frame: TraceFrame): Trace {
-    this.ring.drain(this.fdbSync, LEARN_BATCH);
+    this.learnPending();
     return this.spec.trace(frame, monotonicMs());
   }
 
   fdbDump(): unknown {
-    this.ring.drain(this.fdbSync, LEARN_BATCH);
+    this.learnPending();
     return dumpFdb(this.fdb, monotonicMs());
   }
 
   stats(): Stats {
-    this.ring.drain(this.fdbSync, LEARN_BATCH);
+    this.learnPending();
     const ports: PortStats[] = [];
     for (const [p, r] of this.ports.attached()) {
       ports.push({ port: p, up: r.up, mtu: r.mtu, ...this.maps.portCountersOf(p), rxRingDrops: 0 });
