@@ -36,7 +36,8 @@ import { Switch } from './switch.js';
 import { rtnetlinkKernel, Tunnels } from './tunnels.js';
 import { leftoverText, removeLeftoverFilters, startTcWatchdog, type TcWatchdog } from './tc-attach.js';
 import { adoptConfig } from './config.js';
-import { handOver } from './restart.js';
+import { handOver, PIN_DIR_PREFIX, pidAlive } from './restart.js';
+import { removeLeftoverPinDirs } from '../datapath/bpffs.js';
 import { readRestartState, type RestartState } from './restart-state.js';
 import { TakeoverChannel } from './takeover.js';
 import { forgetLine, tellWatchdog } from '../datapath/tc.js';
@@ -137,6 +138,14 @@ async function main(argv: readonly string[]): Promise<void> {
   const locks = new PortLocks({ owner: { pid: process.pid, socket: resolve(config.socket) } });
   const stale = locks.sweep();
   if (stale > 0) log(`removed ${stale} stale port lock file(s) left by a daemon that crashed`);
+  // A restart's pins left by a vswitchd killed mid-way hold its links: removed (ours only, by name and dead pid).
+  if (handed === null) {
+    try {
+      for (const dir of removeLeftoverPinDirs(PIN_DIR_PREFIX, pidAlive)) log(`removed the pins a restart of a vswitchd that is gone left in ${dir}`);
+    } catch (err) {
+      log(`cannot look for pins left by an earlier restart: ${errorText(err)}`);
+    }
+  }
   // tc filters outlive a crashed vswitchd whose watchdog died too: ours only, on no running vswitchd's port
   // (a restart's old vswitchd gave its ports up for this one: its filters are handed over, not left).
   try {
@@ -316,6 +325,8 @@ async function main(argv: readonly string[]): Promise<void> {
       // The new vswitchd holds every filter now (its own program): ours must not remove them.
       if (watchdog !== null) for (const ifindex of ifindexes) tellWatchdog(watchdog.fd, forgetLine(ifindex));
       watchdog?.quiet();
+      // The thread ends (handed over, it detaches nothing): a thread blocked in poll() would hold process.exit.
+      if (kind === 'kernel') await withTimeout(datapath.stop(), STOP_TIMEOUT_MS, 'stopping the datapath').catch((e: unknown) => log(errorText(e)));
       log(`restart: vswitchd pid ${pid} has taken the switch over: exiting`);
       return { pid };
     } catch (err) {
@@ -343,6 +354,7 @@ function cleanup(): void {
     die(`cannot remove the tc filters left by vswitchd: ${errorText(err)}`, 1);
   }
   for (const l of removed) process.stdout.write(`${leftoverText(l)}\n`);
+  for (const dir of removeLeftoverPinDirs(PIN_DIR_PREFIX, pidAlive)) process.stdout.write(`removed the pins a restart of a vswitchd that is gone left in ${dir}\n`);
 }
 
 /** The thread of each datapath, by the name --datapath takes. */

@@ -33,6 +33,19 @@ import type { Switch } from './switch.js';
 
 /** How long the new vswitchd has to take the switch over. */
 export const READY_TIMEOUT_MS = 30_000;
+/** The hand-over's bpffs directory: PREFIX-PID, PID the old vswitchd's. */
+export const PIN_DIR_PREFIX = 'vswitch-restart';
+
+/** Is process `pid` running (a hand-over's old vswitchd)? */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** How long a new vswitchd that refused has to exit before it is killed. */
 const EXIT_GRACE_MS = 5_000;
 /** The option that makes a vswitchd the new one of a restart (args.ts). */
@@ -83,7 +96,7 @@ export async function handOver(p: RestartParts): Promise<{ pid: number; ifindexe
     };
     let ifindexes = p.sw.ports().map((port) => port.ifindex);
     if (p.kind === 'kernel') {
-      pins = makePinDir(`vswitch-restart-${process.pid}`);
+      pins = makePinDir(`${PIN_DIR_PREFIX}-${process.pid}`);
       const ports = await p.datapath.handOver(pins.path);
       state.pinDir = pins.path;
       state.qdiscsMade = ports.filter((h) => h.qdiscMade).map((h) => h.ifindex);

@@ -55,6 +55,26 @@ export function pinsIn(dir: string): string[] {
   }
 }
 
+/**
+ * The hand-over directories (`PREFIX-PID`) of vswitchds that are gone: a
+ * restart whose old and new vswitchd were both killed mid-way leaves its pins,
+ * which hold the old links. Unpinned and removed (so the links go), the bpffs
+ * at BPFFS_MOUNT unmounted if it is then empty; their paths.
+ */
+export function removeLeftoverPinDirs(prefix: string, alive: (pid: number) => boolean): string[] {
+  const removed: string[] = [];
+  for (const root of bpffsMounts()) {
+    for (const name of pinsIn(root)) {
+      const m = new RegExp(`^${prefix}-(\\d+)$`).exec(name);
+      if (m === null || alive(Number(m[1]))) continue;
+      removePinDir({ path: join(root, name), mounted: null });
+      removed.push(join(root, name));
+    }
+    if (root === BPFFS_MOUNT && pinsIn(root).length === 0) removePinDir({ path: join(root, '.none'), mounted: root });
+  }
+  return removed;
+}
+
 /** Unpins what is left, removes the directory and unmounts the bpffs if it was mounted for it. */
 export function removePinDir(d: PinDir): void {
   for (const name of pinsIn(d.path)) unlinkSync(join(d.path, name));

@@ -334,7 +334,8 @@ class KernelWorker implements LinkOwner {
   }
 
   private shutdown(): void {
-    for (const [p] of this.ports.attached()) this.removePort(p);
+    // Handed over, the ports are the new vswitchd's: only our fds close (it holds its own on the links).
+    if (!this.handedOver) for (const [p] of this.ports.attached()) this.removePort(p);
     this.ring.close();
     this.obj.close();
     this.links.close();
