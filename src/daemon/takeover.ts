@@ -10,7 +10,7 @@
 // bin/vswitchd sends `refuse` too when the daemon's files cannot be loaded.
 
 import net from 'node:net';
-import { writeSync } from 'node:fs';
+import { closeSync, writeSync } from 'node:fs';
 import { oneLine } from '../errors.js';
 
 /** The fd the old vswitchd gives the channel (its stdio[3]). */
@@ -37,7 +37,8 @@ export class TakeoverChannel {
   /** Taken over, the socket served: the old vswitchd exits. */
   ready(): void {
     this.tell('ready');
-    this.socket?.destroy();
+    if (this.socket !== null) this.socket.destroy();
+    else closeSync(this.fd);
   }
 
   /** The userspace datapath: asks the old vswitchd to close its ports; resolves once it has. */

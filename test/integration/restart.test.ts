@@ -24,7 +24,6 @@ import {
   promiscuity,
   randomSubnet24,
   ROOT,
-  run,
   sleep,
   TEST_ATTACH,
   TEST_DATAPATH,
@@ -125,7 +124,8 @@ describe(`vswconfig restart (${TEST_DATAPATH || 'default'} datapath${TEST_ATTACH
       : 'keeps an iperf3 TCP stream, the FDB and the configuration (pings lost while no daemon has the ports: counted); nothing stays pinned; a kill -9 afterwards leaves nothing attached',
     async () => {
       const lab = newLab();
-      const [h1, h2, h3, h4] = [lab.addHost(1), lab.addHost(2), lab.addHost(3), lab.addHost(4, { quiet: true })] as [Host, Host, Host, Host];
+      // h3 (the third port, captured) and h4 (the mirror's output) send nothing of their own.
+      const [h1, h2, h3, h4] = [lab.addHost(1), lab.addHost(2), lab.addHost(3, { quiet: true }), lab.addHost(4, { quiet: true })] as [Host, Host, Host, Host];
       const ports = [h1.port, h2.port, h3.port, h4.port];
       // A tunnel over an underlay of its own (a veth pair in this namespace).
       const under = randomSubnet24();
@@ -180,11 +180,12 @@ describe(`vswconfig restart (${TEST_DATAPATH || 'default'} datapath${TEST_ATTACH
         const probe = probeSocket(lab.socket);
         await sleep(2000);
         const t0 = Date.now();
-        const r = run(process.execPath, [VSWCONFIG, '--socket', lab.socket, 'restart']);
+        // Not spawnSync: the probe of the socket runs in this process meanwhile.
+        const r = await finished(spawn(process.execPath, [VSWCONFIG, '--socket', lab.socket, 'restart'], { stdio: ['ignore', 'pipe', 'pipe'] }));
         const restartMs = Date.now() - t0;
-        assertOk(r, `vswconfig restart\n${d.log()}`);
-        newPid = Number(r.stdout.trim());
-        assert.ok(newPid > 0 && newPid !== d.proc.pid && alive(newPid), `restart prints the new vswitchd's pid: ${r.stdout}`);
+        assert.equal(r.code, 0, `vswconfig restart: ${r.out}\n${d.log()}`);
+        newPid = Number(r.out.trim());
+        assert.ok(newPid > 0 && newPid !== d.proc.pid && alive(newPid), `restart prints the new vswitchd's pid: ${r.out}`);
         assert.ok(await waitUntil(() => d.proc.exitCode !== null, 5000), 'the old vswitchd exits');
         assert.equal(d.proc.exitCode, 0, d.log());
         const downMs = await probe.stop();
