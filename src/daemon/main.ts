@@ -218,8 +218,8 @@ async function main(argv: readonly string[]): Promise<void> {
       // The userspace datapath opens the ports again: the old vswitchd closes its own first.
       if (kind === 'user') await takeover!.attach();
       await adoptConfig(sw, handed.config, new Map(Object.entries(handed.slots)), tunnels);
-      await datapath.adopted();
       await datapath.seedFdb(Uint32Array.from(handed.fdb));
+      await datapath.adopted();
     } catch (err) {
       refuse(errorText(err));
     }

@@ -37,6 +37,7 @@ import { openRtnetlink } from '../../os/rtnetlink.js';
 import { DATAPATH_OBJECT_PATH, Ingress } from '../bpf.js';
 import { ConfigBanks, KernelAcl, KernelMirrors } from './banks.js';
 import { dumpFdb, learnDump } from '../fdb-dump.js';
+import { macHi, macLo } from '../../core/mac.js';
 import { LinkMonitor, type LinkOwner } from '../link-monitor.js';
 import type { AdoptOptions, DatapathOptions, HandedOverPort, PortStats, Stats } from '../messages.js';
 import { adoptMaps, pinMaps, unpinAll } from './handover.js';
@@ -81,6 +82,8 @@ class KernelWorker implements LinkOwner {
   private adopt: AdoptOptions | null;
   /** A restart's old vswitchd once it handed over: the maps are the new one's to read and age. */
   private handedOver = false;
+  /** A restart's new vswitchd that could not take the old maps (why): its program replaces the old one at adopted(). */
+  private replacing: string | null = null;
 
   constructor(options: DatapathOptions, private readonly ctl: MessagePort) {
     if (options.maxPorts > KERNEL_MAX_PORTS) {
@@ -100,8 +103,17 @@ class KernelWorker implements LinkOwner {
     this.obj = BpfObject.open(DATAPATH_OBJECT_PATH);
     try {
       DatapathMaps.size(this.obj, this.fdb.size);
-      // A restart: the program is loaded against the running maps (checked first), which frames keep using.
-      const taken = this.adopt === null ? [] : adoptMaps(this.obj, this.adopt.pinDir);
+      // A restart: the program is loaded against the running maps (checked first), which frames keep using;
+      // maps of another layout: against its own, and it replaces the old program once set up (adopted()).
+      let taken: number[] = [];
+      if (this.adopt !== null) {
+        try {
+          taken = adoptMaps(this.obj, this.adopt.pinDir);
+        } catch (err) {
+          if (!(err instanceof VswError && err.code === 'EADOPT')) throw err;
+          this.replacing = err.message;
+        }
+      }
       try {
         this.obj.load();
       } finally {
@@ -111,7 +123,7 @@ class KernelWorker implements LinkOwner {
       this.progFd = this.obj.programFd('vsw_forward');
       this.cfg.agingMs = this.fdb.agingMs;
       this.cfg.refreshMs = fdbRefreshMs(this.fdb.agingMs);
-      if (this.adopt === null) {
+      if (this.adopt === null || this.replacing !== null) {
         for (let b = 0; b < KERNEL_BANKS; b++) this.maps.setBankConfig(b, this.cfg);
         this.maps.setConfig(this.cfg);
       } else {
@@ -126,7 +138,7 @@ class KernelWorker implements LinkOwner {
     }
     this.spec = new Forwarder({ maxPorts: n, fdb: this.fdb }, { transmit: () => false });
     this.banks = new ConfigBanks(this.maps, this.cfg);
-    if (this.adopt !== null) this.banks.begin(); // committed by adopted()
+    if (this.adopt !== null && this.replacing === null) this.banks.begin(); // committed by adopted()
     this.acl = new KernelAcl(this.banks, this.maps, this.cfg);
     this.mirrors = new KernelMirrors(this.banks, this.maps, this.cfg, n);
     this.rtnl = openRtnetlink();
@@ -203,7 +215,7 @@ class KernelWorker implements LinkOwner {
   // ---- RequestTarget: the control plane's requests ----
 
   addPort(port: number, ifname: string, ifindex: number): void {
-    this.ports.add(port, ifname, ifindex, this.progFd, this.adopt);
+    this.ports.add(port, ifname, ifindex, this.progFd, this.adopt && { ...this.adopt, later: this.replacing !== null });
   }
 
   // ---- a restart (src/daemon/restart.ts, kernel/handover.ts) ----
@@ -219,17 +231,31 @@ class KernelWorker implements LinkOwner {
   /** The new vswitchd: the replayed configuration published at once; the pins removed (what was taken is held by fds). */
   adopted(): void {
     if (this.adopt === null) return;
-    this.banks.commit();
+    if (this.replacing === null) {
+      this.banks.commit();
+    } else {
+      // Set up whole in maps of its own: each port goes from the old program to this one, no moment without either.
+      this.ports.switchPending(this.progFd, this.adopt);
+      emit({ event: 'log', message: `restart: cannot adopt the old program's maps (${this.replacing}): this program replaced it on every port, the FDB written anew; counters start from 0` });
+    }
     this.ports.adoptedAll();
     unpinAll(this.adopt.pinDir);
     this.adopt = null;
     this.syncLearnControls();
   }
 
-  /** The new vswitchd: the old one's FDB, into the table of record (the kernel's map has it already, or learns it again). */
+  /**
+   * The new vswitchd, before adopted(): the old one's FDB into the table of
+   * record; the kernel's map has it already, unless this program has maps of
+   * its own (then written there, before any frame meets this program).
+   */
   seedFdb(dump: Uint32Array): void {
-    learnDump(this.fdb, dump, monotonicMs());
-    this.syncLearnControls();
+    const now = monotonicMs();
+    learnDump(this.fdb, dump, now);
+    if (this.replacing !== null) {
+      this.fdb.forEach((mac, port, ageMs, vlan) => this.maps.setFdb((macHi(mac) | (vlan << 16)) >>> 0, macLo(mac), port, now - ageMs), now);
+    }
+    if (!this.still) this.syncLearnControls();
   }
 
   removePort(port: number): void {
