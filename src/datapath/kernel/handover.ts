@@ -6,7 +6,8 @@
 // of it (type, key and value size, entries, flags): equal, its program is
 // loaded against the running maps (bpf_map__reuse_fd), so the FDB, counters
 // and configuration carry on; any difference (a program of another layout after
-// an upgrade) and it refuses, saying which map differs. A port's link is taken
+// an upgrade) is an EADOPT saying which map differs, and the worker then sets its
+// program up in maps of its own and replaces the old one (worker.ts). A port's link is taken
 // only if it is a tcx link on that port's interface running vsw_forward, and is
 // switched to the new program with bpf_link_update (no moment without one).
 
