@@ -321,8 +321,7 @@ describe(`vswconfig restart (${TEST_DATAPATH || 'default'} datapath${TEST_ATTACH
           assert.equal(lab.vswconfig('fdb').stdout.replace(/ age \d+/g, ''), fdbBefore, 'the same stations');
           assert.match(lab.vswconfig('acl', 'show').stdout, /type 0x88b5 +drop/);
           assert.deepEqual(pinsLeft(), []);
-          // The old program is gone: each port's attachment runs the new one (bpftool names the program's id).
-          assert.ok(lab.ping(h1, h2.ip, '-c 2 -i 0.2 -W 2'));
+          assert.ok(lab.ping(h1, h2.ip, '-c 2 -i 0.2 -W 2'), 'the new program forwards');
         } finally {
           if (newPid > 0 && alive(newPid)) {
             process.kill(newPid, 'SIGTERM');
