@@ -19,6 +19,8 @@ export type ErrorCode =
   | 'EACCES' // permission denied
   | 'ESYSCALL' // a system call failed
   | 'ETIMEDOUT' // the datapath did not answer a request in time
+  | 'EADOPT' // a restart's new vswitchd cannot take over what the old one ran (another program layout, a link missing)
+  | 'ERESTART' // a restart did not happen: the new vswitchd did not start or refused (the old one stopped)
   | 'EINTERNAL';
 
 export class VswError extends Error {

@@ -20,7 +20,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 const which = process.argv[2] ?? 'all';
-const TC_SUBSET = ['forwarding', 'differential', 'host-isolation', 'ports', 'db', 'tc-user-filters'];
+const TC_SUBSET = ['forwarding', 'differential', 'host-isolation', 'ports', 'db', 'tc-user-filters', 'restart'];
 const dir = (d) => {
   const path = join('dist', 'test', d);
   return readdirSync(path)

@@ -7,7 +7,7 @@
 //             | mirror del NAME | mirror show
 //             | trace in PORT [src MAC] [dst MAC] [vlan VID] [type ETHERTYPE]
 //             | tunnel add NAME vxlan vni N remote IP[,IP...] [local IP] [dstport PORT] [vlan VID]
-//             | tunnel del NAME | tunnel show | monitor
+//             | tunnel del NAME | tunnel show | monitor | restart
 //             | capture IFNAME [in|out|both] [-c COUNT] [-w FILE] | capture drops [IFNAME] [-c COUNT] [-w FILE] | --help
 // Parsing never touches the daemon: a usage error is found before any connection.
 
@@ -70,6 +70,8 @@ commands:
   capture drops [IFNAME] [-c COUNT] [-w FILE]
                   the frames the switch drops (arriving on IFNAME, default every port), each
                   with its reason (pcapng: the packet's comment)
+  restart         replace vswitchd by a new one started from the files on disk, same options
+                  and configuration; the kernel datapath forwards throughout (prints the new pid)
 
 options:
   --socket PATH   control socket of vswitchd (default: $VSWITCH_SOCKET, else ${DEFAULT_SOCKET_PATH})
@@ -89,6 +91,7 @@ export type CliCommand =
   // add and delete print nothing, so -j changes nothing for them (as with ip -j link add).
   | { kind: 'run'; socket: string; cmd: 'add' | 'delete'; ifname: string }
   | { kind: 'run'; socket: string; cmd: 'show' | 'fdb' | 'stats' | 'monitor'; json: boolean }
+  | { kind: 'run'; socket: string; cmd: 'restart' }
   // set: null only prints the port's mode.
   | { kind: 'run'; socket: string; cmd: 'vlan'; ifname: string; set: PortVlan | null; json: boolean }
   | { kind: 'run'; socket: string; cmd: 'acl-add'; rule: AclAddRequest }
@@ -103,7 +106,7 @@ export type CliCommand =
   | { kind: 'run'; socket: string; cmd: 'tunnel-show'; json: boolean }
   | ({ kind: 'run'; cmd: 'capture' } & CaptureCommand);
 
-const SUBCOMMANDS = ['add', 'delete', 'show', 'fdb', 'stats', 'vlan', 'acl', 'mirror', 'trace', 'tunnel', 'monitor', 'capture'] as const;
+const SUBCOMMANDS = ['add', 'delete', 'show', 'fdb', 'stats', 'vlan', 'acl', 'mirror', 'trace', 'tunnel', 'monitor', 'capture', 'restart'] as const;
 type Subcommand = (typeof SUBCOMMANDS)[number];
 
 function isSubcommand(s: string): s is Subcommand {
@@ -236,6 +239,7 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv = p
     }
   }
   if (rest.length > 0) throw new UsageError(`unexpected argument '${rest[0]}'`);
+  if (sub === 'restart') return { kind: 'run', socket, cmd: sub };
   return { kind: 'run', socket, cmd: sub, json };
 }
 

@@ -119,6 +119,12 @@ async function main(argv: readonly string[]): Promise<void> {
           if (!process.stdout.write(cmd.json ? jsonEvent(ev) : formatEvent(ev))) return once(process.stdout, 'drain').then(() => undefined);
         });
         break;
+      case 'restart': {
+        // The new daemon answers within the old one's time to start it (restart.ts READY_TIMEOUT_MS).
+        const { pid } = await request(cmd.socket, { cmd: 'restart' }, { timeoutMs: 60_000 });
+        print(`${pid}\n`);
+        break;
+      }
       case 'tunnel-show': {
         const r = await request(cmd.socket, { cmd: 'tunnel-show' });
         print(cmd.json ? `${JSON.stringify(r)}\n` : formatTunnels(r));

@@ -12,7 +12,7 @@ export const DEFAULT_TIMEOUT_MS = 10_000;
 
 export type CommandArgs =
   | { cmd: 'add' | 'delete'; ifname: string }
-  | { cmd: 'show' | 'fdb' | 'stats' }
+  | { cmd: 'show' | 'fdb' | 'stats' | 'restart' }
   | { cmd: 'vlan'; ifname: string; mode?: 'access' | 'trunk' | 'native-tagged' | 'native-untagged'; tag?: number; trunks?: Array<[number, number]> | null }
   | { cmd: 'acl-add'; priority?: number; in?: string; src?: string; dst?: string; type?: number; vlan?: number | 'untagged'; action: 'allow' | 'drop' }
   | { cmd: 'acl-del'; rule: number }

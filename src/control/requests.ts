@@ -31,6 +31,12 @@
 //   ← {"v":1,"id":12,"ok":true,"part":{"frame":{"time":1765100000123.4,"ifname":"veth1-vsw","dir":"in","len":98,"data":"////…"}}}
 //   ← {"v":1,"id":12,"ok":true,"result":{"frames":1,"lost":0,"end":"port-gone"}}
 //
+// restart: the daemon replaces itself by a new one (src/daemon/restart.ts);
+// answered once the new one serves the socket, with its pid:
+//
+//   → {"v":1,"id":12,"cmd":"restart"}
+//   ← {"v":1,"id":12,"ok":true,"result":{"pid":4242}}
+//
 // tunnel-add (name, vni, remotes, and optional local, dstport, vlan), tunnel-del
 // (name), tunnel-show (tunnels, and the ports whose MTU is larger than a tunnel's):
 //
@@ -86,6 +92,7 @@ export const requestSchema = z.discriminatedUnion('cmd', [
   z.object({ v, id: idSchema, cmd: z.literal('show') }).strict(),
   z.object({ v, id: idSchema, cmd: z.literal('fdb') }).strict(),
   z.object({ v, id: idSchema, cmd: z.literal('stats') }).strict(),
+  z.object({ v, id: idSchema, cmd: z.literal('restart') }).strict(),
   z
     .object({
       v,
@@ -216,4 +223,4 @@ export type TraceRequest = Omit<Extract<Request, { cmd: 'trace' }>, 'v' | 'id' |
 export type CaptureRequest = Omit<Extract<Request, { cmd: 'capture' }>, 'v' | 'cmd'>;
 /** A tunnel-add request's spec (checked: tunnel-spec.ts). */
 export type TunnelAddRequest = Omit<Extract<Request, { cmd: 'tunnel-add' }>, 'v' | 'id' | 'cmd'>;
-export const COMMANDS: readonly Command[] = ['add', 'delete', 'show', 'fdb', 'stats', 'vlan', 'acl-add', 'acl-del', 'acl-show', 'mirror-add', 'mirror-del', 'mirror-show', 'trace', 'tunnel-add', 'tunnel-del', 'tunnel-show', 'monitor', 'capture'];
+export const COMMANDS: readonly Command[] = ['add', 'delete', 'show', 'fdb', 'stats', 'vlan', 'acl-add', 'acl-del', 'acl-show', 'mirror-add', 'mirror-del', 'mirror-show', 'trace', 'tunnel-add', 'tunnel-del', 'tunnel-show', 'monitor', 'capture', 'restart'];

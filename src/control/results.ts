@@ -144,6 +144,9 @@ export const showResultSchema = z.object({
   mtuWarnings: z.array(mtuWarningSchema).optional(),
 });
 export type ShowResult = z.infer<typeof showResultSchema>;
+/** restart: the new vswitchd's pid. */
+export const restartResultSchema = z.object({ pid: z.number().int().positive() }).strict();
+export type RestartResult = z.infer<typeof restartResultSchema>;
 export type TunnelShowResult = z.infer<typeof tunnelShowResultSchema>;
 
 export type NamedPortStats = z.infer<typeof namedPortStatsSchema>;
@@ -170,6 +173,7 @@ export interface ResultOf {
   /** Never a result: a subscription (part lines only). */
   monitor: null;
   capture: CaptureEnd;
+  restart: RestartResult;
 }
 
 /** One captured frame (a part of the capture reply): as it was on the wire, its first bytes in base64. */
@@ -216,4 +220,5 @@ export const resultSchemas = {
   'tunnel-show': tunnelShowResultSchema,
   monitor: z.null(),
   capture: captureEndSchema,
+  restart: restartResultSchema,
 } as const;

@@ -20,7 +20,7 @@ import { VswError } from '../errors.js';
 import type { MonitorHub } from './monitor.js';
 import { encodeReply, errorReply, LineSplitter, MAX_LINE_BYTES, parseRequest, partReply, resultLines } from './protocol.js';
 import { type AclAddRequest, type CaptureRequest, type MirrorAddRequest, PROTOCOL_VERSION, type Request, type TraceRequest, type TunnelAddRequest } from './requests.js';
-import type { AclShowResult, FdbEntry, FdbListing, MirrorShowResult, MtuWarning, TraceResult, TunnelShowResult, VlanResult } from './results.js';
+import type { AclShowResult, FdbEntry, FdbListing, MirrorShowResult, MtuWarning, RestartResult, TraceResult, TunnelShowResult, VlanResult } from './results.js';
 import type { PortVlan } from '../core/vlan.js';
 
 /** `closed` is aborted when the client closes its connection or its side of it (a streamed reply ends then). */
@@ -65,6 +65,9 @@ export interface SwitchLike {
   };
 }
 
+/** `restart` (daemon/restart.ts): resolves with the new vswitchd's pid once it serves the socket. */
+export type Restarter = () => Promise<RestartResult>;
+
 /** The tunnel ports of the switch (daemon/tunnels.ts). */
 export interface TunnelsLike {
   add(spec: TunnelAddRequest): Promise<void>;
@@ -74,8 +77,17 @@ export interface TunnelsLike {
   warnings(): Promise<MtuWarning[]>;
 }
 
-/** Map protocol commands onto the switch (and its tunnels, when it has them; `stats` adds the monitors' counts; captures, when given). */
-export function switchHandler(sw: SwitchLike, tunnels?: TunnelsLike, monitor?: MonitorHub, captures?: CapturesLike): Handler {
+/** What a switch's commands reach besides the registry: each optional (a command whose part is missing is refused). */
+export interface HandlerParts {
+  tunnels?: TunnelsLike;
+  /** `stats` adds the monitors' counts. */
+  monitor?: MonitorHub;
+  captures?: CapturesLike;
+  restart?: Restarter;
+}
+
+/** Map protocol commands onto the switch and the parts it has. */
+export function switchHandler(sw: SwitchLike, { tunnels, monitor, captures, restart }: HandlerParts = {}): Handler {
   return async (req, closed) => {
     switch (req.cmd) {
       case 'monitor':
@@ -142,6 +154,9 @@ export function switchHandler(sw: SwitchLike, tunnels?: TunnelsLike, monitor?: M
         const { v: _v, cmd: _cmd, ...capture } = req;
         return captures.open(capture, closed ?? new AbortController().signal);
       }
+      case 'restart':
+        if (restart === undefined) throw new VswError('EUSAGE', 'this switch cannot restart');
+        return await restart();
       case 'vlan':
         return await sw.vlan(req.ifname, req.mode === undefined ? null : { mode: req.mode, tag: req.tag ?? 0, trunks: req.trunks ?? null });
     }
@@ -514,6 +529,31 @@ export class ControlServer {
       tail = this.queue;
       await tail;
     } while (tail !== this.queue);
+  }
+
+  /**
+   * A restart: stop accepting, leave the socket file (the new vswitchd binds
+   * it again) and the connections (the one asking gets its answer).
+   */
+  stopListening(): void {
+    if (this.closed) return;
+    this.closed = true;
+    // Not awaited: close()'s callback waits for every connection. The listener
+    // is closed (and its file unlinked, by libuv) here and now.
+    if (this.server.listening) this.server.close();
+    this.socketIno = null; // the path is the next daemon's
+  }
+
+  /** Resolves once no connection is open (their clients read their answers and left), or after `ms`. */
+  quiet(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const deadline = Date.now() + ms;
+      const check = (): void => {
+        if (this.connections.size === 0 || Date.now() >= deadline) resolve();
+        else setTimeout(check, 10);
+      };
+      check();
+    });
   }
 
   /**

@@ -54,6 +54,8 @@ options:
                          kernel has it, else tc
   --cleanup              remove the tc filters a vswitchd that is gone left on this network
                          namespace's interfaces (its own only: priority, handle, program name), then exit
+  --handover STATE       (set by 'vswconfig restart') take the switch over from the vswitchd that
+                         started this one, as STATE describes, instead of starting afresh
   --web [ADDR:]PORT      serve a live, read-only web page of the switch at http://ADDR:PORT/
                          (ADDR as for --metrics, default 127.0.0.1)
   -h, --help             show this help
@@ -93,6 +95,8 @@ export interface DaemonConfig {
   metrics?: ListenAddress;
   /** --web: where to serve the page; undefined: not served. */
   web?: ListenAddress;
+  /** --handover: a restart's state file (restart-state.ts); undefined: start afresh. */
+  handover?: string;
 }
 
 export type DaemonCommand = { kind: 'help' } | { kind: 'version' } | { kind: 'cleanup' } | { kind: 'run'; config: DaemonConfig };
@@ -194,6 +198,10 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonCommand {
     } else if (name === '--cleanup') {
       if (inline !== undefined) throw new UsageError("option '--cleanup' takes no value");
       cleanup = true;
+    } else if (name === '--handover') {
+      const value = takeValue('a path');
+      if (value === '') throw new UsageError("option '--handover' needs a non-empty path");
+      config.handover = value;
     } else if (name === '--web') {
       config.web = parseListenAddress(name, takeValue('[ADDR:]PORT'));
     } else if (name in NUMERIC) {

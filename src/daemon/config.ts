@@ -154,6 +154,33 @@ export class ConfigStore {
   }
 }
 
+/** What adopt() needs of the tunnels (daemon/tunnels.ts). */
+export interface TunnelAdopter {
+  /** Take the saved tunnel's device as it is (a restart's old vswitchd left it) as a port at slot `index`; throws why not. */
+  adopt(t: DbTunnel, index: number | undefined): Promise<void>;
+}
+
+/**
+ * A restart's new vswitchd: the old one's configuration applied as restore()
+ * does, each port at the slot it had (`slots`, by name: the kernel's FDB and
+ * tables name slots) and each tunnel's device taken as it is. The first thing
+ * that fails throws: a switch taken over in part is none (restart.ts then
+ * gives every port back).
+ */
+export async function adoptConfig(sw: Switch, saved: DbConfig, slots: ReadonlyMap<string, number>, tunnels: TunnelAdopter): Promise<void> {
+  const specs = new Map(saved.tunnels.map((t) => [t.name, t]));
+  for (const p of saved.ports) {
+    const spec = specs.get(p.ifname);
+    if (spec === undefined) await sw.add(p.ifname, { index: slots.get(p.ifname) });
+    else await tunnels.adopt(spec, slots.get(p.ifname));
+    const now = sw.ports().find((q) => q.ifname === p.ifname)?.vlan;
+    if (now !== undefined && !sameVlan(now, p.vlan)) await sw.vlan(p.ifname, p.vlan);
+  }
+  const from = 'the old vswitchd';
+  await sw.acl.restore(saved.acl, from);
+  await sw.mirrors.restore(saved.mirrors, from);
+}
+
 /** A tunnel as the file keeps it, named by its port. */
 function savedTunnel(name: string, t: Omit<DbTunnel, 'name'>): DbTunnel {
   return { name, vni: t.vni, remotes: t.remotes, local: t.local, dstport: t.dstport, vlan: t.vlan };

@@ -253,7 +253,8 @@ export class Switch implements PortNames {
     return -1;
   }
 
-  async add(ifname: string, opts: { tunnel?: PortTunnel } = {}): Promise<void> {
+  /** `opts.index`: the slot to take (a restart's new vswitchd takes each port's old one), else the lowest free. */
+  async add(ifname: string, opts: { tunnel?: PortTunnel; index?: number } = {}): Promise<void> {
     const info = await readInterface(ifname, this.sysfsRoot);
     if (info === null) throw new VswError('ENODEV', `no such interface: ${ifname}`);
     if (isLoopback(info)) throw new VswError('ENOTETHER', `${ifname} is a loopback interface, not Ethernet`);
@@ -267,7 +268,8 @@ export class Switch implements PortNames {
       throw new VswError('EEXIST', `${ifname} is already a port of the switch${was}`);
     }
     if (holder !== null) throw new InUseError(ifname, holder);
-    const index = this.lowestFreeIndex();
+    const index = opts.index !== undefined && opts.index < this.maxPorts && !this.slotAt(opts.index) ? opts.index : this.lowestFreeIndex();
+    if (opts.index !== undefined && index !== opts.index) throw new VswError('EPORTLIMIT', `slot ${opts.index} of ${ifname} is not free`);
     if (index < 0) throw new VswError('EPORTLIMIT', `the switch already has ${this.maxPorts} ports (the limit)`);
     // The last check, and the only one that takes something: given back if the add fails.
     const lock = this.locks.claim(ifname, info.ifindex);
@@ -356,6 +358,11 @@ export class Switch implements PortNames {
     this.forget(port);
     this.log(`port ${port.ifname} deleted${when}`);
     this.monitor.publish({ event: 'port-del', ifname: port.ifname, reason: 'deleted' });
+  }
+
+  /** A restart: every port's claim given up (the new vswitchd takes them), the ports left as they are. */
+  releaseLocks(): void {
+    for (const s of this.slots) s.lock.release();
   }
 
   /** Detach every port, last added first (on shutdown). Errors are logged, not thrown. */

@@ -216,6 +216,23 @@ export class Tunnels {
     return { name: ifname, ifindex: info.ifindex, mtu: info.mtu };
   }
 
+  /**
+   * A restart's new vswitchd: saved tunnel `t`'s device, left by the old
+   * vswitchd, taken as it is (never made again: its ifindex is what the
+   * kernel datapath's tables hold) as a port at slot `index`.
+   */
+  async adopt(t: DbTunnel, index: number | undefined): Promise<void> {
+    const found = this.kernel.talk((seq) => getLinkRequest(seq, t.name));
+    if (found.kind !== 'link') throw new VswError('ETUNNEL', `tunnel ${t.name}: its device is gone`);
+    const notOurs = leftoverProblem(found, t);
+    if (notOurs !== null) throw new VswError('ETUNNEL', `tunnel ${t.name}: ${notOurs}`);
+    const spec = tunnelSpecOf(t);
+    const underlay = await this.underlay(spec);
+    const tunnel: PortTunnel = { vni: t.vni, remotes: [...t.remotes], local: t.local, dstport: t.dstport, vlan: t.vlan, underlay: underlay.name };
+    await this.sw.add(t.name, { tunnel, index });
+    if (t.vlan !== null) await this.sw.vlan(t.name, { mode: 'access', tag: t.vlan, trunks: null });
+  }
+
   async del(name: string): Promise<void> {
     const t = this.tunnels().find((x) => x.ifname === name);
     if (t === undefined) throw new VswError('ENOTATTACHED', `${name} is not a tunnel of the switch`);

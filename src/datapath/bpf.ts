@@ -14,7 +14,8 @@ import { release } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { BPF_TCX_INGRESS, linkCreate } from '../native/libbpf.js';
 import * as libc from '../native/libc.js';
-import { attachTc, detachTc, type TcAttachment } from './tc.js';
+import { adoptLink, pinLink } from './kernel/handover.js';
+import { adoptTc, attachTc, detachTc, type TcAttachment } from './tc.js';
 
 /** The kernel datapath's program, vsw_forward. */
 export const DATAPATH_OBJECT_PATH = fileURLToPath(new URL('../../bpf/datapath.bpf.o', import.meta.url));
@@ -78,6 +79,27 @@ export class Ingress {
     const key = this.nextKey++;
     this.filters.set(key, attachTc(progFd, ifindex, ifname, this.watchdogFd));
     return key;
+  }
+
+  /**
+   * A restart's new vswitchd: takes the attachment the old one handed over
+   * on `ifindex` (a tcx link pinned in `pinDir` as link-PORT, or our tc
+   * filter) and switches it to `progFd` with no moment without a program.
+   */
+  adopt(progFd: number, ifindex: number, ifname: string, how: { pinDir: string; port: number; program: string; qdiscMade: boolean }): number {
+    if (this.mode === 'tcx') return adoptLink(how.pinDir, how.port, ifindex, ifname, progFd);
+    const key = this.nextKey++;
+    this.filters.set(key, adoptTc(progFd, ifindex, ifname, how.program, how.qdiscMade, this.watchdogFd));
+    return key;
+  }
+
+  /** A restart's old vswitchd: a tcx link pinned in `dir` (a tc filter stays without); whether it made the port's clsact qdisc. */
+  handOver(attachment: number, dir: string, port: number): { qdiscMade: boolean } {
+    if (this.mode === 'tcx') {
+      pinLink(attachment, dir, port);
+      return { qdiscMade: false };
+    }
+    return { qdiscMade: this.filters.get(attachment)?.qdiscMade ?? false };
   }
 
   /** Detaches what attach() attached. */

@@ -7,7 +7,7 @@ import type { MirrorTable } from '../core/mirror.js';
 import type { Trace, TraceFrame } from '../core/trace.js';
 import type { PortVlan } from '../core/vlan.js';
 import type { FdbDump } from './fdb-dump.js';
-import type { Stats } from './messages.js';
+import type { HandedOverPort, Stats } from './messages.js';
 
 /**
  * Events: 'link' ({ port, up, mtu }), 'gone' ({ port }): the interface was deleted
@@ -40,6 +40,16 @@ export interface Datapath extends EventEmitter {
   /** Every live entry, compactly (see fdb-dump.ts). */
   fdb(): Promise<FdbDump>;
   stats(): Promise<Stats>;
+  /**
+   * Restart, old vswitchd (kernel datapath): pin the maps and the ports' tcx
+   * links in `dir` (a bpffs) and stop touching them (no learn events read, no
+   * aging) until stop(). The ports as handed over.
+   */
+  handOver(dir: string): Promise<HandedOverPort[]>;
+  /** Restart, new vswitchd: the configuration replayed (kernel: published at once, pins removed). */
+  adopted(): Promise<void>;
+  /** Restart, new vswitchd: learn the old one's FDB, each entry with its age. */
+  seedFdb(dump: FdbDump): Promise<void>;
   /** Close every port and end the worker. */
   stop(): Promise<void>;
 }

@@ -64,3 +64,15 @@ export function dumpVlan(d: FdbDump, i: number): number {
 export function dumpAgeSeconds(d: FdbDump, i: number): number {
   return d[i * FDB_DUMP_STRIDE + 2];
 }
+
+/**
+ * Learns every entry of `d` (another vswitchd's, at a restart) into `fdb`,
+ * each as last seen its age before `now`: in the dump's order, so that each
+ * port's least recently seen stays first. Control path only.
+ */
+export function learnDump(fdb: Fdb, d: FdbDump, now: number): void {
+  const n = dumpLength(d);
+  // Oldest first over all ports: the table's own order of eviction.
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => dumpAgeSeconds(d, b) - dumpAgeSeconds(d, a));
+  for (const i of order) fdb.learn(dumpMac(d, i), dumpPort(d, i), now - dumpAgeSeconds(d, i) * 1000, dumpVlan(d, i));
+}

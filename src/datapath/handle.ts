@@ -15,7 +15,7 @@ import type { Trace, TraceFrame } from '../core/trace.js';
 import type { PortVlan } from '../core/vlan.js';
 import type { Datapath } from './datapath.js';
 import type { FdbDump } from './fdb-dump.js';
-import type { DatapathOptions, Reply, Request, Stats } from './messages.js';
+import type { DatapathOptions, HandedOverPort, Reply, Request, Stats } from './messages.js';
 import type { ThreadData } from './thread.js';
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
@@ -24,7 +24,7 @@ type RequestBody = Request extends infer R ? (R extends { id: number } ? Omit<R,
 const ONE = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]);
 const REQUEST_TIMEOUT_MS = 10_000;
 /** Requests whose late answer the caller follows (it changed the switch); a query's late answer is dropped. */
-const FOLLOWED = new Set<string>(['add', 'delete', 'vlan', 'acl', 'mirrors', 'shutdown']);
+const FOLLOWED = new Set<string>(['add', 'delete', 'vlan', 'acl', 'mirrors', 'shutdown', 'handover', 'adopted', 'seedFdb']);
 
 /** Exported for tests, which drive it with a stand-in worker and a short timeout. */
 export class WorkerDatapath extends EventEmitter implements Datapath {
@@ -149,6 +149,18 @@ export class WorkerDatapath extends EventEmitter implements Datapath {
 
   async stats(): Promise<Stats> {
     return (await this.request({ op: 'stats' })) as Stats;
+  }
+
+  async handOver(dir: string): Promise<HandedOverPort[]> {
+    return (await this.request({ op: 'handover', dir })) as HandedOverPort[];
+  }
+
+  async adopted(): Promise<void> {
+    await this.request({ op: 'adopted' });
+  }
+
+  async seedFdb(dump: FdbDump): Promise<void> {
+    await this.request({ op: 'seedFdb', dump });
   }
 
   async stop(): Promise<void> {

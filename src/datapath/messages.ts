@@ -26,6 +26,24 @@ export interface DatapathOptions {
   attach?: AttachMode;
   /** tc mode: the write end of the watchdog's pipe (tc.ts), -1 or absent: none. */
   tcWatchdogFd?: number;
+  /** A restart's new vswitchd (kernel datapath): take over what the old one handed over, instead of starting afresh. */
+  adopt?: AdoptOptions;
+}
+
+/** What a restart's old vswitchd handed over (kernel datapath, src/daemon/restart.ts). */
+export interface AdoptOptions {
+  /** The bpffs directory of its pins (kernel/handover.ts). */
+  pinDir: string;
+  /** tc mode: the interfaces whose clsact qdisc the old vswitchd made. */
+  qdiscsMade: number[];
+}
+
+/** A port as a restart's old vswitchd hands it over. */
+export interface HandedOverPort {
+  port: number;
+  ifindex: number;
+  /** tc mode: vswitchd made the port's clsact qdisc. */
+  qdiscMade: boolean;
 }
 
 export type Request =
@@ -48,7 +66,13 @@ export type Request =
   /** Answered with an FdbDump (fdb-dump.ts). */
   | { id: number; op: 'fdb' }
   | { id: number; op: 'stats' }
-  | { id: number; op: 'shutdown' };
+  | { id: number; op: 'shutdown' }
+  /** Restart, old vswitchd (kernel datapath): pin the maps and links in `dir` and leave them be; answered with HandedOverPort[]. */
+  | { id: number; op: 'handover'; dir: string }
+  /** Restart, new vswitchd (kernel datapath): the configuration replayed, publish it and unpin what was taken. */
+  | { id: number; op: 'adopted' }
+  /** Restart, new vswitchd: the old one's FDB (an FdbDump), learned with its ages. */
+  | { id: number; op: 'seedFdb'; dump: Uint32Array };
 
 export interface PortStats {
   port: number;

@@ -18,7 +18,7 @@
 
 import { readdirSync, readFileSync, writeSync } from 'node:fs';
 import { VswError } from '../errors.js';
-import { progNameById, tcAttach, tcDetach, tcHookCreate, tcHookDestroy } from '../native/libbpf.js';
+import { progNameById, tcAttach, tcDetach, tcHookCreate, tcHookDestroy, tcReplace } from '../native/libbpf.js';
 import { ifIndexToName } from '../native/libc.js';
 import { CLSACT_EGRESS, CLSACT_INGRESS, ingressQdisc, tcFilters } from '../os/tc-netlink.js';
 
@@ -51,7 +51,7 @@ export function forgetLine(ifindex: number): string {
 }
 
 /** Writes to the watchdog's pipe (fd -1: none); a watchdog gone is the main thread's to report. */
-function tell(fd: number, line: string): void {
+export function tellWatchdog(fd: number, line: string): void {
   if (fd < 0) return;
   try {
     writeSync(fd, line); // a line is far below PIPE_BUF: written whole or not at all
@@ -89,7 +89,25 @@ export function attachTc(progFd: number, ifindex: number, ifname: string, watchd
     throw err;
   }
   const a = { ifindex, ifname, progId, qdiscMade };
-  tell(watchdogFd, watchLine(a));
+  tellWatchdog(watchdogFd, watchLine(a));
+  return a;
+}
+
+/**
+ * A restart's new vswitchd: our filter at ingress of `ifindex`, made by the
+ * old one and running `program`, switched to `progFd` in one change (the
+ * filter is replaced, never removed); told to this vswitchd's watchdog.
+ * `qdiscMade`: the old one made the clsact qdisc.
+ */
+export function adoptTc(progFd: number, ifindex: number, ifname: string, program: string, qdiscMade: boolean, watchdogFd: number): TcAttachment {
+  const id = ourFilterProgram(ifindex);
+  const running = id === 0 ? null : progNameById(id);
+  if (running !== program) {
+    throw new VswError('EADOPT', `no tc filter of vswitchd running ${program} was handed over on ${ifname}`);
+  }
+  const progId = tcReplace(ifindex, progFd, TC_HANDLE, TC_PRIORITY, `tc ingress of ${ifname}`);
+  const a = { ifindex, ifname, progId, qdiscMade };
+  tellWatchdog(watchdogFd, watchLine(a));
   return a;
 }
 
@@ -105,7 +123,7 @@ export function detachTc(a: TcAttachment, watchdogFd: number): void {
   } catch (err) {
     if (ifIndexToName(a.ifindex) !== null) throw err;
   } finally {
-    tell(watchdogFd, forgetLine(a.ifindex));
+    tellWatchdog(watchdogFd, forgetLine(a.ifindex));
   }
 }
 

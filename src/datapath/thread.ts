@@ -54,6 +54,12 @@ export interface RequestTarget {
   trace(frame: TraceFrame): Trace;
   fdbDump(): unknown;
   stats(): Stats;
+  /** Restart, old vswitchd: pin and stand still (the kernel datapath only). */
+  handOver(dir: string): unknown;
+  /** Restart, new vswitchd: publish the replayed configuration, unpin (the kernel datapath; nothing to do elsewhere). */
+  adopted(): void;
+  /** Restart, new vswitchd: learn the old one's FDB with its ages. */
+  seedFdb(dump: Uint32Array): void;
   /** Stop after this round of requests (stopping is true from then on). */
   requestStop(): void;
   readonly stopping: boolean;
@@ -85,6 +91,12 @@ function handle(t: RequestTarget, req: Request): unknown {
       return t.stats();
     case 'shutdown':
       return t.requestStop();
+    case 'handover':
+      return t.handOver(req.dir);
+    case 'adopted':
+      return t.adopted();
+    case 'seedFdb':
+      return t.seedFdb(req.dump);
   }
 }
 

@@ -43,6 +43,17 @@ interface Api {
   tcQuery(hook: Uint8Array, opts: Uint8Array): number;
   progFdById(id: number): number;
   objInfo(fd: number, info: Uint8Array, len: Uint32Array): number;
+  objPin(fd: number, path: string): number;
+  objGet(path: string): number;
+  linkUpdate(linkFd: number, progFd: number, opts: null): number;
+  nextMap(obj: unknown, prev: unknown): unknown;
+  mapName(map: unknown): string;
+  mapType(map: unknown): number;
+  mapKeySize(map: unknown): number;
+  mapValueSize(map: unknown): number;
+  mapMaxEntries(map: unknown): number;
+  mapFlags(map: unknown): number;
+  reuseFd(map: unknown, fd: number): number;
 }
 
 let api: Api | undefined;
@@ -79,6 +90,17 @@ function bind(): Api {
     tcQuery: lib.func('int bpf_tc_query(const void *hook, _Inout_ uint8_t *opts)'),
     progFdById: lib.func('int bpf_prog_get_fd_by_id(uint32_t id)'),
     objInfo: lib.func('int bpf_obj_get_info_by_fd(int fd, _Inout_ uint8_t *info, _Inout_ uint32_t *len)'),
+    objPin: lib.func('int bpf_obj_pin(int fd, const char *pathname)'),
+    objGet: lib.func('int bpf_obj_get(const char *pathname)'),
+    linkUpdate: lib.func('int bpf_link_update(int link_fd, int new_prog_fd, const void *opts)'),
+    nextMap: lib.func('bpf_map *bpf_object__next_map(const bpf_object *obj, const bpf_map *map)'),
+    mapName: lib.func('const char *bpf_map__name(const bpf_map *map)'),
+    mapType: lib.func('int bpf_map__type(const bpf_map *map)'),
+    mapKeySize: lib.func('uint32_t bpf_map__key_size(const bpf_map *map)'),
+    mapValueSize: lib.func('uint32_t bpf_map__value_size(const bpf_map *map)'),
+    mapMaxEntries: lib.func('uint32_t bpf_map__max_entries(const bpf_map *map)'),
+    mapFlags: lib.func('uint32_t bpf_map__map_flags(const bpf_map *map)'),
+    reuseFd: lib.func('int bpf_map__reuse_fd(bpf_map *map, int fd)'),
   } as unknown as Api;
   return api;
 }
@@ -144,12 +166,90 @@ export class BpfObject {
     return bind().mapFd(this.map(name));
   }
 
+  /** Every map of the object (before or after load) with its definition, as the kernel's map info gives it. */
+  maps(): MapDefinition[] {
+    const a = bind();
+    const out: MapDefinition[] = [];
+    for (let m = a.nextMap(this.obj, null); m !== null; m = a.nextMap(this.obj, m)) {
+      out.push({ name: a.mapName(m), type: a.mapType(m), keySize: a.mapKeySize(m), valueSize: a.mapValueSize(m), maxEntries: a.mapMaxEntries(m), flags: a.mapFlags(m) });
+    }
+    return out;
+  }
+
+  /** Before load(): map `name` is the existing map `fd` (bpf_map__reuse_fd: the program is loaded against it). */
+  reuseMap(name: string, fd: number): void {
+    const err = bind().reuseFd(this.map(name), fd);
+    if (err < 0) fail('bpf_map__reuse_fd', -err, name);
+  }
+
   /** Closes the object: its program and map fds (links made from them stay). */
   close(): void {
     if (this.obj === null) return;
     bind().close(this.obj);
     this.obj = null;
   }
+}
+
+/** A map's definition: what must be equal for a program to use a map made by another process. */
+export interface MapDefinition {
+  name: string;
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+}
+
+/** bpf_obj_pin: `fd` (a map, program or link) stays while `path` (in a bpffs) exists. */
+export function objPin(fd: number, path: string): void {
+  const err = bind().objPin(fd, path);
+  if (err < 0) fail('bpf_obj_pin', -err, path);
+}
+
+/** bpf_obj_get: a new fd on what is pinned at `path`. */
+export function objGet(path: string): number {
+  const fd = bind().objGet(path);
+  if (fd < 0) fail('bpf_obj_get', -fd, path);
+  return fd;
+}
+
+/** bpf_link_update: the link runs `progFd` from now on, with no moment without a program. */
+export function linkUpdate(linkFd: number, progFd: number, what = ''): void {
+  const err = bind().linkUpdate(linkFd, progFd, null);
+  if (err < 0) fail('bpf_link_update', -err, what);
+}
+
+const LINK_INFO_SIZE = 48;
+
+/** A link's program id and, for a tcx link, its interface (struct bpf_link_info: prog_id at 8, tcx.ifindex at 16). */
+export function linkInfo(linkFd: number, what = ''): { progId: number; ifindex: number } {
+  const info = new Uint8Array(LINK_INFO_SIZE);
+  const len = Uint32Array.of(LINK_INFO_SIZE);
+  const err = bind().objInfo(linkFd, info, len);
+  if (err < 0) fail('bpf_obj_get_info_by_fd', -err, what);
+  const v = new DataView(info.buffer);
+  return { progId: v.getUint32(8, true), ifindex: v.getUint32(16, true) };
+}
+
+const MAP_INFO_SIZE = 40;
+
+/** The definition of the map `fd` holds (struct bpf_map_info; its name as the kernel keeps it, 15 characters at most). */
+export function mapInfo(fd: number, what = ''): MapDefinition {
+  const info = new Uint8Array(MAP_INFO_SIZE);
+  const len = Uint32Array.of(MAP_INFO_SIZE);
+  const err = bind().objInfo(fd, info, len);
+  if (err < 0) fail('bpf_obj_get_info_by_fd', -err, what);
+  const v = new DataView(info.buffer);
+  const name = info.subarray(24, 40);
+  const end = name.indexOf(0);
+  return {
+    name: Buffer.from(name.subarray(0, end < 0 ? 16 : end)).toString('latin1'),
+    type: v.getUint32(0, true),
+    keySize: v.getUint32(8, true),
+    valueSize: v.getUint32(12, true),
+    maxEntries: v.getUint32(16, true),
+    flags: v.getUint32(20, true),
+  };
 }
 
 /**
@@ -234,11 +334,15 @@ function tcHook(ifindex: number, points: number): Uint8Array {
   return b;
 }
 
-function tcOpts(progFd: number, handle: number, priority: number): Uint8Array {
+/** bpf_tc_opts.flags: replace the filter with this handle and priority (in one change). */
+const BPF_TC_F_REPLACE = 1;
+
+function tcOpts(progFd: number, handle: number, priority: number, flags = 0): Uint8Array {
   const b = new Uint8Array(TC_OPTS_SIZE);
   const v = new DataView(b.buffer);
   v.setBigUint64(0, BigInt(TC_OPTS_SIZE), true);
   v.setInt32(8, progFd, true);
+  v.setUint32(12, flags, true);
   v.setUint32(20, handle, true);
   v.setUint32(24, priority, true);
   return b;
@@ -265,6 +369,18 @@ export function tcHookDestroy(ifindex: number, what = ''): void {
  */
 export function tcAttach(ifindex: number, progFd: number, handle: number, priority: number, what = ''): number {
   const opts = tcOpts(progFd, handle, priority);
+  const err = bind().tcAttach(tcHook(ifindex, BPF_TC_INGRESS), opts);
+  if (err < 0) fail('bpf_tc_attach', -err, what);
+  return new DataView(opts.buffer).getUint32(16, true);
+}
+
+/**
+ * The ingress filter with this handle and priority runs `progFd` from now on
+ * (BPF_TC_F_REPLACE: one change of the filter, no moment without one).
+ * Returns the new program's id.
+ */
+export function tcReplace(ifindex: number, progFd: number, handle: number, priority: number, what = ''): number {
+  const opts = tcOpts(progFd, handle, priority, BPF_TC_F_REPLACE);
   const err = bind().tcAttach(tcHook(ifindex, BPF_TC_INGRESS), opts);
   if (err < 0) fail('bpf_tc_attach', -err, what);
   return new DataView(opts.buffer).getUint32(16, true);

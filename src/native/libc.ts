@@ -29,6 +29,8 @@ const c_eventfd = libc.func('int eventfd(unsigned int initval, int flags)');
 const c_sysconf = libc.func('long sysconf(int name)');
 const c_munmap = libc.func('int munmap(uintptr_t addr, size_t len)');
 const c_flock = libc.func('int flock(int fd, int op)');
+const c_mount = libc.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const void *data)');
+const c_umount2 = libc.func('int umount2(const char *target, int flags)');
 const c_if_indextoname = libc.func('void *if_indextoname(unsigned int ifindex, _Out_ uint8_t *name)');
 
 // Linux x86-64/arm64 values.
@@ -243,4 +245,14 @@ export function pipe2(flags: number): [number, number] {
   const fds = new Int32Array(2);
   if ((c_pipe2(fds, flags) as number) < 0) fail('pipe2');
   return [fds[0]!, fds[1]!];
+}
+
+/** mount(2) of a file system that needs no device (`source` is a name only), e.g. a bpffs. */
+export function mount(source: string, target: string, fstype: string): void {
+  if ((c_mount(source, target, fstype, 0, null) as number) < 0) fail('mount', target);
+}
+
+/** umount2(2), detached (MNT_DETACH): gone from the tree now, freed once unused. */
+export function umount(target: string): void {
+  if ((c_umount2(target, 2) as number) < 0) fail('umount2', target);
 }

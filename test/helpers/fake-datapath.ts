@@ -13,8 +13,8 @@ import { Captures } from '../../src/daemon/capture.js';
 import type { Datapath } from '../../src/datapath/datapath.js';
 import { newCaptureBuffer } from '../../src/datapath/capture-ring.js';
 import { parseMac } from '../../src/core/mac.js';
-import { type FdbDump, fdbDumpOf } from '../../src/datapath/fdb-dump.js';
-import type { Stats } from '../../src/datapath/messages.js';
+import { dumpLength, type FdbDump, fdbDumpOf } from '../../src/datapath/fdb-dump.js';
+import type { HandedOverPort, Stats } from '../../src/datapath/messages.js';
 import type { AclTable } from '../../src/core/acl.js';
 import type { MirrorTable } from '../../src/core/mirror.js';
 import type { Trace, TraceFrame } from '../../src/core/trace.js';
@@ -32,7 +32,10 @@ export type Call =
   | { op: 'trace'; frame: TraceFrame }
   | { op: 'fdb' }
   | { op: 'stats' }
-  | { op: 'stop' };
+  | { op: 'stop' }
+  | { op: 'handOver'; dir: string }
+  | { op: 'adopted' }
+  | { op: 'seedFdb'; entries: number };
 
 /** One FDB entry as a test states it. */
 export interface FdbRow {
@@ -146,6 +149,19 @@ export class FakeDatapath extends EventEmitter implements Datapath {
   async stats(): Promise<Stats> {
     this.calls.push({ op: 'stats' });
     return structuredClone(this.statsValue);
+  }
+
+  async handOver(dir: string): Promise<HandedOverPort[]> {
+    this.calls.push({ op: 'handOver', dir });
+    return Array.from(this.ports, ([port, p]) => ({ port, ifindex: p.ifindex, qdiscMade: false }));
+  }
+
+  async adopted(): Promise<void> {
+    this.calls.push({ op: 'adopted' });
+  }
+
+  async seedFdb(dump: FdbDump): Promise<void> {
+    this.calls.push({ op: 'seedFdb', entries: dumpLength(dump) });
   }
 
   async stop(): Promise<void> {
@@ -265,7 +281,7 @@ export async function startTestSwitch(
   const sw = new Switch({ datapath, maxPorts: opts.maxPorts ?? 24, log, locks, sysfsRoot: sysfs.root });
   const server = new ControlServer({
     path,
-    handler: switchHandler(sw, undefined, undefined, new Captures(datapath, sw, log)),
+    handler: switchHandler(sw, { captures: new Captures(datapath, sw, log) }),
     log,
     monitor: sw.monitor,
     idleTimeoutMs: opts.idleTimeoutMs,

@@ -152,6 +152,27 @@ describe('kernel configuration banks', () => {
     assert.deepEqual({ ...maps.words[0], bank: 0 }, { ...maps.words[1], bank: 0 }); // config[0] alone says the bank
   });
 
+  it("a restart's replay (begin … commit): ACL and mirrors written into the shadow while frames read the old daemon's tables, then one publish", () => {
+    const { maps, acl, mirrors, banks, cfg } = setUp();
+    const a = rule({ type: 0x0800, action: 'drop' });
+    const t = table([a]);
+    const m = mirrorTable([{ name: 'span', output: 3, selectAll: false, selectIngress: [1], selectEgress: [], selectVlans: null }], PORTS);
+    const live = maps.view().bank;
+    maps.log.length = 0;
+    banks.begin();
+    acl.set(t);
+    mirrors.set(m, { setMirrors: () => undefined });
+    assert.equal(maps.log.filter((w) => w.startsWith('config[0]')).length, 0, 'nothing published before commit');
+    const bankOf = (w: string): number => Number(/ bank (\d)/.exec(w)?.[1] ?? -1);
+    for (const w of maps.log) assert.equal(bankOf(w), live ^ 1, `${w} before the commit`);
+    banks.commit();
+    assert.equal(maps.log.filter((w) => w.startsWith('config[0]')).length, 1, 'one publish');
+    assert.equal(cfg.bank, live ^ 1);
+    assert.deepEqual(acl.hits(), [0]);
+    assert.deepEqual(mirrors.copies(), [0]);
+    assert.throws(() => banks.commit(), /no change is open/);
+  });
+
   it('a rule kept keeps its hits, counted in either bank, across changes', () => {
     const { maps, acl } = setUp();
     const a = rule({ type: 0x0800, action: 'drop' });

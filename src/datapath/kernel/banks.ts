@@ -83,6 +83,32 @@ export class ConfigBanks {
       writes = this.staged;
       this.staged = null;
     }
+    this.publish(writes);
+  }
+
+  /**
+   * Opens a change that lasts until commit(): every change made meanwhile is
+   * part of it. A restart's new vswitchd (kernel/handover.ts) replays the
+   * whole configuration so, into the shadow of maps that frames are reading,
+   * and publishes it at once: frames see the old daemon's tables, then the
+   * same written again, never a part.
+   */
+  begin(): void {
+    if (this.staged !== null) throw new Error('a change is open already');
+    this.staged = [];
+    this.published = [];
+  }
+
+  /** Publishes what was written since begin(). */
+  commit(): void {
+    const writes = this.staged;
+    if (writes === null) throw new Error('no change is open');
+    this.staged = null;
+    this.publish(writes);
+  }
+
+  /** The writes of a change, staged in the shadow: publish it, wait for the old bank to be quiet, write them there too. */
+  private publish(writes: BankWrite[]): void {
     const old = this.cfg.bank;
     const shadow = old ^ 1;
     this.maps.setBankConfig(shadow, this.cfg);

@@ -111,6 +111,11 @@ export function encodeConfig(v: DataView, c: Readonly<ConfigWords>): void {
   v.setUint32(CONFIG.acl_gen, c.aclGen >>> 0, true);
 }
 
+/** What a new vswitchd adopting the maps reads of config (restart): the bank frames read (config[0]) and a bank's ACL generation. */
+export function decodeConfigWords(v: DataView): { bank: number; aclGen: number } {
+  return { bank: v.getUint32(CONFIG.bank, true), aclGen: v.getUint32(CONFIG.acl_gen, true) };
+}
+
 /** A mirror's output slot and the VLANs it selects (VLAN_BITMAP_BYTES: bit v of byte v >> 3 is bit v of the u64 words). */
 export function encodeMirror(v: DataView, outPort: number, vlanBits: Uint8Array): void {
   if (vlanBits.length !== VLAN_BITMAP_BYTES) throw new RangeError(`a VLAN bitmap is ${VLAN_BITMAP_BYTES} bytes`);

@@ -6,7 +6,7 @@ import { ACL_MAX_RULES } from '../../core/acl.js';
 import { REASON_COUNT } from '../../core/reasons.js';
 import { BPF_ANY, type BpfObject, mapDelete, mapLookup, mapLookupBatch, mapUpdate, possibleCpus } from '../../native/libbpf.js';
 import type { SuppressedEvents } from '../thread.js';
-import { addPortCounters, type ConfigWords, encodeAclRule, encodeConfig, encodeFdbEntry, encodeMirror, encodePort, FDB_KEY_HI_MASK, LAYOUT, type PortCounters, type PortEntry } from './layout.js';
+import { addPortCounters, type ConfigWords, decodeConfigWords, encodeAclRule, encodeConfig, encodeFdbEntry, encodeMirror, encodePort, FDB_KEY_HI_MASK, LAYOUT, type PortCounters, type PortEntry } from './layout.js';
 
 /** Port slots the program knows (VSW_MAX_PORTS). */
 export const KERNEL_MAX_PORTS = 1024;
@@ -185,6 +185,12 @@ export class DatapathMaps {
    */
   setBankConfig(bank: number, c: Readonly<ConfigWords>): void {
     this.writeConfig(1 + bank, c);
+  }
+
+  /** config[slot] as a vswitchd adopting the maps needs it (restart): the bank frames read (slot 0), a bank's ACL generation (slot 1 + bank). */
+  readConfig(slot: number): { bank: number; aclGen: number } {
+    if (!mapLookup(this.config, this.portKey(slot), this.cfg, 'config')) throw new RangeError(`config[${slot}] is missing`);
+    return decodeConfigWords(this.cfgView);
   }
 
   private writeConfig(slot: number, c: Readonly<ConfigWords>): void {

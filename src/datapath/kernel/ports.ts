@@ -25,9 +25,13 @@ import { openPromiscSocket } from '../../os/af-packet.js';
 import { type VethPeer, vethPeerElsewhere } from '../../os/rtnetlink.js';
 import { readLinkStateSync } from '../../os/sysfs.js';
 import type { Ingress } from '../bpf.js';
+import type { AdoptOptions, HandedOverPort } from '../messages.js';
 import type { ConfigBanks } from './banks.js';
 import { type ConfigWords, NO_PORT, type PortEntry } from './layout.js';
 import { type DatapathMaps, PORT_ATTACHED, PORT_LIMITED, PORT_MIRROR_OUT, PORT_PEER, PORT_UP } from './maps.js';
+
+/** KernelPort.linkFd of a port whose attachment a restart switches later. */
+const PENDING = -2;
 
 /** One attached port as vswitchd knows it; ports[] and vlans[] are written from it. */
 export class KernelPort {
@@ -38,7 +42,11 @@ export class KernelPort {
   /** Its VLAN mode (core/vlan.ts) and the VLANs it carries (VLAN_BITMAP_BYTES, as in vlans[]). */
   vlan: PortVlan = DEFAULT_PORT_VLAN;
   readonly vlanBits = new Uint8Array(VLAN_BITMAP_BYTES);
-  /** The program's attachment (Ingress: the tcx link's fd, or the tc filter's key); -1 until attached, and again once detached. */
+  /**
+   * The program's attachment (Ingress: the tcx link's fd, or the tc filter's
+   * key); -1 until attached, and again once detached; PENDING while a
+   * restart's new program waits to replace the old one's (switchPending).
+   */
   linkFd = -1;
   /**
    * When its configuration (attach, VLAN mode, becoming a mirror's output)
@@ -110,7 +118,12 @@ export class KernelPorts {
    * tc filter): the very first frame through it finds its port. A failure
    * leaves the slot free and the maps cleared.
    */
-  add(port: number, ifname: string, ifindex: number, progFd: number): void {
+  /**
+   * `adopt`: a restart's new vswitchd takes the old one's attachment and
+   * switches it to `progFd`; with `adopt.later`, only once switchPending() is
+   * called (the old program keeps the port meanwhile).
+   */
+  add(port: number, ifname: string, ifindex: number, progFd: number, adopt: (AdoptOptions & { later: boolean }) | null = null): void {
     if (port < 0 || port >= this.maxPorts || this.slots[port] !== null) {
       throw new VswError('EINTERNAL', `port slot ${port} is not free`);
     }
@@ -118,7 +131,7 @@ export class KernelPorts {
     const promisc = openPromiscSocket(ifindex, ifname);
     const r = new KernelPort(ifindex, ifname, promisc, link.up, link.mtu);
     try {
-      this.maps.resetPortCounters(port);
+      if (adopt === null || adopt.later) this.maps.resetPortCounters(port); // adopted maps: it keeps counting
       this.slots[port] = r;
       r.peer = vethPeerElsewhere(this.rtnl, ifindex);
       this.banks.change(
@@ -130,7 +143,9 @@ export class KernelPorts {
         },
         (_, at) => (r.since = at),
       );
-      r.linkFd = this.ingress.attach(progFd, ifindex, ifname);
+      if (adopt === null) r.linkFd = this.ingress.attach(progFd, ifindex, ifname);
+      else if (adopt.later) r.linkFd = PENDING;
+      else r.linkFd = this.adoptAttachment(port, r, progFd, adopt);
       this.spec.attach(port, r.up, r.mtu);
     } catch (err) {
       this.slots[port] = null;
@@ -140,11 +155,30 @@ export class KernelPorts {
     }
   }
 
+  /** Restart, old vswitchd: each port's attachment pinned in `dir` (tcx), and how it was made. */
+  handOver(dir: string): HandedOverPort[] {
+    return Array.from(this.attached(), ([port, r]) => ({ port, ifindex: r.ifindex, ...this.ingress.handOver(r.linkFd, dir, port) }));
+  }
+
+  /** Restart, new vswitchd: the configuration adopted is the old one's: every learn event still in the ring is the switch's. */
+  adoptedAll(): void {
+    for (const [, r] of this.attached()) r.since = 0;
+  }
+
+  /** Restart, new vswitchd whose program replaces the old one: each port's attachment switched to `progFd`, port after port. */
+  switchPending(progFd: number, adopt: AdoptOptions): void {
+    for (const [port, r] of this.attached()) if (r.linkFd === PENDING) r.linkFd = this.adoptAttachment(port, r, progFd, adopt);
+  }
+
+  private adoptAttachment(port: number, r: KernelPort, progFd: number, adopt: AdoptOptions): number {
+    return this.ingress.adopt(progFd, r.ifindex, r.ifname, { pinDir: adopt.pinDir, port, program: 'vsw_forward', qdiscMade: adopt.qdiscsMade.includes(r.ifindex) });
+  }
+
   /** The link first: from then on the port's frames reach the host again, not the switch. Flushes its FDB entries. */
   remove(port: number): void {
     const r = this.at(port);
     if (r === null) throw new VswError('ENOTATTACHED', `port slot ${port} is not attached`);
-    this.ingress.detach(r.linkFd);
+    if (r.linkFd >= 0) this.ingress.detach(r.linkFd);
     r.linkFd = -1;
     this.slots[port] = null;
     this.capture[port] = 0;
@@ -259,7 +293,7 @@ export class KernelPorts {
     fillVlanBitmap(v, r.vlanBits);
     const bits = r.vlanBits.slice();
     this.banks.write((bank) => this.maps.setVlans(bank, port, bits));
-    if (r.linkFd >= 0) this.write(port, r);
+    if (r.linkFd !== -1) this.write(port, r);
     this.cfg.vlanPorts += moded; // a bank word: written when the change is published
   }
 

@@ -36,9 +36,11 @@ import * as libc from '../../native/libc.js';
 import { openRtnetlink } from '../../os/rtnetlink.js';
 import { DATAPATH_OBJECT_PATH, Ingress } from '../bpf.js';
 import { ConfigBanks, KernelAcl, KernelMirrors } from './banks.js';
-import { dumpFdb } from '../fdb-dump.js';
+import { dumpFdb, learnDump } from '../fdb-dump.js';
+import { macHi, macLo } from '../../core/mac.js';
 import { LinkMonitor, type LinkOwner } from '../link-monitor.js';
-import type { DatapathOptions, PortStats, Stats } from '../messages.js';
+import type { AdoptOptions, DatapathOptions, HandedOverPort, PortStats, Stats } from '../messages.js';
+import { adoptMaps, pinMaps, unpinAll } from './handover.js';
 import { emit, journalDue, journalFdb, POLLFD_SIZE, postJournalIfDue, runThread, serveRequests, setPollFd, statsReply } from '../thread.js';
 import { FdbSync, monotonicMs } from './fdb-sync.js';
 import type { ConfigWords } from './layout.js';
@@ -86,6 +88,12 @@ class KernelWorker implements LinkOwner {
   private readonly acl: KernelAcl;
   private readonly mirrors: KernelMirrors;
   stopping = false;
+  /** A restart's new vswitchd until adopted(): what the old one handed over. */
+  private adopt: AdoptOptions | null;
+  /** A restart's old vswitchd once it handed over: the maps are the new one's to read and age. */
+  private handedOver = false;
+  /** A restart's new vswitchd that could not take the old maps (why): its program replaces the old one at adopted(). */
+  private replacing: string | null = null;
 
   constructor(options: DatapathOptions, private readonly ctl: MessagePort, capture: SharedArrayBuffer) {
     if (options.maxPorts > KERNEL_MAX_PORTS) {
@@ -102,16 +110,38 @@ class KernelWorker implements LinkOwner {
     });
     journalFdb(this.fdb);
 
+    this.adopt = options.adopt ?? null;
     this.obj = BpfObject.open(DATAPATH_OBJECT_PATH);
     try {
       DatapathMaps.size(this.obj, this.fdb.size);
-      this.obj.load();
+      // A restart: the program is loaded against the running maps (checked first), which frames keep using;
+      // maps of another layout: against its own, and it replaces the old program once set up (adopted()).
+      let taken: number[] = [];
+      if (this.adopt !== null) {
+        try {
+          taken = adoptMaps(this.obj, this.adopt.pinDir);
+        } catch (err) {
+          if (!(err instanceof VswError && err.code === 'EADOPT')) throw err;
+          this.replacing = err.message;
+        }
+      }
+      try {
+        this.obj.load();
+      } finally {
+        for (const fd of taken) libc.close(fd);
+      }
       this.maps = new DatapathMaps(this.obj);
       this.progFd = this.obj.programFd('vsw_forward');
       this.cfg.agingMs = this.fdb.agingMs;
       this.cfg.refreshMs = fdbRefreshMs(this.fdb.agingMs);
-      for (let b = 0; b < KERNEL_BANKS; b++) this.maps.setBankConfig(b, this.cfg);
-      this.maps.setConfig(this.cfg);
+      if (this.adopt === null || this.replacing !== null) {
+        for (let b = 0; b < KERNEL_BANKS; b++) this.maps.setBankConfig(b, this.cfg);
+        this.maps.setConfig(this.cfg);
+      } else {
+        // Written nowhere yet: the replay goes into the shadow of the bank frames read, and carries the ACL generation on.
+        this.cfg.bank = this.maps.readConfig(0).bank & 1;
+        this.cfg.aclGen = this.maps.readConfig(1 + this.cfg.bank).aclGen;
+      }
       this.ring = LearnRing.map(this.maps.events, this.maps.ringBytes);
       this.captured = CapturedRing.map(this.maps.captured);
     } catch (err) {
@@ -121,6 +151,7 @@ class KernelWorker implements LinkOwner {
     this.spec = new Forwarder({ maxPorts: n, fdb: this.fdb }, { transmit: () => false });
     this.captureOut = new CaptureWriter(capture);
     this.banks = new ConfigBanks(this.maps, this.cfg);
+    if (this.adopt !== null && this.replacing === null) this.banks.begin(); // committed by adopted()
     this.acl = new KernelAcl(this.banks, this.maps, this.cfg);
     this.mirrors = new KernelMirrors(this.banks, this.maps, this.cfg, n);
     this.rtnl = openRtnetlink();
@@ -147,8 +178,10 @@ class KernelWorker implements LinkOwner {
       const timeout = wait === Infinity ? -1 : Math.max(0, Math.min(0x7fffffff, Math.ceil(wait)));
       // Requests and link events first; then this turn's share of the ring (what
       // is left keeps the ring's fd readable, so the next poll() returns at once).
-      if (libc.poll(this.pollfds, NFDS, timeout) > 0) this.serviceFds();
+      const still = this.still;
+      if (libc.poll(this.pollfds, still ? 1 : NFDS, still ? -1 : timeout) > 0) this.serviceFds();
       if (this.stopping) break;
+      if (this.still) continue;
       let changed = this.ring.drain(this.fdbSync, LEARN_BATCH) > 0;
       if (this.captured.pending()) this.drainCaptured();
       if (changed) nextGc = Math.min(nextGc, this.fdbSync.checkDue());
@@ -161,6 +194,21 @@ class KernelWorker implements LinkOwner {
       postJournalIfDue(performance.now());
     }
     this.shutdown();
+  }
+
+  /**
+   * Requests only, no learn events read and no aging: in a restart's old
+   * vswitchd once it handed over (the ring and the maps are the new one's),
+   * and in the new one until adopted() (a learn event would be refused by a
+   * port whose configuration is not published yet, and deleted).
+   */
+  private get still(): boolean {
+    return this.handedOver || this.adopt !== null;
+  }
+
+  /** One share of the learn events, unless still. */
+  private learnPending(): void {
+    if (!this.still) this.ring.drain(this.fdbSync, LEARN_BATCH);
   }
 
   /**
@@ -185,7 +233,47 @@ class KernelWorker implements LinkOwner {
   // ---- RequestTarget: the control plane's requests ----
 
   addPort(port: number, ifname: string, ifindex: number): void {
-    this.ports.add(port, ifname, ifindex, this.progFd);
+    this.ports.add(port, ifname, ifindex, this.progFd, this.adopt && { ...this.adopt, later: this.replacing !== null });
+  }
+
+  // ---- a restart (src/daemon/restart.ts, kernel/handover.ts) ----
+
+  /** The old vswitchd: maps and links pinned in `dir`; from now on this thread only answers requests (stop, or a port detached). */
+  handOver(dir: string): HandedOverPort[] {
+    pinMaps(this.obj, dir);
+    const ports = this.ports.handOver(dir);
+    this.handedOver = true;
+    return ports;
+  }
+
+  /** The new vswitchd: the replayed configuration published at once; the pins removed (what was taken is held by fds). */
+  adopted(): void {
+    if (this.adopt === null) return;
+    if (this.replacing === null) {
+      this.banks.commit();
+    } else {
+      // Set up whole in maps of its own: each port goes from the old program to this one, no moment without either.
+      this.ports.switchPending(this.progFd, this.adopt);
+      emit({ event: 'log', message: `restart: cannot adopt the old program's maps (${this.replacing}): this program replaced it on every port, the FDB written anew; counters start from 0` });
+    }
+    this.ports.adoptedAll();
+    unpinAll(this.adopt.pinDir);
+    this.adopt = null;
+    this.syncLearnControls();
+  }
+
+  /**
+   * The new vswitchd, before adopted(): the old one's FDB into the table of
+   * record; the kernel's map has it already, unless this program has maps of
+   * its own (then written there, before any frame meets this program).
+   */
+  seedFdb(dump: Uint32Array): void {
+    const now = monotonicMs();
+    learnDump(this.fdb, dump, now);
+    if (this.replacing !== null) {
+      this.fdb.forEach((mac, port, ageMs, vlan) => this.maps.setFdb((macHi(mac) | (vlan << 16)) >>> 0, macLo(mac), port, now - ageMs), now);
+    }
+    if (!this.still) this.syncLearnControls();
   }
 
   removePort(port: number): void {
@@ -249,17 +337,17 @@ class KernelWorker implements LinkOwner {
 
   /** The FDB with one more share of the learn events applied (all of them, unless a storm is on). */
   trace(frame: TraceFrame): Trace {
-    this.ring.drain(this.fdbSync, LEARN_BATCH);
+    this.learnPending();
     return this.spec.trace(frame, monotonicMs());
   }
 
   fdbDump(): unknown {
-    this.ring.drain(this.fdbSync, LEARN_BATCH);
+    this.learnPending();
     return dumpFdb(this.fdb, monotonicMs());
   }
 
   stats(): Stats {
-    this.ring.drain(this.fdbSync, LEARN_BATCH);
+    this.learnPending();
     const ports: PortStats[] = [];
     for (const [p, r] of this.ports.attached()) {
       ports.push({ port: p, up: r.up, mtu: r.mtu, ...this.maps.portCountersOf(p), rxRingDrops: 0 });
@@ -310,7 +398,8 @@ class KernelWorker implements LinkOwner {
   }
 
   private shutdown(): void {
-    for (const [p] of this.ports.attached()) this.removePort(p);
+    // Handed over, the ports are the new vswitchd's: only our fds close (it holds its own on the links).
+    if (!this.handedOver) for (const [p] of this.ports.attached()) this.removePort(p);
     this.ring.close();
     this.captured.close();
     this.obj.close();

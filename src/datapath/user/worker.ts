@@ -26,7 +26,7 @@ import { readLinkStateSync } from '../../os/sysfs.js';
 import { REASON_COUNT } from '../../core/reasons.js';
 import { VswError } from '../../errors.js';
 import * as libc from '../../native/libc.js';
-import { dumpFdb } from '../fdb-dump.js';
+import { dumpFdb, learnDump } from '../fdb-dump.js';
 import type { DatapathOptions, PortStats, Stats } from '../messages.js';
 import { Ingress } from '../bpf.js';
 import { PortClaim } from './claim.js';
@@ -191,6 +191,20 @@ class UserWorker implements LinkOwner {
 
   fdbDump(): unknown {
     return dumpFdb(this.fwd.fdb, performance.now());
+  }
+
+  /** Nothing is handed over in the kernel: a restart stops this datapath and the new vswitchd opens the ports again. */
+  handOver(): never {
+    throw new VswError('EUSAGE', 'the userspace datapath hands nothing over: it is stopped, and its ports opened again');
+  }
+
+  adopted(): void {
+    // nothing was adopted
+  }
+
+  /** A restart's new vswitchd: the old one's FDB with its ages (its ports are at the same slots). */
+  seedFdb(dump: Uint32Array): void {
+    learnDump(this.fwd.fdb, dump, performance.now());
   }
 
   requestStop(): void {
