@@ -154,6 +154,13 @@ export class Lab {
     return run(process.execPath, [VSWCONFIG, '--socket', this.socket, ...args]);
   }
 
+  /** vswconfig that must succeed: its stdout (an assertion with its stderr otherwise). */
+  ok(...args: string[]): string {
+    const r = this.vswconfig(...args);
+    assert.equal(r.code, 0, `vswconfig ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  }
+
   /** Start a long-running process (tracked: killed by cleanup). */
   spawn(cmd: string, args: string[]): ChildProcess {
     const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });

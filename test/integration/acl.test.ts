@@ -10,11 +10,7 @@ import { dropCounts, dropGrowth, type Host, Lab } from '../helpers/lab.js';
 const lab = new Lab();
 let H1: Host, H2: Host;
 
-function ok(...args: string[]): string {
-  const r = lab.vswconfig(...args);
-  assert.equal(r.code, 0, `vswconfig ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
+const ok = (...args: string[]): string => lab.ok(...args);
 
 /** Hits of rule `id` as `acl show` prints them. */
 function hits(id: string): number {

@@ -16,11 +16,7 @@ let H1: Host, H2: Host;
 let flow: ChildProcess;
 let cap: Capture;
 
-function ok(...args: string[]): string {
-  const r = lab.vswconfig(...args);
-  assert.equal(r.code, 0, `vswconfig ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
+const ok = (...args: string[]): string => lab.ok(...args);
 
 /** Echo requests from NS1 that reached NS2 so far. */
 function arrived(): number {

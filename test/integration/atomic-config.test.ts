@@ -24,11 +24,7 @@ const B = '02:00:00:00:0b:0b';
 const A = '02:00:00:00:0a:0a';
 const CHANGES = 100;
 
-function ok(...args: string[]): string {
-  const r = lab.vswconfig(...args);
-  assert.equal(r.code, 0, `vswconfig ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
+const ok = (...args: string[]): string => lab.ok(...args);
 
 before(async () => {
   [H1, H2] = [1, 2].map((n) => lab.addHost(n, { quiet: true }));

@@ -16,11 +16,7 @@ import { type Host, Lab, run, VSWCONFIG } from '../helpers/lab.js';
 const lab = new Lab();
 let H1: Host, H2: Host;
 
-function ok(...args: string[]): string {
-  const r = lab.vswconfig(...args);
-  assert.equal(r.code, 0, `vswconfig ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
+const ok = (...args: string[]): string => lab.ok(...args);
 
 interface Running {
   proc: ChildProcess;

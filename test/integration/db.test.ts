@@ -21,11 +21,7 @@ const lab = new Lab();
 const DB = join(lab.dir, 'state', 'db.json');
 let H1: Host, H2: Host, H3: Host, H4: Host;
 
-function ok(...args: string[]): string {
-  const r = lab.vswconfig(...args);
-  assert.equal(r.code, 0, `vswconfig ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
+const ok = (...args: string[]): string => lab.ok(...args);
 
 /** The configuration as vswconfig shows it: the ports, each port's mode, the rules (-j) without their hits. */
 function snapshot(): unknown {

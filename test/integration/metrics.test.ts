@@ -29,11 +29,7 @@ interface StatsJson {
   monitor: Record<'subscribers' | 'dropped' | 'suppressed', number>;
 }
 
-function ok(...args: string[]): string {
-  const r = lab.vswconfig(...args);
-  assert.equal(r.code, 0, `vswconfig ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
+const ok = (...args: string[]): string => lab.ok(...args);
 
 function statsJson(): StatsJson {
   return JSON.parse(ok('-j', 'stats')) as StatsJson;

@@ -11,11 +11,7 @@ import { type Capture, dropCounts, dropGrowth, frameLines, framesEntered, type H
 const lab = new Lab('10.78');
 let H1: Host, H2: Host, H3: Host, H4: Host, H5: Host;
 
-function ok(...args: string[]): string {
-  const r = lab.vswconfig(...args);
-  assert.equal(r.code, 0, `vswconfig ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
+const ok = (...args: string[]): string => lab.ok(...args);
 
 interface MirrorRow {
   name: string;

@@ -13,11 +13,7 @@ const lab = new Lab('10.79');
 let H: Host[] = [];
 const caps: Capture[] = [];
 
-function ok(...args: string[]): string {
-  const r = lab.vswconfig(...args);
-  assert.equal(r.code, 0, `vswconfig ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
+const ok = (...args: string[]): string => lab.ok(...args);
 
 interface TraceJson {
   ingress: { port: string };

@@ -22,11 +22,7 @@ let browser: Browser;
 let page: Page;
 const consoleErrors: string[] = [];
 
-function ok(...args: string[]): string {
-  const r = lab.vswconfig(...args);
-  assert.equal(r.code, 0, `vswconfig ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
+const ok = (...args: string[]): string => lab.ok(...args);
 
 /** A number shown in a cell of port `port`'s row of the ports table (column: 0-based). */
 async function portCell(port: string, column: number): Promise<number> {
