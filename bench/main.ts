@@ -35,7 +35,7 @@ import {
   type WindowResult,
 } from './measures.js';
 import { ensureOvsInstalled, Ovs, ovsVersion } from './ovs.js';
-import { attempt, BenchError, cleanupAll, onCleanup, run, sleep, stopAll, which } from './proc.js';
+import { attempt, BenchError, findPython, need, onCleanup, run, runEntry, sleep, which } from './proc.js';
 import { HOST_SWITCHES, markdownTable, roundsTable, type SampleSet, SWITCH_ORDER, type SwitchName } from './report.js';
 import { DATAPATH_OF, isVswitchd, LinuxBridge, ROOT, type Switch, Vswitchd } from './switches.js';
 import { Topology } from './topology.js';
@@ -205,10 +205,6 @@ const log = (s: string): void => {
 
 // ---- preflight: every missing piece is one line ----
 
-function need(cmd: string, hint: string): void {
-  if (which(cmd) === null) throw new BenchError(`${cmd} not found: ${hint}`);
-}
-
 function preflight(o: Options): string {
   if (process.platform !== 'linux') throw new BenchError('needs Linux (network namespaces, AF_PACKET)');
   if (process.getuid?.() !== 0) throw new BenchError('must run as root (it creates network namespaces): sudo npm run bench');
@@ -238,8 +234,7 @@ function preflight(o: Options): string {
   if (o.bpfStats) need('bpftool', 'install bpftool (scripts/setup.sh)');
   let python = '';
   if (o.only.has('fdb') || o.only.has('latency')) {
-    python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : (which('python3') ?? '');
-    if (!python) throw new BenchError('python3 not found: it sends the 50,000-MAC burst and measures the wake-up floor (apt-get install python3)');
+    python = findPython('it sends the 50,000-MAC burst and measures the wake-up floor');
   }
   return python;
 }
@@ -632,41 +627,6 @@ async function stormMain(o: Options): Promise<number> {
   return finishRun(resultsFile, errors);
 }
 
-// ---- clean-up on every way out ----
+// ---- clean-up on every way out (proc.ts) ----
 
-let exiting = false;
-
-/** Stop every child (waiting for them), remove everything, exit. */
-async function finish(code: number, message?: string): Promise<never> {
-  if (message) process.stderr.write(`${message}\n`);
-  if (!exiting) {
-    exiting = true;
-    await Promise.race([stopAll(2000), sleep(5000)]);
-    cleanupAll();
-  }
-  process.exit(code);
-}
-
-for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
-  process.on(sig, () => {
-    if (exiting) {
-      // a second signal: no more waiting
-      cleanupAll();
-      process.exit(code);
-    }
-    void finish(code, `\nbench: ${sig}: stopped; cleaning up`);
-  });
-}
-process.on('exit', () => cleanupAll());
-process.on('uncaughtException', (err) => void finish(1, `bench: ${err instanceof BenchError ? '' : 'internal error: '}${err.message}`));
-process.on('unhandledRejection', (err) => void finish(1, `bench: internal error: ${err instanceof Error ? err.message : String(err)}`));
-
-try {
-  const code = await main();
-  await finish(code);
-} catch (err) {
-  if (exiting) await new Promise(() => undefined); // a signal is already cleaning up
-  if (err instanceof BenchError) await finish(1, `bench: ${err.message}`);
-  if (process.env['BENCH_DEBUG']) process.stderr.write(`${(err as Error).stack}\n`);
-  await finish(1, `bench: internal error: ${(err as Error).message}`);
-}
+await runEntry('bench', main);
