@@ -78,10 +78,11 @@ class Latencies {
   readonly worst: Record<string, number> = {};
   readonly failures: string[] = [];
 
-  async ask<T>(cmd: string, fn: () => Promise<T>): Promise<T | null> {
+  /** The reply in a box (a reply may itself be null: acl-del, mirror-add, mirror-del); null: no answer. */
+  async ask<T>(cmd: string, fn: () => Promise<T>): Promise<{ reply: T } | null> {
     const t0 = performance.now();
     try {
-      return await fn();
+      return { reply: await fn() };
     } catch (err) {
       this.failed++;
       if (this.failures.length < 20) this.failures.push(`${cmd}: ${(err as Error).message}`);
@@ -165,7 +166,7 @@ export async function soak(topo: Topology, o: SoakOptions, log: (s: string) => v
       // the window ends when the daemon has seen the port come back
       for (;;) {
         const s = await lat.ask('stats', () => request(sw.socket, { cmd: 'stats' }, ask));
-        if (s?.ports.find((p) => p.port === port)?.up === true) break;
+        if (s?.reply.ports.find((p) => p.port === port)?.up === true) break;
         if (Date.now() - upAt > REQUEST_TIMEOUT_MS) {
           errors.push(`flap ${downWindows.length + 1}: ${port} not seen up within ${REQUEST_TIMEOUT_MS / 1000} s`);
           break;
@@ -187,11 +188,11 @@ export async function soak(topo: Topology, o: SoakOptions, log: (s: string) => v
     let ruleId: number | null = null;
     const configLoop = every(CONFIG_PERIOD_MS, until, async (turn) => {
       const [h3, h8, h9] = [h(3), h(8), h(9)];
-      let done: unknown = null;
+      let done: { reply: unknown } | null = null;
       switch (turn % 6) {
         case 0:
           done = await lat.ask('acl-add', () => request(sw.socket, { cmd: 'acl-add', priority: 10, in: h9.port, action: 'drop' }, ask));
-          ruleId = (done as { id: number } | null)?.id ?? null;
+          ruleId = (done?.reply as { id: number } | undefined)?.id ?? null;
           break;
         case 1:
           done = await lat.ask('mirror-add', () => request(sw.socket, { cmd: 'mirror-add', name: 'soak', output: h8.port, selectIngress: [h3.port] }, ask));
