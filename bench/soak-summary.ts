@@ -219,6 +219,22 @@ export function rssTimeline(samples: readonly RssSample[], everyS: number): stri
   return out;
 }
 
+/**
+ * The `most` slowest answers over the target, slowest first, each with the
+ * load sample taken around it (the first at or after it: a sample covers the
+ * period before it): [seconds, ms, command, other processes' CPU % or null].
+ */
+export function lateWithLoad(
+  late: ReadonlyArray<readonly [number, number, string]>,
+  load: ReadonlyArray<readonly [number, number, number]>,
+  most: number,
+): Array<[number, number, string, number | null]> {
+  return [...late]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, most)
+    .map(([t, ms, cmd]) => [t, ms, cmd, load.find(([lt]) => lt >= t)?.[2] ?? null]);
+}
+
 export interface SoakSummaryInput {
   datapath: string;
   minutes: number;
@@ -236,6 +252,10 @@ export interface SoakSummaryInput {
   tcp: { gbps: number | null; retransmits: number | null; error?: string };
   macBursts: number;
   configChanges: number;
+  /** answers over the target: [s, ms, command] */
+  late?: ReadonlyArray<readonly [number, number, string]>;
+  /** [s, machine busy %, other processes' CPU % of one CPU] */
+  load?: ReadonlyArray<readonly [number, number, number]>;
 }
 
 /** The summary printed at the end of a soak. */
@@ -251,6 +271,12 @@ export function soakSummary(s: SoakSummaryInput): string {
     `  pings lost, steady pair: ${s.steady.lost} of ${s.steady.sent}`,
     `  pings lost, flapped host: ${s.flapped.lost} of ${s.flapped.sent}: ${s.flapped.whileDown} while its link was down, ${s.flapped.whileUp} while up (none but while down: ${yesNo(v.pingsKept)})`,
     `  control commands:        ${s.latency.count} answered in worst ${f(s.latency.worstMs, 0)} ms, p99.9 ${f(s.latency.p999Ms, 0)} ms, p99 ${f(s.latency.p99Ms, 0)} ms, median ${f(s.latency.medianMs)} ms; ${s.latency.overTarget} over ${s.targetMs} ms, ${s.latency.failed} failed (${yesNo(v.commandsInTime)})`,
+    ...lateWithLoad(s.late ?? [], s.load ?? [], 5).map(
+      ([t, ms, cmd, others]) => `    late: ${cmd} ${ms} ms at ${f(t / 60)} min (other processes' CPU then ${others === null ? '—' : `${f(others, 0)} % of a CPU`})`,
+    ),
+    ...(s.load && s.load.length > 0
+      ? [`  machine (shared):        CPU busy median ${f(median(s.load.map((l) => l[1])), 0)} %, others' CPU median ${f(median(s.load.map((l) => l[2])), 0)} % of a CPU, max ${f(Math.max(...s.load.map((l) => l[2])), 0)} %`]
+      : []),
     `  worst by command:        ${Object.entries(s.worstByCommand).map(([k, ms]) => `${k} ${f(ms, 0)} ms`).join(', ') || '—'}`,
     `  frames lost by reason:   ${Object.entries(s.drops).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}`,
     `  TCP (iperf3, capped):    ${s.tcp.error ? `failed: ${s.tcp.error}` : `${f(s.tcp.gbps ?? NaN, 2)} Gbit/s, ${s.tcp.retransmits ?? '—'} retransmits`}`,

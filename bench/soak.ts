@@ -20,7 +20,8 @@
 
 import { request } from '../src/control/client.js';
 import { macBurst, rssNow, startIperfServer } from './measures.js';
-import { BenchError, check, pidAlive, type Proc, sleep, start } from './proc.js';
+import { BenchError, check, ourGroups, pidAlive, type Proc, sleep, start } from './proc.js';
+import { allProcesses, busyTicks, diffProcStat, foreignTicks, readProcStat, ticksPerSecond } from './stats.js';
 import {
   attributeLosses,
   counterDelta,
@@ -62,8 +63,14 @@ export interface SoakOptions {
   python: string;
 }
 
+/** Every RSS_PERIOD_MS: seconds since the start, the machine's CPU busy (% of all CPUs), and other processes' CPU (not the soak's, % of one CPU): the shared machine's load. */
+export type LoadSample = [number, number, number];
+
 export interface SoakResult extends SoakSummaryInput {
   options: Omit<SoakOptions, 'python'>;
+  load: LoadSample[];
+  /** Every answer later than the target: [seconds since the start, ms, command]. */
+  late: Array<[number, number, string]>;
   downWindows: DownWindow[];
   /** Per flap: ms from `ip link set up` until `stats` says the port is up. */
   upSeenMs: number[];
@@ -74,6 +81,10 @@ export interface SoakResult extends SoakSummaryInput {
 /** Timed requests on the control socket: every latency kept, the worst per command. */
 class Latencies {
   readonly ms: number[] = [];
+  readonly late: Array<[number, number, string]> = [];
+
+  constructor(private readonly t0: number) {}
+
   failed = 0;
   readonly worst: Record<string, number> = {};
   readonly failures: string[] = [];
@@ -91,6 +102,7 @@ class Latencies {
       const ms = performance.now() - t0;
       this.ms.push(ms);
       this.worst[cmd] = Math.max(this.worst[cmd] ?? 0, ms);
+      if (ms > LATENCY_TARGET_MS && this.late.length < 1000) this.late.push([(Date.now() - this.t0) / 1000, Math.round(ms), cmd]);
     }
   }
 }
@@ -120,7 +132,6 @@ export async function soak(topo: Topology, o: SoakOptions, log: (s: string) => v
   await sw.start();
   const errors: string[] = [];
   try {
-    const lat = new Latencies();
     const ask = { timeoutMs: REQUEST_TIMEOUT_MS };
     for (const [a, b] of [[1, 2], [3, 4], [6, 5]] as const) {
       if (!(await topo.pingUntilAnswered(h(a), h(b)))) throw new BenchError(`${h(a).ns} does not reach ${h(b).ns} before the soak`);
@@ -130,6 +141,7 @@ export async function soak(topo: Topology, o: SoakOptions, log: (s: string) => v
 
     const seconds = o.minutes * 60;
     const t0 = Date.now();
+    const lat = new Latencies(t0);
     const until = t0 + seconds * 1000;
     const pingCount = Math.round((seconds * 1000) / PING_INTERVAL_MS);
     const steady = startPing(h(3), h(4), pingCount);
@@ -137,6 +149,9 @@ export async function soak(topo: Topology, o: SoakOptions, log: (s: string) => v
     const iperf = start('iperf3 client', 'ip', ['netns', 'exec', h(1).ns, 'iperf3', '-c', h(2).ip, '-t', String(Math.round(seconds)), '-b', o.tcpBitrate, '-i', '60', '-J'], { keep: 16 << 20 });
 
     const rssSamples: RssSample[] = [];
+    const load: LoadSample[] = [];
+    let cpu0 = readProcStat();
+    let procs0 = allProcesses();
     const downWindows: DownWindow[] = [];
     const upSeenMs: number[] = [];
     let macBursts = 0;
@@ -150,8 +165,14 @@ export async function soak(topo: Topology, o: SoakOptions, log: (s: string) => v
     const rssLoop = every(RSS_PERIOD_MS, until, async (turn) => {
       const kib = rssNow(sw).rssKiB;
       if (kib !== null) rssSamples.push([elapsedS(), kib]);
+      const [cpu1, procs1] = [readProcStat(), allProcesses()];
+      const d = diffProcStat(cpu0, cpu1)['cpu'];
+      const total = d ? busyTicks(d) + d.idle + d.iowait + d.steal : 0;
+      const others = foreignTicks(procs0, procs1, ourGroups(), process.pid) / ticksPerSecond() / (RSS_PERIOD_MS / 1000);
+      if (d && total > 0 && turn > 0) load.push([elapsedS(), Math.round((1000 * busyTicks(d)) / total) / 10, Math.round(others * 1000) / 10]);
+      [cpu0, procs0] = [cpu1, procs1];
       if (turn % 12 === 0) {
-        log(`[${(elapsedS() / 60).toFixed(1)} min] RSS ${kib === null ? '—' : ((kib * 1024) / 1e6).toFixed(1)} MB, stats worst so far ${Math.max(0, ...Object.values(lat.worst)).toFixed(0)} ms, ` +
+        log(`[${(elapsedS() / 60).toFixed(1)} min] RSS ${kib === null ? '—' : ((kib * 1024) / 1e6).toFixed(1)} MB, worst answer so far ${Math.max(0, ...Object.values(lat.worst)).toFixed(0)} ms, ` +
           `pings lost ${steady.log.lost} steady / ${flapped.log.lost} flapped, ${downWindows.length} flaps, ${macBursts} bursts, ${configChanges} changes`);
         save({ rssSamples, downWindows, latencyWorst: lat.worst, failed: lat.failed, elapsedS: elapsedS() });
       }
@@ -243,6 +264,8 @@ export async function soak(topo: Topology, o: SoakOptions, log: (s: string) => v
     }
     const warmupS = o.warmupMinutes * 60;
     return {
+      load,
+      late: lat.late,
       options: { minutes: o.minutes, datapath: o.datapath, warmupMinutes: o.warmupMinutes, tcpBitrate: o.tcpBitrate, vswitchdArgs: o.vswitchdArgs },
       datapath: o.datapath,
       minutes: ranS / 60,

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { vswitchdArgsOf } from '../../bench/switches.js';
 import { hostPairs, hostsKey, hostsRows, type HostsSampleSet, hostsTable, markdownTable, pairLabel, rows, sampleSetOf, type SampleSet, withinOfBase } from '../../bench/report.js';
 
 const ALL: SampleSet['switches'] = ['vswitchd-kernel', 'vswitchd-user', 'bridge'];
@@ -64,6 +65,12 @@ test('bench report: kernel-tc is judged against the kernel datapath (tcx): withi
   // without the kernel column there is nothing to compare with: no such columns
   const alone: SampleSet = { switches: ['vswitchd-kernel-tc', 'bridge'], samples: set.samples };
   assert.doesNotMatch(markdownTable(alone), /within 5 %/);
+});
+
+test('bench switches: kernel-tc runs the kernel datapath with --attach tc, last so that it wins over --vswitchd-args', () => {
+  assert.deepEqual(vswitchdArgsOf('vswitchd-kernel-tc', ['--attach', 'tcx', '--ring-frames', '256']), ['--datapath', 'kernel', '--attach', 'tcx', '--ring-frames', '256', '--attach', 'tc']);
+  assert.deepEqual(vswitchdArgsOf('vswitchd-kernel', []), ['--datapath', 'kernel']);
+  assert.deepEqual(vswitchdArgsOf('vswitchd-user', ['--attach', 'tc']), ['--datapath', 'user', '--attach', 'tc']);
 });
 
 test('bench report: a results file from before the kernel datapath reads as the userspace one', () => {

@@ -4,6 +4,7 @@ import {
   attributeLosses,
   counterDelta,
   latencySummary,
+  lateWithLoad,
   PingLog,
   rssFlatness,
   rssTimeline,
@@ -131,4 +132,17 @@ test('soak summary: one line per figure, the RSS timeline thinned to one sample 
   assert.match(text, /frames lost by reason: +none/);
   assert.match(text, /±5 MB: met/);
   assert.deepEqual(rssTimeline([[0, 1000], [5, 1000], [60, 2000], [61, 2000], [125, 3000]], 60), ['   0.0 min  1.0 MB', '   1.0 min  2.0 MB', '   2.1 min  3.1 MB']);
+});
+
+test('soak: the slowest late answers, each with the load sample that covers it', () => {
+  const late: Array<[number, number, string]> = [[12, 300, 'stats'], [31, 900, 'vlan'], [40, 260, 'stats']];
+  const load: Array<[number, number, number]> = [[10, 50, 20], [15, 99, 140], [35, 60, 30]];
+  assert.deepEqual(lateWithLoad(late, load, 2), [
+    [31, 900, 'vlan', 30],
+    [12, 300, 'stats', 140],
+  ]);
+  assert.deepEqual(lateWithLoad([[50, 400, 'stats']], load, 5), [[50, 400, 'stats', null]]);
+  const text = soakSummary(input({ late, load }));
+  assert.match(text, /late: vlan 900 ms at 0\.5 min \(other processes' CPU then 30 % of a CPU\)/);
+  assert.match(text, /others' CPU median 30 % of a CPU, max 140 %/);
 });
