@@ -2,8 +2,8 @@
 // benchmark's topology (topology.ts) for N minutes under everything at once:
 //
 //   NS1 → NS2  TCP, one iperf3 stream capped with -b (the machine is shared)
-//   NS3 → NS4  ping every 10 ms, the steady pair: no link of theirs flaps
-//   NS6 → NS5  ping every 10 ms to the flapped host: NS5's port goes down for
+//   NS3 → NS4  an echo request every 10 ms (pinger.ts), the steady pair: no link of theirs flaps
+//   NS6 → NS5  the same to the flapped host: NS5's port goes down for
 //              FLAP_DOWN_MS every FLAP_PERIOD_MS; its losses are split into
 //              "while the link was down" (from `ip link set down` until the
 //              daemon's `stats` says the port is up again) and the others
@@ -20,6 +20,7 @@
 
 import { request } from '../src/control/client.js';
 import { macBurst, rssNow, startIperfServer } from './measures.js';
+import { startPinger } from './pinger.js';
 import { BenchError, check, ourGroups, pidAlive, type Proc, sleep, start } from './proc.js';
 import { allProcesses, busyTicks, diffProcStat, foreignTicks, readProcStat, ticksPerSecond } from './stats.js';
 import {
@@ -107,10 +108,10 @@ class Latencies {
   }
 }
 
-/** ping -D every PING_INTERVAL_MS from `from` to `to`, read as it goes. */
-function startPing(from: Host, to: Host, count: number): { proc: Proc; log: PingLog } {
+/** An echo request every PING_INTERVAL_MS from `from` to `to` (pinger.ts), its replies read as they come. */
+function startPing(python: string, from: Host, to: Host): { proc: Proc; log: PingLog } {
   const log = new PingLog(PING_INTERVAL_MS);
-  const proc = start(`ping ${from.ns}`, 'ip', ['netns', 'exec', from.ns, 'ping', '-D', '-n', '-i', String(PING_INTERVAL_MS / 1000), '-c', String(count), '-W', '1', to.ip], { keep: 1 << 16 });
+  const proc = startPinger(python, from, to, PING_INTERVAL_MS);
   proc.child.stdout!.on('data', (s: string) => log.feed(s));
   return { proc, log };
 }
@@ -120,7 +121,8 @@ async function every(periodMs: number, until: number, body: (turn: number) => Pr
   for (let turn = 0; Date.now() < until; turn++) {
     const next = Date.now() + periodMs;
     await body(turn);
-    const wait = Math.min(next, until) - Date.now();
+    if (next >= until) break; // no turn after the end
+    const wait = next - Date.now();
     if (wait > 0) await sleep(wait);
   }
 }
@@ -143,9 +145,8 @@ export async function soak(topo: Topology, o: SoakOptions, log: (s: string) => v
     const t0 = Date.now();
     const lat = new Latencies(t0);
     const until = t0 + seconds * 1000;
-    const pingCount = Math.round((seconds * 1000) / PING_INTERVAL_MS);
-    const steady = startPing(h(3), h(4), pingCount);
-    const flapped = startPing(h(6), h(5), pingCount);
+    const steady = startPing(o.python, h(3), h(4));
+    const flapped = startPing(o.python, h(6), h(5));
     const iperf = start('iperf3 client', 'ip', ['netns', 'exec', h(1).ns, 'iperf3', '-c', h(2).ip, '-t', String(Math.round(seconds)), '-b', o.tcpBitrate, '-i', '60', '-J'], { keep: 16 << 20 });
 
     const rssSamples: RssSample[] = [];
@@ -238,8 +239,8 @@ export async function soak(topo: Topology, o: SoakOptions, log: (s: string) => v
     const alive = pid !== null && pidAlive(pid) && (await lat.ask('stats', () => request(sw.socket, { cmd: 'stats' }, ask))) !== null;
     const statsEnd = await request(sw.socket, { cmd: 'stats' }, ask).catch(() => null);
 
-    // ping and iperf3 end on their own (count, -t), a little after the loops
-    await Promise.all([steady.proc.wait(60_000), flapped.proc.wait(60_000), iperf.wait(120_000)]);
+    // the pingers print their summary when stopped; iperf3 ends on its own (-t), about now
+    await Promise.all([steady.proc.stop('SIGINT', 5000), flapped.proc.stop('SIGINT', 5000), iperf.wait(120_000)]);
     steady.log.finish();
     flapped.log.finish();
     const pings = (p: { log: PingLog }, windows: readonly DownWindow[]): SoakPings => ({
