@@ -36,9 +36,9 @@ import {
   type WindowResult,
 } from './measures.js';
 import { ensureOvsInstalled, Ovs, ovsVersion } from './ovs.js';
-import { attempt, BenchError, cleanupAll, onCleanup, run, sleep, stopAll, which } from './proc.js';
+import { attempt, BenchError, findPython, need, onCleanup, run, runEntry, sleep, which } from './proc.js';
 import { HOST_SWITCHES, markdownTable, roundsTable, type SampleSet, SWITCH_ORDER, type SwitchName } from './report.js';
-import { DATAPATH_OF, isVswitchd, LinuxBridge, ROOT, type Switch, Vswitchd } from './switches.js';
+import { isVswitchd, LinuxBridge, ROOT, type Switch, Vswitchd, vswitchdArgsOf } from './switches.js';
 import { Topology } from './topology.js';
 import { ETHERTYPE, FRAME_BYTES } from './trafgen.js';
 import { type WakeupFloor, wakeupFloor } from './wakeup.js';
@@ -55,7 +55,8 @@ options:
   --rounds N             rounds of A B C D (default 3; 1 with --quick)
   --quick                shorter runs, 1 round: a smoke test
   --switches LIST        some switches only, comma-separated: vswitchd-kernel (or kernel),
-                           vswitchd-user (or user), bridge, ovs (the bridge is what ratios need)
+                           vswitchd-kernel-tc (or kernel-tc: --attach tc), vswitchd-user (or user),
+                           bridge, ovs (the bridge is what ratios need)
   --only LIST            some measures only, comma-separated names or numbers:
                            1 64b   2 tcp   3 latency   4 flood   5 fdb   6 cost   7 core
                            8 vlan (64b from an access port into a trunk)   9 acl (64b under 100 rules)
@@ -148,7 +149,7 @@ function parseArgs(argv: string[]): Options | 'help' {
         o.switches = new Set();
         for (const part of value().split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)) {
           const sw = (SWITCH_ORDER as readonly string[]).includes(part) ? (part as SwitchName) : SWITCH_ORDER.find((n) => n === `vswitchd-${part}`);
-          if (!sw) throw new BenchError(`--switches: unknown switch '${part}' (one of ${SWITCH_ORDER.join(', ')}, kernel, user)`);
+          if (!sw) throw new BenchError(`--switches: unknown switch '${part}' (one of ${SWITCH_ORDER.join(', ')}, kernel, kernel-tc, user)`);
           o.switches.add(sw);
         }
         if (o.switches.size === 0) throw new BenchError('--switches needs at least one switch');
@@ -188,11 +189,13 @@ function parseArgs(argv: string[]): Options | 'help' {
   }
   o.rounds = rounds ?? (o.quick ? 1 : 3);
   if (o.stormSeconds > 0) {
-    if (o.hosts || o.withOvs || onlyGiven || o.switches?.has('ovs') || o.switches?.has('bridge')) throw new BenchError('--storm: vswitchd only (--switches kernel,user), no --hosts, --with-ovs or --only');
+    if (o.hosts || o.withOvs || onlyGiven || o.switches?.has('ovs') || o.switches?.has('bridge') || o.switches?.has('vswitchd-kernel-tc'))
+      throw new BenchError('--storm: vswitchd only (--switches kernel,user; for tc attach: --vswitchd-args "--attach tc"), no --hosts, --with-ovs or --only');
     return o;
   }
   if (o.hosts) {
-    if (o.withOvs || o.switches?.has('ovs')) throw new BenchError('--hosts: no Open vSwitch in the hosts mode (its switches are vswitchd-kernel, vswitchd-user and bridge)');
+    if (o.withOvs || o.switches?.has('ovs') || o.switches?.has('vswitchd-kernel-tc'))
+      throw new BenchError('--hosts: its switches are vswitchd-kernel, vswitchd-user and bridge (no Open vSwitch, no kernel-tc: use --vswitchd-args "--attach tc")');
     if (onlyGiven) throw new BenchError('--hosts: no --only (the hosts mode measures TCP and 64 B, each pair on each underlay)');
     return o;
   }
@@ -206,10 +209,6 @@ const log = (s: string): void => {
 };
 
 // ---- preflight: every missing piece is one line ----
-
-function need(cmd: string, hint: string): void {
-  if (which(cmd) === null) throw new BenchError(`${cmd} not found: ${hint}`);
-}
 
 function preflight(o: Options): string {
   if (process.platform !== 'linux') throw new BenchError('needs Linux (network namespaces, AF_PACKET)');
@@ -240,8 +239,7 @@ function preflight(o: Options): string {
   if (o.bpfStats) need('bpftool', 'install bpftool (scripts/setup.sh)');
   let python = '';
   if (o.only.has('fdb') || o.only.has('latency')) {
-    python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : (which('python3') ?? '');
-    if (!python) throw new BenchError('python3 not found: it sends the 50,000-MAC burst and measures the wake-up floor (apt-get install python3)');
+    python = findPython('it sends the 50,000-MAC burst and measures the wake-up floor');
   }
   return python;
 }
@@ -346,7 +344,7 @@ async function main(): Promise<number> {
       fdbMacs: FDB_MACS,
       switches: {
         ...Object.fromEntries(
-          Object.entries(DATAPATH_OF).map(([name, dp]) => [name, `bin/vswitchd --socket <tmp> --max-ports 24 --datapath ${dp} ${o.vswitchdArgs.join(' ')}`.trim()]),
+          switches.filter(isVswitchd).map((name) => [name, `bin/vswitchd --socket <tmp> --max-ports 24 ${vswitchdArgsOf(name, o.vswitchdArgs).join(' ')}`]),
         ),
         bridge: 'ip link add type bridge stp_state 0 forward_delay 0 ageing_time 30000 nf_call_* 0 (br_netfilter off in the switch namespace)',
         ovs: o.withOvs ? 'ovs-vswitchd --disable-system, datapath_type=netdev, userspace-tso-enable=true, mac-table-size=65536' : undefined,
@@ -642,41 +640,6 @@ async function stormMain(o: Options): Promise<number> {
   return finishRun(resultsFile, errors);
 }
 
-// ---- clean-up on every way out ----
+// ---- clean-up on every way out (proc.ts) ----
 
-let exiting = false;
-
-/** Stop every child (waiting for them), remove everything, exit. */
-async function finish(code: number, message?: string): Promise<never> {
-  if (message) process.stderr.write(`${message}\n`);
-  if (!exiting) {
-    exiting = true;
-    await Promise.race([stopAll(2000), sleep(5000)]);
-    cleanupAll();
-  }
-  process.exit(code);
-}
-
-for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
-  process.on(sig, () => {
-    if (exiting) {
-      // a second signal: no more waiting
-      cleanupAll();
-      process.exit(code);
-    }
-    void finish(code, `\nbench: ${sig}: stopped; cleaning up`);
-  });
-}
-process.on('exit', () => cleanupAll());
-process.on('uncaughtException', (err) => void finish(1, `bench: ${err instanceof BenchError ? '' : 'internal error: '}${err.message}`));
-process.on('unhandledRejection', (err) => void finish(1, `bench: internal error: ${err instanceof Error ? err.message : String(err)}`));
-
-try {
-  const code = await main();
-  await finish(code);
-} catch (err) {
-  if (exiting) await new Promise(() => undefined); // a signal is already cleaning up
-  if (err instanceof BenchError) await finish(1, `bench: ${err.message}`);
-  if (process.env['BENCH_DEBUG']) process.stderr.write(`${(err as Error).stack}\n`);
-  await finish(1, `bench: internal error: ${(err as Error).message}`);
-}
+await runEntry('bench', main);

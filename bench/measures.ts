@@ -435,6 +435,20 @@ for i in range(0, count, burst):
 print(sent, errors)
 `;
 
+/**
+ * Broadcast frames from `count` distinct random source MACs (never the hosts'
+ * 02:… range; the same `seed`, the same MACs) out of host `from`, at `rate`
+ * frames/s in bursts of 16; what it sent and the send errors.
+ */
+export async function macBurst(python: string, from: Host, count: number, seed: number, rate: number): Promise<{ sent: number; errors: number }> {
+  const r = await run('ip', ['netns', 'exec', from.ns, python, '-c', BURST_PY, from.ifname, String(count), String(seed), String(rate)], {
+    timeoutMs: (count / rate) * 1000 + 60_000,
+  });
+  if (r.code !== 0) throw new BenchError(`MAC burst from ${from.ns} failed: ${(r.stderr || r.stdout).trim().split('\n').pop()}`);
+  const [sent, errors] = r.stdout.trim().split(/\s+/).map(Number);
+  return { sent: sent ?? NaN, errors: errors ?? NaN };
+}
+
 export interface FdbFill {
   target: number;
   passes: Array<{ ratePps: number; seconds: number; sent: number; errors: number; entries: number }>;
@@ -448,12 +462,8 @@ export async function fillFdb(ctx: Ctx, count: number, seed: number, log: (s: st
   let entries = 0;
   for (let pass = 0; pass < 3 && entries < count; pass++) {
     const t0 = performance.now();
-    const r = await run('ip', ['netns', 'exec', h3.ns, ctx.python, '-c', BURST_PY, h3.ifname, String(count), String(seed), String(rate)], {
-      timeoutMs: (count / rate) * 1000 + 60_000,
-    });
-    if (r.code !== 0) throw new BenchError(`MAC burst from ${h3.ns} failed: ${(r.stderr || r.stdout).trim().split('\n').pop()}`);
+    const { sent, errors } = await macBurst(ctx.python, h3, count, seed, rate);
     const seconds = (performance.now() - t0) / 1000;
-    const [sent, errors] = r.stdout.trim().split(/\s+/).map(Number);
     // learning may lag behind (OVS learns in its slow path): wait until it settles
     let last = -1;
     const deadline = Date.now() + 15_000;
@@ -463,7 +473,7 @@ export async function fillFdb(ctx: Ctx, count: number, seed: number, log: (s: st
       if (entries >= count || entries === last || Date.now() > deadline) break;
       last = entries;
     }
-    passes.push({ ratePps: rate, seconds, sent: sent ?? NaN, errors: errors ?? NaN, entries });
+    passes.push({ ratePps: rate, seconds, sent, errors, entries });
     if (entries < count) log(`  fdb: ${entries} entries after pass ${pass + 1} at ${rate} frames/s; sending again slower`);
     rate = Math.round(rate / 2);
   }

@@ -7,6 +7,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { type StormResult, stormTable } from './storm.js';
 import {
+  ATTACH_VARIANT,
   BRIDGE_PAIR,
   HOST_METRICS,
   HOST_UNDERLAYS,
@@ -135,6 +136,8 @@ export function ratioChartSvg(c: Chart): string {
  */
 export function attachOf(results: { options?: { vswitchdArgs?: string[] }; attach?: Record<string, string> }, sw: string): string {
   if (results.attach?.[sw]) return results.attach[sw]!;
+  const forced = ATTACH_VARIANT[sw as SwitchName]?.attach;
+  if (forced) return forced;
   if (!sw.startsWith('vswitchd')) return '';
   const args = results.options?.vswitchdArgs ?? [];
   for (let i = 0; i < args.length; i++) {

@@ -7,7 +7,7 @@
 // process.on('exit'); it runs its actions last-registered first.
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 
 /** A failure the user sees as one line: `bench: <message>`. */
 export class BenchError extends Error {
@@ -266,4 +266,62 @@ export function which(cmd: string): string | null {
   const r = spawnSync('sh', ['-c', `command -v -- "$1"`, 'sh', cmd], { encoding: 'utf8' });
   const p = (r.stdout ?? '').trim();
   return r.status === 0 && p.startsWith('/') ? p : null;
+}
+
+/** A missing command is one line: `<cmd> not found: <hint>`. */
+export function need(cmd: string, hint: string): void {
+  if (which(cmd) === null) throw new BenchError(`${cmd} not found: ${hint}`);
+}
+
+/** python3's path; `why` says what the run needs it for. */
+export function findPython(why: string): string {
+  const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : (which('python3') ?? '');
+  if (!python) throw new BenchError(`python3 not found: ${why} (apt-get install python3)`);
+  return python;
+}
+
+// ---- clean-up on every way out: the entry points (main.ts, soak-main.ts) ----
+
+let exiting = false;
+
+/** Stop every child (waiting for them), remove everything, exit. */
+async function finish(code: number, message?: string): Promise<never> {
+  if (message) process.stderr.write(`${message}\n`);
+  if (!exiting) {
+    exiting = true;
+    await Promise.race([stopAll(2000), sleep(5000)]);
+    cleanupAll();
+  }
+  process.exit(code);
+}
+
+/**
+ * Run `main` as the program `tool` (`bench`, `soak`) and exit with its status;
+ * whatever happens (an error, ^C, SIGTERM, SIGHUP), every child is stopped and
+ * everything registered with onCleanup() removed first. A BenchError is one
+ * line on stderr, `<tool>: <message>`.
+ */
+export async function runEntry(tool: string, main: () => Promise<number>): Promise<never> {
+  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+    process.on(sig, () => {
+      if (exiting) {
+        // a second signal: no more waiting
+        cleanupAll();
+        process.exit(code);
+      }
+      void finish(code, `\n${tool}: ${sig}: stopped; cleaning up`);
+    });
+  }
+  process.on('exit', () => cleanupAll());
+  process.on('uncaughtException', (err) => void finish(1, `${tool}: ${err instanceof BenchError ? '' : 'internal error: '}${err.message}`));
+  process.on('unhandledRejection', (err) => void finish(1, `${tool}: internal error: ${err instanceof Error ? err.message : String(err)}`));
+  try {
+    const code = await main();
+    return await finish(code);
+  } catch (err) {
+    if (exiting) await new Promise(() => undefined); // a signal is already cleaning up
+    if (err instanceof BenchError) return finish(1, `${tool}: ${err.message}`);
+    if (process.env['BENCH_DEBUG']) process.stderr.write(`${(err as Error).stack}\n`);
+    return finish(1, `${tool}: internal error: ${(err as Error).message}`);
+  }
 }

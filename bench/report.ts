@@ -11,8 +11,19 @@ import { pathToFileURL } from 'node:url';
 import { roundRatios, type Summary, summarize, type WonShare, wonShare } from './stats.js';
 
 /** The switches measured, in the order of a round and of the table's columns. */
-export const SWITCH_ORDER = ['vswitchd-kernel', 'vswitchd-user', 'bridge', 'ovs'] as const;
+export const SWITCH_ORDER = ['vswitchd-kernel', 'vswitchd-kernel-tc', 'vswitchd-user', 'bridge', 'ovs'] as const;
 export type SwitchName = (typeof SWITCH_ORDER)[number];
+
+/**
+ * A switch that is another one attached differently (issue 16): the kernel
+ * datapath with its program as a tc clsact filter (`vswitchd --attach tc`)
+ * instead of a tcx link. Its target is its own base's figures: within
+ * ATTACH_TOLERANCE on every row, in the direction that row counts as better.
+ */
+export const ATTACH_VARIANT: Partial<Record<SwitchName, { base: SwitchName; attach: string; short: string }>> = {
+  'vswitchd-kernel-tc': { base: 'vswitchd-kernel', attach: 'tc', short: 'kernel-tc' },
+};
+export const ATTACH_TOLERANCE = 0.05;
 
 /** The switches with targets (vswitchd's two datapaths) and their short names in the table. */
 export const TARGETED: ReadonlyArray<{ sw: SwitchName; short: string }> = [
@@ -118,6 +129,15 @@ export interface Row {
   won: Partial<Record<SwitchName, WonShare | null>>;
   /** its ratio to the bridge round by round (min, median, max) */
   roundRatio: Partial<Record<SwitchName, Summary | null>>;
+  /** an attach variant's ratio of medians to its base (kernel-tc ÷ kernel) and whether it is within ATTACH_TOLERANCE of it */
+  vsBase: Partial<Record<SwitchName, { ratio: number; met: boolean | null } | null>>;
+}
+
+/** Within `tol` of the base in the way that counts: not below 1 − tol where higher is better, not above 1 + tol where lower is; no direction: either way. */
+export function withinOfBase(ratio: number, better: MetricDef['better'], tol: number): boolean {
+  if (better === 'higher') return ratio >= 1 - tol;
+  if (better === 'lower') return ratio <= 1 + tol;
+  return Math.abs(ratio - 1) <= tol;
 }
 
 export function rows(set: SampleSet): Row[] {
@@ -151,7 +171,15 @@ export function rows(set: SampleSet): Row[] {
       won[sw] = def.better ? wonShare(by[sw], brRounds, def.better) : null;
       roundRatio[sw] = summarize(roundRatios(by[sw], brRounds));
     }
-    out.push({ def, cells, ratio, met, won, roundRatio });
+    const vsBase: Row['vsBase'] = {};
+    for (const sw of set.switches) {
+      const variant = ATTACH_VARIANT[sw];
+      if (!variant || !set.switches.includes(variant.base)) continue;
+      const m = cells[sw]?.median;
+      const b = cells[variant.base]?.median;
+      vsBase[sw] = m === undefined || b === undefined || b === 0 ? null : { ratio: m / b, met: withinOfBase(m / b, def.better, ATTACH_TOLERANCE) };
+    }
+    out.push({ def, cells, ratio, met, won, roundRatio, vsBase });
   }
   return out;
 }
@@ -189,7 +217,13 @@ export function markdownTable(set: SampleSet): string {
   }
   const targeted = TARGETED.filter((t) => set.switches.includes(t.sw));
   for (const t of targeted) header.push(`${t.short} target`, `${t.short} met`);
-  const figures = header.length - 2 * targeted.length; // the columns before the targets are right-aligned figures
+  const variants = set.switches.flatMap((sw) => {
+    const v = ATTACH_VARIANT[sw];
+    return v && set.switches.includes(v.base) ? [{ sw, ...v }] : [];
+  });
+  const baseShort = (b: SwitchName): string => TARGETED.find((t) => t.sw === b)?.short ?? b;
+  for (const v of variants) header.push(`${v.short} ÷ ${baseShort(v.base)}`, `within ${ATTACH_TOLERANCE * 100} %`);
+  const figures = header.length - 2 * targeted.length - 2 * variants.length; // the columns before the targets are right-aligned figures
   const lines = [`| ${header.join(' | ')} |`, `|${header.map((_h, i) => (i < 3 || i >= figures ? '---' : '---:')).join('|')}|`];
   for (const r of rows(set)) {
     const c = [String(r.def.group), r.def.label, r.def.unit];
@@ -200,6 +234,10 @@ export function markdownTable(set: SampleSet): string {
     for (const { sw } of targeted) {
       const met = r.met[sw];
       c.push(r.def.targets?.[sw]?.text ?? '', met === undefined ? '' : met === null ? '—' : met ? 'yes' : '**no**');
+    }
+    for (const { sw } of variants) {
+      const vb = r.vsBase[sw];
+      c.push(vb ? `${vb.ratio.toFixed(3)}×` : '—', !vb || vb.met === null ? '—' : vb.met ? 'yes' : '**no**');
     }
     lines.push(`| ${c.join(' | ')} |`);
   }

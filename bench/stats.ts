@@ -67,7 +67,8 @@ export function roundRatios(x: ByRound, ref: ByRound): number[] {
 export function percentile(xs: readonly number[], p: number): number {
   if (xs.length === 0) return NaN;
   const s = [...xs].sort((a, b) => a - b);
-  const rank = Math.ceil((p / 100) * s.length);
+  // the rounding error of p / 100 (99.9 % of 1000 is 999.0000000000001) is no rank of its own
+  const rank = Math.ceil((p / 100) * s.length - 1e-9);
   return s[Math.min(s.length, Math.max(1, rank)) - 1]!;
 }
 

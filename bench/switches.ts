@@ -9,7 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from '../src/control/client.js';
 import { BenchError, check, lastLine, NotAvailable, onCleanup, type Proc, runSync, sleep, start } from './proc.js';
-import type { SwitchName } from './report.js';
+import { ATTACH_VARIANT, type SwitchName } from './report.js';
 import type { AclRule } from './measures.js';
 import type { Host, Site } from './topology.js';
 
@@ -48,7 +48,7 @@ export interface Switch {
 }
 
 /** vswitchd's datapaths (`vswitchd --datapath`), each measured as a switch of its own. */
-export const DATAPATH_OF = { 'vswitchd-kernel': 'kernel', 'vswitchd-user': 'user' } as const;
+export const DATAPATH_OF = { 'vswitchd-kernel': 'kernel', 'vswitchd-kernel-tc': 'kernel', 'vswitchd-user': 'user' } as const;
 export type VswitchdName = keyof typeof DATAPATH_OF;
 
 export function isVswitchd(name: SwitchName): name is VswitchdName {
@@ -62,7 +62,13 @@ export interface VswitchdOptions {
   nodeArgs?: string[];
 }
 
-/** `vswitchd --datapath kernel|user`; its name says which. */
+/** vswitchd's options for switch `name`: its datapath, then `extra`, then the attach mode its name forces (last: it wins over one in `extra`). */
+export function vswitchdArgsOf(name: VswitchdName, extra: readonly string[]): string[] {
+  const attach = ATTACH_VARIANT[name]?.attach;
+  return ['--datapath', DATAPATH_OF[name], ...extra, ...(attach ? ['--attach', attach] : [])];
+}
+
+/** `vswitchd --datapath kernel|user` (`vswitchd-kernel-tc`: and `--attach tc`); its name says which. */
 export class Vswitchd implements Switch {
   private proc?: Proc;
   private readonly dir: string;
@@ -86,7 +92,7 @@ export class Vswitchd implements Switch {
     this.proc = start(this.name, 'ip', [
       'netns', 'exec', this.site.ns,
       process.execPath, ...(this.opts.nodeArgs ?? []), VSWITCHD,
-      '--socket', this.socket, '--max-ports', String(maxPorts), '--datapath', DATAPATH_OF[this.name], ...(this.opts.args ?? []),
+      '--socket', this.socket, '--max-ports', String(maxPorts), ...vswitchdArgsOf(this.name, this.opts.args ?? []),
     ]);
     const deadline = Date.now() + 15_000;
     for (;;) {

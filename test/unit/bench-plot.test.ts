@@ -91,6 +91,11 @@ test('bench plot: the attach mode a run names labels vswitchd series', () => {
   assert.equal(attachOf({ options: { vswitchdArgs: ['--attach=tcx'] } }, 'vswitchd-user'), 'tcx');
   assert.equal(attachOf({ options: { vswitchdArgs: ['--attach', 'tc'] } }, 'ovs'), '');
   assert.equal(attachOf({ attach: { 'vswitchd-kernel': 'tc' } }, 'vswitchd-kernel'), 'tc');
+  // kernel-tc is tc whatever the run's options say (its own --attach tc comes last)
+  assert.equal(attachOf({ options: { vswitchdArgs: ['--attach', 'tcx'] } }, 'vswitchd-kernel-tc'), 'tc');
+  const both = chartOfResults({ switches: ['vswitchd-kernel', 'vswitchd-kernel-tc', 'bridge'], samples: { tcp1: { 'vswitchd-kernel': [10], 'vswitchd-kernel-tc': [9.8], bridge: [10] } } });
+  assert.deepEqual(both.series, ['vswitchd-kernel', 'vswitchd-kernel-tc (attach tc)']);
+  assert.ok(Math.abs(both.rows[0]!.values['vswitchd-kernel-tc (attach tc)']! - 0.98) < 1e-9);
   const c = chartOfResults({ switches: ['vswitchd-kernel', 'bridge'], samples: { tcp1: { 'vswitchd-kernel': [10], bridge: [10] } }, options: { vswitchdArgs: ['--attach', 'tc'] } });
   assert.deepEqual(c.series, ['vswitchd-kernel (attach tc)']);
   const els = parseXml(ratioChartSvg(c));

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hostPairs, hostsKey, hostsRows, type HostsSampleSet, hostsTable, markdownTable, pairLabel, rows, sampleSetOf, type SampleSet } from '../../bench/report.js';
+import { vswitchdArgsOf } from '../../bench/switches.js';
+import { hostPairs, hostsKey, hostsRows, type HostsSampleSet, hostsTable, markdownTable, pairLabel, rows, sampleSetOf, type SampleSet, withinOfBase } from '../../bench/report.js';
 
 const ALL: SampleSet['switches'] = ['vswitchd-kernel', 'vswitchd-user', 'bridge'];
 
@@ -37,6 +38,39 @@ test('bench report: the table has a target and a met column per datapath', () =>
   const [header, , line] = markdownTable(set).split('\n');
   assert.match(header!, /\| kernel target \| kernel met \| user target \| user met \|$/);
   assert.match(line!, /\| ≥ 1\.3× bridge \| \*\*no\*\* \| ≥ 1\.2× bridge \| yes \|$/);
+});
+
+test('bench report: kernel-tc is judged against the kernel datapath (tcx): within 5 % the way each row counts as better', () => {
+  const TC: SampleSet['switches'] = ['vswitchd-kernel', 'vswitchd-kernel-tc', 'bridge'];
+  const set: SampleSet = {
+    switches: TC,
+    samples: {
+      // 64 B: tc 4 % slower (within), TCP: 6 % slower (not), RTT: 4 % higher (within), faster 64 B is within too
+      'u64.rx': { 'vswitchd-kernel': [1_000_000], 'vswitchd-kernel-tc': [960_000], bridge: [700_000] },
+      tcp1: { 'vswitchd-kernel': [20], 'vswitchd-kernel-tc': [18.8], bridge: [18] },
+      'lat.idle.avg': { 'vswitchd-kernel': [0.05], 'vswitchd-kernel-tc': [0.052], bridge: [0.06] },
+    },
+  };
+  assert.equal(row(set, 'u64.rx').vsBase['vswitchd-kernel-tc']?.met, true);
+  assert.equal(row(set, 'tcp1').vsBase['vswitchd-kernel-tc']?.met, false);
+  assert.ok(Math.abs(row(set, 'tcp1').vsBase['vswitchd-kernel-tc']!.ratio - 0.94) < 1e-9);
+  assert.equal(row(set, 'lat.idle.avg').vsBase['vswitchd-kernel-tc']?.met, true);
+  assert.equal(withinOfBase(1.2, 'higher', 0.05), true);
+  assert.equal(withinOfBase(0.9, 'lower', 0.05), true);
+  assert.equal(withinOfBase(1.06, 'lower', 0.05), false);
+  assert.equal(withinOfBase(1.06, null, 0.05), false);
+  const table = markdownTable(set);
+  assert.match(table.split('\n')[0]!, /\| kernel-tc ÷ kernel \| within 5 % \|$/);
+  assert.match(table, /\| 0\.940× \| \*\*no\*\* \|/);
+  // without the kernel column there is nothing to compare with: no such columns
+  const alone: SampleSet = { switches: ['vswitchd-kernel-tc', 'bridge'], samples: set.samples };
+  assert.doesNotMatch(markdownTable(alone), /within 5 %/);
+});
+
+test('bench switches: kernel-tc runs the kernel datapath with --attach tc, last so that it wins over --vswitchd-args', () => {
+  assert.deepEqual(vswitchdArgsOf('vswitchd-kernel-tc', ['--attach', 'tcx', '--ring-frames', '256']), ['--datapath', 'kernel', '--attach', 'tcx', '--ring-frames', '256', '--attach', 'tc']);
+  assert.deepEqual(vswitchdArgsOf('vswitchd-kernel', []), ['--datapath', 'kernel']);
+  assert.deepEqual(vswitchdArgsOf('vswitchd-user', ['--attach', 'tc']), ['--datapath', 'user', '--attach', 'tc']);
 });
 
 test('bench report: a results file from before the kernel datapath reads as the userspace one', () => {
