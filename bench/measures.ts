@@ -22,7 +22,7 @@ import {
   threadTicks,
   ticksPerSecond,
 } from './stats.js';
-import type { Switch } from './switches.js';
+import type { AclRule, Switch } from './switches.js';
 import type { Host, Namespaces, Topology } from './topology.js';
 import { BROADCAST, frameConfig, Trafgen } from './trafgen.js';
 
@@ -536,17 +536,6 @@ async function leavesTagged(ctx: Ctx, from: Host, to: Host, vid: number): Promis
 }
 
 // ---- (9) 64 B under 100 ACL rules ----
-
-/** One filter rule (vswconfig acl add's fields); switches translate it into their own. */
-export interface AclRule {
-  priority: number;
-  in?: Host;
-  src?: string;
-  dst?: string;
-  type?: number;
-  vlan?: number;
-  action: 'allow' | 'drop';
-}
 
 export const ACL_RULES = 100;
 

@@ -17,8 +17,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BenchError, check, lastLine, onCleanup, type Proc, run, runSync, sleep, start, which } from './proc.js';
-import type { Switch } from './switches.js';
-import type { AclRule } from './measures.js';
+import type { AclRule, Switch } from './switches.js';
 import type { Host, Topology } from './topology.js';
 
 const SCHEMA_PATHS = ['/usr/share/openvswitch/vswitch.ovsschema'];

@@ -10,10 +10,20 @@ import { fileURLToPath } from 'node:url';
 import { request } from '../src/control/client.js';
 import { BenchError, check, lastLine, NotAvailable, onCleanup, type Proc, runSync, sleep, start } from './proc.js';
 import { ATTACH_VARIANT, type SwitchName } from './report.js';
-import type { AclRule } from './measures.js';
 import type { Host, Site } from './topology.js';
 
 /** Repository root (this file is dist/bench/switches.js once built). */
+/** One filter rule (vswconfig acl add's fields); switches translate it into their own. */
+export interface AclRule {
+  priority: number;
+  in?: Host;
+  src?: string;
+  dst?: string;
+  type?: number;
+  vlan?: number;
+  action: 'allow' | 'drop';
+}
+
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const VSWITCHD = join(ROOT, 'bin', 'vswitchd');
 export const VSWCONFIG = join(ROOT, 'bin', 'vswconfig');

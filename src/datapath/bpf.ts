@@ -11,10 +11,11 @@
 // which outlives vswitchd unless removed (tc.ts says how it is).
 
 import { release } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BPF_TCX_INGRESS, linkCreate } from '../native/libbpf.js';
+import { VswError } from '../errors.js';
+import { BPF_TCX_INGRESS, linkCreate, linkInfo, linkUpdate, objGet, objPin, progNameById } from '../native/libbpf.js';
 import * as libc from '../native/libc.js';
-import { adoptLink, pinLink } from './kernel/handover.js';
 import { adoptTc, attachTc, detachTc, type TcAttachment } from './tc.js';
 
 /** The kernel datapath's program, vsw_forward. */
@@ -87,7 +88,7 @@ export class Ingress {
    * filter) and switches it to `progFd` with no moment without a program.
    */
   adopt(progFd: number, ifindex: number, ifname: string, how: { pinDir: string; port: number; program: string; qdiscMade: boolean }): number {
-    if (this.mode === 'tcx') return adoptLink(how.pinDir, how.port, ifindex, ifname, progFd);
+    if (this.mode === 'tcx') return adoptTcxLink(how.pinDir, how.port, ifindex, ifname, how.program, progFd);
     const key = this.nextKey++;
     this.filters.set(key, adoptTc(progFd, ifindex, ifname, how.program, how.qdiscMade, this.watchdogFd));
     return key;
@@ -96,7 +97,7 @@ export class Ingress {
   /** A restart's old vswitchd: a tcx link pinned in `dir` (a tc filter stays without); whether it made the port's clsact qdisc. */
   handOver(attachment: number, dir: string, port: number): { qdiscMade: boolean } {
     if (this.mode === 'tcx') {
-      pinLink(attachment, dir, port);
+      objPin(attachment, join(dir, `link-${port}`));
       return { qdiscMade: false };
     }
     return { qdiscMade: this.filters.get(attachment)?.qdiscMade ?? false };
@@ -113,4 +114,31 @@ export class Ingress {
     this.filters.delete(attachment);
     detachTc(a, this.watchdogFd);
   }
+}
+
+/**
+ * A restart's new vswitchd: port `port`'s tcx link pinned in `dir` as
+ * link-PORT, taken only if it is a tcx link on `ifindex` running `program`,
+ * and switched to `progFd` with bpf_link_update (no moment without a
+ * program). Returns its fd; the pin stays until the hand-over removes them.
+ */
+function adoptTcxLink(dir: string, port: number, ifindex: number, ifname: string, program: string, progFd: number): number {
+  let fd: number;
+  try {
+    fd = objGet(join(dir, `link-${port}`));
+  } catch {
+    throw new VswError('EADOPT', `no tcx link was handed over for ${ifname}`);
+  }
+  try {
+    const info = linkInfo(fd, ifname);
+    const prog = progNameById(info.progId);
+    if (info.ifindex !== ifindex || prog !== program) {
+      throw new VswError('EADOPT', `the link handed over for ${ifname} is not ${program} at its tcx ingress (ifindex ${info.ifindex}, program ${prog ?? '?'})`);
+    }
+    linkUpdate(fd, progFd, `tcx ingress of ${ifname}`);
+  } catch (err) {
+    libc.close(fd);
+    throw err;
+  }
+  return fd;
 }

@@ -1,25 +1,21 @@
 // The kernel datapath's side of a restart (src/daemon/restart.ts): how the old
 // vswitchd leaves its maps and tcx links in a bpffs directory, and how the new
-// one takes them. The pins are named map-NAME and link-SLOT.
+// one takes them. The pins are named map-NAME and link-SLOT (a port's tcx
+// link: pinned and taken where every attachment is made, ../bpf.ts).
 //
 // The new vswitchd checks each pinned map against its own program's definition
 // of it (type, key and value size, entries, flags): equal, its program is
 // loaded against the running maps (bpf_map__reuse_fd), so the FDB, counters
 // and configuration carry on; any difference (a program of another layout after
 // an upgrade) is an EADOPT saying which map differs, and the worker then sets its
-// program up in maps of its own and replaces the old one (worker.ts). A port's link is taken
-// only if it is a tcx link on that port's interface running vsw_forward, and is
-// switched to the new program with bpf_link_update (no moment without one).
+// program up in maps of its own and replaces the old one (worker.ts).
 
 import { join } from 'node:path';
 import { unlinkSync } from 'node:fs';
 import { VswError } from '../../errors.js';
-import { type BpfObject, linkInfo, linkUpdate, type MapDefinition, mapInfo, objGet, objPin, progNameById } from '../../native/libbpf.js';
+import { type BpfObject, type MapDefinition, mapInfo, objGet, objPin } from '../../native/libbpf.js';
 import * as libc from '../../native/libc.js';
 import { pinsIn } from '../bpffs.js';
-
-/** The program a link handed over must run. */
-const FORWARD_PROGRAM = 'vsw_forward';
 
 /** Maps libbpf makes for the object's own data (.rodata, .bss): the new program's, never taken over. */
 function handedOver(m: MapDefinition): boolean {
@@ -29,11 +25,6 @@ function handedOver(m: MapDefinition): boolean {
 /** The old vswitchd: pins every map of `obj` in `dir`. */
 export function pinMaps(obj: BpfObject, dir: string): void {
   for (const m of obj.maps()) if (handedOver(m)) objPin(obj.mapFd(m.name), join(dir, `map-${m.name}`));
-}
-
-/** The old vswitchd: pins port `port`'s tcx link. */
-export function pinLink(linkFd: number, dir: string, port: number): void {
-  objPin(linkFd, join(dir, `link-${port}`));
 }
 
 /** What differs between a pinned map and the program's own definition of it, or null. */
@@ -70,32 +61,6 @@ export function adoptMaps(obj: BpfObject, dir: string): number[] {
     throw err;
   }
   return fds;
-}
-
-/**
- * The new vswitchd: port `port`'s link from `dir`, checked (a tcx link on
- * `ifindex` running vsw_forward) and switched to `progFd`. Returns its fd;
- * the pin stays until unpinAll().
- */
-export function adoptLink(dir: string, port: number, ifindex: number, ifname: string, progFd: number): number {
-  let fd: number;
-  try {
-    fd = objGet(join(dir, `link-${port}`));
-  } catch {
-    throw new VswError('EADOPT', `no tcx link was handed over for ${ifname}`);
-  }
-  try {
-    const info = linkInfo(fd, ifname);
-    const prog = progNameById(info.progId);
-    if (info.ifindex !== ifindex || prog !== FORWARD_PROGRAM) {
-      throw new VswError('EADOPT', `the link handed over for ${ifname} is not vsw_forward at its tcx ingress (ifindex ${info.ifindex}, program ${prog ?? '?'})`);
-    }
-    linkUpdate(fd, progFd, `tcx ingress of ${ifname}`);
-  } catch (err) {
-    libc.close(fd);
-    throw err;
-  }
-  return fd;
 }
 
 /** Removes every pin in `dir` (what was taken is held by fds now). */
