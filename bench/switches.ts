@@ -12,7 +12,6 @@ import { BenchError, check, lastLine, NotAvailable, onCleanup, type Proc, runSyn
 import { ATTACH_VARIANT, type SwitchName } from './report.js';
 import type { Host, Site } from './topology.js';
 
-/** Repository root (this file is dist/bench/switches.js once built). */
 /** One filter rule (vswconfig acl add's fields); switches translate it into their own. */
 export interface AclRule {
   priority: number;
@@ -24,6 +23,7 @@ export interface AclRule {
   action: 'allow' | 'drop';
 }
 
+/** Repository root (this file is dist/bench/switches.js once built). */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const VSWITCHD = join(ROOT, 'bin', 'vswitchd');
 export const VSWCONFIG = join(ROOT, 'bin', 'vswconfig');
