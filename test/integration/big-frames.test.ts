@@ -15,10 +15,7 @@ let A: Host, B: Host;
 before(async () => {
   [A, B] = [1, 2].map((n) => lab.addHost(n));
   await lab.startSwitch();
-  for (const h of lab.hosts) {
-    const r = lab.vswconfig('add', h.port);
-    assert.equal(r.code, 0, `vswconfig add ${h.port}: ${r.stderr}`);
-  }
+  for (const h of lab.hosts) lab.ok('add', h.port);
   assert.ok(lab.ping(A, B.ip), 'A cannot ping B');
 });
 

@@ -751,6 +751,19 @@ test(`the ${DATAPATH} datapath and the forwarding core agree on a random sequenc
     },
   }));
 
+/** The VLAN modes above (and host 5 as host 2), the ACL and two mirrors: the two tests below share them. */
+const WITH_VLANS_ACL_MIRRORS = {
+  vlans: { ports: [...VLAN_PORTS, null, VLAN_PORTS[2]!], args: [...VLAN_ARGS, null, VLAN_ARGS[2]!], vids: [0, 10, 20, 30] },
+  acl: ACL_RULES,
+  mirrors: {
+    outputMtus: [1500, 1400],
+    rules: [
+      ['in', 'output', 'HOST4', 'select-ingress', 'HOST1,HOST3', 'select-vlan', '10,30'],
+      ['eg', 'output', 'HOST5', 'select-ingress', 'HOST3', 'select-egress', 'HOST0,HOST2'],
+    ],
+  },
+};
+
 // The VLAN modes above, and two mirrors: 'in' copies VLANs 10 and 30 entering host 1's (trunk)
 // or host 3's port to host 4 (no mode: every copy tagged); 'eg' copies what leaves host 0's
 // or host 2's port, and what enters host 3's, to host 5, native-untagged 20 10 (MTU 1400):
@@ -761,15 +774,7 @@ test(`the ${DATAPATH} datapath and the forwarding core agree with VLAN modes, AC
     fdbSize: 1024,
     stations: 12,
     frames: 400,
-    vlans: { ports: [...VLAN_PORTS, null, VLAN_PORTS[2]!], args: [...VLAN_ARGS, null, VLAN_ARGS[2]!], vids: [0, 10, 20, 30] },
-    acl: ACL_RULES,
-    mirrors: {
-      outputMtus: [1500, 1400],
-      rules: [
-        ['in', 'output', 'HOST4', 'select-ingress', 'HOST1,HOST3', 'select-vlan', '10,30'],
-        ['eg', 'output', 'HOST5', 'select-ingress', 'HOST3', 'select-egress', 'HOST0,HOST2'],
-      ],
-    },
+    ...WITH_VLANS_ACL_MIRRORS,
   }));
 
 // Fuzzed frames (Sequence.fuzzFrame), half of the sequence: random bytes, headers cut short,
@@ -845,15 +850,7 @@ test(`the ${DATAPATH} datapath and the forwarding core agree when ACL rules, mir
     fdbSize: 1024,
     stations: 12,
     frames: 300,
-    vlans: { ports: [...VLAN_PORTS, null, VLAN_PORTS[2]!], args: [...VLAN_ARGS, null, VLAN_ARGS[2]!], vids: [0, 10, 20, 30] },
-    acl: ACL_RULES,
-    mirrors: {
-      outputMtus: [1500, 1400],
-      rules: [
-        ['in', 'output', 'HOST4', 'select-ingress', 'HOST1,HOST3', 'select-vlan', '10,30'],
-        ['eg', 'output', 'HOST5', 'select-ingress', 'HOST3', 'select-egress', 'HOST0,HOST2'],
-      ],
-    },
+    ...WITH_VLANS_ACL_MIRRORS,
     change: {
       aclAdd: [['priority', '50001', 'src', formatMac(station(2)), 'vlan', '10', 'allow']],
       aclDel: [3],

@@ -17,10 +17,7 @@ let A: Host, B: Host, C: Host;
 before(async () => {
   [A, B, C] = [1, 2, 3].map((n) => lab.addHost(n));
   await lab.startSwitch(['--fdb-port-limit', String(LIMIT)]);
-  for (const h of lab.hosts) {
-    const r = lab.vswconfig('add', h.port);
-    assert.equal(r.code, 0, `vswconfig add ${h.port}: ${r.stderr}`);
-  }
+  for (const h of lab.hosts) lab.ok('add', h.port);
 });
 
 after(async () => {

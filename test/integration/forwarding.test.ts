@@ -30,10 +30,7 @@ const EXP = 0x88b5;
 before(async () => {
   [A, B, C, D] = [1, 2, 3, 4].map((n) => lab.addHost(n));
   await lab.startSwitch();
-  for (const h of lab.hosts) {
-    const r = lab.vswconfig('add', h.port);
-    assert.equal(r.code, 0, `vswconfig add ${h.port}: ${r.stderr}`);
-  }
+  for (const h of lab.hosts) lab.ok('add', h.port);
 });
 
 after(async () => {

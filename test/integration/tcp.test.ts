@@ -23,10 +23,7 @@ before(async () => {
   J3 = lab.addHost(3, { mtu: 9000 });
   J4 = lab.addHost(4, { mtu: 9000 });
   await lab.startSwitch();
-  for (const h of lab.hosts) {
-    const r = lab.vswconfig('add', h.port);
-    assert.equal(r.code, 0, `vswconfig add ${h.port}: ${r.stderr}`);
-  }
+  for (const h of lab.hosts) lab.ok('add', h.port);
   for (const [a, b] of [[H1, H2], [J3, J4], [J3, H2]] as const) assert.ok(lab.ping(a, b.ip), `${a.ns} cannot ping ${b.ip}`);
 });
 

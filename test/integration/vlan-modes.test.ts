@@ -18,10 +18,7 @@ function vlan(...args: string[]): void {
 before(async () => {
   [H1, H2, H3, H4] = [1, 2, 3, 4].map((n) => lab.addHost(n));
   await lab.startSwitch();
-  for (const h of lab.hosts) {
-    const r = lab.vswconfig('add', h.port);
-    assert.equal(r.code, 0, `vswconfig add ${h.port}: ${r.stderr}`);
-  }
+  for (const h of lab.hosts) lab.ok('add', h.port);
 });
 
 after(async () => {
