@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { rerender, writeChartOf } from './plot.js';
 import { perfAvailable, profileDirOf, tcpSession } from './tcp-rounds.js';
+import { perfReport, perfRound, profiledWindows } from './perf-round.js';
 import os from 'node:os';
 import { join } from 'node:path';
 import { runCoreBench } from './core.js';
@@ -73,6 +74,9 @@ options:
                          (not --datapath: the bench runs each)
   --node-args ARGS       options for vswitchd's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
   --profile              perf record -a -g over each TCP window (bench/results/<timestamp>-profile/)
+  --perf                 a profile round after the compared ones: each switch's TCP windows again with
+                           perf record -a -g in their middle; top kernel symbols, buckets and softirq
+                           by CPU in the results file and <timestamp>-perf.txt (its figures not compared)
   --bpf-stats            kernel.bpf_stats_enabled=1 over each TCP window: the switch's eBPF
                            programs' run time per run (bpftool prog show), the sysctl restored after
   --from FILE            no run: print the table of a saved results file and write its chart
@@ -99,6 +103,8 @@ interface Options {
   /** --profile, --bpf-stats: probes over each TCP window (tcp-rounds.ts) */
   profile?: boolean;
   bpfStats?: boolean;
+  /** --perf: the profile round after the compared rounds (perf-round.ts) */
+  perf?: boolean;
   /** --from FILE: re-render a saved run */
   from?: string;
 }
@@ -180,6 +186,9 @@ function parseArgs(argv: string[]): Options | 'help' {
       case '--bpf-stats':
         o.bpfStats = true;
         break;
+      case '--perf':
+        o.perf = true;
+        break;
       case '--from':
         o.from = value();
         break;
@@ -235,7 +244,8 @@ function preflight(o: Options): string {
   if (traffic) need('trafgen', 'install netsniff-ng (scripts/setup.sh)');
   if (o.only.has('vlan')) need('tcpdump', 'install tcpdump (scripts/setup.sh): it checks that frames leave the trunk tagged');
   if (o.only.has('tcp')) need('iperf3', 'install iperf3 (scripts/setup.sh)');
-  if ((o.profile || o.bpfStats) && !o.only.has('tcp')) throw new BenchError('--profile and --bpf-stats probe the TCP windows: add tcp to --only');
+  if ((o.profile || o.bpfStats || o.perf) && !o.only.has('tcp')) throw new BenchError('--profile, --perf and --bpf-stats probe the TCP windows: add tcp to --only');
+  if (o.profile && o.perf) throw new BenchError('--profile and --perf both run perf record: give one (--perf keeps perf out of the compared rounds)');
   if (o.bpfStats) need('bpftool', 'install bpftool (scripts/setup.sh)');
   let python = '';
   if (o.only.has('fdb') || o.only.has('latency')) {
@@ -307,9 +317,9 @@ async function main(): Promise<number> {
   const python = preflight({ ...o, only });
   if (implied.length > 0) log(`bench: 64b runs too (${implied.join(', ')} need it)`);
   if (o.withOvs) await ensureOvsInstalled(log);
-  if (o.profile) {
+  if (o.profile || o.perf) {
     const why = await perfAvailable();
-    if (why) throw new BenchError(`--profile: ${why}`);
+    if (why) throw new BenchError(`${o.profile ? '--profile' : '--perf'}: ${why}`);
   }
 
   const dur: Durations = o.quick ? QUICK : FULL;
@@ -473,7 +483,8 @@ async function main(): Promise<number> {
           });
         }
         if (only.has('tcp')) {
-          const probes = { profileDir, bpfStats: o.bpfStats };
+          // --perf: only /proc/stat in the middle of the window here (perf runs in the profile round)
+          const probes = { profileDir, bpfStats: o.bpfStats, midWindow: o.perf ? {} : undefined };
           await tcpSession({ ctx, label: `${name}-r${round}`, probes, step, add: (id, v) => add(id, name, v), details, log: (s) => log(`${tag} ${s}`) });
         }
         if (only.has('flood')) {
@@ -543,6 +554,26 @@ async function main(): Promise<number> {
     }
   }
 
+  let perfTable = '';
+  if (o.perf) {
+    const sessions = await perfRound({
+      switches,
+      make,
+      ctxOf: (sw) => ({ topo, sw, dur, dir: work, python }),
+      dir: profileDirOf(resultsFile),
+      log,
+      failed: (msg) => errors.push(msg),
+    });
+    const windows = profiledWindows(sessions, rounds as unknown as Parameters<typeof profiledWindows>[1]);
+    const command = `node dist/bench/main.js ${process.argv.slice(2).join(' ')}`;
+    const rep = perfReport(windows, dur.tcpS, command);
+    const textFile = resultsFile.replace(/\.json$/, '-perf.txt');
+    writeFileSync(textFile, `${rep.text}\n`);
+    results['perfRound'] = sessions;
+    results['perf'] = { text: textFile, windows, table: rep.table };
+    perfTable = rep.table ? `\nwhere the TCP windows' time went (--perf, the profile round; ${textFile}):\n${rep.table}\n` : '';
+  }
+
   results['complete'] = true;
   results['finishedAt'] = new Date().toISOString();
   results['seconds'] = (Date.now() - t0) / 1000;
@@ -554,6 +585,7 @@ async function main(): Promise<number> {
   process.stdout.write(`\n${table}\n${perRound ? `${perRound}\n` : ''}`);
   process.stdout.write(`chart: ${writeChartOf(resultsFile, results)}\n`);
   process.stdout.write(footer(o, results['machine'] as Machine));
+  process.stdout.write(perfTable);
   if (floor !== null) {
     process.stdout.write(
       `thread wake-up round trip on this machine (two processes, pipes, 2 ms apart, median): ${floor.sameCpuUs.toFixed(0)} µs on one CPU, ${floor.crossCpuUs.toFixed(0)} µs across two\n`,

@@ -130,7 +130,8 @@ export function fmtRate(x: number): string {
   return `${(x / 1e6).toFixed(3)} Mframes/s`;
 }
 
-function split(d: Record<string, CpuTimes>): CpuSplit {
+/** Each CPU's share of user, system, softirq, irq and idle time in a /proc/stat difference, %. */
+export function cpuSplitOf(d: Record<string, CpuTimes>): CpuSplit {
   const out: CpuSplit = {};
   for (const [cpu, t] of Object.entries(d)) {
     const total = t.user + t.nice + t.system + t.idle + t.iowait + t.irq + t.softirq + t.steal;
@@ -215,7 +216,7 @@ export async function trafficWindow(
     otherCpuS: foreignTicks(a.all, b.all, b.ours, process.pid) / tck,
     processCpuS: ctx.sw.pids().length > 0 ? (b.proc - a.proc) / tck : null,
     threads,
-    cpuSplit: split(d),
+    cpuSplit: cpuSplitOf(d),
     switchBefore,
     switchAfter,
   };

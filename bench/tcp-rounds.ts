@@ -2,12 +2,17 @@
 // way (NS1→NS2, then NS2→NS1 with iperf3 -R), and the optional probes over
 // each TCP window for finding where the time goes: `--profile` (perf record
 // -a -g, both CPUs) and `--bpf-stats` (kernel.bpf_stats_enabled=1 for the
-// window, the switch's eBPF programs' run time per run from bpftool).
+// window, the switch's eBPF programs' run time per run from bpftool), and
+// `--perf`'s mid-window probe (perf record -a -g for a few seconds in the
+// middle of the window in the profile round, only /proc/stat at the same
+// offsets in the compared rounds).
 
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BenchError, onCleanup, type Proc, run, sleep, start, which } from './proc.js';
-import { type PairCtx, tcp, type TcpProbe, type TcpResult } from './measures.js';
+import { cpuSplitOf, type CpuSplit, type Durations, type PairCtx, tcp, type TcpProbe, type TcpResult } from './measures.js';
+import { foldedStacks, parsePerfScript, type PerfSummary, summarizePerf } from './perf-summary.js';
+import { diffProcStat, readProcStat } from './stats.js';
 
 /** The TCP cases of a session, in the order they run, with the metric id each one feeds. */
 export const TCP_CASES = [
@@ -22,6 +27,11 @@ export interface ProbeOptions {
   profileDir?: string;
   /** eBPF run-time statistics over each window */
   bpfStats?: boolean;
+  /**
+   * --perf: the middle of each window (midWindow()): /proc/stat per CPU, and
+   * with `perfDir` perf record -a -g over the same seconds, files there
+   */
+  midWindow?: { perfDir?: string };
 }
 
 export interface TcpSession {
@@ -52,10 +62,14 @@ export async function tcpSession(s: TcpSession): Promise<void> {
 }
 
 function probeText(p: unknown): string {
-  const x = p as { bpf?: { nsPerRun: number | null }; perf?: { report: string } } | undefined;
+  const x = p as { bpf?: { nsPerRun: number | null }; perf?: { report: string }; mid?: MidWindowResult } | undefined;
   if (!x) return '';
   const parts: string[] = [];
   if (x.bpf?.nsPerRun != null) parts.push(`eBPF ${x.bpf.nsPerRun.toFixed(0)} ns per run`);
+  if (x.mid) {
+    const si = Object.entries(x.mid.cpuSplit).filter(([k]) => k !== 'cpu').map(([k, v]) => `${k} ${v.softirq}%`);
+    parts.push(`mid-window softirq ${si.join(' ')}${x.mid.perf ? `, perf ${x.mid.perf.summary.samples} samples` : ''}`);
+  }
   if (x.perf) parts.push(`profile ${x.perf.report}`);
   return parts.length ? `; ${parts.join(', ')}` : '';
 }
@@ -63,7 +77,10 @@ function probeText(p: unknown): string {
 function makeProbe(s: TcpSession, id: string): TcpProbe | undefined {
   const perf = s.probes.profileDir ? new PerfProbe(join(s.probes.profileDir, `${s.label}-${id}`)) : undefined;
   const bpf = s.probes.bpfStats ? new BpfStatsProbe(() => s.ctx.sw.mainPid()) : undefined;
-  if (!perf && !bpf) return undefined;
+  const mid = s.probes.midWindow
+    ? new MidWindowProbe(s.ctx.dur, s.probes.midWindow.perfDir === undefined ? undefined : join(s.probes.midWindow.perfDir, `${s.label}-${id}`))
+    : undefined;
+  if (!perf && !bpf && !mid) return undefined;
   return {
     async begin() {
       await bpf?.begin();
@@ -73,15 +90,86 @@ function makeProbe(s: TcpSession, id: string): TcpProbe | undefined {
         await bpf?.end(); // restores the sysctl at once
         throw err;
       }
+      mid?.begin(); // runs on its own timer from here
     },
     async end() {
       // the eBPF figures first: perf's report takes seconds, outside the window
       const out: Record<string, unknown> = {};
       if (bpf) out['bpf'] = await bpf.end();
+      if (mid) out['mid'] = await mid.end();
       if (perf) out['perf'] = await perf.end();
       return out;
     },
   };
+}
+
+// ---- --perf: a few seconds in the middle of the window ----
+
+/** When the mid-window probe starts after iperf3 is started, and how long it lasts, s: the middle three fifths. */
+export function midWindow(dur: Pick<Durations, 'tcpS'>): { delayS: number; seconds: number } {
+  return { delayS: dur.tcpS / 5, seconds: (dur.tcpS * 3) / 5 };
+}
+
+export interface MidWindowResult {
+  /** what was asked: from delayS after iperf3 was started, for seconds */
+  delayS: number;
+  seconds: number;
+  /** /proc/stat over those seconds (with perf: from perf record's start to its exit), per CPU */
+  cpuSplit: CpuSplit;
+  perf?: { data: string; folded: string; summary: PerfSummary };
+}
+
+/**
+ * /proc/stat at delayS and delayS + seconds after begin(), and with a
+ * directory, `perf record -a -g -F 999 -- sleep <seconds>` between the two
+ * readings; end() waits for both, then reduces perf's samples (perf script),
+ * after the window.
+ */
+class MidWindowProbe {
+  private done?: Promise<{ cpuSplit: CpuSplit; error?: unknown }>;
+  private readonly at: { delayS: number; seconds: number };
+  constructor(
+    dur: Pick<Durations, 'tcpS'>,
+    private readonly base?: string,
+  ) {
+    this.at = midWindow(dur);
+  }
+
+  begin(): void {
+    this.done = this.record().then(
+      (cpuSplit) => ({ cpuSplit }),
+      (error: unknown) => ({ cpuSplit: {}, error }),
+    );
+  }
+
+  private async record(): Promise<CpuSplit> {
+    await sleep(this.at.delayS * 1000);
+    const a = readProcStat();
+    if (this.base === undefined) {
+      await sleep(this.at.seconds * 1000);
+    } else {
+      // -F 999: about 6,000 samples with call chains over 3 s on 2 CPUs
+      const p = start('perf record', 'perf', ['record', '-a', '-g', '-F', '999', '--quiet', '-o', `${this.base}.perf.data`, '--', 'sleep', String(this.at.seconds)]);
+      await p.wait(this.at.seconds * 1000 + 30_000);
+      if (p.code !== 0) throw new BenchError(`perf record: ${p.stderr.trim().split('\n').pop() ?? `exit ${p.code}`}`);
+    }
+    return cpuSplitOf(diffProcStat(a, readProcStat()));
+  }
+
+  async end(): Promise<MidWindowResult> {
+    const r = await this.done!;
+    if (r.error !== undefined) throw r.error;
+    const out: MidWindowResult = { ...this.at, cpuSplit: r.cpuSplit };
+    if (this.base === undefined) return out;
+    const data = `${this.base}.perf.data`;
+    const folded = `${this.base}.folded`;
+    const sc = await run('perf', ['script', '-i', data, '-F', 'comm,tid,cpu,period,ip,sym,dso'], { timeoutMs: 300_000, keep: 1 << 30 });
+    if (sc.code !== 0) throw new BenchError(`perf script: ${sc.stderr.trim().split('\n').pop()}`);
+    const samples = parsePerfScript(sc.stdout);
+    writeFileSync(folded, `${foldedStacks(samples)}\n`);
+    out.perf = { data, folded, summary: summarizePerf(samples) };
+    return out;
+  }
 }
 
 // ---- --profile: perf record -a -g ----
