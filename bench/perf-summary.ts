@@ -69,6 +69,7 @@ export const BUCKETS = [
   { id: 'bridge', label: 'bridge (br_*)' },
   { id: 'memory', label: 'skb and page allocation and freeing' },
   { id: 'sched', label: 'scheduler and wake-ups' },
+  { id: 'irqOn', label: "where interrupts are enabled again (_raw_spin_unlock_irqrestore, handle_softirqs: cpu-clock's skew, work done with them off lands here)" },
   { id: 'otherKernel', label: 'other kernel' },
   { id: 'user', label: 'user space (iperf3, vswitchd, others)' },
 ] as const;
@@ -87,8 +88,11 @@ const TCP_TX =
   /^(tcp_sendmsg\w*|tcp_write_xmit|tcp_push\w*|__tcp_push\w*|tcp_transmit_skb|__tcp_transmit_skb|tcp_ack\w*|tcp_clean_rtx_queue\w*|tcp_rate_\w+|tcp_tso_\w+|tcp_tsq_\w+|tcp_send_mss|tcp_current_mss|tcp_stream_alloc_skb|tcp_skb_\w+|tcp_wfree|tcp_small_queue_check|tcp_event_new_data_sent|tcp_xmit_\w+|tcp_retransmit_\w+|__tcp_retransmit_\w+|tcp_fastretrans_alert|tcp_enter_recovery|tcp_mark_skb_lost|tcp_newly_delivered|tcp_cong_\w+|tcp_update_pacing_rate|tcp_chrono_\w+|cubictcp_\w+|bictcp_\w+|tcp_options_write|tcp_established_options|tcp_v4_send_check|__tcp_v4_send_check|tcp_mstamp_refresh|tcp_schedule_loss_probe|tcp_rearm_rto|tcp_check_space|tcp_new_space|tcp_build_frag|skb_entail|tcp_gso_\w+|tcp4_gso_\w+|inet_gso_\w+|skb_segment\w*|__skb_gso_\w+|skb_mac_gso_segment|ip_queue_xmit|__ip_queue_xmit|ip_output|ip_finish_output\w*|__ip_finish_output|ip_local_out|__ip_local_out|ip_send_check|neigh_\w+|__neigh_\w+|sk_stream_\w+|sk_forced_mem_schedule|__sk_mem_\w+|sk_page_frag_refill|inet_sendmsg|sock_sendmsg\w*|__sys_sendto|sock_write_iter|__sock_sendmsg)$/;
 const MEMORY =
   /^(kmem_cache_\w+|kfree\w*|__kmalloc\w*|kmalloc\w*|__alloc_skb|alloc_skb\w*|__build_skb\w*|build_skb\w*|skb_release_\w+|__kfree_skb\w*|kfree_skb\w*|sk_skb_reason_drop|consume_skb|napi_consume_skb|skb_free_head|__skb_clone|skb_clone|pskb_expand_head|__pskb_pull_tail|skb_attempt_defer_free|__slab_free|slab_\w+|___slab_alloc|__alloc_pages\w*|__alloc_frozen_pages\w*|alloc_pages\w*|get_page_from_freelist|free_unref_\w+|__free_pages\w*|free_frozen_pages|__free_frozen_pages|page_frag_\w+|__page_frag_\w+|skb_page_frag_refill|__put_page|put_page|__folio_put|folio_\w+|clear_page\w*|rmqueue\w*|__rmqueue\w*|memcg_\w+|mem_cgroup_\w+|__mod_memcg\w*|obj_cgroup_\w+|refill_obj_stock|__memcg_\w+|skb_free_frag|kmalloc_reserve|kmalloc_size_roundup)$/;
+// Without a hardware PMU (this VM) perf samples on a timer interrupt: a tick
+// that falls while interrupts are off is taken where they are enabled again.
+const IRQ_ON = /^(_raw_spin_unlock_irqrestore|_raw_spin_unlock_irq|_raw_spin_unlock_bh|handle_softirqs|__do_softirq|__local_bh_enable_ip|local_bh_enable|irq_exit_rcu|__irq_exit_rcu|native_irq_enable|arch_local_irq_restore)$/;
 const SCHED =
-  /^(schedule\w*|__schedule|finish_task_switch\w*|try_to_wake_up|ttwu_\w+|pick_next_\w+|__pick_next_\w+|enqueue_task\w*|dequeue_task\w*|enqueue_entity|dequeue_entity|update_curr\w*|update_load_avg|__update_load_avg\w*|__wake_up\w*|autoremove_wake_function|woken_wake_function|sock_def_readable|sock_def_write_space|sk_wait_data|wait_woken|__switch_to\w*|switch_mm\w*|psi_\w+|select_task_rq\w*|set_next_entity|put_prev_\w+|resched_curr|check_preempt\w*|wakeup_preempt\w*|raw_spin_rq_\w+|_raw_spin_\w+|native_queued_spin_lock_slowpath|queued_spin_lock_slowpath|ep_poll_callback|__x64_sys_select|do_select|core_sys_select|pselect\w*)$/;
+  /^(schedule\w*|__schedule|finish_task_switch\w*|try_to_wake_up|ttwu_\w+|pick_next_\w+|__pick_next_\w+|enqueue_task\w*|dequeue_task\w*|enqueue_entity|dequeue_entity|update_curr\w*|update_load_avg|__update_load_avg\w*|__wake_up\w*|autoremove_wake_function|woken_wake_function|sock_def_readable|sock_def_write_space|sk_wait_data|wait_woken|__switch_to\w*|switch_mm\w*|psi_\w+|select_task_rq\w*|set_next_entity|put_prev_\w+|resched_curr|check_preempt\w*|wakeup_preempt\w*|raw_spin_rq_\w+|native_queued_spin_lock_slowpath|queued_spin_lock_slowpath|ep_poll_callback|__x64_sys_select|do_select|core_sys_select|pselect\w*)$/;
 
 /** Is any frame of the chain one of these? */
 function chainHas(stack: readonly Frame[], names: ReadonlySet<string>): boolean {
@@ -107,6 +111,7 @@ export function bucketOf(s: PerfSample): BucketId {
   // GCC's clones keep their function's bucket: finish_task_switch.isra.0
   const sym = leaf.sym.replace(/(\.(isra|constprop|part|cold|lto_priv|llvm)(\.\d+)?)+$/, '');
   if (IDLE.test(sym)) return 'idle';
+  if (IRQ_ON.test(sym)) return 'irqOn';
   if (COPY.test(sym)) {
     if (/to_(user|iter)|copyout|datagram/.test(sym) || chainHas(s.stack, RECV_CALLS)) return 'copyToUser';
     if (/from_(user|iter)|copyin|nocache/.test(sym) || chainHas(s.stack, SEND_CALLS)) return 'copyFromUser';
