@@ -58,23 +58,25 @@ export function parsePerfScript(text: string): PerfSample[] {
 
 // ---- buckets ----
 
-export const BUCKETS = [
-  { id: 'idle', label: 'idle (the CPU halted)' },
-  { id: 'tcpRx', label: 'TCP/IP receive (tcp_v4_rcv, data queue, recvmsg)' },
-  { id: 'tcpTx', label: 'TCP/IP send and ACK processing (sendmsg, write_xmit, tcp_ack, ip_output, GSO)' },
-  { id: 'copyToUser', label: 'copy to user (the receiver reads)' },
-  { id: 'copyFromUser', label: 'copy from user (the sender writes)' },
-  { id: 'backlog', label: 'veth, netif_rx and the backlog (veth_xmit, enqueue_to_backlog, process_backlog, net_rx_action, __netif_receive_skb)' },
-  { id: 'bpf', label: 'eBPF program and tc ingress (bpf_prog_*, tcx/cls_bpf, skb_do_redirect, map lookups)' },
-  { id: 'bridge', label: 'bridge (br_*)' },
-  { id: 'memory', label: 'skb and page allocation and freeing' },
-  { id: 'sched', label: 'scheduler and wake-ups' },
-  { id: 'irqOn', label: "where interrupts are enabled again (_raw_spin_unlock_irqrestore, handle_softirqs: cpu-clock's skew, work done with them off lands here)" },
-  { id: 'otherKernel', label: 'other kernel' },
-  { id: 'user', label: 'user space (iperf3, vswitchd, others)' },
-] as const;
+/** The buckets in their order, with their labels. */
+export const BUCKET_LABELS = {
+  idle: 'idle (the CPU halted)',
+  tcpRx: 'TCP/IP receive (tcp_v4_rcv, data queue, recvmsg)',
+  tcpTx: 'TCP/IP send and ACK processing (sendmsg, write_xmit, tcp_ack, ip_output, GSO)',
+  copyToUser: 'copy to user (the receiver reads)',
+  copyFromUser: 'copy from user (the sender writes)',
+  backlog: 'veth, netif_rx and the backlog (veth_xmit, enqueue_to_backlog, process_backlog, net_rx_action, __netif_receive_skb)',
+  bpf: 'eBPF program and tc ingress (bpf_prog_*, tcx/cls_bpf, skb_do_redirect, map lookups)',
+  bridge: 'bridge (br_*)',
+  memory: 'skb and page allocation and freeing',
+  sched: 'scheduler and wake-ups',
+  irqOn: "where interrupts are enabled again (_raw_spin_unlock_irqrestore, handle_softirqs: cpu-clock's skew, work done with them off lands here)",
+  otherKernel: 'other kernel',
+  user: 'user space (iperf3, vswitchd, others)',
+} as const;
 
-export type BucketId = (typeof BUCKETS)[number]['id'];
+export type BucketId = keyof typeof BUCKET_LABELS;
+export const BUCKETS = Object.keys(BUCKET_LABELS) as BucketId[];
 
 const IDLE = /^(pv_native_safe_halt|native_safe_halt|default_idle|default_idle_call|arch_cpu_idle|cpu_idle_poll|poll_idle|acpi_safe_halt|acpi_idle_\w+|intel_idle\w*|mwait_idle\w*|cpuidle_enter\w*|do_idle)$/;
 const COPY = /^(rep_movs_alternative|copy_user_\w+|_copy_to_user|_copy_from_user|__copy_user\w*|copyout|copyin|_copy_to_iter|_copy_from_iter\w*|simple_copy_to_iter|skb_copy_datagram_iter|__skb_datagram_iter|csum_and_copy_\w+|skb_do_copy_data_nocache|copy_page_from_iter\w*|copy_page_to_iter\w*|memcpy_to_iter|memcpy_from_iter\w*)$/;
@@ -161,7 +163,7 @@ export interface PerfSummary {
 const round2 = (x: number): number => Math.round(x * 100) / 100;
 
 function emptyBuckets(): Record<BucketId, number> {
-  return Object.fromEntries(BUCKETS.map((b) => [b.id, 0])) as Record<BucketId, number>;
+  return Object.fromEntries(BUCKETS.map((b) => [b, 0])) as Record<BucketId, number>;
 }
 
 /** The shares of a window's samples: top kernel symbols, buckets, and per CPU. */
@@ -202,7 +204,7 @@ export function summarizePerf(samples: readonly PerfSample[], topN = 25): PerfSu
       softirq: pctOf(c.softirq, c.w),
       receiver: pctOf(c.receiver, c.w),
       receiverSoftirq: pctOf(c.receiverSoftirq, c.w),
-      buckets: Object.fromEntries(BUCKETS.map((b) => [b.id, pctOf(c.buckets[b.id], c.w)])) as Record<BucketId, number>,
+      buckets: Object.fromEntries(BUCKETS.map((b) => [b, pctOf(c.buckets[b], c.w)])) as Record<BucketId, number>,
       comms: [...c.comms.entries()]
         .map(([comm, w]) => ({ comm, pct: pctOf(w, c.w) }))
         .filter((x) => x.pct >= 1)
@@ -212,7 +214,7 @@ export function summarizePerf(samples: readonly PerfSample[], topN = 25): PerfSu
   return {
     samples: samples.length,
     top,
-    buckets: Object.fromEntries(BUCKETS.map((b) => [b.id, pctOf(buckets[b.id], total)])) as Record<BucketId, number>,
+    buckets: Object.fromEntries(BUCKETS.map((b) => [b, pctOf(buckets[b], total)])) as Record<BucketId, number>,
     perCpu,
   };
 }
@@ -260,7 +262,7 @@ export function perfComparisonTable(ws: readonly ProfiledWindow[], shortCase: (i
   const head = `| % of the window's samples | ${cols.map((w) => `${w.switch} ${shortCase(w.caseId)}`).join(' | ')} |`;
   const sep = `|---|${cols.map(() => '---:').join('|')}|`;
   const rows: string[] = [];
-  for (const b of BUCKETS) rows.push(`| ${b.label} | ${cols.map((w) => num(w.summary.buckets[b.id])).join(' | ')} |`);
+  for (const b of BUCKETS) rows.push(`| ${BUCKET_LABELS[b]} | ${cols.map((w) => num(w.summary.buckets[b])).join(' | ')} |`);
   const cpuIds = [...new Set(cols.flatMap((w) => Object.keys(w.summary.perCpu)))].sort();
   for (const cpu of cpuIds) {
     rows.push(`| ${cpu}: softirq (perf: a softirq in the chain), % of ${cpu} | ${cols.map((w) => num(w.summary.perCpu[cpu]?.softirq)).join(' | ')} |`);
@@ -290,7 +292,7 @@ export function perfText(ws: readonly ProfiledWindow[], shortCase: (id: string) 
           `${split ? ` (/proc/stat: softirq ${split.softirq}, system ${split.system}, user ${split.user}, idle ${split.idle})` : ''}` +
           `, receiver ${c.receiver.toFixed(1)} (in softirq ${c.receiverSoftirq.toFixed(1)})`,
       );
-      out.push(`    buckets: ${BUCKETS.filter((b) => c.buckets[b.id] >= 0.5).map((b) => `${b.id} ${c.buckets[b.id].toFixed(1)}`).join(', ')}`);
+      out.push(`    buckets: ${BUCKETS.filter((b) => c.buckets[b] >= 0.5).map((b) => `${b} ${c.buckets[b].toFixed(1)}`).join(', ')}`);
       out.push(`    interrupted: ${c.comms.map((x) => `${x.comm} ${x.pct.toFixed(1)}`).join(', ')}`);
     }
     out.push('');

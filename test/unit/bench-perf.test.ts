@@ -77,7 +77,7 @@ test('bench perf: a captured TCP window: every sample read, the buckets sum to t
   assert.ok(samples.length >= 200, `${samples.length} samples`);
   assert.ok(samples.every((s) => s.stack.length > 0));
   const sum = summarizePerf(samples);
-  const total = BUCKETS.reduce((x, b) => x + sum.buckets[b.id], 0);
+  const total = BUCKETS.reduce((x, b) => x + sum.buckets[b], 0);
   assert.ok(Math.abs(total - 100) < 0.1, `buckets sum to ${total}`);
   assert.equal(sum.top.length, 25);
   // this window's heaviest leaves: the receiver's copy, idle, the sender's copy; each leaf
