@@ -38,7 +38,7 @@ import {
 } from './measures.js';
 import { ensureOvsInstalled, Ovs, ovsVersion } from './ovs.js';
 import { attempt, BenchError, findPython, need, onCleanup, run, runEntry, sleep, which } from './proc.js';
-import { HOST_SWITCHES, markdownTable, roundsTable, type SampleSet, SWITCH_ORDER, type SwitchName } from './report.js';
+import { DEFAULT_SWITCHES, HOST_SWITCHES, markdownTable, roundsTable, type SampleSet, SWITCH_ORDER, type SwitchName } from './report.js';
 import { isVswitchd, LinuxBridge, ROOT, type Switch, Vswitchd, vswitchdArgsOf } from './switches.js';
 import { Topology } from './topology.js';
 import { ETHERTYPE, FRAME_BYTES } from './trafgen.js';
@@ -57,7 +57,8 @@ options:
   --quick                shorter runs, 1 round: a smoke test
   --switches LIST        some switches only, comma-separated: vswitchd-kernel (or kernel),
                            vswitchd-kernel-tc (or kernel-tc: --attach tc), vswitchd-user (or user),
-                           bridge, ovs (the bridge is what ratios need)
+                           bridge, ovs (the bridge is what ratios need); not by default:
+                           kernel-small, kernel-plain (--redirect-peer small / none, issue 18)
   --only LIST            some measures only, comma-separated names or numbers:
                            1 64b   2 tcp   3 latency   4 flood   5 fdb   6 cost   7 core
                            8 vlan (64b from an access port into a trunk)   9 acl (64b under 100 rules)
@@ -93,7 +94,7 @@ interface Options {
   hosts: boolean;
   /** the MAC storm (storm.ts) instead, each storm this many seconds; 0: not */
   stormSeconds: number;
-  /** --switches; undefined: all but OVS, which --with-ovs adds */
+  /** --switches; undefined: all but OVS (which --with-ovs adds) and the redirect variants */
   switches?: Set<SwitchName>;
   rounds: number;
   quick: boolean;
@@ -155,7 +156,7 @@ function parseArgs(argv: string[]): Options | 'help' {
         o.switches = new Set();
         for (const part of value().split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)) {
           const sw = (SWITCH_ORDER as readonly string[]).includes(part) ? (part as SwitchName) : SWITCH_ORDER.find((n) => n === `vswitchd-${part}`);
-          if (!sw) throw new BenchError(`--switches: unknown switch '${part}' (one of ${SWITCH_ORDER.join(', ')}, kernel, kernel-tc, user)`);
+          if (!sw) throw new BenchError(`--switches: unknown switch '${part}' (one of ${SWITCH_ORDER.join(', ')}, kernel, kernel-tc, kernel-small, kernel-plain, user)`);
           o.switches.add(sw);
         }
         if (o.switches.size === 0) throw new BenchError('--switches needs at least one switch');
@@ -198,13 +199,13 @@ function parseArgs(argv: string[]): Options | 'help' {
   }
   o.rounds = rounds ?? (o.quick ? 1 : 3);
   if (o.stormSeconds > 0) {
-    if (o.hosts || o.withOvs || onlyGiven || o.switches?.has('ovs') || o.switches?.has('bridge') || o.switches?.has('vswitchd-kernel-tc'))
+    if (o.hosts || o.withOvs || onlyGiven || [...(o.switches ?? [])].some((s) => !['vswitchd-kernel', 'vswitchd-user'].includes(s)))
       throw new BenchError('--storm: vswitchd only (--switches kernel,user; for tc attach: --vswitchd-args "--attach tc"), no --hosts, --with-ovs or --only');
     return o;
   }
   if (o.hosts) {
-    if (o.withOvs || o.switches?.has('ovs') || o.switches?.has('vswitchd-kernel-tc'))
-      throw new BenchError('--hosts: its switches are vswitchd-kernel, vswitchd-user and bridge (no Open vSwitch, no kernel-tc: use --vswitchd-args "--attach tc")');
+    if (o.withOvs || [...(o.switches ?? [])].some((s) => !(HOST_SWITCHES as readonly string[]).includes(s)))
+      throw new BenchError('--hosts: its switches are vswitchd-kernel, vswitchd-user and bridge (no Open vSwitch, no variant such as kernel-tc: use --vswitchd-args "--attach tc")');
     if (onlyGiven) throw new BenchError('--hosts: no --only (the hosts mode measures TCP and 64 B, each pair on each underlay)');
     return o;
   }
@@ -323,7 +324,7 @@ async function main(): Promise<number> {
   }
 
   const dur: Durations = o.quick ? QUICK : FULL;
-  const switches = SWITCH_ORDER.filter((s) => (o.switches ? o.switches.has(s) : s !== 'ovs' || o.withOvs));
+  const switches = SWITCH_ORDER.filter((s) => (o.switches ? o.switches.has(s) : DEFAULT_SWITCHES.includes(s) || (s === 'ovs' && o.withOvs)));
   const started = new Date();
   const resultsFile = newResultsFile(started);
   const samples: SampleSet['samples'] = {};

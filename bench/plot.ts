@@ -7,7 +7,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { type StormResult, stormTable } from './storm.js';
 import {
-  ATTACH_VARIANT,
+  VARIANT,
   BRIDGE_PAIR,
   HOST_METRICS,
   HOST_UNDERLAYS,
@@ -136,7 +136,7 @@ export function ratioChartSvg(c: Chart): string {
  */
 export function attachOf(results: { options?: { vswitchdArgs?: string[] }; attach?: Record<string, string> }, sw: string): string {
   if (results.attach?.[sw]) return results.attach[sw]!;
-  const forced = ATTACH_VARIANT[sw as SwitchName]?.attach;
+  const forced = VARIANT[sw as SwitchName]?.attach;
   if (forced) return forced;
   if (!sw.startsWith('vswitchd')) return '';
   const args = results.options?.vswitchdArgs ?? [];

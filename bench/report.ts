@@ -11,19 +11,33 @@ import { pathToFileURL } from 'node:url';
 import { roundRatios, type Summary, summarize, type WonShare, wonShare } from './stats.js';
 
 /** The switches measured, in the order of a round and of the table's columns. */
-export const SWITCH_ORDER = ['vswitchd-kernel', 'vswitchd-kernel-tc', 'vswitchd-user', 'bridge', 'ovs'] as const;
+export const SWITCH_ORDER = ['vswitchd-kernel', 'vswitchd-kernel-tc', 'vswitchd-kernel-small', 'vswitchd-kernel-plain', 'vswitchd-user', 'bridge', 'ovs'] as const;
 export type SwitchName = (typeof SWITCH_ORDER)[number];
+/** What a run measures without --switches (OVS with --with-ovs): not the redirect variants, an A/B asked for by name. */
+export const DEFAULT_SWITCHES: readonly SwitchName[] = ['vswitchd-kernel', 'vswitchd-kernel-tc', 'vswitchd-user', 'bridge'];
 
 /**
- * A switch that is another one attached differently (issue 16): the kernel
- * datapath with its program as a tc clsact filter (`vswitchd --attach tc`)
- * instead of a tcx link. Its target is its own base's figures: within
- * ATTACH_TOLERANCE on every row, in the direction that row counts as better.
+ * A switch that is another one with some options of its own (`args`, last on
+ * its vswitchd command line, so they win over --vswitchd-args), shown beside
+ * its base as "short ÷ base". The kernel datapath attached as a tc clsact
+ * filter (issue 16) has a target: its base's figures, within `tolerance` on
+ * every row in the direction that row counts as better. The redirect variants
+ * (issue 18: bpf_redirect_peer for every frame of a veth peer, `small` frames
+ * only, or `none`) have none: they are the benchmark's A/B of a design choice.
  */
-export const ATTACH_VARIANT: Partial<Record<SwitchName, { base: SwitchName; attach: string; short: string }>> = {
-  'vswitchd-kernel-tc': { base: 'vswitchd-kernel', attach: 'tc', short: 'kernel-tc' },
+export interface Variant {
+  base: SwitchName;
+  args: readonly string[];
+  short: string;
+  /** The attach mode it forces (`--attach`), if any. */
+  attach?: string;
+  tolerance?: number;
+}
+export const VARIANT: Partial<Record<SwitchName, Variant>> = {
+  'vswitchd-kernel-tc': { base: 'vswitchd-kernel', args: ['--attach', 'tc'], short: 'kernel-tc', attach: 'tc', tolerance: 0.05 },
+  'vswitchd-kernel-small': { base: 'vswitchd-kernel', args: ['--redirect-peer', 'small'], short: 'kernel-small' },
+  'vswitchd-kernel-plain': { base: 'vswitchd-kernel', args: ['--redirect-peer', 'none'], short: 'kernel-plain' },
 };
-export const ATTACH_TOLERANCE = 0.05;
 
 /** The switches with targets (vswitchd's two datapaths) and their short names in the table. */
 export const TARGETED: ReadonlyArray<{ sw: SwitchName; short: string }> = [
@@ -129,7 +143,7 @@ export interface Row {
   won: Partial<Record<SwitchName, WonShare | null>>;
   /** its ratio to the bridge round by round (min, median, max) */
   roundRatio: Partial<Record<SwitchName, Summary | null>>;
-  /** an attach variant's ratio of medians to its base (kernel-tc ÷ kernel) and whether it is within ATTACH_TOLERANCE of it */
+  /** a variant's ratio of medians to its base (kernel-tc ÷ kernel) and whether it is within its tolerance (null: it has none) */
   vsBase: Partial<Record<SwitchName, { ratio: number; met: boolean | null } | null>>;
 }
 
@@ -173,11 +187,12 @@ export function rows(set: SampleSet): Row[] {
     }
     const vsBase: Row['vsBase'] = {};
     for (const sw of set.switches) {
-      const variant = ATTACH_VARIANT[sw];
+      const variant = VARIANT[sw];
       if (!variant || !set.switches.includes(variant.base)) continue;
       const m = cells[sw]?.median;
       const b = cells[variant.base]?.median;
-      vsBase[sw] = m === undefined || b === undefined || b === 0 ? null : { ratio: m / b, met: withinOfBase(m / b, def.better, ATTACH_TOLERANCE) };
+      const tol = variant.tolerance;
+      vsBase[sw] = m === undefined || b === undefined || b === 0 ? null : { ratio: m / b, met: tol === undefined ? null : withinOfBase(m / b, def.better, tol) };
     }
     out.push({ def, cells, ratio, met, won, roundRatio, vsBase });
   }
@@ -216,14 +231,17 @@ export function markdownTable(set: SampleSet): string {
     if (sw !== 'bridge') header.push(`${sw} ÷ bridge`);
   }
   const targeted = TARGETED.filter((t) => set.switches.includes(t.sw));
-  for (const t of targeted) header.push(`${t.short} target`, `${t.short} met`);
   const variants = set.switches.flatMap((sw) => {
-    const v = ATTACH_VARIANT[sw];
+    const v = VARIANT[sw];
     return v && set.switches.includes(v.base) ? [{ sw, ...v }] : [];
   });
   const baseShort = (b: SwitchName): string => TARGETED.find((t) => t.sw === b)?.short ?? b;
-  for (const v of variants) header.push(`${v.short} ÷ ${baseShort(v.base)}`, `within ${ATTACH_TOLERANCE * 100} %`);
-  const figures = header.length - 2 * targeted.length - 2 * variants.length; // the columns before the targets are right-aligned figures
+  const figures = header.length; // the columns before the targets and variants are right-aligned figures
+  for (const t of targeted) header.push(`${t.short} target`, `${t.short} met`);
+  for (const v of variants) {
+    header.push(`${v.short} ÷ ${baseShort(v.base)}`);
+    if (v.tolerance !== undefined) header.push(`within ${v.tolerance * 100} %`);
+  }
   const lines = [`| ${header.join(' | ')} |`, `|${header.map((_h, i) => (i < 3 || i >= figures ? '---' : '---:')).join('|')}|`];
   for (const r of rows(set)) {
     const c = [String(r.def.group), r.def.label, r.def.unit];
@@ -235,9 +253,10 @@ export function markdownTable(set: SampleSet): string {
       const met = r.met[sw];
       c.push(r.def.targets?.[sw]?.text ?? '', met === undefined ? '' : met === null ? '—' : met ? 'yes' : '**no**');
     }
-    for (const { sw } of variants) {
+    for (const { sw, tolerance } of variants) {
       const vb = r.vsBase[sw];
-      c.push(vb ? `${vb.ratio.toFixed(3)}×` : '—', !vb || vb.met === null ? '—' : vb.met ? 'yes' : '**no**');
+      c.push(vb ? `${vb.ratio.toFixed(3)}×` : '—');
+      if (tolerance !== undefined) c.push(!vb || vb.met === null ? '—' : vb.met ? 'yes' : '**no**');
     }
     lines.push(`| ${c.join(' | ')} |`);
   }

@@ -9,7 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from '../src/control/client.js';
 import { BenchError, check, lastLine, NotAvailable, onCleanup, type Proc, runSync, sleep, start } from './proc.js';
-import { ATTACH_VARIANT, type SwitchName } from './report.js';
+import { type SwitchName, VARIANT } from './report.js';
 import type { Host, Site } from './topology.js';
 
 /** One filter rule (vswconfig acl add's fields); switches translate it into their own. */
@@ -58,7 +58,13 @@ export interface Switch {
 }
 
 /** vswitchd's datapaths (`vswitchd --datapath`), each measured as a switch of its own. */
-export const DATAPATH_OF = { 'vswitchd-kernel': 'kernel', 'vswitchd-kernel-tc': 'kernel', 'vswitchd-user': 'user' } as const;
+export const DATAPATH_OF = {
+  'vswitchd-kernel': 'kernel',
+  'vswitchd-kernel-tc': 'kernel',
+  'vswitchd-kernel-small': 'kernel',
+  'vswitchd-kernel-plain': 'kernel',
+  'vswitchd-user': 'user',
+} as const;
 export type VswitchdName = keyof typeof DATAPATH_OF;
 
 export function isVswitchd(name: SwitchName): name is VswitchdName {
@@ -72,13 +78,12 @@ export interface VswitchdOptions {
   nodeArgs?: string[];
 }
 
-/** vswitchd's options for switch `name`: its datapath, then `extra`, then the attach mode its name forces (last: it wins over one in `extra`). */
+/** vswitchd's options for switch `name`: its datapath, then `extra`, then the options its name forces (last: they win over `extra`). */
 export function vswitchdArgsOf(name: VswitchdName, extra: readonly string[]): string[] {
-  const attach = ATTACH_VARIANT[name]?.attach;
-  return ['--datapath', DATAPATH_OF[name], ...extra, ...(attach ? ['--attach', attach] : [])];
+  return ['--datapath', DATAPATH_OF[name], ...extra, ...(VARIANT[name]?.args ?? [])];
 }
 
-/** `vswitchd --datapath kernel|user` (`vswitchd-kernel-tc`: and `--attach tc`); its name says which. */
+/** `vswitchd --datapath kernel|user` (a variant such as `vswitchd-kernel-tc`: and its options); its name says which. */
 export class Vswitchd implements Switch {
   private proc?: Proc;
   private readonly dir: string;

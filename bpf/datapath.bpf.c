@@ -439,11 +439,16 @@ static __always_inline int should_deliver(struct __sk_buff *skb, const struct vs
  * makes any other PACKET_OTHERHOST, which a peer redirect does not: the frame
  * then takes the veth's TX), and it fits the peer's MTU as veth_xmit checks
  * it (is_skb_forwardable: MTU + Ethernet header + one tag, GSO exempt).
+ * vswitchd --redirect-peer says for which frames: all (VSW_PORT_PEER_GSO set
+ * too), small (not GSO frames, VSW_PORT_PEER alone) or none (neither flag).
  */
 static __always_inline int to_peer(const struct __sk_buff *skb, const struct vsw_port *out, __u64 dst)
 {
-	return (out->flags & VSW_PORT_PEER) && dst == out->peer_mac &&
-	       (skb->len <= out->peer_mtu + ETH_HLEN + VLAN_HLEN || skb->gso_size != 0);
+	if (!(out->flags & VSW_PORT_PEER) || dst != out->peer_mac)
+		return 0;
+	if (skb->gso_size != 0)
+		return (out->flags & VSW_PORT_PEER_GSO) != 0;
+	return skb->len <= out->peer_mtu + ETH_HLEN + VLAN_HLEN;
 }
 
 /* Is there budget on `port` for one more event of a station not learned? Takes it if so. */

@@ -25,6 +25,7 @@
 #define VSW_PORT_LIMITED 4 /* holds --fdb-port-limit entries: a new station is left to vswitchd */
 #define VSW_PORT_PEER 8    /* a veth whose peer is in another netns: peer_mac, peer_mtu are set */
 #define VSW_PORT_MIRROR_OUT 16 /* a mirror's output: gets copies only, what arrives is dropped */
+#define VSW_PORT_PEER_GSO 32 /* VSW_PORT_PEER also for GSO frames (vswitchd --redirect-peer all) */
 
 /* ports[port].vlan_mode (src/core/vlan.ts VlanMode) */
 #define VSW_VLAN_DEFAULT 0

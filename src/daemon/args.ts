@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
 import { DEFAULT_SOCKET_PATH } from '../control/protocol.js';
 import { ATTACH_MODES, type AttachMode } from '../datapath/bpf.js';
-import type { DatapathOptions } from '../datapath/messages.js';
+import { type DatapathOptions, REDIRECT_PEER, type RedirectPeer } from '../datapath/messages.js';
 
 export const DEFAULTS = {
   maxPorts: 24,
@@ -52,6 +52,10 @@ options:
   --attach tcx|tc        how the programs are attached at each port's tc ingress (both datapaths): a
                          tcx link (Linux 6.6) or a tc clsact cls_bpf filter; default tcx where this
                          kernel has it, else tc
+  --redirect-peer all|small|none
+                         kernel datapath: which frames for a veth peer's own MAC in another netns
+                         enter it directly (bpf_redirect_peer) instead of through the veth's TX:
+                         all, small (not GSO frames) or none (default all)
   --cleanup              remove the tc filters a vswitchd that is gone left on this network
                          namespace's interfaces (its own only: priority, handle, program name), then exit
   --handover STATE       (set by 'vswconfig restart') take the switch over from the vswitchd that
@@ -84,6 +88,8 @@ export interface DaemonConfig {
   datapath?: DatapathKind;
   /** undefined: tcx where the kernel has it, else tc (bpf.ts chooseAttachMode). */
   attach?: AttachMode;
+  /** --redirect-peer (kernel datapath). */
+  redirectPeer: RedirectPeer;
   maxPorts: number;
   agingSeconds: number;
   fdbSize: number;
@@ -151,7 +157,7 @@ export function parseListenAddress(option: string, value: string): ListenAddress
 
 /** Parse argv (without node and script). Throws UsageError with a one-line message. */
 export function parseDaemonArgs(argv: readonly string[]): DaemonCommand {
-  const config: DaemonConfig = { socket: DEFAULT_SOCKET_PATH, ...DEFAULTS };
+  const config: DaemonConfig = { socket: DEFAULT_SOCKET_PATH, redirectPeer: 'all', ...DEFAULTS };
   let help = false;
   let version = false;
   let cleanup = false;
@@ -195,6 +201,12 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonCommand {
         throw new UsageError(`option '--attach' must be tcx or tc, not '${value}'`);
       }
       config.attach = value as AttachMode;
+    } else if (name === '--redirect-peer') {
+      const value = takeValue('all, small or none');
+      if (!(REDIRECT_PEER as readonly string[]).includes(value)) {
+        throw new UsageError(`option '--redirect-peer' must be all, small or none, not '${value}'`);
+      }
+      config.redirectPeer = value as RedirectPeer;
     } else if (name === '--cleanup') {
       if (inline !== undefined) throw new UsageError("option '--cleanup' takes no value");
       cleanup = true;
@@ -240,6 +252,7 @@ export function packageVersion(): string {
 export function datapathOptions(c: DaemonConfig, hashSecret: number, attach: AttachMode = 'tcx', tcWatchdogFd = -1): DatapathOptions {
   return {
     attach,
+    redirectPeer: c.redirectPeer,
     tcWatchdogFd,
     maxPorts: c.maxPorts,
     fdbSize: c.fdbSize,

@@ -24,11 +24,22 @@ export interface DatapathOptions {
   spinMs: number;
   /** How programs are attached at tc ingress (both datapaths); default tcx. */
   attach?: AttachMode;
+  /** Kernel datapath: which known unicast for a veth peer's own MAC enters the peer directly (bpf_redirect_peer); default all. */
+  redirectPeer?: RedirectPeer;
   /** tc mode: the write end of the watchdog's pipe (tc.ts), -1 or absent: none. */
   tcWatchdogFd?: number;
   /** A restart's new vswitchd (kernel datapath): take over what the old one handed over, instead of starting afresh. */
   adopt?: AdoptOptions;
 }
+
+/**
+ * vswitchd --redirect-peer: which frames of known unicast for a veth peer in
+ * another netns skip the veth's TX and backlog (bpf_redirect_peer): all, small
+ * (all but GSO frames) or none (every frame through the veth's TX, as the
+ * bridge sends). README "Where a frame leaves" says what each costs.
+ */
+export type RedirectPeer = 'all' | 'small' | 'none';
+export const REDIRECT_PEER: readonly RedirectPeer[] = ['all', 'small', 'none'];
 
 /** What a restart's old vswitchd handed over (kernel datapath, src/daemon/restart.ts). */
 export interface AdoptOptions {

@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { addQuietPairs, assertOk, capturedFrames, type Host, Lab, TEST_DATAPATH, waitForFrames } from '../helpers/lab.js';
+import { addQuietPairs, assertOk, capturedFrames, type Host, Lab, labsCleanedAfterAll, run, TEST_DATAPATH, waitForFrames, waitUntil } from '../helpers/lab.js';
 
 /** IEEE 802 local experimental ethertype: nothing in the hosts' stacks sends or answers it. */
 const EXP = 0x88b5;
@@ -32,6 +32,8 @@ after(async () => {
   await quiet.cleanup();
   await local.cleanup();
 });
+
+const labs = labsCleanedAfterAll();
 
 const macOf = (ns: string, ifname: string): string => local.inNs(ns, `cat /sys/class/net/${ifname}/address`).trim();
 
@@ -77,4 +79,45 @@ test('a port whose veth peer is in the switch\'s own namespace gets known unicas
   local.sendFrames(sw, q0!, `Ether(dst='${m1}', src='${m0}', type=${EXP})/Raw(load=b'samens'*10)`, n);
   assert.ok(await waitForFrames(cap, n), `${q1} saw ${capturedFrames(cap).length} of ${n} frames for its own MAC`);
   await cap.stop();
+});
+
+/**
+ * `vswitchd --redirect-peer MODE`, quiet hosts C → D with addresses and static
+ * neighbours (nothing but the transfer crosses the switch): a 1-s TCP transfer
+ * (iperf3, its segments GSO, D's ACKs small); resolves to the frames each
+ * port's veth transmitted, i.e. what did not take the peer redirect.
+ */
+async function transferTx(mode: string, subnet: string): Promise<{ toD: number; toC: number }> {
+  const l = labs(subnet);
+  const [c, d] = [1, 2].map((n) => l.addHost(n, { quiet: true })) as [Host, Host];
+  await l.startSwitch(['--redirect-peer', mode]);
+  for (const h of [c, d]) l.ok('add', h.port);
+  const ip = (h: Host): string => `${subnet}.0.${h.n}`;
+  for (const [h, o] of [[c, d], [d, c]] as const) {
+    l.inNs(h.ns, `ip addr add ${ip(h)}/24 dev ${h.ifname}`);
+    l.inNs(h.ns, `ip neigh replace ${ip(o)} lladdr ${o.mac} dev ${h.ifname} nud permanent`);
+    l.sendFrames(h.ns, h.ifname, `Ether(dst='ff:ff:ff:ff:ff:ff', src='${h.mac}', type=${EXP})/Raw(load=b'hello'*10)`);
+  }
+  assert.ok(await waitUntil(() => (l.ok('fdb').match(/ dev /g) ?? []).length >= 2, 5_000), `C and D not learned: ${l.ok('fdb')}`);
+  const before = { toD: l.stat(null, d.port, 'tx_packets'), toC: l.stat(null, c.port, 'tx_packets') };
+  l.spawn('ip', ['netns', 'exec', d.ns, 'iperf3', '-s', '-1', '-p', '5201']);
+  assert.ok(await waitUntil(() => l.inNs(d.ns, 'ss -Hltn sport = :5201').trim() !== '', 10_000, 50), 'iperf3 server did not start');
+  const r = run('ip', ['netns', 'exec', c.ns, 'timeout', '20', 'iperf3', '-c', ip(d), '-p', '5201', '-t', '1']);
+  assert.equal(r.code, 0, `iperf3: ${r.stdout}\n${r.stderr}`);
+  return { toD: l.stat(null, d.port, 'tx_packets') - before.toD, toC: l.stat(null, c.port, 'tx_packets') - before.toC };
+}
+
+if (KERNEL) test('kernel datapath, --redirect-peer all (the default): a TCP transfer\'s segments and ACKs all enter the peers directly', async () => {
+  assert.deepEqual(await transferTx('all', '10.82'), { toD: 0, toC: 0 });
+});
+
+if (KERNEL) test('kernel datapath, --redirect-peer small: GSO segments leave through the veth\'s TX, the small ACKs still enter the peer directly', async () => {
+  const tx = await transferTx('small', '10.83');
+  assert.ok(tx.toD > 0, `no segment went through ${'D'}'s veth TX (${tx.toD})`);
+  assert.equal(tx.toC, 0, 'ACKs went through the veth TX');
+});
+
+if (KERNEL) test('kernel datapath, --redirect-peer none: every frame leaves through the veth\'s TX, as behind a bridge', async () => {
+  const tx = await transferTx('none', '10.85');
+  assert.ok(tx.toD > 0 && tx.toC > 0, `frames through the veth TX: to D ${tx.toD}, to C ${tx.toC}`);
 });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { vswitchdArgsOf } from '../../bench/switches.js';
-import { hostPairs, hostsKey, hostsRows, type HostsSampleSet, hostsTable, markdownTable, pairLabel, rows, sampleSetOf, type SampleSet, withinOfBase } from '../../bench/report.js';
+import { DEFAULT_SWITCHES, hostPairs, hostsKey, hostsRows, type HostsSampleSet, hostsTable, markdownTable, pairLabel, rows, sampleSetOf, type SampleSet, withinOfBase } from '../../bench/report.js';
 
 const ALL: SampleSet['switches'] = ['vswitchd-kernel', 'vswitchd-user', 'bridge'];
 
@@ -71,6 +71,23 @@ test('bench switches: kernel-tc runs the kernel datapath with --attach tc, last 
   assert.deepEqual(vswitchdArgsOf('vswitchd-kernel-tc', ['--attach', 'tcx', '--ring-frames', '256']), ['--datapath', 'kernel', '--attach', 'tcx', '--ring-frames', '256', '--attach', 'tc']);
   assert.deepEqual(vswitchdArgsOf('vswitchd-kernel', []), ['--datapath', 'kernel']);
   assert.deepEqual(vswitchdArgsOf('vswitchd-user', ['--attach', 'tc']), ['--datapath', 'user', '--attach', 'tc']);
+});
+
+test('bench report: the redirect variants are shown against the kernel datapath, a ratio with no target; not measured unless asked for', () => {
+  const set: SampleSet = {
+    switches: ['vswitchd-kernel', 'vswitchd-kernel-tc', 'vswitchd-kernel-plain', 'bridge'],
+    samples: { tcp1: { 'vswitchd-kernel': [20], 'vswitchd-kernel-tc': [19.6], 'vswitchd-kernel-plain': [22], bridge: [18] } },
+  };
+  const r = row(set, 'tcp1');
+  assert.ok(Math.abs(r.vsBase['vswitchd-kernel-plain']!.ratio - 1.1) < 1e-9);
+  assert.equal(r.vsBase['vswitchd-kernel-plain']!.met, null);
+  const [header, , line] = markdownTable(set).split('\n');
+  assert.match(header!, /\| kernel-tc ÷ kernel \| within 5 % \| kernel-plain ÷ kernel \|$/);
+  assert.match(line!, /\| 0\.980× \| yes \| 1\.100× \|$/);
+  assert.equal(header!.split('|').length, line!.split('|').length);
+  assert.deepEqual(vswitchdArgsOf('vswitchd-kernel-small', ['--redirect-peer', 'all']), ['--datapath', 'kernel', '--redirect-peer', 'all', '--redirect-peer', 'small']);
+  assert.deepEqual(vswitchdArgsOf('vswitchd-kernel-plain', []), ['--datapath', 'kernel', '--redirect-peer', 'none']);
+  assert.ok(!DEFAULT_SWITCHES.includes('vswitchd-kernel-plain') && !DEFAULT_SWITCHES.includes('vswitchd-kernel-small'));
 });
 
 test('bench report: a results file from before the kernel datapath reads as the userspace one', () => {

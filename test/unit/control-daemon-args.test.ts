@@ -28,12 +28,13 @@ function run(
 }
 
 describe('vswitchd arguments', () => {
-  it('defaults: socket, 24 ports, 300 s aging, 65536 fdb entries, no per-port fdb limit, 256 rx and 64 tx ring frames, 100 µs spin', () => {
+  it('defaults: socket, 24 ports, 300 s aging, 65536 fdb entries, no per-port fdb limit, 256 rx and 64 tx ring frames, 100 µs spin, every peer frame redirected', () => {
     const cmd = parseDaemonArgs([]);
     assert.deepEqual(cmd, {
       kind: 'run',
       config: {
         socket: DEFAULT_SOCKET_PATH,
+        redirectPeer: 'all',
         maxPorts: 24,
         agingSeconds: 300,
         fdbSize: 65536,
@@ -61,10 +62,11 @@ describe('vswitchd arguments', () => {
       '--spin-us=0',
       '--db',
       '/var/lib/x/db.json',
+      '--redirect-peer=small',
     ]);
     assert.deepEqual(cmd, {
       kind: 'run',
-      config: { socket: '/tmp/x.sock', db: '/var/lib/x/db.json', maxPorts: 4, agingSeconds: 10, fdbSize: 16, fdbPortLimit: 8, ringFrames: 128, txRingFrames: 32, spinUs: 0 },
+      config: { socket: '/tmp/x.sock', redirectPeer: 'small', db: '/var/lib/x/db.json', maxPorts: 4, agingSeconds: 10, fdbSize: 16, fdbPortLimit: 8, ringFrames: 128, txRingFrames: 32, spinUs: 0 },
     });
   });
 
@@ -74,6 +76,7 @@ describe('vswitchd arguments', () => {
     if (cmd.kind !== 'run') return;
     assert.deepEqual(datapathOptions(cmd.config, 0xdeadbeef, 'tc', 7), {
       attach: 'tc',
+      redirectPeer: 'all',
       tcWatchdogFd: 7,
       maxPorts: 24,
       fdbSize: 65536,
@@ -101,6 +104,15 @@ describe('vswitchd arguments', () => {
     const none = parseDaemonArgs([]);
     assert.equal(none.kind === 'run' && 'attach' in none.config, false);
     assert.equal(datapathOptions(none.kind === 'run' ? none.config : ({} as never), 1).attach, 'tcx');
+  });
+
+  it('--redirect-peer all|small|none: the choice, to DatapathOptions; anything else refused in one line', () => {
+    for (const v of ['all', 'small', 'none'] as const) {
+      const cmd = parseDaemonArgs(['--redirect-peer', v]);
+      assert.equal(cmd.kind === 'run' && datapathOptions(cmd.config, 1).redirectPeer, v);
+    }
+    assert.throws(() => parseDaemonArgs(['--redirect-peer', 'some']), /option '--redirect-peer' must be all, small or none, not 'some'/);
+    assert.throws(() => parseDaemonArgs(['--redirect-peer']), /option '--redirect-peer' needs all, small or none/);
   });
 
   it('--attach refuses anything but tcx and tc, and a missing value', () => {

@@ -17,6 +17,8 @@ export const PORT_LIMITED = 4;
 export const PORT_PEER = 8;
 /** A mirror's output port: gets copies only; what arrives on it is dropped. */
 export const PORT_MIRROR_OUT = 16;
+/** With PORT_PEER: GSO frames take the peer redirect too (vswitchd --redirect-peer all). */
+export const PORT_PEER_GSO = 32;
 /** Mirrors the program holds (VSW_MIRROR_MAX). */
 export const KERNEL_MAX_MIRRORS = 32;
 /** Copies of each configuration table (VSW_BANKS): bank b's slot k is b * size + k. */

@@ -25,10 +25,10 @@ import { openPromiscSocket } from '../../os/af-packet.js';
 import { type VethPeer, vethPeerElsewhere } from '../../os/rtnetlink.js';
 import { readLinkStateSync } from '../../os/sysfs.js';
 import type { Ingress } from '../bpf.js';
-import type { AdoptOptions, HandedOverPort } from '../messages.js';
+import type { AdoptOptions, HandedOverPort, RedirectPeer } from '../messages.js';
 import type { ConfigBanks } from './banks.js';
 import { type ConfigWords, NO_PORT, type PortEntry } from './layout.js';
-import { type DatapathMaps, PORT_ATTACHED, PORT_LIMITED, PORT_MIRROR_OUT, PORT_PEER, PORT_UP } from './maps.js';
+import { type DatapathMaps, PORT_ATTACHED, PORT_LIMITED, PORT_MIRROR_OUT, PORT_PEER, PORT_PEER_GSO, PORT_UP } from './maps.js';
 
 /** KernelPort.linkFd of a port whose attachment a restart switches later. */
 const PENDING = -2;
@@ -76,6 +76,8 @@ export class KernelPorts {
   private mirrors: MirrorTable;
   /** Per slot: what `vswconfig capture` takes from it (CAPTURE_*), part of its entry. */
   private readonly capture: Uint8Array;
+  /** PORT_PEER (and PORT_PEER_GSO) as --redirect-peer says, for a port whose veth peer is elsewhere. */
+  private readonly peerFlags: number;
 
   /** `cfg` is config[0] as last written (shared with the other writers of config). */
   constructor(
@@ -88,7 +90,10 @@ export class KernelPorts {
     private readonly banks: ConfigBanks,
     /** Attaches the program at a port's tc ingress (tcx link or tc filter). */
     private readonly ingress: Ingress,
+    /** --redirect-peer: the peer flags a port with a veth peer elsewhere gets. */
+    redirectPeer: RedirectPeer = 'all',
   ) {
+    this.peerFlags = redirectPeer === 'all' ? PORT_PEER | PORT_PEER_GSO : redirectPeer === 'small' ? PORT_PEER : 0;
     this.slots = new Array<KernelPort | null>(maxPorts).fill(null);
     this.mirrors = noMirrors(maxPorts);
     this.capture = new Uint8Array(maxPorts);
@@ -251,7 +256,7 @@ export class KernelPorts {
   private write(port: number, r: KernelPort): void {
     const m = this.mirrors;
     const flags =
-      PORT_ATTACHED | (r.up ? PORT_UP : 0) | (r.limited ? PORT_LIMITED : 0) | (r.peer ? PORT_PEER : 0) |
+      PORT_ATTACHED | (r.up ? PORT_UP : 0) | (r.limited ? PORT_LIMITED : 0) | (r.peer ? this.peerFlags : 0) |
       (m.outputs.includes(port) ? PORT_MIRROR_OUT : 0);
     this.writeEntry(port, {
       ifindex: r.ifindex,

@@ -155,7 +155,7 @@ class KernelWorker implements LinkOwner {
     this.acl = new KernelAcl(this.banks, this.maps, this.cfg);
     this.mirrors = new KernelMirrors(this.banks, this.maps, this.cfg, n);
     this.rtnl = openRtnetlink();
-    this.ports = new KernelPorts(n, this.maps, this.cfg, this.spec, this.rtnl, this.banks, new Ingress(options.attach, options.tcWatchdogFd));
+    this.ports = new KernelPorts(n, this.maps, this.cfg, this.spec, this.rtnl, this.banks, new Ingress(options.attach, options.tcWatchdogFd), options.redirectPeer);
     this.fdbSync = new FdbSync(this.fdb, this.maps, this.cfg, this.ports);
     this.wakeFd = libc.eventfd(0, libc.EFD_NONBLOCK | libc.EFD_CLOEXEC);
     this.links = new LinkMonitor();
