@@ -23,7 +23,7 @@ import {
   type CapturedFrame,
 } from '../datapath/capture-ring.js';
 import type { Datapath } from '../datapath/datapath.js';
-import type { PortNames } from './switch.js';
+import type { PortNames } from './registry.js';
 
 /** How often the ring is read while a capture runs (ms). */
 const TICK_MS = 20;

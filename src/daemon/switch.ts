@@ -29,29 +29,13 @@ import { interfaceHolder, isEthernet, isLoopback, readInterface, SYSFS_NET } fro
 import { MonitorHub } from '../control/monitor.js';
 import { Acl } from './acl.js';
 import { ConfigStore } from './config.js';
-import { type DbTunnel, withoutPort } from './db.js';
+import { withoutPort } from './db.js';
 import { publishFdbEvents } from './fdb-events.js';
 import { errorText, type Logger } from './log.js';
 import { Mirrors } from './mirrors.js';
 import { namedTrace } from './named-trace.js';
+import type { ConfiguredSwitch, Port, PortNames, PortTunnel } from './registry.js';
 import type { PortLock, PortLocks } from './port-lock.js';
-
-/** A tunnel port's VXLAN device (daemon/tunnels.ts): its spec as the file keeps it, and the underlay it was made over. */
-export interface PortTunnel extends Omit<DbTunnel, 'name'> {
-  underlay: string;
-}
-
-/** An attached port. */
-export interface Port {
-  /** Index in the datapath, 0..maxPorts-1. */
-  readonly index: number;
-  readonly ifname: string;
-  readonly ifindex: number;
-  /** Its 802.1Q mode, as the datapath has it (a new port has none: DEFAULT_PORT_VLAN). */
-  readonly vlan: PortVlan;
-  /** A VXLAN tunnel's device: only `tunnel del` removes the port. */
-  readonly tunnel: PortTunnel | null;
-}
 
 /** One slot of the datapath and what holds it, from the add that takes it to the port's end. */
 interface Slot extends Port {
@@ -66,14 +50,6 @@ interface Slot extends Port {
   /** Link state and MTU as last told (for monitor's link-up/-down and mtu); up null: not told yet. */
   up: boolean | null;
   mtu: number;
-}
-
-/** What the ACL and the mirrors need of the registry: ports by name and by slot. */
-export interface PortNames {
-  /** The slot of port `ifname`; throws ENOTATTACHED if it is no port. */
-  slot(ifname: string): number;
-  /** Port names by slot. */
-  names(): (string | undefined)[];
 }
 
 export interface SwitchOptions {
@@ -92,7 +68,7 @@ export interface SwitchOptions {
   monitor?: MonitorHub;
 }
 
-export class Switch implements PortNames {
+export class Switch implements PortNames, ConfiguredSwitch {
   readonly datapathKind: 'kernel' | 'user';
   readonly attachMode: 'tcx' | 'tc' | undefined;
   /** The --db file: written before each change, applied at start. */
