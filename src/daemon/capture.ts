@@ -5,9 +5,9 @@
 // streams of the captures that asked for it, its JSON made once for all. A
 // capture whose client has QUEUE_FRAMES frames unread loses the next ones
 // (counted, told at its end), never slows the switch; past BUFFER_BYTES
-// unsent it would be dropped by the streams' rule. The datapath's flags are the union of the captures'; when
-// the last capture ends they are all cleared and its ring emptied, so nothing
-// of it is left in the datapath.
+// unsent it would be dropped by the streams' rule. The datapath's flags are
+// the union of the captures'; when the last capture ends they are all
+// cleared and its ring emptied, so nothing of it is left in the datapath.
 
 import { REASON_NAMES } from '../core/reasons.js';
 import type { CapturesLike } from '../control/server.js';
