@@ -20,13 +20,15 @@
 // Nothing is made while nobody listens (`listening`).
 //
 // Each admitted event is serialized once and handed to every subscriber.
-// A subscriber is a socket (or a web page's response): its writes are
-// buffered by Node, and a subscriber whose unsent bytes pass `bufferBytes`
-// (it stopped reading: a stopped process, a full pipe) is dropped there and
-// then, counted and logged; it never holds up the switch or the others.
+// A subscriber is a control connection's stream (stream.ts) or a web page's
+// response: its writes are buffered by Node, and a subscriber whose unsent
+// bytes pass `bufferBytes` (it stopped reading: a stopped process, a full
+// pipe) is dropped there and then by the streams' rule (stream.ts
+// dropIfOver), counted and logged; it never holds up the switch or the others.
 // The counts (subscribers, dropped, suppressed) are in `stats`.
 
 import type { MonitorEventBody, MonitorEventKind } from './monitor-events.js';
+import { dropIfOver, type StreamSubscriber } from './stream.js';
 
 /** Events a second admitted per kind. */
 export const MONITOR_RATE = 100;
@@ -75,19 +77,8 @@ export class RateLimiter {
   }
 }
 
-/** One listener of the stream: a socket, a web page. */
-export interface MonitorSubscriber {
-  /** Who, for the log line when it is dropped. */
-  readonly name: string;
-  /** Queue one event (its JSON). */
-  send(json: string): void;
-  /** Bytes queued and not yet taken by the reader. */
-  unsent(): number;
-  /** Close it: it stopped reading. */
-  drop(): void;
-  /** Its own bound of unsent bytes (a web page's stream also carries snapshots); default the hub's. */
-  readonly bufferBytes?: number;
-}
+/** One listener of the stream: a control connection, a web page. */
+export type MonitorSubscriber = StreamSubscriber;
 
 export interface MonitorCounts {
   /** Listening now. */
@@ -188,12 +179,11 @@ export class MonitorHub {
     const json = JSON.stringify({ time: new Date(this.clock()).toISOString(), ...body });
     for (const sub of this.subscribers) {
       sub.send(json);
-      const unsent = sub.unsent();
-      if (unsent > (sub.bufferBytes ?? this.bufferBytes)) {
+      const unsent = dropIfOver(sub, this.bufferBytes);
+      if (unsent >= 0) {
         this.dropped++;
         this.unsubscribe(sub);
         this.log(`monitor ${sub.name} dropped: it stopped reading (${unsent} bytes unsent); ${this.dropped} dropped so far`);
-        sub.drop();
       }
     }
   }

@@ -12,32 +12,30 @@
 // request line must be complete within requestTimeoutMs of its first byte, a
 // connection with nothing to do is closed after idleTimeoutMs, and so is one
 // that leaves a reply unread that long.
+//
+// `monitor` and `capture` make their connection a stream (stream.ts): the
+// handler answers a StreamedReply, and the connection reads nothing more.
 
 import { chmod, chown, lstat, mkdir, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import { dirname } from 'node:path';
 import { VswError } from '../errors.js';
 import type { MonitorHub } from './monitor.js';
-import { encodeReply, errorReply, LineSplitter, MAX_LINE_BYTES, parseRequest, partReply, resultLines } from './protocol.js';
-import { type AclAddRequest, type CaptureRequest, type MirrorAddRequest, PROTOCOL_VERSION, type Request, type TraceRequest, type TunnelAddRequest } from './requests.js';
+import { encodeReply, errorReply, LineSplitter, MAX_LINE_BYTES, parseRequest, resultLines } from './protocol.js';
+import type { AclAddRequest, CaptureRequest, MirrorAddRequest, Request, TraceRequest, TunnelAddRequest } from './requests.js';
+import { ReplyStream, StreamedReply } from './stream.js';
 import type { AclShowResult, FdbEntry, FdbListing, MirrorShowResult, MtuWarning, RestartResult, TraceResult, TunnelShowResult, VlanResult } from './results.js';
 import type { PortVlan } from '../core/vlan.js';
 
-/** `closed` is aborted when the client closes its connection or its side of it (a streamed reply ends then). */
-export type Handler = (req: Request, closed?: AbortSignal) => Promise<unknown>;
+/** A command's result; a StreamedReply (monitor, capture) makes the connection a stream. */
+export type Handler = (req: Request) => Promise<unknown>;
 
-/**
- * A result that is a stream (capture): its reply lines as they come, parts
- * then the last line, written at the client's pace outside the queue of
- * requests (the queue moves on once the stream has begun).
- */
-export class StreamedReply {
-  constructor(readonly lines: AsyncIterable<string>) {}
-}
+/** The commands whose reply is a stream: the connection reads nothing after them. */
+const STREAM_COMMANDS: ReadonlySet<Request['cmd']> = new Set(['monitor', 'capture']);
 
-/** The captures of the switch (daemon/capture.ts). */
+/** The captures of the switch (daemon/capture.ts): the port checked (throws), the capture begun when the stream opens. */
 export interface CapturesLike {
-  open(req: CaptureRequest, closed: AbortSignal): StreamedReply;
+  open(req: CaptureRequest): StreamedReply;
 }
 
 /** What the control plane can be asked; the daemon's Switch fits it (its ACL and mirrors are parts of it). */
@@ -88,11 +86,11 @@ export interface HandlerParts {
 
 /** Map protocol commands onto the switch and the parts it has. */
 export function switchHandler(sw: SwitchLike, { tunnels, monitor, captures, restart }: HandlerParts = {}): Handler {
-  return async (req, closed) => {
+  return async (req) => {
     switch (req.cmd) {
       case 'monitor':
-        // A subscription, not a request: the server keeps it (ControlServer).
-        throw new VswError('EPROTO', 'monitor is a subscription of the control socket');
+        if (monitor === undefined) throw new VswError('EPROTO', 'this vswitchd has no monitor');
+        return monitorStream(monitor);
       case 'add':
         await sw.add(req.ifname);
         return null;
@@ -152,7 +150,7 @@ export function switchHandler(sw: SwitchLike, { tunnels, monitor, captures, rest
       case 'capture': {
         if (captures === undefined) throw new VswError('EUSAGE', 'this switch cannot capture');
         const { v: _v, cmd: _cmd, ...capture } = req;
-        return captures.open(capture, closed ?? new AbortController().signal);
+        return captures.open(capture);
       }
       case 'restart':
         if (restart === undefined) throw new VswError('EUSAGE', 'this switch cannot restart');
@@ -161,6 +159,21 @@ export function switchHandler(sw: SwitchLike, { tunnels, monitor, captures, rest
         return await sw.vlan(req.ifname, req.mode === undefined ? null : { mode: req.mode, tag: req.tag ?? 0, trunks: req.trunks ?? null });
     }
   };
+}
+
+/**
+ * `monitor`: the stream subscribed to the hub, its first part saying so; it
+ * ends when the client goes or is dropped (monitor.ts), with no last line.
+ */
+function monitorStream(hub: MonitorHub): StreamedReply {
+  return new StreamedReply((stream) => {
+    stream.send('{"subscribed":true}');
+    hub.subscribe(stream);
+    stream.onClose(() => {
+      hub.unsubscribe(stream);
+      stream.end();
+    });
+  });
 }
 
 export interface ControlServerOptions {
@@ -172,8 +185,6 @@ export interface ControlServerOptions {
   /** Close a connection whose request line is not complete this long after its first byte. */
   requestTimeoutMs?: number;
   maxConnections?: number;
-  /** Where `monitor` subscribes (monitor.ts); absent: monitor is refused. */
-  monitor?: MonitorHub;
 }
 
 /** Requests of one connection queued before the server stops reading from it. */
@@ -200,8 +211,8 @@ export function probeSocket(path: string, timeoutMs = 1000): Promise<boolean> {
 export class ControlServer {
   readonly path: string;
   private readonly handler: Handler;
-  private readonly monitor: MonitorHub | undefined;
-  private monitors = 0;
+  /** Streams made so far: each one's name. */
+  private streams = 0;
   private readonly log: (message: string) => void;
   private readonly idleTimeoutMs: number;
   private readonly requestTimeoutMs: number;
@@ -215,7 +226,6 @@ export class ControlServer {
   constructor(opts: ControlServerOptions) {
     this.path = opts.path;
     this.handler = opts.handler;
-    this.monitor = opts.monitor;
     this.log = opts.log;
     this.idleTimeoutMs = opts.idleTimeoutMs ?? 60_000;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 10_000;
@@ -287,7 +297,6 @@ export class ControlServer {
     let pending = 0; // requests of this connection queued, running or being written
     let closing = false; // an error reply was sent (or is queued): no more requests
     let ended = false; // the client will send nothing more
-    let monitoring = false; // a monitor: events until either side closes
     /** Tail of this connection's replies, written in request order. */
     let output: Promise<void> = Promise.resolve();
     // Deadlines run from a fixed start. sock.setTimeout would not do: any byte
@@ -350,10 +359,32 @@ export class ControlServer {
     };
 
     /**
+     * The connection becomes `reply`'s stream (stream.ts), opened in the queue
+     * of requests (between two commands); resolves once it ends or the
+     * connection closes.
+     */
+    const stream = (id: number, reply: StreamedReply): Promise<void> =>
+      new Promise<void>((resolve) => {
+        if (sock.destroyed) return resolve();
+        sock.once('close', () => resolve());
+        const s = new ReplyStream(id, `#${++this.streams} on the control socket`, sock, closed.signal, () => {
+          resolve();
+        });
+        void this.exclusive(async () => {
+          if (sock.destroyed) return;
+          try {
+            reply.open(s);
+          } catch (err) {
+            s.end(this.errorLine(id, 'stream', err));
+          }
+        });
+      });
+
+    /**
      * Work out the reply in the server-wide queue (commands never interleave),
      * then write it in this connection's order, outside that queue.
      */
-    const enqueue = (answer: () => Promise<Iterable<string> | AsyncIterable<string>>): void => {
+    const enqueue = (answer: () => Promise<Iterable<string> | AsyncIterable<string> | StreamedReply>, id: number | null = null): void => {
       pending++;
       clearTimeout(idleTimer);
       idleTimer = undefined;
@@ -364,7 +395,9 @@ export class ControlServer {
       this.queue = lines.then(() => undefined);
       output = output.then(async () => {
         try {
-          await write(await lines);
+          const reply = await lines;
+          if (reply instanceof StreamedReply) await stream(id ?? 0, reply);
+          else await write(reply);
         } catch (err) {
           // A reply cut off in the middle cannot be mended: drop the connection.
           this.log(`control reply failed unexpectedly: ${(err as Error)?.stack ?? String(err)}`);
@@ -388,41 +421,6 @@ export class ControlServer {
       enqueue(async () => [encodeReply(errorReply(id, 'EPROTO', message))]);
     };
 
-    /**
-     * The connection becomes a monitor (monitor.ts): nothing more is read from
-     * it; a first part line says the subscription is in place (made in the
-     * queue of requests: between two commands), then every event is a part
-     * line, until either side closes.
-     */
-    const subscribe = (id: number): void => {
-      monitoring = true;
-      closing = true; // later lines are discarded
-      stopTimers();
-      pending++; // never idle: it ends when the client goes, or stops reading
-      const hub = this.monitor;
-      // After the replies to the requests before it, as a reply would be.
-      output = output.then(() => this.exclusive(async () => {
-        if (sock.destroyed) return;
-        if (hub === undefined) {
-          sock.write(encodeReply(errorReply(id, 'EPROTO', 'this vswitchd has no monitor')));
-          pending--;
-          finish();
-          return;
-        }
-        sock.write(encodeReply(partReply(id, { subscribed: true })));
-        // Each event's JSON is made once for every monitor: only the envelope is per connection.
-        const head = `{"v":${PROTOCOL_VERSION},"id":${id},"ok":true,"part":`;
-        const sub = {
-          name: `#${++this.monitors} on the control socket`,
-          send: (json: string) => void sock.write(`${head}${json}}\n`),
-          unsent: () => sock.writableLength,
-          drop: () => sock.destroy(),
-        };
-        hub.subscribe(sub);
-        sock.once('close', () => hub.unsubscribe(sub));
-      }));
-    };
-
     const handleLine = (line: Buffer): void => {
       if (closing) return;
       const parsed = parseRequest(line);
@@ -431,14 +429,15 @@ export class ControlServer {
         return;
       }
       const req = parsed.request;
-      if (req.cmd === 'monitor') {
-        subscribe(req.id);
-        return;
+      if (STREAM_COMMANDS.has(req.cmd)) {
+        // Its reply is a stream: nothing more is read from this connection.
+        closing = true;
+        stopTimers();
       }
       enqueue(async () => {
         if (sock.destroyed) return []; // client gone: do not act for it
-        return this.run(req, closed.signal);
-      });
+        return this.run(req);
+      }, req.id);
     };
 
     armIdle();
@@ -468,13 +467,8 @@ export class ControlServer {
       armIdle();
     });
     sock.on('end', () => {
-      // A monitor's client that closes its side is done listening.
-      if (monitoring) {
-        sock.destroy();
-        return;
-      }
       ended = true;
-      closed.abort(); // a stream (capture) ends: its last line is still written
+      closed.abort(); // a stream ends: its last line (capture's) is still written
       clearTimeout(lineTimer);
       lineTimer = undefined;
       if (!closing) {
@@ -495,18 +489,23 @@ export class ControlServer {
     });
   }
 
-  /** The reply lines to one request. */
-  private async run(req: Request, closed: AbortSignal): Promise<Iterable<string> | AsyncIterable<string>> {
+  /** The reply lines to one request, or its stream. */
+  private async run(req: Request): Promise<Iterable<string> | AsyncIterable<string> | StreamedReply> {
     try {
-      const result = await this.handler(req, closed);
-      if (result instanceof StreamedReply) return result.lines;
+      const result = await this.handler(req);
+      if (result instanceof StreamedReply) return result;
       return resultLines(req.id, req.cmd, result);
     } catch (err) {
-      if (err instanceof VswError) return [encodeReply(errorReply(req.id, err.code, err.message))];
-      const message = (err as Error)?.message ?? String(err);
-      this.log(`internal error handling '${req.cmd}': ${(err as Error)?.stack ?? message}`);
-      return [encodeReply(errorReply(req.id, 'EINTERNAL', `internal error: ${message}`))];
+      return [this.errorLine(req.id, req.cmd, err)];
     }
+  }
+
+  /** The error reply to request `id` (`cmd`) that `err` ended: its own code, or EINTERNAL (logged). */
+  private errorLine(id: number | null, cmd: string, err: unknown): string {
+    if (err instanceof VswError) return encodeReply(errorReply(id, err.code, err.message));
+    const message = (err as Error)?.message ?? String(err);
+    this.log(`internal error handling '${cmd}': ${(err as Error)?.stack ?? message}`);
+    return encodeReply(errorReply(id, 'EINTERNAL', `internal error: ${message}`));
   }
 
   /**

@@ -12,7 +12,7 @@ import type { AclShowResult } from '../control/results.js';
 import type { ConfigStore } from './config.js';
 import type { DbConfig, DbRule } from './db.js';
 import { errorText, type Logger } from './log.js';
-import type { PortNames } from './switch.js';
+import type { PortNames } from './registry.js';
 import type { MonitorHub } from '../control/monitor.js';
 
 export class Acl {

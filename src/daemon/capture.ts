@@ -1,16 +1,18 @@
-// `vswconfig capture`: the captures running, each a subscriber on the control
-// socket (a streamed reply, control/server.ts). The datapath copies the frames
+// `vswconfig capture`: the captures running, each a stream of the control
+// socket (control/stream.ts), as a monitor is. The datapath copies the frames
 // asked for into its capture ring (datapath/capture-ring.ts); while any
-// capture runs this reads the ring every TICK_MS and hands each frame to the
-// captures that asked for it, each with a bounded queue: a capture whose
-// client does not keep up loses frames (counted, told at its end), never
-// slows the switch. The datapath's flags are the union of the captures'; when
-// the last capture ends they are all cleared and its ring emptied, so nothing
-// of it is left in the datapath.
+// capture runs this reads the ring every TICK_MS and writes each frame to the
+// streams of the captures that asked for it, its JSON made once for all. A
+// capture whose client has QUEUE_FRAMES frames unread loses the next ones
+// (counted, told at its end), never slows the switch; past BUFFER_BYTES
+// unsent it would be dropped by the streams' rule. The datapath's flags are
+// the union of the captures'; when the last capture ends they are all
+// cleared and its ring emptied, so nothing of it is left in the datapath.
 
 import { REASON_NAMES } from '../core/reasons.js';
-import { StreamedReply, type CapturesLike } from '../control/server.js';
-import { encodeReply, okReply, partReply } from '../control/protocol.js';
+import type { CapturesLike } from '../control/server.js';
+import { dropIfOver, type ReplyStream, StreamedReply } from '../control/stream.js';
+import { encodeReply, okReply } from '../control/protocol.js';
 import type { CaptureRequest } from '../control/requests.js';
 import type { CaptureEnd, CapturedFrame as WireFrame } from '../control/results.js';
 import {
@@ -23,12 +25,14 @@ import {
   type CapturedFrame,
 } from '../datapath/capture-ring.js';
 import type { Datapath } from '../datapath/datapath.js';
-import type { PortNames } from './switch.js';
+import type { PortNames } from './registry.js';
 
 /** How often the ring is read while a capture runs (ms). */
 const TICK_MS = 20;
-/** Frames queued for one capture's client at most; more are lost. */
+/** Frames written and not yet read by one capture's client at most; more are lost. */
 const QUEUE_FRAMES = 4096;
+/** The streams' bound of unsent bytes for a capture: above QUEUE_FRAMES frames of CAPTURE_SNAPLEN as base64 JSON. */
+const BUFFER_BYTES = 16 << 20;
 
 const DIRS = ['in', 'out', 'drop'] as const;
 
@@ -41,11 +45,12 @@ interface Capture {
   readonly flags: number;
   readonly what: CaptureRequest['what'];
   readonly count: number;
-  readonly queue: string[];
+  readonly stream: ReplyStream;
+  /** Where each frame's line ends in the stream (ReplyStream.written), of the frames its client may not have read yet. */
+  readonly ends: number[];
   sent: number;
   lost: number;
   end: CaptureEnd['end'] | null;
-  wake: (() => void) | null;
 }
 
 export class Captures implements CapturesLike {
@@ -68,18 +73,19 @@ export class Captures implements CapturesLike {
     this.ringLost = this.reader.lost;
   }
 
-  open(req: CaptureRequest, closed: AbortSignal): StreamedReply {
+  /** Checks the port (throws ENOTATTACHED); the capture begins when its stream opens. */
+  open(req: CaptureRequest): StreamedReply {
     const drops = req.what === 'drops';
     const slot = req.ifname === undefined ? -1 : this.ports.slot(req.ifname); // throws ENOTATTACHED
     const flags = drops ? CAPTURE_DROPS : req.what === 'in' ? CAPTURE_IN : req.what === 'out' ? CAPTURE_OUT : CAPTURE_IN | CAPTURE_OUT;
-    const c: Capture = { id: req.id, slot, ifname: req.ifname, flags, what: req.what, count: req.count ?? Infinity, queue: [], sent: 0, lost: 0, end: null, wake: null };
-    this.running.add(c);
-    this.log(`capture ${captureName(c)} started`);
-    this.sync();
-    if (this.timer === null) this.timer = setInterval(() => this.tick(), TICK_MS);
-    const onClose = (): void => this.finish(c, 'client');
-    closed.addEventListener('abort', onClose);
-    return new StreamedReply(this.stream(c, closed, onClose));
+    return new StreamedReply((stream) => {
+      const c: Capture = { id: req.id, slot, ifname: req.ifname, flags, what: req.what, count: req.count ?? Infinity, stream, ends: [], sent: 0, lost: 0, end: null };
+      this.running.add(c);
+      this.log(`capture ${captureName(c)} started`);
+      this.sync();
+      if (this.timer === null) this.timer = setInterval(() => this.tick(), TICK_MS);
+      stream.onClose(() => this.finish(c, 'client'));
+    });
   }
 
   /** Ends every capture (vswitchd stops). */
@@ -87,32 +93,14 @@ export class Captures implements CapturesLike {
     for (const c of this.running) this.finish(c, 'shutdown');
   }
 
-  private async *stream(c: Capture, closed: AbortSignal, onClose: () => void): AsyncGenerator<string> {
-    try {
-      if (closed.aborted) c.end = 'client';
-      for (;;) {
-        while (c.queue.length > 0 && c.sent < c.count) {
-          const line = c.queue.shift()!;
-          c.sent++;
-          yield line;
-        }
-        if (c.sent >= c.count) c.end ??= 'count';
-        if (c.end !== null) break;
-        await new Promise<void>((resolve) => (c.wake = resolve));
-        c.wake = null;
-      }
-      yield encodeReply(okReply(c.id, { frames: c.sent, lost: c.lost, end: c.end } satisfies CaptureEnd));
-    } finally {
-      closed.removeEventListener('abort', onClose);
-      this.running.delete(c);
-      this.log(`capture ${captureName(c)} ended (${c.end ?? 'client'}): ${c.sent} frames, ${c.lost} lost`);
-      this.sync();
-    }
-  }
-
+  /** Ends capture `c` (once): its last line (frames, lost, why) after its frames. */
   private finish(c: Capture, why: CaptureEnd['end']): void {
-    c.end ??= why;
-    c.wake?.();
+    if (c.end !== null) return;
+    c.end = why;
+    this.running.delete(c);
+    c.stream.end(encodeReply(okReply(c.id, { frames: c.sent, lost: c.lost, end: c.end } satisfies CaptureEnd)));
+    this.log(`capture ${captureName(c)} ended (${c.end}): ${c.sent} frames, ${c.lost} lost`);
+    this.sync();
   }
 
   private tick(): void {
@@ -124,7 +112,6 @@ export class Captures implements CapturesLike {
     for (const c of this.running) {
       c.lost += lost;
       if (c.ifname !== undefined && names[c.slot] !== c.ifname) this.finish(c, 'port-gone');
-      if (c.queue.length > 0) c.wake?.();
     }
     this.sync(names);
   }
@@ -132,20 +119,21 @@ export class Captures implements CapturesLike {
   private deliver(f: CapturedFrame, names: (string | undefined)[]): void {
     const ifname = names[f.port];
     if (ifname === undefined) return; // a port gone (its slot may be another's soon)
-    // The line carries the capture's request id: built once for all captures of the same id.
-    let line: string | null = null;
-    let lineId = -1;
+    // The part's JSON, made once for all captures (each stream adds its envelope).
+    let part: string | null = null;
     for (const c of this.running) {
       if (!wants(c, f)) continue;
-      if (c.queue.length >= QUEUE_FRAMES) {
+      if (unread(c) >= QUEUE_FRAMES) {
         c.lost++;
         continue;
       }
-      if (line === null || lineId !== c.id) {
-        line = frameLine(c.id, f, ifname);
-        lineId = c.id;
-      }
-      c.queue.push(line);
+      part ??= framePart(f, ifname);
+      c.stream.send(part);
+      c.ends.push(c.stream.written());
+      c.sent++;
+      const unsent = dropIfOver(c.stream, BUFFER_BYTES);
+      if (unsent >= 0) this.log(`capture ${captureName(c)} dropped: it stopped reading (${unsent} bytes unsent)`);
+      else if (c.sent >= c.count) this.finish(c, 'count');
     }
   }
 
@@ -181,7 +169,17 @@ function wants(c: Capture, f: CapturedFrame): boolean {
   return c.slot === f.port && (c.flags & (f.kind === CAPTURE_KIND_IN ? CAPTURE_IN : CAPTURE_OUT)) !== 0;
 }
 
-function frameLine(id: number, f: CapturedFrame, ifname: string): string {
+/** Frames of `c` written and not yet read by its client (a line read in part counts). */
+function unread(c: Capture): number {
+  const taken = c.stream.taken();
+  let k = 0;
+  while (k < c.ends.length && c.ends[k]! <= taken) k++;
+  if (k > 0) c.ends.splice(0, k);
+  return c.ends.length;
+}
+
+/** A frame as a part's JSON: {"frame":{…}}. */
+function framePart(f: CapturedFrame, ifname: string): string {
   const frame: WireFrame = {
     time: f.timeMs,
     ifname,
@@ -193,5 +191,5 @@ function frameLine(id: number, f: CapturedFrame, ifname: string): string {
     frame.reason = REASON_NAMES[f.reason] ?? `reason-${f.reason}`;
     if (f.rule >= 0) frame.rule = f.rule;
   }
-  return encodeReply(partReply(id, { frame }));
+  return JSON.stringify({ frame });
 }

@@ -13,7 +13,7 @@ import { DEFAULT_PORT_VLAN, type PortVlan } from '../core/vlan.js';
 import { DatapathTimeoutError, VswError } from '../errors.js';
 import { type Db, type DbConfig, type DbTunnel, DB_VERSION } from './db.js';
 import { errorText, type Logger } from './log.js';
-import type { PortTunnel, Switch } from './switch.js';
+import type { ConfiguredSwitch, PortTunnel } from './registry.js';
 
 /** What restore() needs of the tunnels (daemon/tunnels.ts). */
 export interface TunnelRestorer {
@@ -27,7 +27,7 @@ export class ConfigStore {
   private db: Db | null = null;
 
   constructor(
-    private readonly sw: Switch,
+    private readonly sw: ConfiguredSwitch,
     private readonly log: Logger,
   ) {}
 
@@ -167,7 +167,7 @@ export interface TunnelAdopter {
  * that fails throws: a switch taken over in part is none (restart.ts then
  * gives every port back).
  */
-export async function adoptConfig(sw: Switch, saved: DbConfig, slots: ReadonlyMap<string, number>, tunnels: TunnelAdopter): Promise<void> {
+export async function adoptConfig(sw: ConfiguredSwitch, saved: DbConfig, slots: ReadonlyMap<string, number>, tunnels: TunnelAdopter): Promise<void> {
   const specs = new Map(saved.tunnels.map((t) => [t.name, t]));
   for (const p of saved.ports) {
     const spec = specs.get(p.ifname);

@@ -31,7 +31,7 @@ import { MIRROR_MAX, mirrorNameProblem } from '../core/mirror.js';
 import { portVlanProblem, VLAN_MODES } from '../core/vlan.js';
 import { ifnameSchema, vidListProblem, vidRangesSchema } from '../control/requests.js';
 import { MAX_REMOTES, type TunnelSpec, tunnelSpecProblems } from '../control/tunnel-spec.js';
-import { type Mirror, mirrorConflict } from './mirrors.js';
+import { type Mirror, mirrorConflict } from './mirror-rules.js';
 
 export const DB_VERSION = 1;
 
@@ -202,7 +202,7 @@ function consistencyProblem(doc: DbConfig): string | null {
     if (r.id >= doc.acl.nextId) return `acl.rules[${i}].id: rule ${r.id} is not below acl.nextId ${doc.acl.nextId}`;
     if (r.in !== null && !seen.has(r.in)) return `acl.rules[${i}].in: ${r.in} is not in ports`;
   }
-  // Mirrors: their ports are ports, and each keeps the rules of mirrors.ts with those before it.
+  // Mirrors: their ports are ports, and each keeps the rules of mirror-rules.ts with those before it.
   const slotOf = new Map<string, number>([...seen.entries()]);
   const kept: Mirror[] = [];
   for (const [i, m] of doc.mirrors.entries()) {

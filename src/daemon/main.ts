@@ -238,7 +238,7 @@ async function main(argv: readonly string[]): Promise<void> {
   }
   const captures = new Captures(datapath, sw, log);
   const handler = switchHandler(sw, { tunnels, monitor, captures, restart: () => restart() });
-  server = new ControlServer({ path: config.socket, handler, log, monitor });
+  server = new ControlServer({ path: config.socket, handler, log });
   try {
     await server.start();
   } catch (err) {

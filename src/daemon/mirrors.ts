@@ -1,9 +1,7 @@
-// The switch's mirrors as the registry keeps them (ports as slots), and the
-// rules a new mirror must keep with the others (issue 9, Open vSwitch's): its
-// name is free, its output port is no other mirror's output and is selected
-// by no mirror, and no port it selects is a mirror's output. A port that goes
-// leaves the selections, and a mirror whose output it was goes; wherever a
-// mirror leaves the switch (mirror show, the --db file) its ports are named.
+// The switch's mirrors as the registry keeps them (ports as slots), each new
+// one checked against the others by the rules of mirror-rules.ts. A port that
+// goes leaves the selections, and a mirror whose output it was goes; wherever
+// a mirror leaves the switch (mirror show, the --db file) its ports are named.
 // The datapaths get the mirrors as a MirrorTable (core/mirror.ts).
 //
 // "Every frame" is a mirror added with no select list (selectAll, kept in the
@@ -12,7 +10,7 @@
 // list a port left remembers its name, so that `mirror show` can say why it
 // selects nothing (`(none: veth1 left)`); the mirror stays until deleted.
 
-import { MIRROR_MAX, type MirrorSpec, mirrorTable } from '../core/mirror.js';
+import { mirrorTable } from '../core/mirror.js';
 import type { Datapath } from '../datapath/datapath.js';
 import { VswError } from '../errors.js';
 import type { MirrorAddRequest } from '../control/requests.js';
@@ -20,66 +18,9 @@ import type { MirrorShowResult } from '../control/results.js';
 import type { ConfigStore } from './config.js';
 import type { DbConfig } from './db.js';
 import { errorText, type Logger } from './log.js';
-import type { PortNames } from './switch.js';
+import { type Mirror, mirrorConflict, mirrorsWithoutPort, selectsNothing } from './mirror-rules.js';
+import type { PortNames } from './registry.js';
 import type { MonitorHub } from '../control/monitor.js';
-
-/** A mirror as the registry keeps it: the datapaths' spec, and the ports that left its lists (by name). */
-export interface Mirror extends MirrorSpec {
-  leftIngress: string[];
-  leftEgress: string[];
-}
-
-/** What keeps `m` from joining `others`, or null. `nameOf` names a port slot. */
-export function mirrorConflict(m: Mirror, others: readonly Mirror[], nameOf: (slot: number) => string): string | null {
-  if (others.some((o) => o.name === m.name)) return `mirror ${m.name} exists`;
-  if (others.length >= MIRROR_MAX) return `the switch holds at most ${MIRROR_MAX} mirrors`;
-  const out = nameOf(m.output);
-  if (m.selectIngress.includes(m.output) || m.selectEgress.includes(m.output)) {
-    return `${out} cannot be both the output of mirror ${m.name} and selected by it`;
-  }
-  for (const o of others) {
-    if (o.output === m.output) return `${out} is already the output of mirror ${o.name}`;
-    if (o.selectIngress.includes(m.output) || o.selectEgress.includes(m.output)) return `${out} is selected by mirror ${o.name}: it cannot be an output`;
-    for (const p of [...m.selectIngress, ...m.selectEgress]) {
-      if (p === o.output) return `${nameOf(p)} is the output of mirror ${o.name}: it cannot be selected`;
-    }
-  }
-  return null;
-}
-
-/** Does `m` select no frame at all (not every-frame, and its lists are empty)? */
-export function selectsNothing(m: Pick<Mirror, 'selectAll' | 'selectIngress' | 'selectEgress'>): boolean {
-  return !m.selectAll && m.selectIngress.length === 0 && m.selectEgress.length === 0;
-}
-
-/**
- * The mirrors once port `slot` (named `ifname`) is gone: selections lose it and
- * remember its name, a mirror whose output it was goes; `emptied` names the
- * mirrors that now select nothing.
- */
-export function mirrorsWithoutPort(mirrors: readonly Mirror[], slot: number, ifname: string): { kept: Mirror[]; dropped: string[]; emptied: string[] } {
-  const kept: Mirror[] = [];
-  const dropped: string[] = [];
-  const emptied: string[] = [];
-  for (const m of mirrors) {
-    if (m.output === slot) {
-      dropped.push(m.name);
-      continue;
-    }
-    const inIngress = m.selectIngress.includes(slot);
-    const inEgress = m.selectEgress.includes(slot);
-    const n: Mirror = {
-      ...m,
-      selectIngress: m.selectIngress.filter((p) => p !== slot),
-      selectEgress: m.selectEgress.filter((p) => p !== slot),
-      leftIngress: inIngress ? [...m.leftIngress, ifname] : m.leftIngress,
-      leftEgress: inEgress ? [...m.leftEgress, ifname] : m.leftEgress,
-    };
-    if ((inIngress || inEgress) && selectsNothing(n)) emptied.push(m.name);
-    kept.push(n);
-  }
-  return { kept, dropped, emptied };
-}
 
 export class Mirrors {
   /** The mirrors, as the datapath has them. */

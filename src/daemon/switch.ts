@@ -21,7 +21,7 @@ import { TRACE_DEFAULT_DST, TRACE_DEFAULT_SRC, TRACE_DEFAULT_TYPE } from '../cor
 import { DEFAULT_PORT_VLAN, type PortVlan } from '../core/vlan.js';
 import type { Datapath } from '../datapath/datapath.js';
 import { dumpAgeSeconds, dumpLength, dumpMac, dumpPort, dumpVlan, type FdbDump } from '../datapath/fdb-dump.js';
-import type { Stats } from '../datapath/messages.js';
+import type { DatapathEvent, Stats } from '../datapath/messages.js';
 import { DatapathTimeoutError, InUseError, VswError } from '../errors.js';
 import type { TraceRequest } from '../control/requests.js';
 import type { FdbEntry, StatsResult, TraceResult, VlanResult } from '../control/results.js';
@@ -29,29 +29,15 @@ import { interfaceHolder, isEthernet, isLoopback, readInterface, SYSFS_NET } fro
 import { MonitorHub } from '../control/monitor.js';
 import { Acl } from './acl.js';
 import { ConfigStore } from './config.js';
-import { type DbTunnel, withoutPort } from './db.js';
+import { withoutPort } from './db.js';
 import { publishFdbEvents } from './fdb-events.js';
 import { errorText, type Logger } from './log.js';
 import { Mirrors } from './mirrors.js';
 import { namedTrace } from './named-trace.js';
+import type { ConfiguredSwitch, Port, PortNames, PortTunnel } from './registry.js';
 import type { PortLock, PortLocks } from './port-lock.js';
 
-/** A tunnel port's VXLAN device (daemon/tunnels.ts): its spec as the file keeps it, and the underlay it was made over. */
-export interface PortTunnel extends Omit<DbTunnel, 'name'> {
-  underlay: string;
-}
-
-/** An attached port. */
-export interface Port {
-  /** Index in the datapath, 0..maxPorts-1. */
-  readonly index: number;
-  readonly ifname: string;
-  readonly ifindex: number;
-  /** Its 802.1Q mode, as the datapath has it (a new port has none: DEFAULT_PORT_VLAN). */
-  readonly vlan: PortVlan;
-  /** A VXLAN tunnel's device: only `tunnel del` removes the port. */
-  readonly tunnel: PortTunnel | null;
-}
+type LinkEvent = Extract<DatapathEvent, { event: 'link' }>;
 
 /** One slot of the datapath and what holds it, from the add that takes it to the port's end. */
 interface Slot extends Port {
@@ -63,17 +49,6 @@ interface Slot extends Port {
   lock: PortLock;
   /** While adding: the interface vanished meanwhile. */
   gone: boolean;
-  /** Link state and MTU as last told (for monitor's link-up/-down and mtu); up null: not told yet. */
-  up: boolean | null;
-  mtu: number;
-}
-
-/** What the ACL and the mirrors need of the registry: ports by name and by slot. */
-export interface PortNames {
-  /** The slot of port `ifname`; throws ENOTATTACHED if it is no port. */
-  slot(ifname: string): number;
-  /** Port names by slot. */
-  names(): (string | undefined)[];
 }
 
 export interface SwitchOptions {
@@ -92,7 +67,7 @@ export interface SwitchOptions {
   monitor?: MonitorHub;
 }
 
-export class Switch implements PortNames {
+export class Switch implements PortNames, ConfiguredSwitch {
   readonly datapathKind: 'kernel' | 'user';
   readonly attachMode: 'tcx' | 'tc' | undefined;
   /** The --db file: written before each change, applied at start. */
@@ -126,7 +101,7 @@ export class Switch implements PortNames {
     this.acl = new Acl(opts.datapath, this, this.config, opts.log, this.monitor);
     this.mirrors = new Mirrors(opts.datapath, this, this.config, opts.log, opts.maxPorts, this.monitor);
     this.on('gone', (ev: { port: number }) => this.onGone(ev));
-    this.on('link', (ev: { port: number; up: boolean; mtu: number }) => this.onLink(ev));
+    this.on('link', (ev: LinkEvent) => this.onLink(ev));
     this.on('renamed', (ev: { port: number; ifname: string }) => this.onRenamed(ev));
     this.on('fdb', (ev: { records: Int32Array; overflow: number[] }) => {
       if (this.monitor.listening) publishFdbEvents(this.monitor, ev, this.names());
@@ -217,19 +192,14 @@ export class Switch implements PortNames {
     if (slot.tunnel) this.log(`tunnel ${slot.ifname} forgotten: its device is gone`);
   }
 
-  private onLink(ev: { port: number; up: boolean; mtu: number }): void {
+  /** The datapath tells what changed from what it had, the first change after an add included (a guess would miss a state changed with the MTU). */
+  private onLink(ev: LinkEvent): void {
     const slot = this.slotAt(ev?.port);
     if (slot === undefined) return;
     this.log(`port ${slot.ifname} link ${ev.up ? 'up' : 'down'} (mtu ${ev.mtu})`);
-    // The datapath tells a link only when its state or MTU changed: with no state known yet, an unchanged MTU means the state changed.
-    const mtuChanged = ev.mtu !== slot.mtu;
-    const upChanged = slot.up === null ? !mtuChanged : slot.up !== ev.up;
-    const old = slot.mtu;
-    slot.up = ev.up;
-    slot.mtu = ev.mtu;
     if (slot.state !== 'attached') return;
-    if (upChanged) this.monitor.publish({ event: ev.up ? 'link-up' : 'link-down', ifname: slot.ifname });
-    if (mtuChanged) this.monitor.publish({ event: 'mtu', ifname: slot.ifname, mtu: ev.mtu, old });
+    if (ev.up !== ev.wasUp) this.monitor.publish({ event: ev.up ? 'link-up' : 'link-down', ifname: slot.ifname });
+    if (ev.mtu !== ev.oldMtu) this.monitor.publish({ event: 'mtu', ifname: slot.ifname, mtu: ev.mtu, old: ev.oldMtu });
     this.portsChanged();
   }
 
@@ -280,7 +250,7 @@ export class Switch implements PortNames {
       throw err;
     }
 
-    const slot: Slot = { index, ifname, ifindex: info.ifindex, vlan: DEFAULT_PORT_VLAN, tunnel: opts.tunnel ?? null, state: 'adding', lock, gone: false, up: null, mtu: info.mtu };
+    const slot: Slot = { index, ifname, ifindex: info.ifindex, vlan: DEFAULT_PORT_VLAN, tunnel: opts.tunnel ?? null, state: 'adding', lock, gone: false };
     this.slots.push(slot);
     try {
       await this.datapath.addPort(index, ifname, info.ifindex);

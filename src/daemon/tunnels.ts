@@ -39,7 +39,8 @@ import { type DbTunnel, tunnelSpecOf } from './db.js';
 import * as libc from '../native/libc.js';
 import { openRtnetlink } from '../os/rtnetlink.js';
 import type { Logger } from './log.js';
-import type { Port, PortTunnel, Switch } from './switch.js';
+import type { Port, PortTunnel } from './registry.js';
+import type { Switch } from './switch.js';
 import { askExtendedAcks } from '../os/netlink.js';
 import {
   appendRemoteRequest,

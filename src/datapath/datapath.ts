@@ -10,7 +10,7 @@ import type { FdbDump } from './fdb-dump.js';
 import type { HandedOverPort, Stats } from './messages.js';
 
 /**
- * Events: 'link' ({ port, up, mtu }), 'gone' ({ port }): the interface was deleted
+ * Events: 'link' ({ port, up, mtu, wasUp, oldMtu }: what changed, from what), 'gone' ({ port }): the interface was deleted
  * and the datapath has already closed the port; 'renamed' ({ port, ifname }): the
  * interface has a new name; 'log' (message: string). A request that is not answered
  * in time rejects with DatapathTimeoutError, whose `late` tells the outcome if the

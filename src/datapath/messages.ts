@@ -113,8 +113,8 @@ export type Reply =
   | { id: number; ok: false; code: ErrorCode; message: string };
 
 export type DatapathEvent =
-  /** Link state or MTU of a port changed (rtnetlink). */
-  | { event: 'link'; port: number; up: boolean; mtu: number }
+  /** Link state or MTU of a port changed (rtnetlink): as it is now, and as the datapath had it. */
+  | { event: 'link'; port: number; up: boolean; mtu: number; wasUp: boolean; oldMtu: number }
   /** The interface of a port was deleted (or left this network namespace); the port is gone. */
   | { event: 'gone'; port: number }
   /** The interface of a port was renamed; the port stays. */

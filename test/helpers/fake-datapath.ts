@@ -49,6 +49,8 @@ export class FakeDatapath extends EventEmitter implements Datapath {
   readonly calls: Call[] = [];
   /** Open ports: index → ifname. */
   readonly ports = new Map<number, { ifname: string; ifindex: number }>();
+  /** Each port's link as last told (linkChanged); none yet: up, MTU 1500. */
+  private readonly links = new Map<number, { up: boolean; mtu: number }>();
   /** If set, the next addPort rejects with it (once). */
   failNextAdd: VswError | null = null;
   /** If set, addPort waits for this before answering. */
@@ -83,6 +85,7 @@ export class FakeDatapath extends EventEmitter implements Datapath {
     }
     if (this.ports.has(port)) throw new VswError('EINTERNAL', `fake datapath: port ${port} is already open`);
     this.ports.set(port, { ifname, ifindex });
+    this.links.delete(port); // a new port's link: as it is at its add
   }
 
   removePort(port: number): Promise<void> {
@@ -200,8 +203,11 @@ export class FakeDatapath extends EventEmitter implements Datapath {
     this.emit('renamed', { event: 'renamed', port, ifname });
   }
 
+  /** As the real datapath does when a port's link changes: what changed, from what it had (a new port: up, MTU 1500). */
   linkChanged(port: number, up: boolean, mtu: number): void {
-    this.emit('link', { event: 'link', port, up, mtu });
+    const was = this.links.get(port) ?? { up: true, mtu: 1500 };
+    this.links.set(port, { up, mtu });
+    this.emit('link', { event: 'link', port, up, mtu, wasUp: was.up, oldMtu: was.mtu });
   }
 }
 
@@ -279,11 +285,14 @@ export async function startTestSwitch(
   };
   const locks = new PortLocks({ dir: opts.lockDir ?? join(dir, 'ports'), owner: { pid: process.pid, socket: path } });
   const sw = new Switch({ datapath, maxPorts: opts.maxPorts ?? 24, log, locks, sysfsRoot: sysfs.root });
+  // `monitor` subscribes to the switch's hub; the other commands answer as
+  // before, without the monitors' counts in `stats` (the tests compare it whole).
+  const commands = switchHandler(sw, { captures: new Captures(datapath, sw, log) });
+  const monitors = switchHandler(sw, { monitor: sw.monitor });
   const server = new ControlServer({
     path,
-    handler: switchHandler(sw, { captures: new Captures(datapath, sw, log) }),
+    handler: (req) => (req.cmd === 'monitor' ? monitors(req) : commands(req)),
     log,
-    monitor: sw.monitor,
     idleTimeoutMs: opts.idleTimeoutMs,
     requestTimeoutMs: opts.requestTimeoutMs,
   });

@@ -198,6 +198,27 @@ describe('monitor over the control socket', () => {
     await ends[1];
   });
 
+  it('the first link change after an add that changes both state and MTU: link-down and mtu, each from what the datapath had', async () => {
+    const got: string[] = [];
+    t.sw.monitor.subscribe({ name: 'test', send: (j) => void got.push(j), unsent: () => 0, drop: () => undefined });
+    await t.sw.add('veth1-vsw');
+    // One report carrying both changes (the datapath read the link afresh after lost notifications).
+    t.datapath.linkChanged(0, false, 9000);
+    t.datapath.linkChanged(0, true, 9000);
+    assert.deepEqual(
+      got.map((j) => {
+        const { time: _t, ...e } = JSON.parse(j) as MonitorEvent;
+        return e;
+      }),
+      [
+        { event: 'port-add', ifname: 'veth1-vsw' },
+        { event: 'link-down', ifname: 'veth1-vsw' },
+        { event: 'mtu', ifname: 'veth1-vsw', mtu: 9000, old: 1500 },
+        { event: 'link-up', ifname: 'veth1-vsw' },
+      ],
+    );
+  });
+
   it('an interface renamed, then deleted: rename and port-del (gone)', async () => {
     const got: MonitorEvent[] = [];
     const stop = new AbortController();

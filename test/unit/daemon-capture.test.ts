@@ -7,6 +7,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseReply } from '../../src/control/protocol.js';
+import type { CaptureRequest } from '../../src/control/requests.js';
+import { ReplyStream } from '../../src/control/stream.js';
 import { VswError } from '../../src/errors.js';
 import { CAPTURE_DROPS, CAPTURE_IN, CAPTURE_KIND_DROP, CAPTURE_KIND_IN, CAPTURE_KIND_OUT, CaptureWriter } from '../../src/datapath/capture-ring.js';
 import { Captures } from '../../src/daemon/capture.js';
@@ -30,15 +32,46 @@ function setup(): { dp: FakeDatapath; names: Names; caps: Captures; w: CaptureWr
 
 const FRAME = new Uint8Array(60).fill(0xab);
 
-/** Reads a stream's lines until it ends, `limit` at most; with `stopAfter`, aborts after that many. */
-async function collect(lines: AsyncIterable<string>): Promise<Array<Record<string, unknown>>> {
-  const out: Array<Record<string, unknown>> = [];
-  for await (const l of lines) {
-    const r = parseReply(l.trimEnd());
-    assert.ok(r.ok && r.reply.ok);
-    out.push((r.reply.part ?? { end: r.reply.result }) as Record<string, unknown>);
+/**
+ * A capture's client over a fake connection (the stream the control server
+ * would make): the lines written to it; not `reading`, it takes none of them
+ * (all stay unsent). close() is the client closing its side.
+ */
+class Client {
+  readonly lines: string[] = [];
+  readonly ended: Promise<void>;
+  private unsent = 0;
+  private readonly ctl = new AbortController();
+
+  constructor(caps: Captures, req: CaptureRequest, reading = true) {
+    let done = (): void => undefined;
+    this.ended = new Promise((resolve) => (done = resolve));
+    const out = {
+      write: (text: string): boolean => {
+        this.lines.push(text);
+        if (!reading) this.unsent += Buffer.byteLength(text);
+        return true;
+      },
+      writableLength: 0,
+      destroy: (): void => this.ctl.abort(),
+    };
+    Object.defineProperty(out, 'writableLength', { get: () => this.unsent });
+    caps.open(req).open(new ReplyStream(req.id, 'test', out, this.ctl.signal, done));
   }
-  return out;
+
+  close(): void {
+    this.ctl.abort();
+  }
+
+  /** Its parts until the stream ends, then the last line's result as { end }. */
+  async parts(): Promise<Array<Record<string, unknown>>> {
+    await this.ended;
+    return this.lines.map((l) => {
+      const r = parseReply(l.trimEnd());
+      assert.ok(r.ok && r.reply.ok);
+      return (r.reply.part ?? { end: r.reply.result }) as Record<string, unknown>;
+    });
+  }
 }
 
 async function until(cond: () => boolean): Promise<void> {
@@ -49,25 +82,21 @@ async function until(cond: () => boolean): Promise<void> {
 describe('daemon captures', () => {
   it('the flags are the union of the captures, and nothing once the last ends', async () => {
     const { dp, caps } = setup();
-    const a = new AbortController();
-    const b = new AbortController();
-    const s1 = caps.open({ id: 1, ifname: 'p1', what: 'in' }, a.signal);
-    const s2 = caps.open({ id: 2, what: 'drops' }, b.signal);
-    const r1 = collect(s1.lines);
-    const r2 = collect(s2.lines);
+    const c1 = new Client(caps, { id: 1, ifname: 'p1', what: 'in' });
+    const c2 = new Client(caps, { id: 2, what: 'drops' });
     await until(() => JSON.stringify(dp.captureFlags) === JSON.stringify([[0, CAPTURE_DROPS], [1, CAPTURE_IN | CAPTURE_DROPS], [2, CAPTURE_DROPS]]));
-    a.abort();
-    assert.deepEqual((await r1).at(-1), { end: { frames: 0, lost: 0, end: 'client' } });
+    c1.close();
+    assert.deepEqual((await c1.parts()).at(-1), { end: { frames: 0, lost: 0, end: 'client' } });
     await until(() => JSON.stringify(dp.captureFlags) === JSON.stringify([[0, CAPTURE_DROPS], [1, CAPTURE_DROPS], [2, CAPTURE_DROPS]]));
-    b.abort();
-    await r2;
+    c2.close();
+    await c2.parts();
     await until(() => dp.captureFlags.length === 0);
   });
 
   it('each capture gets the frames it asked for, at most its count, with port, direction, reason and rule', async () => {
     const { caps, w } = setup();
-    const ins = collect(caps.open({ id: 1, ifname: 'p1', what: 'in', count: 2 }, new AbortController().signal).lines);
-    const drops = collect(caps.open({ id: 2, what: 'drops', ifname: 'p2', count: 1 }, new AbortController().signal).lines);
+    const ins = new Client(caps, { id: 1, ifname: 'p1', what: 'in', count: 2 }).parts();
+    const drops = new Client(caps, { id: 2, what: 'drops', ifname: 'p2', count: 1 }).parts();
     w.frame(1, CAPTURE_KIND_OUT, 0, -1, 1, FRAME, 0, 60, -1); // not asked for
     w.frame(1, CAPTURE_KIND_IN, 0, -1, 2, FRAME, 0, 60, -1);
     w.frame(0, CAPTURE_KIND_DROP, 1, -1, 3, FRAME, 0, 60, -1); // another port's drop
@@ -84,30 +113,22 @@ describe('daemon captures', () => {
 
   it('a capture ends when its port goes; an unknown port is refused', async () => {
     const { caps, names } = setup();
-    const r = collect(caps.open({ id: 1, ifname: 'p0', what: 'both' }, new AbortController().signal).lines);
+    const r = new Client(caps, { id: 1, ifname: 'p0', what: 'both' }).parts();
     names.names[0] = undefined;
     assert.deepEqual((await r).at(-1), { end: { frames: 0, lost: 0, end: 'port-gone' } });
-    assert.throws(() => caps.open({ id: 2, ifname: 'nope', what: 'in' }, new AbortController().signal), /nope is not a port/);
+    assert.throws(() => caps.open({ id: 2, ifname: 'nope', what: 'in' }), /nope is not a port/);
   });
 
   it('a client that does not read loses frames beyond its queue, counted', async () => {
     const { caps, w } = setup();
-    const a = new AbortController();
-    const lines = caps.open({ id: 1, ifname: 'p1', what: 'in' }, a.signal).lines[Symbol.asyncIterator]();
-    const first = lines.next(); // the stream begun, then not read
+    const client = new Client(caps, { id: 1, ifname: 'p1', what: 'in' }, false);
     for (let batch = 0; batch < 10; batch++) {
       for (let k = 0; k < 500; k++) w.frame(1, CAPTURE_KIND_IN, 0, -1, k, FRAME, 0, 60, -1);
       w.publish();
       await new Promise((r) => setTimeout(r, 40));
     }
-    await first;
-    a.abort();
-    let end: unknown;
-    for (let n = await lines.next(); !n.done; n = await lines.next()) {
-      const r = parseReply(n.value.trimEnd());
-      if (r.ok && r.reply.ok && r.reply.result !== undefined) end = r.reply.result;
-    }
-    const e = end as { frames: number; lost: number };
+    client.close();
+    const e = (await client.parts()).at(-1)!['end'] as { frames: number; lost: number };
     assert.ok(e.lost > 0, 'frames lost');
     assert.equal(e.frames + e.lost, 5000, 'every frame sent or counted');
   });

@@ -1,10 +1,10 @@
-// The rules a new mirror keeps with the others (src/daemon/mirrors.ts), and
+// The rules a new mirror keeps with the others (src/daemon/mirror-rules.ts), and
 // what a port leaving the switch does to the mirrors.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MIRROR_MAX, mirrorTable } from '../../src/core/mirror.js';
-import { type Mirror, mirrorConflict, mirrorsWithoutPort, selectsNothing } from '../../src/daemon/mirrors.js';
+import { type Mirror, mirrorConflict, mirrorsWithoutPort, selectsNothing } from '../../src/daemon/mirror-rules.js';
 
 const name = (s: number): string => `p${s}`;
 const m = (x: Partial<Mirror> & Pick<Mirror, 'name' | 'output'>): Mirror => ({

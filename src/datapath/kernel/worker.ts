@@ -387,9 +387,10 @@ class KernelWorker implements LinkOwner {
     const r = this.ports.at(port);
     if (r === null) return;
     const wasUp = r.up;
+    const oldMtu = r.mtu;
     if (!this.ports.setLink(port, r, up, mtu)) return;
     if (!up && wasUp) this.syncLearnControls();
-    emit({ event: 'link', port, up, mtu });
+    emit({ event: 'link', port, up, mtu, wasUp, oldMtu });
   }
 
   portGone(port: number): void {

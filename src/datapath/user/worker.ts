@@ -307,9 +307,11 @@ class UserWorker implements LinkOwner {
   }
 
   linkChanged(port: number, up: boolean, mtu: number): void {
-    if (up === this.fwd.isUp(port) && mtu === this.fwd.mtu(port)) return;
+    const wasUp = this.fwd.isUp(port);
+    const oldMtu = this.fwd.mtu(port);
+    if (up === wasUp && mtu === oldMtu) return;
     this.fwd.setLink(port, up, mtu);
-    emit({ event: 'link', port, up, mtu });
+    emit({ event: 'link', port, up, mtu, wasUp, oldMtu });
   }
 
   portGone(port: number): void {
