@@ -459,7 +459,7 @@ export class Switch implements PortNames {
         rxRingDrops: ps.rxRingDrops,
       });
     }
-    return { ports, drops: { ...s.drops }, fdb: { ...s.fdb } };
+    return { ports, drops: { ...s.drops }, fdb: { ...s.fdb }, captures: { ports: s.capturePorts ?? 0 } };
   }
 }
 
