@@ -41,8 +41,8 @@
 //
 // Counters: drops by Reason (the Forwarder's array), each drop here also told
 // to the Egress (refused(), with the egress port: `capture drops` of that
-// port shows it); per-port tx frames and bytes. Bytes are wire bytes of the frame without FCS: len, plus 4 when a
-// tag was stripped.
+// port shows it); per-port tx frames and bytes. Bytes are wire bytes of the
+// frame without FCS: len, plus 4 when a tag was stripped.
 
 import { Batch, ETH_HLEN, ETH_P_8021AD, ETH_P_8021Q, FLOOD, NO_TAG, VLAN_HLEN } from './batch.js';
 import type { Egress } from './egress.js';
