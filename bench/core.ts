@@ -46,6 +46,9 @@ class CountingEgress implements Egress {
     this.sent++;
     return true;
   }
+  refused(): void {
+    // no drop in these runs
+  }
 }
 
 /** A batch of 64 minimal frames dst <- src, ethertype IPv4. */

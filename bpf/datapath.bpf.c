@@ -268,11 +268,15 @@ static __noinline void capture(struct __sk_buff *skb, __u32 port, __u32 kind, __
 	bpf_ringbuf_submit(c, 0);
 }
 
-/* A frame dropped on arrival at `ingress`: counted, and captured if its port's flag asks. */
-static __always_inline int drop_frame(struct __sk_buff *skb, __u32 cap, __u32 ingress, __u32 reason, __s32 rule)
+/*
+ * A frame dropped at `port` (on arrival there, or on its way out of it after
+ * the forwarding decision; `cap` is that port's capture flags): counted, and
+ * captured if the flag asks.
+ */
+static __always_inline int drop_frame(struct __sk_buff *skb, __u32 cap, __u32 port, __u32 reason, __s32 rule)
 {
 	if (cap & VSW_CAPTURE_DROPS)
-		capture(skb, ingress, VSW_CAPTURE_KIND_DROP, reason, rule);
+		capture(skb, port, VSW_CAPTURE_KIND_DROP, reason, rule);
 	return drop(reason);
 }
 
@@ -415,16 +419,20 @@ static __always_inline int fits(struct __sk_buff *skb, const struct vsw_size *z,
 	return z->l3_untagged <= out->mtu;
 }
 
-/* THE egress predicate (Linux should_deliver). Counts why not, except a flood skipping a down port. */
-static __always_inline int should_deliver(struct __sk_buff *skb, const struct vsw_size *z, const struct vsw_port *out, int flood)
+/*
+ * THE egress predicate (Linux should_deliver) for port `p` (entry `out`).
+ * Counts why not, except a flood skipping a down port, and captures the
+ * frame as a drop of `p` if its flag asks.
+ */
+static __always_inline int should_deliver(struct __sk_buff *skb, const struct vsw_size *z, const struct vsw_port *out, __u32 p, int flood)
 {
 	if ((out->flags & (VSW_PORT_ATTACHED | VSW_PORT_UP)) != (VSW_PORT_ATTACHED | VSW_PORT_UP)) {
 		if (!flood)
-			drop(VSW_R_PORT_DOWN);
+			drop_frame(skb, out->capture, p, VSW_R_PORT_DOWN, -1);
 		return 0;
 	}
 	if (!fits(skb, z, out)) {
-		drop(VSW_R_MTU_EXCEEDED);
+		drop_frame(skb, out->capture, p, VSW_R_MTU_EXCEEDED, -1);
 		return 0;
 	}
 	return 1;
@@ -578,14 +586,14 @@ static long flood_one(__u32 p, void *data)
 		return 0;
 	if (f->moded && !carries(f->base, p, f->vid))
 		return 0;
-	if (!should_deliver(f->skb, &f->z, out, 1))
+	if (!should_deliver(f->skb, &f->z, out, p, 1))
 		return 0;
 	f->sel |= out->mirror_out;
 	if (f->last < VSW_MAX_PORTS) {
 		if (bpf_clone_redirect(f->skb, f->last_ifindex, 0) == 0)
 			sent(f->skb, f->last, f->last_cap);
 		else
-			drop(VSW_R_TX_ERROR);
+			drop_frame(f->skb, f->last_cap, f->last, VSW_R_TX_ERROR, -1);
 	}
 	f->last = p;
 	f->last_ifindex = out->ifindex;
@@ -619,10 +627,10 @@ static long mirror_one(__u32 k, void *data)
 	__u32 o = mr->out_port;
 	__u32 ok = m->bank * VSW_MAX_PORTS + o;
 	struct vsw_port *out = bpf_map_lookup_elem(&ports, &ok);
-	if (!out || !should_deliver(m->skb, &m->z, out, 1))
+	if (!out || !should_deliver(m->skb, &m->z, out, o, 1))
 		return 0;
 	if (tag_for(m->skb, out, m->vid, m->tci, &m->st) != 0 || bpf_clone_redirect(m->skb, out->ifindex, 0) != 0) {
-		drop(VSW_R_TX_ERROR);
+		drop_frame(m->skb, out->capture, o, VSW_R_TX_ERROR, -1);
 		return 0;
 	}
 	sent(m->skb, o, out->capture);
@@ -781,9 +789,9 @@ int vsw_forward(struct __sk_buff *skb)
 			if (!out)
 				drop(VSW_R_PORT_DOWN);
 			else if (bc->vlan_ports && !carries(base, p, vid))
-				drop(VSW_R_VLAN_NOT_ALLOWED);
+				drop_frame(skb, out->capture, p, VSW_R_VLAN_NOT_ALLOWED, -1);
 			else
-				ok = should_deliver(skb, &z, out, 0);
+				ok = should_deliver(skb, &z, out, p, 0);
 			if (!ok || !out) {
 				/* Not delivered: the ingress port's mirrors still copy it. */
 				mirror_frame(skb, &z, sel, bc, bank, vid, tci, &st);
@@ -792,7 +800,7 @@ int vsw_forward(struct __sk_buff *skb)
 			if (bc->mirrors)
 				mirror_frame(skb, &z, sel | out->mirror_out, bc, bank, vid, tci, &st);
 			if (tag_for(skb, out, vid, tci, &st) != 0)
-				return drop(VSW_R_TX_ERROR);
+				return drop_frame(skb, out->capture, p, VSW_R_TX_ERROR, -1);
 			sent(skb, p, out->capture);
 			if (to_peer(skb, out, dst)) {
 				/* For the peer's own MAC, as eth_type_trans on the peer would say (the frame is OTHERHOST here). */
@@ -815,7 +823,7 @@ int vsw_forward(struct __sk_buff *skb)
 	};
 	/* With no port in a VLAN mode every port takes the frame as it came: one pass, no change. */
 	if (f.pass != FLOOD_ALL && tag_to(skb, TAG_NONE, tci, &st) != 0)
-		return drop(VSW_R_TX_ERROR);
+		return drop_frame(skb, cap, ingress, VSW_R_TX_ERROR, -1); /* before any port: the ingress port's */
 	bpf_loop(VSW_MAX_PORTS, flood_one, &f, 0);
 	if (f.pass != FLOOD_ALL) {
 		/* Then the ports that take it tagged: the last untagged one gets its clone now. */
@@ -823,11 +831,11 @@ int vsw_forward(struct __sk_buff *skb)
 			if (bpf_clone_redirect(skb, f.last_ifindex, 0) == 0)
 				sent(skb, f.last, f.last_cap);
 			else
-				drop(VSW_R_TX_ERROR);
+				drop_frame(skb, f.last_cap, f.last, VSW_R_TX_ERROR, -1);
 			f.last = VSW_MAX_PORTS;
 		}
 		if (tag_to(skb, TAG_SET, tci, &st) != 0)
-			return drop(VSW_R_TX_ERROR);
+			return drop_frame(skb, cap, ingress, VSW_R_TX_ERROR, -1);
 		f.pass = FLOOD_TAGGED;
 		bpf_loop(VSW_MAX_PORTS, flood_one, &f, 0);
 	}
@@ -835,8 +843,11 @@ int vsw_forward(struct __sk_buff *skb)
 		__u32 last_st = st;
 		mirror_frame(skb, &z, sel | f.sel, bc, bank, vid, tci, &st);
 		/* The last port takes the frame as its pass left it. */
-		if (vid != 0 && last_st != TAG_AS_CAME && tag_to(skb, last_st, tci, &st) != 0)
-			return drop(VSW_R_TX_ERROR);
+		if (vid != 0 && last_st != TAG_AS_CAME && tag_to(skb, last_st, tci, &st) != 0) {
+			if (f.last < VSW_MAX_PORTS)
+				return drop_frame(skb, f.last_cap, f.last, VSW_R_TX_ERROR, -1);
+			return drop_frame(skb, cap, ingress, VSW_R_TX_ERROR, -1);
+		}
 	}
 	if (f.last >= VSW_MAX_PORTS)
 		return TC_ACT_SHOT; /* nowhere to go: not a drop, as in the core */

@@ -184,5 +184,5 @@ export function* jsonFdb(items: readonly Buffer[]): Generator<string | Buffer, v
 /** `stats -j`: `{"ports":[{"ifname":…,"up":…,"mtu":…,"rxFrames":…,…}],"drops":{reason:n},"fdb":{"entries":…,…}}`. */
 export function jsonStats(s: StatsResult): string {
   const ports = s.ports.map(({ port, ...counters }) => ({ ifname: port, ...counters }));
-  return `${JSON.stringify({ ports, drops: s.drops, fdb: s.fdb, ...(s.monitor !== undefined ? { monitor: s.monitor } : {}) })}\n`;
+  return `${JSON.stringify({ ports, drops: s.drops, fdb: s.fdb, ...(s.monitor !== undefined ? { monitor: s.monitor } : {}), ...(s.captures !== undefined ? { captures: s.captures } : {}) })}\n`;
 }

@@ -46,6 +46,8 @@ export const statsResultSchema = z.object({
   }),
   /** The monitors (monitor.ts): listening now, dropped for not reading, events suppressed; absent from a switch without them. */
   monitor: z.object({ subscribers: count, dropped: count, suppressed: count }).optional(),
+  /** `vswconfig capture`: ports the datapath copies frames of (its flags, read back from it); 0 while no capture runs. */
+  captures: z.object({ ports: count }).optional(),
 });
 /** A port's 802.1Q mode (core/vlan.ts PortVlan), named. */
 export const vlanResultSchema = z.object({

@@ -39,9 +39,10 @@
 // each egress port's it passes should_deliver for), keeps those that select
 // its VLAN, and is copied once to each of their outputs after its deliveries.
 //
-// Counters: drops by Reason (the Forwarder's array); per-port tx frames and
-// bytes. Bytes are wire bytes of the frame without FCS: len, plus 4 when a
-// tag was stripped.
+// Counters: drops by Reason (the Forwarder's array), each drop here also told
+// to the Egress (refused(), with the egress port: `capture drops` of that
+// port shows it); per-port tx frames and bytes. Bytes are wire bytes of the
+// frame without FCS: len, plus 4 when a tag was stripped.
 
 import { Batch, ETH_HLEN, ETH_P_8021AD, ETH_P_8021Q, FLOOD, NO_TAG, VLAN_HLEN } from './batch.js';
 import type { Egress } from './egress.js';
@@ -158,6 +159,7 @@ export class Delivery {
       if (v >= 0) {
         if (moded && !carries(members, v, vid)) {
           drops[R_VLAN_NOT_ALLOWED]++;
+          this.egress.refused(v, batch, i, R_VLAN_NOT_ALLOWED);
         } else if (this.shouldDeliver(v, batch, i, false)) {
           vlan[i] = egressTag(untagged, v, vid, tagged);
           this.send(v, batch, i);
@@ -196,13 +198,17 @@ export class Delivery {
    */
   private shouldDeliver(port: number, batch: Batch, i: number, flood: boolean): boolean {
     if (this.state[port] !== READY) {
-      if (!flood) this.drops[R_PORT_DOWN]++;
+      if (!flood) {
+        this.drops[R_PORT_DOWN]++;
+        this.egress.refused(port, batch, i, R_PORT_DOWN);
+      }
       return false;
     }
     const mtu = this.mtus[port];
     // Tags are only looked for in a frame that would not fit without them (rare).
     if (batch.l3len[i] > mtu && batch.l3len[i] - tagBytesInFrame(batch, i) > mtu) {
       this.drops[R_MTU_EXCEEDED]++;
+      this.egress.refused(port, batch, i, R_MTU_EXCEEDED);
       return false;
     }
     return true;
@@ -215,6 +221,7 @@ export class Delivery {
       return true;
     }
     this.drops[R_TX_RING_FULL]++;
+    this.egress.refused(port, batch, i, R_TX_RING_FULL);
     return false;
   }
 }

@@ -429,7 +429,7 @@ export class Switch implements PortNames, ConfiguredSwitch {
         rxRingDrops: ps.rxRingDrops,
       });
     }
-    return { ports, drops: { ...s.drops }, fdb: { ...s.fdb } };
+    return { ports, drops: { ...s.drops }, fdb: { ...s.fdb }, captures: { ports: s.capturePorts ?? 0 } };
   }
 }
 

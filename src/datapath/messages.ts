@@ -106,6 +106,8 @@ export interface Stats {
    * stations not learned (port at its limit, map full) the program did not send, over the port's budget.
    */
   fdb: { entries: number; learned: number; moved: number; expired: number; evicted: number; flushed: number; refused: number; suppressed: number };
+  /** Ports the datapath copies frames of for `vswconfig capture` (a flag set): 0 while none runs. */
+  capturePorts?: number;
 }
 
 export type Reply =

@@ -96,6 +96,8 @@ export class MemPorts implements Egress {
   readonly full = new Set<number>();
   /** Every accepted transmit as [port, frame index in its batch], in order. */
   readonly log: Array<[number, number]> = [];
+  /** Every copy the core refused after deciding, as [port, frame index, Reason], in order. */
+  readonly refusals: Array<[number, number, number]> = [];
 
   constructor(readonly maxPorts: number) {
     this.sent = Array.from({ length: maxPorts }, () => []);
@@ -111,6 +113,10 @@ export class MemPorts implements Egress {
     return true;
   }
 
+  refused(port: number, _batch: Batch, i: number, reason: number): void {
+    this.refusals.push([port, i, reason]);
+  }
+
   /** Frames sent per port, as counts. */
   counts(): number[] {
     return this.sent.map((s) => s.length);
@@ -124,6 +130,7 @@ export class MemPorts implements Egress {
   clear(): void {
     for (const s of this.sent) s.length = 0;
     this.log.length = 0;
+    this.refusals.length = 0;
   }
 }
 

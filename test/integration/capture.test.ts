@@ -5,16 +5,22 @@
 // link-local and an ACL drop with its rule, as the packet comments tshark
 // shows; two run at once; a capture ends when its port goes; out of a trunk
 // with the tag the switch wrote; `-w -` into tcpdump -r -; Ctrl-C leaves a
-// complete file.
+// complete file; a frame refused on its way out (too big for the egress
+// port's MTU) recorded on that port as mtu-exceeded; when the last capture
+// of a port ends (Ctrl-C, -c, the port deleted) the datapath holds no flag
+// of it (`stats -j`'s captures, and on the kernel datapath the program's
+// `ports` map as bpftool dumps it).
 
 import assert from 'node:assert/strict';
 import { type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { type Host, Lab, run, VSWCONFIG } from '../helpers/lab.js';
+import { type Daemon, type Host, Lab, run, TEST_DATAPATH, VSWCONFIG, waitUntil } from '../helpers/lab.js';
 
 const lab = new Lab();
-let H1: Host, H2: Host;
+let H1: Host, H2: Host, H3: Host;
+let daemon: Daemon;
 
 const ok = (...args: string[]): string => lab.ok(...args);
 
@@ -85,7 +91,8 @@ function tshark(file: string, ...fields: string[]): string[][] {
 
 before(async () => {
   [H1, H2] = [1, 2].map((n) => lab.addHost(n, { quiet: true }));
-  await lab.startSwitch();
+  H3 = lab.addHost(3, { quiet: true, mtu: 1000 }); // a port too small for a 1400-byte frame
+  daemon = await lab.startSwitch();
   for (const h of lab.hosts) ok('add', h.port);
 });
 
@@ -174,6 +181,109 @@ test('capture: ends when its port is deleted, and a bad port is refused in one l
   const usage = lab.vswconfig('capture', H1.port, 'sideways');
   assert.equal(usage.code, 2);
   assert.match(usage.stderr, /^vswconfig: unknown capture direction 'sideways'/);
+});
+
+/** `stats -j`'s count of ports the datapath copies frames of (read back from the datapath). */
+function capturePorts(): number {
+  return (JSON.parse(ok('stats', '-j')) as { captures: { ports: number } }).captures.ports;
+}
+
+function bpftool(...args: string[]): unknown {
+  const r = run('bpftool', ['-j', ...args]);
+  assert.equal(r.code, 0, `bpftool ${args.join(' ')}: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+/** The ids of the BPF maps this test's vswitchd holds open (its /proc fdinfo): other switches on the machine have maps of the same names. */
+function daemonMapIds(): number[] {
+  const dir = `/proc/${daemon.proc.pid}/fdinfo`;
+  const ids: number[] = [];
+  for (const fd of readdirSync(dir)) {
+    let info: string;
+    try {
+      info = readFileSync(join(dir, fd), 'utf8');
+    } catch {
+      continue; // closed meanwhile
+    }
+    const m = /^map_id:\s+(\d+)$/m.exec(info);
+    if (m !== null) ids.push(Number(m[1]));
+  }
+  return [...new Set(ids)];
+}
+
+/**
+ * Kernel datapath: the capture flags (struct vsw_port.capture, offset 36) of
+ * every entry of this vswitchd's `ports` map, both banks, as bpftool dumps it.
+ */
+function kernelCaptureFlags(): number[] {
+  const id = daemonMapIds().find((m) => (bpftool('map', 'show', 'id', String(m)) as { name: string }).name === 'ports');
+  assert.ok(id !== undefined, "vswitchd holds the program's ports map");
+  const entries = bpftool('map', 'dump', 'id', String(id)) as Array<{ value: string[] }>;
+  assert.ok(entries.length > 0, 'the ports map dumped');
+  return entries.map(({ value }) => value.slice(36, 40).reduce((n, b, k) => n + Number(b) * 2 ** (8 * k), 0));
+}
+
+/** Nothing of any capture left in the datapath: its count is 0 and, on the kernel datapath, every ports entry's flags are 0. */
+function noCaptureLeft(): boolean {
+  if (capturePorts() !== 0) return false;
+  return TEST_DATAPATH !== 'kernel' || kernelCaptureFlags().every((f) => f === 0);
+}
+
+/** Starts a capture and waits until the datapath takes frames of `ports` ports for it (flags set: the count, and the map on the kernel datapath). */
+async function startedCapture(ports: number, ...args: string[]): Promise<Running> {
+  const cap = startCapture(...args);
+  const set = await waitUntil(() => capturePorts() === ports && (TEST_DATAPATH !== 'kernel' || kernelCaptureFlags().filter((f) => f !== 0).length >= ports), 10_000);
+  assert.ok(set, `the datapath's flags for ${args.join(' ')}: ${capturePorts()} ports; ${cap.err}`);
+  return cap;
+}
+
+test("capture drops: a frame too big for the egress port's MTU is recorded on that port as mtu-exceeded, counted under it", async () => {
+  const file = join(lab.dir, 'mtu.pcapng');
+  const big = frameHex('ff:ff:ff:ff:ff:ff', H1.mac, [], 0x88b5, 'capture-mtu', 1400);
+  const before = (JSON.parse(ok('stats', '-j')) as { drops: Record<string, number> }).drops['mtu-exceeded']!;
+  const cap = startCapture('drops', H3.port, '-c', '2', '-w', file);
+  await sendUntilDone(cap, [[H1, big]]);
+  assert.deepEqual(tcpdumpFrames(file), [big, big], 'the refused frame as it came, whole');
+  assert.deepEqual(tshark(file, 'frame.interface_name', 'frame.comment', 'frame.len'), [
+    [H3.port, 'mtu-exceeded', '1400'],
+    [H3.port, 'mtu-exceeded', '1400'],
+  ]);
+  const after = (JSON.parse(ok('stats', '-j')) as { drops: Record<string, number> }).drops['mtu-exceeded']!;
+  assert.ok(after - before >= 2, `the drops counted as mtu-exceeded: ${before} -> ${after}`);
+  // As text: the egress port, the reason.
+  const text = startCapture('drops', '-c', '1');
+  await sendUntilDone(text, [[H1, big]]);
+  assert.match(text.out, new RegExp(`^\\d\\d:\\d\\d:\\d\\d\\.\\d{6} ${H3.port} drop mtu-exceeded ${H1.mac} > ff:ff:ff:ff:ff:ff, ethertype 0x88b5, length 1400\n$`));
+});
+
+test('capture: when the last capture of a port ends (Ctrl-C, -c, the port deleted), no flag of it is left in the datapath', async () => {
+  assert.ok(noCaptureLeft(), 'no flag before');
+  // Ctrl-C, with two captures running: the one left keeps its flags until it ends.
+  const both = await startedCapture(1, H1.port, 'both');
+  const drops = await startedCapture(2, 'drops', H2.port);
+  both.proc.kill('SIGINT');
+  assert.equal(await both.exited, 0, both.err);
+  assert.ok(await waitUntil(() => capturePorts() === 1, 10_000), 'the other capture keeps its port flagged');
+  drops.proc.kill('SIGINT');
+  assert.equal(await drops.exited, 0, drops.err);
+  assert.ok(await waitUntil(noCaptureLeft, 10_000), 'the flags cleared after Ctrl-C');
+
+  // -c reached: a capture of every port's drops.
+  const lldp = frameHex('01:80:c2:00:00:0e', H1.mac, [], 0x88cc, 'capture-flags');
+  const counted = await startedCapture(lab.hosts.length, 'drops', '-c', '1');
+  await sendUntilDone(counted, [[H1, lldp]]);
+  assert.ok(await waitUntil(noCaptureLeft, 10_000), 'the flags cleared after -c');
+
+  // The port deleted.
+  const gone = await startedCapture(1, H2.port, 'in');
+  ok('delete', H2.port);
+  assert.equal(await gone.exited, 0, gone.err);
+  try {
+    assert.ok(await waitUntil(noCaptureLeft, 10_000), 'the flags cleared after the port went');
+  } finally {
+    ok('add', H2.port);
+  }
+  assert.equal(capturePorts(), 0, 'the port added again has no flag');
 });
 
 test('capture out on a trunk: the tag as the switch wrote it; -w - to stdout for tcpdump -r -; Ctrl-C leaves a complete file', async () => {

@@ -389,6 +389,7 @@ describe('vswconfig program', () => {
       ports: [{ ifname: 'veth1-vsw', up: true, mtu: 1500, rxFrames: 3, rxBytes: 300, txFrames: 4, txBytes: 400, rxRingDrops: 0 }],
       drops: { 'link-local': 2 },
       fdb: { entries: 2, learned: 2, moved: 0, expired: 0, evicted: 0, flushed: 0, refused: 0, suppressed: 0 },
+      captures: { ports: 0 },
     });
   });
 

@@ -160,6 +160,7 @@ describe('control server and port registry', () => {
       ],
       drops: { runt: 1 },
       fdb: { entries: 2, learned: 2, moved: 0, expired: 0, evicted: 0, flushed: 0, refused: 0, suppressed: 0 },
+      capturePorts: 1,
     };
     const fdb = await exchange(t.path, '{"v":1,"id":1,"cmd":"fdb"}\n', { expectReplies: 2 });
     assert.deepEqual(fdb.replies, [
@@ -185,6 +186,7 @@ describe('control server and port registry', () => {
         ],
         drops: { runt: 1 },
         fdb: { entries: 2, learned: 2, moved: 0, expired: 0, evicted: 0, flushed: 0, refused: 0, suppressed: 0 },
+        captures: { ports: 1 },
       }),
     );
   });

@@ -122,6 +122,12 @@ export class DatapathMaps {
     mapUpdate(this.ports, this.portKey(bank * KERNEL_MAX_PORTS + port), this.portVal, BPF_ANY, 'ports');
   }
 
+  /** ports[bank's port].capture, as the program reads it (0: no capture takes anything from the port). */
+  portCapture(bank: number, port: number): number {
+    if (!mapLookup(this.ports, this.portKey(bank * KERNEL_MAX_PORTS + port), this.portVal, 'ports')) return 0;
+    return this.portView.getUint32(LAYOUT.vsw_port.fields.capture, true);
+  }
+
   /** mirrors[bank's k] = { out_port, vlans }: the output's slot and the selected VLANs (a VLAN bitmap, as vlans[]). */
   setMirror(bank: number, k: number, outPort: number, vlanBits: Uint8Array): void {
     if (k >= KERNEL_MAX_MIRRORS) throw new RangeError(`the kernel holds at most ${KERNEL_MAX_MIRRORS} mirrors`);

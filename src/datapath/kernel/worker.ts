@@ -148,7 +148,7 @@ class KernelWorker implements LinkOwner {
       this.obj.close();
       throw err;
     }
-    this.spec = new Forwarder({ maxPorts: n, fdb: this.fdb }, { transmit: () => false });
+    this.spec = new Forwarder({ maxPorts: n, fdb: this.fdb }, { transmit: () => false, refused: () => {} });
     this.captureOut = new CaptureWriter(capture);
     this.banks = new ConfigBanks(this.maps, this.cfg);
     if (this.adopt !== null && this.replacing === null) this.banks.begin(); // committed by adopted()
@@ -349,11 +349,14 @@ class KernelWorker implements LinkOwner {
   stats(): Stats {
     this.learnPending();
     const ports: PortStats[] = [];
+    let capturePorts = 0;
     for (const [p, r] of this.ports.attached()) {
       ports.push({ port: p, up: r.up, mtu: r.mtu, ...this.maps.portCountersOf(p), rxRingDrops: 0 });
+      // Read back from the map (both banks): what the program sees, not what was meant.
+      if (this.maps.portCapture(0, p) !== 0 || this.maps.portCapture(1, p) !== 0) capturePorts++;
     }
     const counts = this.maps.dropCounts();
-    return statsReply(ports, counts.drops, this.fdb, counts.suppressed);
+    return { ...statsReply(ports, counts.drops, this.fdb, counts.suppressed), capturePorts };
   }
 
   requestStop(): void {

@@ -2,7 +2,9 @@
 // captured ports into the capture ring (../capture-ring.ts), which the main
 // thread reads. `flags[port]` (CAPTURE_IN | CAPTURE_OUT | CAPTURE_DROPS) is
 // the one thing the loop reads while no capture runs: a byte per batch for
-// in and drops, a byte per transmitted frame for out. The copy is byte by
+// in and drops, a byte per transmitted frame for out, a byte per frame
+// refused at egress (tx-ring.ts: a drop there is recorded on the egress
+// port, with its reason). The copy is byte by
 // byte into the shared ring: nothing is allocated per frame.
 
 import { type Batch, DROP } from '../../core/batch.js';
@@ -47,6 +49,30 @@ export class CaptureTap {
       const rule = reason === Reason.ACL_DROP ? acl.aclRuleId(why >>> 8) : -1;
       this.ring.frame(port, CAPTURE_KIND_DROP, reason, rule, this.time, batch.mem, batch.off[i], batch.len[i], batch.vlan[i]);
     }
+  }
+
+  /**
+   * Frame i of `batch`, refused on its way out of `port` for `reason` after
+   * the forwarding decision (the core's refused(): MTU, port down, VLAN, TX
+   * ring full), as it was then.
+   */
+  refused(batch: Batch, i: number, port: number, reason: number): void {
+    this.ring.frame(port, CAPTURE_KIND_DROP, reason, -1, this.time, batch.mem, batch.off[i], batch.len[i], batch.vlan[i]);
+  }
+
+  /**
+   * A frame already built for `port` (tag inline) at `off` in `mem`, `len`
+   * bytes, dropped by the TX side for `reason` (tx-error, port-down).
+   */
+  refusedBuilt(mem: Uint8Array, off: number, len: number, port: number, reason: number): void {
+    this.ring.frame(port, CAPTURE_KIND_DROP, reason, -1, this.time, mem, off, len, -1);
+  }
+
+  /** Ports with a flag: 0 while no capture runs (`stats -j`'s captures.ports). */
+  portsFlagged(): number {
+    let n = 0;
+    for (let p = 0; p < this.flags.length; p++) if (this.flags[p] !== 0) n++;
+    return n;
   }
 
   /** Makes this round's records visible to the main thread. */

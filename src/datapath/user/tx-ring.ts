@@ -17,12 +17,19 @@
 // A TX slot holds the virtio_net_hdr (copied from the RX slot, so partial
 // checksums and GSO frames go out as they came in) followed by the frame,
 // with the 802.1Q tag the kernel stripped on receive put back.
+//
+// `vswconfig capture drops`: every frame dropped here or refused by the core
+// after its decision (refused()) is recorded on its egress port, with the
+// reason it is counted under, when that port's flag asks: tx-ring-full,
+// mtu-exceeded, port-down, vlan-not-allowed (from the core), tx-error (a big
+// frame the kernel refused, a frame stuck on the ring), port-down (frames
+// taken back from a ring whose link went down).
 
 import { type Batch, NO_TAG } from '../../core/batch.js';
 import type { Egress } from '../../core/egress.js';
 import { Reason } from '../../core/reasons.js';
 import * as libc from '../../native/libc.js';
-import { CAPTURE_OUT } from '../capture-ring.js';
+import { CAPTURE_DROPS, CAPTURE_OUT } from '../capture-ring.js';
 import type { CaptureTap } from './capture-tap.js';
 import { msgAddr, setMsg } from './msgvec.js';
 import {
@@ -74,6 +81,9 @@ export class TxRings implements Egress {
   /** Per port: the oldest queued slot when a kick last failed, and how many kicks in a row failed on it. */
   private readonly stuckSlot: Int32Array;
   private readonly stuckKicks: Uint8Array;
+  /** Per port and queued big frame (port * bigRxSlots + k): where it is in the ring memory and its length, virtio header first. */
+  private readonly bigAt: Int32Array;
+  private readonly bigLen: Int32Array;
   /** Per port: what is captured (capture-tap.ts); zeros until captureTo(). */
   private capture: Uint8Array;
   private tap: CaptureTap | null = null;
@@ -91,6 +101,8 @@ export class TxRings implements Egress {
     this.stuckSlot = new Int32Array(rings.maxPorts).fill(-1);
     this.stuckKicks = new Uint8Array(rings.maxPorts);
     this.capture = new Uint8Array(rings.maxPorts);
+    this.bigAt = new Int32Array(rings.maxPorts * rings.bigRxSlots);
+    this.bigLen = new Int32Array(rings.maxPorts * rings.bigRxSlots);
   }
 
   transmit(port: number, batch: Batch, i: number): boolean {
@@ -99,7 +111,12 @@ export class TxRings implements Egress {
     return sent;
   }
 
-  /** Takes the copies of the frames leaving each port whose flag says CAPTURE_OUT. */
+  /** The core refused frame i on `port` after deciding (counted there): a copy for a capture of the port's drops. */
+  refused(port: number, batch: Batch, i: number, reason: number): void {
+    if ((this.capture[port] & CAPTURE_DROPS) !== 0) this.tap!.refused(batch, i, port, reason);
+  }
+
+  /** Takes the copies of the frames leaving each port whose flag says CAPTURE_OUT (and its drops, CAPTURE_DROPS). */
   captureTo(tap: CaptureTap): void {
     this.tap = tap;
     this.capture = tap.flags;
@@ -166,6 +183,8 @@ export class TxRings implements Egress {
       this.bigPorts[this.bigPortCount++] = port;
     }
     setMsg(r.u32, r.txMsgsOf(port), r.bigRxSlots, q, r.baseAddr + at, total);
+    this.bigAt[port * r.bigRxSlots + q] = at;
+    this.bigLen[port * r.bigRxSlots + q] = total;
     r.bigQueued[port] = q + 1;
     return true;
   }
@@ -200,6 +219,10 @@ export class TxRings implements Egress {
       } else {
         // The kernel refused message `sent` (socket buffer full, device gone): skip it.
         this.drops[Reason.TX_ERROR]++;
+        if ((this.capture[port] & CAPTURE_DROPS) !== 0) {
+          const k = port * r.bigRxSlots + sent;
+          this.tap!.refusedBuilt(r.mem, this.bigAt[k] + VNET_HDR_LEN, this.bigLen[k] - VNET_HDR_LEN, port, Reason.TX_ERROR);
+        }
         sent++;
       }
     }
@@ -280,6 +303,7 @@ export class TxRings implements Egress {
       return;
     }
     if (++this.stuckKicks[port] < STUCK_KICKS) return;
+    if ((this.capture[port] & CAPTURE_DROPS) !== 0) this.refusedSlot(port, oldest, Reason.TX_ERROR);
     r.u32[(oldest + TP_LEN) >>> 2] = UNSENDABLE_LEN;
     this.stuckKicks[port] = 0;
     this.stuckSlot[port] = -1;
@@ -304,12 +328,20 @@ export class TxRings implements Egress {
       const prev = head === 0 ? this.slots - 1 : head - 1;
       const slot = base + prev * FRAME_SIZE;
       if (slotStatus(r.u32, slot) !== TP_STATUS_SEND_REQUEST) break;
+      if ((this.capture[port] & CAPTURE_DROPS) !== 0) this.refusedSlot(port, slot, Reason.PORT_DOWN);
       setSlotStatus(r.u32, slot, TP_STATUS_AVAILABLE);
       head = prev;
       this.drops[Reason.PORT_DOWN]++;
     }
     r.txHead[port] = head;
     r.txPending[port] = 0;
+  }
+
+  /** The frame queued in TX slot `slot` of `port` (built: tag inline), for a capture of the port's drops. */
+  private refusedSlot(port: number, slot: number, reason: number): void {
+    const r = this.rings;
+    const len = r.u32[(slot + TP_LEN) >>> 2] - VNET_HDR_LEN;
+    this.tap!.refusedBuilt(r.mem, slot + TX_DATA_OFFSET + VNET_HDR_LEN, len, port, reason);
   }
 }
 

@@ -344,7 +344,7 @@ class UserWorker implements LinkOwner {
         rxRingDrops: this.ringDrops[p],
       });
     }
-    return statsReply(ports, this.fwd.drops, this.fwd.fdb);
+    return { ...statsReply(ports, this.fwd.drops, this.fwd.fdb), capturePorts: this.tap.portsFlagged() };
   }
 
   private rebuildPollFds(): void {
