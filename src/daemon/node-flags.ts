@@ -6,11 +6,11 @@
 // --max-semi-space-size=1: V8's young generation of the main thread held at
 // 1 MiB semi-spaces. Left to grow (up to 16 MiB each), V8 enlarges it under a
 // steady allocation rate and keeps the RSS: under a MAC storm with `stats`
-// asked 50 times a second the main thread's new space went 8 → 16 MiB, and
-// RSS ~10 MB over idle (issue 15's target). Measured with the datapath
-// thread's own limit (handle.ts): kernel datapath 88.8 → 99.0 MB peak, stats
-// worst 123 ms; the main thread never allocates per frame, so more frequent,
-// smaller scavenges cost it nothing measurable (bench/README.md, "MAC storm").
+// asked 50 times a second the main thread's new space went 8 → 16 MiB
+// (issue 15: RSS within 10 MB of idle). With this and the datapath thread's
+// own limit (handle.ts) the storm's peak went from 10-20 MB over idle to
+// 6-10 MB (kernel datapath 88.6 → 97.0 MB, stats worst 106 ms; bench/README.md,
+// "RSS during the storm"); the main thread never sees a frame.
 // The datapath thread is limited by its Worker's resourceLimits instead.
 
 export const VSWITCHD_NODE_ARGS: readonly string[] = ['--max-semi-space-size=1'];
