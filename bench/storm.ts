@@ -52,6 +52,11 @@ export interface StormResult {
   rssIdleKiB: number | null;
   /** Right after the storm, before the `fdb` listing (a one-off reply of the whole table). */
   rssStormKiB: number | null;
+  /** The highest RSS read during the storm (read after each `stats`, about every 20 ms). */
+  rssPeakKiB: number | null;
+  /** VmRSS's parts (RssAnon, RssFile, RssShmem, KiB) at idle and at the peak: heaps and malloc are anon; mapped rings are file. */
+  rssIdleDetail?: { anon: number; file: number; shmem: number } | null;
+  rssPeakDetail?: { anon: number; file: number; shmem: number } | null;
   rssAfterKiB: number | null;
 }
 
@@ -85,7 +90,8 @@ export async function stormOnce(
     if (!(await topo.pingUntilAnswered(h2, h3))) throw new BenchError(`${h2.ns} does not reach ${h3.ns} before the storm`);
     await check(`link ${h4.port} up`, 'ip', ['-n', topo.sw, 'link', 'set', h4.port, 'up']);
     await sleep(3000); // settle: node's compilation, the hosts' start-up
-    const rssIdle = rssNow(sw).rssKiB;
+    const idle = rssNow(sw);
+    const rssIdle = idle.rssKiB;
 
     const txBefore = topo.hostDev(h1).txPackets;
     const storm = await Trafgen.start(h1, join(work, 'storm.cfg'), STORM_CONFIG);
@@ -95,10 +101,17 @@ export async function stormOnce(
     const t0 = performance.now();
     let downAt = 0;
     let downSeenMs: number | null = null;
+    let rssPeak: number | null = null;
+    let rssPeakDetail: StormResult['rssPeakDetail'] = null;
     while (performance.now() - t0 < seconds * 1000) {
       const { ms, value } = await timed(() => request(sw.socket, { cmd: 'stats' }, ask).catch(() => null));
       stats.push(ms);
       if (value === null) statsFailed++;
+      const rss = rssNow(sw);
+      if (rss.rssKiB !== null && (rssPeak === null || rss.rssKiB > rssPeak)) {
+        rssPeak = rss.rssKiB;
+        rssPeakDetail = rss.rssDetail;
+      }
       if (downAt === 0 && performance.now() - t0 > (seconds * 1000) / 3) {
         await check(`link ${h4.port} down`, 'ip', ['-n', topo.sw, 'link', 'set', h4.port, 'down']);
         downAt = performance.now();
@@ -134,6 +147,9 @@ export async function stormOnce(
       fdbAfter: after.fdb,
       rssIdleKiB: rssIdle,
       rssStormKiB: rssStorm,
+      rssPeakKiB: rssPeak,
+      rssIdleDetail: idle.rssDetail,
+      rssPeakDetail,
       rssAfterKiB: rssNow(sw).rssKiB,
     };
     log(`[${name} limit ${limit || 'none'}] ${JSON.stringify(r)}`);
@@ -149,14 +165,14 @@ const mb = (kib: number | null): string => (kib === null ? '—' : ((kib * 1024)
 /** The Markdown table of the storms, one row per datapath and limit, with the issue's targets. */
 export function stormTable(rs: readonly StormResult[]): string {
   const lines = [
-    '| switch | --fdb-port-limit | stats answers | stats worst (≤ 250 ms) | p99 | median | port down seen (≤ 1 s) | pings lost (0) | fdb list (≤ 1 s) | RSS idle → storm → after fdb (≤ +10 MB) | frames sent | fdb refused / suppressed |',
+    '| switch | --fdb-port-limit | stats answers | stats worst (≤ 250 ms) | p99 | median | port down seen (≤ 1 s) | pings lost (0) | fdb list (≤ 1 s) | RSS idle → storm peak → after storm → after fdb (≤ +10 MB) | frames sent | fdb refused / suppressed |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rs) {
     lines.push(
       `| ${r.switch} | ${r.limit || 'none'} | ${r.statsCount}${r.statsFailed > 0 ? ` (${r.statsFailed} failed)` : ''} | ${r.statsWorstMs.toFixed(0)} ms | ${r.statsP99Ms.toFixed(0)} ms | ${r.statsMedianMs.toFixed(1)} ms | ` +
         `${r.downSeenMs === null ? 'never' : `${r.downSeenMs.toFixed(0)} ms`} | ${r.pingsLost} of ${r.pingsSent} | ${r.fdbMs.toFixed(0)} ms (${r.fdbEntries} entries) | ` +
-        `${mb(r.rssIdleKiB)} → ${mb(r.rssStormKiB)} → ${mb(r.rssAfterKiB)} MB | ${(r.framesSent / 1e6).toFixed(1)} M | ${r.fdbAfter['refused'] ?? '—'} / ${r.fdbAfter['suppressed'] ?? '—'} |`,
+        `${mb(r.rssIdleKiB)} → ${mb(r.rssPeakKiB ?? null)} → ${mb(r.rssStormKiB)} → ${mb(r.rssAfterKiB)} MB | ${(r.framesSent / 1e6).toFixed(1)} M | ${r.fdbAfter['refused'] ?? '—'} / ${r.fdbAfter['suppressed'] ?? '—'} |`,
     );
   }
   return `${lines.join('\n')}\n`;

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from '../src/control/client.js';
+import { VSWITCHD_NODE_ARGS } from '../src/daemon/node-flags.js';
 import { BenchError, check, lastLine, NotAvailable, onCleanup, type Proc, runSync, sleep, start } from './proc.js';
 import { type SwitchName, VARIANT } from './report.js';
 import type { Host, Site } from './topology.js';
@@ -106,7 +107,7 @@ export class Vswitchd implements Switch {
     const maxPorts = Math.max(24, this.site.ports.length);
     this.proc = start(this.name, 'ip', [
       'netns', 'exec', this.site.ns,
-      process.execPath, ...(this.opts.nodeArgs ?? []), VSWITCHD,
+      process.execPath, ...VSWITCHD_NODE_ARGS, ...(this.opts.nodeArgs ?? []), VSWITCHD,
       '--socket', this.socket, '--max-ports', String(maxPorts), ...vswitchdArgsOf(this.name, this.opts.args ?? []),
     ]);
     const deadline = Date.now() + 15_000;

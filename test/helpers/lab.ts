@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after } from 'node:test';
 import assert from 'node:assert/strict';
 import { ROOT } from './program-copy.js';
+import { VSWITCHD_NODE_ARGS } from '../../src/daemon/node-flags.js';
 import { PORT_LOCK_DIR } from '../../src/daemon/port-lock.js';
 
 export { ROOT };
@@ -257,7 +258,7 @@ export class Daemon {
     args: string[],
     netns?: string,
   ) {
-    const argv = [process.execPath, VSWITCHD, '--socket', lab.socket, ...datapathArgs(), ...args];
+    const argv = [process.execPath, ...VSWITCHD_NODE_ARGS, VSWITCHD, '--socket', lab.socket, ...datapathArgs(), ...args];
     // ip netns exec execs the command: the pid is the daemon's. The control socket is a path, reachable from here.
     if (netns !== undefined) argv.unshift('ip', 'netns', 'exec', netns);
     this.proc = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
