@@ -50,7 +50,7 @@ struct vsw_port {
 /* ports[port].capture (src/datapath/capture-ring.ts CAPTURE_*) */
 #define VSW_CAPTURE_IN 1
 #define VSW_CAPTURE_OUT 2
-#define VSW_CAPTURE_DROPS 4 /* frames arriving here that the switch drops */
+#define VSW_CAPTURE_DROPS 4 /* frames the switch drops here: on arrival, or refused on their way out of this port */
 
 /* vlans[port]: bit v (of word v / 64) set when the port carries VLAN v */
 struct vsw_vlans {

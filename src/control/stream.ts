@@ -12,8 +12,9 @@
 // more than its bound of unsent bytes is dropped there and then (its
 // connection closed) by dropIfOver; its producer counts and logs it. A
 // producer may shed its own lines first (a capture loses frames, counted,
-// past its queue). A connection that leaves its stream unread for the idle
-// timeout is closed too, as any connection leaving a reply unread (server.ts).
+// past its queue, and drops a client that has read nothing of it for the
+// control socket's idle timeout). A stream is never closed for being idle:
+// a monitor may have nothing to say for hours.
 
 import { PROTOCOL_VERSION } from './requests.js';
 

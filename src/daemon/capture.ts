@@ -4,8 +4,10 @@
 // capture runs this reads the ring every TICK_MS and writes each frame to the
 // streams of the captures that asked for it, its JSON made once for all. A
 // capture whose client has QUEUE_FRAMES frames unread loses the next ones
-// (counted, told at its end), never slows the switch; past BUFFER_BYTES
-// unsent it would be dropped by the streams' rule. The datapath's flags are
+// (counted, told at its end), never slows the switch; one whose client has
+// read none of them for STALLED_MS (a stopped `vswconfig capture`) is dropped,
+// so that it does not keep the datapath copying for good, as is one past
+// BUFFER_BYTES unsent by the streams' rule. The datapath's flags are
 // the union of the captures'; when the last capture ends they are all
 // cleared and its ring emptied, so nothing of it is left in the datapath.
 
@@ -33,6 +35,8 @@ const TICK_MS = 20;
 const QUEUE_FRAMES = 4096;
 /** The streams' bound of unsent bytes for a capture: above QUEUE_FRAMES frames of CAPTURE_SNAPLEN as base64 JSON. */
 const BUFFER_BYTES = 16 << 20;
+/** A capture whose client has left QUEUE_FRAMES frames unread this long is dropped (the control socket's idle timeout). */
+export const STALLED_MS = 60_000;
 
 const DIRS = ['in', 'out', 'drop'] as const;
 
@@ -50,6 +54,8 @@ interface Capture {
   readonly ends: number[];
   sent: number;
   lost: number;
+  /** Since when (clock ms) its client has had QUEUE_FRAMES frames unread; -1: not full. */
+  fullSince: number;
   end: CaptureEnd['end'] | null;
 }
 
@@ -68,6 +74,7 @@ export class Captures implements CapturesLike {
     private readonly datapath: Datapath,
     private readonly ports: PortNames,
     private readonly log: (message: string) => void,
+    private readonly clock: () => number = Date.now,
   ) {
     this.reader = new CaptureReader(datapath.captureBuffer);
     this.ringLost = this.reader.lost;
@@ -79,7 +86,7 @@ export class Captures implements CapturesLike {
     const slot = req.ifname === undefined ? -1 : this.ports.slot(req.ifname); // throws ENOTATTACHED
     const flags = drops ? CAPTURE_DROPS : req.what === 'in' ? CAPTURE_IN : req.what === 'out' ? CAPTURE_OUT : CAPTURE_IN | CAPTURE_OUT;
     return new StreamedReply((stream) => {
-      const c: Capture = { id: req.id, slot, ifname: req.ifname, flags, what: req.what, count: req.count ?? Infinity, stream, ends: [], sent: 0, lost: 0, end: null };
+      const c: Capture = { id: req.id, slot, ifname: req.ifname, flags, what: req.what, count: req.count ?? Infinity, stream, ends: [], sent: 0, lost: 0, fullSince: -1, end: null };
       this.running.add(c);
       this.log(`capture ${captureName(c)} started`);
       this.sync();
@@ -109,9 +116,13 @@ export class Captures implements CapturesLike {
     // Frames the datapath found no room for: every running capture may have missed them.
     const lost = this.reader.lost - this.ringLost;
     this.ringLost += lost;
+    const now = this.clock();
     for (const c of this.running) {
       c.lost += lost;
       if (c.ifname !== undefined && names[c.slot] !== c.ifname) this.finish(c, 'port-gone');
+      else if (unread(c) < QUEUE_FRAMES) c.fullSince = -1;
+      else if (c.fullSince < 0) c.fullSince = now;
+      else if (now - c.fullSince >= STALLED_MS) this.drop(c, `its client read nothing for ${STALLED_MS / 1000} s`);
     }
     this.sync(names);
   }
@@ -131,10 +142,16 @@ export class Captures implements CapturesLike {
       c.stream.send(part);
       c.ends.push(c.stream.written());
       c.sent++;
-      const unsent = dropIfOver(c.stream, BUFFER_BYTES);
-      if (unsent >= 0) this.log(`capture ${captureName(c)} dropped: it stopped reading (${unsent} bytes unsent)`);
+      if (dropIfOver(c.stream, BUFFER_BYTES) >= 0) this.drop(c, `it stopped reading (over ${BUFFER_BYTES >> 20} MiB unsent)`);
       else if (c.sent >= c.count) this.finish(c, 'count');
     }
+  }
+
+  /** Drops capture `c` (its connection closed, if dropIfOver has not) and ends it at once: no more frames counted for it, its flags go. */
+  private drop(c: Capture, why: string): void {
+    this.log(`capture ${captureName(c)} dropped: ${why}`);
+    c.stream.drop();
+    this.finish(c, 'client');
   }
 
   /** Gives the datapath the union of the captures' flags (only when it changed); none: stops reading. */

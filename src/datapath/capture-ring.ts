@@ -16,7 +16,7 @@
 //  24  i32 the ACL rule that dropped it (its id), or -1   28 pad
 //  32  the frame's first bytes
 
-/** Per port, what is captured: frames entering it, leaving it, and frames arriving on it that the switch dropped. */
+/** Per port, what is captured: frames entering it, leaving it, and frames the switch dropped there (on arrival, or refused on their way out of it). */
 export const CAPTURE_IN = 1;
 export const CAPTURE_OUT = 2;
 export const CAPTURE_DROPS = 4;

@@ -11,7 +11,7 @@ import type { CaptureRequest } from '../../src/control/requests.js';
 import { ReplyStream } from '../../src/control/stream.js';
 import { VswError } from '../../src/errors.js';
 import { CAPTURE_DROPS, CAPTURE_IN, CAPTURE_KIND_DROP, CAPTURE_KIND_IN, CAPTURE_KIND_OUT, CaptureWriter } from '../../src/datapath/capture-ring.js';
-import { Captures } from '../../src/daemon/capture.js';
+import { Captures, STALLED_MS } from '../../src/daemon/capture.js';
 import { FakeDatapath } from '../helpers/fake-datapath.js';
 
 class Names {
@@ -23,10 +23,10 @@ class Names {
   }
 }
 
-function setup(): { dp: FakeDatapath; names: Names; caps: Captures; w: CaptureWriter } {
+function setup(clock: () => number = Date.now): { dp: FakeDatapath; names: Names; caps: Captures; w: CaptureWriter } {
   const dp = new FakeDatapath();
   const names = new Names();
-  const caps = new Captures(dp, { slot: (n) => names.slot(n), names: () => names.names.slice() }, () => {});
+  const caps = new Captures(dp, { slot: (n) => names.slot(n), names: () => names.names.slice() }, () => {}, clock);
   return { dp, names, caps, w: new CaptureWriter(dp.captureBuffer) };
 }
 
@@ -131,5 +131,29 @@ describe('daemon captures', () => {
     const e = (await client.parts()).at(-1)!['end'] as { frames: number; lost: number };
     assert.ok(e.lost > 0, 'frames lost');
     assert.equal(e.frames + e.lost, 5000, 'every frame sent or counted');
+  });
+
+  it('a client that reads nothing for STALLED_MS with its queue full is dropped and its capture ended: the datapath copies nothing more for it', async () => {
+    let now = 1_000_000;
+    const { caps, w, dp } = setup(() => now);
+    let dropped = false;
+    const client = new Client(caps, { id: 1, ifname: 'p1', what: 'in' }, false);
+    client.ended.then(() => (dropped = true), () => undefined);
+    await until(() => dp.captureFlags.some(([p, f]) => p === 1 && f === CAPTURE_IN));
+    for (let batch = 0; batch < 10; batch++) {
+      for (let k = 0; k < 420; k++) w.frame(1, CAPTURE_KIND_IN, 0, -1, k, FRAME, 0, 60, -1);
+      w.publish();
+      await new Promise((r) => setTimeout(r, 40)); // the ring's room: read by the ticks
+    }
+    await new Promise((r) => setTimeout(r, 60)); // ticks: the queue full, since now
+    now += STALLED_MS - 1;
+    await new Promise((r) => setTimeout(r, 60));
+    assert.equal(dropped, false, 'dropped before STALLED_MS');
+    now += 2;
+    await until(() => dropped);
+    const e = (await client.parts()).at(-1)!['end'] as { frames: number; lost: number; end: string };
+    assert.equal(e.end, 'client');
+    assert.equal(e.frames + e.lost, 4200);
+    await until(() => dp.captureFlags.length === 0);
   });
 });
