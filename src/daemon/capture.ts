@@ -52,6 +52,8 @@ interface Capture {
   readonly stream: ReplyStream;
   /** Where each frame's line ends in the stream (ReplyStream.written), of the frames its client may not have read yet. */
   readonly ends: number[];
+  /** ends[0 .. head - 1] are read: dropped in one go once there are many (not one shift per frame). */
+  head: number;
   sent: number;
   lost: number;
   /** Since when (clock ms) its client has had QUEUE_FRAMES frames unread; -1: not full. */
@@ -86,7 +88,7 @@ export class Captures implements CapturesLike {
     const slot = req.ifname === undefined ? -1 : this.ports.slot(req.ifname); // throws ENOTATTACHED
     const flags = drops ? CAPTURE_DROPS : req.what === 'in' ? CAPTURE_IN : req.what === 'out' ? CAPTURE_OUT : CAPTURE_IN | CAPTURE_OUT;
     return new StreamedReply((stream) => {
-      const c: Capture = { id: req.id, slot, ifname: req.ifname, flags, what: req.what, count: req.count ?? Infinity, stream, ends: [], sent: 0, lost: 0, fullSince: -1, end: null };
+      const c: Capture = { id: req.id, slot, ifname: req.ifname, flags, what: req.what, count: req.count ?? Infinity, stream, ends: [], head: 0, sent: 0, lost: 0, fullSince: -1, end: null };
       this.running.add(c);
       this.log(`capture ${captureName(c)} started`);
       this.sync();
@@ -189,10 +191,12 @@ function wants(c: Capture, f: CapturedFrame): boolean {
 /** Frames of `c` written and not yet read by its client (a line read in part counts). */
 function unread(c: Capture): number {
   const taken = c.stream.taken();
-  let k = 0;
-  while (k < c.ends.length && c.ends[k]! <= taken) k++;
-  if (k > 0) c.ends.splice(0, k);
-  return c.ends.length;
+  while (c.head < c.ends.length && c.ends[c.head]! <= taken) c.head++;
+  if (c.head >= 1024 || c.head === c.ends.length) {
+    c.ends.splice(0, c.head);
+    c.head = 0;
+  }
+  return c.ends.length - c.head;
 }
 
 /** A frame as a part's JSON: {"frame":{…}}. */
