@@ -7,8 +7,8 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { rerender, writeChartOf } from './plot.js';
-import { perfAvailable, profileDirOf, tcpSession } from './tcp-rounds.js';
-import { perfReport, perfRound, profiledWindows } from './perf-round.js';
+import { tcpSession } from './tcp-rounds.js';
+import { perfAvailable, perfReport, perfRound, profileDirOf, profiledWindows } from './perf-round.js';
 import os from 'node:os';
 import { join } from 'node:path';
 import { runCoreBench } from './core.js';
@@ -74,10 +74,10 @@ options:
   --vswitchd-args ARGS   extra vswitchd options for both datapaths, e.g. "--ring-frames 256"
                          (not --datapath: the bench runs each)
   --node-args ARGS       options for vswitchd's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
-  --profile              perf record -a -g over each TCP window (bench/results/<timestamp>-profile/)
   --perf                 a profile round after the compared ones: each switch's TCP windows again with
                            perf record -a -g in their middle; top kernel symbols, buckets and softirq
-                           by CPU in the results file and <timestamp>-perf.txt (its figures not compared)
+                           by CPU in the results file and <timestamp>-perf.txt (its figures not compared;
+                           perf.data and folded stacks in <timestamp>-profile/)
   --bpf-stats            kernel.bpf_stats_enabled=1 over each TCP window: the switch's eBPF
                            programs' run time per run (bpftool prog show), the sysctl restored after
   --from FILE            no run: print the table of a saved results file and write its chart
@@ -101,8 +101,7 @@ interface Options {
   only: Set<Measure>;
   vswitchdArgs: string[];
   nodeArgs: string[];
-  /** --profile, --bpf-stats: probes over each TCP window (tcp-rounds.ts) */
-  profile?: boolean;
+  /** --bpf-stats: a probe over each TCP window (tcp-rounds.ts) */
   bpfStats?: boolean;
   /** --perf: the profile round after the compared rounds (perf-round.ts) */
   perf?: boolean;
@@ -182,8 +181,8 @@ function parseArgs(argv: string[]): Options | 'help' {
         o.nodeArgs = value().split(/\s+/).filter(Boolean);
         break;
       case '--profile':
-        o.profile = true;
-        break;
+        // its perf record ran inside the compared rounds; --perf does the job outside them
+        throw new BenchError('--profile is gone: use --perf (perf over the TCP windows in a round of its own, out of the compared figures)');
       case '--bpf-stats':
         o.bpfStats = true;
         break;
@@ -245,8 +244,7 @@ function preflight(o: Options): string {
   if (traffic) need('trafgen', 'install netsniff-ng (scripts/setup.sh)');
   if (o.only.has('vlan')) need('tcpdump', 'install tcpdump (scripts/setup.sh): it checks that frames leave the trunk tagged');
   if (o.only.has('tcp')) need('iperf3', 'install iperf3 (scripts/setup.sh)');
-  if ((o.profile || o.bpfStats || o.perf) && !o.only.has('tcp')) throw new BenchError('--profile, --perf and --bpf-stats probe the TCP windows: add tcp to --only');
-  if (o.profile && o.perf) throw new BenchError('--profile and --perf both run perf record: give one (--perf keeps perf out of the compared rounds)');
+  if ((o.bpfStats || o.perf) && !o.only.has('tcp')) throw new BenchError('--perf and --bpf-stats probe the TCP windows: add tcp to --only');
   if (o.bpfStats) need('bpftool', 'install bpftool (scripts/setup.sh)');
   let python = '';
   if (o.only.has('fdb') || o.only.has('latency')) {
@@ -318,9 +316,9 @@ async function main(): Promise<number> {
   const python = preflight({ ...o, only });
   if (implied.length > 0) log(`bench: 64b runs too (${implied.join(', ')} need it)`);
   if (o.withOvs) await ensureOvsInstalled(log);
-  if (o.profile || o.perf) {
+  if (o.perf) {
     const why = await perfAvailable();
-    if (why) throw new BenchError(`${o.profile ? '--profile' : '--perf'}: ${why}`);
+    if (why) throw new BenchError(`--perf: ${why}`);
   }
 
   const dur: Durations = o.quick ? QUICK : FULL;
@@ -394,7 +392,6 @@ async function main(): Promise<number> {
   };
 
   const t0 = Date.now();
-  const profileDir = o.profile ? profileDirOf(resultsFile) : undefined;
   for (round = 1; round <= o.rounds; round++) {
     const roundRec: Record<string, unknown> = { round, sessions: [] as unknown[] };
     rounds.push(roundRec);
@@ -485,7 +482,7 @@ async function main(): Promise<number> {
         }
         if (only.has('tcp')) {
           // --perf: only /proc/stat in the middle of the window here (perf runs in the profile round)
-          const probes = { profileDir, bpfStats: o.bpfStats, midWindow: o.perf ? {} : undefined };
+          const probes = { bpfStats: o.bpfStats, midWindow: o.perf ? {} : undefined };
           await tcpSession({ ctx, label: `${name}-r${round}`, probes, step, add: (id, v) => add(id, name, v), details, log: (s) => log(`${tag} ${s}`) });
         }
         if (only.has('flood')) {

@@ -312,7 +312,7 @@ export interface TcpResult {
   retransmits: number;
   senderCpuPct: number;
   receiverCpuPct: number;
-  /** what the probe found over the window (--profile, --bpf-stats) */
+  /** what the probes found over the window (--bpf-stats, --perf's mid-window /proc/stat and perf) */
   probe?: unknown;
 }
 

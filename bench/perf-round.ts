@@ -5,9 +5,10 @@
 // rounds or the tables. The compared rounds read /proc/stat at the same
 // offsets, so their per-CPU softirq share stands beside the profile's.
 
+import { mkdirSync } from 'node:fs';
 import type { CpuSplit, PairCtx, TcpResult } from './measures.js';
 import { type ProfiledWindow, perfComparisonTable, perfText } from './perf-summary.js';
-import { attempt } from './proc.js';
+import { attempt, run, which } from './proc.js';
 import type { SwitchName } from './report.js';
 import type { Switch } from './switches.js';
 import { type MidWindowResult, midWindow, TCP_CASES, tcpSession } from './tcp-rounds.js';
@@ -28,6 +29,21 @@ export interface PerfRoundOptions {
   log: (s: string) => void;
   /** a failed measure's line for the run's list */
   failed: (msg: string) => void;
+}
+
+/** Is perf usable? (Debian's linux-perf: /usr/bin/perf runs perf_<kernel version>.) */
+export async function perfAvailable(): Promise<string | null> {
+  if (which('perf') === null) return 'perf not found: install linux-perf (scripts/setup.sh)';
+  const r = await run('perf', ['--version']).catch(() => null);
+  if (!r || r.code !== 0) return `perf does not run: ${(r?.stderr || r?.stdout || '').trim().split('\n').pop()}`;
+  return null;
+}
+
+/** The directory for a run's perf.data and folded stacks, beside its results file. */
+export function profileDirOf(resultsFile: string): string {
+  const dir = resultsFile.replace(/\.json$/, '') + '-profile';
+  mkdirSync(dir, { recursive: true });
+  return dir;
 }
 
 /** Each switch once, TCP only, perf in the middle of each window. */

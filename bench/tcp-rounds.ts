@@ -1,15 +1,15 @@
 // (2) TCP in a switch's session of a round (issue 18): 1 and 4 streams, each
 // way (NS1→NS2, then NS2→NS1 with iperf3 -R), and the optional probes over
-// each TCP window for finding where the time goes: `--profile` (perf record
-// -a -g, both CPUs) and `--bpf-stats` (kernel.bpf_stats_enabled=1 for the
-// window, the switch's eBPF programs' run time per run from bpftool), and
-// `--perf`'s mid-window probe (perf record -a -g for a few seconds in the
-// middle of the window in the profile round, only /proc/stat at the same
-// offsets in the compared rounds).
+// each TCP window for finding where the time goes: `--bpf-stats`
+// (kernel.bpf_stats_enabled=1 for the window, the switch's eBPF programs' run
+// time per run from bpftool), and `--perf`'s mid-window probe (perf record -a
+// -g for a few seconds in the middle of the window in the profile round, only
+// /proc/stat at the same offsets in the compared rounds). perf never runs in a
+// compared round: its cost would be in the figures.
 
-import { mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BenchError, onCleanup, type Proc, run, sleep, start, which } from './proc.js';
+import { BenchError, onCleanup, run, sleep, start } from './proc.js';
 import { cpuSplitOf, type CpuSplit, type Durations, type PairCtx, tcp, type TcpProbe, type TcpResult } from './measures.js';
 import { foldedStacks, parsePerfScript, type PerfSummary, summarizePerf } from './perf-summary.js';
 import { diffProcStat, readProcStat } from './stats.js';
@@ -23,8 +23,6 @@ export const TCP_CASES = [
 ] as const;
 
 export interface ProbeOptions {
-  /** perf record -a -g over each window, files in this directory */
-  profileDir?: string;
   /** eBPF run-time statistics over each window */
   bpfStats?: boolean;
   /**
@@ -62,7 +60,7 @@ export async function tcpSession(s: TcpSession): Promise<void> {
 }
 
 function probeText(p: unknown): string {
-  const x = p as { bpf?: { nsPerRun: number | null }; perf?: { report: string }; mid?: MidWindowResult } | undefined;
+  const x = p as { bpf?: { nsPerRun: number | null }; mid?: MidWindowResult } | undefined;
   if (!x) return '';
   const parts: string[] = [];
   if (x.bpf?.nsPerRun != null) parts.push(`eBPF ${x.bpf.nsPerRun.toFixed(0)} ns per run`);
@@ -70,34 +68,25 @@ function probeText(p: unknown): string {
     const si = Object.entries(x.mid.cpuSplit).filter(([k]) => k !== 'cpu').map(([k, v]) => `${k} ${v.softirq}%`);
     parts.push(`mid-window softirq ${si.join(' ')}${x.mid.perf ? `, perf ${x.mid.perf.summary.samples} samples` : ''}`);
   }
-  if (x.perf) parts.push(`profile ${x.perf.report}`);
   return parts.length ? `; ${parts.join(', ')}` : '';
 }
 
 function makeProbe(s: TcpSession, id: string): TcpProbe | undefined {
-  const perf = s.probes.profileDir ? new PerfProbe(join(s.probes.profileDir, `${s.label}-${id}`)) : undefined;
   const bpf = s.probes.bpfStats ? new BpfStatsProbe(() => s.ctx.sw.mainPid()) : undefined;
   const mid = s.probes.midWindow
     ? new MidWindowProbe(s.ctx.dur, s.probes.midWindow.perfDir === undefined ? undefined : join(s.probes.midWindow.perfDir, `${s.label}-${id}`))
     : undefined;
-  if (!perf && !bpf && !mid) return undefined;
+  if (!bpf && !mid) return undefined;
   return {
     async begin() {
       await bpf?.begin();
-      try {
-        await perf?.begin();
-      } catch (err) {
-        await bpf?.end(); // restores the sysctl at once
-        throw err;
-      }
       mid?.begin(); // runs on its own timer from here
     },
     async end() {
-      // the eBPF figures first: perf's report takes seconds, outside the window
+      // the eBPF figures first: reducing perf's samples takes seconds, outside the window
       const out: Record<string, unknown> = {};
       if (bpf) out['bpf'] = await bpf.end();
       if (mid) out['mid'] = await mid.end();
-      if (perf) out['perf'] = await perf.end();
       return out;
     },
   };
@@ -170,66 +159,6 @@ class MidWindowProbe {
     out.perf = { data, folded, summary: summarizePerf(samples) };
     return out;
   }
-}
-
-// ---- --profile: perf record -a -g ----
-
-/** Is perf usable? (Debian's linux-perf: /usr/bin/perf runs perf_<kernel version>.) */
-export async function perfAvailable(): Promise<string | null> {
-  if (which('perf') === null) return 'perf not found: install linux-perf (scripts/setup.sh)';
-  const r = await run('perf', ['--version']).catch(() => null);
-  if (!r || r.code !== 0) return `perf does not run: ${(r?.stderr || r?.stdout || '').trim().split('\n').pop()}`;
-  return null;
-}
-
-class PerfProbe {
-  private proc?: Proc;
-  constructor(private readonly base: string) {}
-
-  async begin(): Promise<void> {
-    const data = `${this.base}.perf.data`;
-    // -F 999: about 10,000 samples with call chains over a 5 s window on 2 CPUs
-    this.proc = start('perf record', 'perf', ['record', '-a', '-g', '-F', '999', '--quiet', '-o', data]);
-    // it has started once it has written the file's header
-    const deadline = Date.now() + 10_000;
-    while (!existsNonEmpty(data)) {
-      if (this.proc.code !== null) throw new BenchError(`perf record: ${this.proc.stderr.trim().split('\n').pop() ?? 'exited'}`);
-      if (Date.now() > deadline) throw new BenchError('perf record did not start within 10 s');
-      await sleep(20);
-    }
-  }
-
-  /** Stops the recording (SIGINT writes the file) and keeps the top of its report as text. */
-  async end(): Promise<{ data: string; report: string; top: string[] }> {
-    const data = `${this.base}.perf.data`;
-    const report = `${this.base}.perf.txt`;
-    await this.proc?.stop('SIGINT', 30_000);
-    const r = await run('perf', ['report', '-i', data, '--stdio', '--no-children', '--sort', 'comm,dso,sym', '-g', 'none', '--percent-limit', '0.5'], { timeoutMs: 180_000 });
-    if (r.code !== 0) throw new BenchError(`perf report: ${r.stderr.trim().split('\n').pop()}`);
-    // perf pads the symbol column to its longest name
-    writeFileSync(report, r.stdout.split('\n').map((l) => l.trimEnd()).join('\n'));
-    const top = r.stdout
-      .split('\n')
-      .filter((l) => /^\s+\d+\.\d+%/.test(l))
-      .slice(0, 15)
-      .map((l) => l.trim().replace(/\s+/g, ' '));
-    return { data, report, top };
-  }
-}
-
-function existsNonEmpty(path: string): boolean {
-  try {
-    return statSync(path).size > 0;
-  } catch {
-    return false;
-  }
-}
-
-/** The directory for a run's profiles, beside its results file. */
-export function profileDirOf(resultsFile: string): string {
-  const dir = resultsFile.replace(/\.json$/, '') + '-profile';
-  mkdirSync(dir, { recursive: true });
-  return dir;
 }
 
 // ---- --bpf-stats: kernel.bpf_stats_enabled over the window ----

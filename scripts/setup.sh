@@ -18,7 +18,7 @@ fi
 # construct-encrypted-hosts.sh (this kernel has no WireGuard module); prometheus:
 # its promtool checks what vswitchd --metrics serves (the tests need only promtool);
 # chromium: the browser test/integration/web.test.ts drives (playwright-core, /usr/bin/chromium).
-# linux-perf: perf for the benchmark's --profile (and bpftool for its --bpf-stats).
+# linux-perf: perf for the benchmark's --perf (and bpftool for its --bpf-stats).
 # tshark: test/integration/capture.test.ts reads the pcapng files of vswconfig capture with it
 # (its debconf question, whether non-root users may capture, is answered no by DEBIAN_FRONTEND).
 packages=(iproute2 iputils-ping tcpdump iperf3 ethtool netsniff-ng python3-scapy procps util-linux
