@@ -24,6 +24,7 @@ import {
   type Durations,
   fdbScale,
   flood,
+  floodReceiverAlone,
   fmtRate,
   FULL,
   idleCost,
@@ -40,6 +41,7 @@ import { ensureOvsInstalled, Ovs, ovsVersion } from './ovs.js';
 import { attempt, BenchError, findPython, need, onCleanup, run, runEntry, sleep, which } from './proc.js';
 import { DEFAULT_SWITCHES, HOST_SWITCHES, markdownTable, roundsTable, type SampleSet, SWITCH_ORDER, type SwitchName } from './report.js';
 import { isVswitchd, LinuxBridge, ROOT, type Switch, Vswitchd, vswitchdArgsOf } from './switches.js';
+import { switchSoftirq } from './stats.js';
 import { Topology } from './topology.js';
 import { ETHERTYPE, FRAME_BYTES } from './trafgen.js';
 import { type WakeupFloor, wakeupFloor } from './wakeup.js';
@@ -486,15 +488,31 @@ async function main(): Promise<number> {
           await tcpSession({ ctx, label: `${name}-r${round}`, probes, step, add: (id, v) => add(id, name, v), details, log: (s) => log(`${tag} ${s}`) });
         }
         if (only.has('flood')) {
-          await step('flood', async () => {
+          const fl = await step('flood', async () => {
             const w = await flood(ctx);
             details['flood'] = w;
             add('flood.rx', name, w.rxRate);
             add('flood.sent', name, w.sentRate);
-            // what the switch costs: see bench/README.md (4)
             if (w.softirqCpuS > 0) add('flood.perSoftirq', name, w.received / w.softirqCpuS);
             if (w.machineCpuS > 0) add('flood.perMachine', name, w.received / w.machineCpuS);
             log(`${tag} flood: delivered ${fmtRate(w.rxRate)} over ${w.perReceiver.length} hosts (min per host ${fmtRate(Math.min(...w.perReceiver) / w.seconds)}), sent ${fmtRate(w.sentRate)}${others(w.otherCpuS, w.seconds)}`);
+            return w;
+          });
+          // what the switch costs: (4)'s softirq less each receiver's own, measured apart (bench/README.md (4))
+          if (fl) await step('flood, a receiver alone', async () => {
+            const alone = await floodReceiverAlone(ctx);
+            details['floodReceiverAlone'] = alone;
+            const c = switchSoftirq(fl, alone);
+            if (c) {
+              add('flood.perSwitchSoftirq', name, 1 / c.switchS);
+              add('flood.receiverNs', name, c.receiverS);
+            }
+            const ns = (x: number): string => `${(x * 1e9).toFixed(0)} ns`;
+            log(
+              `${tag} flood, switch cost: softirq per copy ${fl.received > 0 ? ns(fl.softirqCpuS / fl.received) : '—'}, ` +
+                `a receiver alone ${alone.received > 0 ? ns(alone.softirqCpuS / alone.received) : '—'} (${fmtRate(alone.rxRate)} into NS2), ` +
+                `the switch's own ${c ? `${ns(c.switchS)} (${(1e-6 / c.switchS).toFixed(2)} Mframes per CPU-s)` : '— (nothing left)'}${others(alone.otherCpuS, alone.seconds)}`,
+            );
           });
         }
         if (only.has('fdb')) {

@@ -395,6 +395,24 @@ export async function flood(ctx: Ctx): Promise<WindowResult> {
   return w;
 }
 
+/**
+ * What a receiver's own receive costs in (4)'s softirq, measured apart so
+ * that the switch-cost row can take it out (bench/README.md, (4)): (4)'s
+ * frame (broadcast, NS1's source MAC, 0x88B5) sent by trafgen out of NS2's
+ * port, from the switch namespace with its qdisc bypass, straight into NS2:
+ * no switch on the way (an AF_PACKET send on a port passes no bridge, tc
+ * ingress program or packet socket of the switch). The send (veth_xmit) is
+ * then trafgen's system time, and the window's softirq is what each of
+ * (4)'s copies costs its receiver: NS2's backlog, __netif_receive_skb with no
+ * handler for the type, the drop; on CPU 0, as (4)'s.
+ */
+export async function floodReceiverAlone(ctx: Ctx): Promise<WindowResult> {
+  const h1 = ctx.topo.host(1);
+  const h2 = ctx.topo.host(2);
+  const port: Host = { ...h2, n: 0, ns: ctx.topo.sw, ifname: h2.port, mac: h1.mac };
+  return trafficWindow(ctx, port, BROADCAST, [h2]);
+}
+
 // ---- (5) FDB at scale ----
 
 /** 50,000 distinct random unicast source MACs to broadcast, paced, from a raw socket. */

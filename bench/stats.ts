@@ -64,6 +64,36 @@ export function roundRatios(x: ByRound, ref: ByRound): number[] {
 }
 
 /** Nearest-rank percentile (p in 0..100) of a sample. */
+/** A window's frames delivered and its softirq time (both CPUs), as measures.ts's WindowResult has them. */
+export interface SoftirqWindow {
+  received: number;
+  softirqCpuS: number;
+}
+
+export interface SwitchSoftirq {
+  /** the flood window's softirq per copy delivered, s (switch and receivers) */
+  perCopyS: number;
+  /** the receiver-alone window's softirq per frame delivered, s (one receiver's own receive and drop) */
+  receiverS: number;
+  /** what is left per copy: the switch's own softirq, s */
+  switchS: number;
+}
+
+/**
+ * (4)'s softirq per copy delivered with each receiver's own share taken out
+ * (bench/README.md, (4)): the flood window's softirq per copy minus the
+ * receiver-alone window's per frame. Null when a window delivered nothing
+ * or spent no softirq, or when nothing is left (the two readings' noise is
+ * larger than the switch's share: no figure rather than a wrong one).
+ */
+export function switchSoftirq(flood: SoftirqWindow, alone: SoftirqWindow): SwitchSoftirq | null {
+  if (!(flood.received > 0 && flood.softirqCpuS > 0 && alone.received > 0 && alone.softirqCpuS > 0)) return null;
+  const perCopyS = flood.softirqCpuS / flood.received;
+  const receiverS = alone.softirqCpuS / alone.received;
+  const switchS = perCopyS - receiverS;
+  return switchS > 0 ? { perCopyS, receiverS, switchS } : null;
+}
+
 export function percentile(xs: readonly number[], p: number): number {
   if (xs.length === 0) return NaN;
   const s = [...xs].sort((a, b) => a - b);
