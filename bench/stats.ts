@@ -63,7 +63,6 @@ export function roundRatios(x: ByRound, ref: ByRound): number[] {
     .map(([a, b]) => a / b);
 }
 
-/** Nearest-rank percentile (p in 0..100) of a sample. */
 /** A window's frames delivered and its softirq time (both CPUs), as measures.ts's WindowResult has them. */
 export interface SoftirqWindow {
   received: number;
@@ -94,6 +93,7 @@ export function switchSoftirq(flood: SoftirqWindow, alone: SoftirqWindow): Switc
   return switchS > 0 ? { perCopyS, receiverS, switchS } : null;
 }
 
+/** Nearest-rank percentile (p in 0..100) of a sample. */
 export function percentile(xs: readonly number[], p: number): number {
   if (xs.length === 0) return NaN;
   const s = [...xs].sort((a, b) => a - b);
