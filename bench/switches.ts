@@ -64,6 +64,7 @@ export const DATAPATH_OF = {
   'vswitchd-kernel-tc': 'kernel',
   'vswitchd-kernel-small': 'kernel',
   'vswitchd-kernel-auto': 'kernel',
+  'vswitchd-kernel-twin': 'kernel',
   'vswitchd-kernel-plain': 'kernel',
   'vswitchd-user': 'user',
 } as const;
