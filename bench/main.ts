@@ -60,7 +60,8 @@ options:
   --switches LIST        some switches only, comma-separated: vswitchd-kernel (or kernel),
                            vswitchd-kernel-tc (or kernel-tc: --attach tc), vswitchd-user (or user),
                            bridge, ovs (the bridge is what ratios need); not by default:
-                           kernel-small, kernel-plain (--redirect-peer small / none, issue 18)
+                           kernel-small, kernel-auto, kernel-plain (--redirect-peer small / auto / none, issue 18),
+                           kernel-twin (the kernel datapath again: an A/A control of the measure's noise)
   --only LIST            some measures only, comma-separated names or numbers:
                            1 64b   2 tcp   3 latency   4 flood   5 fdb   6 cost   7 core
                            8 vlan (64b from an access port into a trunk)   9 acl (64b under 100 rules)
@@ -157,7 +158,7 @@ function parseArgs(argv: string[]): Options | 'help' {
         o.switches = new Set();
         for (const part of value().split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)) {
           const sw = (SWITCH_ORDER as readonly string[]).includes(part) ? (part as SwitchName) : SWITCH_ORDER.find((n) => n === `vswitchd-${part}`);
-          if (!sw) throw new BenchError(`--switches: unknown switch '${part}' (one of ${SWITCH_ORDER.join(', ')}, kernel, kernel-tc, kernel-small, kernel-plain, user)`);
+          if (!sw) throw new BenchError(`--switches: unknown switch '${part}' (one of ${SWITCH_ORDER.join(', ')}, kernel, kernel-tc, kernel-small, kernel-auto, kernel-plain, kernel-twin, user)`);
           o.switches.add(sw);
         }
         if (o.switches.size === 0) throw new BenchError('--switches needs at least one switch');

@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { roundRatios, type Summary, summarize, type WonShare, wonShare } from './stats.js';
 
 /** The switches measured, in the order of a round and of the table's columns. */
-export const SWITCH_ORDER = ['vswitchd-kernel', 'vswitchd-kernel-tc', 'vswitchd-kernel-small', 'vswitchd-kernel-plain', 'vswitchd-user', 'bridge', 'ovs'] as const;
+export const SWITCH_ORDER = ['vswitchd-kernel', 'vswitchd-kernel-tc', 'vswitchd-kernel-twin', 'vswitchd-kernel-small', 'vswitchd-kernel-auto', 'vswitchd-kernel-plain', 'vswitchd-user', 'bridge', 'ovs'] as const;
 export type SwitchName = (typeof SWITCH_ORDER)[number];
 /** What a run measures without --switches (OVS with --with-ovs): not the redirect variants, an A/B asked for by name. */
 export const DEFAULT_SWITCHES: readonly SwitchName[] = ['vswitchd-kernel', 'vswitchd-kernel-tc', 'vswitchd-user', 'bridge'];
@@ -24,6 +24,9 @@ export const DEFAULT_SWITCHES: readonly SwitchName[] = ['vswitchd-kernel', 'vswi
  * every row in the direction that row counts as better. The redirect variants
  * (issue 18: bpf_redirect_peer for every frame of a veth peer, `small` frames
  * only, or `none`) have none: they are the benchmark's A/B of a design choice.
+ * The twin is the kernel datapath again, with no option of its own: an A/A
+ * control, whose ratio to its base is what this machine's noise alone makes
+ * of two identical switches (what a 5 % target can resolve).
  */
 export interface Variant {
   base: SwitchName;
@@ -37,6 +40,8 @@ export const VARIANT: Partial<Record<SwitchName, Variant>> = {
   'vswitchd-kernel-tc': { base: 'vswitchd-kernel', args: ['--attach', 'tc'], short: 'kernel-tc', attach: 'tc', tolerance: 0.05 },
   'vswitchd-kernel-small': { base: 'vswitchd-kernel', args: ['--redirect-peer', 'small'], short: 'kernel-small' },
   'vswitchd-kernel-plain': { base: 'vswitchd-kernel', args: ['--redirect-peer', 'none'], short: 'kernel-plain' },
+  'vswitchd-kernel-auto': { base: 'vswitchd-kernel', args: ['--redirect-peer', 'auto'], short: 'kernel-auto' },
+  'vswitchd-kernel-twin': { base: 'vswitchd-kernel', args: [], short: 'kernel-twin' },
 };
 
 /** The switches with targets (vswitchd's two datapaths) and their short names in the table. */

@@ -80,11 +80,40 @@ export class PingLog {
   }
 }
 
-/** Lost pings split by whether they were sent while a link was down (a window widened by `slackMs` each side: the estimate's error). */
-export function attributeLosses(lostAtMs: readonly number[], windows: readonly DownWindow[], slackMs: number): { whileDown: number; whileUp: number } {
+/** A run of pings lost while no link was down: the first and last estimated send times, ms, and how many. */
+export type LossRun = [fromMs: number, toMs: number, count: number];
+
+/** Runs kept in the results: enough to find them in a log, not every one of a run gone wrong. */
+const MAX_UP_RUNS = 20;
+
+/**
+ * Lost pings split by whether they were sent while a link was down (a window
+ * widened by `slackMs` each side: the estimate's error); those lost while up
+ * grouped into runs (a gap of more than 2 intervals starts a new one), so a
+ * run's time and length say what to look for.
+ */
+export function attributeLosses(
+  lostAtMs: readonly number[],
+  windows: readonly DownWindow[],
+  slackMs: number,
+  intervalMs = 10,
+): { whileDown: number; whileUp: number; upRuns: LossRun[] } {
   let whileDown = 0;
-  for (const t of lostAtMs) if (windows.some((w) => t >= w.fromMs - slackMs && t <= w.toMs + slackMs)) whileDown++;
-  return { whileDown, whileUp: lostAtMs.length - whileDown };
+  const upRuns: LossRun[] = [];
+  for (const t of lostAtMs) {
+    if (windows.some((w) => t >= w.fromMs - slackMs && t <= w.toMs + slackMs)) {
+      whileDown++;
+      continue;
+    }
+    const last = upRuns[upRuns.length - 1];
+    if (last && t - last[1] <= 2 * intervalMs) {
+      last[1] = t;
+      last[2]++;
+    } else if (upRuns.length < MAX_UP_RUNS) {
+      upRuns.push([t, t, 1]);
+    }
+  }
+  return { whileDown, whileUp: lostAtMs.length - whileDown, upRuns };
 }
 
 /** [seconds since the start, RSS in KiB] */
@@ -186,6 +215,8 @@ export interface SoakPings {
   lost: number;
   whileDown: number;
   whileUp: number;
+  /** the first runs of those lost while up (absent in results files before 2026-12-07 18:50) */
+  upRuns?: LossRun[];
 }
 
 export interface SoakVerdict {
@@ -270,6 +301,9 @@ export function soakSummary(s: SoakSummaryInput): string {
       : `  RSS after ${f(s.rss.warmupS / 60, 0)} min warm-up: median ${f(s.rss.medianMb)} MB, ${f(s.rss.minMb)}–${f(s.rss.maxMb)} MB, worst ±${f(s.rss.worstDeviationMb)} MB, slope ${f(s.rss.slopeMbPerHour, 2)} MB/h (±${s.toleranceMb} MB: ${yesNo(v.rssFlat)})`,
     `  pings lost, steady pair: ${s.steady.lost} of ${s.steady.sent}`,
     `  pings lost, flapped host: ${s.flapped.lost} of ${s.flapped.sent}: ${s.flapped.whileDown} while its link was down, ${s.flapped.whileUp} while up (none but while down: ${yesNo(v.pingsKept)})`,
+    ...(s.flapped.upRuns ?? []).map(
+      ([from, to, n]) => `    lost while up: ${n} pings sent ${new Date(from).toISOString()} – ${new Date(to).toISOString().slice(11)} (${f((to - from) / 1000, 2)} s)`,
+    ),
     `  control commands:        ${s.latency.count} answered in worst ${f(s.latency.worstMs, 0)} ms, p99.9 ${f(s.latency.p999Ms, 0)} ms, p99 ${f(s.latency.p99Ms, 0)} ms, median ${f(s.latency.medianMs)} ms; ${s.latency.overTarget} over ${s.targetMs} ms, ${s.latency.failed} failed (${yesNo(v.commandsInTime)})`,
     ...lateWithLoad(s.late ?? [], s.load ?? [], 5).map(
       ([t, ms, cmd, others]) => `    late: ${cmd} ${ms} ms at ${f(t / 60)} min (other processes' CPU then ${others === null ? '—' : `${f(others, 0)} % of a CPU`})`,

@@ -246,7 +246,7 @@ export async function soak(topo: Topology, o: SoakOptions, log: (s: string) => v
     const pings = (p: { log: PingLog }, windows: readonly DownWindow[]): SoakPings => ({
       sent: p.log.transmitted ?? 0,
       lost: p.log.lost,
-      ...attributeLosses(p.log.lostAtMs, windows, ATTRIBUTION_SLACK_MS),
+      ...attributeLosses(p.log.lostAtMs, windows, ATTRIBUTION_SLACK_MS, PING_INTERVAL_MS),
     });
     let tcp: SoakResult['tcp'] = { gbps: null, retransmits: null };
     try {

@@ -63,6 +63,8 @@ export const DATAPATH_OF = {
   'vswitchd-kernel': 'kernel',
   'vswitchd-kernel-tc': 'kernel',
   'vswitchd-kernel-small': 'kernel',
+  'vswitchd-kernel-auto': 'kernel',
+  'vswitchd-kernel-twin': 'kernel',
   'vswitchd-kernel-plain': 'kernel',
   'vswitchd-user': 'user',
 } as const;

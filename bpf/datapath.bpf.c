@@ -448,14 +448,32 @@ static __always_inline int should_deliver(struct __sk_buff *skb, const struct vs
  * then takes the veth's TX), and it fits the peer's MTU as veth_xmit checks
  * it (is_skb_forwardable: MTU + Ethernet header + one tag, GSO exempt).
  * vswitchd --redirect-peer says for which frames: all (VSW_PORT_PEER_GSO set
- * too), small (not GSO frames, VSW_PORT_PEER alone) or none (neither flag).
+ * too), small (not GSO frames, VSW_PORT_PEER alone), auto (VSW_PORT_PEER_AUTO:
+ * not GSO frames, nor any frame for a station that took one in the last ~1 s)
+ * or none (no flag). auto exists because a bulk TCP flow through the peer
+ * redirect retransmits 2-8x what it does behind a bridge (reordered segments,
+ * issue 18), while 64 B and latency gain from it: a station receiving GSO
+ * frames gets all its frames through the veth's TX, so one flow's segments
+ * never take two paths; the mark is a word of its FDB entry `e`, stored at
+ * most once a unit (~1 ms), so no per-frame map write.
  */
-static __always_inline int to_peer(const struct __sk_buff *skb, const struct vsw_port *out, __u64 dst)
+static __always_inline int to_peer(const struct __sk_buff *skb, const struct vsw_port *out, __u64 dst,
+				   struct vsw_fdb_entry *e, __u64 now)
 {
 	if (!(out->flags & VSW_PORT_PEER) || dst != out->peer_mac)
 		return 0;
-	if (skb->gso_size != 0)
+	if (out->flags & VSW_PORT_PEER_AUTO) {
+		__u32 t = (__u32)(now >> VSW_BULK_SHIFT) | 1;
+		if (skb->gso_size != 0) {
+			if (e->bulk != t)
+				e->bulk = t;
+			return 0;
+		}
+		if (e->bulk != 0 && t - e->bulk < VSW_BULK_UNITS)
+			return 0;
+	} else if (skb->gso_size != 0) {
 		return (out->flags & VSW_PORT_PEER_GSO) != 0;
+	}
 	return skb->len <= out->peer_mtu + ETH_HLEN + VLAN_HLEN;
 }
 
@@ -802,7 +820,7 @@ int vsw_forward(struct __sk_buff *skb)
 			if (tag_for(skb, out, vid, tci, &st) != 0)
 				return drop_frame(skb, out->capture, p, VSW_R_TX_ERROR, -1);
 			sent(skb, p, out->capture);
-			if (to_peer(skb, out, dst)) {
+			if (to_peer(skb, out, dst, e, now)) {
 				/* For the peer's own MAC, as eth_type_trans on the peer would say (the frame is OTHERHOST here). */
 				bpf_skb_change_type(skb, PACKET_HOST);
 				return bpf_redirect_peer(out->ifindex, 0);

@@ -26,6 +26,11 @@
 #define VSW_PORT_PEER 8    /* a veth whose peer is in another netns: peer_mac, peer_mtu are set */
 #define VSW_PORT_MIRROR_OUT 16 /* a mirror's output: gets copies only, what arrives is dropped */
 #define VSW_PORT_PEER_GSO 32 /* VSW_PORT_PEER also for GSO frames (vswitchd --redirect-peer all) */
+#define VSW_PORT_PEER_AUTO 64 /* VSW_PORT_PEER but not for a station taking GSO frames (vswitchd --redirect-peer auto) */
+
+/* --redirect-peer auto: a station is "bulk" for VSW_BULK_UNITS << VSW_BULK_SHIFT ns (~1.07 s) after its last GSO frame */
+#define VSW_BULK_SHIFT 20
+#define VSW_BULK_UNITS 1024
 
 /* ports[port].vlan_mode (src/core/vlan.ts VlanMode) */
 #define VSW_VLAN_DEFAULT 0
@@ -113,7 +118,7 @@ struct vsw_acl_cache_entry {
  * significant), the VID in bits 48-59 */
 struct vsw_fdb_entry {
 	__u32 port;
-	__u32 pad;
+	__u32 bulk;    /* --redirect-peer auto: (now >> VSW_BULK_SHIFT) | 1 at the last GSO frame to this station, 0 none */
 	__u64 seen_ns; /* bpf_ktime_get_ns(), CLOCK_MONOTONIC */
 };
 
@@ -227,7 +232,7 @@ _Static_assert(offsetof(struct vsw_acl_rule, vlan) == 40, "vsw_acl_rule.vlan");
 _Static_assert(offsetof(struct vsw_acl_rule, action) == 44, "vsw_acl_rule.action");
 _Static_assert(sizeof(struct vsw_fdb_entry) == 16, "vsw_fdb_entry");
 _Static_assert(offsetof(struct vsw_fdb_entry, port) == 0, "vsw_fdb_entry.port");
-_Static_assert(offsetof(struct vsw_fdb_entry, pad) == 4, "vsw_fdb_entry.pad");
+_Static_assert(offsetof(struct vsw_fdb_entry, bulk) == 4, "vsw_fdb_entry.bulk");
 _Static_assert(offsetof(struct vsw_fdb_entry, seen_ns) == 8, "vsw_fdb_entry.seen_ns");
 _Static_assert(sizeof(struct vsw_learn_event) == 32, "vsw_learn_event");
 _Static_assert(offsetof(struct vsw_learn_event, mac) == 0, "vsw_learn_event.mac");

@@ -52,10 +52,11 @@ options:
   --attach tcx|tc        how the programs are attached at each port's tc ingress (both datapaths): a
                          tcx link (Linux 6.6) or a tc clsact cls_bpf filter; default tcx where this
                          kernel has it, else tc
-  --redirect-peer all|small|none
+  --redirect-peer all|small|auto|none
                          kernel datapath: which frames for a veth peer's own MAC in another netns
                          enter it directly (bpf_redirect_peer) instead of through the veth's TX:
-                         all, small (not GSO frames) or none (default all)
+                         all, small (not GSO frames), auto (not for a station that took GSO frames
+                         in the last second) or none (default all)
   --cleanup              remove the tc filters a vswitchd that is gone left on this network
                          namespace's interfaces (its own only: priority, handle, program name), then exit
   --handover STATE       (set by 'vswconfig restart') take the switch over from the vswitchd that
@@ -202,9 +203,9 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonCommand {
       }
       config.attach = value as AttachMode;
     } else if (name === '--redirect-peer') {
-      const value = takeValue('all, small or none');
+      const value = takeValue('all, small, auto or none');
       if (!(REDIRECT_PEER as readonly string[]).includes(value)) {
-        throw new UsageError(`option '--redirect-peer' must be all, small or none, not '${value}'`);
+        throw new UsageError(`option '--redirect-peer' must be all, small, auto or none, not '${value}'`);
       }
       config.redirectPeer = value as RedirectPeer;
     } else if (name === '--cleanup') {

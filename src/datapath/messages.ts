@@ -35,11 +35,12 @@ export interface DatapathOptions {
 /**
  * vswitchd --redirect-peer: which frames of known unicast for a veth peer in
  * another netns skip the veth's TX and backlog (bpf_redirect_peer): all, small
- * (all but GSO frames) or none (every frame through the veth's TX, as the
+ * (all but GSO frames), auto (all but frames for a station that took a GSO
+ * frame in the last second) or none (every frame through the veth's TX, as the
  * bridge sends). README "Where a frame leaves" says what each costs.
  */
-export type RedirectPeer = 'all' | 'small' | 'none';
-export const REDIRECT_PEER: readonly RedirectPeer[] = ['all', 'small', 'none'];
+export type RedirectPeer = 'all' | 'small' | 'auto' | 'none';
+export const REDIRECT_PEER: readonly RedirectPeer[] = ['all', 'small', 'auto', 'none'];
 
 /** What a restart's old vswitchd handed over (kernel datapath, src/daemon/restart.ts). */
 export interface AdoptOptions {

@@ -51,8 +51,10 @@ test('soak: a lost ping counts as "while down" only inside a down window (with t
     { fromMs: 1000, toMs: 3000 },
     { fromMs: 11_000, toMs: 13_000 },
   ];
-  assert.deepEqual(attributeLosses([999, 1500, 3040, 3100, 9000, 12_000], windows, 50), { whileDown: 4, whileUp: 2 });
-  assert.deepEqual(attributeLosses([], windows, 50), { whileDown: 0, whileUp: 0 });
+  assert.deepEqual(attributeLosses([999, 1500, 3040, 3100, 9000, 12_000], windows, 50), { whileDown: 4, whileUp: 2, upRuns: [[3100, 3100, 1], [9000, 9000, 1]] });
+  assert.deepEqual(attributeLosses([], windows, 50), { whileDown: 0, whileUp: 0, upRuns: [] });
+  // consecutive losses while up (10 ms apart) make one run; a gap of more than 2 intervals a new one
+  assert.deepEqual(attributeLosses([5000, 5010, 5020, 5030, 5100], windows, 50, 10).upRuns, [[5000, 5030, 4], [5100, 5100, 1]]);
 });
 
 test('soak RSS: least-squares slope, flatness judged after the warm-up only', () => {

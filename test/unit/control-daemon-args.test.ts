@@ -106,13 +106,13 @@ describe('vswitchd arguments', () => {
     assert.equal(datapathOptions(none.kind === 'run' ? none.config : ({} as never), 1).attach, 'tcx');
   });
 
-  it('--redirect-peer all|small|none: the choice, to DatapathOptions; anything else refused in one line', () => {
-    for (const v of ['all', 'small', 'none'] as const) {
+  it('--redirect-peer all|small|auto|none: the choice, to DatapathOptions; anything else refused in one line', () => {
+    for (const v of ['all', 'small', 'auto', 'none'] as const) {
       const cmd = parseDaemonArgs(['--redirect-peer', v]);
       assert.equal(cmd.kind === 'run' && datapathOptions(cmd.config, 1).redirectPeer, v);
     }
-    assert.throws(() => parseDaemonArgs(['--redirect-peer', 'some']), /option '--redirect-peer' must be all, small or none, not 'some'/);
-    assert.throws(() => parseDaemonArgs(['--redirect-peer']), /option '--redirect-peer' needs all, small or none/);
+    assert.throws(() => parseDaemonArgs(['--redirect-peer', 'some']), /option '--redirect-peer' must be all, small, auto or none, not 'some'/);
+    assert.throws(() => parseDaemonArgs(['--redirect-peer']), /option '--redirect-peer' needs all, small, auto or none/);
   });
 
   it('--attach refuses anything but tcx and tc, and a missing value', () => {

@@ -229,10 +229,10 @@ describe('kernel maps: encoders write each field where the header puts it', () =
     assert.equal(field(v, 'vsw_acl_rule', 'action'), 1);
   });
 
-  it('vsw_fdb_entry: the port, pad zero, seen in ns', () => {
+  it('vsw_fdb_entry: the port, not bulk (0: the program marks it at the next GSO frame), seen in ns', () => {
     const v = encoded('vsw_fdb_entry', (d) => encodeFdbEntry(d, 1023, 12_345.678912));
     assert.equal(field(v, 'vsw_fdb_entry', 'port'), 1023);
-    assert.equal(field(v, 'vsw_fdb_entry', 'pad'), 0);
+    assert.equal(field(v, 'vsw_fdb_entry', 'bulk'), 0);
     assert.equal(field(v, 'vsw_fdb_entry', 'seen_ns'), 12_345_678_912n);
   });
 

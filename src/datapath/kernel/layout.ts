@@ -26,7 +26,7 @@ export const LAYOUT = {
     size: 48,
     fields: { src: 0, src_mask: 8, dst: 16, dst_mask: 24, port: 32, type: 36, vlan: 40, action: 44 },
   },
-  vsw_fdb_entry: { size: 16, fields: { port: 0, pad: 4, seen_ns: 8 } },
+  vsw_fdb_entry: { size: 16, fields: { port: 0, bulk: 4, seen_ns: 8 } },
   vsw_learn_event: { size: 32, fields: { mac: 0, port: 8, kind: 12, seen_ns: 16, evicted: 24 } },
   vsw_capture: {
     size: 1640,
@@ -144,7 +144,7 @@ export function encodeAclRule(v: DataView, rules: Int32Array, k: number): void {
 /** An FDB entry: the port and when it was last seen (ms on CLOCK_MONOTONIC, stored as ns). */
 export function encodeFdbEntry(v: DataView, port: number, seenMs: number): void {
   v.setUint32(FDB_ENTRY.port, port, true);
-  v.setUint32(FDB_ENTRY.pad, 0, true);
+  v.setUint32(FDB_ENTRY.bulk, 0, true); // not bulk: the program marks it again at the next GSO frame
   v.setBigUint64(FDB_ENTRY.seen_ns, BigInt(Math.round(seenMs * 1e6)), true);
 }
 

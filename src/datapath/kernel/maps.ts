@@ -19,6 +19,8 @@ export const PORT_PEER = 8;
 export const PORT_MIRROR_OUT = 16;
 /** With PORT_PEER: GSO frames take the peer redirect too (vswitchd --redirect-peer all). */
 export const PORT_PEER_GSO = 32;
+/** With PORT_PEER: not for a station that took a GSO frame in the last ~1 s (vswitchd --redirect-peer auto). */
+export const PORT_PEER_AUTO = 64;
 /** Mirrors the program holds (VSW_MIRROR_MAX). */
 export const KERNEL_MAX_MIRRORS = 32;
 /** Copies of each configuration table (VSW_BANKS): bank b's slot k is b * size + k. */

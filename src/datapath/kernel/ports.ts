@@ -28,7 +28,15 @@ import type { Ingress } from '../bpf.js';
 import type { AdoptOptions, HandedOverPort, RedirectPeer } from '../messages.js';
 import type { ConfigBanks } from './banks.js';
 import { type ConfigWords, NO_PORT, type PortEntry } from './layout.js';
-import { type DatapathMaps, PORT_ATTACHED, PORT_LIMITED, PORT_MIRROR_OUT, PORT_PEER, PORT_PEER_GSO, PORT_UP } from './maps.js';
+import { type DatapathMaps, PORT_ATTACHED, PORT_LIMITED, PORT_MIRROR_OUT, PORT_PEER, PORT_PEER_AUTO, PORT_PEER_GSO, PORT_UP } from './maps.js';
+
+/** The port flags each --redirect-peer choice gives a veth whose peer is in another netns. */
+const PEER_FLAGS: Record<RedirectPeer, number> = {
+  all: PORT_PEER | PORT_PEER_GSO,
+  small: PORT_PEER,
+  auto: PORT_PEER | PORT_PEER_AUTO,
+  none: 0,
+};
 
 /** KernelPort.linkFd of a port whose attachment a restart switches later. */
 const PENDING = -2;
@@ -76,7 +84,7 @@ export class KernelPorts {
   private mirrors: MirrorTable;
   /** Per slot: what `vswconfig capture` takes from it (CAPTURE_*), part of its entry. */
   private readonly capture: Uint8Array;
-  /** PORT_PEER (and PORT_PEER_GSO) as --redirect-peer says, for a port whose veth peer is elsewhere. */
+  /** PORT_PEER (and PORT_PEER_GSO or PORT_PEER_AUTO) as --redirect-peer says, for a port whose veth peer is elsewhere. */
   private readonly peerFlags: number;
 
   /** `cfg` is config[0] as last written (shared with the other writers of config). */
@@ -93,7 +101,7 @@ export class KernelPorts {
     /** --redirect-peer: the peer flags a port with a veth peer elsewhere gets. */
     redirectPeer: RedirectPeer = 'all',
   ) {
-    this.peerFlags = redirectPeer === 'all' ? PORT_PEER | PORT_PEER_GSO : redirectPeer === 'small' ? PORT_PEER : 0;
+    this.peerFlags = PEER_FLAGS[redirectPeer];
     this.slots = new Array<KernelPort | null>(maxPorts).fill(null);
     this.mirrors = noMirrors(maxPorts);
     this.capture = new Uint8Array(maxPorts);
