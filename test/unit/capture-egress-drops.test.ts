@@ -126,3 +126,23 @@ test('user TX: a frame the device never takes (stuck at the ring head) is captur
   assert.equal(drops[Reason.TX_ERROR], 1);
   assert.deepEqual(records(), [{ port: 1, kind: CAPTURE_KIND_DROP, reason: Reason.TX_ERROR, bytes: Array.from(frame(60, 7)) }]);
 });
+
+test('user TX: a stuck frame already given up (tx-error) and then taken back from a link gone down is not counted or captured again', () => {
+  let errno = libc.ENOBUFS;
+  const calls: TxCalls = { kick: () => -errno, sendmmsgAt: () => assert.fail('no big frame here') };
+  const { rings, drops, tx, records, batch } = userTx(calls, [[1, CAPTURE_DROPS]]);
+  assert.equal(tx.transmit(1, batch, 0), true);
+  for (let k = 0; k < 3; k++) tx.kickAll(Int32Array.of(1), 1); // given up: tx-error, left on the ring for the kernel to skip
+  assert.equal(tx.transmit(1, batch, 0), true);
+  errno = libc.ENETDOWN; // the link goes down before the kernel skipped it: both slots taken back
+  tx.kickAll(Int32Array.of(1), 1);
+  assert.equal(drops[Reason.TX_ERROR], 1);
+  assert.equal(drops[Reason.PORT_DOWN], 1, 'only the second frame counted as port-down');
+  const bytes = Array.from(frame(60, 7));
+  assert.deepEqual(records(), [
+    { port: 1, kind: CAPTURE_KIND_DROP, reason: Reason.TX_ERROR, bytes },
+    { port: 1, kind: CAPTURE_KIND_DROP, reason: Reason.PORT_DOWN, bytes },
+  ]);
+  // Both slots are free again: a full ring's worth goes on.
+  for (let k = 0; k < rings.geometry.txFrames; k++) assert.equal(tx.transmit(1, batch, 0), true, `slot ${k}`);
+});
