@@ -645,9 +645,16 @@ static long mirror_one(__u32 k, void *data)
 	__u32 o = mr->out_port;
 	__u32 ok = m->bank * VSW_MAX_PORTS + o;
 	struct vsw_port *out = bpf_map_lookup_elem(&ports, &ok);
-	if (!out || !should_deliver(m->skb, &m->z, out, o, 1))
+	if (!out)
 		return 0;
-	if (tag_for(m->skb, out, m->vid, m->tci, &m->st) != 0 || bpf_clone_redirect(m->skb, out->ifindex, 0) != 0) {
+	/* The output's tag before should_deliver, as the core: a copy it refuses is captured with it, not the last copy's. */
+	if (tag_for(m->skb, out, m->vid, m->tci, &m->st) != 0) {
+		drop_frame(m->skb, out->capture, o, VSW_R_TX_ERROR, -1);
+		return 0;
+	}
+	if (!should_deliver(m->skb, &m->z, out, o, 1))
+		return 0;
+	if (bpf_clone_redirect(m->skb, out->ifindex, 0) != 0) {
 		drop_frame(m->skb, out->capture, o, VSW_R_TX_ERROR, -1);
 		return 0;
 	}

@@ -184,6 +184,8 @@ export interface ControlServerOptions {
   idleTimeoutMs?: number;
   /** Close a connection whose request line is not complete this long after its first byte. */
   requestTimeoutMs?: number;
+  /** Once everything written has reached the client's socket and our side is closed, wait this long for the client to close its side. */
+  lingerMs?: number;
   maxConnections?: number;
 }
 
@@ -216,6 +218,7 @@ export class ControlServer {
   private readonly log: (message: string) => void;
   private readonly idleTimeoutMs: number;
   private readonly requestTimeoutMs: number;
+  private readonly lingerMs: number;
   private readonly server: net.Server;
   private readonly connections = new Set<net.Socket>();
   /** Tail of the queue that serializes every request of every connection. */
@@ -229,6 +232,7 @@ export class ControlServer {
     this.log = opts.log;
     this.idleTimeoutMs = opts.idleTimeoutMs ?? 60_000;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 10_000;
+    this.lingerMs = opts.lingerMs ?? 2000;
     this.server = net.createServer({ allowHalfOpen: true }, (sock) => this.onConnection(sock));
     this.server.maxConnections = opts.maxConnections ?? 64;
     this.server.on('error', (err) => this.log(`control socket error: ${err.message}`));
@@ -310,11 +314,29 @@ export class ControlServer {
       idleTimer = lineTimer = undefined;
     };
 
+    let finishing = false;
     const finish = (): void => {
       stopTimers();
-      if (!sock.destroyed && !sock.writableEnded) sock.end();
-      // A client that keeps its end open after we close ours is dropped.
-      setTimeout(() => sock.destroy(), 2000).unref();
+      if (finishing || sock.destroyed) return;
+      finishing = true;
+      if (!sock.writableEnded) sock.end();
+      // A client that keeps its end open after we close ours is dropped, but
+      // only once all we wrote has reached its socket ('finish'): a capture's
+      // last frames may still be queued here behind a slow reader, and cutting
+      // the connection earlier would lose them. One that stops reading them is
+      // dropped after the idle timeout, as for any reply (drained()).
+      const unread = setTimeout(() => {
+        this.log('control connection dropped: the client does not read its replies');
+        sock.destroy();
+      }, this.idleTimeoutMs);
+      unread.unref();
+      sock.once('close', () => clearTimeout(unread));
+      const linger = (): void => {
+        clearTimeout(unread);
+        setTimeout(() => sock.destroy(), this.lingerMs).unref();
+      };
+      if (sock.writableFinished) linger();
+      else sock.once('finish', linger);
     };
 
     /** Nothing pending, nothing half-received: the connection gets idleTimeoutMs to send its next request. */

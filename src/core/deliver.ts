@@ -31,7 +31,11 @@
 // stages.ts): untagged where the port's untagged VLAN is the frame's, else
 // taggedAs(). With no VLAN mode and no mirror the loop is the plain one: every
 // frame leaves as it came. The tag stripped by the kernel is put back in
-// batch.vlan[i] after the frame's last copy.
+// batch.vlan[i] after the frame's last copy. A flood or mirror copy gets its
+// port's tag before shouldDeliver(), so a copy refused there is told to the
+// Egress (capture drops) as it would have left that port, not with the tag of
+// the copy before it; a known unicast refused is told as it came (the kernel
+// program refuses it before it writes the tag).
 //
 // Mirrors (mirror.ts): a mirror's output port is off the flood lists
 // (ports.ts) and whatever arrives on it is dropped (MIRROR_OUTPUT, in
@@ -168,8 +172,10 @@ export class Delivery {
       } else {
         for (let k = 0; k < floodLen; k++) {
           const p = floodPorts[base + k];
-          if ((moded && !carries(members, p, vid)) || !this.shouldDeliver(p, batch, i, true)) continue;
+          if (moded && !carries(members, p, vid)) continue;
+          // Before shouldDeliver: a copy it refuses is told (capture drops) with this port's tag.
           vlan[i] = egressTag(untagged, p, vid, tagged);
+          if (!this.shouldDeliver(p, batch, i, true)) continue;
           this.send(p, batch, i);
           selected |= mirrorEg[p];
         }
@@ -186,8 +192,9 @@ export class Delivery {
       if ((selected & (1 << k)) === 0) continue;
       if (!mirrorSelects(m.vlanBits, k, vid)) continue;
       const out = m.outputs[k];
-      if (!this.shouldDeliver(out, batch, i, true)) continue;
+      // Before shouldDeliver, as a flood's copies: a refused copy carries its output's tag.
       batch.vlan[i] = egressTag(this.vlanUntagged, out, vid, tagged);
+      if (!this.shouldDeliver(out, batch, i, true)) continue;
       if (this.send(out, batch, i)) this.mirrorCopies[k]++;
     }
   }

@@ -53,7 +53,7 @@ options:
                          tcx link (Linux 6.6) or a tc clsact cls_bpf filter; default tcx where this
                          kernel has it, else tc
   --redirect-peer all|small|auto|none
-                         kernel datapath: which frames for a veth peer's own MAC in another netns
+                         kernel datapath only: which frames for a veth peer's own MAC in another netns
                          enter it directly (bpf_redirect_peer) instead of through the veth's TX:
                          all, small (not GSO frames), auto (not for a station that took GSO frames
                          in the last second) or none (default all)
@@ -162,6 +162,7 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonCommand {
   let help = false;
   let version = false;
   let cleanup = false;
+  let redirectPeerGiven = false;
 
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -208,6 +209,7 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonCommand {
         throw new UsageError(`option '--redirect-peer' must be all, small, auto or none, not '${value}'`);
       }
       config.redirectPeer = value as RedirectPeer;
+      redirectPeerGiven = true;
     } else if (name === '--cleanup') {
       if (inline !== undefined) throw new UsageError("option '--cleanup' takes no value");
       cleanup = true;
@@ -229,6 +231,11 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonCommand {
   if (help) return { kind: 'help' };
   if (version) return { kind: 'version' };
   if (cleanup) return { kind: 'cleanup' };
+  // The userspace datapath has no bpf_redirect_peer: said, not ignored. (--attach
+  // is valid there: its claim program is attached the same way.)
+  if (redirectPeerGiven && config.datapath === 'user') {
+    throw new UsageError("option '--redirect-peer' applies to the kernel datapath only");
+  }
   return { kind: 'run', config };
 }
 

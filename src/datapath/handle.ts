@@ -23,16 +23,6 @@ type RequestBody = Request extends infer R ? (R extends { id: number } ? Omit<R,
 
 const ONE = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]);
 const REQUEST_TIMEOUT_MS = 10_000;
-/**
- * The datapath thread's heap limits: its young generation held at 6 MiB (a
- * new space of 4 MiB, the size it starts with). Left to grow, V8 enlarged it
- * to 8-32 MiB under a MAC storm's steady allocation (requests, learn events,
- * journal posts), RSS the daemon keeps (issue 15: RSS within 10 MB of idle).
- * The forwarding loop allocates nothing per frame, so a small young
- * generation costs only more frequent, equally small scavenges. The main
- * thread's is set on node's command line (daemon/node-flags.ts).
- */
-export const DATAPATH_RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 6 } as const;
 /** Requests whose late answer the caller follows (it changed the switch); a query's late answer is dropped. */
 const FOLLOWED = new Set<string>(['add', 'delete', 'vlan', 'acl', 'mirrors', 'shutdown', 'handover', 'adopted', 'seedFdb']);
 
@@ -189,7 +179,11 @@ export async function startDatapath(options: DatapathOptions, worker: URL): Prom
   const { port1, port2 } = new MessageChannel();
   const capture = newCaptureBuffer();
   const data: ThreadData = { options, ctl: port2, capture };
-  const thread = new Worker(worker, { workerData: data, transferList: [port2], resourceLimits: DATAPATH_RESOURCE_LIMITS });
+  // No resourceLimits: vswitchd's --max-semi-space-size=1 (daemon/node-flags.ts)
+  // is a V8 flag, process-wide, and holds this thread's young generation too
+  // (2 MiB new space). Under it a Worker's maxYoungGenerationSizeMb has no
+  // effect at all (2 to 64 MiB: new space 2 MiB each; test/unit/node-memory).
+  const thread = new Worker(worker, { workerData: data, transferList: [port2] });
   const eventFd = await new Promise<number>((resolve, reject) => {
     const onMessage = (m: { event?: string; eventFd?: number; message?: string }) => {
       if (m.event === 'ready') {

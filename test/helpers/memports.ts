@@ -98,6 +98,8 @@ export class MemPorts implements Egress {
   readonly log: Array<[number, number]> = [];
   /** Every copy the core refused after deciding, as [port, frame index, Reason], in order. */
   readonly refusals: Array<[number, number, number]> = [];
+  /** The tag (batch.vlan's form) each refused copy had when told, in the order of `refusals`. */
+  readonly refusedTags: number[] = [];
 
   constructor(readonly maxPorts: number) {
     this.sent = Array.from({ length: maxPorts }, () => []);
@@ -113,8 +115,9 @@ export class MemPorts implements Egress {
     return true;
   }
 
-  refused(port: number, _batch: Batch, i: number, reason: number): void {
+  refused(port: number, batch: Batch, i: number, reason: number): void {
     this.refusals.push([port, i, reason]);
+    this.refusedTags.push(batch.vlan[i]);
   }
 
   /** Frames sent per port, as counts. */
@@ -131,6 +134,7 @@ export class MemPorts implements Egress {
     for (const s of this.sent) s.length = 0;
     this.log.length = 0;
     this.refusals.length = 0;
+    this.refusedTags.length = 0;
   }
 }
 

@@ -9,7 +9,8 @@
 // port's MTU) recorded on that port as mtu-exceeded; when the last capture
 // of a port ends (Ctrl-C, -c, the port deleted) the datapath holds no flag
 // of it (`stats -j`'s captures, and on the kernel datapath the program's
-// `ports` map as bpftool dumps it).
+// `ports` map as bpftool dumps it); a flood's or a mirror's copy refused for
+// the MTU recorded with the tag it would have left its own port with.
 
 import assert from 'node:assert/strict';
 import { type ChildProcess } from 'node:child_process';
@@ -318,4 +319,30 @@ test('capture out on a trunk: the tag as the switch wrote it; -w - to stdout for
   assert.equal(frames.length, Number(m[1]), 'every frame told is in the file');
   for (const f of frames) assert.equal(f, hello);
   assert.equal(tshark(file, 'frame.len').length, frames.length, 'tshark reads it to its end');
+});
+
+test("capture drops: a flood's or a mirror's copy refused for the MTU is recorded with its own port's tag, not the copy before it's", async () => {
+  // After the trunk test (H1 access 30). The flood: H2 takes it untagged, H3 (MTU 1000) would take it tagged.
+  ok('vlan', H2.port, 'access', '30');
+  ok('vlan', H3.port, 'trunk', '30');
+  const big = frameHex('ff:ff:ff:ff:ff:ff', H1.mac, [], 0x88b5, 'capture-refused-tag', 1400);
+  const tagged = big.slice(0, 24) + '8100001e' + big.slice(24);
+  const flood = join(lab.dir, 'refused-flood.pcapng');
+  const cap = startCapture('drops', H3.port, '-c', '1', '-w', flood);
+  await sendUntilDone(cap, [[H1, big]]);
+  assert.deepEqual(tcpdumpFrames(flood), [tagged], 'tagged, as trunk H3 would have sent it');
+
+  // The mirror: its output H3 (access 30, off the flood lists) after the trunk H2's tagged copy.
+  ok('vlan', H2.port, 'trunk', '30');
+  ok('vlan', H3.port, 'access', '30');
+  ok('mirror', 'add', 'refused', 'output', H3.port, 'select-ingress', H1.port);
+  try {
+    const mirrored = join(lab.dir, 'refused-mirror.pcapng');
+    const copy = startCapture('drops', H3.port, '-c', '1', '-w', mirrored);
+    await sendUntilDone(copy, [[H1, big]]);
+    assert.deepEqual(tcpdumpFrames(mirrored), [big], 'untagged, as access port H3 would have sent it');
+    assert.deepEqual(tshark(mirrored, 'frame.interface_name', 'frame.comment'), [[H3.port, 'mtu-exceeded']]);
+  } finally {
+    ok('mirror', 'del', 'refused');
+  }
 });

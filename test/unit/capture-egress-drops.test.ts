@@ -6,8 +6,9 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Batch } from '../../src/core/batch.js';
+import { Batch, NO_TAG } from '../../src/core/batch.js';
 import { Forwarder } from '../../src/core/forwarder.js';
+import { mirrorTable } from '../../src/core/mirror.js';
 import { Reason } from '../../src/core/reasons.js';
 import * as libc from '../../src/native/libc.js';
 import { CAPTURE_DROPS, CAPTURE_KIND_DROP, CaptureReader, newCaptureBuffer } from '../../src/datapath/capture-ring.js';
@@ -39,6 +40,33 @@ test('core: each copy refused after the decision (MTU, a transmit refused) is to
   fwd.process(makeBatch([ethernet(H2, H1, ETH_P_IPV4)]), 0, 0);
   assert.deepEqual(mem.refusals, [[2, 0, Reason.TX_RING_FULL]]);
   assert.equal(fwd.drops[Reason.TX_RING_FULL], 1);
+});
+
+test('core: a flood or mirror copy refused after the decision is told with its own port\'s tag, not the tag of the copy before it', () => {
+  const mem = new MemPorts(5);
+  const fwd = new Forwarder({ maxPorts: 5, fdbSize: 64, agingMs: 300_000 }, mem);
+  for (let p = 0; p < 4; p++) fwd.attach(p, true, 1500);
+  fwd.attach(2, true, 1000); // too small for the 1200-byte frame
+  fwd.setVlan(0, { mode: 'access', tag: 10, trunks: null });
+  fwd.setVlan(1, { mode: 'trunk', tag: 0, trunks: null }); // takes it tagged first
+  fwd.setVlan(2, { mode: 'access', tag: 10, trunks: null }); // would take it untagged
+  fwd.setVlan(3, { mode: 'access', tag: 10, trunks: null });
+  const big = () => makeBatch([ethernet(BCAST, H1, ETH_P_IPV4, 1200)]);
+  fwd.process(big(), 0, 0);
+  assert.deepEqual(mem.log, [[1, 0], [3, 0]], 'flooded to 1 (tagged), refused by 2, sent to 3');
+  assert.deepEqual(mem.refusals, [[2, 0, Reason.MTU_EXCEEDED]]);
+  assert.deepEqual(mem.refusedTags, [NO_TAG], 'untagged, as it would have left access port 2');
+  // A mirror's copy: its output (access 10, too small) after a tagged copy to the trunk.
+  fwd.attach(2, true, 1500);
+  fwd.attach(4, true, 1000);
+  fwd.setVlan(4, { mode: 'access', tag: 10, trunks: null });
+  fwd.setVlan(3, { mode: 'trunk', tag: 0, trunks: null }); // the last copy before the mirror's is tagged
+  fwd.setMirrors(mirrorTable([{ name: 'm', output: 4, selectIngress: [0], selectEgress: [], selectVlans: null, selectAll: false }], 5));
+  mem.clear();
+  fwd.process(big(), 0, 0);
+  assert.deepEqual(mem.log, [[1, 0], [2, 0], [3, 0]]);
+  assert.deepEqual(mem.refusals, [[4, 0, Reason.MTU_EXCEEDED]]);
+  assert.deepEqual(mem.refusedTags, [NO_TAG], 'untagged, as it would have left the mirror output, access port 4');
 });
 
 /** A kernel TX side that takes nothing (a receiver that never drains) or refuses every kick with `errno`. */
@@ -97,4 +125,24 @@ test('user TX: a frame the device never takes (stuck at the ring head) is captur
   for (let k = 0; k < 3; k++) tx.kickAll(Int32Array.of(1), 1);
   assert.equal(drops[Reason.TX_ERROR], 1);
   assert.deepEqual(records(), [{ port: 1, kind: CAPTURE_KIND_DROP, reason: Reason.TX_ERROR, bytes: Array.from(frame(60, 7)) }]);
+});
+
+test('user TX: a stuck frame already given up (tx-error) and then taken back from a link gone down is not counted or captured again', () => {
+  let errno = libc.ENOBUFS;
+  const calls: TxCalls = { kick: () => -errno, sendmmsgAt: () => assert.fail('no big frame here') };
+  const { rings, drops, tx, records, batch } = userTx(calls, [[1, CAPTURE_DROPS]]);
+  assert.equal(tx.transmit(1, batch, 0), true);
+  for (let k = 0; k < 3; k++) tx.kickAll(Int32Array.of(1), 1); // given up: tx-error, left on the ring for the kernel to skip
+  assert.equal(tx.transmit(1, batch, 0), true);
+  errno = libc.ENETDOWN; // the link goes down before the kernel skipped it: both slots taken back
+  tx.kickAll(Int32Array.of(1), 1);
+  assert.equal(drops[Reason.TX_ERROR], 1);
+  assert.equal(drops[Reason.PORT_DOWN], 1, 'only the second frame counted as port-down');
+  const bytes = Array.from(frame(60, 7));
+  assert.deepEqual(records(), [
+    { port: 1, kind: CAPTURE_KIND_DROP, reason: Reason.TX_ERROR, bytes },
+    { port: 1, kind: CAPTURE_KIND_DROP, reason: Reason.PORT_DOWN, bytes },
+  ]);
+  // Both slots are free again: a full ring's worth goes on.
+  for (let k = 0; k < rings.geometry.txFrames; k++) assert.equal(tx.transmit(1, batch, 0), true, `slot ${k}`);
 });

@@ -3,6 +3,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_SOCKET_PATH } from '../../src/control/protocol.js';
@@ -115,6 +118,26 @@ describe('vswitchd arguments', () => {
     assert.throws(() => parseDaemonArgs(['--redirect-peer']), /option '--redirect-peer' needs all, small, auto or none/);
   });
 
+  it('--redirect-peer with --datapath user is refused in one line (it applies to the kernel datapath only), in either order; with kernel or no --datapath it is taken', () => {
+    for (const argv of [
+      ['--datapath', 'user', '--redirect-peer', 'none'],
+      ['--redirect-peer=all', '--datapath=user'],
+    ]) {
+      assert.throws(
+        () => parseDaemonArgs(argv),
+        (e: unknown) => e instanceof UsageError && e.message === "option '--redirect-peer' applies to the kernel datapath only",
+        argv.join(' '),
+      );
+    }
+    for (const argv of [['--datapath', 'kernel', '--redirect-peer', 'small'], ['--redirect-peer', 'small']]) {
+      const cmd = parseDaemonArgs(argv);
+      assert.equal(cmd.kind === 'run' && cmd.config.redirectPeer, 'small', argv.join(' '));
+    }
+    // --attach is the userspace datapath's too (its claim program): taken.
+    const user = parseDaemonArgs(['--datapath', 'user', '--attach', 'tc']);
+    assert.deepEqual(user.kind === 'run' && [user.config.datapath, user.config.attach], ['user', 'tc']);
+  });
+
   it('--attach refuses anything but tcx and tc, and a missing value', () => {
     for (const [argv, re] of [
       [['--attach', 'xdp'], /option '--attach' must be tcx or tc, not 'xdp'/],
@@ -181,6 +204,20 @@ describe('vswitchd arguments', () => {
     assert.equal(r.status, 2);
     assert.equal(r.stdout, '');
     assert.match(r.stderr, /^vswitchd: option '--fdb-port-limit' needs a whole number, not '1e3'[^\n]*\n$/);
+  });
+
+  it('the program: --redirect-peer with --datapath user is one line on stderr and exit 2, before anything is made (no socket)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vsw-args-'));
+    try {
+      const socket = join(dir, 'run', 'vswitchd.sock');
+      const r = await run(['--socket', socket, '--datapath', 'user', '--redirect-peer', 'small']);
+      assert.equal(r.status, 2);
+      assert.equal(r.stdout, '');
+      assert.match(r.stderr, /^vswitchd: option '--redirect-peer' applies to the kernel datapath only[^\n]*\n$/);
+      assert.deepEqual(await readdir(dir), [], 'nothing made');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('the program: --version prints the version and exits 0', async () => {

@@ -2,15 +2,23 @@
 // datapath's flags are the union of the running captures and nothing once
 // the last ends; each capture gets the frames it asked for as part lines, at
 // most -c of them; one ends when its port goes; a client that does not read
-// loses frames (counted), it does not hold the others up.
+// loses frames (counted), it does not hold the others up; over the real
+// control server, a capture ended with frames still unread by a slow client
+// delivers them all, then its last line, before the connection closes.
 
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseReply } from '../../src/control/protocol.js';
-import type { CaptureRequest } from '../../src/control/requests.js';
+import { type CaptureRequest, PROTOCOL_VERSION } from '../../src/control/requests.js';
+import { ControlServer } from '../../src/control/server.js';
 import { ReplyStream } from '../../src/control/stream.js';
 import { VswError } from '../../src/errors.js';
-import { CAPTURE_DROPS, CAPTURE_IN, CAPTURE_KIND_DROP, CAPTURE_KIND_IN, CAPTURE_KIND_OUT, CaptureWriter } from '../../src/datapath/capture-ring.js';
+import { CAPTURE_DROPS, CAPTURE_IN, CAPTURE_KIND_DROP, CAPTURE_KIND_IN, CAPTURE_KIND_OUT, CaptureWriter, newCaptureBuffer } from '../../src/datapath/capture-ring.js';
+import type { Datapath } from '../../src/datapath/datapath.js';
 import { Captures, STALLED_MS } from '../../src/daemon/capture.js';
 import { FakeDatapath } from '../helpers/fake-datapath.js';
 
@@ -155,5 +163,59 @@ describe('daemon captures', () => {
     assert.equal(e.end, 'client');
     assert.equal(e.frames + e.lost, 4200);
     await until(() => dp.captureFlags.length === 0);
+  });
+
+  it('over the control socket: a capture ended with frames its slow client has not read yet delivers them all, then its last line, before the connection closes', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vsw-cap-'));
+    const path = join(dir, 'vswitchd.sock');
+    const buf = newCaptureBuffer(8 << 20);
+    const logs: string[] = [];
+    const log = (m: string): void => void logs.push(m);
+    const dp = { captureBuffer: buf, setCapture: async () => undefined } as unknown as Datapath;
+    const caps = new Captures(dp, { slot: () => 0, names: () => ['p0'] }, log);
+    // No linger after our side is closed: before the fix the connection was cut right after end(), its unsent tail lost.
+    const server = new ControlServer({
+      path,
+      log,
+      lingerMs: 0,
+      handler: async (req) => {
+        assert.equal(req.cmd, 'capture');
+        const { v: _v, cmd: _cmd, ...capture } = req as Extract<typeof req, { cmd: 'capture' }>;
+        return caps.open(capture);
+      },
+    });
+    await server.start();
+    const sock = net.createConnection({ path });
+    try {
+      // 2,000 frames of 1,500 bytes: about 4 MB of lines, far more than the socket buffers hold.
+      const n = 2000;
+      const w = new CaptureWriter(buf);
+      const big = new Uint8Array(1500).fill(0xcd);
+      for (let k = 0; k < n; k++) w.frame(0, CAPTURE_KIND_DROP, 1, -1, k, big, 0, big.length, -1);
+      w.publish();
+      await new Promise((r) => sock.once('connect', r));
+      sock.pause(); // reads nothing until the capture has ended
+      sock.write(`${JSON.stringify({ v: PROTOCOL_VERSION, id: 1, cmd: 'capture', what: 'drops', count: n })}\n`);
+      await until(() => logs.some((l) => /capture of drops ended \(count\)/.test(l)));
+      await new Promise((r) => setTimeout(r, 100)); // the slow client: well past the server's end and its linger of 0 ms
+      let text = '';
+      sock.setEncoding('utf8');
+      sock.on('data', (t: string) => (text += t));
+      const closed = new Promise((r) => sock.once('close', r));
+      sock.on('error', () => undefined);
+      sock.resume();
+      await closed;
+      const lines = text.split('\n').filter((l) => l !== '');
+      assert.equal(lines.length, n + 1, `every frame and the last line (got ${lines.length})`);
+      const last = parseReply(lines.at(-1)!);
+      assert.ok(last.ok && last.reply.ok);
+      assert.deepEqual(last.reply.result, { frames: n, lost: 0, end: 'count' });
+      assert.ok(logs.every((l) => !/dropped/.test(l)), logs.join('\n'));
+    } finally {
+      sock.destroy();
+      caps.close();
+      await server.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

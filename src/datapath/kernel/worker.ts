@@ -352,8 +352,13 @@ class KernelWorker implements LinkOwner {
     let capturePorts = 0;
     for (const [p, r] of this.ports.attached()) {
       ports.push({ port: p, up: r.up, mtu: r.mtu, ...this.maps.portCountersOf(p), rxRingDrops: 0 });
-      // Read back from the map (both banks): what the program sees, not what was meant.
-      if (this.maps.portCapture(0, p) !== 0 || this.maps.portCapture(1, p) !== 0) capturePorts++;
+      // Read back from the map, what the program sees, not what was meant: the
+      // live bank only, one lookup per port (this thread drains the learn
+      // events). The flags are a port's state, written into both banks
+      // (KernelPorts.setCapture through ConfigBanks.write: outside a change
+      // both at once, inside one the shadow, then the old bank once
+      // published), so the other bank holds the same or is about to.
+      if (this.maps.portCapture(this.banks.live, p) !== 0) capturePorts++;
     }
     const counts = this.maps.dropCounts();
     return { ...statsReply(ports, counts.drops, this.fdb, counts.suppressed), capturePorts };

@@ -316,7 +316,9 @@ export class TxRings implements Egress {
    * queued. Those frames are stale by the time it comes back (a Linux bridge
    * port loses its queue too), and left in place they would fill the ring for
    * good: they are taken back, the slots AVAILABLE again and the head moved
-   * back to where the kernel's is, and counted as port-down drops.
+   * back to where the kernel's is, and counted as port-down drops. A slot
+   * stuck() already gave up (UNSENDABLE_LEN) is taken back too, but not
+   * counted or captured again: it was counted as tx-error.
    */
   private takeBack(port: number): void {
     const r = this.rings;
@@ -328,9 +330,10 @@ export class TxRings implements Egress {
       const prev = head === 0 ? this.slots - 1 : head - 1;
       const slot = base + prev * FRAME_SIZE;
       if (slotStatus(r.u32, slot) !== TP_STATUS_SEND_REQUEST) break;
-      if ((this.capture[port] & CAPTURE_DROPS) !== 0) this.refusedSlot(port, slot, Reason.PORT_DOWN);
       setSlotStatus(r.u32, slot, TP_STATUS_AVAILABLE);
       head = prev;
+      if (r.u32[(slot + TP_LEN) >>> 2] === UNSENDABLE_LEN) continue;
+      if ((this.capture[port] & CAPTURE_DROPS) !== 0) this.refusedSlot(port, slot, Reason.PORT_DOWN);
       this.drops[Reason.PORT_DOWN]++;
     }
     r.txHead[port] = head;
