@@ -60,7 +60,8 @@ options:
   --switches LIST        some switches only, comma-separated: vswitchd-kernel (or kernel),
                            vswitchd-kernel-tc (or kernel-tc: --attach tc), vswitchd-user (or user),
                            bridge, ovs (the bridge is what ratios need); not by default:
-                           kernel-small, kernel-auto, kernel-plain (--redirect-peer small / auto / none, issue 18),
+                           kernel-all, kernel-small, kernel-auto, kernel-plain (--redirect-peer all / small / auto / none;
+                           auto is vswitchd's default since 2026-12-07, all before; issue 18),
                            kernel-twin (the kernel datapath again: an A/A control of the measure's noise)
   --only LIST            some measures only, comma-separated names or numbers:
                            1 64b   2 tcp   3 latency   4 flood   5 fdb   6 cost   7 core
@@ -158,7 +159,7 @@ function parseArgs(argv: string[]): Options | 'help' {
         o.switches = new Set();
         for (const part of value().split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)) {
           const sw = (SWITCH_ORDER as readonly string[]).includes(part) ? (part as SwitchName) : SWITCH_ORDER.find((n) => n === `vswitchd-${part}`);
-          if (!sw) throw new BenchError(`--switches: unknown switch '${part}' (one of ${SWITCH_ORDER.join(', ')}, kernel, kernel-tc, kernel-small, kernel-auto, kernel-plain, kernel-twin, user)`);
+          if (!sw) throw new BenchError(`--switches: unknown switch '${part}' (one of ${SWITCH_ORDER.join(', ')}, kernel, kernel-tc, kernel-all, kernel-small, kernel-auto, kernel-plain, kernel-twin, user)`);
           o.switches.add(sw);
         }
         if (o.switches.size === 0) throw new BenchError('--switches needs at least one switch');

@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { roundRatios, type Summary, summarize, type WonShare, wonShare } from './stats.js';
 
 /** The switches measured, in the order of a round and of the table's columns. */
-export const SWITCH_ORDER = ['vswitchd-kernel', 'vswitchd-kernel-tc', 'vswitchd-kernel-twin', 'vswitchd-kernel-small', 'vswitchd-kernel-auto', 'vswitchd-kernel-plain', 'vswitchd-user', 'bridge', 'ovs'] as const;
+export const SWITCH_ORDER = ['vswitchd-kernel', 'vswitchd-kernel-tc', 'vswitchd-kernel-twin', 'vswitchd-kernel-all', 'vswitchd-kernel-small', 'vswitchd-kernel-auto', 'vswitchd-kernel-plain', 'vswitchd-user', 'bridge', 'ovs'] as const;
 export type SwitchName = (typeof SWITCH_ORDER)[number];
 /** What a run measures without --switches (OVS with --with-ovs): not the redirect variants, an A/B asked for by name. */
 export const DEFAULT_SWITCHES: readonly SwitchName[] = ['vswitchd-kernel', 'vswitchd-kernel-tc', 'vswitchd-user', 'bridge'];
@@ -38,6 +38,7 @@ export interface Variant {
 }
 export const VARIANT: Partial<Record<SwitchName, Variant>> = {
   'vswitchd-kernel-tc': { base: 'vswitchd-kernel', args: ['--attach', 'tc'], short: 'kernel-tc', attach: 'tc', tolerance: 0.05 },
+  'vswitchd-kernel-all': { base: 'vswitchd-kernel', args: ['--redirect-peer', 'all'], short: 'kernel-all' },
   'vswitchd-kernel-small': { base: 'vswitchd-kernel', args: ['--redirect-peer', 'small'], short: 'kernel-small' },
   'vswitchd-kernel-plain': { base: 'vswitchd-kernel', args: ['--redirect-peer', 'none'], short: 'kernel-plain' },
   'vswitchd-kernel-auto': { base: 'vswitchd-kernel', args: ['--redirect-peer', 'auto'], short: 'kernel-auto' },

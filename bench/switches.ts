@@ -62,6 +62,7 @@ export interface Switch {
 export const DATAPATH_OF = {
   'vswitchd-kernel': 'kernel',
   'vswitchd-kernel-tc': 'kernel',
+  'vswitchd-kernel-all': 'kernel',
   'vswitchd-kernel-small': 'kernel',
   'vswitchd-kernel-auto': 'kernel',
   'vswitchd-kernel-twin': 'kernel',

@@ -56,7 +56,7 @@ options:
                          kernel datapath only: which frames for a veth peer's own MAC in another netns
                          enter it directly (bpf_redirect_peer) instead of through the veth's TX:
                          all, small (not GSO frames), auto (not for a station that took GSO frames
-                         in the last second) or none (default all)
+                         in the last second) or none (default auto)
   --cleanup              remove the tc filters a vswitchd that is gone left on this network
                          namespace's interfaces (its own only: priority, handle, program name), then exit
   --handover STATE       (set by 'vswconfig restart') take the switch over from the vswitchd that
@@ -158,7 +158,7 @@ export function parseListenAddress(option: string, value: string): ListenAddress
 
 /** Parse argv (without node and script). Throws UsageError with a one-line message. */
 export function parseDaemonArgs(argv: readonly string[]): DaemonCommand {
-  const config: DaemonConfig = { socket: DEFAULT_SOCKET_PATH, redirectPeer: 'all', ...DEFAULTS };
+  const config: DaemonConfig = { socket: DEFAULT_SOCKET_PATH, redirectPeer: 'auto', ...DEFAULTS };
   let help = false;
   let version = false;
   let cleanup = false;

@@ -115,7 +115,7 @@ async function transferTx(mode: string, subnet: string): Promise<{ toD: number; 
   return { toD, toC, pingTx };
 }
 
-if (KERNEL) test('kernel datapath, --redirect-peer all (the default): a TCP transfer\'s segments and ACKs all enter the peers directly', async () => {
+if (KERNEL) test('kernel datapath, --redirect-peer all: a TCP transfer\'s segments and ACKs all enter the peers directly', async () => {
   const tx = await transferTx('all', '10.82');
   assert.deepEqual({ toD: tx.toD, toC: tx.toC }, { toD: 0, toC: 0 });
 });
@@ -127,7 +127,7 @@ if (KERNEL) test('kernel datapath, --redirect-peer small: GSO segments leave thr
   assert.equal(tx.pingTx(), 0, 'a small frame right after the transfer went through the veth TX');
 });
 
-if (KERNEL) test('kernel datapath, --redirect-peer auto: a station taking GSO frames gets every frame through the veth\'s TX for a second, then the peer redirect again', async () => {
+if (KERNEL) test('kernel datapath, --redirect-peer auto (the default): a station taking GSO frames gets every frame through the veth\'s TX for a second, then the peer redirect again', async () => {
   const tx = await transferTx('auto', '10.86');
   assert.ok(tx.toD > 0, `no segment went through D's veth TX (${tx.toD})`);
   assert.equal(tx.toC, 0, 'ACKs for C, which took no GSO frame, went through the veth TX');

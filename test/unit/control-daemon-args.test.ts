@@ -37,7 +37,7 @@ describe('vswitchd arguments', () => {
       kind: 'run',
       config: {
         socket: DEFAULT_SOCKET_PATH,
-        redirectPeer: 'all',
+        redirectPeer: 'auto',
         maxPorts: 24,
         agingSeconds: 300,
         fdbSize: 65536,
@@ -79,7 +79,7 @@ describe('vswitchd arguments', () => {
     if (cmd.kind !== 'run') return;
     assert.deepEqual(datapathOptions(cmd.config, 0xdeadbeef, 'tc', 7), {
       attach: 'tc',
-      redirectPeer: 'all',
+      redirectPeer: 'auto',
       tcWatchdogFd: 7,
       maxPorts: 24,
       fdbSize: 65536,

@@ -99,7 +99,7 @@ export class KernelPorts {
     /** Attaches the program at a port's tc ingress (tcx link or tc filter). */
     private readonly ingress: Ingress,
     /** --redirect-peer: the peer flags a port with a veth peer elsewhere gets. */
-    redirectPeer: RedirectPeer = 'all',
+    redirectPeer: RedirectPeer = 'auto',
   ) {
     this.peerFlags = PEER_FLAGS[redirectPeer];
     this.slots = new Array<KernelPort | null>(maxPorts).fill(null);
