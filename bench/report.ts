@@ -102,7 +102,7 @@ export const METRICS: MetricDef[] = [
   { id: 'lat.load.loss', group: 3, label: 'half-rate frames lost', unit: '%', scale: 1, better: 'lower', noRatio: true },
   { id: 'lat.load.pingLoss', group: 3, label: 'pings lost at half rate', unit: '%', scale: 1, better: 'lower', noRatio: true },
   { id: 'flood.rx', group: 4, label: 'broadcast flood, delivered (sum of 23 hosts)', unit: 'Mframes/s', scale: 1e6, better: 'higher', targets: { 'vswitchd-kernel': atLeastBridge(1.3), 'vswitchd-user': atLeastBridge(1.0) } },
-  { id: 'flood.perSwitchSoftirq', group: 4, label: 'flood, delivered per CPU-second of the switch’s own softirq (what the switch costs: each receiver’s receive, measured apart, taken out)', unit: 'Mframes per CPU-s', scale: 1e6, better: 'higher', targets: kernel(atLeastBridge(1.3)) },
+  { id: 'flood.perSwitchSoftirq', group: 4, label: 'flood, delivered per CPU-second of the switch’s own softirq (what the switch costs: each receiver’s receive, measured apart, taken out)', unit: 'Mframes per CPU-s', scale: 1e6, better: 'higher' },
   { id: 'flood.receiverNs', group: 4, label: '… a receiver’s own receive and drop, taken out of it (softirq per frame, NS2 fed by trafgen with no switch)', unit: 'ns per frame', scale: 1e-9, better: null, noRatio: true },
   { id: 'flood.perSoftirq', group: 4, label: 'flood, delivered per softirq CPU-second (the switch and the 23 receivers’ receive; the switch-cost row until 2026-12-07)', unit: 'Mframes per CPU-s', scale: 1e6, better: 'higher' },
   { id: 'flood.perMachine', group: 4, label: 'flood, delivered per machine CPU-second (sender, switch and receivers)', unit: 'Mframes per CPU-s', scale: 1e6, better: 'higher' },

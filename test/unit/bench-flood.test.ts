@@ -26,7 +26,7 @@ test('bench flood: no switch cost from a window without frames or softirq, nor w
   assert.equal(switchSoftirq(flood, { received: 6e6, softirqCpuS: 3.1 }), null);
 });
 
-test('bench flood: the switch-cost row carries the kernel target; the old per-softirq row stays, without it; the receiver’s share in ns', () => {
+test('bench flood: the switch-cost row and the old per-softirq row carry no target (measured to be noise on this machine: bench/README.md); the receiver’s share in ns', () => {
   const set: SampleSet = {
     switches: ['vswitchd-kernel', 'bridge'],
     samples: {
@@ -39,13 +39,13 @@ test('bench flood: the switch-cost row carries the kernel target; the old per-so
   const r = rows(set);
   const cost = r.find((x) => x.def.id === 'flood.perSwitchSoftirq')!;
   assert.ok(Math.abs(cost.ratio['vswitchd-kernel']! - 4 / 3) < 1e-9);
-  assert.equal(cost.met['vswitchd-kernel'], true);
+  assert.deepEqual(cost.met, {});
   const old = r.find((x) => x.def.id === 'flood.perSoftirq')!;
   assert.ok(Math.abs(old.ratio['vswitchd-kernel']! - 1.2) < 1e-9);
   assert.deepEqual(old.met, {});
   const table = markdownTable(set).split('\n');
   const costLine = table.find((l) => l.includes('switch’s own softirq'))!;
-  assert.match(costLine, /\| Mframes per CPU-s \| 3\.33 .*\| 1\.33× \| 2\.50 .*\| ≥ 1\.3× bridge \| yes \|/);
+  assert.match(costLine, /\| Mframes per CPU-s \| 3\.33 .*\| 1\.33× \| 2\.50 .*\|  \|  \|/);
   const nsLine = table.find((l) => l.includes('a receiver’s own receive'))!;
   assert.match(nsLine, /\| ns per frame \| 200 .*\| — \| 205 /);
   // the switch-cost row comes before the rows it replaces and explains

@@ -171,3 +171,24 @@ test('tx ring: a lack of buffers that passes (each failed kick still sends one m
   assert.deepEqual(k.sent, [0, 1, 2, 3]);
   assert.equal(drops[Reason.TX_ERROR], 0);
 });
+
+test('tx ring: a slot taken back when its interface went down counts failed kicks afresh: the next frame there is not given up after one', () => {
+  const rings = memoryRings();
+  const batch = oneFrame(rings);
+  const drops = newDrops();
+  const { k, calls } = kernelTx(rings, 1);
+  // Two kicks short of buffers on slot 0's frame, then the link goes down (taken back); after it, one more short kick.
+  const refusals = [libc.ENOBUFS, libc.ENOBUFS, libc.ENETDOWN, libc.ENOBUFS];
+  const kick = (): number => {
+    const e = refusals.shift();
+    return e === undefined ? calls.kick() : -e;
+  };
+  const tx = new TxRings(rings, drops, { ...calls, kick });
+  tx.transmit(1, batch, 0);
+  for (let i = 0; i < 3; i++) tx.kickAll(Int32Array.of(1), 1);
+  assert.equal(drops[Reason.PORT_DOWN], 1, 'the frame queued while the link went down');
+  assert.equal(tx.transmit(1, batch, 0), true); // into slot 0 again
+  for (let i = 0; i < 2; i++) tx.kickAll(Int32Array.of(1), 1);
+  assert.equal(drops[Reason.TX_ERROR], 0, 'the new frame was given up for the old one\'s failed kicks');
+  assert.deepEqual(k.sent, [0]);
+});

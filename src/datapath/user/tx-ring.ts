@@ -338,6 +338,9 @@ export class TxRings implements Egress {
     }
     r.txHead[port] = head;
     r.txPending[port] = 0;
+    // The next frame in the stuck slot is a new one: its failed kicks count from 0.
+    this.stuckSlot[port] = -1;
+    this.stuckKicks[port] = 0;
   }
 
   /** The frame queued in TX slot `slot` of `port` (built: tag inline), for a capture of the port's drops. */
