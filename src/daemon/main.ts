@@ -386,7 +386,9 @@ async function chooseDatapath(
       why = errorText(err);
     }
   }
-  log(`the kernel datapath is not available (${why}): using the userspace datapath`);
+  // An option of the kernel datapath alone, given for it: said, not silently dropped.
+  const unused = opts.redirectPeer !== undefined && opts.redirectPeer !== 'auto' ? `; --redirect-peer ${opts.redirectPeer} has no effect there` : '';
+  log(`the kernel datapath is not available (${why}): using the userspace datapath${unused}`);
   return { datapath: await startDatapath(opts, WORKERS['user']), kind: 'user' };
 }
 
