@@ -16,8 +16,11 @@ const ok = (...args: string[]): string => lab.ok(...args);
 interface MirrorRow {
   name: string;
   output: string;
+  selectAll: boolean;
   selectIngress: string[];
   selectEgress: string[];
+  leftIngress: string[];
+  leftEgress: string[];
   selectVlans: Array<[number, number]> | null;
   copies: number;
 }
@@ -181,21 +184,27 @@ test('mirror: bad input gets one line and exit 2 and changes nothing', () => {
 });
 
 test('mirror: a mirror whose one selected port leaves selects nothing, never every frame (vswconfig delete, then the interface deleted)', async () => {
-  ok('mirror', 'del', 'keep');
+  for (const m of mirrors()) ok('mirror', 'del', m.name); // those earlier tests left ('keep')
   for (const p of [H1, H2, H3, H5]) ok('vlan', p.port, 'trunk'); // back to carrying every VLAN
   for (const [leave, why] of [[H3, 'vswconfig delete'], [H5, 'interface deleted']] as const) {
     ok('mirror', 'add', 'narrow', 'output', H4.port, 'select-ingress', leave.port);
     if (why === 'vswconfig delete') ok('delete', leave.port);
     else lab.sh(`ip link del ${leave.port}`);
-    assert.ok(await waitUntil(() => (mirrors()[0] as MirrorRow & { leftIngress: string[] }).leftIngress.length === 1), `${why}: the mirror notes the port left`);
-    const [m] = mirrors() as Array<MirrorRow & { selectAll: boolean; leftIngress: string[] }>;
+    assert.ok(await waitUntil(() => mirrors()[0]!.leftIngress.length === 1), `${why}: the mirror notes the port left`);
+    const [m] = mirrors();
     assert.deepEqual({ all: m!.selectAll, ingress: m!.selectIngress, left: m!.leftIngress }, { all: false, ingress: [], left: [leave.port] }, why);
-    assert.match(ok('mirror', 'show'), new RegExp(`narrow +${H4.port} +\\(none: ${leave.port} left\\) +- +all +0\\n`), why);
+    // Until its port left, the mirror copied what the host sent on its own
+    // (an ARP probe 5 s after a ping, an IPv6 router solicitation): the copies
+    // it has now are no fault. From now on it copies nothing.
+    const atLeave = m!.copies;
+    assert.match(ok('mirror', 'show'), new RegExp(`narrow +${H4.port} +\\(none: ${leave.port} left\\) +- +all +${atLeave}\\n`), why);
     const said = new RegExp(`mirror narrow selects nothing now: ${leave.port} left its select list`);
     assert.ok(await waitUntil(() => said.test(lab.daemon!.stderr)), `${why}: the log says so:\n${lab.daemon!.stderr}`);
     const cap = await lab.capture(H4.ns, H4.ifname, 'icmp');
     try {
       assert.ok(lab.ping(H1, H2.ip, '-c 10 -i 0.05 -W 2'), `${why}: NS1 -> NS2`);
+      // The replies came back: every request (and reply) went through the switch, counted if copied.
+      assert.equal(mirrors()[0]!.copies, atLeave, `${why}: no copy once the port left`);
       // The sentinel: a mirror of every frame now copies NS1's next echo request; the 10 before it were not copied.
       ok('mirror', 'del', 'narrow');
       ok('mirror', 'add', 'all', 'output', H4.port);
