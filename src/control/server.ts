@@ -325,18 +325,11 @@ export class ControlServer {
       // last frames may still be queued here behind a slow reader, and cutting
       // the connection earlier would lose them. One that stops reading them is
       // dropped after the idle timeout, as for any reply (drained()).
-      const unread = setTimeout(() => {
-        this.log('control connection dropped: the client does not read its replies');
-        sock.destroy();
-      }, this.idleTimeoutMs);
-      unread.unref();
-      sock.once('close', () => clearTimeout(unread));
       const linger = (): void => {
-        clearTimeout(unread);
-        setTimeout(() => sock.destroy(), this.lingerMs).unref();
+        if (!sock.destroyed) setTimeout(() => sock.destroy(), this.lingerMs).unref();
       };
       if (sock.writableFinished) linger();
-      else sock.once('finish', linger);
+      else void drained('finish').then(linger);
     };
 
     /** Nothing pending, nothing half-received: the connection gets idleTimeoutMs to send its next request. */
@@ -356,8 +349,8 @@ export class ControlServer {
       }, this.requestTimeoutMs);
     };
 
-    /** Resolves once the client has read enough of what was written; drops a client that stops reading. */
-    const drained = (): Promise<void> =>
+    /** Resolves once the client has read enough of what was written ('drain'; 'finish': all of it); drops a client that stops reading. */
+    const drained = (event: 'drain' | 'finish' = 'drain'): Promise<void> =>
       new Promise((resolve) => {
         const timer = setTimeout(() => {
           this.log('control connection dropped: the client does not read its replies');
@@ -365,11 +358,11 @@ export class ControlServer {
         }, this.idleTimeoutMs);
         const done = (): void => {
           clearTimeout(timer);
-          sock.off('drain', done);
+          sock.off(event, done);
           sock.off('close', done);
           resolve();
         };
-        sock.on('drain', done);
+        sock.on(event, done);
         sock.on('close', done);
       });
 
