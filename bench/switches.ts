@@ -139,6 +139,11 @@ export class Vswitchd implements Switch {
     return this.proc?.pid ?? null;
   }
 
+  /** Where vswitchd serves its metrics, as its log says (started with --metrics); null: not served. */
+  metricsUrl(): string | null {
+    return /metrics: serving (http:\/\/\S+\/metrics)/.exec(this.proc?.stderr ?? '')?.[1] ?? null;
+  }
+
   pids(): number[] {
     return this.proc ? [this.proc.pid] : [];
   }
