@@ -9,7 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from '../src/control/client.js';
 import { VSWITCHD_NODE_ARGS } from '../src/daemon/node-flags.js';
-import { BenchError, check, lastLine, NotAvailable, onCleanup, type Proc, runSync, sleep, start } from './proc.js';
+import { BenchError, check, lastLine, NotAvailable, onCleanup, pidAlive, type Proc, runSync, sleep, start } from './proc.js';
 import { type SwitchName, VARIANT } from './report.js';
 import type { Host, Site } from './topology.js';
 
@@ -136,7 +136,37 @@ export class Vswitchd implements Switch {
   }
 
   mainPid(): number | null {
-    return this.proc?.pid ?? null;
+    return this.successor?.pid ?? this.proc?.pid ?? null;
+  }
+
+  /**
+   * After `restart()`: the vswitchd that took over. It runs in a session of
+   * its own (src/daemon/restart.ts), not as our child: stop() signals it and
+   * waits for it to be gone, and a benchmark that dies kills it.
+   */
+  private successor: { pid: number; unregister: () => void } | null = null;
+
+  /** `vswconfig restart` on the control socket: resolves to the new pid once the old vswitchd has exited. */
+  async restart(): Promise<number> {
+    if (this.successor !== null || !this.proc) throw new BenchError(`${this.name}: one restart per session`);
+    const { pid } = await request(this.socket, { cmd: 'restart' }, { timeoutMs: 40_000 });
+    const unregister = onCleanup(`${this.name} pid ${pid} (restarted)`, () => {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    });
+    this.successor = { pid, unregister };
+    // Its exit, not its pipes' close: the new vswitchd writes to the same stderr.
+    const old = this.proc.child;
+    const deadline = Date.now() + 5000;
+    while (old.exitCode === null && old.signalCode === null) {
+      if (Date.now() > deadline) throw new BenchError(`${this.name}: the old vswitchd did not exit within 5 s of the restart`);
+      await sleep(10);
+    }
+    if (old.exitCode !== 0) throw new BenchError(`${this.name}: the old vswitchd exited with ${old.exitCode ?? old.signalCode} after the restart: ${lastLine(this.proc.stderr)}`);
+    return pid;
   }
 
   /** Where vswitchd serves its metrics, as its log says (started with --metrics); null: not served. */
@@ -212,6 +242,21 @@ export class Vswitchd implements Switch {
   }
 
   async stop(): Promise<void> {
+    if (this.successor) {
+      const { pid, unregister } = this.successor;
+      this.successor = null;
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        // gone already
+      }
+      const deadline = Date.now() + 10_000;
+      while (pidAlive(pid) && Date.now() < deadline) await sleep(20);
+      const stuck = pidAlive(pid);
+      if (stuck) process.kill(pid, 'SIGKILL');
+      unregister();
+      if (stuck) throw new BenchError(`${this.name} (pid ${pid}, after its restart) did not stop within 10 s`);
+    }
     if (this.proc) {
       await this.proc.stop('SIGTERM', 10_000);
       if (this.proc.code !== 0) {
