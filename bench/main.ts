@@ -572,8 +572,8 @@ async function main(): Promise<number> {
             details['restart'] = r;
             add('restart.lost', name, r.lost);
             add('restart.down', name, r.socketDownMs);
-            add('restart.took', name, r.tookMs);
-            log(`${tag} vswconfig restart: ${r.lost} of ${r.sent} pings lost (100/s), control socket down ${r.socketDownMs.toFixed(0)} ms, answered in ${r.tookMs.toFixed(0)} ms (pid ${r.oldPid} → ${r.newPid})`);
+            add('restart.answered', name, r.answeredMs);
+            log(`${tag} vswconfig restart: ${r.lost} of ${r.sent} pings lost (100/s), control socket down ${r.socketDownMs.toFixed(0)} ms, answered in ${r.answeredMs.toFixed(0)} ms (pid ${r.oldPid} → ${r.newPid})`);
           });
         }
       }

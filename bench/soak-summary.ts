@@ -176,7 +176,8 @@ export interface HeapTrend {
 }
 
 export function heapTrend(samples: readonly HeapSample[], warmupS: number): HeapTrend | null {
-  const after = samples.filter(([t]) => t >= warmupS);
+  // a reading that failed (a series missing from the scrape) is NaN: left out, as RSS's are
+  const after = samples.filter(([t, main, dp]) => t >= warmupS && Number.isFinite(main) && Number.isFinite(dp));
   if (after.length === 0) return null;
   const of = (i: 1 | 2): Array<[number, number]> => after.map((x) => [x[0], x[i] / 1e6]);
   return {
@@ -342,7 +343,7 @@ export function soakSummary(s: SoakSummaryInput): string {
     ),
     ...(s.load && s.load.length > 0
       ? [`  machine (shared):        CPU busy median ${f(median(s.load.map((l) => l[1])), 0)} %, others' CPU median ${f(median(s.load.map((l) => l[2])), 0)} % of a CPU, max ${f(Math.max(...s.load.map((l) => l[2])), 0)} %` +
-          (s.load.some((l) => l[3] !== undefined) ? `; vswitchd's own CPU median ${f(median(s.load.flatMap((l) => (l[3] === undefined ? [] : [l[3]]))), 1)} % of a CPU` : '')]
+          (s.load.some((l) => Number.isFinite(l[3])) ? `; vswitchd's own CPU median ${f(median(s.load.flatMap((l) => (Number.isFinite(l[3]) ? [l[3]!] : []))), 1)} % of a CPU` : '')]
       : []),
     ...(s.heap
       ? [`  V8 heap in use after warm-up: main thread median ${f(s.heap.mainMedianMb)} MB, slope ${f(s.heap.mainSlopeMbPerHour, 2)} MB/h; datapath thread ${f(s.heap.datapathMedianMb)} MB, ${f(s.heap.datapathSlopeMbPerHour, 2)} MB/h (${s.heap.samples} readings)`]

@@ -18,6 +18,7 @@
 // its answer on the socket (src/control/client.ts request(), from inside this
 // process), not vswconfig's start-up. See bench/README.md, "Soak".
 
+import os from 'node:os';
 import { request } from '../src/control/client.js';
 import { macBurst, rssNow, startIperfServer } from './measures.js';
 import { startPinger } from './pinger.js';
@@ -74,7 +75,7 @@ export interface SoakOptions {
  * machine's load; and vswitchd's own CPU (% of one CPU), which the soak's
  * clients (iperf3, the pingers) are not.
  */
-export type LoadSample = [number, number, number, number];
+export type LoadSample = [number, number, number, number?];
 
 export interface SoakResult extends SoakSummaryInput {
   options: Omit<SoakOptions, 'python'>;
@@ -169,8 +170,12 @@ export async function soak(topo: Topology, o: SoakOptions, log: (s: string) => v
     const heapSamples: HeapSample[] = [];
     const metricsUrl = sw.metricsUrl();
     if (metricsUrl === null) errors.push('no heap readings: vswitchd did not log where it serves its metrics');
+    let reading = false;
+    let heapRead: Promise<void> = Promise.resolve();
+    /** Not awaited by the RSS loop (Python's start-up and the scrape take a while); one at a time. */
     const readHeap = async (): Promise<void> => {
-      if (metricsUrl === null) return;
+      if (metricsUrl === null || reading) return;
+      reading = true;
       const at = elapsedS();
       try {
         const text = await check('metrics', 'ip', ['netns', 'exec', topo.site.ns, o.python, '-c', FETCH_PY, metricsUrl]);
@@ -178,6 +183,8 @@ export async function soak(topo: Topology, o: SoakOptions, log: (s: string) => v
         heapSamples.push([at, value('nodejs_heap_size_used_bytes'), value('vswitch_datapath_heap_used_bytes')]);
       } catch (err) {
         if (errors.length < 50) errors.push((err as Error).message);
+      } finally {
+        reading = false;
       }
     };
     const downWindows: DownWindow[] = [];
@@ -197,10 +204,16 @@ export async function soak(topo: Topology, o: SoakOptions, log: (s: string) => v
       const d = diffProcStat(cpu0, cpu1)['cpu'];
       const total = d ? busyTicks(d) + d.idle + d.iowait + d.steal : 0;
       const others = foreignTicks(procs0, procs1, ourGroups(), process.pid) / ticksPerSecond() / (RSS_PERIOD_MS / 1000);
-      const own = pid === null ? NaN : ((procs1.get(pid)?.ticks ?? NaN) - (procs0.get(pid)?.ticks ?? NaN)) / ticksPerSecond() / (RSS_PERIOD_MS / 1000);
-      if (d && total > 0 && turn > 0) load.push([elapsedS(), Math.round((1000 * busyTicks(d)) / total) / 10, Math.round(others * 1000) / 10, Math.round(own * 1000) / 10]);
+      // per second of the interval as /proc/stat measured it (a turn may start late)
+      const seconds = d ? (busyTicks(d) + d.idle + d.iowait + d.steal) / ticksPerSecond() / os.cpus().length : RSS_PERIOD_MS / 1000;
+      const own = pid === null ? NaN : ((procs1.get(pid)?.ticks ?? NaN) - (procs0.get(pid)?.ticks ?? NaN)) / ticksPerSecond() / seconds;
+      if (d && total > 0 && turn > 0) {
+        const sample: LoadSample = [elapsedS(), Math.round((1000 * busyTicks(d)) / total) / 10, Math.round(others * 1000) / 10];
+        if (Number.isFinite(own)) sample.push(Math.round(own * 1000) / 10);
+        load.push(sample);
+      }
       [cpu0, procs0] = [cpu1, procs1];
-      if (turn % 12 === 0) await readHeap();
+      if (turn % 12 === 0) heapRead = readHeap();
       if (turn % 12 === 0) {
         log(`[${(elapsedS() / 60).toFixed(1)} min] RSS ${kib === null ? '—' : ((kib * 1024) / 1e6).toFixed(1)} MB, worst answer so far ${Math.max(0, ...Object.values(lat.worst)).toFixed(0)} ms, ` +
           `pings lost ${steady.log.lost} steady / ${flapped.log.lost} flapped, ${downWindows.length} flaps, ${macBursts} bursts, ${configChanges} changes`);
@@ -264,6 +277,7 @@ export async function soak(topo: Topology, o: SoakOptions, log: (s: string) => v
       if (done !== null) configChanges++;
     });
     await Promise.all([statsLoop, rssLoop, flapLoop, burstLoop, configLoop]);
+    await heapRead;
     const ranS = elapsedS();
     const alive = pid !== null && pidAlive(pid) && (await lat.ask('stats', () => request(sw.socket, { cmd: 'stats' }, ask))) !== null;
     const statsEnd = await request(sw.socket, { cmd: 'stats' }, ask).catch(() => null);

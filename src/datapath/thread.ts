@@ -103,8 +103,8 @@ function handle(t: RequestTarget, req: Request): unknown {
   }
 }
 
-/** This thread's heap, whichever datapath runs in it. */
-function threadMemory(): ThreadMemory {
+/** This thread's heap (its own isolate's), whichever datapath runs in it. */
+export function threadMemory(): ThreadMemory {
   const h = getHeapStatistics();
   return { heapUsed: h.used_heap_size, heapTotal: h.total_heap_size, external: h.external_memory };
 }

@@ -163,6 +163,10 @@ test('bench report: the restart rows (11) — the kernel datapath must lose no p
   assert.equal(lost.met['vswitchd-kernel'], true); // the median of 0, 0, 1
   assert.equal('vswitchd-user' in lost.met, false);
   assert.equal(row({ ...set, samples: { 'restart.lost': { 'vswitchd-kernel': [0, 1, 1] } } }, 'restart.lost').met['vswitchd-kernel'], false);
+  // a start-up time: kernel-tc's ratio to tcx is shown, not judged against the attach mode's 5 %
+  const tc: SampleSet = { switches: ['vswitchd-kernel', 'vswitchd-kernel-tc', 'bridge'], samples: { 'restart.down': { 'vswitchd-kernel': [400], 'vswitchd-kernel-tc': [700] }, 'u64.rx': { 'vswitchd-kernel': [100], 'vswitchd-kernel-tc': [80] } } };
+  assert.deepEqual(row(tc, 'restart.down').vsBase['vswitchd-kernel-tc'], { ratio: 1.75, met: null });
+  assert.equal(row(tc, 'u64.rx').vsBase['vswitchd-kernel-tc']?.met, false);
   const line = markdownTable(set).split('\n').find((x) => x.includes('control socket down'))!;
   assert.match(line, /^\| 11 \| control socket down across the restart .*\| ms \| 420 \(400–450\) \| — \| 1,?000 \(900–1,?100\) \| — \| — \|/);
 });
