@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { runCoreBench } from './core.js';
 import { runHostsMode } from './hosts-mode.js';
 import { saveStorm, type StormResult, stormOnce, stormTable } from './storm.js';
+import { restartAcross } from './restart.js';
 import {
   acl,
   ACL_RULES,
@@ -67,6 +68,8 @@ options:
                            1 64b   2 tcp   3 latency   4 flood   5 fdb   6 cost   7 core
                            8 vlan (64b from an access port into a trunk)   9 acl (64b under 100 rules)
                            10 capture (64b while vswconfig capture of the ingress port writes to /dev/null)
+                           11 restart (pings lost and the control socket's downtime across vswconfig
+                           restart; vswitchd only, last in its session)
                          (latency, fdb, cost, vlan, acl and capture need 64b, which then runs too)
   --hosts                the hosts mode instead: tenants on two hosts (namespaces), a switch on each
                            joined by VXLAN, plain and over WireGuard; TCP and 64 B for each pair of
@@ -89,7 +92,7 @@ options:
   -h, --help             show this help
 `;
 
-const MEASURES = ['64b', 'tcp', 'latency', 'flood', 'fdb', 'cost', 'core', 'vlan', 'acl', 'capture'] as const;
+const MEASURES = ['64b', 'tcp', 'latency', 'flood', 'fdb', 'cost', 'core', 'vlan', 'acl', 'capture', 'restart'] as const;
 type Measure = (typeof MEASURES)[number];
 
 interface Options {
@@ -251,8 +254,8 @@ function preflight(o: Options): string {
   if ((o.bpfStats || o.perf) && !o.only.has('tcp')) throw new BenchError('--perf and --bpf-stats probe the TCP windows: add tcp to --only');
   if (o.bpfStats) need('bpftool', 'install bpftool (scripts/setup.sh)');
   let python = '';
-  if (o.only.has('fdb') || o.only.has('latency')) {
-    python = findPython('it sends the 50,000-MAC burst and measures the wake-up floor');
+  if (o.only.has('fdb') || o.only.has('latency') || o.only.has('restart')) {
+    python = findPython('it sends the 50,000-MAC burst, measures the wake-up floor and pings across the restart');
   }
   return python;
 }
@@ -561,6 +564,17 @@ async function main(): Promise<number> {
           details['rssEnd'] = r;
           add('rss.end', name, r.rssKiB);
           add('rss.endAnon', name, r.rssDetail?.anon);
+        }
+        // last: from here the switch is the new vswitchd, which the session stops
+        if (only.has('restart') && isVswitchd(name)) {
+          await step('vswconfig restart', async () => {
+            const r = await restartAcross(ctx);
+            details['restart'] = r;
+            add('restart.lost', name, r.lost);
+            add('restart.down', name, r.socketDownMs);
+            add('restart.answered', name, r.answeredMs);
+            log(`${tag} vswconfig restart: ${r.lost} of ${r.sent} pings lost (100/s), control socket down ${r.socketDownMs.toFixed(0)} ms, answered in ${r.answeredMs.toFixed(0)} ms (pid ${r.oldPid} → ${r.newPid})`);
+          });
         }
       }
       await step('stop', () => sw.stop());

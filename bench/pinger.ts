@@ -1,4 +1,4 @@
-// A steady pinger for the soak: ICMP echo requests at a fixed rate (100 a
+// A steady pinger for the soak and measure (11): ICMP echo requests at a fixed rate (100 a
 // second) for as long as it runs. iputils ping cannot keep such a rate
 // cheaply on this machine: `ping -i 0.01` sends one every ~17 ms (its waits
 // are rounded up), and below 10 ms it busy-waits, a whole CPU per ping. This

@@ -70,6 +70,12 @@ export interface MetricDef {
   noRatio?: boolean;
   /** each vswitchd datapath's target */
   targets?: Partial<Record<SwitchName, Target>>;
+  /**
+   * false: a variant's tolerance (kernel-tc within 5 % of tcx) does not judge
+   * this row, shown as a ratio only: a start-up time (a restart's), not how
+   * the switch forwards, which is what the attach mode's target is about.
+   */
+  variantJudged?: false;
 }
 
 /** RSS is read in KiB (/proc's "kB"); it is shown in MB of 10^6 bytes, the target's unit. */
@@ -127,6 +133,9 @@ export const METRICS: MetricDef[] = [
   { id: 'acl.own', group: 9, label: '… as a share of its own 64 B rate', unit: '×', scale: 1, better: 'higher', noRatio: true, targets: both(atLeast(0.9, '≥ 0.9')) },
   { id: 'cap.rx', group: 10, label: '64 B NS1→NS2 while `vswconfig capture` of NS1\'s port writes to /dev/null (no capture: (1))', unit: 'Mframes/s', scale: 1e6, better: 'higher', noRatio: true },
   { id: 'cap.own', group: 10, label: '… as a share of its own 64 B rate', unit: '×', scale: 1, better: 'higher', noRatio: true },
+  { id: 'restart.lost', group: 11, label: 'pings lost across `vswconfig restart` (NS1→NS2, one every 10 ms)', unit: 'pings', scale: 1, better: 'lower', noRatio: true, targets: kernel(atMost(0, '0')) },
+  { id: 'restart.down', group: 11, label: 'control socket down across the restart (a connect every 2 ms)', unit: 'ms', scale: 1, better: 'lower', noRatio: true, variantJudged: false },
+  { id: 'restart.answered', group: 11, label: '`vswconfig restart` until it answered with the new pid', unit: 'ms', scale: 1, better: 'lower', noRatio: true, variantJudged: false },
 ];
 
 /** What the table needs from a results file: each switch's samples per metric. */
@@ -200,7 +209,8 @@ export function rows(set: SampleSet): Row[] {
       const m = cells[sw]?.median;
       const b = cells[variant.base]?.median;
       const tol = variant.tolerance;
-      vsBase[sw] = m === undefined || b === undefined || b === 0 ? null : { ratio: m / b, met: tol === undefined ? null : withinOfBase(m / b, def.better, tol) };
+      const judged = tol !== undefined && def.variantJudged !== false;
+      vsBase[sw] = m === undefined || b === undefined || b === 0 ? null : { ratio: m / b, met: judged ? withinOfBase(m / b, def.better, tol) : null };
     }
     out.push({ def, cells, ratio, met, won, roundRatio, vsBase });
   }

@@ -157,6 +157,38 @@ export function slope(points: ReadonlyArray<readonly [number, number]>): number 
   return den === 0 ? 0 : num / den;
 }
 
+/**
+ * [seconds since the start, the main thread's V8 heap in use, the datapath
+ * thread's, bytes]: vswitchd's own metrics (nodejs_heap_size_used_bytes,
+ * vswitch_datapath_heap_used_bytes), read once a minute. The heap in use
+ * saws between collections; its trend after the warm-up, against RSS's, tells
+ * a leak (both climb) from memory the allocator keeps (RSS alone climbs).
+ */
+export type HeapSample = [number, number, number];
+
+export interface HeapTrend {
+  samples: number;
+  /** Least-squares slopes after the warm-up, MB per hour; medians in MB. */
+  mainMedianMb: number;
+  mainSlopeMbPerHour: number;
+  datapathMedianMb: number;
+  datapathSlopeMbPerHour: number;
+}
+
+export function heapTrend(samples: readonly HeapSample[], warmupS: number): HeapTrend | null {
+  // a reading that failed (a series missing from the scrape) is NaN: left out, as RSS's are
+  const after = samples.filter(([t, main, dp]) => t >= warmupS && Number.isFinite(main) && Number.isFinite(dp));
+  if (after.length === 0) return null;
+  const of = (i: 1 | 2): Array<[number, number]> => after.map((x) => [x[0], x[i] / 1e6]);
+  return {
+    samples: after.length,
+    mainMedianMb: median(of(1).map(([, y]) => y)),
+    mainSlopeMbPerHour: slope(of(1)) * 3600,
+    datapathMedianMb: median(of(2).map(([, y]) => y)),
+    datapathSlopeMbPerHour: slope(of(2)) * 3600,
+  };
+}
+
 /** The RSS after the warm-up: flat when every sample stays within ±toleranceMb of their median. Null: no sample after the warm-up. */
 export function rssFlatness(samples: readonly RssSample[], warmupS: number, toleranceMb: number): RssFlatness | null {
   const after = samples.filter(([t, kib]) => t >= warmupS && Number.isFinite(kib)).map(([t, kib]) => [t, kib * MB] as const);
@@ -257,7 +289,7 @@ export function rssTimeline(samples: readonly RssSample[], everyS: number): stri
  */
 export function lateWithLoad(
   late: ReadonlyArray<readonly [number, number, string]>,
-  load: ReadonlyArray<readonly [number, number, number]>,
+  load: ReadonlyArray<readonly [number, number, number, number?]>,
   most: number,
 ): Array<[number, number, string, number | null]> {
   return [...late]
@@ -285,8 +317,9 @@ export interface SoakSummaryInput {
   configChanges: number;
   /** answers over the target: [s, ms, command] */
   late?: ReadonlyArray<readonly [number, number, string]>;
-  /** [s, machine busy %, other processes' CPU % of one CPU] */
-  load?: ReadonlyArray<readonly [number, number, number]>;
+  /** [s, machine busy %, other processes' CPU % of one CPU, vswitchd's CPU % of one CPU (absent in older files)] */
+  load?: ReadonlyArray<readonly [number, number, number, number?]>;
+  heap?: HeapTrend | null;
 }
 
 /** The summary printed at the end of a soak. */
@@ -309,7 +342,11 @@ export function soakSummary(s: SoakSummaryInput): string {
       ([t, ms, cmd, others]) => `    late: ${cmd} ${ms} ms at ${f(t / 60)} min (other processes' CPU then ${others === null ? '—' : `${f(others, 0)} % of a CPU`})`,
     ),
     ...(s.load && s.load.length > 0
-      ? [`  machine (shared):        CPU busy median ${f(median(s.load.map((l) => l[1])), 0)} %, others' CPU median ${f(median(s.load.map((l) => l[2])), 0)} % of a CPU, max ${f(Math.max(...s.load.map((l) => l[2])), 0)} %`]
+      ? [`  machine (shared):        CPU busy median ${f(median(s.load.map((l) => l[1])), 0)} %, others' CPU median ${f(median(s.load.map((l) => l[2])), 0)} % of a CPU, max ${f(Math.max(...s.load.map((l) => l[2])), 0)} %` +
+          (s.load.some((l) => Number.isFinite(l[3])) ? `; vswitchd's own CPU median ${f(median(s.load.flatMap((l) => (Number.isFinite(l[3]) ? [l[3]!] : []))), 1)} % of a CPU` : '')]
+      : []),
+    ...(s.heap
+      ? [`  V8 heap in use after warm-up: main thread median ${f(s.heap.mainMedianMb)} MB, slope ${f(s.heap.mainSlopeMbPerHour, 2)} MB/h; datapath thread ${f(s.heap.datapathMedianMb)} MB, ${f(s.heap.datapathSlopeMbPerHour, 2)} MB/h (${s.heap.samples} readings)`]
       : []),
     `  worst by command:        ${Object.entries(s.worstByCommand).map(([k, ms]) => `${k} ${f(ms, 0)} ms`).join(', ') || '—'}`,
     `  frames lost by reason:   ${Object.entries(s.drops).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}`,

@@ -18,6 +18,7 @@
 // its answer on the socket (src/control/client.ts request(), from inside this
 // process), not vswconfig's start-up. See bench/README.md, "Soak".
 
+import os from 'node:os';
 import { request } from '../src/control/client.js';
 import { macBurst, rssNow, startIperfServer } from './measures.js';
 import { startPinger } from './pinger.js';
@@ -27,6 +28,8 @@ import {
   attributeLosses,
   counterDelta,
   type DownWindow,
+  type HeapSample,
+  heapTrend,
   latencySummary,
   PingLog,
   type RssSample,
@@ -54,6 +57,8 @@ export const RSS_TOLERANCE_MB = 5;
 /** A lost ping's send time is estimated between replies: this much either side of a down window still counts as in it. */
 const ATTRIBUTION_SLACK_MS = 50;
 const REQUEST_TIMEOUT_MS = 10_000;
+/** GET a URL, body to stdout (python3 is there for scapy already; no curl needed). */
+const FETCH_PY = 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())';
 
 export interface SoakOptions {
   minutes: number;
@@ -64,8 +69,13 @@ export interface SoakOptions {
   python: string;
 }
 
-/** Every RSS_PERIOD_MS: seconds since the start, the machine's CPU busy (% of all CPUs), and other processes' CPU (not the soak's, % of one CPU): the shared machine's load. */
-export type LoadSample = [number, number, number];
+/**
+ * Every RSS_PERIOD_MS: seconds since the start, the machine's CPU busy (% of
+ * all CPUs), other processes' CPU (not the soak's, % of one CPU): the shared
+ * machine's load; and vswitchd's own CPU (% of one CPU), which the soak's
+ * clients (iperf3, the pingers) are not.
+ */
+export type LoadSample = [number, number, number, number?];
 
 export interface SoakResult extends SoakSummaryInput {
   options: Omit<SoakOptions, 'python'>;
@@ -73,6 +83,8 @@ export interface SoakResult extends SoakSummaryInput {
   /** Every answer later than the target: [seconds since the start, ms, command]. */
   late: Array<[number, number, string]>;
   downWindows: DownWindow[];
+  /** Once a minute, each thread's V8 heap in use (vswitchd's metrics). */
+  heapSamples: HeapSample[];
   /** Per flap: ms from `ip link set up` until `stats` says the port is up. */
   upSeenMs: number[];
   fdbEnd: Record<string, number>;
@@ -130,7 +142,9 @@ async function every(periodMs: number, until: number, body: (turn: number) => Pr
 export async function soak(topo: Topology, o: SoakOptions, log: (s: string) => void, save: (partial: Record<string, unknown>) => void): Promise<SoakResult> {
   const h = (n: number): Host => topo.host(n);
   const name: VswitchdName = o.datapath === 'kernel' ? 'vswitchd-kernel' : 'vswitchd-user';
-  const sw = new Vswitchd(topo.site, name, { args: o.vswitchdArgs });
+  // Its metrics (on the switch namespace's loopback, a port it picks) give each thread's heap.
+  const metricsAsked = o.vswitchdArgs.some((a) => a === '--metrics' || a.startsWith('--metrics='));
+  const sw = new Vswitchd(topo.site, name, { args: metricsAsked ? o.vswitchdArgs : [...o.vswitchdArgs, '--metrics', '0'] });
   await sw.start();
   const errors: string[] = [];
   try {
@@ -153,6 +167,26 @@ export async function soak(topo: Topology, o: SoakOptions, log: (s: string) => v
     const load: LoadSample[] = [];
     let cpu0 = readProcStat();
     let procs0 = allProcesses();
+    const heapSamples: HeapSample[] = [];
+    const metricsUrl = sw.metricsUrl();
+    if (metricsUrl === null) errors.push('no heap readings: vswitchd did not log where it serves its metrics');
+    let reading = false;
+    let heapRead: Promise<void> = Promise.resolve();
+    /** Not awaited by the RSS loop (Python's start-up and the scrape take a while); one at a time. */
+    const readHeap = async (): Promise<void> => {
+      if (metricsUrl === null || reading) return;
+      reading = true;
+      const at = elapsedS();
+      try {
+        const text = await check('metrics', 'ip', ['netns', 'exec', topo.site.ns, o.python, '-c', FETCH_PY, metricsUrl]);
+        const value = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+        heapSamples.push([at, value('nodejs_heap_size_used_bytes'), value('vswitch_datapath_heap_used_bytes')]);
+      } catch (err) {
+        if (errors.length < 50) errors.push((err as Error).message);
+      } finally {
+        reading = false;
+      }
+    };
     const downWindows: DownWindow[] = [];
     const upSeenMs: number[] = [];
     let macBursts = 0;
@@ -170,12 +204,20 @@ export async function soak(topo: Topology, o: SoakOptions, log: (s: string) => v
       const d = diffProcStat(cpu0, cpu1)['cpu'];
       const total = d ? busyTicks(d) + d.idle + d.iowait + d.steal : 0;
       const others = foreignTicks(procs0, procs1, ourGroups(), process.pid) / ticksPerSecond() / (RSS_PERIOD_MS / 1000);
-      if (d && total > 0 && turn > 0) load.push([elapsedS(), Math.round((1000 * busyTicks(d)) / total) / 10, Math.round(others * 1000) / 10]);
+      // per second of the interval as /proc/stat measured it (a turn may start late)
+      const seconds = d ? (busyTicks(d) + d.idle + d.iowait + d.steal) / ticksPerSecond() / os.cpus().length : RSS_PERIOD_MS / 1000;
+      const own = pid === null ? NaN : ((procs1.get(pid)?.ticks ?? NaN) - (procs0.get(pid)?.ticks ?? NaN)) / ticksPerSecond() / seconds;
+      if (d && total > 0 && turn > 0) {
+        const sample: LoadSample = [elapsedS(), Math.round((1000 * busyTicks(d)) / total) / 10, Math.round(others * 1000) / 10];
+        if (Number.isFinite(own)) sample.push(Math.round(own * 1000) / 10);
+        load.push(sample);
+      }
       [cpu0, procs0] = [cpu1, procs1];
+      if (turn % 12 === 0) heapRead = readHeap();
       if (turn % 12 === 0) {
         log(`[${(elapsedS() / 60).toFixed(1)} min] RSS ${kib === null ? '—' : ((kib * 1024) / 1e6).toFixed(1)} MB, worst answer so far ${Math.max(0, ...Object.values(lat.worst)).toFixed(0)} ms, ` +
           `pings lost ${steady.log.lost} steady / ${flapped.log.lost} flapped, ${downWindows.length} flaps, ${macBursts} bursts, ${configChanges} changes`);
-        save({ rssSamples, downWindows, latencyWorst: lat.worst, failed: lat.failed, elapsedS: elapsedS() });
+        save({ rssSamples, heapSamples, downWindows, latencyWorst: lat.worst, failed: lat.failed, elapsedS: elapsedS() });
       }
     });
     const flapLoop = every(FLAP_PERIOD_MS, until - FLAP_PERIOD_MS / 2, async () => {
@@ -235,6 +277,7 @@ export async function soak(topo: Topology, o: SoakOptions, log: (s: string) => v
       if (done !== null) configChanges++;
     });
     await Promise.all([statsLoop, rssLoop, flapLoop, burstLoop, configLoop]);
+    await heapRead;
     const ranS = elapsedS();
     const alive = pid !== null && pidAlive(pid) && (await lat.ask('stats', () => request(sw.socket, { cmd: 'stats' }, ask))) !== null;
     const statsEnd = await request(sw.socket, { cmd: 'stats' }, ask).catch(() => null);
@@ -273,6 +316,8 @@ export async function soak(topo: Topology, o: SoakOptions, log: (s: string) => v
       alive,
       rssSamples,
       rss: rssFlatness(rssSamples, warmupS, RSS_TOLERANCE_MB),
+      heapSamples,
+      heap: heapTrend(heapSamples, warmupS),
       toleranceMb: RSS_TOLERANCE_MB,
       steady: pings(steady, downWindows),
       flapped: pings(flapped, downWindows),

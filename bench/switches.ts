@@ -3,13 +3,14 @@
 // namespace with all 24 ports attached, one switch at a time, or in the hosts
 // mode one host with its tenant's port (host-pair.ts).
 
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from '../src/control/client.js';
 import { VSWITCHD_NODE_ARGS } from '../src/daemon/node-flags.js';
-import { BenchError, check, lastLine, NotAvailable, onCleanup, type Proc, runSync, sleep, start } from './proc.js';
+import { BenchError, check, lastLine, NotAvailable, onCleanup, pidAlive, type Proc, runSync, sleep, start } from './proc.js';
 import { type SwitchName, VARIANT } from './report.js';
 import type { Host, Site } from './topology.js';
 
@@ -136,11 +137,116 @@ export class Vswitchd implements Switch {
   }
 
   mainPid(): number | null {
-    return this.proc?.pid ?? null;
+    return this.successor?.pid ?? this.proc?.pid ?? null;
+  }
+
+  /**
+   * After `restart()`: the vswitchd that took over. It runs in a session of
+   * its own (src/daemon/restart.ts), not as our child, and writes to the old
+   * one's stderr: stop() signals it, waits for it to be gone and reads its
+   * clean stop in that log; a benchmark that dies kills whatever vswitchd
+   * serves this instance's socket (found by its command line, never by a
+   * pid that may have been reused).
+   */
+  private successor: { pid: number; unregister: () => void } | null = null;
+
+  /** The vswitchd processes started with this instance's --socket (a path unique to it). */
+  private ownDaemons(): number[] {
+    const out: number[] = [];
+    for (const name of readdirSync('/proc')) {
+      if (!/^\d+$/.test(name)) continue;
+      try {
+        const argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+        const at = argv.indexOf('--socket');
+        if (at >= 0 && argv[at + 1] === this.socket && argv.some((a) => a.endsWith('vswitchd'))) out.push(Number(name));
+      } catch {
+        // gone
+      }
+    }
+    return out;
+  }
+
+  /**
+   * `vswconfig restart` on the control socket. Resolves once the old vswitchd
+   * has exited, to the new one's pid and the ms until the request answered.
+   */
+  async restart(): Promise<{ pid: number; answeredMs: number }> {
+    if (this.successor !== null || !this.proc) throw new BenchError(`${this.name}: one restart per session`);
+    // Before asking: a benchmark stopped while the new vswitchd takes over must not leave it running.
+    const unregister = onCleanup(`${this.name} restarted`, () => {
+      for (const pid of this.ownDaemons()) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+    });
+    const t0 = performance.now();
+    let pid: number;
+    try {
+      pid = (await request(this.socket, { cmd: 'restart' }, { timeoutMs: 40_000 })).pid;
+    } catch (err) {
+      // no answer: whichever vswitchd serves the socket now is stopped with the session
+      const other = this.ownDaemons().find((p) => p !== this.proc?.pid);
+      if (other !== undefined) this.successor = { pid: other, unregister };
+      else unregister();
+      throw err;
+    }
+    const answeredMs = performance.now() - t0;
+    this.successor = { pid, unregister };
+    // Its exit, not its pipes' close: the new vswitchd writes to the same stderr.
+    const old = this.proc.child;
+    const deadline = Date.now() + 5000;
+    while (old.exitCode === null && old.signalCode === null) {
+      if (Date.now() > deadline) throw new BenchError(`${this.name}: the old vswitchd did not exit within 5 s of the restart`);
+      await sleep(10);
+    }
+    if (old.exitCode !== 0) throw new BenchError(`${this.name}: the old vswitchd exited with ${old.exitCode ?? old.signalCode} after the restart: ${lastLine(this.proc.stderr)}`);
+    return { pid, answeredMs };
+  }
+
+  /** Stop the vswitchd that took over (SIGTERM, as stop() stops its own child) and check it stopped cleanly. */
+  private async stopSuccessor(): Promise<void> {
+    const { pid, unregister } = this.successor!;
+    this.successor = null;
+    try {
+      if (this.ownDaemons().includes(pid)) process.kill(pid, 'SIGTERM');
+      const deadline = Date.now() + 10_000;
+      while (pidAlive(pid) && Date.now() < deadline) await sleep(20);
+      if (pidAlive(pid)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone meanwhile
+        }
+        throw new BenchError(`${this.name} (pid ${pid}, after its restart) did not stop within 10 s`);
+      }
+      // Its log, in the old one's stderr: a clean stop is "SIGTERM received" and then "stopped".
+      const tail = this.proc?.stderr.slice(this.proc.stderr.lastIndexOf('SIGTERM received')) ?? '';
+      if (!/^SIGTERM received: shutting down\n(.*\n)*\S+ vswitchd: stopped\n?$/.test(tail)) {
+        throw new BenchError(`${this.name} (pid ${pid}, after its restart) did not stop cleanly: ${lastLine(this.proc?.stderr ?? '')}`);
+      }
+    } finally {
+      unregister();
+      // Nothing holds the old child's pipes any more: its 'close' comes now; if not, they are let go.
+      if (this.proc && !(await Promise.race([this.proc.exited.then(() => true), sleep(5000).then(() => false)]))) {
+        this.proc.child.stdout?.destroy();
+        this.proc.child.stderr?.destroy();
+      }
+    }
+  }
+
+  /** Where vswitchd serves its metrics, as its log says (started with --metrics); null: not served. */
+  metricsUrl(): string | null {
+    // the last: after a restart with --metrics 0 the new vswitchd picked a port of its own
+    const all = [...(this.proc?.stderr ?? '').matchAll(/metrics: serving (http:\/\/\S+\/metrics)/g)];
+    return all.at(-1)?.[1] ?? null;
   }
 
   pids(): number[] {
-    return this.proc ? [this.proc.pid] : [];
+    const pid = this.mainPid();
+    return pid === null ? [] : [pid];
   }
 
   /** `fdb entries N` from `vswconfig stats`, as a user would read it. */
@@ -207,6 +313,8 @@ export class Vswitchd implements Switch {
   }
 
   async stop(): Promise<void> {
+    let failed: unknown = null;
+    if (this.successor) await this.stopSuccessor().catch((err: unknown) => (failed = err));
     if (this.proc) {
       await this.proc.stop('SIGTERM', 10_000);
       if (this.proc.code !== 0) {
@@ -218,6 +326,7 @@ export class Vswitchd implements Switch {
     }
     rmSync(this.dir, { recursive: true, force: true });
     this.unregister();
+    if (failed !== null) throw failed;
   }
 
   get stderr(): string {

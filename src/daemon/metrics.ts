@@ -20,6 +20,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { oneLine } from '../errors.js';
 import type { AclShowResult, MirrorShowResult, StatsResult } from '../control/results.js';
+import type { ThreadMemory } from '../datapath/messages.js';
 import type { DatapathKind, ListenAddress } from './args.js';
 import { HttpListener, reply } from './http-listener.js';
 import { errorText, type Logger } from './log.js';
@@ -35,6 +36,20 @@ export interface MetricsSnapshot {
   mirrors: ReadonlyArray<Pick<MirrorShowResult['mirrors'][number], 'name' | 'copies'>>;
   /** The ports that are tunnels; their frames are their ports' (as `tunnel show` gives them). */
   tunnels: readonly string[];
+  /** vswitchd's memory and CPU: the process's, the main thread's heap, the datapath thread's heap. */
+  process: ProcessReading;
+}
+
+/** What the process metrics show, read once per scrape (bytes, seconds). */
+export interface ProcessReading {
+  rss: number;
+  cpuSeconds: number;
+  /** The main thread's V8 heap. */
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  /** The datapath thread's. */
+  datapath: ThreadMemory;
 }
 
 /** What does not change while vswitchd runs: `vswitch_info`'s labels and the FDB's size. */
@@ -55,7 +70,11 @@ export async function switchSnapshot(sw: Switch): Promise<MetricsSnapshot> {
   const tunnels = sw.ports().flatMap((p) => (p.tunnel === null ? [] : [p.ifname]));
   const acl = (await sw.acl.show()).rules;
   const mirrors = (await sw.mirrors.show()).mirrors;
-  return { stats, acl, mirrors, tunnels };
+  const datapath = await sw.memory();
+  const m = process.memoryUsage();
+  const cpu = process.cpuUsage();
+  const proc = { rss: m.rss, cpuSeconds: (cpu.user + cpu.system) / 1e6, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, datapath };
+  return { stats, acl, mirrors, tunnels, process: proc };
 }
 
 type Labels = Record<string, string>;
@@ -154,6 +173,19 @@ export class SwitchMetrics {
     gauge('vswitch_monitors', 'Monitors listening (vswconfig monitor, web pages)', [], monitor('subscribers'));
     counter('vswitch_monitor_dropped_total', 'Monitors dropped because they stopped reading', [], monitor('dropped'));
     counter('vswitch_monitor_suppressed_events_total', 'Monitor events over their kind\'s rate, counted and not sent', [], monitor('suppressed'));
+
+    // vswitchd itself, under the names Prometheus' client libraries give these (process_*, nodejs_*),
+    // and the datapath thread's heap beside the main thread's: a soak tells a leak from a heap
+    // waiting for its next full collection with these.
+    const own = (f: (p: ProcessReading) => number) => (): Series => [[{}, f(snap().process)]];
+    gauge('process_resident_memory_bytes', 'Resident memory size of vswitchd in bytes', [], own((p) => p.rss));
+    counter('process_cpu_seconds_total', 'CPU time vswitchd spent in user and system mode, in seconds (the kernel datapath forwards outside it, in softirq)', [], own((p) => p.cpuSeconds));
+    gauge('nodejs_heap_size_used_bytes', 'V8 heap in use by the main thread (the control plane), bytes', [], own((p) => p.heapUsed));
+    gauge('nodejs_heap_size_total_bytes', 'V8 heap size of the main thread, bytes', [], own((p) => p.heapTotal));
+    gauge('nodejs_external_memory_bytes', 'Memory outside the V8 heap held by the main thread\'s objects (buffers), bytes', [], own((p) => p.external));
+    gauge('vswitch_datapath_heap_used_bytes', 'V8 heap in use by the datapath thread, bytes', [], own((p) => p.datapath.heapUsed));
+    gauge('vswitch_datapath_heap_size_bytes', 'V8 heap size of the datapath thread, bytes', [], own((p) => p.datapath.heapTotal));
+    gauge('vswitch_datapath_external_memory_bytes', 'Memory outside the V8 heap held by the datapath thread\'s objects, bytes', [], own((p) => p.datapath.external));
   }
 
   get contentType(): string {

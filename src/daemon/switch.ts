@@ -21,7 +21,7 @@ import { TRACE_DEFAULT_DST, TRACE_DEFAULT_SRC, TRACE_DEFAULT_TYPE } from '../cor
 import { DEFAULT_PORT_VLAN, type PortVlan } from '../core/vlan.js';
 import type { Datapath } from '../datapath/datapath.js';
 import { dumpAgeSeconds, dumpLength, dumpMac, dumpPort, dumpVlan, type FdbDump } from '../datapath/fdb-dump.js';
-import type { DatapathEvent, Stats } from '../datapath/messages.js';
+import type { DatapathEvent, Stats, ThreadMemory } from '../datapath/messages.js';
 import { DatapathTimeoutError, InUseError, VswError } from '../errors.js';
 import type { TraceRequest } from '../control/requests.js';
 import type { FdbEntry, StatsResult, TraceResult, VlanResult } from '../control/results.js';
@@ -409,6 +409,11 @@ export class Switch implements PortNames, ConfiguredSwitch {
   async fdb(): Promise<Iterable<FdbEntry>> {
     const dump = await this.datapath.fdb();
     return namedEntries(dump, this.names());
+  }
+
+  /** The datapath thread's heap (the metrics' vswitch_datapath_heap_*). */
+  memory(): Promise<ThreadMemory> {
+    return this.datapath.memory();
   }
 
   async stats(): Promise<StatsResult> {

@@ -7,7 +7,7 @@ import type { MirrorTable } from '../core/mirror.js';
 import type { Trace, TraceFrame } from '../core/trace.js';
 import type { PortVlan } from '../core/vlan.js';
 import type { FdbDump } from './fdb-dump.js';
-import type { HandedOverPort, Stats } from './messages.js';
+import type { HandedOverPort, Stats, ThreadMemory } from './messages.js';
 
 /**
  * Events: 'link' ({ port, up, mtu, wasUp, oldMtu }: what changed, from what), 'gone' ({ port }): the interface was deleted
@@ -40,6 +40,8 @@ export interface Datapath extends EventEmitter {
   /** Every live entry, compactly (see fdb-dump.ts). */
   fdb(): Promise<FdbDump>;
   stats(): Promise<Stats>;
+  /** The datapath thread's heap (for the metrics; the process's RSS includes it). */
+  memory(): Promise<ThreadMemory>;
   /**
    * Restart, old vswitchd (kernel datapath): pin the maps and the ports' tcx
    * links in `dir` (a bpffs) and stop touching them (no learn events read, no

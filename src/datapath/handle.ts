@@ -15,7 +15,7 @@ import type { Trace, TraceFrame } from '../core/trace.js';
 import type { PortVlan } from '../core/vlan.js';
 import type { Datapath } from './datapath.js';
 import type { FdbDump } from './fdb-dump.js';
-import type { DatapathOptions, HandedOverPort, Reply, Request, Stats } from './messages.js';
+import type { DatapathOptions, HandedOverPort, Reply, Request, Stats, ThreadMemory } from './messages.js';
 import type { ThreadData } from './thread.js';
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
@@ -149,6 +149,10 @@ export class WorkerDatapath extends EventEmitter implements Datapath {
 
   async stats(): Promise<Stats> {
     return (await this.request({ op: 'stats' })) as Stats;
+  }
+
+  async memory(): Promise<ThreadMemory> {
+    return (await this.request({ op: 'memory' })) as ThreadMemory;
   }
 
   async handOver(dir: string): Promise<HandedOverPort[]> {

@@ -78,6 +78,8 @@ export type Request =
   /** Answered with an FdbDump (fdb-dump.ts). */
   | { id: number; op: 'fdb' }
   | { id: number; op: 'stats' }
+  /** Answered with the thread's ThreadMemory. */
+  | { id: number; op: 'memory' }
   | { id: number; op: 'shutdown' }
   /** Restart, old vswitchd (kernel datapath): pin the maps and links in `dir` and leave them be; answered with HandedOverPort[]. */
   | { id: number; op: 'handover'; dir: string }
@@ -85,6 +87,13 @@ export type Request =
   | { id: number; op: 'adopted' }
   /** Restart, new vswitchd: the old one's FDB (an FdbDump), learned with its ages. */
   | { id: number; op: 'seedFdb'; dump: Uint32Array };
+
+/** The datapath thread's own V8 heap (its isolate's: process-wide figures such as RSS are the main thread's to read), bytes. */
+export interface ThreadMemory {
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+}
 
 export interface PortStats {
   port: number;

@@ -3,6 +3,7 @@
 // events to it, pollfd entries, and the thread's start-up handshake. The
 // datapath itself (rings, or the eBPF program's maps) is each thread's own.
 
+import { getHeapStatistics } from 'node:v8';
 import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import type { Fdb } from '../core/fdb.js';
 import { FdbJournal } from '../core/fdb-journal.js';
@@ -13,7 +14,7 @@ import type { PortVlan } from '../core/vlan.js';
 import { REASON_COUNT, REASON_NAMES } from '../core/reasons.js';
 import { SyscallError, VswError } from '../errors.js';
 import * as libc from '../native/libc.js';
-import type { DatapathEvent, DatapathOptions, PortStats, Reply, Request, Stats } from './messages.js';
+import type { DatapathEvent, DatapathOptions, PortStats, Reply, Request, Stats, ThreadMemory } from './messages.js';
 
 export const POLLFD_SIZE = 8;
 
@@ -89,6 +90,8 @@ function handle(t: RequestTarget, req: Request): unknown {
       return t.fdbDump();
     case 'stats':
       return t.stats();
+    case 'memory':
+      return threadMemory();
     case 'shutdown':
       return t.requestStop();
     case 'handover':
@@ -98,6 +101,12 @@ function handle(t: RequestTarget, req: Request): unknown {
     case 'seedFdb':
       return t.seedFdb(req.dump);
   }
+}
+
+/** This thread's heap (its own isolate's), whichever datapath runs in it. */
+export function threadMemory(): ThreadMemory {
+  const h = getHeapStatistics();
+  return { heapUsed: h.used_heap_size, heapTotal: h.total_heap_size, external: h.external_memory };
 }
 
 /** Answers every waiting request; stops early after a shutdown. */

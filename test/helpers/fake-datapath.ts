@@ -14,7 +14,7 @@ import type { Datapath } from '../../src/datapath/datapath.js';
 import { newCaptureBuffer } from '../../src/datapath/capture-ring.js';
 import { parseMac } from '../../src/core/mac.js';
 import { dumpLength, type FdbDump, fdbDumpOf } from '../../src/datapath/fdb-dump.js';
-import type { HandedOverPort, Stats } from '../../src/datapath/messages.js';
+import type { HandedOverPort, Stats, ThreadMemory } from '../../src/datapath/messages.js';
 import type { AclTable } from '../../src/core/acl.js';
 import type { MirrorTable } from '../../src/core/mirror.js';
 import type { Trace, TraceFrame } from '../../src/core/trace.js';
@@ -32,6 +32,7 @@ export type Call =
   | { op: 'trace'; frame: TraceFrame }
   | { op: 'fdb' }
   | { op: 'stats' }
+  | { op: 'memory' }
   | { op: 'stop' }
   | { op: 'handOver'; dir: string }
   | { op: 'adopted' }
@@ -152,6 +153,13 @@ export class FakeDatapath extends EventEmitter implements Datapath {
   async stats(): Promise<Stats> {
     this.calls.push({ op: 'stats' });
     return structuredClone(this.statsValue);
+  }
+
+  memoryValue: ThreadMemory = { heapUsed: 3_000_000, heapTotal: 4_000_000, external: 500_000 };
+
+  async memory(): Promise<ThreadMemory> {
+    this.calls.push({ op: 'memory' });
+    return { ...this.memoryValue };
   }
 
   async handOver(dir: string): Promise<HandedOverPort[]> {

@@ -10,15 +10,16 @@
 // the wire are those the test sends, so a quiet switch stays quiet.
 
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { type Host, Lab, run, VSWITCHD, waitFor } from '../helpers/lab.js';
+import { cpuTicks, type Host, Lab, run, VSWITCHD, waitFor } from '../helpers/lab.js';
 
 const lab = new Lab('10.84');
 let H1: Host, H2: Host, H3: Host, H4: Host;
 let port = 0;
+let daemonPid = 0;
 let dropRule = '';
 let allowRule = '';
 
@@ -95,6 +96,7 @@ before(async () => {
   }
   // A port alone: the loopback; 0: a free port, which the log names.
   const d = await lab.startSwitch(['--metrics', '0']);
+  daemonPid = d.proc.pid!;
   const m = await waitFor('the log line naming where metrics are served', () => /metrics: serving http:\/\/127\.0\.0\.1:(\d+)\/metrics/.exec(d.stderr));
   port = Number(m![1]);
   for (const h of lab.hosts) ok('add', h.port);
@@ -191,6 +193,27 @@ test('metrics: with the traffic stopped a scrape equals stats -j, acl show -j an
 
   const check = run('promtool', ['check', 'metrics'], text);
   assert.equal(check.code, 0, `promtool check metrics: ${check.stdout}${check.stderr}`);
+});
+
+test('metrics: vswitchd\'s own memory and CPU — RSS and CPU time as /proc reads them, each thread\'s V8 heap', async () => {
+  const status = (): number => Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${daemonPid}/status`, 'utf8'))![1]) * 1024;
+  const ticks = (): number => cpuTicks(daemonPid) / 100;
+  const [rss0, cpu0] = [status(), ticks()];
+  const s = samples(await scrape());
+  const [rss1, cpu1] = [status(), ticks()];
+  const rss = s.get('process_resident_memory_bytes')!;
+  // Read between two readings of /proc (the scrape itself may grow the heap a little).
+  assert.ok(rss >= Math.min(rss0, rss1) - (4 << 20) && rss <= Math.max(rss0, rss1) + (4 << 20), `RSS ${rss} between ${rss0} and ${rss1}`);
+  const cpu = s.get('process_cpu_seconds_total')!;
+  assert.ok(cpu >= cpu0 - 0.02 && cpu <= cpu1 + 0.02, `CPU ${cpu} s between ${cpu0} and ${cpu1}`);
+  for (const who of ['nodejs_heap_size', 'vswitch_datapath_heap']) {
+    const used = s.get(`${who}_used_bytes`)!;
+    const size = s.get(who === 'nodejs_heap_size' ? 'nodejs_heap_size_total_bytes' : 'vswitch_datapath_heap_size_bytes')!;
+    assert.ok(used > 1e6 && used <= size && size < rss, `${who}: ${used} used of ${size}, RSS ${rss}`);
+  }
+  // Two isolates: the datapath thread's heap is its own, not the main thread's read twice.
+  assert.notEqual(s.get('vswitch_datapath_heap_used_bytes'), s.get('nodejs_heap_size_used_bytes'));
+  assert.ok(s.get('nodejs_external_memory_bytes')! > 0 && s.get('vswitch_datapath_external_memory_bytes')! >= 0);
 });
 
 test('metrics: anything but GET /metrics is refused, and the daemon still answers afterwards', async () => {

@@ -12,10 +12,10 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { probeSocket } from '../../bench/restart.js';
 import {
   assertOk,
   type Host,
@@ -69,44 +69,6 @@ function alive(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-/**
- * The control socket probed every 2 ms: the longest time no connection was
- * accepted (ms), once stop() is called.
- */
-function probeSocket(path: string): { stop: () => Promise<number> } {
-  let running = true;
-  let longest = 0;
-  let downSince: number | null = null;
-  const once = (): Promise<boolean> =>
-    new Promise((resolve) => {
-      const s = net.createConnection(path);
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-  const loop = (async () => {
-    while (running) {
-      const t = performance.now();
-      const up = await once();
-      if (!up && downSince === null) downSince = t;
-      if (up && downSince !== null) {
-        longest = Math.max(longest, performance.now() - downSince);
-        downSince = null;
-      }
-      await sleep(2);
-    }
-  })();
-  return {
-    stop: async () => {
-      running = false;
-      await loop;
-      return longest;
-    },
-  };
 }
 
 /** A process's whole output and exit code. */

@@ -150,3 +150,23 @@ test('bench hosts: the table has one line per underlay, measure and pair, with r
   assert.equal(lines[3], '| plain | 64 B tenant A → tenant B, received at B | Mframes/s | vswitchd-kernel ↔ bridge | 0.450 (0.400–0.500) | 0.90× | ≥ 0.9× bridge ↔ bridge | yes |');
   assert.equal(lines[6], '| plain | 64 B tenant A → tenant B, received at B | Mframes/s | bridge ↔ bridge | 0.500 | — |  |  |');
 });
+
+test('bench report: the restart rows (11) — the kernel datapath must lose no ping across vswconfig restart, the userspace one has no target; the bridge has none of it', () => {
+  const set: SampleSet = {
+    switches: ALL,
+    samples: {
+      'restart.lost': { 'vswitchd-kernel': [0, 0, 1], 'vswitchd-user': [20, 19, 22] },
+      'restart.down': { 'vswitchd-kernel': [400, 450, 420], 'vswitchd-user': [900, 1100, 1000] },
+    },
+  };
+  const lost = row(set, 'restart.lost');
+  assert.equal(lost.met['vswitchd-kernel'], true); // the median of 0, 0, 1
+  assert.equal('vswitchd-user' in lost.met, false);
+  assert.equal(row({ ...set, samples: { 'restart.lost': { 'vswitchd-kernel': [0, 1, 1] } } }, 'restart.lost').met['vswitchd-kernel'], false);
+  // a start-up time: kernel-tc's ratio to tcx is shown, not judged against the attach mode's 5 %
+  const tc: SampleSet = { switches: ['vswitchd-kernel', 'vswitchd-kernel-tc', 'bridge'], samples: { 'restart.down': { 'vswitchd-kernel': [400], 'vswitchd-kernel-tc': [700] }, 'u64.rx': { 'vswitchd-kernel': [100], 'vswitchd-kernel-tc': [80] } } };
+  assert.deepEqual(row(tc, 'restart.down').vsBase['vswitchd-kernel-tc'], { ratio: 1.75, met: null });
+  assert.equal(row(tc, 'u64.rx').vsBase['vswitchd-kernel-tc']?.met, false);
+  const line = markdownTable(set).split('\n').find((x) => x.includes('control socket down'))!;
+  assert.match(line, /^\| 11 \| control socket down across the restart .*\| ms \| 420 \(400–450\) \| — \| 1,?000 \(900–1,?100\) \| — \| — \|/);
+});

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import {
   attributeLosses,
   counterDelta,
+  heapTrend,
   latencySummary,
   lateWithLoad,
   PingLog,
@@ -148,3 +149,21 @@ test('soak: the slowest late answers, each with the load sample that covers it',
   assert.match(text, /late: vlan 900 ms at 0\.5 min \(other processes' CPU then 30 % of a CPU\)/);
   assert.match(text, /others' CPU median 30 % of a CPU, max 140 %/);
 });
+
+test('soak heap: each thread\'s heap in use after the warm-up, its median and slope, in the summary beside vswitchd\'s own CPU', () => {
+  // the main thread's heap saws 20–30 MB around a flat trend; the datapath thread's climbs 6 MB an hour
+  const samples: Array<[number, number, number]> = Array.from({ length: 61 }, (_, i) => [i * 60, (i % 2 === 0 ? 20 : 30) * 1e6, 3e6 + i * 0.1e6]);
+  const t = heapTrend(samples, 360)!;
+  assert.equal(t.samples, 55);
+  assert.equal(t.mainMedianMb, 20); // minutes 6–60: 28 readings of 20 MB, 27 of 30
+  assert.ok(Math.abs(t.mainSlopeMbPerHour) < 0.5, `main ${t.mainSlopeMbPerHour}`);
+  assert.ok(Math.abs(t.datapathSlopeMbPerHour - 6) < 1e-6, `datapath ${t.datapathSlopeMbPerHour}`);
+  assert.equal(heapTrend(samples, 3601), null);
+  const text = soakSummary(input({ heap: t, load: [[5, 10, 1, 2.5], [10, 12, 1, 3.5], [15, 11, 1, 1.5]] }));
+  assert.match(text, /V8 heap in use after warm-up: main thread median \d+\.\d MB, slope -?0\.\d\d MB\/h; datapath thread 6\.3 MB, 6\.00 MB\/h \(55 readings\)/);
+  assert.match(text, /vswitchd's own CPU median 2\.5 % of a CPU/);
+  // an older results file: no vswitchd CPU, no heap line
+  const old = soakSummary(input({ load: [[5, 10, 1]] }));
+  assert.doesNotMatch(old, /vswitchd's own CPU|V8 heap/);
+});
+

@@ -42,6 +42,7 @@ function snapshot(over: Partial<MetricsSnapshot> = {}): MetricsSnapshot {
     ],
     mirrors: [{ name: 'span', copies: 44 }],
     tunnels: ['vx1'],
+    process: { rss: 90_000_000, cpuSeconds: 12.5, heapUsed: 20_000_000, heapTotal: 30_000_000, external: 4_000_000, datapath: { heapUsed: 3_000_000, heapTotal: 5_000_000, external: 600_000 } },
     ...over,
   };
 }
@@ -53,8 +54,16 @@ describe('metrics: the mapping of a snapshot', () => {
     assert.deepEqual(
       [...s].sort(([a], [b]) => (a < b ? -1 : 1)),
       [
+        ['nodejs_external_memory_bytes', 4_000_000],
+        ['nodejs_heap_size_total_bytes', 30_000_000],
+        ['nodejs_heap_size_used_bytes', 20_000_000],
+        ['process_cpu_seconds_total', 12.5],
+        ['process_resident_memory_bytes', 90_000_000],
         ['vswitch_acl_rule_hits_total{rule="1"}', 0],
         ['vswitch_acl_rule_hits_total{rule="3"}', 70],
+        ['vswitch_datapath_external_memory_bytes', 600_000],
+        ['vswitch_datapath_heap_size_bytes', 5_000_000],
+        ['vswitch_datapath_heap_used_bytes', 3_000_000],
         ['vswitch_drops_total{reason="acl-drop"}', 7],
         ['vswitch_drops_total{reason="link-local"}', 5],
         ['vswitch_drops_total{reason="runt"}', 0],
@@ -96,7 +105,7 @@ describe('metrics: the mapping of a snapshot', () => {
     const text = await new SwitchMetrics(INFO).text(snapshot());
     const types = new Map([...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => [m[1]!, m[2]!]));
     const helps = new Set([...text.matchAll(/^# HELP (\S+) \S/gm)].map((m) => m[1]!));
-    assert.equal(types.size, 25);
+    assert.equal(types.size, 33);
     for (const [name, type] of types) {
       assert.ok(helps.has(name), `${name} has HELP`);
       assert.equal(name.endsWith('_total'), type === 'counter', `${name} is a ${type}`);
@@ -189,9 +198,17 @@ describe('metrics: a scrape equals stats, acl show and mirror show (control serv
     assert.equal(s.get('vswitch_mirror_copies_total{mirror="span"}'), mirrors.mirrors[0]!.copies);
     assert.equal(s.get('vswitch_tunnel_receive_frames_total{tunnel="vx1"}'), 13);
     assert.equal(s.get('vswitch_tunnel_transmit_frames_total{tunnel="vx1"}'), 23);
+    // The datapath thread's heap as it answers, the process's own as Node reads it.
+    assert.equal(s.get('vswitch_datapath_heap_used_bytes'), t.datapath.memoryValue.heapUsed);
+    assert.equal(s.get('vswitch_datapath_heap_size_bytes'), t.datapath.memoryValue.heapTotal);
+    assert.equal(s.get('vswitch_datapath_external_memory_bytes'), t.datapath.memoryValue.external);
+    const rss = s.get('process_resident_memory_bytes')!;
+    assert.ok(rss > 10e6 && rss <= process.memoryUsage().rss * 2, `RSS ${rss}`);
+    assert.ok(s.get('nodejs_heap_size_used_bytes')! > 0 && s.get('nodejs_heap_size_used_bytes')! <= s.get('nodejs_heap_size_total_bytes')!);
+    assert.ok(s.get('process_cpu_seconds_total')! > 0);
     // One reading of each: the figures come from one snapshot, not a count of their own.
-    const reads = t.datapath.calls.filter((c) => c.op === 'stats' || c.op === 'aclHits' || c.op === 'mirrorCopies').map((c) => c.op);
-    assert.deepEqual(reads.slice(0, 3), ['stats', 'aclHits', 'mirrorCopies']);
+    const reads = t.datapath.calls.filter((c) => c.op === 'stats' || c.op === 'aclHits' || c.op === 'mirrorCopies' || c.op === 'memory').map((c) => c.op);
+    assert.deepEqual(reads.slice(0, 4), ['stats', 'aclHits', 'mirrorCopies', 'memory']);
   });
 
   it('a scrape waits for the command under way: it sees the switch between two commands', async () => {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { closeSync, openSync } from 'node:fs';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { MessageChannel, type MessagePort, receiveMessageOnPort, type Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { WorkerDatapath } from '../../src/datapath/handle.js';
 import { DatapathTimeoutError } from '../../src/errors.js';
 
@@ -80,5 +80,29 @@ describe('datapath handle: a request not answered in time', () => {
     worker.emit('message', { id, ok: true });
     assert.equal(await err.late, true);
     assert.deepEqual(dp.outstanding, { pending: 0, following: 0 });
+  });
+});
+
+describe('datapath thread: the memory request', () => {
+  /** threadMemory() as a worker thread answers it, after keeping `objects` small objects alive. */
+  const inWorker = (objects: number): Promise<{ heapUsed: number; heapTotal: number; external: number }> =>
+    new Promise((resolve, reject) => {
+      const thread = new URL('../../src/datapath/thread.js', import.meta.url).href;
+      const w = new Worker(
+        `const { parentPort } = require('node:worker_threads');
+         import(${JSON.stringify(thread)}).then((m) => {
+           globalThis.kept = Array.from({ length: ${objects} }, (_, i) => ({ i, s: 'x' + i }));
+           parentPort.postMessage(m.threadMemory());
+         });`,
+        { eval: true },
+      );
+      w.once('message', (m) => void w.terminate().then(() => resolve(m)));
+      w.once('error', reject);
+    });
+
+  it("answers with that thread's own heap: 300,000 objects kept there show in it, not in the other thread's", async () => {
+    const [idle, busy] = [await inWorker(0), await inWorker(300_000)];
+    for (const m of [idle, busy]) assert.ok(m.heapUsed > 0 && m.heapUsed <= m.heapTotal && m.external >= 0, JSON.stringify(m));
+    assert.ok(busy.heapUsed - idle.heapUsed > 15e6, `kept objects: ${idle.heapUsed} → ${busy.heapUsed} bytes`);
   });
 });
