@@ -133,7 +133,7 @@ export const METRICS: MetricDef[] = [
   { id: 'acl.own', group: 9, label: '… as a share of its own 64 B rate', unit: '×', scale: 1, better: 'higher', noRatio: true, targets: both(atLeast(0.9, '≥ 0.9')) },
   { id: 'cap.rx', group: 10, label: '64 B NS1→NS2 while `vswconfig capture` of NS1\'s port writes to /dev/null (no capture: (1))', unit: 'Mframes/s', scale: 1e6, better: 'higher', noRatio: true },
   { id: 'cap.own', group: 10, label: '… as a share of its own 64 B rate', unit: '×', scale: 1, better: 'higher', noRatio: true },
-  { id: 'restart.lost', group: 11, label: 'pings lost across `vswconfig restart` (NS1→NS2, one every 10 ms)', unit: 'pings', scale: 1, better: 'lower', noRatio: true, targets: kernel(atMost(0, '0')) },
+  { id: 'restart.lost', group: 11, label: 'pings lost across `vswconfig restart` (NS3→NS4, one every 10 ms)', unit: 'pings', scale: 1, better: 'lower', noRatio: true, targets: kernel(atMost(0, '0')) },
   { id: 'restart.down', group: 11, label: 'control socket down across the restart (a connect every 2 ms)', unit: 'ms', scale: 1, better: 'lower', noRatio: true, variantJudged: false },
   { id: 'restart.answered', group: 11, label: '`vswconfig restart` until it answered with the new pid', unit: 'ms', scale: 1, better: 'lower', noRatio: true, variantJudged: false },
 ];

@@ -1,5 +1,5 @@
 // Measure (11), `vswconfig restart` (issue 16): what a restart costs the
-// tenants and the operator. NS1 pings NS2 every 10 ms (pinger.ts) while the
+// tenants and the operator. NS3 pings NS4 every 10 ms (pinger.ts) while the
 // control socket is probed with a connect every 2 ms; vswitchd is asked to
 // restart on its socket. Frames lost: pings with no reply, from the second
 // before the restart to 2 s after the old vswitchd exited (the kernel
@@ -76,7 +76,8 @@ export function probeSocket(path: string): { stop: () => Promise<number> } {
 export async function restartAcross(ctx: Ctx): Promise<RestartResult> {
   const sw = ctx.sw;
   if (!(sw instanceof Vswitchd)) throw new BenchError('restart: vswitchd only');
-  const [from, to] = [ctx.topo.host(1), ctx.topo.host(2)];
+  // Not NS1 and NS2: measure (8) leaves their ports in VLAN modes (access 10, a trunk) until the switch stops.
+  const [from, to] = [ctx.topo.host(3), ctx.topo.host(4)];
   const log = new PingLog(PING_INTERVAL_MS);
   const pinger = startPinger(ctx.python, from, to, PING_INTERVAL_MS);
   pinger.child.stdout!.on('data', (s: string) => log.feed(s));
