@@ -170,12 +170,10 @@ export async function soak(topo: Topology, o: SoakOptions, log: (s: string) => v
     const heapSamples: HeapSample[] = [];
     const metricsUrl = sw.metricsUrl();
     if (metricsUrl === null) errors.push('no heap readings: vswitchd did not log where it serves its metrics');
-    let reading = false;
-    let heapRead: Promise<void> = Promise.resolve();
-    /** Not awaited by the RSS loop (Python's start-up and the scrape take a while); one at a time. */
+    /** The reading under way, if any: not awaited by the RSS loop (Python's start-up and the scrape take a while), one at a time, awaited at the end. */
+    let heapRead: Promise<void> | null = null;
     const readHeap = async (): Promise<void> => {
-      if (metricsUrl === null || reading) return;
-      reading = true;
+      if (metricsUrl === null) return;
       const at = elapsedS();
       try {
         const text = await check('metrics', 'ip', ['netns', 'exec', topo.site.ns, o.python, '-c', FETCH_PY, metricsUrl]);
@@ -183,8 +181,6 @@ export async function soak(topo: Topology, o: SoakOptions, log: (s: string) => v
         heapSamples.push([at, value('nodejs_heap_size_used_bytes'), value('vswitch_datapath_heap_used_bytes')]);
       } catch (err) {
         if (errors.length < 50) errors.push((err as Error).message);
-      } finally {
-        reading = false;
       }
     };
     const downWindows: DownWindow[] = [];
@@ -213,8 +209,8 @@ export async function soak(topo: Topology, o: SoakOptions, log: (s: string) => v
         load.push(sample);
       }
       [cpu0, procs0] = [cpu1, procs1];
-      if (turn % 12 === 0) heapRead = readHeap();
       if (turn % 12 === 0) {
+        heapRead ??= readHeap().finally(() => (heapRead = null));
         log(`[${(elapsedS() / 60).toFixed(1)} min] RSS ${kib === null ? '—' : ((kib * 1024) / 1e6).toFixed(1)} MB, worst answer so far ${Math.max(0, ...Object.values(lat.worst)).toFixed(0)} ms, ` +
           `pings lost ${steady.log.lost} steady / ${flapped.log.lost} flapped, ${downWindows.length} flaps, ${macBursts} bursts, ${configChanges} changes`);
         save({ rssSamples, heapSamples, downWindows, latencyWorst: lat.worst, failed: lat.failed, elapsedS: elapsedS() });
