@@ -15,6 +15,7 @@ import { runCoreBench } from './core.js';
 import { runHostsMode } from './hosts-mode.js';
 import { saveStorm, type StormResult, stormOnce, stormTable } from './storm.js';
 import { restartAcross } from './restart.js';
+import { pairedTable, runPaired, savePaired } from './paired.js';
 import {
   acl,
   ACL_RULES,
@@ -42,8 +43,8 @@ import { ensureOvsInstalled, Ovs, ovsVersion } from './ovs.js';
 import { attempt, BenchError, findPython, need, onCleanup, run, runEntry, sleep, which } from './proc.js';
 import { DEFAULT_SWITCHES, HOST_SWITCHES, markdownTable, roundsTable, type SampleSet, SWITCH_ORDER, type SwitchName } from './report.js';
 import { isVswitchd, LinuxBridge, ROOT, type Switch, Vswitchd, vswitchdArgsOf } from './switches.js';
-import { switchSoftirq } from './stats.js';
-import { Topology } from './topology.js';
+import { roundOrder, switchSoftirq } from './stats.js';
+import { type Site, Topology } from './topology.js';
 import { ETHERTYPE, FRAME_BYTES } from './trafgen.js';
 import { type WakeupFloor, wakeupFloor } from './wakeup.js';
 
@@ -85,6 +86,13 @@ options:
                            perf record -a -g in their middle; top kernel symbols, buckets and softirq
                            by CPU in the results file and <timestamp>-perf.txt (its figures not compared;
                            perf.data and folded stacks in <timestamp>-profile/)
+  --tcp-cpus C,S         every TCP window with iperf3 -A C,S: the client (NS1) on CPU C, the server
+                           (NS2) on CPU S (0,0: the whole path on one CPU, its cost per byte; 0,1:
+                           sender and receiver apart); default: where the scheduler puts them
+  --paired A,B           the paired TCP measure instead (issues 16, 18): A and B each on a topology of
+                           its own, every TCP case run by both at once, each whole path pinned to a CPU
+                           of its own (A on 0 beside B on 1, then swapped), --rounds N (default 10) of
+                           A ÷ B; kernel,kernel-twin measures the measure (A/A)
   --bpf-stats            kernel.bpf_stats_enabled=1 over each TCP window: the switch's eBPF
                            programs' run time per run (bpftool prog show), the sysctl restored after
   --from FILE            no run: print the table of a saved results file and write its chart
@@ -112,8 +120,25 @@ interface Options {
   bpfStats?: boolean;
   /** --perf: the profile round after the compared rounds (perf-round.ts) */
   perf?: boolean;
+  /** --tcp-cpus: iperf3 -A for every TCP window */
+  tcpCpus?: string;
+  /** --paired A,B: the paired TCP measure (paired.ts) instead */
+  paired?: [SwitchName, SwitchName];
   /** --from FILE: re-render a saved run */
   from?: string;
+}
+
+/** Switch names from a comma-separated list, each by its full name or without `vswitchd-`. */
+function switchList(option: string, v: string): SwitchName[] {
+  return v
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean)
+    .map((part) => {
+      const sw = (SWITCH_ORDER as readonly string[]).includes(part) ? (part as SwitchName) : SWITCH_ORDER.find((n) => n === `vswitchd-${part}`);
+      if (!sw) throw new BenchError(`${option}: unknown switch '${part}' (one of ${SWITCH_ORDER.join(', ')}, kernel, kernel-tc, kernel-all, kernel-small, kernel-auto, kernel-plain, kernel-twin, user)`);
+      return sw;
+    });
 }
 
 function parseArgs(argv: string[]): Options | 'help' {
@@ -159,13 +184,14 @@ function parseArgs(argv: string[]): Options | 'help' {
         break;
       }
       case '--switches': {
-        o.switches = new Set();
-        for (const part of value().split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)) {
-          const sw = (SWITCH_ORDER as readonly string[]).includes(part) ? (part as SwitchName) : SWITCH_ORDER.find((n) => n === `vswitchd-${part}`);
-          if (!sw) throw new BenchError(`--switches: unknown switch '${part}' (one of ${SWITCH_ORDER.join(', ')}, kernel, kernel-tc, kernel-all, kernel-small, kernel-auto, kernel-plain, kernel-twin, user)`);
-          o.switches.add(sw);
-        }
+        o.switches = new Set(switchList('--switches', value()));
         if (o.switches.size === 0) throw new BenchError('--switches needs at least one switch');
+        break;
+      }
+      case '--paired': {
+        const pair = switchList('--paired', value());
+        if (pair.length !== 2 || pair[0] === pair[1] || pair.includes('ovs')) throw new BenchError('--paired needs two different switches as A,B (not ovs), e.g. kernel,bridge');
+        o.paired = [pair[0]!, pair[1]!];
         break;
       }
       case '--only': {
@@ -196,6 +222,14 @@ function parseArgs(argv: string[]): Options | 'help' {
       case '--perf':
         o.perf = true;
         break;
+      case '--tcp-cpus': {
+        const v = value();
+        const cpus = os.availableParallelism();
+        const m = /^(\d+),(\d+)$/.exec(v);
+        if (!m || Number(m[1]) >= cpus || Number(m[2]) >= cpus) throw new BenchError(`--tcp-cpus needs two CPU numbers below ${cpus} as C,S, not '${v}'`);
+        o.tcpCpus = `${Number(m[1])},${Number(m[2])}`;
+        break;
+      }
       case '--from':
         o.from = value();
         break;
@@ -204,6 +238,13 @@ function parseArgs(argv: string[]): Options | 'help' {
     }
   }
   o.rounds = rounds ?? (o.quick ? 1 : 3);
+  if (o.paired) {
+    if (o.hosts || o.stormSeconds > 0 || o.withOvs || o.switches || onlyGiven || o.tcpCpus || o.perf || o.bpfStats || o.quick)
+      throw new BenchError('--paired: TCP of its two switches only (no --switches, --only, --hosts, --storm, --with-ovs, --tcp-cpus, --perf, --bpf-stats or --quick)');
+    o.rounds = rounds ?? 10;
+    return o;
+  }
+  if (o.tcpCpus && (o.stormSeconds > 0 || o.hosts || !o.only.has('tcp'))) throw new BenchError('--tcp-cpus: for the TCP measure of one switch (tcp in --only; no --storm or --hosts)');
   if (o.stormSeconds > 0) {
     if (o.hosts || o.withOvs || onlyGiven || [...(o.switches ?? [])].some((s) => !['vswitchd-kernel', 'vswitchd-user'].includes(s)))
       throw new BenchError('--storm: vswitchd only (--switches kernel,user; for tc attach: --vswitchd-args "--attach tc"), no --hosts, --with-ovs or --only');
@@ -314,6 +355,7 @@ async function main(): Promise<number> {
   if (o.from !== undefined) return rerender(o.from, (s) => process.stdout.write(s));
   if (o.hosts) return hostsMain(o);
   if (o.stormSeconds > 0) return stormMain(o);
+  if (o.paired) return pairedMain(o, o.paired);
   const only = new Set(o.only);
   const implied: string[] = [];
   if (!only.has('64b')) {
@@ -349,7 +391,7 @@ async function main(): Promise<number> {
     version: 2, // 2: vswitchd-kernel and vswitchd-user instead of vswitchd
     complete: false,
     startedAt: started.toISOString(),
-    options: { withOvs: o.withOvs, switches, rounds: o.rounds, quick: o.quick, only: [...only], vswitchdArgs: o.vswitchdArgs, nodeArgs: o.nodeArgs },
+    options: { withOvs: o.withOvs, switches, rounds: o.rounds, quick: o.quick, only: [...only], vswitchdArgs: o.vswitchdArgs, nodeArgs: o.nodeArgs, tcpCpus: o.tcpCpus ?? null, order: 'rotated' },
     machine: await machine(o.withOvs),
     settings: {
       durations: dur,
@@ -413,7 +455,7 @@ async function main(): Promise<number> {
       add('core.acl100', 'vswitchd-user', c.acl100);
       log(`  core: unicast ${(c.knownUnicast / 1e6).toFixed(1)} M/s, flood23 ${(c.flood23 / 1e6).toFixed(2)} M/s, fdb50k ${(c.fdb50k / 1e6).toFixed(2)} M/s, acl100 ${(c.acl100 / 1e6).toFixed(2)} M/s`);
     }
-    for (const name of switches) {
+    for (const name of roundOrder(switches, round)) {
       const tag = `[round ${round}/${o.rounds} ${name}]`;
       const details: Record<string, unknown> = {};
       const sessionErrors: string[] = [];
@@ -431,7 +473,7 @@ async function main(): Promise<number> {
         });
       log(`${tag} starting`);
       const sw = make(name);
-      const ctx: Ctx = { topo, sw, dur, dir: work, python };
+      const ctx: Ctx = { topo, sw, dur, dir: work, python, tcpCpus: o.tcpCpus };
       const up = await step('start', async () => {
         await sw.start();
         return true;
@@ -589,7 +631,7 @@ async function main(): Promise<number> {
     const sessions = await perfRound({
       switches,
       make,
-      ctxOf: (sw) => ({ topo, sw, dur, dir: work, python }),
+      ctxOf: (sw) => ({ topo, sw, dur, dir: work, python, tcpCpus: o.tcpCpus }),
       dir: profileDirOf(resultsFile),
       log,
       failed: (msg) => errors.push(msg),
@@ -700,6 +742,30 @@ async function stormMain(o: Options): Promise<number> {
   }
   process.stdout.write(`\n${stormTable(results)}\n`);
   return finishRun(resultsFile, errors);
+}
+
+/** --paired A,B: the two switches at once, each on a CPU of its own (paired.ts), a table of its own. */
+async function pairedMain(o: Options, [a, b]: [SwitchName, SwitchName]): Promise<number> {
+  preflight({ ...o, only: new Set(['tcp']) });
+  const started = new Date();
+  const resultsFile = newResultsFile(started).replace(/\.json$/, '-paired.json');
+  const mach = await machine(false);
+  if ((mach as Machine).nproc < 2) throw new BenchError('--paired needs two CPUs (one for each switch)');
+  const header = {
+    version: 2,
+    startedAt: started.toISOString(),
+    options: { paired: [a, b], rounds: o.rounds, vswitchdArgs: o.vswitchdArgs, nodeArgs: o.nodeArgs },
+    machine: mach,
+  };
+  const work = mkdtempSync(join(os.tmpdir(), 'vswbench-paired-'));
+  onCleanup(`work dir ${work}`, () => rmSync(work, { recursive: true, force: true }));
+  const make = (name: SwitchName, site: Site): Switch =>
+    isVswitchd(name) ? new Vswitchd(site, name, { args: o.vswitchdArgs, nodeArgs: o.nodeArgs }) : new LinuxBridge(site);
+  const r = await runPaired({ a, b, rounds: o.rounds, dur: FULL, dir: work, make, save: (p) => savePaired(resultsFile, header, p), log });
+  savePaired(resultsFile, header, r);
+  process.stdout.write(`\n${pairedTable(r)}\n`);
+  process.stdout.write(footer(o, mach as Machine));
+  return finishRun(resultsFile, r.errors);
 }
 
 // ---- clean-up on every way out (proc.ts) ----

@@ -61,6 +61,8 @@ export interface PairCtx {
   dur: Durations;
   /** a directory for trafgen configurations */
   dir: string;
+  /** --tcp-cpus: iperf3 -A C,S (the client on CPU C, the server on CPU S) */
+  tcpCpus?: string;
 }
 
 export interface Ctx extends PairCtx {
@@ -346,7 +348,7 @@ async function tcpRuns(ctx: PairCtx, streams: number, reverse: boolean, endProbe
   const h2 = ctx.topo.host(2);
   let last = '';
   for (let attempt = 0; attempt < 5; attempt++) {
-    const args = ['netns', 'exec', h1.ns, 'iperf3', '-c', h2.ip, '-t', String(ctx.dur.tcpS), '-P', String(streams), '-J', ...(reverse ? ['-R'] : [])];
+    const args = ['netns', 'exec', h1.ns, 'iperf3', '-c', h2.ip, '-t', String(ctx.dur.tcpS), '-P', String(streams), '-J', ...(reverse ? ['-R'] : []), ...(ctx.tcpCpus ? ['-A', ctx.tcpCpus] : [])];
     const r = await run('ip', args, {
       timeoutMs: ctx.dur.tcpS * 1000 + 30_000,
     });

@@ -286,3 +286,15 @@ export function foreignTicks(
   }
   return sum;
 }
+
+/**
+ * The order of round `round` (1-based): the switches rotated by one place a
+ * round (A B C, B C A, C A B, …), so that no switch always runs first, or
+ * always right after the same other one (whose teardown, or the machine's
+ * drift over a round, would then weigh on it alone).
+ */
+export function roundOrder<T>(switches: readonly T[], round: number): T[] {
+  const n = switches.length;
+  const k = n === 0 ? 0 : (round - 1) % n;
+  return [...switches.slice(k), ...switches.slice(0, k)];
+}

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { markdownTable, rows, roundsTable, sampleSetOf, type SampleSet } from '../../bench/report.js';
-import { median, pairedRounds, roundRatios, summarize, wonShare } from '../../bench/stats.js';
+import { median, pairedRounds, roundOrder, roundRatios, summarize, wonShare } from '../../bench/stats.js';
 
 test('bench stats: median and min–max over the rounds', () => {
   assert.equal(median([3, 1, 2]), 2);
@@ -68,4 +68,17 @@ test('bench report: the rounds table shows every round, the ratio by round and t
 test('bench report: a saved file keeps its per-round figures (renamed like the samples)', () => {
   const set = sampleSetOf({ switches: ['vswitchd', 'bridge'], samples: { tcp1: { vswitchd: [1], bridge: [2] } }, byRound: { tcp1: { vswitchd: [1, null], bridge: [2, 3] } } });
   assert.deepEqual(set.byRound, { tcp1: { 'vswitchd-user': [1, null], bridge: [2, 3] } });
+});
+
+test('bench rounds: the order rotates by one switch a round, each switch first once in n rounds', () => {
+  const sw = ['kernel', 'tc', 'twin', 'bridge'];
+  assert.deepEqual(roundOrder(sw, 1), ['kernel', 'tc', 'twin', 'bridge']);
+  assert.deepEqual(roundOrder(sw, 2), ['tc', 'twin', 'bridge', 'kernel']);
+  assert.deepEqual(roundOrder(sw, 4), ['bridge', 'kernel', 'tc', 'twin']);
+  assert.deepEqual(roundOrder(sw, 5), roundOrder(sw, 1));
+  // over n rounds each switch runs once at each place
+  const places = sw.map((s) => new Set([1, 2, 3, 4].map((r) => roundOrder(sw, r).indexOf(s))));
+  for (const p of places) assert.equal(p.size, 4);
+  assert.deepEqual(roundOrder([], 3), []);
+  assert.deepEqual(sw, ['kernel', 'tc', 'twin', 'bridge']); // the list itself is left as it was
 });

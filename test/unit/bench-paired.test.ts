@@ -1,0 +1,38 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { pairedRows, pairedTable, type PairedWindow, roundRatio } from '../../bench/paired.js';
+
+const w = (a: [number, number], b: [number, number]): PairedWindow => ({ a, b, aRetrans: [0, 0], bRetrans: [0, 0] });
+
+test('bench paired: a round is the geometric mean of both placements, so a CPU that is faster for whoever has it cancels', () => {
+  // CPU 0 runs everything 20 % faster; A is 5 % faster than B on either CPU
+  const round = w([1.2 * 10.5, 10.5], [1.2 * 10, 10]);
+  assert.ok(Math.abs(roundRatio(round) - 1.05) < 1e-12);
+  // the same with A's CPU the slow one in its first window: unchanged
+  assert.ok(Math.abs(roundRatio(w([10.5, 1.2 * 10.5], [10, 1.2 * 10])) - 1.05) < 1e-12);
+  // a single window's ratio would have said 1.26 or 0.875: the pair says 1.05
+  assert.ok(Math.abs((1.2 * 10.5) / 10 - 1.26) < 1e-12);
+});
+
+test('bench paired: rows give each switch its median Gbit/s, A ÷ B by round and the rounds A was ahead; a failed window leaves its round out', () => {
+  const cases = {
+    tcp1: [w([12, 10], [10, 10]), w([9, 9], [10, 10]), w([11, 11], [10, 10]), w([NaN, 11], [10, 10])],
+    'tcp4.rev': [w([20, 20], [20, 20])],
+  };
+  const rows = pairedRows({ cases });
+  assert.deepEqual(
+    rows.map((r) => r.id),
+    ['tcp1', 'tcp4.rev'],
+  );
+  const r = rows[0]!;
+  assert.equal(r.rounds, 3);
+  assert.equal(r.won, 2);
+  assert.equal(r.a!.median, 11);
+  assert.equal(r.b!.median, 10);
+  assert.ok(Math.abs(r.ratio!.median - Math.sqrt(1.2)) < 1e-12);
+  assert.ok(Math.abs(r.ratio!.min - 0.9) < 1e-12);
+  assert.equal(rows[1]!.won, 0); // a tie is not a win
+  const t = pairedTable({ a: 'vswitchd-kernel', b: 'bridge', cases });
+  assert.match(t, /\| TCP NS1→NS2, 1 stream \| 11\.0 \(9\.0–11\.0\) \| 10\.0 \(10\.0–10\.0\) \| 1\.095× \(0\.900–1\.100\) \| 2\/3 \|/);
+  assert.match(t, /vswitchd-kernel ÷ bridge by round/);
+});
