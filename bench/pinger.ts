@@ -4,7 +4,10 @@
 // are rounded up), and below 10 ms it busy-waits, a whole CPU per ping. This
 // one sends on an absolute schedule and sleeps in select() between sends.
 // Its output is ping -D's reply line (`[EPOCH] … icmp_seq=N`, N counting on
-// past 65,535: the payload carries a 32-bit number) and, when it is stopped
+// past 65,535: the payload carries a 32-bit number) with the request's own
+// send time after it (` sent=EPOCH`, carried in the payload: a reply held up
+// in a queue and seen late does not move the dating of the pings lost
+// before it) and, when it is stopped
 // (SIGINT or SIGTERM), ping's summary line (`N packets transmitted, M
 // received`), which soak-summary.ts PingLog reads (it drops repeated replies).
 
@@ -35,7 +38,7 @@ while not stop:
     now = time.perf_counter()
     if now >= t:
         sent += 1
-        body = struct.pack('!I', sent) + bytes(52)
+        body = struct.pack('!Id', sent, time.time()) + bytes(44)
         head = struct.pack('!BBHHH', 8, 0, 0, ident, sent & 0xffff)
         head = struct.pack('!BBHHH', 8, 0, checksum(head + body), ident, sent & 0xffff)
         try:
@@ -58,9 +61,11 @@ while not stop:
     typ, _, _, pid, _ = struct.unpack('!BBHHH', pkt[ihl:ihl + 8])
     if typ != 0 or pid != ident:
         continue
-    (n,) = struct.unpack('!I', pkt[ihl + 8:ihl + 12])
+    if len(pkt) < ihl + 20:
+        continue
+    n, at = struct.unpack('!Id', pkt[ihl + 8:ihl + 20])
     received += 1
-    sys.stdout.write('[%.6f] 64 bytes from %s: icmp_seq=%d\\n' % (time.time(), dst, n))
+    sys.stdout.write('[%.6f] 64 bytes from %s: icmp_seq=%d sent=%.6f\\n' % (time.time(), dst, n, at))
     sys.stdout.flush()
 sys.stdout.write('%d packets transmitted, %d received\\n' % (sent, received))
 sys.stdout.flush()

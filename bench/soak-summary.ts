@@ -40,20 +40,21 @@ export class PingLog {
   }
 
   private line(line: string): void {
-    const reply = /^\[(\d+(?:\.\d+)?)\].*icmp_seq=(\d+)/.exec(line);
+    const reply = /^\[(\d+(?:\.\d+)?)\].*icmp_seq=(\d+)(?: sent=(\d+(?:\.\d+)?))?/.exec(line);
     if (reply) {
       if (line.includes('(DUP!)')) return;
       const raw = Number(reply[2]);
       if (this.lastRaw >= 0 && raw < this.lastRaw - SEQ_SPAN / 2) this.wraps++;
       this.lastRaw = raw;
-      this.answered(raw + this.wraps * SEQ_SPAN, Number(reply[1]) * 1000);
+      // dated by when it was sent where the line says (pinger.ts), else by when its reply came
+      this.answered(raw + this.wraps * SEQ_SPAN, Number(reply[3] ?? reply[1]) * 1000);
       return;
     }
     const sum = /(\d+) packets transmitted, (\d+) received/.exec(line);
     if (sum) this.transmitted = Number(sum[1]);
   }
 
-  /** Reply to ping number `seq` (1, 2, …, unwrapped) seen at `ms`. */
+  /** Reply to ping number `seq` (1, 2, …, unwrapped), sent (or, without its send time, answered) at `ms`. */
   private answered(seq: number, ms: number): void {
     if (seq <= this.lastSeq) return; // late or repeated
     const gap = seq - this.lastSeq - 1;

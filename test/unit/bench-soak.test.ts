@@ -29,6 +29,23 @@ test('soak ping log: a gap in the replies is lost pings, each dated between the 
   assert.deepEqual(log.lostAtMs.map((t) => Math.round(t - 1_000_000)), [20, 30, 40]);
 });
 
+test('soak ping log: with their send times (pinger.ts) lost pings are dated by when they were sent, not by a late reply', () => {
+  // the soak's "200 lost while up": the reply before a down window was held in a
+  // queue and seen only with the first reply after it, 2 s later; dated by the
+  // replies' arrival the 200 lost pings all fell 50 ms after the window's end
+  const sent = (seq: number, recvS: number, sentS: number): string => `[${recvS.toFixed(6)}] 64 bytes from 192.168.100.105: icmp_seq=${seq} sent=${sentS.toFixed(6)}\n`;
+  const log = new PingLog(10);
+  log.feed(sent(1, 100.001, 100) + sent(2, 102.05, 100.01) + sent(203, 102.05, 102.02));
+  log.finish();
+  assert.equal(log.lost, 200);
+  assert.deepEqual([log.lostAtMs[0], log.lostAtMs[99], log.lostAtMs[199]].map((t) => Math.round(t! - 100_000)), [20, 1010, 2010]);
+  // the same replies without the send times: bunched between the two arrivals
+  const old = new PingLog(10);
+  old.feed(reply(1, 100.001) + reply(2, 102.05) + reply(203, 102.05));
+  old.finish();
+  assert.ok(old.lostAtMs.every((t) => Math.round(t - 100_000) === 2050));
+});
+
 test('soak ping log: pings after the last reply are lost, duplicates and late replies are not counted twice', () => {
   const log = new PingLog(10);
   log.feed(reply(1, 5) + reply(2, 5.01) + reply(2, 5.011).replace('ms\n', 'ms (DUP!)\n') + reply(1, 5.02) + '5 packets transmitted, 2 received, +1 duplicates\n');
