@@ -12,7 +12,8 @@
 // to CPU 0), so that the switch has the other core and runs are comparable.
 
 import { writeFileSync } from 'node:fs';
-import { BenchError, check, lastLine, type Proc, sleep, start } from './proc.js';
+import { BenchError, check, lastLine, pidAlive, type Proc, runSync, sleep, start } from './proc.js';
+import { allProcesses } from './stats.js';
 import type { Host } from './topology.js';
 
 export const ETHERTYPE = 0x88b5;
@@ -36,6 +37,8 @@ export const BROADCAST = 'ff:ff:ff:ff:ff:ff';
 export interface TrafgenOptions {
   /** Rate limit, frames per second (trafgen --rate Npps); full speed if absent. */
   ratePps?: number;
+  /** The CPU its sender runs on (trafgen pins it to CPU 0, moved here once it runs); CPU 0 if absent. */
+  cpu?: number;
 }
 
 export class Trafgen {
@@ -57,6 +60,13 @@ export class Trafgen {
       if (t.proc.code !== null) throw new BenchError(`trafgen failed: ${lastLine(t.proc.stderr) || lastLine(t.proc.stdout) || `exit code ${t.proc.code}`}`);
       if (Date.now() > deadline) throw new BenchError('trafgen did not start within 5 s');
       await sleep(20);
+    }
+    if (opts.cpu !== undefined && opts.cpu !== 0) {
+      // every process of its group (ip netns exec, trafgen and the sender it forked), each thread
+      for (const [pid, p] of allProcesses()) {
+        if (p.pgrp === t.proc.pid && runSync('taskset', ['-a', '-p', '-c', String(opts.cpu), String(pid)]) !== 0 && pidAlive(pid))
+          throw new BenchError(`taskset could not move trafgen (pid ${pid}) to CPU ${opts.cpu}`);
+      }
     }
     return t;
   }

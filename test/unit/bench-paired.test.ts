@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pairedRows, pairedTable, type PairedWindow, roundRatio } from '../../bench/paired.js';
 
-const w = (a: [number, number], b: [number, number]): PairedWindow => ({ a, b, aRetrans: [0, 0], bRetrans: [0, 0] });
+const w = (a: [number, number], b: [number, number]): PairedWindow => ({ a, b });
 
 test('bench paired: a round is the geometric mean of both placements, so a CPU that is faster for whoever has it cancels', () => {
   // CPU 0 runs everything 20 % faster; A is 5 % faster than B on either CPU
@@ -18,11 +18,12 @@ test('bench paired: rows give each switch its median Gbit/s, A ÷ B by round and
   const cases = {
     tcp1: [w([12, 10], [10, 10]), w([9, 9], [10, 10]), w([11, 11], [10, 10]), w([NaN, 11], [10, 10])],
     'tcp4.rev': [w([20, 20], [20, 20])],
+    u64: [w([0.5, 0.4], [0.4, 0.32])],
   };
   const rows = pairedRows({ cases });
   assert.deepEqual(
     rows.map((r) => r.id),
-    ['tcp1', 'tcp4.rev'],
+    ['tcp1', 'tcp4.rev', 'u64'],
   );
   const r = rows[0]!;
   assert.equal(r.rounds, 3);
@@ -33,6 +34,7 @@ test('bench paired: rows give each switch its median Gbit/s, A ÷ B by round and
   assert.ok(Math.abs(r.ratio!.min - 0.9) < 1e-12);
   assert.equal(rows[1]!.won, 0); // a tie is not a win
   const t = pairedTable({ a: 'vswitchd-kernel', b: 'bridge', cases });
-  assert.match(t, /\| TCP NS1→NS2, 1 stream \| 11\.0 \(9\.0–11\.0\) \| 10\.0 \(10\.0–10\.0\) \| 1\.095× \(0\.900–1\.100\) \| 2\/3 \|/);
+  assert.match(t, /\| TCP NS1→NS2, 1 stream \| Gbit\/s \| 11\.0 \(9\.0–11\.0\) \| 10\.0 \(10\.0–10\.0\) \| 1\.095× \(0\.900–1\.100\) \| 2\/3 \|/);
+  assert.match(t, /\| 64 B NS1→NS2, received in NS2 \| Mframes\/s \| 0\.450 \(0\.450–0\.450\) \| 0\.360 \(0\.360–0\.360\) \| 1\.250× \(1\.250–1\.250\) \| 1\/1 \|/);
   assert.match(t, /vswitchd-kernel ÷ bridge by round/);
 });
