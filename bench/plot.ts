@@ -6,6 +6,7 @@
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { type StormResult, stormTable } from './storm.js';
+import { type PairedResult, pairedTable } from './paired.js';
 import {
   VARIANT,
   BRIDGE_PAIR,
@@ -236,6 +237,11 @@ export function rerender(file: string, out: (s: string) => void): number {
   if (j.mode === 'storm') {
     // the storm's table has no ratio to a bridge: no chart
     out(stormTable((j as unknown as { results: StormResult[] }).results ?? []));
+    return 0;
+  }
+  if (j.mode === 'paired') {
+    // A ÷ B of two switches run at once: no bridge to chart against
+    out(pairedTable(j as unknown as PairedResult));
     return 0;
   }
   if (j.mode === 'hosts') out(hostsTable({ pairs: j.pairs ?? [], samples: j.samples as HostsSampleSet['samples'] }));
