@@ -15,7 +15,8 @@ import { runCoreBench } from './core.js';
 import { runHostsMode } from './hosts-mode.js';
 import { saveStorm, type StormResult, stormOnce, stormTable } from './storm.js';
 import { restartAcross } from './restart.js';
-import { pairedTable, runPaired, savePaired } from './paired.js';
+import { runPaired, savePaired } from './paired.js';
+import { pairedTable } from './paired-summary.js';
 import {
   acl,
   ACL_RULES,
@@ -57,7 +58,8 @@ table and writes bench/results/<timestamp>.json.
 
 options:
   --with-ovs             also measure Open vSwitch (installs openvswitch-switch with apt-get if missing)
-  --rounds N             rounds of A B C D (default 3; 1 with --quick)
+  --rounds N             rounds of A B C D, in a balanced order that changes each round (default 3;
+                           1 with --quick; 10 with --paired)
   --quick                shorter runs, 1 round: a smoke test
   --switches LIST        some switches only, comma-separated: vswitchd-kernel (or kernel),
                            vswitchd-kernel-tc (or kernel-tc: --attach tc), vswitchd-user (or user),
@@ -89,10 +91,11 @@ options:
   --tcp-cpus C,S         every TCP window with iperf3 -A C,S: the client (NS1) on CPU C, the server
                            (NS2) on CPU S (0,0: the whole path on one CPU, its cost per byte; 0,1:
                            sender and receiver apart); default: where the scheduler puts them
-  --paired A,B           the paired TCP measure instead (issues 16, 18): A and B each on a topology of
-                           its own, every TCP case run by both at once, each whole path pinned to a CPU
-                           of its own (A on 0 beside B on 1, then swapped), --rounds N (default 10) of
-                           A ÷ B; kernel,kernel-twin measures the measure (A/A)
+  --paired A,B           the paired measure instead (issues 16, 18): A and B (kernel variants, bridge)
+                           each on a topology of its own, each case (TCP 1 and 4 streams each way, 64 B)
+                           run by both at once, each whole path pinned to a CPU of its own (A on 0 beside
+                           B on 1, then swapped), --rounds N (default 10) of A ÷ B; kernel,kernel-twin
+                           measures the measure (A/A)
   --bpf-stats            kernel.bpf_stats_enabled=1 over each TCP window: the switch's eBPF
                            programs' run time per run (bpftool prog show), the sysctl restored after
   --from FILE            no run: print the table of a saved results file and write its chart
@@ -122,7 +125,7 @@ interface Options {
   perf?: boolean;
   /** --tcp-cpus: iperf3 -A for every TCP window */
   tcpCpus?: string;
-  /** --paired A,B: the paired TCP measure (paired.ts) instead */
+  /** --paired A,B: the paired measure (paired.ts) instead */
   paired?: [SwitchName, SwitchName];
   /** --from FILE: re-render a saved run */
   from?: string;
@@ -190,7 +193,10 @@ function parseArgs(argv: string[]): Options | 'help' {
       }
       case '--paired': {
         const pair = switchList('--paired', value());
-        if (pair.length !== 2 || pair[0] === pair[1] || pair.includes('ovs')) throw new BenchError('--paired needs two different switches as A,B (not ovs), e.g. kernel,bridge');
+        // the kernel datapath and the bridge forward in the sender's softirq, on its CPU; vswitchd-user's
+        // datapath thread and OVS's daemons would run wherever the scheduler puts them
+        if (pair.length !== 2 || pair[0] === pair[1] || pair.some((n) => n === 'ovs' || n === 'vswitchd-user'))
+          throw new BenchError('--paired needs two different switches as A,B among the kernel datapath\'s variants and the bridge, e.g. kernel,bridge');
         o.paired = [pair[0]!, pair[1]!];
         break;
       }
@@ -744,9 +750,9 @@ async function stormMain(o: Options): Promise<number> {
   return finishRun(resultsFile, errors);
 }
 
-/** --paired A,B: the two switches at once, each on a CPU of its own (paired.ts), a table of its own. */
+/** --paired A,B: the two switches at once, each on a CPU of its own (paired.ts), TCP and 64 B, a table of its own. */
 async function pairedMain(o: Options, [a, b]: [SwitchName, SwitchName]): Promise<number> {
-  preflight({ ...o, only: new Set(['tcp']) });
+  preflight({ ...o, only: new Set(['tcp', '64b']) });
   const started = new Date();
   const resultsFile = newResultsFile(started).replace(/\.json$/, '-paired.json');
   const mach = await machine(false);

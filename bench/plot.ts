@@ -6,7 +6,7 @@
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { type StormResult, stormTable } from './storm.js';
-import { type PairedResult, pairedTable } from './paired.js';
+import { type PairedResult, pairedTable } from './paired-summary.js';
 import {
   VARIANT,
   BRIDGE_PAIR,

@@ -288,13 +288,21 @@ export function foreignTicks(
 }
 
 /**
- * The order of round `round` (1-based): the switches rotated by one place a
- * round (A B C, B C A, C A B, …), so that no switch always runs first, or
- * always right after the same other one (whose teardown, or the machine's
- * drift over a round, would then weigh on it alone).
+ * The order of round `round` (1-based): a Williams design, so that over n
+ * rounds (2n for an odd number of switches) each switch runs once at each
+ * place and right after each other switch equally often. A fixed order (or a
+ * mere rotation, which keeps neighbours together) puts one switch always
+ * right after the same other one, whose teardown, or the machine's drift over
+ * a round, would then weigh on it alone.
  */
 export function roundOrder<T>(switches: readonly T[], round: number): T[] {
   const n = switches.length;
-  const k = n === 0 ? 0 : (round - 1) % n;
-  return [...switches.slice(k), ...switches.slice(0, k)];
+  if (n === 0) return [];
+  // the first row 0, 1, n-1, 2, n-2, …; row i adds i; for odd n the rows reversed follow
+  const first: number[] = [0];
+  for (let lo = 1, hi = n - 1; first.length < n; ) first.push(first.length % 2 === 1 ? lo++ : hi--);
+  const rows = n % 2 === 0 ? n : 2 * n;
+  const r = (round - 1) % rows;
+  const row = first.map((k) => switches[(k + (r % n)) % n]!);
+  return r < n ? row : row.reverse();
 }

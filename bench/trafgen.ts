@@ -58,14 +58,19 @@ export class Trafgen {
     const deadline = Date.now() + 5000;
     while (!/Running!/.test(t.proc.stdout + t.proc.stderr)) {
       if (t.proc.code !== null) throw new BenchError(`trafgen failed: ${lastLine(t.proc.stderr) || lastLine(t.proc.stdout) || `exit code ${t.proc.code}`}`);
-      if (Date.now() > deadline) throw new BenchError('trafgen did not start within 5 s');
+      if (Date.now() > deadline) {
+        await t.stop();
+        throw new BenchError('trafgen did not start within 5 s');
+      }
       await sleep(20);
     }
     if (opts.cpu !== undefined && opts.cpu !== 0) {
       // every process of its group (ip netns exec, trafgen and the sender it forked), each thread
       for (const [pid, p] of allProcesses()) {
-        if (p.pgrp === t.proc.pid && runSync('taskset', ['-a', '-p', '-c', String(opts.cpu), String(pid)]) !== 0 && pidAlive(pid))
+        if (p.pgrp === t.proc.pid && runSync('taskset', ['-a', '-p', '-c', String(opts.cpu), String(pid)]) !== 0 && pidAlive(pid)) {
+          await t.stop(); // not left sending into the windows that follow
           throw new BenchError(`taskset could not move trafgen (pid ${pid}) to CPU ${opts.cpu}`);
+        }
       }
     }
     return t;

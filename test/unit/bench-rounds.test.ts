@@ -70,15 +70,24 @@ test('bench report: a saved file keeps its per-round figures (renamed like the s
   assert.deepEqual(set.byRound, { tcp1: { 'vswitchd-user': [1, null], bridge: [2, 3] } });
 });
 
-test('bench rounds: the order rotates by one switch a round, each switch first once in n rounds', () => {
-  const sw = ['kernel', 'tc', 'twin', 'bridge'];
-  assert.deepEqual(roundOrder(sw, 1), ['kernel', 'tc', 'twin', 'bridge']);
-  assert.deepEqual(roundOrder(sw, 2), ['tc', 'twin', 'bridge', 'kernel']);
-  assert.deepEqual(roundOrder(sw, 4), ['bridge', 'kernel', 'tc', 'twin']);
-  assert.deepEqual(roundOrder(sw, 5), roundOrder(sw, 1));
-  // over n rounds each switch runs once at each place
-  const places = sw.map((s) => new Set([1, 2, 3, 4].map((r) => roundOrder(sw, r).indexOf(s))));
-  for (const p of places) assert.equal(p.size, 4);
+test('bench rounds: a balanced order — over a cycle each switch runs once at each place and right after each other switch equally often', () => {
+  for (const n of [2, 3, 4, 5]) {
+    const sw = ['kernel', 'tc', 'twin', 'all', 'bridge'].slice(0, n);
+    const cycle = n % 2 === 0 ? n : 2 * n;
+    const rounds = Array.from({ length: cycle }, (_, i) => roundOrder(sw, i + 1));
+    for (const order of rounds) assert.deepEqual([...order].sort(), [...sw].sort()); // each switch once a round
+    for (const s of sw) {
+      const places = rounds.map((o) => o.indexOf(s));
+      for (let p = 0; p < n; p++) assert.equal(places.filter((x) => x === p).length, cycle / n, `${s} at place ${p}, n=${n}`);
+    }
+    const after = new Map<string, number>();
+    for (const o of rounds) for (let k = 1; k < n; k++) after.set(`${o[k - 1]}>${o[k]}`, (after.get(`${o[k - 1]}>${o[k]}`) ?? 0) + 1);
+    assert.equal(after.size, n * (n - 1), `every ordered pair follows, n=${n}`);
+    assert.equal(new Set(after.values()).size, 1, `equally often, n=${n}`);
+    assert.deepEqual(roundOrder(sw, cycle + 1), rounds[0]); // and again
+  }
+  // the old fixed order put tc right after kernel in every round; here once in four
+  const four = [1, 2, 3, 4].map((r) => roundOrder(['kernel', 'tc', 'twin', 'bridge'], r).join(' '));
+  assert.equal(four.filter((o) => o.includes('kernel tc')).length, 1);
   assert.deepEqual(roundOrder([], 3), []);
-  assert.deepEqual(sw, ['kernel', 'tc', 'twin', 'bridge']); // the list itself is left as it was
 });
