@@ -397,7 +397,7 @@ async function main(): Promise<number> {
     version: 2, // 2: vswitchd-kernel and vswitchd-user instead of vswitchd
     complete: false,
     startedAt: started.toISOString(),
-    options: { withOvs: o.withOvs, switches, rounds: o.rounds, quick: o.quick, only: [...only], vswitchdArgs: o.vswitchdArgs, nodeArgs: o.nodeArgs, tcpCpus: o.tcpCpus ?? null, order: 'rotated' },
+    options: { withOvs: o.withOvs, switches, rounds: o.rounds, quick: o.quick, only: [...only], vswitchdArgs: o.vswitchdArgs, nodeArgs: o.nodeArgs, tcpCpus: o.tcpCpus ?? null, order: 'williams' },
     machine: await machine(o.withOvs),
     settings: {
       durations: dur,
