@@ -16,7 +16,7 @@ import { runHostsMode } from './hosts-mode.js';
 import { saveStorm, type StormResult, stormOnce, stormTable } from './storm.js';
 import { restartAcross } from './restart.js';
 import { runPaired, savePaired } from './paired.js';
-import { pairedTable } from './paired-summary.js';
+import { PAIRED_CASES, pairedTable } from './paired-summary.js';
 import {
   acl,
   ACL_RULES,
@@ -92,8 +92,8 @@ options:
                            (NS2) on CPU S (0,0: the whole path on one CPU, its cost per byte; 0,1:
                            sender and receiver apart); default: where the scheduler puts them
   --paired A,B           the paired measure instead (issues 16, 18): A and B (kernel variants, bridge)
-                           each on a topology of its own, each case (TCP 1 and 4 streams each way, 64 B)
-                           run by both at once, each whole path pinned to a CPU of its own (A on 0 beside
+                           each on a topology of its own, each case (TCP 1 and 4 streams each way, 64 B,
+                           idle ping RTT; --only tcp,64b,latency picks among them) run by both at once, each whole path pinned to a CPU of its own (A on 0 beside
                            B on 1, then swapped), --rounds N (default 10) of A ÷ B; kernel,kernel-twin
                            measures the measure (A/A)
   --bpf-stats            kernel.bpf_stats_enabled=1 over each TCP window: the switch's eBPF
@@ -245,8 +245,11 @@ function parseArgs(argv: string[]): Options | 'help' {
   }
   o.rounds = rounds ?? (o.quick ? 1 : 3);
   if (o.paired) {
-    if (o.hosts || o.stormSeconds > 0 || o.withOvs || o.switches || onlyGiven || o.tcpCpus || o.perf || o.bpfStats || o.quick)
-      throw new BenchError('--paired: TCP of its two switches only (no --switches, --only, --hosts, --storm, --with-ovs, --tcp-cpus, --perf, --bpf-stats or --quick)');
+    if (o.hosts || o.stormSeconds > 0 || o.withOvs || o.switches || o.tcpCpus || o.perf || o.bpfStats || o.quick)
+      throw new BenchError('--paired: its two switches only (no --switches, --hosts, --storm, --with-ovs, --tcp-cpus, --perf, --bpf-stats or --quick)');
+    if (onlyGiven && [...o.only].some((m) => !['tcp', '64b', 'latency'].includes(m)))
+      throw new BenchError('--paired --only: among tcp, 64b and latency (its cases)');
+    if (!onlyGiven) o.only = new Set(['tcp', '64b', 'latency']);
     o.rounds = rounds ?? 10;
     return o;
   }
@@ -752,7 +755,7 @@ async function stormMain(o: Options): Promise<number> {
 
 /** --paired A,B: the two switches at once, each on a CPU of its own (paired.ts), TCP and 64 B, a table of its own. */
 async function pairedMain(o: Options, [a, b]: [SwitchName, SwitchName]): Promise<number> {
-  preflight({ ...o, only: new Set(['tcp', '64b']) });
+  preflight({ ...o, only: new Set(['tcp', '64b']) }); // latency needs nothing more than these
   const started = new Date();
   const resultsFile = newResultsFile(started).replace(/\.json$/, '-paired.json');
   const mach = await machine(false);
@@ -760,14 +763,16 @@ async function pairedMain(o: Options, [a, b]: [SwitchName, SwitchName]): Promise
   const header = {
     version: 2,
     startedAt: started.toISOString(),
-    options: { paired: [a, b], rounds: o.rounds, vswitchdArgs: o.vswitchdArgs, nodeArgs: o.nodeArgs },
+    options: { paired: [a, b], rounds: o.rounds, only: [...o.only], vswitchdArgs: o.vswitchdArgs, nodeArgs: o.nodeArgs },
     machine: mach,
   };
   const work = mkdtempSync(join(os.tmpdir(), 'vswbench-paired-'));
   onCleanup(`work dir ${work}`, () => rmSync(work, { recursive: true, force: true }));
   const make = (name: SwitchName, site: Site): Switch =>
     isVswitchd(name) ? new Vswitchd(site, name, { args: o.vswitchdArgs, nodeArgs: o.nodeArgs }) : new LinuxBridge(site);
-  const r = await runPaired({ a, b, rounds: o.rounds, dur: FULL, dir: work, make, save: (p) => savePaired(resultsFile, header, p), log });
+  const measures = { tcp: ['tcp1', 'tcp4', 'tcp1.rev', 'tcp4.rev'], '64b': ['u64'], latency: ['rtt'] } as const;
+  const cases = PAIRED_CASES.filter((id) => [...o.only].some((m) => (measures[m as keyof typeof measures] as readonly string[] | undefined)?.includes(id)));
+  const r = await runPaired({ a, b, cases, rounds: o.rounds, dur: FULL, dir: work, make, save: (p) => savePaired(resultsFile, header, p), log });
   savePaired(resultsFile, header, r);
   process.stdout.write(`\n${pairedTable(r)}\n`);
   process.stdout.write(footer(o, mach as Machine));

@@ -251,15 +251,15 @@ export interface PingResult {
 }
 
 /**
- * ping runs on CPU 0, beside trafgen, off the switch's core: at 2 ms intervals
+ * ping runs on CPU 0 (or `cpu`: the paired measure's), beside trafgen, off the switch's core: at 2 ms intervals
  * iputils ping busy-waits between probes (sched_yield while the next one is
  * due within a clock tick), and on CPU 1 it took the CPU from vswitchd's
  * datapath thread for ~1.4 ms at a time (perf sched timehist), long enough to
  * overflow its RX ring at half rate (12 % of the frames lost, 9-15 % of the pings).
  */
-export async function pingRun(ctx: Ctx, from: Host, to: Host): Promise<PingResult> {
+export async function pingRun(ctx: Pick<PairCtx, 'dur'>, from: Host, to: Host, cpu = 0): Promise<PingResult> {
   const { pings, pingIntervalS } = ctx.dur;
-  const args = ['netns', 'exec', from.ns, 'taskset', '-c', '0', 'ping', '-n', '-i', String(pingIntervalS), '-c', String(pings), '-W', '1', to.ip];
+  const args = ['netns', 'exec', from.ns, 'taskset', '-c', String(cpu), 'ping', '-n', '-i', String(pingIntervalS), '-c', String(pings), '-W', '1', to.ip];
   const r = await run('ip', args, {
     timeoutMs: pings * pingIntervalS * 1000 + 15_000,
   });

@@ -1,6 +1,6 @@
 // The paired measure (`--paired A,B`, issues 16 and 18): two switches
 // measured at the same time, so that the machine's drift falls on both: TCP
-// (1 and 4 streams, each way) and 64-byte frames.
+// (1 and 4 streams, each way), 64-byte frames and the idle ping RTT.
 //
 // On this kind of VM one switch's TCP throughput moves ±15–25 % from one 5-s
 // window to the next even with the whole path pinned to one CPU (client,
@@ -9,7 +9,7 @@
 // more than the few percent a switch can make. Here each switch gets its own
 // topology (two hosts and the switch namespace, names unique to the run) and
 // both run each case *at once*, each path on a CPU of its own (iperf3 -A C,C:
-// client and server on CPU C; trafgen moved to CPU C; veth's receive softirq
+// client and server on CPU C; trafgen moved to CPU C; ping on CPU C; veth's receive softirq
 // runs where the sender runs): A on CPU 0 beside B on CPU 1, then A on CPU 1
 // beside B on CPU 0. A round's ratio is the geometric mean of the two,
 // sqrt(A0 · A1 / (B0 · B1)), which takes out whatever one CPU has that the
@@ -23,7 +23,7 @@
 
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Durations, learn, type PairCtx, startIperfServer, tcp } from './measures.js';
+import { type Durations, learn, type PairCtx, pingRun, startIperfServer, tcp } from './measures.js';
 import { BenchError, sleep } from './proc.js';
 import { CASE_NAME, PAIRED_CASES, type PairedResult, pairedRows, pairedTable, type PairedWindow, roundRatio } from './paired-summary.js';
 import type { SwitchName } from './report.js';
@@ -35,6 +35,8 @@ import { frameConfig, Trafgen } from './trafgen.js';
 export interface PairedOptions {
   a: SwitchName;
   b: SwitchName;
+  /** the cases to run, in PAIRED_CASES's order */
+  cases: ReadonlyArray<(typeof PAIRED_CASES)[number]>;
   rounds: number;
   dur: Durations;
   dir: string;
@@ -65,19 +67,22 @@ export async function runPaired(o: PairedOptions): Promise<PairedResult> {
     }
     const [A, B] = sides as [Side, Side];
     for (let round = 1; round <= o.rounds; round++) {
-      for (const id of PAIRED_CASES) {
+      for (const id of o.cases) {
         const tcpCase = TCP_CASES.find((c) => c.id === id);
         const w: PairedWindow = { a: [NaN, NaN], b: [NaN, NaN], ...(tcpCase ? { aRetrans: [NaN, NaN], bRetrans: [NaN, NaN] } : {}) };
         for (const aCpu of [0, 1] as const) {
           const bCpu = 1 - aCpu;
           // both sides learned first, so that neither window starts late behind a lost ping
           await Promise.all([learn(A.ctx, A.ctx.topo.host(1), A.ctx.topo.host(2)), learn(B.ctx, B.ctx.topo.host(1), B.ctx.topo.host(2))]);
+          const ping = (ctx: PairCtx, cpu: number): Promise<[number, number]> => pingRun(ctx, ctx.topo.host(1), ctx.topo.host(2), cpu).then((p) => [p.avgMs * 1000, NaN]);
           const [ra, rb] = tcpCase
             ? await Promise.allSettled([
                 tcp({ ...A.ctx, tcpCpus: `${aCpu},${aCpu}` }, tcpCase.streams, { reverse: tcpCase.reverse }).then((t): [number, number] => [t.gbps, t.retransmits]),
                 tcp({ ...B.ctx, tcpCpus: `${bCpu},${bCpu}` }, tcpCase.streams, { reverse: tcpCase.reverse }).then((t): [number, number] => [t.gbps, t.retransmits]),
               ])
-            : await frames64Both([A.ctx, aCpu], [B.ctx, bCpu]);
+            : id === 'rtt'
+              ? await Promise.allSettled([ping(A.ctx, aCpu), ping(B.ctx, bCpu)])
+              : await frames64Both([A.ctx, aCpu], [B.ctx, bCpu]);
           const keep = (r: PromiseSettledResult<[number, number]>, who: string, cpu: number): [number, number] => {
             if (r.status === 'fulfilled') return r.value;
             result.errors.push(`round ${round}, ${id}, ${who} on CPU ${cpu}: ${(r.reason as Error).message ?? String(r.reason)}`);
@@ -94,7 +99,7 @@ export async function runPaired(o: PairedOptions): Promise<PairedResult> {
         }
         (result.cases[id] ??= []).push(w);
         const [name, unit] = CASE_NAME[id]!;
-        const d = id === 'u64' ? 3 : 2;
+        const d = id === 'u64' ? 3 : id === 'rtt' ? 1 : 2;
         const re = w.aRetrans && w.bRetrans ? `; retransmits ${w.aRetrans.join(' / ')} against ${w.bRetrans.join(' / ')}` : '';
         o.log(`[round ${round}/${o.rounds}] ${name}: ${o.a} ${w.a.map((v) => v.toFixed(d)).join(' / ')}, ${o.b} ${w.b.map((v) => v.toFixed(d)).join(' / ')} ${unit} (CPU 0 / 1), ÷ ${roundRatio(w).toFixed(3)}×${re}`);
       }

@@ -20,12 +20,17 @@ test('bench paired: rows give each switch its median Gbit/s, A ÷ B by round and
     tcp1: [w([12, 10], [10, 10], [0, 5]), w([9, 9], [10, 10], [7, 0]), w([11, 11], [10, 10], [0, 0]), w([NaN, 11], [10, 10], [99, 99])],
     'tcp4.rev': [w([20, 20], [20, 20])],
     u64: [w([0.5, 0.4], [0.4, 0.32])],
+    rtt: [w([20, 22], [25, 27.5]), w([30, 30], [25, 25])],
   };
   const rows = pairedRows({ cases });
   assert.deepEqual(
     rows.map((r) => r.id),
-    ['tcp1', 'tcp4.rev', 'u64'],
+    ['tcp1', 'tcp4.rev', 'u64', 'rtt'],
   );
+  // lower is better for the RTT: A's 0.8× round is ahead, its 1.2× round is not
+  const rtt = rows[3]!;
+  assert.ok(Math.abs(rtt.ratio!.min - 0.8) < 1e-12 && Math.abs(rtt.ratio!.max - 1.2) < 1e-12);
+  assert.equal(rtt.won, 1);
   const r = rows[0]!;
   assert.equal(r.rounds, 3);
   assert.equal(r.won, 2);
@@ -40,4 +45,5 @@ test('bench paired: rows give each switch its median Gbit/s, A ÷ B by round and
   assert.match(t, /\| TCP NS1→NS2, 1 stream \| Gbit\/s \| 11\.0 \(9\.0–11\.0\) \| 10\.0 \(10\.0–10\.0\) \| 1\.095× \(0\.900–1\.100\) \| 2\/3 \| 0 \/ 0 \|/);
   assert.match(t, /\| 64 B NS1→NS2, received in NS2 \| Mframes\/s \| 0\.450 \(0\.450–0\.450\) \| 0\.360 \(0\.360–0\.360\) \| 1\.250× \(1\.250–1\.250\) \| 1\/1 \| — \|/);
   assert.match(t, /vswitchd-kernel ÷ bridge by round/);
+  assert.match(t, /\| ping RTT avg NS1→NS2, idle \(lower is better\) \| µs \| 25\.5 \(21\.0–30\.0\) \| 25\.6 \(25\.0–26\.3\) \| 1\.000× \(0\.800–1\.200\) \| 1\/2 \| — \|/);
 });
