@@ -93,8 +93,9 @@ options:
                            sender and receiver apart); default: where the scheduler puts them
   --paired A,B           the paired measure instead (issues 16, 18): A and B (kernel variants, bridge)
                            each on a topology of its own, each case (TCP 1 and 4 streams each way, 64 B,
-                           idle ping RTT; --only tcp,64b,latency picks among them) run by both at once, each whole path pinned to a CPU of its own (A on 0 beside
-                           B on 1, then swapped), --rounds N (default 10) of A ÷ B; kernel,kernel-twin
+                           idle ping RTT; --only tcp,64b,latency picks among them) run by both at
+                           once, each whole path pinned to a CPU of its own (A on 0 beside B on 1,
+                           then swapped), --rounds N (default 10) of A ÷ B; kernel,kernel-twin
                            measures the measure (A/A)
   --bpf-stats            kernel.bpf_stats_enabled=1 over each TCP window: the switch's eBPF
                            programs' run time per run (bpftool prog show), the sysctl restored after
@@ -247,9 +248,9 @@ function parseArgs(argv: string[]): Options | 'help' {
   if (o.paired) {
     if (o.hosts || o.stormSeconds > 0 || o.withOvs || o.switches || o.tcpCpus || o.perf || o.bpfStats || o.quick)
       throw new BenchError('--paired: its two switches only (no --switches, --hosts, --storm, --with-ovs, --tcp-cpus, --perf, --bpf-stats or --quick)');
-    if (onlyGiven && [...o.only].some((m) => !['tcp', '64b', 'latency'].includes(m)))
-      throw new BenchError('--paired --only: among tcp, 64b and latency (its cases)');
-    if (!onlyGiven) o.only = new Set(['tcp', '64b', 'latency']);
+    const measures = new Set<string>(PAIRED_CASES.map((c) => c.measure));
+    if (onlyGiven && [...o.only].some((m) => !measures.has(m))) throw new BenchError(`--paired --only: among ${[...measures].join(', ')} (its cases)`);
+    if (!onlyGiven) o.only = measures as Set<Measure>;
     o.rounds = rounds ?? 10;
     return o;
   }
@@ -753,7 +754,7 @@ async function stormMain(o: Options): Promise<number> {
   return finishRun(resultsFile, errors);
 }
 
-/** --paired A,B: the two switches at once, each on a CPU of its own (paired.ts), TCP and 64 B, a table of its own. */
+/** --paired A,B: the two switches at once, each on a CPU of its own (paired.ts), TCP, 64 B and ping, a table of its own. */
 async function pairedMain(o: Options, [a, b]: [SwitchName, SwitchName]): Promise<number> {
   preflight({ ...o, only: new Set(['tcp', '64b']) }); // latency needs nothing more than these
   const started = new Date();
@@ -770,8 +771,7 @@ async function pairedMain(o: Options, [a, b]: [SwitchName, SwitchName]): Promise
   onCleanup(`work dir ${work}`, () => rmSync(work, { recursive: true, force: true }));
   const make = (name: SwitchName, site: Site): Switch =>
     isVswitchd(name) ? new Vswitchd(site, name, { args: o.vswitchdArgs, nodeArgs: o.nodeArgs }) : new LinuxBridge(site);
-  const measures = { tcp: ['tcp1', 'tcp4', 'tcp1.rev', 'tcp4.rev'], '64b': ['u64'], latency: ['rtt'] } as const;
-  const cases = PAIRED_CASES.filter((id) => [...o.only].some((m) => (measures[m as keyof typeof measures] as readonly string[] | undefined)?.includes(id)));
+  const cases = PAIRED_CASES.filter((c) => o.only.has(c.measure));
   const r = await runPaired({ a, b, cases, rounds: o.rounds, dur: FULL, dir: work, make, save: (p) => savePaired(resultsFile, header, p), log });
   savePaired(resultsFile, header, r);
   process.stdout.write(`\n${pairedTable(r)}\n`);

@@ -25,7 +25,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Durations, learn, type PairCtx, pingRun, startIperfServer, tcp } from './measures.js';
 import { BenchError, sleep } from './proc.js';
-import { CASE_NAME, PAIRED_CASES, type PairedResult, pairedRows, pairedTable, type PairedWindow, roundRatio } from './paired-summary.js';
+import { type PairedCase, type PairedResult, pairedRows, pairedTable, type PairedWindow, roundRatio } from './paired-summary.js';
 import type { SwitchName } from './report.js';
 import { type Switch } from './switches.js';
 import { TCP_CASES } from './tcp-rounds.js';
@@ -35,8 +35,8 @@ import { frameConfig, Trafgen } from './trafgen.js';
 export interface PairedOptions {
   a: SwitchName;
   b: SwitchName;
-  /** the cases to run, in PAIRED_CASES's order */
-  cases: ReadonlyArray<(typeof PAIRED_CASES)[number]>;
+  /** the cases to run (paired-summary.ts PAIRED_CASES, in its order) */
+  cases: readonly PairedCase[];
   rounds: number;
   dur: Durations;
   dir: string;
@@ -67,8 +67,9 @@ export async function runPaired(o: PairedOptions): Promise<PairedResult> {
     }
     const [A, B] = sides as [Side, Side];
     for (let round = 1; round <= o.rounds; round++) {
-      for (const id of o.cases) {
-        const tcpCase = TCP_CASES.find((c) => c.id === id);
+      for (const c of o.cases) {
+        const id = c.id;
+        const tcpCase = TCP_CASES.find((t) => t.id === id);
         const w: PairedWindow = { a: [NaN, NaN], b: [NaN, NaN], ...(tcpCase ? { aRetrans: [NaN, NaN], bRetrans: [NaN, NaN] } : {}) };
         for (const aCpu of [0, 1] as const) {
           const bCpu = 1 - aCpu;
@@ -80,7 +81,7 @@ export async function runPaired(o: PairedOptions): Promise<PairedResult> {
                 tcp({ ...A.ctx, tcpCpus: `${aCpu},${aCpu}` }, tcpCase.streams, { reverse: tcpCase.reverse }).then((t): [number, number] => [t.gbps, t.retransmits]),
                 tcp({ ...B.ctx, tcpCpus: `${bCpu},${bCpu}` }, tcpCase.streams, { reverse: tcpCase.reverse }).then((t): [number, number] => [t.gbps, t.retransmits]),
               ])
-            : id === 'rtt'
+            : c.measure === 'latency'
               ? await Promise.allSettled([ping(A.ctx, aCpu), ping(B.ctx, bCpu)])
               : await frames64Both([A.ctx, aCpu], [B.ctx, bCpu]);
           const keep = (r: PromiseSettledResult<[number, number]>, who: string, cpu: number): [number, number] => {
@@ -98,10 +99,9 @@ export async function runPaired(o: PairedOptions): Promise<PairedResult> {
           }
         }
         (result.cases[id] ??= []).push(w);
-        const [name, unit] = CASE_NAME[id]!;
-        const d = id === 'u64' ? 3 : id === 'rtt' ? 1 : 2;
+        const d = c.digits;
         const re = w.aRetrans && w.bRetrans ? `; retransmits ${w.aRetrans.join(' / ')} against ${w.bRetrans.join(' / ')}` : '';
-        o.log(`[round ${round}/${o.rounds}] ${name}: ${o.a} ${w.a.map((v) => v.toFixed(d)).join(' / ')}, ${o.b} ${w.b.map((v) => v.toFixed(d)).join(' / ')} ${unit} (CPU 0 / 1), ÷ ${roundRatio(w).toFixed(3)}×${re}`);
+        o.log(`[round ${round}/${o.rounds}] ${c.name}: ${o.a} ${w.a.map((v) => v.toFixed(d)).join(' / ')}, ${o.b} ${w.b.map((v) => v.toFixed(d)).join(' / ')} ${c.unit} (CPU 0 / 1), ÷ ${roundRatio(w).toFixed(3)}×${re}`);
       }
       o.save(result);
     }
